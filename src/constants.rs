@@ -1,0 +1,75 @@
+//! Every protocol constant, defined once. Other modules and the README refer to these names.
+
+use crate::time::Duration;
+
+/// Size of node ids and keys in bytes (256 bits, blake3 output).
+pub const ID_BYTES: usize = 32;
+
+/// Size of node ids and keys in bits.
+pub const ID_BITS: usize = ID_BYTES * 8;
+
+/// Bucket size and replication factor (Kademlia paper, mainline, libp2p).
+pub const K: usize = 20;
+
+/// Lookup parallelism: requests in flight per lookup.
+pub const ALPHA: usize = 3;
+
+/// Largest UDP payload qis ever sends: fits the IPv6 minimum MTU (1280) minus IPv6 and UDP
+/// headers, so no datagram is ever IP-fragmented.
+pub const MAX_DATAGRAM: usize = 1232;
+
+/// Largest signed record (an outcome packet), signature included.
+pub const MAX_RECORD: usize = 512;
+
+/// Wire protocol version carried by every message.
+pub const PROTOCOL_VERSION: u8 = 1;
+
+/// An answer to a source that has not proven its address is at most this many times the size of
+/// its request (QUIC uses the same factor for the same reason).
+pub const AMPLIFICATION_FACTOR: usize = 3;
+
+/// Requests to a node we hold no valid address token for are padded to at least this many
+/// bytes, so that a full answer stays within [`AMPLIFICATION_FACTOR`].
+pub const UNVERIFIED_REQUEST_MIN: usize = MAX_DATAGRAM.div_ceil(AMPLIFICATION_FACTOR);
+
+/// Size of an address token (a truncated keyed blake3 MAC of the requester's address).
+pub const TOKEN_BYTES: usize = 8;
+
+/// How often the token secret rotates; the current and the previous secret are accepted.
+pub const TOKEN_ROTATION: Duration = Duration::from_secs(5 * 60);
+
+/// Request timeout used before any round-trip time has been measured.
+pub const INITIAL_REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Lower bound of the adaptive request timeout.
+pub const MIN_REQUEST_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// Upper bound of the adaptive request timeout.
+pub const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// How many times one lookup sends a request to the same node before giving up on it.
+pub const MAX_REQUEST_ATTEMPTS: u8 = 2;
+
+/// A bucket with no activity for this long is refreshed with a lookup of a random id in it.
+pub const BUCKET_REFRESH: Duration = Duration::from_secs(60 * 60);
+
+/// Holders re-replicate each record to the current k closest nodes this often.
+pub const REPLICATE_INTERVAL: Duration = Duration::from_secs(60 * 60);
+
+/// The original publisher republishes its records this often.
+pub const REPUBLISH_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A stored record expires this long after it was last stored (republished).
+pub const RECORD_TTL: Duration = Duration::from_secs(25 * 60 * 60);
+
+/// Entries per k-bucket replacement cache.
+pub const REPLACEMENT_CACHE: usize = 8;
+
+/// Default maximum routing-table entries that share one IP address.
+pub const DEFAULT_MAX_PER_IP: usize = 2;
+
+/// Default maximum number of values stored under one key.
+pub const DEFAULT_MAX_VALUES_PER_KEY: usize = 4096;
+
+/// Default maximum number of records one node stores in all.
+pub const DEFAULT_MAX_RECORDS: usize = 100_000;

@@ -1,0 +1,134 @@
+//! A node's (or publisher's) ed25519 key pair, kept in its data directory so that a restarted
+//! node keeps its id. This module touches the file system and OS randomness, so the sans-IO core
+//! never uses it: drivers load the identity and hand the core the public key.
+
+use crate::id::Id;
+use crate::record::PublicKey;
+use ed25519_dalek::SigningKey;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// File name of the secret key inside a data directory.
+pub const KEY_FILE: &str = "node.key";
+
+/// Errors loading or creating an identity.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// The file system refused.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The key file does not hold a 32-byte key.
+    #[error("{path}: not a qis key file (expected 64 hex characters)")]
+    BadKeyFile {
+        /// The file concerned.
+        path: PathBuf,
+    },
+    /// No OS randomness was available.
+    #[error("no OS randomness: {0}")]
+    Random(String),
+}
+
+/// A signing key and the public key and id that follow from it.
+#[derive(Clone)]
+pub struct Identity {
+    signing: SigningKey,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Identity({:?})", self.id())
+    }
+}
+
+impl Identity {
+    /// An identity from a 32-byte secret seed (deterministic: tests and the simulator).
+    pub fn from_seed(seed: [u8; 32]) -> Identity {
+        Identity { signing: SigningKey::from_bytes(&seed) }
+    }
+
+    /// A fresh identity from OS randomness.
+    pub fn generate() -> Result<Identity, IdentityError> {
+        let mut seed = [0u8; 32];
+        fill_random(&mut seed)?;
+        Ok(Identity::from_seed(seed))
+    }
+
+    /// Loads `dir/node.key`, creating the directory and a new key (mode 0600) if absent.
+    pub fn load_or_create(dir: &Path) -> Result<Identity, IdentityError> {
+        let path = dir.join(KEY_FILE);
+        let io = |source| IdentityError::Io { path: path.clone(), source };
+        match fs::read_to_string(&path) {
+            Ok(text) => parse_key(text.trim()).ok_or(IdentityError::BadKeyFile { path: path.clone() }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs::create_dir_all(dir).map_err(|source| IdentityError::Io { path: dir.to_path_buf(), source })?;
+                let identity = Identity::generate()?;
+                let mut file = open_private(&path).map_err(io)?;
+                file.write_all(crate::id::hex(&identity.signing.to_bytes()).as_bytes()).map_err(io)?;
+                file.sync_all().map_err(io)?;
+                Ok(identity)
+            }
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    /// The signing key (for signing records).
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.signing
+    }
+
+    /// The public key.
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey(self.signing.verifying_key().to_bytes())
+    }
+
+    /// The node id: blake3 of the public key.
+    pub fn id(&self) -> Id {
+        self.public_key().id()
+    }
+}
+
+fn parse_key(text: &str) -> Option<Identity> {
+    let id = Id::from_hex(text)?;
+    Some(Identity::from_seed(*id.as_bytes()))
+}
+
+#[cfg(unix)]
+fn open_private(path: &Path) -> std::io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
+}
+
+#[cfg(not(unix))]
+fn open_private(path: &Path) -> std::io::Result<fs::File> {
+    fs::OpenOptions::new().write(true).create_new(true).open(path)
+}
+
+/// Fills `buf` from the operating system's randomness.
+pub fn fill_random(buf: &mut [u8]) -> Result<(), IdentityError> {
+    use rand::TryRng;
+    rand::rngs::SysRng.try_fill_bytes(buf).map_err(|e| IdentityError::Random(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restarted_node_keeps_its_id() {
+        let dir = std::env::temp_dir().join(format!("qis-identity-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let first = Identity::load_or_create(&dir).unwrap();
+        let second = Identity::load_or_create(&dir).unwrap();
+        assert_eq!(first.id(), second.id());
+        assert_eq!(first.id(), first.public_key().id());
+        fs::write(dir.join(KEY_FILE), "nonsense").unwrap();
+        assert!(matches!(Identity::load_or_create(&dir), Err(IdentityError::BadKeyFile { .. })));
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
