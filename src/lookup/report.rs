@@ -1,0 +1,35 @@
+//! What a finished lookup reports.
+
+use crate::id::Id;
+use crate::time::Duration;
+use crate::wire::Contact;
+
+/// A node found by a lookup and the depth at which it was learned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hop<A> {
+    /// The node.
+    pub contact: Contact<A>,
+    /// Depth at which it was learned (1 = it was in the initiator's own table).
+    pub depth: u8,
+}
+
+/// The outcome of a lookup walk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupReport<A> {
+    /// The target.
+    pub target: Id,
+    /// The closest nodes that answered, closest first (at most k).
+    pub closest: Vec<Hop<A>>,
+    /// Hop depth of the closest node found (0 if none answered).
+    pub hops: u8,
+    /// The longest chain of requests: the greatest depth of any node that answered.
+    pub rounds: u8,
+    /// Requests sent (a retry is counted by the node, not here).
+    pub requests: u32,
+    /// Requests answered.
+    pub answered: u32,
+    /// Nodes that did not answer.
+    pub failed: u32,
+    /// Time from start to finish.
+    pub elapsed: Duration,
+}

@@ -1,0 +1,225 @@
+//! The lookup walk. It keeps candidates sorted by distance to the target, keeps at most α
+//! requests in flight to the closest candidates not yet asked, and ends when the k closest
+//! candidates it knows (failed ones excluded) have all answered, or no candidate is left.
+
+use super::report::{Hop, LookupReport};
+use crate::addr::PeerAddr;
+use crate::id::{Distance, Id};
+use crate::time::Time;
+use crate::wire::{Contact, Token};
+
+/// How far a candidate has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CandidateState {
+    /// Known, not asked yet.
+    Fresh,
+    /// A request is out.
+    InFlight,
+    /// It answered.
+    Answered,
+    /// It did not answer (after retries).
+    Failed,
+}
+
+/// A node the lookup knows of.
+#[derive(Debug, Clone, Copy)]
+pub struct Candidate<A> {
+    /// Its id.
+    pub id: Id,
+    /// Its address.
+    pub addr: A,
+    /// Distance to the target.
+    pub distance: Distance,
+    /// Hop depth at which it was learned: 1 = from our own routing table.
+    pub depth: u8,
+    /// Progress.
+    pub state: CandidateState,
+    /// The address token it gave us in its answer (needed to store at it).
+    pub token: Option<Token>,
+}
+
+/// A request the lookup wants sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Query<A> {
+    /// Whom to ask.
+    pub id: Id,
+    /// Where.
+    pub addr: A,
+}
+
+/// One iterative lookup.
+#[derive(Debug, Clone)]
+pub struct Lookup<A> {
+    target: Id,
+    local: Id,
+    width: usize,
+    parallelism: usize,
+    candidates: Vec<Candidate<A>>,
+    in_flight: usize,
+    requests: u32,
+    answered: u32,
+    failed: u32,
+    started: Time,
+}
+
+impl<A: PeerAddr> Lookup<A> {
+    /// A lookup for `target` by the node `local`, seeded from its routing table (depth 1).
+    /// `width` is k (how many closest must answer); `parallelism` is α.
+    pub fn new(target: Id, local: Id, seeds: impl IntoIterator<Item = Contact<A>>, width: usize, parallelism: usize, now: Time) -> Lookup<A> {
+        let mut lookup = Lookup {
+            target,
+            local,
+            width,
+            parallelism,
+            candidates: Vec::new(),
+            in_flight: 0,
+            requests: 0,
+            answered: 0,
+            failed: 0,
+            started: now,
+        };
+        for seed in seeds {
+            lookup.learn(seed, 1);
+        }
+        lookup
+    }
+
+    /// The target.
+    pub fn target(&self) -> Id {
+        self.target
+    }
+
+    /// Candidates kept: enough beyond the k closest to replace failures without growing
+    /// without bound.
+    fn capacity(&self) -> usize {
+        self.width * 4
+    }
+
+    /// Adds a candidate learned at `depth` unless known, ourselves, or too far to matter.
+    fn learn(&mut self, contact: Contact<A>, depth: u8) {
+        if contact.id == self.local {
+            return;
+        }
+        let distance = contact.id.distance(&self.target);
+        let at = match self.candidates.binary_search_by(|c| c.distance.cmp(&distance)) {
+            Ok(_) => return,
+            Err(at) => at,
+        };
+        if at >= self.capacity() {
+            return;
+        }
+        let state = CandidateState::Fresh;
+        self.candidates.insert(at, Candidate { id: contact.id, addr: contact.addr, distance, depth, state, token: None });
+        // Drop the farthest candidate if it was never asked; asked ones stay so their answers
+        // are recognised.
+        if self.candidates.len() > self.capacity() {
+            if let Some(last) = self.candidates.last() {
+                if last.state == CandidateState::Fresh {
+                    self.candidates.pop();
+                }
+            }
+        }
+    }
+
+    fn find(&mut self, id: &Id) -> Option<&mut Candidate<A>> {
+        let distance = id.distance(&self.target);
+        let at = self.candidates.binary_search_by(|c| c.distance.cmp(&distance)).ok()?;
+        Some(&mut self.candidates[at])
+    }
+
+    /// The k closest candidates that have not failed.
+    fn closest_live(&self) -> impl Iterator<Item = &Candidate<A>> {
+        self.candidates.iter().filter(|c| c.state != CandidateState::Failed).take(self.width)
+    }
+
+    /// The next request to send, if a slot is free and a candidate among the k closest live
+    /// ones has not been asked.
+    pub fn next_query(&mut self) -> Option<Query<A>> {
+        if self.in_flight >= self.parallelism {
+            return None;
+        }
+        let width = self.width;
+        let candidate = self
+            .candidates
+            .iter_mut()
+            .filter(|c| c.state != CandidateState::Failed)
+            .take(width)
+            .find(|c| c.state == CandidateState::Fresh)?;
+        candidate.state = CandidateState::InFlight;
+        self.in_flight += 1;
+        self.requests += 1;
+        Some(Query { id: candidate.id, addr: candidate.addr })
+    }
+
+    /// `id` answered with `nodes` (empty for a value answer) and an address token.
+    pub fn on_answer(&mut self, id: &Id, nodes: &[Contact<A>], token: Option<Token>) {
+        let Some(candidate) = self.find(id) else { return };
+        if candidate.state != CandidateState::InFlight {
+            return;
+        }
+        candidate.state = CandidateState::Answered;
+        candidate.token = token;
+        let depth = candidate.depth.saturating_add(1);
+        self.in_flight -= 1;
+        self.answered += 1;
+        for contact in nodes {
+            self.learn(*contact, depth);
+        }
+    }
+
+    /// `id` did not answer (the node already retried).
+    pub fn on_failure(&mut self, id: &Id) {
+        let Some(candidate) = self.find(id) else { return };
+        if candidate.state != CandidateState::InFlight {
+            return;
+        }
+        candidate.state = CandidateState::Failed;
+        self.in_flight -= 1;
+        self.failed += 1;
+    }
+
+    /// True once the k closest live candidates have all answered (or none is left).
+    pub fn is_finished(&self) -> bool {
+        self.closest_live().all(|c| c.state == CandidateState::Answered)
+    }
+
+    /// Requests in flight.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// The closest candidates that answered, closest first (at most k).
+    pub fn answered(&self) -> impl Iterator<Item = &Candidate<A>> {
+        self.candidates.iter().filter(|c| c.state == CandidateState::Answered).take(self.width)
+    }
+
+    /// The summary of the walk so far.
+    pub fn report(&self, now: Time) -> LookupReport<A> {
+        let closest: Vec<Hop<A>> = self
+            .answered()
+            .map(|c| Hop { contact: Contact { id: c.id, addr: c.addr }, depth: c.depth })
+            .collect();
+        let hops = closest.first().map_or(0, |h| h.depth);
+        let rounds = self
+            .candidates
+            .iter()
+            .filter(|c| c.state == CandidateState::Answered)
+            .map(|c| c.depth)
+            .max()
+            .unwrap_or(0);
+        LookupReport {
+            target: self.target,
+            closest,
+            hops,
+            rounds,
+            requests: self.requests,
+            answered: self.answered,
+            failed: self.failed,
+            elapsed: now.saturating_since(self.started),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "walk_tests.rs"]
+mod tests;

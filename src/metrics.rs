@@ -1,0 +1,73 @@
+//! Counters a node keeps: traffic, and every datagram or record it refused, by reason.
+
+use serde::Serialize;
+
+/// Traffic and rejection counters. Every drop of network input increments exactly one
+/// `dropped_*` counter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Metrics {
+    /// Datagrams received.
+    pub datagrams_in: u64,
+    /// Bytes received.
+    pub bytes_in: u64,
+    /// Datagrams sent.
+    pub datagrams_out: u64,
+    /// Bytes sent.
+    pub bytes_out: u64,
+    /// Requests answered.
+    pub requests_answered: u64,
+    /// Requests sent (retries included).
+    pub requests_sent: u64,
+    /// Requests that got no answer after all attempts.
+    pub requests_failed: u64,
+    /// Requests resent after a timeout.
+    pub retries: u64,
+    /// Dropped: could not be decoded.
+    pub dropped_malformed: u64,
+    /// Dropped: larger than the datagram budget.
+    pub dropped_oversize: u64,
+    /// Dropped: another protocol version.
+    pub dropped_version: u64,
+    /// Dropped: another network.
+    pub dropped_wrong_network: u64,
+    /// Dropped: a response matching no request we have out (late, replayed or forged).
+    pub dropped_unknown_txid: u64,
+    /// Dropped: a response from an address other than the one asked.
+    pub dropped_spoofed: u64,
+    /// Dropped: a response whose sender is not the node we asked.
+    pub dropped_wrong_sender: u64,
+    /// Dropped: a response that does not fit the request (e.g. values to a ping).
+    pub dropped_unexpected: u64,
+    /// Dropped: over the per-source request rate.
+    pub dropped_rate_limited: u64,
+    /// Dropped: a request sent to a client (clients do not serve).
+    pub dropped_not_serving: u64,
+    /// Answers cut to respect the amplification limit.
+    pub answers_cut: u64,
+    /// Records stored (new or refreshed).
+    pub records_stored: u64,
+    /// Stores refused: bad or missing token.
+    pub store_refused_token: u64,
+    /// Stores refused: invalid record (size, signature, policy).
+    pub store_refused_invalid: u64,
+    /// Stores refused: store full.
+    pub store_refused_full: u64,
+    /// Records that expired.
+    pub records_expired: u64,
+}
+
+impl Metrics {
+    /// Sum of all `dropped_*` counters.
+    pub fn dropped(&self) -> u64 {
+        self.dropped_malformed
+            + self.dropped_oversize
+            + self.dropped_version
+            + self.dropped_wrong_network
+            + self.dropped_unknown_txid
+            + self.dropped_spoofed
+            + self.dropped_wrong_sender
+            + self.dropped_unexpected
+            + self.dropped_rate_limited
+            + self.dropped_not_serving
+    }
+}

@@ -1,0 +1,76 @@
+//! Node settings. Defaults are the protocol constants; the simulator and tests may shorten
+//! timers, but they run the same code.
+
+use crate::constants::{ALPHA, BUCKET_REFRESH, K, REPLICATE_INTERVAL, REPUBLISH_INTERVAL};
+use crate::ratelimit::RateLimit;
+use crate::record::{RecordPolicy, SignatureOnly};
+use crate::routing::TableConfig;
+use crate::store::StoreLimits;
+use crate::time::Duration;
+use crate::wire::{NetworkId, Role};
+use std::sync::Arc;
+
+/// How often a node runs its maintenance (token rotation, expiry, refresh, replication,
+/// republish). Each node starts at a random phase so a network never ticks in step.
+pub const MAINTENANCE_TICK: Duration = Duration::from_secs(60);
+
+/// Verification pings (to admit nodes that contacted us) in flight at once, at most.
+pub const MAX_VERIFICATIONS: usize = 16;
+
+/// Store requests one put keeps in flight at once.
+pub const MAX_STORES_IN_FLIGHT: usize = 32;
+
+/// Everything a node can be configured with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The network to join; datagrams from other networks are dropped.
+    pub network: NetworkId,
+    /// Full node, or client that only asks and is never entered into others' tables.
+    pub role: Role,
+    /// Replication factor and lookup width (k).
+    pub k: usize,
+    /// Lookup parallelism (α).
+    pub alpha: usize,
+    /// Routing-table settings.
+    pub table: TableConfig,
+    /// Store limits.
+    pub store: StoreLimits,
+    /// Per-source request rate limit; `None` disables it (the simulator has no attackers).
+    pub rate_limit: Option<RateLimit>,
+    /// Decides which records may be stored.
+    pub policy: Arc<dyn RecordPolicy>,
+    /// Seed of the node's random generator (txids, token secrets, refresh targets).
+    pub seed: u64,
+    /// Most records one get collects.
+    pub max_get_records: usize,
+    /// After joining, look up a random id in every bucket shallower than the deepest one
+    /// found, as the Kademlia paper prescribes. Costs about log2(N) lookups per join.
+    pub join_refresh: bool,
+    /// Refresh a bucket after this long without activity.
+    pub refresh_interval: Duration,
+    /// Re-replicate stored records this often.
+    pub replicate_interval: Duration,
+    /// Republish own records this often.
+    pub republish_interval: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            network: NetworkId::MAIN,
+            role: Role::Node,
+            k: K,
+            alpha: ALPHA,
+            table: TableConfig::default(),
+            store: StoreLimits::default(),
+            rate_limit: Some(RateLimit::default()),
+            policy: Arc::new(SignatureOnly),
+            seed: 0,
+            max_get_records: 100_000,
+            join_refresh: true,
+            refresh_interval: BUCKET_REFRESH,
+            replicate_interval: REPLICATE_INTERVAL,
+            republish_interval: REPUBLISH_INTERVAL,
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! What a node hands back to its driver: datagrams to send and events for the application.
+
+use crate::id::Id;
+use crate::lookup::LookupReport;
+use crate::record::SignedRecord;
+use crate::time::Duration;
+
+/// Identifies a command (lookup, get, put, ping, bootstrap) and its events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OpId(pub u64);
+
+/// A datagram to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit<A> {
+    /// Destination.
+    pub to: A,
+    /// Encoded message (at most `MAX_DATAGRAM` bytes).
+    pub payload: Vec<u8>,
+}
+
+/// Something the application should know.
+#[derive(Debug, Clone)]
+pub enum Event<A> {
+    /// New values for a get, as they arrive (a caller may stop at the first).
+    Records {
+        /// The get.
+        op: OpId,
+        /// Records not reported before.
+        records: Vec<SignedRecord>,
+    },
+    /// A command finished.
+    Finished {
+        /// The command.
+        op: OpId,
+        /// Its result.
+        outcome: Outcome<A>,
+    },
+}
+
+/// The result of a command.
+#[derive(Debug, Clone)]
+pub enum Outcome<A> {
+    /// A ping: the node's id and round-trip time, or `None` if it did not answer.
+    Ping(Option<PingReply<A>>),
+    /// Joining the network.
+    Bootstrap(BootstrapReport<A>),
+    /// A FIND_NODE lookup.
+    FindNode(LookupReport<A>),
+    /// A get.
+    Get(GetReport<A>),
+    /// A put.
+    Put(PutReport<A>),
+}
+
+/// A node that answered a ping.
+#[derive(Debug, Clone, Copy)]
+pub struct PingReply<A> {
+    /// Its id.
+    pub id: Id,
+    /// Where it answered from.
+    pub addr: A,
+    /// Round-trip time.
+    pub rtt: Duration,
+}
+
+/// How joining went.
+#[derive(Debug, Clone)]
+pub struct BootstrapReport<A> {
+    /// Bootstrap addresses that answered.
+    pub seeds_answered: usize,
+    /// The lookup of our own id.
+    pub lookup: LookupReport<A>,
+    /// Routing-table entries afterwards.
+    pub table_size: usize,
+}
+
+/// The result of a get.
+#[derive(Debug, Clone)]
+pub struct GetReport<A> {
+    /// The key.
+    pub key: Id,
+    /// The walk toward the key.
+    pub lookup: LookupReport<A>,
+    /// Every distinct record found, in record-id order.
+    pub records: Vec<SignedRecord>,
+    /// Nodes that answered with values.
+    pub holders: usize,
+    /// The largest number of values a holder said it has.
+    pub announced: u32,
+    /// Value pages received.
+    pub pages: u32,
+    /// False if some values could not be fetched (holders gone, or the record cap).
+    pub complete: bool,
+}
+
+/// The result of a put.
+#[derive(Debug, Clone)]
+pub struct PutReport<A> {
+    /// The key.
+    pub key: Id,
+    /// The walk toward the key.
+    pub lookup: LookupReport<A>,
+    /// Distinct nodes that acknowledged storing every record.
+    pub acks: u32,
+    /// Store requests refused (token, validity or space).
+    pub refused: u32,
+    /// Store requests that got no answer.
+    pub failed: u32,
+    /// True if this node is among the k closest and stored the records itself as well.
+    pub stored_locally: bool,
+}

@@ -1,0 +1,256 @@
+//! The sans-IO protocol core. A [`Node`] never reads a clock, opens a socket or draws OS
+//! randomness: it is driven by [`Node::handle_datagram`], [`Node::handle_timeout`] and commands
+//! (bootstrap, find_node, get, put, ping), each given `now`; it is drained by
+//! [`Node::poll_transmit`], [`Node::poll_timeout`] (the one earliest deadline) and
+//! [`Node::poll_event`]. The UDP driver and the simulator run this same code.
+
+mod config;
+mod event;
+mod maintenance;
+mod ops;
+mod requests;
+mod serve;
+
+pub use config::{Config, MAINTENANCE_TICK, MAX_STORES_IN_FLIGHT, MAX_VERIFICATIONS};
+pub use event::{BootstrapReport, Event, GetReport, OpId, Outcome, PingReply, PutReport, Transmit};
+
+use crate::addr::PeerAddr;
+use crate::id::Id;
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use crate::record::{PublicKey, RecordId, SignedRecord};
+use crate::routing::RoutingTable;
+use crate::rtt::RttEstimator;
+use crate::store::RecordStore;
+use crate::time::Time;
+use crate::token::TokenMinter;
+use crate::wire::{self, TxId, WireError};
+use ops::Op;
+use rand::{RngExt, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use requests::Pending;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+/// A record this node published and republishes.
+#[derive(Debug, Clone)]
+struct Published {
+    key: Id,
+    record: SignedRecord,
+    next: Time,
+}
+
+/// One DHT node's protocol state.
+#[derive(Debug)]
+pub struct Node<A: PeerAddr> {
+    config: Config,
+    public_key: PublicKey,
+    id: Id,
+    rng: Xoshiro256PlusPlus,
+    table: RoutingTable<A>,
+    store: RecordStore,
+    published: BTreeMap<(Id, RecordId), Published>,
+    tokens: TokenMinter,
+    rtt: RttEstimator,
+    limiter: Option<RateLimiter>,
+    pending: HashMap<TxId, Pending<A>>,
+    deadlines: BTreeSet<(Time, TxId)>,
+    ops: BTreeMap<OpId, Op<A>>,
+    next_op: u64,
+    verifying: BTreeSet<Id>,
+    evict_checks: BTreeSet<Id>,
+    transmits: VecDeque<Transmit<A>>,
+    events: VecDeque<Event<A>>,
+    metrics: Metrics,
+    next_maintenance: Time,
+}
+
+impl<A: PeerAddr> Node<A> {
+    /// A node with `public_key` (its id is `blake3(public_key)`), started at `now`.
+    pub fn new(config: Config, public_key: PublicKey, now: Time) -> Node<A> {
+        let id = public_key.id();
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(config.seed ^ u64::from_le_bytes(id.as_bytes()[..8].try_into().unwrap_or([0; 8])));
+        let tokens = TokenMinter::new(rng.random(), rng.random(), now);
+        let limiter = config.rate_limit.map(|limit| RateLimiter::new(limit, rng.random()));
+        // A random phase, so nodes started together do not run maintenance in step.
+        let phase = rng.random_range(0..config::MAINTENANCE_TICK.as_micros() as u64);
+        Node {
+            table: RoutingTable::new(id, config.table),
+            store: RecordStore::new(config.store),
+            config,
+            public_key,
+            id,
+            rng,
+            published: BTreeMap::new(),
+            tokens,
+            rtt: RttEstimator::default(),
+            limiter,
+            pending: HashMap::new(),
+            deadlines: BTreeSet::new(),
+            ops: BTreeMap::new(),
+            next_op: 0,
+            verifying: BTreeSet::new(),
+            evict_checks: BTreeSet::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            metrics: Metrics::default(),
+            next_maintenance: now + crate::time::Duration::from_micros(phase),
+        }
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> Id {
+        self.id
+    }
+
+    /// This node's public key.
+    pub fn public_key(&self) -> PublicKey {
+        self.public_key
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The routing table.
+    pub fn table(&self) -> &RoutingTable<A> {
+        &self.table
+    }
+
+    /// The records this node holds for others.
+    pub fn store(&self) -> &RecordStore {
+        &self.store
+    }
+
+    /// Counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The smoothed round-trip time to peers, once measured.
+    pub fn srtt(&self) -> Option<crate::time::Duration> {
+        self.rtt.srtt()
+    }
+
+    /// Commands still running.
+    pub fn ops_running(&self) -> usize {
+        self.ops.len()
+    }
+
+    fn new_op(&mut self) -> OpId {
+        self.next_op += 1;
+        OpId(self.next_op)
+    }
+
+    /// Feeds one received datagram. Nothing in `bytes` can make this panic; anything refused is
+    /// counted in [`Metrics`].
+    pub fn handle_datagram(&mut self, now: Time, from: A, bytes: &[u8]) {
+        self.metrics.datagrams_in += 1;
+        self.metrics.bytes_in += bytes.len() as u64;
+        let message = match wire::decode::<A>(bytes, self.config.network) {
+            Ok(message) => message,
+            Err(error) => return self.count_decode_error(&error),
+        };
+        if message.body.is_request() {
+            self.serve(now, from, bytes.len(), message);
+        } else {
+            self.on_response(now, from, message);
+        }
+    }
+
+    fn count_decode_error(&mut self, error: &WireError) {
+        let m = &mut self.metrics;
+        match error {
+            WireError::Oversize(_) => m.dropped_oversize += 1,
+            WireError::Version(_) => m.dropped_version += 1,
+            WireError::WrongNetwork(_) => m.dropped_wrong_network += 1,
+            WireError::Empty | WireError::Malformed(_) | WireError::Trailing(_) => m.dropped_malformed += 1,
+        }
+    }
+
+    /// Advances timers: request timeouts and retries, and maintenance when due.
+    pub fn handle_timeout(&mut self, now: Time) {
+        self.expire_requests(now);
+        if now >= self.next_maintenance {
+            self.next_maintenance = now + config::MAINTENANCE_TICK;
+            self.maintain(now);
+        }
+    }
+
+    /// The earliest time at which [`Node::handle_timeout`] has work to do.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        let request = self.deadlines.first().map(|(t, _)| *t);
+        let maintenance = (self.config.role == wire::Role::Node).then_some(self.next_maintenance);
+        match (request, maintenance) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit<A>> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<Event<A>> {
+        self.events.pop_front()
+    }
+
+    /// Joins the network through `seeds` (addresses whose ids are not yet known): pings them,
+    /// looks up our own id, then (if configured) refreshes the buckets shallower than that.
+    pub fn bootstrap(&mut self, now: Time, seeds: &[A]) -> OpId {
+        let op = self.new_op();
+        self.start_bootstrap(now, op, seeds);
+        op
+    }
+
+    /// Looks up the k nodes closest to `target`.
+    pub fn find_node(&mut self, now: Time, target: Id) -> OpId {
+        let op = self.new_op();
+        self.start_find_node(now, op, target, true);
+        op
+    }
+
+    /// Fetches every value stored under `key` (streamed as [`Event::Records`], then finished).
+    pub fn get(&mut self, now: Time, key: Id) -> OpId {
+        let op = self.new_op();
+        self.start_get(now, op, key);
+        op
+    }
+
+    /// Stores `record` at the k nodes closest to `key`, once.
+    pub fn put(&mut self, now: Time, key: Id, record: SignedRecord) -> OpId {
+        let op = self.new_op();
+        self.start_put(now, op, key, vec![record], true);
+        op
+    }
+
+    /// Like [`Node::put`], and republishes the record every republish interval for as long as
+    /// this node runs.
+    pub fn publish(&mut self, now: Time, key: Id, record: SignedRecord) -> OpId {
+        let next = now + self.config.republish_interval;
+        self.published.insert((key, record.id()), Published { key, record: record.clone(), next });
+        self.put(now, key, record)
+    }
+
+    /// Stops republishing a record.
+    pub fn unpublish(&mut self, key: &Id, record: &RecordId) -> bool {
+        self.published.remove(&(*key, *record)).is_some()
+    }
+
+    /// Pings an address.
+    pub fn ping(&mut self, now: Time, addr: A) -> OpId {
+        let op = self.new_op();
+        self.start_ping(now, op, addr);
+        op
+    }
+
+    /// Abandons a command (e.g. a get once the first value arrived). No event follows.
+    pub fn cancel(&mut self, op: OpId) {
+        self.ops.remove(&op);
+    }
+}
+
+#[cfg(test)]
+mod tests;

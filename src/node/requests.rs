@@ -1,0 +1,144 @@
+//! Outgoing requests: transaction ids, padding, the pending table, timeouts and retries.
+
+use super::Node;
+use super::ops::Purpose;
+use crate::addr::PeerAddr;
+use crate::constants::{MAX_REQUEST_ATTEMPTS, TOKEN_ROTATION, UNVERIFIED_REQUEST_MIN};
+use crate::id::Id;
+use crate::time::Time;
+use crate::wire::{self, Body, Header, Message, Padding, TxId};
+use rand::RngExt;
+
+/// A request awaiting its answer.
+#[derive(Debug, Clone)]
+pub(super) struct Pending<A> {
+    pub to: A,
+    pub to_id: Option<Id>,
+    pub body: Body<A>,
+    pub sent_at: Time,
+    pub deadline: Time,
+    pub attempt: u8,
+    pub purpose: Purpose,
+}
+
+impl<A: PeerAddr> Node<A> {
+    pub(super) fn header(&self, txid: TxId) -> Header {
+        Header {
+            version: crate::constants::PROTOCOL_VERSION,
+            network: self.config.network,
+            txid,
+            sender: self.public_key,
+            role: self.config.role,
+        }
+    }
+
+    /// Queues `message` for `to`, counting it. An encoding failure is a bug in what we built,
+    /// never caused by input; it is dropped and counted rather than sent oversize.
+    pub(super) fn transmit(&mut self, to: A, message: &Message<A>) -> bool {
+        match wire::encode(message) {
+            Ok(payload) => {
+                self.metrics.datagrams_out += 1;
+                self.metrics.bytes_out += payload.len() as u64;
+                self.transmits.push_back(super::Transmit { to, payload });
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// A token `id` gave us recently enough that it is certainly still accepted.
+    pub(super) fn known_token(&self, id: Option<Id>, now: Time) -> Option<wire::Token> {
+        self.table.token_for(&id?, now, TOKEN_ROTATION)
+    }
+
+    /// Adds our token for `to` to a FIND request, or pads it when we have none, so that the
+    /// full answer is within the amplification limit.
+    fn prepare(&self, mut body: Body<A>, to_id: Option<Id>, now: Time) -> Body<A> {
+        let token = self.known_token(to_id, now);
+        match &mut body {
+            Body::FindNode { token: t, pad, .. } | Body::FindValue { token: t, pad, .. } => {
+                *t = token;
+                *pad = Padding(0);
+                if token.is_none() {
+                    let probe = Message { header: self.header(TxId(u32::MAX)), body: body.clone() };
+                    let short = UNVERIFIED_REQUEST_MIN.saturating_sub(wire::encoded_len(&probe));
+                    if let Body::FindNode { pad, .. } | Body::FindValue { pad, .. } = &mut body {
+                        *pad = Padding(short as u16);
+                    }
+                }
+                body
+            }
+            _ => body,
+        }
+    }
+
+    fn fresh_txid(&mut self) -> TxId {
+        loop {
+            let txid = TxId(self.rng.random());
+            if !self.pending.contains_key(&txid) {
+                return txid;
+            }
+        }
+    }
+
+    /// Sends a request and remembers it until answered or timed out.
+    pub(super) fn send_request(&mut self, now: Time, to: A, to_id: Option<Id>, body: Body<A>, purpose: Purpose) {
+        let body = self.prepare(body, to_id, now);
+        self.send_attempt(now, to, to_id, body, purpose, 0);
+    }
+
+    fn send_attempt(&mut self, now: Time, to: A, to_id: Option<Id>, body: Body<A>, purpose: Purpose, attempt: u8) {
+        let txid = self.fresh_txid();
+        let message = Message { header: self.header(txid), body };
+        if !self.transmit(to, &message) {
+            return self.request_failed(now, to_id, purpose);
+        }
+        self.metrics.requests_sent += 1;
+        let deadline = now + self.rtt.timeout(attempt);
+        self.deadlines.insert((deadline, txid));
+        let body = message.body;
+        self.pending.insert(txid, Pending { to, to_id, body, sent_at: now, deadline, attempt, purpose });
+    }
+
+    /// Takes the pending request `txid` answered by `from`, if the answer is genuine: it must
+    /// come from the address asked and, when we knew whom we asked, from that node.
+    pub(super) fn take_pending(&mut self, txid: TxId, from: A, sender: Id) -> Option<Pending<A>> {
+        let Some(pending) = self.pending.get(&txid) else {
+            self.metrics.dropped_unknown_txid += 1;
+            return None;
+        };
+        if pending.to != from {
+            // A forged answer must not cancel the real one: the request stays pending.
+            self.metrics.dropped_spoofed += 1;
+            return None;
+        }
+        if pending.to_id.is_some_and(|id| id != sender) {
+            self.metrics.dropped_wrong_sender += 1;
+            return None;
+        }
+        let pending = self.pending.remove(&txid)?;
+        self.deadlines.remove(&(pending.deadline, txid));
+        Some(pending)
+    }
+
+    /// Retries or fails every request whose deadline has passed.
+    pub(super) fn expire_requests(&mut self, now: Time) {
+        while let Some(&(deadline, txid)) = self.deadlines.first() {
+            if deadline > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            let Some(p) = self.pending.remove(&txid) else { continue };
+            if p.attempt + 1 < MAX_REQUEST_ATTEMPTS {
+                self.metrics.retries += 1;
+                self.send_attempt(now, p.to, p.to_id, p.body, p.purpose, p.attempt + 1);
+            } else {
+                self.metrics.requests_failed += 1;
+                if let Some(id) = p.to_id {
+                    self.table.on_failure(&id);
+                }
+                self.request_failed(now, p.to_id, p.purpose);
+            }
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Answering requests. An answer to a source that has not proven its address (no valid token
+//! in its request) is cut to at most `AMPLIFICATION_FACTOR` times the request's size, so the
+//! node cannot be used to amplify traffic toward a spoofed victim.
+
+use super::Node;
+use super::ops::Purpose;
+use crate::addr::PeerAddr;
+use crate::constants::{AMPLIFICATION_FACTOR, MAX_DATAGRAM, MAX_RECORD};
+use crate::id::Id;
+use crate::record::RecordId;
+use crate::store::StoreError;
+use crate::time::Time;
+use crate::wire::{self, Body, Contact, Message, Role, StoreRefusal, StoreStatus, Token, TxId};
+
+impl<A: PeerAddr> Node<A> {
+    pub(super) fn serve(&mut self, now: Time, from: A, request_len: usize, message: Message<A>) {
+        if self.config.role == Role::Client {
+            self.metrics.dropped_not_serving += 1;
+            return;
+        }
+        if let Some(limiter) = &mut self.limiter {
+            if !limiter.allow(from.host_key(), now) {
+                self.metrics.dropped_rate_limited += 1;
+                return;
+            }
+        }
+        let sender = message.header.sender.id();
+        let txid = message.header.txid;
+        let verified = match &message.body {
+            Body::FindNode { token, .. } | Body::FindValue { token, .. } => {
+                token.is_some_and(|t| self.tokens.check(&from, &t))
+            }
+            // A store carries a token by construction; a ping's answer is tiny anyway.
+            Body::Store { token, .. } => self.tokens.check(&from, token),
+            _ => false,
+        };
+        let limit = if verified { MAX_DATAGRAM } else { (request_len * AMPLIFICATION_FACTOR).min(MAX_DATAGRAM) };
+        let token = self.tokens.mint(&from);
+        let answer = match message.body {
+            Body::Ping => Some(self.reply(txid, Body::Pong { token })),
+            Body::FindNode { target, .. } => Some(self.nodes_answer(txid, token, &target, sender, limit)),
+            Body::FindValue { key, start, .. } => Some(self.values_answer(txid, token, &key, &start, sender, limit)),
+            Body::Store { key, token: presented, record } => {
+                let status = self.accept_store(now, &from, key, &presented, record);
+                Some(self.reply(txid, Body::StoreAck { status }))
+            }
+            _ => None,
+        };
+        if let Some(answer) = answer {
+            if self.transmit(from, &answer) {
+                self.metrics.requests_answered += 1;
+            }
+        }
+        if message.header.role == Role::Node {
+            self.consider_verifying(now, sender, from);
+        }
+    }
+
+    fn reply(&self, txid: TxId, body: Body<A>) -> Message<A> {
+        Message { header: self.header(txid), body }
+    }
+
+    /// The k closest contacts we know to `target` (never the asker itself), cut to `limit`.
+    fn nodes_answer(&mut self, txid: TxId, token: Token, target: &Id, asker: Id, limit: usize) -> Message<A> {
+        let nodes: Vec<Contact<A>> = self
+            .table
+            .closest(target, self.config.k + 1)
+            .into_iter()
+            .filter(|e| e.id != asker)
+            .take(self.config.k)
+            .map(|e| Contact { id: e.id, addr: e.addr })
+            .collect();
+        let mut answer = self.reply(txid, Body::Nodes { token, cut: false, nodes });
+        while wire::encoded_len(&answer) > limit {
+            let Body::Nodes { nodes, cut, .. } = &mut answer.body else { break };
+            if nodes.pop().is_none() {
+                break;
+            }
+            *cut = true;
+        }
+        if matches!(answer.body, Body::Nodes { cut: true, .. }) {
+            self.metrics.answers_cut += 1;
+        }
+        answer
+    }
+
+    /// A page of the values under `key` from `start`, as many as fit `limit`; or, if we hold
+    /// none, the closest nodes.
+    fn values_answer(&mut self, txid: TxId, token: Token, key: &Id, start: &RecordId, asker: Id, limit: usize) -> Message<A> {
+        let total = self.store.count(key);
+        if total == 0 {
+            return self.nodes_answer(txid, token, key, asker, limit);
+        }
+        let mut answer = self.reply(txid, Body::Values { token, total: total as u32, next: None, records: Vec::new() });
+        let mut size = wire::encoded_len(&answer) + 1 + 32; // room for `next` once it is set
+        let mut next = None;
+        let mut page = Vec::new();
+        for (id, stored) in self.store.page_from(key, *start) {
+            // Each record adds its encoding, plus at most one byte when the count varint grows.
+            let add = stored.record.encoded_len().min(MAX_RECORD) + 1;
+            if size + add > limit {
+                next = Some(*id);
+                break;
+            }
+            size += add;
+            page.push(stored.record.clone());
+        }
+        if next.is_some() && limit < MAX_DATAGRAM {
+            self.metrics.answers_cut += 1;
+        }
+        if let Body::Values { next: n, records, .. } = &mut answer.body {
+            *n = next;
+            *records = page;
+        }
+        answer
+    }
+
+    fn accept_store(&mut self, now: Time, from: &A, key: Id, token: &Token, record: crate::record::SignedRecord) -> StoreStatus {
+        if !self.tokens.check(from, token) {
+            self.metrics.store_refused_token += 1;
+            return StoreStatus::Refused(StoreRefusal::BadToken);
+        }
+        if record.encoded_len() > MAX_RECORD || self.config.policy.check(&key, &record).is_err() {
+            self.metrics.store_refused_invalid += 1;
+            return StoreStatus::Refused(StoreRefusal::Invalid);
+        }
+        match self.store.put(key, record, now) {
+            Ok(()) => {
+                self.metrics.records_stored += 1;
+                StoreStatus::Stored
+            }
+            Err(StoreError::KeyFull(_) | StoreError::StoreFull(_)) => {
+                self.metrics.store_refused_full += 1;
+                StoreStatus::Refused(StoreRefusal::Full)
+            }
+        }
+    }
+
+    /// A full node that contacted us may belong in our table, but only nodes that answer our
+    /// own requests are admitted: ping it if its bucket has room.
+    fn consider_verifying(&mut self, now: Time, id: Id, addr: A) {
+        if id == self.id
+            || self.table.get(&id).is_some()
+            || self.verifying.contains(&id)
+            || self.verifying.len() >= super::MAX_VERIFICATIONS
+            || self.table.bucket_len(self.table.bucket_index(&id)) >= self.config.table.bucket_size
+        {
+            return;
+        }
+        self.verifying.insert(id);
+        self.send_request(now, addr, Some(id), Body::Ping, Purpose::Verify);
+    }
+}

@@ -1,0 +1,83 @@
+//! One k-bucket: up to k live entries in least-recently-seen order, plus a small replacement
+//! cache of nodes that answered while the bucket was full.
+
+use crate::addr::PeerAddr;
+use crate::constants::REPLACEMENT_CACHE;
+use crate::id::Id;
+use crate::time::Time;
+use crate::wire::Token;
+
+/// A node in the routing table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry<A> {
+    /// Its id.
+    pub id: Id,
+    /// Where it answered from.
+    pub addr: A,
+    /// When it last answered one of our requests.
+    pub last_seen: Time,
+    /// Requests it failed to answer (after retries) since it last answered.
+    pub failures: u8,
+    /// The latest address token it gave us, and when.
+    pub token: Option<(Token, Time)>,
+}
+
+impl<A: PeerAddr> Entry<A> {
+    /// A node that has just answered.
+    pub fn answered(id: Id, addr: A, now: Time, token: Option<Token>) -> Entry<A> {
+        Entry { id, addr, last_seen: now, failures: 0, token: token.map(|t| (t, now)) }
+    }
+}
+
+/// A k-bucket.
+#[derive(Debug, Clone)]
+pub(crate) struct Bucket<A> {
+    /// Live entries, least recently seen first.
+    pub entries: Vec<Entry<A>>,
+    /// Nodes waiting for a place, most recent last.
+    pub replacements: Vec<Entry<A>>,
+    /// Last time a lookup targeted this bucket or one of its nodes answered.
+    pub last_activity: Time,
+}
+
+impl<A: PeerAddr> Bucket<A> {
+    pub fn new(now: Time) -> Bucket<A> {
+        Bucket { entries: Vec::new(), replacements: Vec::new(), last_activity: now }
+    }
+
+    pub fn position(&self, id: &Id) -> Option<usize> {
+        self.entries.iter().position(|e| e.id == *id)
+    }
+
+    /// Marks `entries[at]` as just seen: it moves to the most-recently-seen end.
+    pub fn refresh(&mut self, at: usize, addr: A, now: Time, token: Option<Token>) {
+        let mut entry = self.entries.remove(at);
+        entry.last_seen = now;
+        entry.failures = 0;
+        entry.addr = addr;
+        if let Some(t) = token {
+            entry.token = Some((t, now));
+        }
+        self.entries.push(entry);
+        self.last_activity = now;
+    }
+
+    /// Remembers `entry` as a replacement (deduplicated, newest kept).
+    pub fn add_replacement(&mut self, entry: Entry<A>) {
+        self.replacements.retain(|r| r.id != entry.id);
+        if self.replacements.len() >= REPLACEMENT_CACHE {
+            self.replacements.remove(0);
+        }
+        self.replacements.push(entry);
+    }
+
+    /// Removes `entries[at]` and promotes the newest replacement into its place, if any.
+    /// Returns the removed entry.
+    pub fn evict(&mut self, at: usize) -> Entry<A> {
+        let gone = self.entries.remove(at);
+        if let Some(replacement) = self.replacements.pop() {
+            self.entries.push(replacement);
+        }
+        gone
+    }
+}

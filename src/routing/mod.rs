@@ -1,0 +1,7 @@
+//! The routing table: k-buckets indexed by the length of the prefix a node id shares with ours.
+
+mod bucket;
+mod table;
+
+pub use bucket::Entry;
+pub use table::{Admission, RoutingTable, TableConfig};

@@ -1,0 +1,70 @@
+//! Adaptive request timeouts from measured round-trip times (RFC 6298's estimator), so a node on
+//! a slow link waits longer and a node on a fast one gives up on lost requests sooner.
+
+use crate::constants::{INITIAL_REQUEST_TIMEOUT, MAX_REQUEST_TIMEOUT, MIN_REQUEST_TIMEOUT};
+use crate::time::Duration;
+
+/// Smoothed RTT and its variation, in microseconds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RttEstimator {
+    srtt_us: u32,
+    rttvar_us: u32,
+    samples: u32,
+}
+
+impl RttEstimator {
+    /// Feeds one measured round trip (only from requests answered on their first attempt,
+    /// Karn's rule, so a retry's answer never counts against the wrong send time).
+    pub fn observe(&mut self, rtt: Duration) {
+        let sample = rtt.as_micros().min(u32::MAX as u128) as i64;
+        if self.samples == 0 {
+            self.srtt_us = sample as u32;
+            self.rttvar_us = (sample / 2) as u32;
+        } else {
+            let srtt = i64::from(self.srtt_us);
+            let err = (sample - srtt).abs();
+            self.rttvar_us = ((3 * i64::from(self.rttvar_us) + err) / 4) as u32;
+            self.srtt_us = ((7 * srtt + sample) / 8) as u32;
+        }
+        self.samples = self.samples.saturating_add(1);
+    }
+
+    /// The timeout for the next request: srtt + 4·rttvar, clamped; the initial value before any
+    /// sample. Retries double it.
+    pub fn timeout(&self, attempt: u8) -> Duration {
+        let base = if self.samples == 0 {
+            INITIAL_REQUEST_TIMEOUT
+        } else {
+            let us = u64::from(self.srtt_us) + 4 * u64::from(self.rttvar_us);
+            Duration::from_micros(us).clamp(MIN_REQUEST_TIMEOUT, MAX_REQUEST_TIMEOUT)
+        };
+        (base * (1u32 << attempt.min(4))).min(MAX_REQUEST_TIMEOUT)
+    }
+
+    /// The smoothed round-trip time, if measured.
+    pub fn srtt(&self) -> Option<Duration> {
+        (self.samples > 0).then(|| Duration::from_micros(u64::from(self.srtt_us)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starts_at_one_second_and_adapts_down() {
+        let mut rtt = RttEstimator::default();
+        assert_eq!(rtt.timeout(0), INITIAL_REQUEST_TIMEOUT);
+        for _ in 0..50 {
+            rtt.observe(Duration::from_millis(20));
+        }
+        assert_eq!(rtt.timeout(0), MIN_REQUEST_TIMEOUT);
+        for _ in 0..50 {
+            rtt.observe(Duration::from_millis(300));
+        }
+        let t = rtt.timeout(0);
+        assert!(t >= Duration::from_millis(300) && t < Duration::from_millis(600), "{t:?}");
+        assert_eq!(rtt.timeout(1), t * 2);
+        assert_eq!(rtt.timeout(9), MAX_REQUEST_TIMEOUT);
+    }
+}

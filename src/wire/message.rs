@@ -1,0 +1,185 @@
+//! The messages nodes exchange. Every datagram is one [`Message`]: a [`Header`] and a [`Body`].
+
+use crate::id::Id;
+use crate::record::{PublicKey, RecordId, SignedRecord};
+use crate::wire::padding::Padding;
+use serde::{Deserialize, Serialize};
+
+/// Identifies a network, so that test networks never mix with a real one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct NetworkId(pub u32);
+
+impl NetworkId {
+    /// The public qis network.
+    pub const MAIN: NetworkId = NetworkId(0x7169_7301);
+
+    /// A network id derived from a name (`"main"` gives [`NetworkId::MAIN`]).
+    pub fn from_name(name: &str) -> NetworkId {
+        if name == "main" {
+            return NetworkId::MAIN;
+        }
+        let hash = blake3::hash(name.as_bytes());
+        let b = hash.as_bytes();
+        NetworkId(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+}
+
+/// Matches a response to its request. Drawn at random, so an off-path attacker cannot guess it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TxId(pub u32);
+
+/// An address token: a MAC of the requester's address under the responder's rotating secret.
+/// Presenting it proves the requester receives datagrams at that address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Token(pub [u8; crate::constants::TOKEN_BYTES]);
+
+/// Whether the sender is a full node or a short-lived client that must not be entered into
+/// routing tables (it would go away and leave dead entries behind).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    /// A full node that answers requests.
+    Node,
+    /// A client that only asks.
+    Client,
+}
+
+/// Fields every message carries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    /// Protocol version; must be first so it can be checked before anything else decodes.
+    pub version: u8,
+    /// The network the sender belongs to.
+    pub network: NetworkId,
+    /// Transaction id, echoed in the response.
+    pub txid: TxId,
+    /// The sender's public key; its node id is `blake3(sender)`.
+    pub sender: PublicKey,
+    /// Full node or client.
+    pub role: Role,
+}
+
+/// A node as it appears in a `Nodes` answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Contact<A> {
+    /// Its node id.
+    pub id: Id,
+    /// Where it listens.
+    pub addr: A,
+}
+
+/// Why a store was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoreRefusal {
+    /// The write token is missing, wrong or expired.
+    BadToken,
+    /// The record failed size, signature or policy checks.
+    Invalid,
+    /// The store is full (per key or in total).
+    Full,
+}
+
+/// The result of a store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoreStatus {
+    /// Stored (new or refreshed).
+    Stored,
+    /// Refused.
+    Refused(StoreRefusal),
+}
+
+/// Requests and responses.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Body<A> {
+    /// Are you there?
+    Ping,
+    /// Yes; here is a token for your address.
+    Pong {
+        /// Address token for the requester.
+        token: Token,
+    },
+    /// Which nodes do you know closest to `target`?
+    FindNode {
+        /// The id sought.
+        target: Id,
+        /// A token this responder gave the requester earlier, proving its address.
+        token: Option<Token>,
+        /// Padding, present when `token` is not.
+        pad: Padding,
+    },
+    /// The closest nodes the responder knows.
+    Nodes {
+        /// Address token for the requester (needed to store).
+        token: Token,
+        /// True when the answer was cut to respect the amplification limit: ask again with the
+        /// token for the full answer.
+        cut: bool,
+        /// Up to k contacts, closest first.
+        nodes: Vec<Contact<A>>,
+    },
+    /// Which values do you hold under `key`, starting at record id `start`?
+    FindValue {
+        /// The key sought.
+        key: Id,
+        /// The lowest record id wanted (values are paged in record-id order).
+        start: RecordId,
+        /// A token proving the requester's address.
+        token: Option<Token>,
+        /// Padding, present when `token` is not.
+        pad: Padding,
+    },
+    /// Values held under the key (one page), or none: then `Nodes` is sent instead.
+    Values {
+        /// Address token for the requester.
+        token: Token,
+        /// How many values the responder holds under the key in all.
+        total: u32,
+        /// The record id to ask for next, if more remain.
+        next: Option<RecordId>,
+        /// This page's records, in record-id order.
+        records: Vec<SignedRecord>,
+    },
+    /// Store `record` under `key`.
+    Store {
+        /// The key.
+        key: Id,
+        /// The write token the responder gave the requester.
+        token: Token,
+        /// The record.
+        record: SignedRecord,
+    },
+    /// The outcome of a store.
+    StoreAck {
+        /// Stored or why not.
+        status: StoreStatus,
+    },
+}
+
+impl<A> Body<A> {
+    /// True for the kinds that ask for an answer.
+    pub fn is_request(&self) -> bool {
+        matches!(self, Body::Ping | Body::FindNode { .. } | Body::FindValue { .. } | Body::Store { .. })
+    }
+
+    /// A short name for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Body::Ping => "ping",
+            Body::Pong { .. } => "pong",
+            Body::FindNode { .. } => "find_node",
+            Body::Nodes { .. } => "nodes",
+            Body::FindValue { .. } => "find_value",
+            Body::Values { .. } => "values",
+            Body::Store { .. } => "store",
+            Body::StoreAck { .. } => "store_ack",
+        }
+    }
+}
+
+/// One datagram.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message<A> {
+    /// Common fields.
+    pub header: Header,
+    /// What it says.
+    pub body: Body<A>,
+}

@@ -1,0 +1,142 @@
+//! Budget and robustness tests for the wire format.
+
+use super::*;
+use crate::constants::{K, MAX_DATAGRAM, MAX_RECORD, PROTOCOL_VERSION, UNVERIFIED_REQUEST_MIN};
+use crate::id::Id;
+use crate::record::{PublicKey, RecordId, RecordKind, Signature, SignedRecord};
+use proptest::prelude::*;
+use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
+
+fn header() -> Header {
+    Header {
+        version: PROTOCOL_VERSION,
+        network: NetworkId(u32::MAX),
+        txid: TxId(u32::MAX),
+        sender: PublicKey([0xff; 32]),
+        role: Role::Client,
+    }
+}
+
+fn widest_addr() -> SocketAddr {
+    SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from([0xff; 16]), u16::MAX, 0, 0))
+}
+
+/// A record whose encoding is exactly `MAX_RECORD` bytes (the worst case for pages).
+fn max_record() -> SignedRecord {
+    let mut record = SignedRecord {
+        kind: RecordKind::Outcome,
+        publisher: PublicKey([0xff; 32]),
+        created: u64::MAX,
+        payload: Vec::new(),
+        signature: Signature([0xff; 64]),
+    };
+    while record.encoded_len() < MAX_RECORD {
+        record.payload.push(0xff);
+    }
+    assert_eq!(record.encoded_len(), MAX_RECORD);
+    record
+}
+
+/// The largest form of every message kind.
+fn largest_messages() -> Vec<Message<SocketAddr>> {
+    let token = Some(Token([0xff; 8]));
+    let big_pad = Padding(UNVERIFIED_REQUEST_MIN as u16);
+    let contact = Contact { id: Id::from_bytes([0xff; 32]), addr: widest_addr() };
+    let bodies = vec![
+        Body::Ping,
+        Body::Pong { token: Token([0xff; 8]) },
+        Body::FindNode { target: Id::from_bytes([0xff; 32]), token, pad: big_pad },
+        Body::Nodes { token: Token([0xff; 8]), cut: true, nodes: vec![contact; K] },
+        Body::FindValue {
+            key: Id::from_bytes([0xff; 32]),
+            start: RecordId([0xff; 32]),
+            token,
+            pad: big_pad,
+        },
+        Body::Values {
+            token: Token([0xff; 8]),
+            total: u32::MAX,
+            next: Some(RecordId([0xff; 32])),
+            records: vec![max_record(); 2],
+        },
+        Body::Store { key: Id::from_bytes([0xff; 32]), token: Token([0xff; 8]), record: max_record() },
+        Body::StoreAck { status: StoreStatus::Refused(StoreRefusal::Full) },
+    ];
+    bodies.into_iter().map(|body| Message { header: header(), body }).collect()
+}
+
+#[test]
+fn the_largest_form_of_every_message_fits_the_budget() {
+    for message in largest_messages() {
+        let bytes = encode(&message).unwrap_or_else(|e| panic!("{}: {e}", message.body.kind()));
+        assert!(bytes.len() <= MAX_DATAGRAM, "{} is {} bytes", message.body.kind(), bytes.len());
+        let back: Message<SocketAddr> = decode(&bytes, NetworkId(u32::MAX)).unwrap();
+        assert_eq!(back, message);
+    }
+}
+
+#[test]
+fn two_maximal_records_fit_one_page_and_three_do_not() {
+    let mut message = largest_messages().swap_remove(5);
+    assert!(encoded_len(&message) <= MAX_DATAGRAM);
+    if let Body::Values { records, .. } = &mut message.body {
+        records.push(max_record());
+    }
+    assert!(encoded_len(&message) > MAX_DATAGRAM);
+}
+
+#[test]
+fn a_padded_request_earns_a_full_answer_within_the_amplification_limit() {
+    let messages = largest_messages();
+    let find_node = encoded_len(&messages[2]);
+    let nodes = encoded_len(&messages[3]);
+    assert!(nodes <= crate::constants::AMPLIFICATION_FACTOR * find_node, "{nodes} vs {find_node}");
+}
+
+#[test]
+fn refuses_wrong_version_network_and_trailing_bytes() {
+    let message = Message::<SocketAddr> { header: header(), body: Body::Ping };
+    let mut bytes = encode(&message).unwrap();
+    assert_eq!(decode::<SocketAddr>(&bytes, NetworkId(7)), Err(WireError::WrongNetwork(u32::MAX)));
+    bytes.push(0);
+    assert_eq!(decode::<SocketAddr>(&bytes, NetworkId(u32::MAX)), Err(WireError::Trailing(1)));
+    bytes[0] = 9;
+    assert_eq!(decode::<SocketAddr>(&bytes, NetworkId(u32::MAX)), Err(WireError::Version(9)));
+    assert_eq!(decode::<SocketAddr>(&[], NetworkId(u32::MAX)), Err(WireError::Empty));
+    let oversize = vec![PROTOCOL_VERSION; MAX_DATAGRAM + 1];
+    assert_eq!(decode::<SocketAddr>(&oversize, NetworkId(0)), Err(WireError::Oversize(MAX_DATAGRAM + 1)));
+}
+
+#[test]
+fn encoding_an_oversize_message_fails_instead_of_fragmenting() {
+    let contact = Contact { id: Id::from_bytes([0xff; 32]), addr: widest_addr() };
+    let message = Message { header: header(), body: Body::Nodes { token: Token([0; 8]), cut: false, nodes: vec![contact; 40] } };
+    assert!(matches!(encode(&message), Err(WireError::Oversize(_))));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..1400)) {
+        let _ = decode::<SocketAddr>(&bytes, NetworkId(u32::MAX));
+        let _ = decode::<crate::addr::SimAddr>(&bytes, NetworkId(u32::MAX));
+    }
+
+    #[test]
+    fn mutated_messages_never_panic(
+        which in 0usize..8,
+        flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
+        cut in any::<usize>(),
+    ) {
+        let messages = largest_messages();
+        let mut bytes = encode(&messages[which]).unwrap();
+        for (at, value) in flips {
+            let len = bytes.len();
+            bytes[at % len] = value;
+        }
+        let keep = cut % (bytes.len() + 1);
+        let _ = decode::<SocketAddr>(&bytes[..keep], NetworkId(u32::MAX));
+        let _ = decode::<SocketAddr>(&bytes, NetworkId(u32::MAX));
+    }
+}
