@@ -4,18 +4,19 @@
 //! OS randomness. The UDP driver ([`net`]) and the simulator ([`sim`]) run the same core.
 #![warn(missing_docs)]
 
+pub mod addr;
 pub mod constants;
 pub mod id;
 pub mod identity;
-pub mod record;
-pub mod time;
-pub mod addr;
 pub mod lookup;
 pub mod metrics;
 pub mod node;
 pub mod ratelimit;
+pub mod record;
 pub mod routing;
 pub mod rtt;
+pub mod sim;
 pub mod store;
+pub mod time;
 pub mod token;
 pub mod wire;

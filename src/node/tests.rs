@@ -9,7 +9,14 @@ use crate::wire::{Body, Header, Message, NetworkId, Role, TxId};
 
 fn node(n: u32) -> Node<SimAddr> {
     let identity = Identity::from_seed([n as u8; 32]);
-    Node::new(Config { seed: u64::from(n), ..Config::default() }, identity.public_key(), Time::ZERO)
+    Node::new(
+        Config {
+            seed: u64::from(n),
+            ..Config::default()
+        },
+        identity.public_key(),
+        Time::ZERO,
+    )
 }
 
 /// Delivers every queued datagram among `nodes` (address = index) until quiet; returns the
@@ -53,8 +60,16 @@ fn ping_learns_the_id_and_admits_the_node() {
         Some(Outcome::Ping(Some(reply))) => assert_eq!(reply.id, nodes[1].id()),
         other => panic!("{other:?}"),
     }
-    assert_eq!(nodes[0].table().len(), 1, "the pinged node answered: admitted");
-    assert_eq!(nodes[1].table().len(), 1, "it verified us with its own ping");
+    assert_eq!(
+        nodes[0].table().len(),
+        1,
+        "the pinged node answered: admitted"
+    );
+    assert_eq!(
+        nodes[1].table().len(),
+        1,
+        "it verified us with its own ping"
+    );
 }
 
 #[test]
@@ -66,7 +81,9 @@ fn a_ping_to_nobody_fails_after_retries() {
         while a.poll_transmit().is_some() {
             sent += 1;
         }
-        let Some(deadline) = a.poll_timeout() else { break };
+        let Some(deadline) = a.poll_timeout() else {
+            break;
+        };
         if let Some(Outcome::Ping(None)) = finished(&mut a, op) {
             break;
         }
@@ -85,19 +102,32 @@ fn bootstrap_then_put_and_get_across_a_small_network() {
         now = now + Duration::from_millis(10);
         let op = nodes[i].bootstrap(now, &[SimAddr(0)]);
         settle(&mut nodes, now);
-        assert!(matches!(finished(&mut nodes[i], op), Some(Outcome::Bootstrap(_))));
+        assert!(matches!(
+            finished(&mut nodes[i], op),
+            Some(Outcome::Bootstrap(_))
+        ));
     }
     let key = Id::hash(b"key");
     let publisher = Identity::from_seed([200; 32]);
-    let record = SignedRecord::sign(publisher.signing_key(), RecordKind::Raw, 1, b"value".to_vec()).unwrap();
+    let record = SignedRecord::sign(
+        publisher.signing_key(),
+        RecordKind::Raw,
+        1,
+        b"value".to_vec(),
+    )
+    .unwrap();
     let op = nodes[5].put(now, key, record.clone());
     settle(&mut nodes, now);
-    let Some(Outcome::Put(put)) = finished(&mut nodes[5], op) else { panic!("put did not finish") };
+    let Some(Outcome::Put(put)) = finished(&mut nodes[5], op) else {
+        panic!("put did not finish")
+    };
     assert_eq!(put.acks as usize, crate::constants::K, "{put:?}");
     for i in [0, 17, 29] {
         let op = nodes[i].get(now, key);
         settle(&mut nodes, now);
-        let Some(Outcome::Get(get)) = finished(&mut nodes[i], op) else { panic!("get did not finish") };
+        let Some(Outcome::Get(get)) = finished(&mut nodes[i], op) else {
+            panic!("get did not finish")
+        };
         assert_eq!(get.records, vec![record.clone()], "from node {i}");
         assert!(get.complete);
     }
@@ -114,11 +144,27 @@ fn garbage_and_hostile_datagrams_are_counted_and_harmless() {
     target.handle_datagram(Time::ZERO, SimAddr(7), &[1, 2, 3]);
     target.handle_datagram(Time::ZERO, SimAddr(7), &[9; 40]);
     target.handle_datagram(Time::ZERO, SimAddr(7), &[1; 2000]);
-    let header = |network| Header { version: 1, network, txid: TxId(5), sender: Identity::from_seed([9; 32]).public_key(), role: Role::Node };
-    let foreign = wire::encode(&Message::<SimAddr> { header: header(NetworkId(1)), body: Body::Ping }).unwrap();
+    let header = |network| Header {
+        version: 1,
+        network,
+        txid: TxId(5),
+        sender: Identity::from_seed([9; 32]).public_key(),
+        role: Role::Node,
+    };
+    let foreign = wire::encode(&Message::<SimAddr> {
+        header: header(NetworkId(1)),
+        body: Body::Ping,
+    })
+    .unwrap();
     target.handle_datagram(Time::ZERO, SimAddr(7), &foreign);
     // An answer nobody asked for (replayed or forged transaction id).
-    let pong = wire::encode(&Message::<SimAddr> { header: header(NetworkId::MAIN), body: Body::Pong { token: crate::wire::Token([0; 8]) } }).unwrap();
+    let pong = wire::encode(&Message::<SimAddr> {
+        header: header(NetworkId::MAIN),
+        body: Body::Pong {
+            token: crate::wire::Token([0; 8]),
+        },
+    })
+    .unwrap();
     target.handle_datagram(Time::ZERO, SimAddr(7), &pong);
     let m = *target.metrics();
     assert_eq!(m.dropped_malformed, 2);
@@ -130,7 +176,10 @@ fn garbage_and_hostile_datagrams_are_counted_and_harmless() {
     // Still serving.
     let op = nodes[0].ping(Time::ZERO, SimAddr(1));
     settle(&mut nodes, Time::ZERO);
-    assert!(matches!(finished(&mut nodes[0], op), Some(Outcome::Ping(Some(_)))));
+    assert!(matches!(
+        finished(&mut nodes[0], op),
+        Some(Outcome::Ping(Some(_)))
+    ));
 }
 
 #[test]
@@ -146,7 +195,10 @@ fn a_reply_from_another_address_is_dropped_and_the_request_stays_pending() {
     assert!(finished(&mut nodes[0], op).is_none());
     // Then from the right address: accepted; replaying it afterwards is dropped.
     nodes[0].handle_datagram(Time::ZERO, SimAddr(1), &reply.payload);
-    assert!(matches!(finished(&mut nodes[0], op), Some(Outcome::Ping(Some(_)))));
+    assert!(matches!(
+        finished(&mut nodes[0], op),
+        Some(Outcome::Ping(Some(_)))
+    ));
     nodes[0].handle_datagram(Time::ZERO, SimAddr(1), &reply.payload);
     assert_eq!(nodes[0].metrics().dropped_unknown_txid, 1);
 }
@@ -159,11 +211,30 @@ fn an_unverified_requester_gets_an_answer_at_most_three_times_its_request() {
         settle(&mut nodes, Time::ZERO);
         finished(&mut nodes[i], op);
     }
-    let header = Header { version: 1, network: NetworkId::MAIN, txid: TxId(1), sender: Identity::from_seed([99; 32]).public_key(), role: Role::Client };
-    let small = wire::encode(&Message::<SimAddr> { header, body: Body::FindNode { target: Id::hash(b"t"), token: None, pad: Default::default() } }).unwrap();
+    let header = Header {
+        version: 1,
+        network: NetworkId::MAIN,
+        txid: TxId(1),
+        sender: Identity::from_seed([99; 32]).public_key(),
+        role: Role::Client,
+    };
+    let small = wire::encode(&Message::<SimAddr> {
+        header,
+        body: Body::FindNode {
+            target: Id::hash(b"t"),
+            token: None,
+            pad: Default::default(),
+        },
+    })
+    .unwrap();
     nodes[0].handle_datagram(Time::ZERO, SimAddr(1000), &small);
     let answer = nodes[0].poll_transmit().unwrap();
-    assert!(answer.payload.len() <= 3 * small.len(), "{} vs {}", answer.payload.len(), small.len());
+    assert!(
+        answer.payload.len() <= 3 * small.len(),
+        "{} vs {}",
+        answer.payload.len(),
+        small.len()
+    );
     let decoded: Message<SimAddr> = wire::decode(&answer.payload, NetworkId::MAIN).unwrap();
     assert!(matches!(decoded.body, Body::Nodes { cut: true, .. }));
     assert_eq!(nodes[0].metrics().answers_cut, 1);
