@@ -6,12 +6,55 @@ use std::fmt;
 
 /// A point in the key space: a node id or a key. Node ids are `blake3(public key)`, so a node
 /// cannot place itself freely; keys are blake3 hashes of what they name.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub struct Id([u8; ID_BYTES]);
 
 /// The XOR distance between two [`Id`]s, ordered as a 256-bit big-endian integer.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub struct Distance([u8; ID_BYTES]);
+
+/// Compares two 256-bit values as big-endian integers, i.e. exactly as `[u8; 32]` compares
+/// lexicographically, but as four 64-bit words: the derived order calls `memcmp`, which showed
+/// up as the largest single cost of lookups and routing-table queries in the simulator.
+#[inline]
+fn cmp_be256(a: &[u8; ID_BYTES], b: &[u8; ID_BYTES]) -> std::cmp::Ordering {
+    for i in 0..ID_BYTES / 8 {
+        let wa = u64::from_be_bytes(a[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+        let wb = u64::from_be_bytes(b[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+        if wa != wb {
+            return wa.cmp(&wb);
+        }
+    }
+    std::cmp::Ordering::Equal
+}
+
+impl Ord for Id {
+    #[inline]
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        cmp_be256(&self.0, &other.0)
+    }
+}
+
+impl PartialOrd for Id {
+    #[inline]
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Distance {
+    #[inline]
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        cmp_be256(&self.0, &other.0)
+    }
+}
+
+impl PartialOrd for Distance {
+    #[inline]
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl Id {
     /// Wraps raw bytes.
@@ -144,6 +187,23 @@ mod tests {
         assert!(zero.distance(&id_with_first(0x01)) < zero.distance(&id_with_first(0x80)));
         assert_eq!(zero.common_prefix_len(&id_with_first(0x80)), 0);
         assert_eq!(zero.common_prefix_len(&id_with_first(0x01)), 7);
+    }
+
+    #[test]
+    fn order_is_the_byte_order() {
+        let ids: Vec<Id> = (0..200u32).map(|i| Id::hash(&i.to_le_bytes())).collect();
+        for a in &ids {
+            for b in &ids {
+                assert_eq!(a.cmp(b), a.as_bytes().cmp(b.as_bytes()));
+                let (da, db) = (a.distance(&ids[0]), b.distance(&ids[0]));
+                assert_eq!(da.cmp(&db), da.as_bytes().cmp(db.as_bytes()));
+            }
+        }
+        let mut low = [0u8; ID_BYTES];
+        low[31] = 1;
+        let mut high = [0u8; ID_BYTES];
+        high[0] = 1;
+        assert!(Id::from_bytes(low) < Id::from_bytes(high));
     }
 
     #[test]

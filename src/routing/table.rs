@@ -228,34 +228,40 @@ impl<A: PeerAddr> RoutingTable<A> {
     /// distance order (the target's own bucket, then deeper ones, then shallower ones), so it
     /// visits only a few buckets instead of the whole table.
     pub fn closest(&self, target: &Id, count: usize) -> Vec<Entry<A>> {
-        let mut found: Vec<(Distance, Entry<A>)> = Vec::with_capacity(count * 2);
-        let reliable = |e: &&Entry<A>| e.failures < UNRELIABLE_FAILURES;
-        let take = |bucket: &Bucket<A>, found: &mut Vec<(Distance, Entry<A>)>| {
-            for e in bucket.entries.iter().filter(reliable) {
-                found.push((e.id.distance(target), *e));
+        // Distances and positions only: entries are copied out once, for the chosen few.
+        let mut found: Vec<(Distance, u32, u32)> = Vec::with_capacity(count * 2);
+        let take = |index: usize, found: &mut Vec<(Distance, u32, u32)>| {
+            for (at, e) in self.buckets[index].entries.iter().enumerate() {
+                if e.failures < UNRELIABLE_FAILURES {
+                    found.push((e.id.distance(target), index as u32, at as u32));
+                }
             }
         };
         let home = self.bucket_index(target).min(self.buckets.len());
         // Every node in the home bucket is closer than any node elsewhere.
-        if let Some(b) = self.buckets.get(home) {
-            take(b, &mut found);
+        if home < self.buckets.len() {
+            take(home, &mut found);
         }
         // Deeper buckets all differ from the target first at bit `home`: one group.
         if found.len() < count {
-            for b in self.buckets.iter().skip(home + 1) {
-                take(b, &mut found);
+            for index in home + 1..self.buckets.len() {
+                take(index, &mut found);
             }
         }
         // Shallower buckets, nearest first; each is farther than everything before it.
-        for b in self.buckets[..home].iter().rev() {
+        for index in (0..home).rev() {
             if found.len() >= count {
                 break;
             }
-            take(b, &mut found);
+            take(index, &mut found);
         }
-        found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        // Only the `count` closest need ordering: select them first (distances are unique).
+        if found.len() > count && count > 0 {
+            found.select_nth_unstable_by(count - 1, |a, b| a.0.cmp(&b.0));
+        }
         found.truncate(count);
-        found.into_iter().map(|(_, e)| e).collect()
+        found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        found.into_iter().map(|(_, b, at)| self.buckets[b as usize].entries[at as usize]).collect()
     }
 
     /// Buckets with no activity since `now - max_idle`, shallowest first (their indices).

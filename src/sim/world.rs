@@ -397,3 +397,4 @@ impl Simulation {
         }
     }
 }
+
