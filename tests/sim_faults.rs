@@ -1,0 +1,30 @@
+//! Loss and churn: lookups still succeed, and stored values stay available through
+//! replication and republishing while nodes crash, leave and join.
+
+use qis::sim::{ChurnConfig, SimConfig, simulate};
+use qis::time::Duration;
+
+#[test]
+fn five_percent_loss_and_one_hour_sessions() {
+    let mut config = SimConfig::new(400, 300, 21);
+    config.network.loss = 0.05;
+    config.churn = Some(ChurnConfig::with_median(Duration::from_secs(3600)));
+    config.duration = Some(Duration::from_secs(1800));
+    config.values = 10;
+    config.gets = 60;
+    let r = simulate(config);
+    assert!(r.churn.crashes + r.churn.leaves > 20, "churn happened: {r}");
+    assert!(r.loss_observed > 0.03, "loss happened: {r}");
+    assert!(r.lookups >= 250, "{r}");
+    assert!(r.success_rate >= 0.99, "success under loss and churn: {r}");
+    assert!(r.values.availability >= 0.95, "values stayed available: {r}");
+}
+
+#[test]
+fn bursty_loss_is_survived() {
+    let mut config = SimConfig::new(300, 200, 22);
+    config.network.loss = 0.05;
+    config.network.burst = Some(4.0);
+    let r = simulate(config);
+    assert!(r.success_rate >= 0.98, "{r}");
+}
