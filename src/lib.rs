@@ -19,3 +19,4 @@ pub mod rtt;
 pub mod store;
 pub mod token;
 pub mod wire;
+pub mod net;

@@ -127,6 +127,14 @@ impl<A: PeerAddr> Node<A> {
                 }
                 let seeds_answered = *answered;
                 let walk = self.new_walk(now, self.id);
+                if self.config.role == Role::Client {
+                    // A client is never asked for its own neighbourhood: knowing the seeds is
+                    // enough to start its lookups, so it skips the self-lookup.
+                    let table_size = self.table.len();
+                    let lookup = walk.report(now);
+                    self.finish(id, Outcome::Bootstrap(BootstrapReport { seeds_answered, lookup, table_size }));
+                    return true;
+                }
                 *op = Op::Walking { walk, kind: Walk::Join { seeds_answered } };
                 self.step(now, id, op)
             }
