@@ -20,3 +20,4 @@ pub mod store;
 pub mod token;
 pub mod wire;
 pub mod net;
+pub mod cli;
