@@ -168,3 +168,61 @@ fn an_unverified_requester_gets_an_answer_at_most_three_times_its_request() {
     assert!(matches!(decoded.body, Body::Nodes { cut: true, .. }));
     assert_eq!(nodes[0].metrics().answers_cut, 1);
 }
+
+mod hostile {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Valid datagrams of every kind, as a peer might send them.
+    fn samples() -> Vec<Vec<u8>> {
+        let sender = Identity::from_seed([3; 32]).public_key();
+        let header = Header { version: 1, network: NetworkId::MAIN, txid: TxId(77), sender, role: Role::Node };
+        let record = SignedRecord::sign(Identity::from_seed([4; 32]).signing_key(), RecordKind::Raw, 1, b"v".to_vec()).unwrap();
+        let token = crate::wire::Token([1; 8]);
+        let bodies: Vec<Body<SimAddr>> = vec![
+            Body::Ping,
+            Body::Pong { token },
+            Body::FindNode { target: Id::hash(b"t"), token: None, pad: Default::default() },
+            Body::Nodes { token, cut: false, nodes: vec![crate::wire::Contact { id: Id::hash(b"n"), addr: SimAddr(3) }] },
+            Body::FindValue { key: Id::hash(b"k"), start: RecordId([0; 32]), token: Some(token), pad: Default::default() },
+            Body::Values { token, total: 1, next: None, records: vec![record.clone()] },
+            Body::Store { key: Id::hash(b"k"), token, record },
+            Body::StoreAck { status: crate::wire::StoreStatus::Stored },
+        ];
+        bodies.into_iter().map(|body| wire::encode(&Message { header: header.clone(), body }).unwrap()).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+        /// Mutated and truncated datagrams never panic a node, and each one is served, matched
+        /// or counted as a drop.
+        #[test]
+        fn mutated_datagrams_are_served_or_counted(
+            which in 0usize..8,
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6),
+            keep in any::<usize>(),
+        ) {
+            let mut nodes = vec![node(0), node(1)];
+            let op = nodes[0].ping(Time::ZERO, SimAddr(1));
+            settle(&mut nodes, Time::ZERO);
+            finished(&mut nodes[0], op);
+            let mut bytes = samples()[which].clone();
+            for (at, value) in flips {
+                let len = bytes.len();
+                bytes[at % len] = value;
+            }
+            bytes.truncate(keep % (bytes.len() + 1));
+            let target = &mut nodes[1];
+            let before = *target.metrics();
+            target.handle_datagram(Time::ZERO, SimAddr(9), &bytes);
+            let after = *target.metrics();
+            let handled = after.dropped() > before.dropped()
+                || after.requests_answered > before.requests_answered
+                || after.store_refused_token + after.store_refused_invalid > before.store_refused_token + before.store_refused_invalid
+                || after.datagrams_out > before.datagrams_out;
+            prop_assert!(handled, "datagram neither served nor counted: {:?}", after);
+            prop_assert_eq!(target.table().len(), 1, "nothing lost from the table");
+        }
+    }
+}
