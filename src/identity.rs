@@ -49,7 +49,9 @@ impl std::fmt::Debug for Identity {
 impl Identity {
     /// An identity from a 32-byte secret seed (deterministic: tests and the simulator).
     pub fn from_seed(seed: [u8; 32]) -> Identity {
-        Identity { signing: SigningKey::from_bytes(&seed) }
+        Identity {
+            signing: SigningKey::from_bytes(&seed),
+        }
     }
 
     /// A fresh identity from OS randomness.
@@ -62,14 +64,23 @@ impl Identity {
     /// Loads `dir/node.key`, creating the directory and a new key (mode 0600) if absent.
     pub fn load_or_create(dir: &Path) -> Result<Identity, IdentityError> {
         let path = dir.join(KEY_FILE);
-        let io = |source| IdentityError::Io { path: path.clone(), source };
+        let io = |source| IdentityError::Io {
+            path: path.clone(),
+            source,
+        };
         match fs::read_to_string(&path) {
-            Ok(text) => parse_key(text.trim()).ok_or(IdentityError::BadKeyFile { path: path.clone() }),
+            Ok(text) => {
+                parse_key(text.trim()).ok_or(IdentityError::BadKeyFile { path: path.clone() })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                fs::create_dir_all(dir).map_err(|source| IdentityError::Io { path: dir.to_path_buf(), source })?;
+                fs::create_dir_all(dir).map_err(|source| IdentityError::Io {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
                 let identity = Identity::generate()?;
                 let mut file = open_private(&path).map_err(io)?;
-                file.write_all(crate::id::hex(&identity.signing.to_bytes()).as_bytes()).map_err(io)?;
+                file.write_all(crate::id::hex(&identity.signing.to_bytes()).as_bytes())
+                    .map_err(io)?;
                 file.sync_all().map_err(io)?;
                 Ok(identity)
             }
@@ -101,18 +112,27 @@ fn parse_key(text: &str) -> Option<Identity> {
 #[cfg(unix)]
 fn open_private(path: &Path) -> std::io::Result<fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
 }
 
 #[cfg(not(unix))]
 fn open_private(path: &Path) -> std::io::Result<fs::File> {
-    fs::OpenOptions::new().write(true).create_new(true).open(path)
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
 }
 
 /// Fills `buf` from the operating system's randomness.
 pub fn fill_random(buf: &mut [u8]) -> Result<(), IdentityError> {
     use rand::TryRng;
-    rand::rngs::SysRng.try_fill_bytes(buf).map_err(|e| IdentityError::Random(e.to_string()))
+    rand::rngs::SysRng
+        .try_fill_bytes(buf)
+        .map_err(|e| IdentityError::Random(e.to_string()))
 }
 
 #[cfg(test)]
@@ -128,7 +148,10 @@ mod tests {
         assert_eq!(first.id(), second.id());
         assert_eq!(first.id(), first.public_key().id());
         fs::write(dir.join(KEY_FILE), "nonsense").unwrap();
-        assert!(matches!(Identity::load_or_create(&dir), Err(IdentityError::BadKeyFile { .. })));
+        assert!(matches!(
+            Identity::load_or_create(&dir),
+            Err(IdentityError::BadKeyFile { .. })
+        ));
         let _ = fs::remove_dir_all(&dir);
     }
 }

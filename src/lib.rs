@@ -4,20 +4,20 @@
 //! OS randomness. The UDP driver ([`net`]) and the simulator ([`sim`]) run the same core.
 #![warn(missing_docs)]
 
+pub mod addr;
+pub mod cli;
 pub mod constants;
 pub mod id;
 pub mod identity;
-pub mod record;
-pub mod time;
-pub mod addr;
 pub mod lookup;
 pub mod metrics;
+pub mod net;
 pub mod node;
 pub mod ratelimit;
+pub mod record;
 pub mod routing;
 pub mod rtt;
 pub mod store;
+pub mod time;
 pub mod token;
 pub mod wire;
-pub mod net;
-pub mod cli;

@@ -15,7 +15,10 @@ pub struct RateLimit {
 
 impl Default for RateLimit {
     fn default() -> RateLimit {
-        RateLimit { per_second: 100.0, burst: 200.0 }
+        RateLimit {
+            per_second: 100.0,
+            burst: 200.0,
+        }
     }
 }
 
@@ -38,19 +41,27 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// A limiter; `salt` (random per node) keeps attackers from aiming collisions.
     pub fn new(limit: RateLimit, salt: u64) -> RateLimiter {
-        RateLimiter { limit, salt, slots: Vec::new() }
+        RateLimiter {
+            limit,
+            salt,
+            slots: Vec::new(),
+        }
     }
 
     /// True if a request from `host` may be served now (and charges it).
     pub fn allow(&mut self, host: u128, now: Time) -> bool {
         if self.slots.is_empty() {
-            let full = Slot { tokens: self.limit.burst as f32, last_us: now.as_micros() };
+            let full = Slot {
+                tokens: self.limit.burst as f32,
+                last_us: now.as_micros(),
+            };
             self.slots = vec![full; SLOTS];
         }
         let index = slot_of(host, self.salt);
         let slot = &mut self.slots[index];
         let elapsed = now.as_micros().saturating_sub(slot.last_us) as f64 / 1e6;
-        let tokens = (f64::from(slot.tokens) + elapsed * self.limit.per_second).min(self.limit.burst);
+        let tokens =
+            (f64::from(slot.tokens) + elapsed * self.limit.per_second).min(self.limit.burst);
         slot.last_us = now.as_micros().max(slot.last_us);
         if tokens >= 1.0 {
             slot.tokens = (tokens - 1.0) as f32;
@@ -74,7 +85,13 @@ mod tests {
 
     #[test]
     fn allows_a_burst_then_the_sustained_rate() {
-        let mut limiter = RateLimiter::new(RateLimit { per_second: 10.0, burst: 5.0 }, 42);
+        let mut limiter = RateLimiter::new(
+            RateLimit {
+                per_second: 10.0,
+                burst: 5.0,
+            },
+            42,
+        );
         let allowed = (0..20).filter(|_| limiter.allow(1, Time::ZERO)).count();
         assert_eq!(allowed, 5);
         // One second later, ten more.
@@ -83,6 +100,9 @@ mod tests {
         assert_eq!(allowed, 5, "refill is capped by the burst");
         let much_later = Time::from_millis(1500);
         assert_eq!((0..20).filter(|_| limiter.allow(1, much_later)).count(), 5);
-        assert!(limiter.allow(2, much_later) || limiter.allow(3, much_later), "other hosts are unaffected");
+        assert!(
+            limiter.allow(2, much_later) || limiter.allow(3, much_later),
+            "other hosts are unaffected"
+        );
     }
 }

@@ -138,7 +138,12 @@ pub enum RecordError {
 }
 
 /// The bytes a signature covers.
-fn signed_message(kind: RecordKind, publisher: &PublicKey, created: u64, payload: &[u8]) -> Vec<u8> {
+fn signed_message(
+    kind: RecordKind,
+    publisher: &PublicKey,
+    created: u64,
+    payload: &[u8],
+) -> Vec<u8> {
     let mut msg = Vec::with_capacity(SIGNING_CONTEXT.len() + 48 + payload.len());
     msg.extend_from_slice(SIGNING_CONTEXT);
     let fields = (kind, publisher, created, payload);
@@ -158,7 +163,13 @@ impl SignedRecord {
         let publisher = PublicKey(key.verifying_key().to_bytes());
         let msg = signed_message(kind, &publisher, created, &payload);
         let signature = Signature(key.sign(&msg).to_bytes());
-        let record = SignedRecord { kind, publisher, created, payload, signature };
+        let record = SignedRecord {
+            kind,
+            publisher,
+            created,
+            payload,
+            signature,
+        };
         let size = record.encoded_len();
         if size > MAX_RECORD {
             return Err(RecordError::TooLarge { size });
@@ -168,10 +179,12 @@ impl SignedRecord {
 
     /// Checks the signature (strict ed25519 verification).
     pub fn verify_signature(&self) -> Result<(), RecordError> {
-        let key = VerifyingKey::from_bytes(&self.publisher.0).map_err(|_| RecordError::BadPublicKey)?;
+        let key =
+            VerifyingKey::from_bytes(&self.publisher.0).map_err(|_| RecordError::BadPublicKey)?;
         let msg = signed_message(self.kind, &self.publisher, self.created, &self.payload);
         let sig = DalekSignature::from_bytes(&self.signature.0);
-        key.verify_strict(&msg, &sig).map_err(|_| RecordError::BadSignature)
+        key.verify_strict(&msg, &sig)
+            .map_err(|_| RecordError::BadSignature)
     }
 
     /// The postcard encoding.
@@ -192,7 +205,10 @@ impl SignedRecord {
         let (record, rest) = postcard::take_from_bytes::<SignedRecord>(bytes)
             .map_err(|e| RecordError::Malformed(e.to_string()))?;
         if !rest.is_empty() {
-            return Err(RecordError::Malformed(format!("{} trailing bytes", rest.len())));
+            return Err(RecordError::Malformed(format!(
+                "{} trailing bytes",
+                rest.len()
+            )));
         }
         Ok(record)
     }
@@ -230,7 +246,8 @@ mod tests {
 
     #[test]
     fn sign_verify_round_trip() {
-        let r = SignedRecord::sign(&key(1), RecordKind::Raw, 1_700_000_000, b"hello".to_vec()).unwrap();
+        let r =
+            SignedRecord::sign(&key(1), RecordKind::Raw, 1_700_000_000, b"hello".to_vec()).unwrap();
         r.verify_signature().unwrap();
         let back = SignedRecord::decode(&r.encode()).unwrap();
         assert_eq!(back, r);
@@ -252,7 +269,9 @@ mod tests {
         let err = SignedRecord::sign(&key(1), RecordKind::Raw, 1, vec![0; 500]).unwrap_err();
         assert!(matches!(err, RecordError::TooLarge { size } if size > MAX_RECORD));
         // The largest payload that fits: 512 minus the fixed overhead.
-        let overhead = SignedRecord::sign(&key(1), RecordKind::Raw, u64::MAX, vec![]).unwrap().encoded_len();
+        let overhead = SignedRecord::sign(&key(1), RecordKind::Raw, u64::MAX, vec![])
+            .unwrap()
+            .encoded_len();
         let fits = MAX_RECORD - overhead - 1; // one more byte for the length varint growing to 2
         assert!(SignedRecord::sign(&key(1), RecordKind::Raw, u64::MAX, vec![7; fits]).is_ok());
     }

@@ -63,7 +63,10 @@ mod tests {
             rtt.observe(Duration::from_millis(300));
         }
         let t = rtt.timeout(0);
-        assert!(t >= Duration::from_millis(300) && t < Duration::from_millis(600), "{t:?}");
+        assert!(
+            t >= Duration::from_millis(300) && t < Duration::from_millis(600),
+            "{t:?}"
+        );
         assert_eq!(rtt.timeout(1), t * 2);
         assert_eq!(rtt.timeout(9), MAX_REQUEST_TIMEOUT);
     }

@@ -62,7 +62,11 @@ pub struct RecordStore {
 impl RecordStore {
     /// An empty store.
     pub fn new(limits: StoreLimits) -> RecordStore {
-        RecordStore { limits, keys: BTreeMap::new(), count: 0 }
+        RecordStore {
+            limits,
+            keys: BTreeMap::new(),
+            count: 0,
+        }
     }
 
     /// Records held in all.
@@ -93,7 +97,14 @@ impl RecordStore {
         match values.get_mut(&rid) {
             Some(stored) => stored.stored_at = now,
             None => {
-                values.insert(rid, Stored { record, stored_at: now, replicated_at: now });
+                values.insert(
+                    rid,
+                    Stored {
+                        record,
+                        stored_at: now,
+                        replicated_at: now,
+                    },
+                );
                 self.count += 1;
             }
         }
@@ -106,13 +117,23 @@ impl RecordStore {
     }
 
     /// Values under `key` with record id ≥ `start`, in record-id order.
-    pub fn page_from<'a>(&'a self, key: &Id, start: RecordId) -> impl Iterator<Item = (&'a RecordId, &'a Stored)> + 'a {
-        self.keys.get(key).into_iter().flat_map(move |v| v.range(start..))
+    pub fn page_from<'a>(
+        &'a self,
+        key: &Id,
+        start: RecordId,
+    ) -> impl Iterator<Item = (&'a RecordId, &'a Stored)> + 'a {
+        self.keys
+            .get(key)
+            .into_iter()
+            .flat_map(move |v| v.range(start..))
     }
 
     /// All records under `key`.
     pub fn records(&self, key: &Id) -> Vec<SignedRecord> {
-        self.keys.get(key).map(|v| v.values().map(|s| s.record.clone()).collect()).unwrap_or_default()
+        self.keys
+            .get(key)
+            .map(|v| v.values().map(|s| s.record.clone()).collect())
+            .unwrap_or_default()
     }
 
     /// Drops records not stored for longer than the TTL; returns how many.
@@ -131,7 +152,11 @@ impl RecordStore {
 
     /// Keys with a record that nobody has stored or replicated within `interval`: those this
     /// node should re-replicate. Marks them replicated as of `now`.
-    pub fn due_for_replication(&mut self, now: Time, interval: Duration) -> Vec<(Id, Vec<SignedRecord>)> {
+    pub fn due_for_replication(
+        &mut self,
+        now: Time,
+        interval: Duration,
+    ) -> Vec<(Id, Vec<SignedRecord>)> {
         let mut due = Vec::new();
         for (key, values) in &mut self.keys {
             let mut records = Vec::new();
@@ -157,11 +182,21 @@ mod tests {
     use ed25519_dalek::SigningKey;
 
     fn record(n: u32) -> SignedRecord {
-        SignedRecord::sign(&SigningKey::from_bytes(&[1; 32]), RecordKind::Raw, 1, n.to_le_bytes().to_vec()).unwrap()
+        SignedRecord::sign(
+            &SigningKey::from_bytes(&[1; 32]),
+            RecordKind::Raw,
+            1,
+            n.to_le_bytes().to_vec(),
+        )
+        .unwrap()
     }
 
     fn limits(per_key: usize, total: usize) -> StoreLimits {
-        StoreLimits { max_values_per_key: per_key, max_records: total, ttl: Duration::from_secs(100) }
+        StoreLimits {
+            max_values_per_key: per_key,
+            max_records: total,
+            ttl: Duration::from_secs(100),
+        }
     }
 
     #[test]
@@ -173,7 +208,10 @@ mod tests {
         assert_eq!(s.put(a, record(3), Time::ZERO), Err(StoreError::KeyFull(2)));
         s.put(a, record(1), Time::ZERO).unwrap(); // a refresh is always allowed
         s.put(b, record(4), Time::ZERO).unwrap();
-        assert_eq!(s.put(b, record(5), Time::ZERO), Err(StoreError::StoreFull(3)));
+        assert_eq!(
+            s.put(b, record(5), Time::ZERO),
+            Err(StoreError::StoreFull(3))
+        );
         assert_eq!(s.len(), 3);
         assert_eq!(s.count(&a), 2);
     }
@@ -198,7 +236,10 @@ mod tests {
         for n in 0..20 {
             s.put(k, record(n), Time::ZERO).unwrap();
         }
-        let ids: Vec<RecordId> = s.page_from(&k, RecordId([0; 32])).map(|(id, _)| *id).collect();
+        let ids: Vec<RecordId> = s
+            .page_from(&k, RecordId([0; 32]))
+            .map(|(id, _)| *id)
+            .collect();
         assert_eq!(ids.len(), 20);
         assert!(ids.windows(2).all(|w| w[0] < w[1]));
         let tail: Vec<RecordId> = s.page_from(&k, ids[15]).map(|(id, _)| *id).collect();
@@ -211,9 +252,15 @@ mod tests {
         let k = Id::hash(b"k");
         s.put(k, record(1), Time::ZERO).unwrap();
         let hour = Duration::from_secs(3600);
-        assert!(s.due_for_replication(Time::from_millis(1000), hour).is_empty());
+        assert!(
+            s.due_for_replication(Time::from_millis(1000), hour)
+                .is_empty()
+        );
         let later = Time::ZERO + hour;
         assert_eq!(s.due_for_replication(later, hour).len(), 1);
-        assert!(s.due_for_replication(later, hour).is_empty(), "marked as replicated");
+        assert!(
+            s.due_for_replication(later, hour).is_empty(),
+            "marked as replicated"
+        );
     }
 }

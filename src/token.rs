@@ -19,7 +19,11 @@ pub struct TokenMinter {
 impl TokenMinter {
     /// A minter with two fresh secrets, rotated from `now`.
     pub fn new(current: [u8; 32], previous: [u8; 32], now: Time) -> TokenMinter {
-        TokenMinter { current, previous, rotated_at: now }
+        TokenMinter {
+            current,
+            previous,
+            rotated_at: now,
+        }
     }
 
     /// When the secret is next due to rotate.
@@ -51,7 +55,9 @@ impl TokenMinter {
 
 fn mac<A: PeerAddr>(secret: &[u8; 32], addr: &A) -> Token {
     let mut buf = [0u8; 32];
-    let encoded = postcard::to_slice(addr, &mut buf).map(|s| &*s).unwrap_or(&[]);
+    let encoded = postcard::to_slice(addr, &mut buf)
+        .map(|s| &*s)
+        .unwrap_or(&[]);
     let hash = blake3::keyed_hash(secret, encoded);
     let mut out = [0u8; TOKEN_BYTES];
     out.copy_from_slice(&hash.as_bytes()[..TOKEN_BYTES]);
@@ -73,7 +79,10 @@ mod tests {
         minter.rotate_if_due(Time::ZERO + TOKEN_ROTATION, || [2; 32]);
         assert!(minter.check(&a, &token), "previous secret still accepted");
         minter.rotate_if_due(Time::ZERO + TOKEN_ROTATION * 2, || [3; 32]);
-        assert!(!minter.check(&a, &token), "two rotations later it is refused");
+        assert!(
+            !minter.check(&a, &token),
+            "two rotations later it is refused"
+        );
     }
 
     #[test]

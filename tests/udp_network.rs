@@ -15,13 +15,21 @@ use tokio::task::JoinSet;
 const NODES: usize = 100;
 
 fn config(seed: u64) -> Config {
-    Config { network: NetworkId::from_name("udp-network-test"), seed, ..Config::default() }
+    Config {
+        network: NetworkId::from_name("udp-network-test"),
+        seed,
+        ..Config::default()
+    }
 }
 
 async fn start_node(index: usize) -> NodeHandle {
     let ip = Ipv4Addr::new(127, 0, (index / 250) as u8, (index % 250 + 1) as u8);
     let identity = Identity::from_seed(*Id::hash(&(index as u64).to_le_bytes()).as_bytes());
-    let options = NodeOptions { listen: SocketAddr::from((ip, 0)), config: config(index as u64), socket: SocketOptions::default() };
+    let options = NodeOptions {
+        listen: SocketAddr::from((ip, 0)),
+        config: config(index as u64),
+        socket: SocketOptions::default(),
+    };
     spawn(&identity, options).await.expect("bind on loopback")
 }
 
@@ -128,10 +136,54 @@ async fn hostile_datagrams_are_dropped_and_counted_while_the_node_serves() {
             stats = target.stats().await.unwrap();
         }
         assert_eq!(stats.metrics.datagrams_in, sent);
-        assert_eq!(stats.metrics.dropped(), sent, "every hostile datagram dropped and counted: {:?}", stats.metrics);
+        assert_eq!(
+            stats.metrics.dropped(),
+            sent,
+            "every hostile datagram dropped and counted: {:?}",
+            stats.metrics
+        );
         assert!(stats.metrics.dropped_oversize >= 1);
         let reply = other.ping(to).await.unwrap();
         assert_eq!(reply.map(|r| r.id), Some(target.id()), "still serving");
+    })
+    .await
+    .expect("bounded in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_work_over_ipv6_loopback() {
+    let Ok(probe) = std::net::UdpSocket::bind("[::1]:0") else {
+        eprintln!("no IPv6 loopback on this machine: skipped");
+        return;
+    };
+    drop(probe);
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let mut nodes = Vec::new();
+        for i in 0..5u64 {
+            let identity = Identity::from_seed(*Id::hash(&(1000 + i).to_le_bytes()).as_bytes());
+            let mut config = config(i);
+            config.table.max_per_host = 0; // all on ::1
+            let options = NodeOptions {
+                listen: "[::1]:0".parse().unwrap(),
+                config,
+                socket: SocketOptions::default(),
+            };
+            nodes.push(spawn(&identity, options).await.unwrap());
+        }
+        let seed = nodes[0].local_addr();
+        for node in &nodes[1..] {
+            assert_eq!(node.bootstrap(vec![seed]).await.unwrap().seeds_answered, 1);
+        }
+        let record = SignedRecord::sign(
+            Identity::from_seed([5; 32]).signing_key(),
+            RecordKind::Raw,
+            1,
+            b"v6".to_vec(),
+        )
+        .unwrap();
+        let key = Id::hash(b"ipv6");
+        assert_eq!(nodes[1].put(key, record.clone()).await.unwrap().acks, 4);
+        assert_eq!(nodes[4].get(key).await.unwrap().records, vec![record]);
     })
     .await
     .expect("bounded in time");

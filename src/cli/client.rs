@@ -77,7 +77,9 @@ pub fn key_of(text: &str) -> Id {
 
 fn timeout(secs: f64) -> Result<Duration, CliError> {
     if !(secs.is_finite() && secs > 0.0 && secs < 1e6) {
-        return Err(CliError::Input(format!("--timeout {secs}: expected a positive number of seconds")));
+        return Err(CliError::Input(format!(
+            "--timeout {secs}: expected a positive number of seconds"
+        )));
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -85,13 +87,32 @@ fn timeout(secs: f64) -> Result<Duration, CliError> {
 /// Starts a client node on an ephemeral port of the seeds' address family.
 async fn start_client(network: &NetworkArgs, seeds: &[SocketAddr]) -> Result<NodeHandle, CliError> {
     let identity = Identity::generate()?;
-    let listen: SocketAddr = if seeds.first().is_some_and(SocketAddr::is_ipv6) { "[::]:0" } else { "0.0.0.0:0" }
-        .parse()
-        .map_err(|_| CliError::Input("listen address".into()))?;
+    let listen: SocketAddr = if seeds.first().is_some_and(SocketAddr::is_ipv6) {
+        "[::]:0"
+    } else {
+        "0.0.0.0:0"
+    }
+    .parse()
+    .map_err(|_| CliError::Input("listen address".into()))?;
     let mut seed = [0u8; 8];
     crate::identity::fill_random(&mut seed)?;
-    let config = Config { network: network.id(), role: Role::Client, rate_limit: None, join_refresh: false, seed: u64::from_le_bytes(seed), ..Config::default() };
-    Ok(spawn(&identity, NodeOptions { listen, config, socket: SocketOptions::default() }).await?)
+    let config = Config {
+        network: network.id(),
+        role: Role::Client,
+        rate_limit: None,
+        join_refresh: false,
+        seed: u64::from_le_bytes(seed),
+        ..Config::default()
+    };
+    Ok(spawn(
+        &identity,
+        NodeOptions {
+            listen,
+            config,
+            socket: SocketOptions::default(),
+        },
+    )
+    .await?)
 }
 
 /// Starts a client and joins through the bootstrap nodes.
@@ -100,13 +121,21 @@ async fn connect(args: &ClientArgs) -> Result<NodeHandle, CliError> {
     let client = start_client(&args.network, &seeds).await?;
     let report = client.bootstrap(seeds).await?;
     if report.seeds_answered == 0 {
-        return Err(CliError::Failed(format!("no bootstrap node answered ({})", args.bootstrap.join(", "))));
+        return Err(CliError::Failed(format!(
+            "no bootstrap node answered ({})",
+            args.bootstrap.join(", ")
+        )));
     }
     Ok(client)
 }
 
-async fn bounded<T>(secs: f64, work: impl std::future::Future<Output = Result<T, CliError>>) -> Result<T, CliError> {
-    tokio::time::timeout(timeout(secs)?, work).await.map_err(|_| CliError::Failed(format!("timed out after {secs} s")))?
+async fn bounded<T>(
+    secs: f64,
+    work: impl std::future::Future<Output = Result<T, CliError>>,
+) -> Result<T, CliError> {
+    tokio::time::timeout(timeout(secs)?, work)
+        .await
+        .map_err(|_| CliError::Failed(format!("timed out after {secs} s")))?
 }
 
 fn read_value(value: &str) -> Result<Vec<u8>, CliError> {
@@ -121,7 +150,10 @@ fn read_value(value: &str) -> Result<Vec<u8>, CliError> {
 /// Runs `qis put`.
 pub fn put(args: PutArgs) -> Result<ExitCode, CliError> {
     let value = read_value(&args.value)?;
-    let key_dir = args.data_dir.clone().unwrap_or_else(|| data_home().join("client"));
+    let key_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| data_home().join("client"));
     let identity = Identity::load_or_create(&key_dir)?;
     let record = SignedRecord::sign(identity.signing_key(), RecordKind::Raw, unix_now(), value)
         .map_err(|e| CliError::Input(format!("VALUE: {e}")))?;
@@ -231,9 +263,17 @@ pub fn ping(args: PingArgs) -> Result<ExitCode, CliError> {
         return Err(CliError::Failed(format!("{} did not answer", args.addr)));
     };
     if args.json {
-        println!("{}", json!({ "addr": reply.addr, "answered": true, "id": reply.id.to_hex(), "rtt_ms": reply.rtt.as_secs_f64() * 1e3 }));
+        println!(
+            "{}",
+            json!({ "addr": reply.addr, "answered": true, "id": reply.id.to_hex(), "rtt_ms": reply.rtt.as_secs_f64() * 1e3 })
+        );
     } else {
-        println!("{} answered: id {} rtt {:.2} ms", reply.addr, reply.id, reply.rtt.as_secs_f64() * 1e3);
+        println!(
+            "{} answered: id {} rtt {:.2} ms",
+            reply.addr,
+            reply.id,
+            reply.rtt.as_secs_f64() * 1e3
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -75,7 +75,9 @@ pub async fn resolve(addrs: &[String]) -> Result<Vec<SocketAddr>, CliError> {
             .map_err(|e| CliError::Input(format!("--bootstrap {addr}: {e} (expected HOST:PORT)")))?
             .collect();
         if found.is_empty() {
-            return Err(CliError::Input(format!("--bootstrap {addr}: no address found")));
+            return Err(CliError::Input(format!(
+                "--bootstrap {addr}: no address found"
+            )));
         }
         // One address per name: the first IPv4 one if any (what a default socket reaches).
         let pick = found.iter().find(|a| a.is_ipv4()).unwrap_or(&found[0]);
@@ -86,10 +88,15 @@ pub async fn resolve(addrs: &[String]) -> Result<Vec<SocketAddr>, CliError> {
 
 /// A tokio runtime for one command.
 pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
 }
 
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

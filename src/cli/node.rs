@@ -44,19 +44,33 @@ pub fn run(args: NodeArgs) -> Result<ExitCode, CliError> {
 }
 
 async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
-    let data_dir = args.data_dir.clone().unwrap_or_else(|| data_home().join(format!("node-{}", args.listen.port())));
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| data_home().join(format!("node-{}", args.listen.port())));
     let identity = Identity::load_or_create(&data_dir)?;
     let seeds = resolve(&args.bootstrap).await?;
     let mut seed_bytes = [0u8; 8];
     crate::identity::fill_random(&mut seed_bytes)?;
     let config = Config {
         network: args.network.id(),
-        table: TableConfig { max_per_host: args.max_per_ip, ..TableConfig::default() },
-        rate_limit: if args.no_rate_limit { None } else { Some(Default::default()) },
+        table: TableConfig {
+            max_per_host: args.max_per_ip,
+            ..TableConfig::default()
+        },
+        rate_limit: if args.no_rate_limit {
+            None
+        } else {
+            Some(Default::default())
+        },
         seed: u64::from_le_bytes(seed_bytes),
         ..Config::default()
     };
-    let options = NodeOptions { listen: args.listen, config, socket: SocketOptions::default() };
+    let options = NodeOptions {
+        listen: args.listen,
+        config,
+        socket: SocketOptions::default(),
+    };
     let node = spawn(&identity, options).await?;
     info!(id = %node.id(), addr = %node.local_addr(), data_dir = %data_dir.display(), network = %args.network.network, "node started");
     let joining = tokio::spawn(join_until_connected(node.clone(), seeds));
@@ -104,7 +118,9 @@ async fn report_status(node: NodeHandle, every: u64) {
     ticker.tick().await;
     loop {
         ticker.tick().await;
-        let Ok(stats) = node.stats().await else { return };
+        let Ok(stats) = node.stats().await else {
+            return;
+        };
         let m = stats.metrics;
         info!(
             table = stats.table_size,

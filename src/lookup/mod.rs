@@ -6,6 +6,6 @@ mod paging;
 mod report;
 mod walk;
 
-pub use paging::{Pager, PageRequest};
+pub use paging::{PageRequest, Pager};
 pub use report::{Hop, LookupReport};
 pub use walk::{Candidate, CandidateState, Lookup, Query};

@@ -60,7 +60,15 @@ fn range_start(s: usize, m: usize) -> RecordId {
 impl<A: Copy + Eq> Pager<A> {
     /// A pager for `key` keeping at most `max_records` values.
     pub fn new(key: Id, max_records: usize) -> Pager<A> {
-        Pager { key, records: BTreeMap::new(), holders: Vec::new(), streams: Vec::new(), max_records, pages: 0, incomplete: false }
+        Pager {
+            key,
+            records: BTreeMap::new(),
+            holders: Vec::new(),
+            streams: Vec::new(),
+            max_records,
+            pages: 0,
+            incomplete: false,
+        }
     }
 
     /// The key.
@@ -86,17 +94,35 @@ impl<A: Copy + Eq> Pager<A> {
     }
 
     /// A first page from a holder found by the walk.
-    pub fn on_first_page(&mut self, from: Contact<A>, total: u32, next: Option<RecordId>, records: Vec<SignedRecord>) -> Vec<SignedRecord> {
+    pub fn on_first_page(
+        &mut self,
+        from: Contact<A>,
+        total: u32,
+        next: Option<RecordId>,
+        records: Vec<SignedRecord>,
+    ) -> Vec<SignedRecord> {
         self.pages += 1;
-        self.holders.push(Holder { contact: from, total, next, failed: false });
+        self.holders.push(Holder {
+            contact: from,
+            total,
+            next,
+            failed: false,
+        });
         self.merge(records)
     }
 
     /// Once the walk is over: plans up to `parallelism` streams over the holders with more
     /// pages, largest holders first.
     pub fn start(&mut self, parallelism: usize) {
-        let mut order: Vec<usize> = (0..self.holders.len()).filter(|&i| self.holders[i].next.is_some()).collect();
-        order.sort_by(|&a, &b| self.holders[b].total.cmp(&self.holders[a].total).then(a.cmp(&b)));
+        let mut order: Vec<usize> = (0..self.holders.len())
+            .filter(|&i| self.holders[i].next.is_some())
+            .collect();
+        order.sort_by(|&a, &b| {
+            self.holders[b]
+                .total
+                .cmp(&self.holders[a].total)
+                .then(a.cmp(&b))
+        });
         let m = order.len().min(parallelism.max(1));
         for (s, &holder) in order.iter().take(m).enumerate() {
             let start = range_start(s, m);
@@ -107,7 +133,13 @@ impl<A: Copy + Eq> Pager<A> {
                 _ => start,
             };
             let done = end.is_some_and(|e| next >= e);
-            self.streams.push(Stream { holder, next, end, in_flight: false, done });
+            self.streams.push(Stream {
+                holder,
+                next,
+                end,
+                in_flight: false,
+                done,
+            });
         }
     }
 
@@ -121,7 +153,11 @@ impl<A: Copy + Eq> Pager<A> {
         for (s, stream) in self.streams.iter_mut().enumerate() {
             if !stream.done && !stream.in_flight {
                 stream.in_flight = true;
-                out.push(PageRequest { stream: s, to: self.holders[stream.holder].contact, start: stream.next });
+                out.push(PageRequest {
+                    stream: s,
+                    to: self.holders[stream.holder].contact,
+                    start: stream.next,
+                });
             }
         }
         out
@@ -137,7 +173,12 @@ impl<A: Copy + Eq> Pager<A> {
     }
 
     /// A page answered for `stream`; returns the records not seen before.
-    pub fn on_page(&mut self, stream: usize, next: Option<RecordId>, records: Vec<SignedRecord>) -> Vec<SignedRecord> {
+    pub fn on_page(
+        &mut self,
+        stream: usize,
+        next: Option<RecordId>,
+        records: Vec<SignedRecord>,
+    ) -> Vec<SignedRecord> {
         self.pages += 1;
         if let Some(s) = self.streams.get_mut(stream) {
             s.in_flight = false;
@@ -152,9 +193,12 @@ impl<A: Copy + Eq> Pager<A> {
 
     /// The holder of `stream` did not answer: hand the range to another holder.
     pub fn on_page_failure(&mut self, stream: usize) {
-        let Some(s) = self.streams.get(stream).copied() else { return };
+        let Some(s) = self.streams.get(stream).copied() else {
+            return;
+        };
         self.holders[s.holder].failed = true;
-        let replacement = (0..self.holders.len()).find(|&h| !self.holders[h].failed && self.holders[h].total > 0);
+        let replacement =
+            (0..self.holders.len()).find(|&h| !self.holders[h].failed && self.holders[h].total > 0);
         let s = &mut self.streams[stream];
         s.in_flight = false;
         match replacement {

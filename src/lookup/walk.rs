@@ -65,7 +65,14 @@ pub struct Lookup<A> {
 impl<A: PeerAddr> Lookup<A> {
     /// A lookup for `target` by the node `local`, seeded from its routing table (depth 1).
     /// `width` is k (how many closest must answer); `parallelism` is α.
-    pub fn new(target: Id, local: Id, seeds: impl IntoIterator<Item = Contact<A>>, width: usize, parallelism: usize, now: Time) -> Lookup<A> {
+    pub fn new(
+        target: Id,
+        local: Id,
+        seeds: impl IntoIterator<Item = Contact<A>>,
+        width: usize,
+        parallelism: usize,
+        now: Time,
+    ) -> Lookup<A> {
         let mut lookup = Lookup {
             target,
             local,
@@ -101,7 +108,10 @@ impl<A: PeerAddr> Lookup<A> {
             return;
         }
         let distance = contact.id.distance(&self.target);
-        let at = match self.candidates.binary_search_by(|c| c.distance.cmp(&distance)) {
+        let at = match self
+            .candidates
+            .binary_search_by(|c| c.distance.cmp(&distance))
+        {
             Ok(_) => return,
             Err(at) => at,
         };
@@ -109,27 +119,44 @@ impl<A: PeerAddr> Lookup<A> {
             return;
         }
         let state = CandidateState::Fresh;
-        self.candidates.insert(at, Candidate { id: contact.id, addr: contact.addr, distance, depth, state, token: None });
+        self.candidates.insert(
+            at,
+            Candidate {
+                id: contact.id,
+                addr: contact.addr,
+                distance,
+                depth,
+                state,
+                token: None,
+            },
+        );
         // Drop the farthest candidate if it was never asked; asked ones stay so their answers
         // are recognised.
-        if self.candidates.len() > self.capacity() {
-            if let Some(last) = self.candidates.last() {
-                if last.state == CandidateState::Fresh {
-                    self.candidates.pop();
-                }
-            }
+        if self.candidates.len() > self.capacity()
+            && self
+                .candidates
+                .last()
+                .is_some_and(|c| c.state == CandidateState::Fresh)
+        {
+            self.candidates.pop();
         }
     }
 
     fn find(&mut self, id: &Id) -> Option<&mut Candidate<A>> {
         let distance = id.distance(&self.target);
-        let at = self.candidates.binary_search_by(|c| c.distance.cmp(&distance)).ok()?;
+        let at = self
+            .candidates
+            .binary_search_by(|c| c.distance.cmp(&distance))
+            .ok()?;
         Some(&mut self.candidates[at])
     }
 
     /// The k closest candidates that have not failed.
     fn closest_live(&self) -> impl Iterator<Item = &Candidate<A>> {
-        self.candidates.iter().filter(|c| c.state != CandidateState::Failed).take(self.width)
+        self.candidates
+            .iter()
+            .filter(|c| c.state != CandidateState::Failed)
+            .take(self.width)
     }
 
     /// The next request to send, if a slot is free and a candidate among the k closest live
@@ -148,12 +175,17 @@ impl<A: PeerAddr> Lookup<A> {
         candidate.state = CandidateState::InFlight;
         self.in_flight += 1;
         self.requests += 1;
-        Some(Query { id: candidate.id, addr: candidate.addr })
+        Some(Query {
+            id: candidate.id,
+            addr: candidate.addr,
+        })
     }
 
     /// `id` answered with `nodes` (empty for a value answer) and an address token.
     pub fn on_answer(&mut self, id: &Id, nodes: &[Contact<A>], token: Option<Token>) {
-        let Some(candidate) = self.find(id) else { return };
+        let Some(candidate) = self.find(id) else {
+            return;
+        };
         if candidate.state != CandidateState::InFlight {
             return;
         }
@@ -169,7 +201,9 @@ impl<A: PeerAddr> Lookup<A> {
 
     /// `id` did not answer (the node already retried).
     pub fn on_failure(&mut self, id: &Id) {
-        let Some(candidate) = self.find(id) else { return };
+        let Some(candidate) = self.find(id) else {
+            return;
+        };
         if candidate.state != CandidateState::InFlight {
             return;
         }
@@ -180,7 +214,8 @@ impl<A: PeerAddr> Lookup<A> {
 
     /// True once the k closest live candidates have all answered (or none is left).
     pub fn is_finished(&self) -> bool {
-        self.closest_live().all(|c| c.state == CandidateState::Answered)
+        self.closest_live()
+            .all(|c| c.state == CandidateState::Answered)
     }
 
     /// Requests in flight.
@@ -190,14 +225,23 @@ impl<A: PeerAddr> Lookup<A> {
 
     /// The closest candidates that answered, closest first (at most k).
     pub fn answered(&self) -> impl Iterator<Item = &Candidate<A>> {
-        self.candidates.iter().filter(|c| c.state == CandidateState::Answered).take(self.width)
+        self.candidates
+            .iter()
+            .filter(|c| c.state == CandidateState::Answered)
+            .take(self.width)
     }
 
     /// The summary of the walk so far.
     pub fn report(&self, now: Time) -> LookupReport<A> {
         let closest: Vec<Hop<A>> = self
             .answered()
-            .map(|c| Hop { contact: Contact { id: c.id, addr: c.addr }, depth: c.depth })
+            .map(|c| Hop {
+                contact: Contact {
+                    id: c.id,
+                    addr: c.addr,
+                },
+                depth: c.depth,
+            })
             .collect();
         let hops = closest.first().map_or(0, |h| h.depth);
         let rounds = self

@@ -3,7 +3,10 @@ use crate::addr::SimAddr;
 use crate::constants::{ALPHA, K};
 
 fn contact(n: u32) -> Contact<SimAddr> {
-    Contact { id: Id::hash(&n.to_le_bytes()), addr: SimAddr(n) }
+    Contact {
+        id: Id::hash(&n.to_le_bytes()),
+        addr: SimAddr(n),
+    }
 }
 
 /// A tiny world: node n knows every node; answers return the k closest to the target.
@@ -27,27 +30,49 @@ fn keeps_alpha_requests_in_flight_and_no_more() {
     assert_eq!(lookup.in_flight(), ALPHA);
     // Asks the closest first.
     let expected = closest_to(&target, &(1..=30).map(contact).collect::<Vec<_>>(), ALPHA);
-    assert_eq!(sent.iter().map(|q| q.id).collect::<Vec<_>>(), expected.iter().map(|c| c.id).collect::<Vec<_>>());
+    assert_eq!(
+        sent.iter().map(|q| q.id).collect::<Vec<_>>(),
+        expected.iter().map(|c| c.id).collect::<Vec<_>>()
+    );
 }
 
 #[test]
 fn ends_when_the_k_closest_have_answered() {
     let world: Vec<_> = (1..=200).map(contact).collect();
     let target = Id::hash(b"target");
-    let mut lookup = Lookup::new(target, contact(0).id, world[..5].to_vec(), K, ALPHA, Time::ZERO);
+    let mut lookup = Lookup::new(
+        target,
+        contact(0).id,
+        world[..5].to_vec(),
+        K,
+        ALPHA,
+        Time::ZERO,
+    );
     let mut rounds = 0;
     while !lookup.is_finished() {
         rounds += 1;
         assert!(rounds < 1000, "bounded");
-        let q = lookup.next_query().expect("an unfinished lookup with nothing in flight has a query");
+        let q = lookup
+            .next_query()
+            .expect("an unfinished lookup with nothing in flight has a query");
         lookup.on_answer(&q.id, &closest_to(&target, &world, K), None);
     }
     let report = lookup.report(Time::ZERO);
     let truth = closest_to(&target, &world, K);
-    assert_eq!(report.closest.iter().map(|h| h.contact.id).collect::<Vec<_>>(), truth.iter().map(|c| c.id).collect::<Vec<_>>());
+    assert_eq!(
+        report
+            .closest
+            .iter()
+            .map(|h| h.contact.id)
+            .collect::<Vec<_>>(),
+        truth.iter().map(|c| c.id).collect::<Vec<_>>()
+    );
     assert!(report.requests as usize >= K);
     assert_eq!(report.answered, report.requests);
-    assert_eq!(report.hops, 2, "the closest node was learned from the first answer");
+    assert_eq!(
+        report.hops, 2,
+        "the closest node was learned from the first answer"
+    );
 }
 
 #[test]
@@ -77,7 +102,14 @@ fn failures_are_replaced_by_the_next_closest() {
 
 #[test]
 fn an_empty_lookup_is_finished_at_once() {
-    let lookup: Lookup<SimAddr> = Lookup::new(Id::hash(b"x"), contact(0).id, Vec::new(), K, ALPHA, Time::ZERO);
+    let lookup: Lookup<SimAddr> = Lookup::new(
+        Id::hash(b"x"),
+        contact(0).id,
+        Vec::new(),
+        K,
+        ALPHA,
+        Time::ZERO,
+    );
     assert!(lookup.is_finished());
     assert_eq!(lookup.report(Time::ZERO).hops, 0);
 }
@@ -85,7 +117,14 @@ fn an_empty_lookup_is_finished_at_once() {
 #[test]
 fn ignores_itself_duplicates_and_unsolicited_answers() {
     let me = contact(0);
-    let mut lookup = Lookup::new(Id::hash(b"x"), me.id, vec![me, contact(1), contact(1)], K, ALPHA, Time::ZERO);
+    let mut lookup = Lookup::new(
+        Id::hash(b"x"),
+        me.id,
+        vec![me, contact(1), contact(1)],
+        K,
+        ALPHA,
+        Time::ZERO,
+    );
     lookup.on_answer(&contact(1).id, &[contact(2)], None); // not asked yet: ignored
     assert_eq!(lookup.report(Time::ZERO).answered, 0);
     let q = lookup.next_query().unwrap();

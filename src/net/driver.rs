@@ -17,7 +17,10 @@ use tracing::{debug, warn};
 enum Waiter {
     Bootstrap(oneshot::Sender<crate::node::BootstrapReport<SocketAddr>>),
     FindNode(oneshot::Sender<crate::lookup::LookupReport<SocketAddr>>),
-    Get(Option<mpsc::UnboundedSender<Vec<SignedRecord>>>, oneshot::Sender<crate::node::GetReport<SocketAddr>>),
+    Get(
+        Option<mpsc::UnboundedSender<Vec<SignedRecord>>>,
+        oneshot::Sender<crate::node::GetReport<SocketAddr>>,
+    ),
     Put(oneshot::Sender<crate::node::PutReport<SocketAddr>>),
     Ping(oneshot::Sender<Option<crate::node::PingReply<SocketAddr>>>),
 }
@@ -30,13 +33,28 @@ struct Driver {
     waiters: HashMap<OpId, Waiter>,
 }
 
-pub(super) fn start(socket: UdpSocket, addr: SocketAddr, public_key: PublicKey, config: Config) -> NodeHandle {
+pub(super) fn start(
+    socket: UdpSocket,
+    addr: SocketAddr,
+    public_key: PublicKey,
+    config: Config,
+) -> NodeHandle {
     let (tx, rx) = mpsc::unbounded_channel();
     let node = Node::new(config, public_key, Time::ZERO);
     let id = node.id();
-    let driver = Driver { node, socket, addr, epoch: Instant::now(), waiters: HashMap::new() };
+    let driver = Driver {
+        node,
+        socket,
+        addr,
+        epoch: Instant::now(),
+        waiters: HashMap::new(),
+    };
     tokio::spawn(driver.run(rx));
-    NodeHandle { commands: tx, id, addr }
+    NodeHandle {
+        commands: tx,
+        id,
+        addr,
+    }
 }
 
 impl Driver {
@@ -52,7 +70,12 @@ impl Driver {
         let mut buf = vec![0u8; MAX_DATAGRAM + 1];
         loop {
             // With no deadline, sleep a long time: a command or datagram will wake us.
-            let deadline = self.node.poll_timeout().map_or(self.epoch + std::time::Duration::from_secs(1 << 30), |t| self.instant(t));
+            let deadline = self
+                .node
+                .poll_timeout()
+                .map_or(self.epoch + std::time::Duration::from_secs(1 << 30), |t| {
+                    self.instant(t)
+                });
             tokio::select! {
                 received = self.socket.recv_from(&mut buf) => match received {
                     Ok((len, from)) => {
@@ -95,8 +118,17 @@ impl Driver {
                 let op = self.node.get(now, key);
                 self.waiters.insert(op, Waiter::Get(stream, tx));
             }
-            Command::Put { key, record, republish, reply } => {
-                let op = if republish { self.node.publish(now, key, record) } else { self.node.put(now, key, record) };
+            Command::Put {
+                key,
+                record,
+                republish,
+                reply,
+            } => {
+                let op = if republish {
+                    self.node.publish(now, key, record)
+                } else {
+                    self.node.put(now, key, record)
+                };
                 self.waiters.insert(op, Waiter::Put(reply));
             }
             Command::Ping(addr, tx) => {
@@ -137,7 +169,9 @@ impl Driver {
                 }
             }
             Event::Finished { op, outcome } => {
-                let Some(waiter) = self.waiters.remove(&op) else { return };
+                let Some(waiter) = self.waiters.remove(&op) else {
+                    return;
+                };
                 let delivered = match (waiter, outcome) {
                     (Waiter::Bootstrap(tx), Outcome::Bootstrap(r)) => tx.send(r).is_ok(),
                     (Waiter::FindNode(tx), Outcome::FindNode(r)) => tx.send(r).is_ok(),

@@ -28,10 +28,22 @@ pub struct NodeStats {
 pub type RecordStream = mpsc::UnboundedReceiver<Vec<SignedRecord>>;
 
 pub(super) enum Command {
-    Bootstrap(Vec<SocketAddr>, oneshot::Sender<BootstrapReport<SocketAddr>>),
+    Bootstrap(
+        Vec<SocketAddr>,
+        oneshot::Sender<BootstrapReport<SocketAddr>>,
+    ),
     FindNode(Id, oneshot::Sender<LookupReport<SocketAddr>>),
-    Get(Id, Option<mpsc::UnboundedSender<Vec<SignedRecord>>>, oneshot::Sender<GetReport<SocketAddr>>),
-    Put { key: Id, record: SignedRecord, republish: bool, reply: oneshot::Sender<PutReport<SocketAddr>> },
+    Get(
+        Id,
+        Option<mpsc::UnboundedSender<Vec<SignedRecord>>>,
+        oneshot::Sender<GetReport<SocketAddr>>,
+    ),
+    Put {
+        key: Id,
+        record: SignedRecord,
+        republish: bool,
+        reply: oneshot::Sender<PutReport<SocketAddr>>,
+    },
     Ping(SocketAddr, oneshot::Sender<Option<PingReply<SocketAddr>>>),
     Stats(oneshot::Sender<NodeStats>),
     Shutdown(oneshot::Sender<()>),
@@ -62,14 +74,22 @@ impl NodeHandle {
         self.addr
     }
 
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, NetError> {
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, NetError> {
         let (tx, rx) = oneshot::channel();
-        self.commands.send(make(tx)).map_err(|_| NetError::Stopped)?;
+        self.commands
+            .send(make(tx))
+            .map_err(|_| NetError::Stopped)?;
         rx.await.map_err(|_| NetError::Stopped)
     }
 
     /// Joins the network through `seeds`.
-    pub async fn bootstrap(&self, seeds: Vec<SocketAddr>) -> Result<BootstrapReport<SocketAddr>, NetError> {
+    pub async fn bootstrap(
+        &self,
+        seeds: Vec<SocketAddr>,
+    ) -> Result<BootstrapReport<SocketAddr>, NetError> {
         self.ask(|tx| Command::Bootstrap(seeds, tx)).await
     }
 
@@ -85,21 +105,46 @@ impl NodeHandle {
 
     /// Fetches every value under `key`, streaming records as they arrive; the final report
     /// comes from the returned receiver.
-    pub fn get_streaming(&self, key: Id) -> Result<(RecordStream, oneshot::Receiver<GetReport<SocketAddr>>), NetError> {
+    pub fn get_streaming(
+        &self,
+        key: Id,
+    ) -> Result<(RecordStream, oneshot::Receiver<GetReport<SocketAddr>>), NetError> {
         let (records_tx, records_rx) = mpsc::unbounded_channel();
         let (tx, rx) = oneshot::channel();
-        self.commands.send(Command::Get(key, Some(records_tx), tx)).map_err(|_| NetError::Stopped)?;
+        self.commands
+            .send(Command::Get(key, Some(records_tx), tx))
+            .map_err(|_| NetError::Stopped)?;
         Ok((records_rx, rx))
     }
 
     /// Stores `record` at the k closest nodes once.
-    pub async fn put(&self, key: Id, record: SignedRecord) -> Result<PutReport<SocketAddr>, NetError> {
-        self.ask(|reply| Command::Put { key, record, republish: false, reply }).await
+    pub async fn put(
+        &self,
+        key: Id,
+        record: SignedRecord,
+    ) -> Result<PutReport<SocketAddr>, NetError> {
+        self.ask(|reply| Command::Put {
+            key,
+            record,
+            republish: false,
+            reply,
+        })
+        .await
     }
 
     /// Stores `record` and keeps republishing it while the node runs.
-    pub async fn publish(&self, key: Id, record: SignedRecord) -> Result<PutReport<SocketAddr>, NetError> {
-        self.ask(|reply| Command::Put { key, record, republish: true, reply }).await
+    pub async fn publish(
+        &self,
+        key: Id,
+        record: SignedRecord,
+    ) -> Result<PutReport<SocketAddr>, NetError> {
+        self.ask(|reply| Command::Put {
+            key,
+            record,
+            republish: true,
+            reply,
+        })
+        .await
     }
 
     /// Pings an address.

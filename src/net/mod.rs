@@ -42,7 +42,18 @@ pub enum NetError {
 
 /// Binds the socket and starts the node task on the current tokio runtime.
 pub async fn spawn(identity: &Identity, options: NodeOptions) -> Result<NodeHandle, NetError> {
-    let socket = bind_udp(options.listen, &options.socket).map_err(|source| NetError::Bind { addr: options.listen, source })?;
-    let local = socket.local_addr().map_err(|source| NetError::Bind { addr: options.listen, source })?;
-    Ok(driver::start(socket, local, identity.public_key(), options.config))
+    let socket = bind_udp(options.listen, &options.socket).map_err(|source| NetError::Bind {
+        addr: options.listen,
+        source,
+    })?;
+    let local = socket.local_addr().map_err(|source| NetError::Bind {
+        addr: options.listen,
+        source,
+    })?;
+    Ok(driver::start(
+        socket,
+        local,
+        identity.public_key(),
+        options.config,
+    ))
 }

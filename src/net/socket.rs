@@ -15,12 +15,18 @@ pub struct SocketOptions {
 
 impl Default for SocketOptions {
     fn default() -> SocketOptions {
-        SocketOptions { recv_buffer: 1 << 21, send_buffer: 1 << 20 }
+        SocketOptions {
+            recv_buffer: 1 << 21,
+            send_buffer: 1 << 20,
+        }
     }
 }
 
 /// Binds a non-blocking UDP socket for tokio.
-pub fn bind_udp(addr: SocketAddr, options: &SocketOptions) -> std::io::Result<tokio::net::UdpSocket> {
+pub fn bind_udp(
+    addr: SocketAddr,
+    options: &SocketOptions,
+) -> std::io::Result<tokio::net::UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     // Buffer sizes are a request; a kernel cap is not an error worth refusing to start for.
     let _ = socket.set_recv_buffer_size(options.recv_buffer);

@@ -32,7 +32,10 @@ impl<A: PeerAddr> Node<A> {
     /// Stores each held record again at the current k closest, unless someone stored it here
     /// within the interval (then another holder is already doing it).
     fn replicate(&mut self, now: Time) {
-        for (key, records) in self.store.due_for_replication(now, self.config.replicate_interval) {
+        for (key, records) in self
+            .store
+            .due_for_replication(now, self.config.replicate_interval)
+        {
             let op = self.new_op();
             self.start_put(now, op, key, records, false);
         }

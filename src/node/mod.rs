@@ -68,9 +68,13 @@ impl<A: PeerAddr> Node<A> {
     /// A node with `public_key` (its id is `blake3(public_key)`), started at `now`.
     pub fn new(config: Config, public_key: PublicKey, now: Time) -> Node<A> {
         let id = public_key.id();
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(config.seed ^ u64::from_le_bytes(id.as_bytes()[..8].try_into().unwrap_or([0; 8])));
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(
+            config.seed ^ u64::from_le_bytes(id.as_bytes()[..8].try_into().unwrap_or([0; 8])),
+        );
         let tokens = TokenMinter::new(rng.random(), rng.random(), now);
-        let limiter = config.rate_limit.map(|limit| RateLimiter::new(limit, rng.random()));
+        let limiter = config
+            .rate_limit
+            .map(|limit| RateLimiter::new(limit, rng.random()));
         // A random phase, so nodes started together do not run maintenance in step.
         let phase = rng.random_range(0..config::MAINTENANCE_TICK.as_micros() as u64);
         Node {
@@ -164,7 +168,9 @@ impl<A: PeerAddr> Node<A> {
             WireError::Oversize(_) => m.dropped_oversize += 1,
             WireError::Version(_) => m.dropped_version += 1,
             WireError::WrongNetwork(_) => m.dropped_wrong_network += 1,
-            WireError::Empty | WireError::Malformed(_) | WireError::Trailing(_) => m.dropped_malformed += 1,
+            WireError::Empty | WireError::Malformed(_) | WireError::Trailing(_) => {
+                m.dropped_malformed += 1
+            }
         }
     }
 
@@ -230,7 +236,14 @@ impl<A: PeerAddr> Node<A> {
     /// this node runs.
     pub fn publish(&mut self, now: Time, key: Id, record: SignedRecord) -> OpId {
         let next = now + self.config.republish_interval;
-        self.published.insert((key, record.id()), Published { key, record: record.clone(), next });
+        self.published.insert(
+            (key, record.id()),
+            Published {
+                key,
+                record: record.clone(),
+                next,
+            },
+        );
         self.put(now, key, record)
     }
 

@@ -34,7 +34,12 @@ pub(super) enum Walk<A> {
     /// FIND_VALUE, then paging.
     Get { pager: Pager<A>, paging: bool },
     /// FIND_NODE, then STORE to the closest.
-    Put { key: Id, records: Vec<SignedRecord>, storing: Option<Storing<A>>, public: bool },
+    Put {
+        key: Id,
+        records: Vec<SignedRecord>,
+        storing: Option<Storing<A>>,
+        public: bool,
+    },
 }
 
 /// The store phase of a put.
@@ -52,6 +57,7 @@ pub(super) struct Storing<A> {
 
 /// A command in progress.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // a node runs few commands at once; boxing buys nothing
 pub(super) enum Op<A> {
     /// A walk of some kind.
     Walking { walk: Lookup<A>, kind: Walk<A> },
@@ -64,25 +70,75 @@ pub(super) enum Op<A> {
 impl<A: PeerAddr> Node<A> {
     fn new_walk(&mut self, now: Time, target: Id) -> Lookup<A> {
         self.table.touch(&target, now);
-        let seeds = self.table.closest(&target, self.config.k).into_iter().map(|e| Contact { id: e.id, addr: e.addr });
-        Lookup::new(target, self.id, seeds, self.config.k, self.config.alpha, now)
+        let seeds = self
+            .table
+            .closest(&target, self.config.k)
+            .into_iter()
+            .map(|e| Contact {
+                id: e.id,
+                addr: e.addr,
+            });
+        Lookup::new(
+            target,
+            self.id,
+            seeds,
+            self.config.k,
+            self.config.alpha,
+            now,
+        )
     }
 
     pub(super) fn start_find_node(&mut self, now: Time, op: OpId, target: Id, public: bool) {
         let walk = self.new_walk(now, target);
-        self.run(now, op, Op::Walking { walk, kind: Walk::FindNode { public } });
+        self.run(
+            now,
+            op,
+            Op::Walking {
+                walk,
+                kind: Walk::FindNode { public },
+            },
+        );
     }
 
     pub(super) fn start_get(&mut self, now: Time, op: OpId, key: Id) {
         let walk = self.new_walk(now, key);
         let mut pager = Pager::new(key, self.config.max_get_records);
         pager.add_local(self.store.records(&key));
-        self.run(now, op, Op::Walking { walk, kind: Walk::Get { pager, paging: false } });
+        self.run(
+            now,
+            op,
+            Op::Walking {
+                walk,
+                kind: Walk::Get {
+                    pager,
+                    paging: false,
+                },
+            },
+        );
     }
 
-    pub(super) fn start_put(&mut self, now: Time, op: OpId, key: Id, records: Vec<SignedRecord>, public: bool) {
+    pub(super) fn start_put(
+        &mut self,
+        now: Time,
+        op: OpId,
+        key: Id,
+        records: Vec<SignedRecord>,
+        public: bool,
+    ) {
         let walk = self.new_walk(now, key);
-        self.run(now, op, Op::Walking { walk, kind: Walk::Put { key, records, storing: None, public } });
+        self.run(
+            now,
+            op,
+            Op::Walking {
+                walk,
+                kind: Walk::Put {
+                    key,
+                    records,
+                    storing: None,
+                    public,
+                },
+            },
+        );
     }
 
     pub(super) fn start_ping(&mut self, now: Time, op: OpId, addr: A) {
@@ -94,7 +150,14 @@ impl<A: PeerAddr> Node<A> {
         for seed in seeds {
             self.send_request(now, *seed, None, Body::Ping, Purpose::Op(op));
         }
-        self.run(now, op, Op::Seeding { outstanding: seeds.len(), answered: 0 });
+        self.run(
+            now,
+            op,
+            Op::Seeding {
+                outstanding: seeds.len(),
+                answered: 0,
+            },
+        );
     }
 
     /// Steps `op` and keeps it if unfinished.
@@ -106,7 +169,9 @@ impl<A: PeerAddr> Node<A> {
 
     /// Applies `f` to a running command, then steps it.
     fn with_op(&mut self, now: Time, id: OpId, f: impl FnOnce(&mut Self, &mut Op<A>)) {
-        let Some(mut op) = self.ops.remove(&id) else { return };
+        let Some(mut op) = self.ops.remove(&id) else {
+            return;
+        };
         f(self, &mut op);
         self.run(now, id, op);
     }
@@ -121,7 +186,10 @@ impl<A: PeerAddr> Node<A> {
                 }
                 None => false,
             },
-            Op::Seeding { outstanding, answered } => {
+            Op::Seeding {
+                outstanding,
+                answered,
+            } => {
                 if *outstanding > 0 {
                     return false;
                 }
@@ -132,10 +200,20 @@ impl<A: PeerAddr> Node<A> {
                     // enough to start its lookups, so it skips the self-lookup.
                     let table_size = self.table.len();
                     let lookup = walk.report(now);
-                    self.finish(id, Outcome::Bootstrap(BootstrapReport { seeds_answered, lookup, table_size }));
+                    self.finish(
+                        id,
+                        Outcome::Bootstrap(BootstrapReport {
+                            seeds_answered,
+                            lookup,
+                            table_size,
+                        }),
+                    );
                     return true;
                 }
-                *op = Op::Walking { walk, kind: Walk::Join { seeds_answered } };
+                *op = Op::Walking {
+                    walk,
+                    kind: Walk::Join { seeds_answered },
+                };
                 self.step(now, id, op)
             }
             Op::Walking { walk, kind } => self.step_walk(now, id, walk, kind),
@@ -145,8 +223,16 @@ impl<A: PeerAddr> Node<A> {
     fn step_walk(&mut self, now: Time, id: OpId, walk: &mut Lookup<A>, kind: &mut Walk<A>) -> bool {
         // Paging and storing happen after the walk; the walk itself is done when they start.
         match kind {
-            Walk::Get { pager, paging: true } => return self.step_paging(now, id, walk, pager),
-            Walk::Put { key, records, storing: Some(storing), public } => {
+            Walk::Get {
+                pager,
+                paging: true,
+            } => return self.step_paging(now, id, walk, pager),
+            Walk::Put {
+                key,
+                records,
+                storing: Some(storing),
+                public,
+            } => {
                 return self.step_storing(now, id, walk, *key, records, storing, *public);
             }
             _ => {}
@@ -155,9 +241,18 @@ impl<A: PeerAddr> Node<A> {
         while let Some(query) = walk.next_query() {
             let target = walk.target();
             let body = if is_get {
-                Body::FindValue { key: target, start: RecordId([0; 32]), token: None, pad: Default::default() }
+                Body::FindValue {
+                    key: target,
+                    start: RecordId([0; 32]),
+                    token: None,
+                    pad: Default::default(),
+                }
             } else {
-                Body::FindNode { target, token: None, pad: Default::default() }
+                Body::FindNode {
+                    target,
+                    token: None,
+                    pad: Default::default(),
+                }
             };
             self.send_request(now, query.addr, Some(query.id), body, Purpose::Op(id));
         }
@@ -177,7 +272,14 @@ impl<A: PeerAddr> Node<A> {
                     self.refresh_below(now, report.closest.first().map(|h| h.contact.id));
                 }
                 let table_size = self.table.len();
-                self.finish(id, Outcome::Bootstrap(BootstrapReport { seeds_answered: *seeds_answered, lookup: report, table_size }));
+                self.finish(
+                    id,
+                    Outcome::Bootstrap(BootstrapReport {
+                        seeds_answered: *seeds_answered,
+                        lookup: report,
+                        table_size,
+                    }),
+                );
                 true
             }
             Walk::Get { pager, paging } => {
@@ -185,7 +287,12 @@ impl<A: PeerAddr> Node<A> {
                 pager.start(self.config.alpha);
                 self.step_paging(now, id, walk, pager)
             }
-            Walk::Put { key, records, storing, public } => {
+            Walk::Put {
+                key,
+                records,
+                storing,
+                public,
+            } => {
                 *storing = Some(self.plan_stores(now, walk, *key, records));
                 let storing = storing.as_mut().expect("just set");
                 self.step_storing(now, id, walk, *key, records, storing, *public)
@@ -195,8 +302,19 @@ impl<A: PeerAddr> Node<A> {
 
     fn step_paging(&mut self, now: Time, id: OpId, walk: &Lookup<A>, pager: &mut Pager<A>) -> bool {
         for request in pager.next_requests() {
-            let body = Body::FindValue { key: pager.key(), start: request.start, token: None, pad: Default::default() };
-            self.send_request(now, request.to.addr, Some(request.to.id), body, Purpose::Page(id, request.stream));
+            let body = Body::FindValue {
+                key: pager.key(),
+                start: request.start,
+                token: None,
+                pad: Default::default(),
+            };
+            self.send_request(
+                now,
+                request.to.addr,
+                Some(request.to.id),
+                body,
+                Purpose::Page(id, request.stream),
+            );
         }
         if !pager.is_finished() {
             return false;
@@ -217,10 +335,26 @@ impl<A: PeerAddr> Node<A> {
 
     /// Chooses the k closest nodes that answered the walk and queues one store per record each;
     /// stores locally too when this node is closer than the k-th of them.
-    fn plan_stores(&mut self, now: Time, walk: &Lookup<A>, key: Id, records: &[SignedRecord]) -> Storing<A> {
+    fn plan_stores(
+        &mut self,
+        now: Time,
+        walk: &Lookup<A>,
+        key: Id,
+        records: &[SignedRecord],
+    ) -> Storing<A> {
         let targets: Vec<(Contact<A>, Token)> = walk
             .answered()
-            .filter_map(|c| c.token.map(|t| (Contact { id: c.id, addr: c.addr }, t)))
+            .filter_map(|c| {
+                c.token.map(|t| {
+                    (
+                        Contact {
+                            id: c.id,
+                            addr: c.addr,
+                        },
+                        t,
+                    )
+                })
+            })
             .collect();
         let mut queue = Vec::with_capacity(targets.len() * records.len());
         for (contact, token) in &targets {
@@ -231,19 +365,46 @@ impl<A: PeerAddr> Node<A> {
         queue.reverse(); // popped from the end: closest node first
         let our_distance = self.id.distance(&key);
         let among_closest = targets.len() < self.config.k
-            || targets.last().is_some_and(|(c, _)| our_distance < c.id.distance(&key));
+            || targets
+                .last()
+                .is_some_and(|(c, _)| our_distance < c.id.distance(&key));
         let stored_locally = self.config.role == Role::Node
             && among_closest
-            && records.iter().all(|r| self.config.policy.check(&key, r).is_ok() && self.store.put(key, r.clone(), now).is_ok());
+            && records.iter().all(|r| {
+                self.config.policy.check(&key, r).is_ok()
+                    && self.store.put(key, r.clone(), now).is_ok()
+            });
         let acked = targets.iter().map(|(c, _)| (c.id, 0)).collect();
-        Storing { queue, in_flight: 0, acked, refused: 0, failed: 0, stored_locally }
+        Storing {
+            queue,
+            in_flight: 0,
+            acked,
+            refused: 0,
+            failed: 0,
+            stored_locally,
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn step_storing(&mut self, now: Time, id: OpId, walk: &Lookup<A>, key: Id, records: &[SignedRecord], storing: &mut Storing<A>, public: bool) -> bool {
+    fn step_storing(
+        &mut self,
+        now: Time,
+        id: OpId,
+        walk: &Lookup<A>,
+        key: Id,
+        records: &[SignedRecord],
+        storing: &mut Storing<A>,
+        public: bool,
+    ) -> bool {
         while storing.in_flight < super::MAX_STORES_IN_FLIGHT {
-            let Some((contact, token, index)) = storing.queue.pop() else { break };
-            let body = Body::Store { key, token, record: records[index].clone() };
+            let Some((contact, token, index)) = storing.queue.pop() else {
+                break;
+            };
+            let body = Body::Store {
+                key,
+                token,
+                record: records[index].clone(),
+            };
             storing.in_flight += 1;
             self.send_request(now, contact.addr, Some(contact.id), body, Purpose::Op(id));
         }
@@ -251,7 +412,11 @@ impl<A: PeerAddr> Node<A> {
             return false;
         }
         if public {
-            let acks = storing.acked.iter().filter(|(_, n)| *n == records.len()).count() as u32;
+            let acks = storing
+                .acked
+                .iter()
+                .filter(|(_, n)| *n == records.len())
+                .count() as u32;
             let report = PutReport {
                 key,
                 lookup: walk.report(now),
@@ -293,7 +458,9 @@ impl<A: PeerAddr> Node<A> {
     /// An answer arrived: check it is genuine, learn from it, and hand it to its command.
     pub(super) fn on_response(&mut self, now: Time, from: A, message: Message<A>) {
         let sender = message.header.sender.id();
-        let Some(pending) = self.take_pending(message.header.txid, from, sender) else { return };
+        let Some(pending) = self.take_pending(message.header.txid, from, sender) else {
+            return;
+        };
         if pending.attempt == 0 {
             self.rtt.observe(now.saturating_since(pending.sent_at));
         }
@@ -301,7 +468,10 @@ impl<A: PeerAddr> Node<A> {
             (&pending.body, &message.body),
             (Body::Ping, Body::Pong { .. })
                 | (Body::FindNode { .. }, Body::Nodes { .. })
-                | (Body::FindValue { .. }, Body::Nodes { .. } | Body::Values { .. })
+                | (
+                    Body::FindValue { .. },
+                    Body::Nodes { .. } | Body::Values { .. }
+                )
                 | (Body::Store { .. }, Body::StoreAck { .. })
         );
         if !expected {
@@ -318,7 +488,9 @@ impl<A: PeerAddr> Node<A> {
             Purpose::EvictCheck => {
                 self.evict_checks.remove(&sender);
             }
-            Purpose::Op(op) => self.on_op_answer(now, op, sender, from, pending.sent_at, message.body),
+            Purpose::Op(op) => {
+                self.on_op_answer(now, op, sender, from, pending.sent_at, message.body)
+            }
             Purpose::Page(op, stream) => self.on_page_answer(now, op, stream, message.body),
         }
     }
@@ -326,19 +498,44 @@ impl<A: PeerAddr> Node<A> {
     /// Offers a node that answered to the routing table; if its bucket is full, checks the
     /// least recently seen entry (ping-before-evict).
     fn admit(&mut self, now: Time, id: Id, addr: A, token: Option<Token>) {
-        if let Admission::Parked { least_recent } = self.table.on_answer(id, addr, now, token) {
-            if self.evict_checks.insert(least_recent.id) {
-                self.send_request(now, least_recent.addr, Some(least_recent.id), Body::Ping, Purpose::EvictCheck);
-            }
+        if let Admission::Parked { least_recent } = self.table.on_answer(id, addr, now, token)
+            && self.evict_checks.insert(least_recent.id)
+        {
+            let to = least_recent.addr;
+            self.send_request(
+                now,
+                to,
+                Some(least_recent.id),
+                Body::Ping,
+                Purpose::EvictCheck,
+            );
         }
     }
 
-    fn on_op_answer(&mut self, now: Time, op: OpId, sender: Id, from: A, sent_at: Time, body: Body<A>) {
+    fn on_op_answer(
+        &mut self,
+        now: Time,
+        op: OpId,
+        sender: Id,
+        from: A,
+        sent_at: Time,
+        body: Body<A>,
+    ) {
         self.with_op(now, op, |node, state| match (state, body) {
             (Op::Ping { reply }, Body::Pong { .. }) => {
-                *reply = Some(Some(PingReply { id: sender, addr: from, rtt: now.saturating_since(sent_at) }));
+                *reply = Some(Some(PingReply {
+                    id: sender,
+                    addr: from,
+                    rtt: now.saturating_since(sent_at),
+                }));
             }
-            (Op::Seeding { outstanding, answered }, Body::Pong { .. }) => {
+            (
+                Op::Seeding {
+                    outstanding,
+                    answered,
+                },
+                Body::Pong { .. },
+            ) => {
                 *outstanding = outstanding.saturating_sub(1);
                 *answered += 1;
             }
@@ -346,16 +543,47 @@ impl<A: PeerAddr> Node<A> {
             (Op::Walking { walk, .. }, Body::Nodes { nodes, token, .. }) => {
                 walk.on_answer(&sender, &nodes, Some(token));
             }
-            (Op::Walking { walk, kind: Walk::Get { pager, .. } }, Body::Values { token, total, next, records }) => {
+            (
+                Op::Walking {
+                    walk,
+                    kind: Walk::Get { pager, .. },
+                },
+                Body::Values {
+                    token,
+                    total,
+                    next,
+                    records,
+                },
+            ) => {
                 walk.on_answer(&sender, &[], Some(token));
-                let fresh = pager.on_first_page(Contact { id: sender, addr: from }, total, next, records);
+                let fresh = pager.on_first_page(
+                    Contact {
+                        id: sender,
+                        addr: from,
+                    },
+                    total,
+                    next,
+                    records,
+                );
                 node.emit_records(op, fresh);
             }
-            (Op::Walking { kind: Walk::Put { storing: Some(storing), records, .. }, .. }, Body::StoreAck { status }) => {
+            (
+                Op::Walking {
+                    kind:
+                        Walk::Put {
+                            storing: Some(storing),
+                            records,
+                            ..
+                        },
+                    ..
+                },
+                Body::StoreAck { status },
+            ) => {
                 storing.in_flight = storing.in_flight.saturating_sub(1);
                 match status {
                     StoreStatus::Stored => {
-                        if let Some(entry) = storing.acked.iter_mut().find(|(id, _)| *id == sender) {
+                        if let Some(entry) = storing.acked.iter_mut().find(|(id, _)| *id == sender)
+                        {
                             entry.1 = (entry.1 + 1).min(records.len());
                         }
                     }
@@ -374,7 +602,13 @@ impl<A: PeerAddr> Node<A> {
 
     fn on_page_answer(&mut self, now: Time, op: OpId, stream: usize, body: Body<A>) {
         self.with_op(now, op, |node, state| {
-            let Op::Walking { kind: Walk::Get { pager, .. }, .. } = state else { return };
+            let Op::Walking {
+                kind: Walk::Get { pager, .. },
+                ..
+            } = state
+            else {
+                return;
+            };
             match body {
                 Body::Values { next, records, .. } => {
                     let fresh = pager.on_page(stream, next, records);
@@ -400,7 +634,11 @@ impl<A: PeerAddr> Node<A> {
                 }
             }
             Purpose::Page(op, stream) => self.with_op(now, op, |_, op| {
-                if let Op::Walking { kind: Walk::Get { pager, .. }, .. } = op {
+                if let Op::Walking {
+                    kind: Walk::Get { pager, .. },
+                    ..
+                } = op
+                {
                     pager.on_page_failure(stream);
                 }
             }),
@@ -408,7 +646,14 @@ impl<A: PeerAddr> Node<A> {
                 self.with_op(now, op, |_, state| match state {
                     Op::Ping { reply } => *reply = Some(None),
                     Op::Seeding { outstanding, .. } => *outstanding = outstanding.saturating_sub(1),
-                    Op::Walking { kind: Walk::Put { storing: Some(storing), .. }, .. } => {
+                    Op::Walking {
+                        kind:
+                            Walk::Put {
+                                storing: Some(storing),
+                                ..
+                            },
+                        ..
+                    } => {
                         storing.in_flight = storing.in_flight.saturating_sub(1);
                         storing.failed += 1;
                     }
@@ -426,7 +671,9 @@ impl<A: PeerAddr> Node<A> {
 /// The address token carried by an answer.
 fn answer_token<A>(body: &Body<A>) -> Option<Token> {
     match body {
-        Body::Pong { token } | Body::Nodes { token, .. } | Body::Values { token, .. } => Some(*token),
+        Body::Pong { token } | Body::Nodes { token, .. } | Body::Values { token, .. } => {
+            Some(*token)
+        }
         _ => None,
     }
 }

@@ -60,7 +60,10 @@ impl<A: PeerAddr> Node<A> {
                 *t = token;
                 *pad = Padding(0);
                 if token.is_none() {
-                    let probe = Message { header: self.header(TxId(u32::MAX)), body: body.clone() };
+                    let probe = Message {
+                        header: self.header(TxId(u32::MAX)),
+                        body: body.clone(),
+                    };
                     let short = UNVERIFIED_REQUEST_MIN.saturating_sub(wire::encoded_len(&probe));
                     if let Body::FindNode { pad, .. } | Body::FindValue { pad, .. } = &mut body {
                         *pad = Padding(short as u16);
@@ -82,14 +85,32 @@ impl<A: PeerAddr> Node<A> {
     }
 
     /// Sends a request and remembers it until answered or timed out.
-    pub(super) fn send_request(&mut self, now: Time, to: A, to_id: Option<Id>, body: Body<A>, purpose: Purpose) {
+    pub(super) fn send_request(
+        &mut self,
+        now: Time,
+        to: A,
+        to_id: Option<Id>,
+        body: Body<A>,
+        purpose: Purpose,
+    ) {
         let body = self.prepare(body, to_id, now);
         self.send_attempt(now, to, to_id, body, purpose, 0);
     }
 
-    fn send_attempt(&mut self, now: Time, to: A, to_id: Option<Id>, body: Body<A>, purpose: Purpose, attempt: u8) {
+    fn send_attempt(
+        &mut self,
+        now: Time,
+        to: A,
+        to_id: Option<Id>,
+        body: Body<A>,
+        purpose: Purpose,
+        attempt: u8,
+    ) {
         let txid = self.fresh_txid();
-        let message = Message { header: self.header(txid), body };
+        let message = Message {
+            header: self.header(txid),
+            body,
+        };
         if !self.transmit(to, &message) {
             return self.request_failed(now, to_id, purpose);
         }
@@ -97,7 +118,18 @@ impl<A: PeerAddr> Node<A> {
         let deadline = now + self.rtt.timeout(attempt);
         self.deadlines.insert((deadline, txid));
         let body = message.body;
-        self.pending.insert(txid, Pending { to, to_id, body, sent_at: now, deadline, attempt, purpose });
+        self.pending.insert(
+            txid,
+            Pending {
+                to,
+                to_id,
+                body,
+                sent_at: now,
+                deadline,
+                attempt,
+                purpose,
+            },
+        );
     }
 
     /// Takes the pending request `txid` answered by `from`, if the answer is genuine: it must
@@ -128,7 +160,9 @@ impl<A: PeerAddr> Node<A> {
                 break;
             }
             self.deadlines.pop_first();
-            let Some(p) = self.pending.remove(&txid) else { continue };
+            let Some(p) = self.pending.remove(&txid) else {
+                continue;
+            };
             if p.attempt + 1 < MAX_REQUEST_ATTEMPTS {
                 self.metrics.retries += 1;
                 self.send_attempt(now, p.to, p.to_id, p.body, p.purpose, p.attempt + 1);

@@ -18,11 +18,11 @@ impl<A: PeerAddr> Node<A> {
             self.metrics.dropped_not_serving += 1;
             return;
         }
-        if let Some(limiter) = &mut self.limiter {
-            if !limiter.allow(from.host_key(), now) {
-                self.metrics.dropped_rate_limited += 1;
-                return;
-            }
+        if let Some(limiter) = &mut self.limiter
+            && !limiter.allow(from.host_key(), now)
+        {
+            self.metrics.dropped_rate_limited += 1;
+            return;
         }
         let sender = message.header.sender.id();
         let txid = message.header.txid;
@@ -34,22 +34,34 @@ impl<A: PeerAddr> Node<A> {
             Body::Store { token, .. } => self.tokens.check(&from, token),
             _ => false,
         };
-        let limit = if verified { MAX_DATAGRAM } else { (request_len * AMPLIFICATION_FACTOR).min(MAX_DATAGRAM) };
+        let limit = if verified {
+            MAX_DATAGRAM
+        } else {
+            (request_len * AMPLIFICATION_FACTOR).min(MAX_DATAGRAM)
+        };
         let token = self.tokens.mint(&from);
         let answer = match message.body {
             Body::Ping => Some(self.reply(txid, Body::Pong { token })),
-            Body::FindNode { target, .. } => Some(self.nodes_answer(txid, token, &target, sender, limit)),
-            Body::FindValue { key, start, .. } => Some(self.values_answer(txid, token, &key, &start, sender, limit)),
-            Body::Store { key, token: presented, record } => {
+            Body::FindNode { target, .. } => {
+                Some(self.nodes_answer(txid, token, &target, sender, limit))
+            }
+            Body::FindValue { key, start, .. } => {
+                Some(self.values_answer(txid, token, &key, &start, sender, limit))
+            }
+            Body::Store {
+                key,
+                token: presented,
+                record,
+            } => {
                 let status = self.accept_store(now, &from, key, &presented, record);
                 Some(self.reply(txid, Body::StoreAck { status }))
             }
             _ => None,
         };
-        if let Some(answer) = answer {
-            if self.transmit(from, &answer) {
-                self.metrics.requests_answered += 1;
-            }
+        if let Some(answer) = answer
+            && self.transmit(from, &answer)
+        {
+            self.metrics.requests_answered += 1;
         }
         if message.header.role == Role::Node {
             self.consider_verifying(now, sender, from);
@@ -57,22 +69,44 @@ impl<A: PeerAddr> Node<A> {
     }
 
     fn reply(&self, txid: TxId, body: Body<A>) -> Message<A> {
-        Message { header: self.header(txid), body }
+        Message {
+            header: self.header(txid),
+            body,
+        }
     }
 
     /// The k closest contacts we know to `target` (never the asker itself), cut to `limit`.
-    fn nodes_answer(&mut self, txid: TxId, token: Token, target: &Id, asker: Id, limit: usize) -> Message<A> {
+    fn nodes_answer(
+        &mut self,
+        txid: TxId,
+        token: Token,
+        target: &Id,
+        asker: Id,
+        limit: usize,
+    ) -> Message<A> {
         let nodes: Vec<Contact<A>> = self
             .table
             .closest(target, self.config.k + 1)
             .into_iter()
             .filter(|e| e.id != asker)
             .take(self.config.k)
-            .map(|e| Contact { id: e.id, addr: e.addr })
+            .map(|e| Contact {
+                id: e.id,
+                addr: e.addr,
+            })
             .collect();
-        let mut answer = self.reply(txid, Body::Nodes { token, cut: false, nodes });
+        let mut answer = self.reply(
+            txid,
+            Body::Nodes {
+                token,
+                cut: false,
+                nodes,
+            },
+        );
         while wire::encoded_len(&answer) > limit {
-            let Body::Nodes { nodes, cut, .. } = &mut answer.body else { break };
+            let Body::Nodes { nodes, cut, .. } = &mut answer.body else {
+                break;
+            };
             if nodes.pop().is_none() {
                 break;
             }
@@ -86,12 +120,28 @@ impl<A: PeerAddr> Node<A> {
 
     /// A page of the values under `key` from `start`, as many as fit `limit`; or, if we hold
     /// none, the closest nodes.
-    fn values_answer(&mut self, txid: TxId, token: Token, key: &Id, start: &RecordId, asker: Id, limit: usize) -> Message<A> {
+    fn values_answer(
+        &mut self,
+        txid: TxId,
+        token: Token,
+        key: &Id,
+        start: &RecordId,
+        asker: Id,
+        limit: usize,
+    ) -> Message<A> {
         let total = self.store.count(key);
         if total == 0 {
             return self.nodes_answer(txid, token, key, asker, limit);
         }
-        let mut answer = self.reply(txid, Body::Values { token, total: total as u32, next: None, records: Vec::new() });
+        let mut answer = self.reply(
+            txid,
+            Body::Values {
+                token,
+                total: total as u32,
+                next: None,
+                records: Vec::new(),
+            },
+        );
         let mut size = wire::encoded_len(&answer) + 1 + 32; // room for `next` once it is set
         let mut next = None;
         let mut page = Vec::new();
@@ -108,14 +158,24 @@ impl<A: PeerAddr> Node<A> {
         if next.is_some() && limit < MAX_DATAGRAM {
             self.metrics.answers_cut += 1;
         }
-        if let Body::Values { next: n, records, .. } = &mut answer.body {
+        if let Body::Values {
+            next: n, records, ..
+        } = &mut answer.body
+        {
             *n = next;
             *records = page;
         }
         answer
     }
 
-    fn accept_store(&mut self, now: Time, from: &A, key: Id, token: &Token, record: crate::record::SignedRecord) -> StoreStatus {
+    fn accept_store(
+        &mut self,
+        now: Time,
+        from: &A,
+        key: Id,
+        token: &Token,
+        record: crate::record::SignedRecord,
+    ) -> StoreStatus {
         if !self.tokens.check(from, token) {
             self.metrics.store_refused_token += 1;
             return StoreStatus::Refused(StoreRefusal::BadToken);

@@ -25,7 +25,13 @@ pub struct Entry<A> {
 impl<A: PeerAddr> Entry<A> {
     /// A node that has just answered.
     pub fn answered(id: Id, addr: A, now: Time, token: Option<Token>) -> Entry<A> {
-        Entry { id, addr, last_seen: now, failures: 0, token: token.map(|t| (t, now)) }
+        Entry {
+            id,
+            addr,
+            last_seen: now,
+            failures: 0,
+            token: token.map(|t| (t, now)),
+        }
     }
 }
 
@@ -42,7 +48,11 @@ pub(crate) struct Bucket<A> {
 
 impl<A: PeerAddr> Bucket<A> {
     pub fn new(now: Time) -> Bucket<A> {
-        Bucket { entries: Vec::new(), replacements: Vec::new(), last_activity: now }
+        Bucket {
+            entries: Vec::new(),
+            replacements: Vec::new(),
+            last_activity: now,
+        }
     }
 
     pub fn position(&self, id: &Id) -> Option<usize> {

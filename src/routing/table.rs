@@ -23,7 +23,10 @@ pub struct TableConfig {
 
 impl Default for TableConfig {
     fn default() -> TableConfig {
-        TableConfig { bucket_size: K, max_per_host: DEFAULT_MAX_PER_IP }
+        TableConfig {
+            bucket_size: K,
+            max_per_host: DEFAULT_MAX_PER_IP,
+        }
     }
 }
 
@@ -56,7 +59,12 @@ pub struct RoutingTable<A> {
 impl<A: PeerAddr> RoutingTable<A> {
     /// An empty table around `local`.
     pub fn new(local: Id, config: TableConfig) -> RoutingTable<A> {
-        RoutingTable { local, config, buckets: Vec::new(), len: 0 }
+        RoutingTable {
+            local,
+            config,
+            buckets: Vec::new(),
+            len: 0,
+        }
     }
 
     /// The local id.
@@ -104,7 +112,11 @@ impl<A: PeerAddr> RoutingTable<A> {
 
     fn host_count(&self, addr: &A) -> usize {
         let host = addr.host_key();
-        self.buckets.iter().flat_map(|b| &b.entries).filter(|e| e.addr.host_key() == host).count()
+        self.buckets
+            .iter()
+            .flat_map(|b| &b.entries)
+            .filter(|e| e.addr.host_key() == host)
+            .count()
     }
 
     /// Offers a node that has just answered one of our requests from `addr`.
@@ -118,7 +130,11 @@ impl<A: PeerAddr> RoutingTable<A> {
             let bucket = &mut self.buckets[index];
             // A known node answering from a new address keeps its old one unless the old one
             // has been failing: an impostor cannot move a live node.
-            let addr = if bucket.entries[at].failures == 0 { bucket.entries[at].addr } else { addr };
+            let addr = if bucket.entries[at].failures == 0 {
+                bucket.entries[at].addr
+            } else {
+                addr
+            };
             bucket.refresh(at, addr, now, token);
             return Admission::Refreshed;
         }
@@ -135,14 +151,23 @@ impl<A: PeerAddr> RoutingTable<A> {
         }
         // Replace a failing entry at once; otherwise park the newcomer and ask the caller to
         // check the least recently seen entry.
-        if let Some(at) = bucket.entries.iter().position(|e| e.failures >= UNRELIABLE_FAILURES) {
+        if let Some(at) = bucket
+            .entries
+            .iter()
+            .position(|e| e.failures >= UNRELIABLE_FAILURES)
+        {
             bucket.entries.remove(at);
             bucket.entries.push(entry);
             return Admission::Inserted;
         }
         bucket.add_replacement(entry);
         let lrs = bucket.entries[0];
-        Admission::Parked { least_recent: Contact { id: lrs.id, addr: lrs.addr } }
+        Admission::Parked {
+            least_recent: Contact {
+                id: lrs.id,
+                addr: lrs.addr,
+            },
+        }
     }
 
     /// Records that `id` did not answer a request (after retries). An entry with a waiting
@@ -150,7 +175,9 @@ impl<A: PeerAddr> RoutingTable<A> {
     /// but is skipped once unreliable. Returns true if it was evicted.
     pub fn on_failure(&mut self, id: &Id) -> bool {
         let index = self.bucket_index(id);
-        let Some(bucket) = self.buckets.get_mut(index) else { return false };
+        let Some(bucket) = self.buckets.get_mut(index) else {
+            return false;
+        };
         let Some(at) = bucket.position(id) else {
             bucket.replacements.retain(|r| r.id != *id);
             return false;
@@ -166,7 +193,9 @@ impl<A: PeerAddr> RoutingTable<A> {
     /// Removes `id` outright (it proved to be someone else, or left).
     pub fn remove(&mut self, id: &Id) -> bool {
         let index = self.bucket_index(id);
-        let Some(bucket) = self.buckets.get_mut(index) else { return false };
+        let Some(bucket) = self.buckets.get_mut(index) else {
+            return false;
+        };
         match bucket.position(id) {
             Some(at) => {
                 bucket.evict(at);
@@ -224,7 +253,7 @@ impl<A: PeerAddr> RoutingTable<A> {
             }
             take(b, &mut found);
         }
-        found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        found.sort_unstable_by_key(|(distance, _)| *distance);
         found.truncate(count);
         found.into_iter().map(|(_, e)| e).collect()
     }

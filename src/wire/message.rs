@@ -157,7 +157,10 @@ pub enum Body<A> {
 impl<A> Body<A> {
     /// True for the kinds that ask for an answer.
     pub fn is_request(&self) -> bool {
-        matches!(self, Body::Ping | Body::FindNode { .. } | Body::FindValue { .. } | Body::Store { .. })
+        matches!(
+            self,
+            Body::Ping | Body::FindNode { .. } | Body::FindValue { .. } | Body::Store { .. }
+        )
     }
 
     /// A short name for logs and metrics.

@@ -29,7 +29,9 @@ impl<'de> Deserialize<'de> for Padding {
                 f.write_str("padding bytes")
             }
             fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Padding, E> {
-                u16::try_from(v.len()).map(Padding).map_err(|_| E::custom("padding too long"))
+                u16::try_from(v.len())
+                    .map(Padding)
+                    .map_err(|_| E::custom("padding too long"))
             }
             fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<Padding, E> {
                 self.visit_bytes(v)

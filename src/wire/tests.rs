@@ -18,7 +18,12 @@ fn header() -> Header {
 }
 
 fn widest_addr() -> SocketAddr {
-    SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from([0xff; 16]), u16::MAX, 0, 0))
+    SocketAddr::V6(SocketAddrV6::new(
+        Ipv6Addr::from([0xff; 16]),
+        u16::MAX,
+        0,
+        0,
+    ))
 }
 
 /// A record whose encoding is exactly `MAX_RECORD` bytes (the worst case for pages).
@@ -41,12 +46,25 @@ fn max_record() -> SignedRecord {
 fn largest_messages() -> Vec<Message<SocketAddr>> {
     let token = Some(Token([0xff; 8]));
     let big_pad = Padding(UNVERIFIED_REQUEST_MIN as u16);
-    let contact = Contact { id: Id::from_bytes([0xff; 32]), addr: widest_addr() };
+    let contact = Contact {
+        id: Id::from_bytes([0xff; 32]),
+        addr: widest_addr(),
+    };
     let bodies = vec![
         Body::Ping,
-        Body::Pong { token: Token([0xff; 8]) },
-        Body::FindNode { target: Id::from_bytes([0xff; 32]), token, pad: big_pad },
-        Body::Nodes { token: Token([0xff; 8]), cut: true, nodes: vec![contact; K] },
+        Body::Pong {
+            token: Token([0xff; 8]),
+        },
+        Body::FindNode {
+            target: Id::from_bytes([0xff; 32]),
+            token,
+            pad: big_pad,
+        },
+        Body::Nodes {
+            token: Token([0xff; 8]),
+            cut: true,
+            nodes: vec![contact; K],
+        },
         Body::FindValue {
             key: Id::from_bytes([0xff; 32]),
             start: RecordId([0xff; 32]),
@@ -59,17 +77,34 @@ fn largest_messages() -> Vec<Message<SocketAddr>> {
             next: Some(RecordId([0xff; 32])),
             records: vec![max_record(); 2],
         },
-        Body::Store { key: Id::from_bytes([0xff; 32]), token: Token([0xff; 8]), record: max_record() },
-        Body::StoreAck { status: StoreStatus::Refused(StoreRefusal::Full) },
+        Body::Store {
+            key: Id::from_bytes([0xff; 32]),
+            token: Token([0xff; 8]),
+            record: max_record(),
+        },
+        Body::StoreAck {
+            status: StoreStatus::Refused(StoreRefusal::Full),
+        },
     ];
-    bodies.into_iter().map(|body| Message { header: header(), body }).collect()
+    bodies
+        .into_iter()
+        .map(|body| Message {
+            header: header(),
+            body,
+        })
+        .collect()
 }
 
 #[test]
 fn the_largest_form_of_every_message_fits_the_budget() {
     for message in largest_messages() {
         let bytes = encode(&message).unwrap_or_else(|e| panic!("{}: {e}", message.body.kind()));
-        assert!(bytes.len() <= MAX_DATAGRAM, "{} is {} bytes", message.body.kind(), bytes.len());
+        assert!(
+            bytes.len() <= MAX_DATAGRAM,
+            "{} is {} bytes",
+            message.body.kind(),
+            bytes.len()
+        );
         let back: Message<SocketAddr> = decode(&bytes, NetworkId(u32::MAX)).unwrap();
         assert_eq!(back, message);
     }
@@ -90,27 +125,58 @@ fn a_padded_request_earns_a_full_answer_within_the_amplification_limit() {
     let messages = largest_messages();
     let find_node = encoded_len(&messages[2]);
     let nodes = encoded_len(&messages[3]);
-    assert!(nodes <= crate::constants::AMPLIFICATION_FACTOR * find_node, "{nodes} vs {find_node}");
+    assert!(
+        nodes <= crate::constants::AMPLIFICATION_FACTOR * find_node,
+        "{nodes} vs {find_node}"
+    );
 }
 
 #[test]
 fn refuses_wrong_version_network_and_trailing_bytes() {
-    let message = Message::<SocketAddr> { header: header(), body: Body::Ping };
+    let message = Message::<SocketAddr> {
+        header: header(),
+        body: Body::Ping,
+    };
     let mut bytes = encode(&message).unwrap();
-    assert_eq!(decode::<SocketAddr>(&bytes, NetworkId(7)), Err(WireError::WrongNetwork(u32::MAX)));
+    assert_eq!(
+        decode::<SocketAddr>(&bytes, NetworkId(7)),
+        Err(WireError::WrongNetwork(u32::MAX))
+    );
     bytes.push(0);
-    assert_eq!(decode::<SocketAddr>(&bytes, NetworkId(u32::MAX)), Err(WireError::Trailing(1)));
+    assert_eq!(
+        decode::<SocketAddr>(&bytes, NetworkId(u32::MAX)),
+        Err(WireError::Trailing(1))
+    );
     bytes[0] = 9;
-    assert_eq!(decode::<SocketAddr>(&bytes, NetworkId(u32::MAX)), Err(WireError::Version(9)));
-    assert_eq!(decode::<SocketAddr>(&[], NetworkId(u32::MAX)), Err(WireError::Empty));
+    assert_eq!(
+        decode::<SocketAddr>(&bytes, NetworkId(u32::MAX)),
+        Err(WireError::Version(9))
+    );
+    assert_eq!(
+        decode::<SocketAddr>(&[], NetworkId(u32::MAX)),
+        Err(WireError::Empty)
+    );
     let oversize = vec![PROTOCOL_VERSION; MAX_DATAGRAM + 1];
-    assert_eq!(decode::<SocketAddr>(&oversize, NetworkId(0)), Err(WireError::Oversize(MAX_DATAGRAM + 1)));
+    assert_eq!(
+        decode::<SocketAddr>(&oversize, NetworkId(0)),
+        Err(WireError::Oversize(MAX_DATAGRAM + 1))
+    );
 }
 
 #[test]
 fn encoding_an_oversize_message_fails_instead_of_fragmenting() {
-    let contact = Contact { id: Id::from_bytes([0xff; 32]), addr: widest_addr() };
-    let message = Message { header: header(), body: Body::Nodes { token: Token([0; 8]), cut: false, nodes: vec![contact; 40] } };
+    let contact = Contact {
+        id: Id::from_bytes([0xff; 32]),
+        addr: widest_addr(),
+    };
+    let message = Message {
+        header: header(),
+        body: Body::Nodes {
+            token: Token([0; 8]),
+            cut: false,
+            nodes: vec![contact; 40],
+        },
+    };
     assert!(matches!(encode(&message), Err(WireError::Oversize(_))));
 }
 

@@ -6,12 +6,22 @@ fn id(n: u32) -> Id {
 }
 
 fn table(max_per_host: usize) -> RoutingTable<SimAddr> {
-    RoutingTable::new(id(0), TableConfig { bucket_size: K, max_per_host })
+    RoutingTable::new(
+        id(0),
+        TableConfig {
+            bucket_size: K,
+            max_per_host,
+        },
+    )
 }
 
 /// Ids that land in bucket 0 (first bit differs from the local id).
 fn far_ids(t: &RoutingTable<SimAddr>, count: usize) -> Vec<(u32, Id)> {
-    (1..).map(|n| (n, id(n))).filter(|(_, i)| t.bucket_index(i) == 0).take(count).collect()
+    (1..)
+        .map(|n| (n, id(n)))
+        .filter(|(_, i)| t.bucket_index(i) == 0)
+        .take(count)
+        .collect()
 }
 
 #[test]
@@ -23,8 +33,14 @@ fn nodes_land_in_the_bucket_of_their_common_prefix() {
     for e in t.entries() {
         assert_eq!(t.bucket_index(&e.id), id(0).common_prefix_len(&e.id));
     }
-    assert!(t.bucket_len(0) == K, "half of all ids share no prefix bit: bucket 0 fills");
-    assert_eq!(t.on_answer(id(0), SimAddr(0), Time::ZERO, None), Admission::Refused);
+    assert!(
+        t.bucket_len(0) == K,
+        "half of all ids share no prefix bit: bucket 0 fills"
+    );
+    assert_eq!(
+        t.on_answer(id(0), SimAddr(0), Time::ZERO, None),
+        Admission::Refused
+    );
 }
 
 #[test]
@@ -33,10 +49,16 @@ fn a_full_bucket_parks_newcomers_and_names_the_least_recently_seen() {
     let ids = far_ids(&t, K + 2);
     for (i, (n, node)) in ids.iter().take(K).enumerate() {
         let now = Time::from_millis(i as u64);
-        assert_eq!(t.on_answer(*node, SimAddr(*n), now, None), Admission::Inserted);
+        assert_eq!(
+            t.on_answer(*node, SimAddr(*n), now, None),
+            Admission::Inserted
+        );
     }
     // The first entry answers again: it becomes most recently seen, so the second is now oldest.
-    assert_eq!(t.on_answer(ids[0].1, SimAddr(ids[0].0), Time::from_millis(100), None), Admission::Refreshed);
+    assert_eq!(
+        t.on_answer(ids[0].1, SimAddr(ids[0].0), Time::from_millis(100), None),
+        Admission::Refreshed
+    );
     let (n, newcomer) = ids[K];
     match t.on_answer(newcomer, SimAddr(n), Time::from_millis(200), None) {
         Admission::Parked { least_recent } => assert_eq!(least_recent.id, ids[1].1),
@@ -59,20 +81,41 @@ fn a_failing_entry_without_replacement_stays_but_is_skipped() {
     assert!(!t.on_failure(&node));
     assert!(!t.on_failure(&node));
     assert!(t.get(&node).is_some());
-    assert!(t.closest(&node, 5).is_empty(), "unreliable entries are not handed out");
+    assert!(
+        t.closest(&node, 5).is_empty(),
+        "unreliable entries are not handed out"
+    );
     t.on_answer(node, SimAddr(n), Time::ZERO, None);
     assert_eq!(t.closest(&node, 5).len(), 1, "an answer restores it");
 }
 
 #[test]
 fn at_most_max_per_host_entries_per_ip() {
-    let mut t: RoutingTable<std::net::SocketAddr> = RoutingTable::new(id(0), TableConfig { bucket_size: K, max_per_host: 2 });
+    let mut t: RoutingTable<std::net::SocketAddr> = RoutingTable::new(
+        id(0),
+        TableConfig {
+            bucket_size: K,
+            max_per_host: 2,
+        },
+    );
     let addr = |port: u16| std::net::SocketAddr::from(([10, 0, 0, 1], port));
-    assert_eq!(t.on_answer(id(1), addr(1), Time::ZERO, None), Admission::Inserted);
-    assert_eq!(t.on_answer(id(2), addr(2), Time::ZERO, None), Admission::Inserted);
-    assert_eq!(t.on_answer(id(3), addr(3), Time::ZERO, None), Admission::Refused);
+    assert_eq!(
+        t.on_answer(id(1), addr(1), Time::ZERO, None),
+        Admission::Inserted
+    );
+    assert_eq!(
+        t.on_answer(id(2), addr(2), Time::ZERO, None),
+        Admission::Inserted
+    );
+    assert_eq!(
+        t.on_answer(id(3), addr(3), Time::ZERO, None),
+        Admission::Refused
+    );
     let other = std::net::SocketAddr::from(([10, 0, 0, 2], 3));
-    assert_eq!(t.on_answer(id(3), other, Time::ZERO, None), Admission::Inserted);
+    assert_eq!(
+        t.on_answer(id(3), other, Time::ZERO, None),
+        Admission::Inserted
+    );
 }
 
 #[test]
@@ -104,8 +147,14 @@ fn tokens_expire_by_age() {
     let token = Token([7; 8]);
     t.on_answer(id(1), SimAddr(1), Time::ZERO, Some(token));
     let max_age = Duration::from_secs(60);
-    assert_eq!(t.token_for(&id(1), Time::from_millis(59_000), max_age), Some(token));
-    assert_eq!(t.token_for(&id(1), Time::from_millis(61_000), max_age), None);
+    assert_eq!(
+        t.token_for(&id(1), Time::from_millis(59_000), max_age),
+        Some(token)
+    );
+    assert_eq!(
+        t.token_for(&id(1), Time::from_millis(61_000), max_age),
+        None
+    );
 }
 
 #[test]
@@ -117,5 +166,8 @@ fn stale_buckets_are_reported_until_touched() {
     assert!(!t.stale_buckets(later, hour).is_empty());
     let target = id(1);
     t.touch(&target, later);
-    assert!(!t.stale_buckets(later, hour).contains(&t.bucket_index(&target)));
+    assert!(
+        !t.stale_buckets(later, hour)
+            .contains(&t.bucket_index(&target))
+    );
 }
