@@ -24,8 +24,8 @@ pub struct NodeArgs {
     /// same directory keeps its id.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Routing-table entries allowed per IP address (0: no limit; raise it to run many
-    /// nodes on one address).
+    /// Routing-table entries allowed per IP address (0: no limit). Loopback addresses are
+    /// exempt, so any number of local nodes can know each other.
     #[arg(long, default_value_t = crate::constants::DEFAULT_MAX_PER_IP, value_name = "N")]
     pub max_per_ip: usize,
     /// Serve any number of requests per source (for load tests).
