@@ -13,6 +13,7 @@ pub mod lookup;
 pub mod metrics;
 pub mod net;
 pub mod node;
+pub mod published;
 pub mod ratelimit;
 pub mod record;
 pub mod routing;

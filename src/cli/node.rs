@@ -4,6 +4,7 @@ use super::common::{CliError, NetworkArgs, data_home, resolve, runtime};
 use crate::identity::Identity;
 use crate::net::{NodeHandle, NodeOptions, SocketOptions, spawn};
 use crate::node::Config;
+use crate::published::PublishedDir;
 use crate::routing::TableConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -31,6 +32,11 @@ pub struct NodeArgs {
     /// Serve any number of requests per source (for load tests).
     #[arg(long)]
     pub no_rate_limit: bool,
+    /// Data directories whose `published/` records this node republishes (repeatable).
+    /// Default: its own data directory and <data home>/publisher, where `qis publish` keeps
+    /// what it published. New files are picked up within a minute.
+    #[arg(long, value_name = "DIR")]
+    pub republish_from: Vec<PathBuf>,
     /// Log a status line this often, in seconds (0: never).
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     pub status_every: u64,
@@ -72,8 +78,18 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
         socket: SocketOptions::default(),
     };
     let node = spawn(&identity, options).await?;
+    let node_for_join = node.clone();
+    let node_for_republish = node.clone();
     info!(id = %node.id(), addr = %node.local_addr(), data_dir = %data_dir.display(), network = %args.network.network, "node started");
-    let joining = tokio::spawn(join_until_connected(node.clone(), seeds));
+    let republish_dirs = if args.republish_from.is_empty() {
+        vec![data_dir.clone(), data_home().join("publisher")]
+    } else {
+        args.republish_from.clone()
+    };
+    let joining = tokio::spawn(async move {
+        join_until_connected(node_for_join, seeds).await;
+        republish_forever(node_for_republish, republish_dirs).await;
+    });
     let status = tokio::spawn(report_status(node.clone(), args.status_every));
     tokio::signal::ctrl_c().await?;
     info!("shutting down");
@@ -107,6 +123,37 @@ async fn join_until_connected(node: NodeHandle, seeds: Vec<SocketAddr>) {
         }
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(Duration::from_secs(60));
+    }
+}
+
+/// Publishes (and so keeps republishing) every record found in the `published/` folders, and
+/// looks for new ones every minute.
+async fn republish_forever(node: NodeHandle, dirs: Vec<PathBuf>) {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut ticker = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        ticker.tick().await;
+        for dir in &dirs {
+            let published = PublishedDir::in_data_dir(dir);
+            let (entries, bad) = published.load_all();
+            for (path, why) in bad {
+                warn!(path = %path.display(), why, "skipping a published file");
+            }
+            for entry in entries {
+                if !seen.insert(entry.record.id()) {
+                    continue;
+                }
+                for key in entry.keys {
+                    let node = node.clone();
+                    let record = entry.record.clone();
+                    tokio::spawn(async move {
+                        if let Ok(report) = node.publish(key, record).await {
+                            info!(key = %&key.to_hex()[..16], acks = report.acks, "republishing a published record");
+                        }
+                    });
+                }
+            }
+        }
     }
 }
 
