@@ -9,3 +9,5 @@ pub mod id;
 pub mod identity;
 pub mod record;
 pub mod time;
+pub mod packet;
+pub mod synth;

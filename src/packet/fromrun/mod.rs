@@ -1,0 +1,1 @@
+//! Drafting a packet from a run directory (placeholder).

@@ -1,0 +1,1 @@
+//! Local synthesis (placeholder, filled below).
