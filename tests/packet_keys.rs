@@ -20,14 +20,28 @@ fn packet(family: &str, task: &str, tags: &[&str], seed: u8) -> OutcomePacket {
 
 #[test]
 fn a_packet_has_one_key_per_level_and_one_per_tag() {
-    let p = packet("meta-llama/Meta-Llama-3-8B", "Summarization", &["Swahili", "news"], 1);
+    let p = packet(
+        "meta-llama/Meta-Llama-3-8B",
+        "Summarization",
+        &["Swahili", "news"],
+        1,
+    );
     let keys = p.keys();
-    let texts: Vec<(&str, &str)> = keys.iter().map(|k| (k.level.label(), k.text.as_str())).collect();
+    let texts: Vec<(&str, &str)> = keys
+        .iter()
+        .map(|k| (k.level.label(), k.text.as_str()))
+        .collect();
     assert_eq!(
         texts,
         vec![
-            ("exact", "qis/key/v1/exact/llama-3-8b/summarization/news,swahili"),
-            ("family-task", "qis/key/v1/family-task/llama-3-8b/summarization"),
+            (
+                "exact",
+                "qis/key/v1/exact/llama-3-8b/summarization/news,swahili"
+            ),
+            (
+                "family-task",
+                "qis/key/v1/family-task/llama-3-8b/summarization"
+            ),
             ("task-tag", "qis/key/v1/task-tag/summarization/news"),
             ("task-tag", "qis/key/v1/task-tag/summarization/swahili"),
             ("task", "qis/key/v1/task/summarization"),
@@ -46,7 +60,11 @@ fn a_packet_has_one_key_per_level_and_one_per_tag() {
 #[test]
 fn a_query_for_the_same_context_yields_the_packet_keys() {
     let p = packet("Llama-3-8B", "summarization", &["news", "swahili"], 1);
-    let query = Query::new(Some("meta-llama/Meta-Llama-3-8B-Instruct"), " Summarization", &["SWAHILI", "news", "news"]);
+    let query = Query::new(
+        Some("meta-llama/Meta-Llama-3-8B-Instruct"),
+        " Summarization",
+        &["SWAHILI", "news", "news"],
+    );
     assert_eq!(query.keys(), p.keys());
     // Without a family only the task-level keys are asked for.
     let anonymous = Query::new(None, "summarization", &["swahili"]);
@@ -75,18 +93,41 @@ fn publish_all(packets: &[OutcomePacket]) -> BTreeMap<Id, Vec<OutcomePacket>> {
 }
 
 fn lookup(store: &BTreeMap<Id, Vec<OutcomePacket>>, query: &Query) -> Vec<Ranked> {
-    let found = query.keys().into_iter().flat_map(|k| store.get(&k.id).cloned().unwrap_or_default());
+    let found = query
+        .keys()
+        .into_iter()
+        .flat_map(|k| store.get(&k.id).cloned().unwrap_or_default());
     rank(query, found)
 }
 
 #[test]
 fn swahili_summarisation_without_exact_peers_still_finds_related_evidence() {
-    let english_news_mistral = packet("mistralai/Mistral-7B-v0.1", "summarization", &["english", "news"], 1);
+    let english_news_mistral = packet(
+        "mistralai/Mistral-7B-v0.1",
+        "summarization",
+        &["english", "news"],
+        1,
+    );
     let french_qwen = packet("Qwen/Qwen2.5-7B-Instruct", "summarization", &["french"], 2);
-    let english_llama = packet("meta-llama/Meta-Llama-3-8B", "summarization", &["english"], 3);
+    let english_llama = packet(
+        "meta-llama/Meta-Llama-3-8B",
+        "summarization",
+        &["english"],
+        3,
+    );
     let swahili_translation = packet("meta-llama/Meta-Llama-3-8B", "translation", &["swahili"], 4);
-    let legal_llama_70b = packet("meta-llama/Meta-Llama-3-70B", "summarization", &["legal"], 5);
-    let swahili_news_gemma = packet("google/gemma-2-9b-it", "summarization", &["news", "swahili"], 6);
+    let legal_llama_70b = packet(
+        "meta-llama/Meta-Llama-3-70B",
+        "summarization",
+        &["legal"],
+        5,
+    );
+    let swahili_news_gemma = packet(
+        "google/gemma-2-9b-it",
+        "summarization",
+        &["news", "swahili"],
+        6,
+    );
     let store = publish_all(&[
         english_news_mistral.clone(),
         french_qwen.clone(),
@@ -95,17 +136,24 @@ fn swahili_summarisation_without_exact_peers_still_finds_related_evidence() {
         legal_llama_70b.clone(),
         swahili_news_gemma.clone(),
     ]);
-    let query = Query::new(Some("meta-llama/Meta-Llama-3-8B"), "summarization", &["swahili", "news"]);
+    let query = Query::new(
+        Some("meta-llama/Meta-Llama-3-8B"),
+        "summarization",
+        &["swahili", "news"],
+    );
     let ranked = lookup(&store, &query);
-    let order: Vec<_> = ranked.iter().map(|r| (r.packet.body.family.as_str(), r.similarity.level)).collect();
+    let order: Vec<_> = ranked
+        .iter()
+        .map(|r| (r.packet.body.family.as_str(), r.similarity.level))
+        .collect();
     assert_eq!(
         order,
         vec![
-            ("llama-3-8b", KeyLevel::FamilyTask),   // same model and task, other language
-            ("gemma-2-9b", KeyLevel::TaskTag),      // same task and both tags, other model
-            ("mistral-7b", KeyLevel::TaskTag),      // same task, shares "news"
-            ("llama-3-70b", KeyLevel::Task),        // same task, related model line
-            ("qwen2.5-7b", KeyLevel::Task),         // same task only
+            ("llama-3-8b", KeyLevel::FamilyTask), // same model and task, other language
+            ("gemma-2-9b", KeyLevel::TaskTag),    // same task and both tags, other model
+            ("mistral-7b", KeyLevel::TaskTag),    // same task, shares "news"
+            ("llama-3-70b", KeyLevel::Task),      // same task, related model line
+            ("qwen2.5-7b", KeyLevel::Task),       // same task only
         ]
     );
     // Each packet appears once although it was found under several keys; other tasks never.

@@ -25,7 +25,10 @@ fn a_valid_packet_is_accepted_under_each_of_its_keys_only() {
     }
     let elsewhere = Id::hash(b"qis/key/v1/task/translation");
     let err = policy.check(&elsewhere, &packet.record).unwrap_err();
-    assert_eq!(err, RecordError::Refused("key is not one of the packet's semantic keys".into()));
+    assert_eq!(
+        err,
+        RecordError::Refused("key is not one of the packet's semantic keys".into())
+    );
 }
 
 #[test]
@@ -37,7 +40,10 @@ fn forged_signatures_are_refused() {
     let mut tampered = packet.record.clone();
     let last = tampered.payload.len() - 1;
     tampered.payload[last] ^= 1;
-    assert_eq!(policy.check(&key, &tampered), Err(RecordError::BadSignature));
+    assert_eq!(
+        policy.check(&key, &tampered),
+        Err(RecordError::BadSignature)
+    );
 
     let mut stolen = packet.record.clone();
     stolen.publisher = PublicKey(signer(2).verifying_key().to_bytes());
@@ -51,7 +57,10 @@ fn forged_signatures_are_refused() {
     zeroed.signature.0 = [0; 64];
     assert_eq!(policy.check(&key, &zeroed), Err(RecordError::BadSignature));
 
-    assert!(matches!(OutcomePacket::from_record(tampered), Err(PacketError::Record(RecordError::BadSignature))));
+    assert!(matches!(
+        OutcomePacket::from_record(tampered),
+        Err(PacketError::Record(RecordError::BadSignature))
+    ));
 }
 
 #[test]
@@ -63,21 +72,32 @@ fn validly_signed_but_invalid_bodies_are_refused() {
     // Garbage payload, correctly signed.
     let garbage = SignedRecord::sign(&signer(1), RecordKind::Outcome, 1, vec![0xff; 40]).unwrap();
     let err = policy.check(&key, &garbage).unwrap_err();
-    assert!(matches!(&err, RecordError::Refused(m) if m.contains("does not decode")), "{err}");
+    assert!(
+        matches!(&err, RecordError::Refused(m) if m.contains("does not decode")),
+        "{err}"
+    );
 
     // A non-canonical body (family not folded) signed by hand: its keys would not be reproducible.
     let mut raw_family = body.clone();
     raw_family.family = "Meta-Llama-3-8B".into();
-    let record = SignedRecord::sign(&signer(1), RecordKind::Outcome, 1, raw_family.encode()).unwrap();
+    let record =
+        SignedRecord::sign(&signer(1), RecordKind::Outcome, 1, raw_family.encode()).unwrap();
     let err = policy.check(&key, &record).unwrap_err();
-    assert!(matches!(&err, RecordError::Refused(m) if m.starts_with("family:")), "{err}");
+    assert!(
+        matches!(&err, RecordError::Refused(m) if m.starts_with("family:")),
+        "{err}"
+    );
 
     // An invalid confidence.
     let mut overconfident = body.clone();
     overconfident.confidence = 3.0;
-    let record = SignedRecord::sign(&signer(1), RecordKind::Outcome, 1, overconfident.encode()).unwrap();
+    let record =
+        SignedRecord::sign(&signer(1), RecordKind::Outcome, 1, overconfident.encode()).unwrap();
     let err = policy.check(&key, &record).unwrap_err();
-    assert!(matches!(&err, RecordError::Refused(m) if m.starts_with("confidence:")), "{err}");
+    assert!(
+        matches!(&err, RecordError::Refused(m) if m.starts_with("confidence:")),
+        "{err}"
+    );
 
     // Trailing bytes after a valid body.
     let mut padded = body.encode();
@@ -90,12 +110,21 @@ fn validly_signed_but_invalid_bodies_are_refused() {
 fn raw_records_depend_on_the_flag() {
     let raw = SignedRecord::sign(&signer(1), RecordKind::Raw, 1, b"hello".to_vec()).unwrap();
     let key = Id::hash(b"anything");
-    assert!(matches!(OutcomePolicy::strict().check(&key, &raw), Err(RecordError::Refused(_))));
+    assert!(matches!(
+        OutcomePolicy::strict().check(&key, &raw),
+        Err(RecordError::Refused(_))
+    ));
     assert_eq!(OutcomePolicy::default(), OutcomePolicy::strict());
     OutcomePolicy::allowing_raw().check(&key, &raw).unwrap();
     let mut forged = raw.clone();
     forged.payload[0] ^= 1;
-    assert_eq!(OutcomePolicy::allowing_raw().check(&key, &forged), Err(RecordError::BadSignature));
+    assert_eq!(
+        OutcomePolicy::allowing_raw().check(&key, &forged),
+        Err(RecordError::BadSignature)
+    );
     // An outcome packet is never accepted as raw and vice versa.
-    assert!(matches!(OutcomePacket::from_record(raw), Err(PacketError::NotOutcome(_))));
+    assert!(matches!(
+        OutcomePacket::from_record(raw),
+        Err(PacketError::NotOutcome(_))
+    ));
 }

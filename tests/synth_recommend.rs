@@ -15,7 +15,12 @@ struct Run {
 }
 
 fn run(id: u8, method: &'static str, gain: f64, params: &[(HyperKey, HyperValue)]) -> Run {
-    Run { id, method, gain, params: params.to_vec() }
+    Run {
+        id,
+        method,
+        gain,
+        params: params.to_vec(),
+    }
 }
 
 fn evidence(r: &Run) -> Evidence {
@@ -42,7 +47,11 @@ fn sched(s: &str) -> (HyperKey, HyperValue) {
 }
 
 fn param(rec: &qis::synth::Recommendation, key: HyperKey) -> (HyperValue, f64, usize) {
-    let p = rec.hyperparams.iter().find(|p| p.key == key).unwrap_or_else(|| panic!("no {key}"));
+    let p = rec
+        .hyperparams
+        .iter()
+        .find(|p| p.key == key)
+        .unwrap_or_else(|| panic!("no {key}"));
     (p.value.clone(), p.support, p.stated_by)
 }
 
@@ -56,16 +65,28 @@ fn medians_and_votes_over_equal_evidence() {
     let evidence: Vec<Evidence> = runs.iter().map(evidence).collect();
     let rec = recommend(&evidence).unwrap();
     assert_eq!(rec.method.to_string(), "qlora");
-    assert_eq!(param(&rec, HyperKey::LearningRate).0, HyperValue::Float(2e-4));
+    assert_eq!(
+        param(&rec, HyperKey::LearningRate).0,
+        HyperValue::Float(2e-4)
+    );
     // 1e-4 is 50% away from 2e-4, 3e-4 is 50% away: only the median itself agrees.
     assert!((param(&rec, HyperKey::LearningRate).1 - 1.0 / 3.0).abs() < 1e-9);
-    assert_eq!(param(&rec, HyperKey::LoraRank), (HyperValue::Int(16), 2.0 / 3.0, 3));
-    assert_eq!(param(&rec, HyperKey::Scheduler).0, HyperValue::Text("cosine".into()));
+    assert_eq!(
+        param(&rec, HyperKey::LoraRank),
+        (HyperValue::Int(16), 2.0 / 3.0, 3)
+    );
+    assert_eq!(
+        param(&rec, HyperKey::Scheduler).0,
+        HyperValue::Text("cosine".into())
+    );
     assert!((param(&rec, HyperKey::Scheduler).1 - 2.0 / 3.0).abs() < 1e-9);
     assert_eq!(rec.evidence_count, 3);
     assert_eq!(rec.agreement, 1.0);
     assert!((rec.expected_gain - 0.05).abs() < 1e-6);
-    assert_eq!(rec.contributors, vec![RecordId([1; 32]), RecordId([2; 32]), RecordId([3; 32])]);
+    assert_eq!(
+        rec.contributors,
+        vec![RecordId([1; 32]), RecordId([2; 32]), RecordId([3; 32])]
+    );
 }
 
 #[test]
@@ -79,9 +100,15 @@ fn larger_gains_pull_the_hyperparameters() {
     let rec = recommend(&runs.iter().map(evidence).collect::<Vec<_>>()).unwrap();
     assert_eq!(param(&rec, HyperKey::LoraRank).0, HyperValue::Int(64));
     // A run that hurt does not vote for its settings, though it lowers the expected gain.
-    let runs = [run(1, "lora", 0.02, &[rank(8)]), run(2, "lora", -0.04, &[rank(128)])];
+    let runs = [
+        run(1, "lora", 0.02, &[rank(8)]),
+        run(2, "lora", -0.04, &[rank(128)]),
+    ];
     let rec = recommend(&runs.iter().map(evidence).collect::<Vec<_>>()).unwrap();
-    assert_eq!(param(&rec, HyperKey::LoraRank), (HyperValue::Int(8), 1.0, 2));
+    assert_eq!(
+        param(&rec, HyperKey::LoraRank),
+        (HyperValue::Int(8), 1.0, 2)
+    );
     assert!((rec.expected_gain - (-0.01)).abs() < 1e-6);
 }
 
@@ -115,10 +142,15 @@ fn ties_follow_the_stated_rules() {
         run(2, "lora", 0.05, &[lr(1e-3), rank(16), sched("cosine")]),
     ];
     let rec = recommend(&runs.iter().map(evidence).collect::<Vec<_>>()).unwrap();
-    let HyperValue::Float(rate) = param(&rec, HyperKey::LearningRate).0 else { panic!() };
+    let HyperValue::Float(rate) = param(&rec, HyperKey::LearningRate).0 else {
+        panic!()
+    };
     assert!((f64::from(rate) - 1e-4).abs() < 1e-9, "{rate}");
     assert_eq!(param(&rec, HyperKey::LoraRank).0, HyperValue::Int(8));
-    assert_eq!(param(&rec, HyperKey::Scheduler), (HyperValue::Text("cosine".into()), 0.5, 2));
+    assert_eq!(
+        param(&rec, HyperKey::Scheduler),
+        (HyperValue::Text("cosine".into()), 0.5, 2)
+    );
 }
 
 #[test]
@@ -152,7 +184,11 @@ fn expected_gain_and_range_are_weighted() {
     b.trust = 2.0; // twice the weight
     a.trust = 1.0;
     let rec = recommend(&[a, b, c]).unwrap();
-    assert!((rec.expected_gain - 0.0525).abs() < 1e-6, "{}", rec.expected_gain);
+    assert!(
+        (rec.expected_gain - 0.0525).abs() < 1e-6,
+        "{}",
+        rec.expected_gain
+    );
     assert!((rec.gain_range.0 - 0.01).abs() < 1e-6);
     assert!((rec.gain_range.1 - 0.10).abs() < 1e-6);
     // Contributors heaviest first.
@@ -192,7 +228,10 @@ fn synthesis_is_deterministic() {
     let b = recommend(&backward).unwrap();
     assert_eq!(a, b);
     assert_eq!(table(&a), table(&b));
-    assert_eq!(serde_json::to_string(&to_json(&a)).unwrap(), serde_json::to_string(&to_json(&b)).unwrap());
+    assert_eq!(
+        serde_json::to_string(&to_json(&a)).unwrap(),
+        serde_json::to_string(&to_json(&b)).unwrap()
+    );
 }
 
 #[test]
@@ -206,8 +245,14 @@ fn renders_as_table_and_json() {
     let text = table(&rec);
     println!("{text}");
     assert!(text.starts_with("method qlora: expected +6.0 points (80% of evidence: +5.0 to +7.0), agreement 67%, 3 packets"), "{text}");
-    assert!(text.contains("learning_rate            2e-4     100%         2"), "{text}");
-    assert!(text.contains("contributors: 0101010101010101 0202020202020202"), "{text}");
+    assert!(
+        text.contains("learning_rate            2e-4     100%         2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("contributors: 0101010101010101 0202020202020202"),
+        "{text}"
+    );
     let json = serde_json::to_value(to_json(&rec)).unwrap();
     assert_eq!(json["method"], "qlora");
     assert_eq!(json["hyperparameters"][0]["name"], "lora_rank");
@@ -216,4 +261,54 @@ fn renders_as_table_and_json() {
     assert_eq!(json["hyperparameters"][2]["value"], "cosine");
     assert_eq!(json["contributors"][0], "01".repeat(32));
     assert_eq!(json["methods"][1]["method"], "lora");
+}
+
+#[test]
+fn swahili_query_to_recommendation_end_to_end() {
+    use ed25519_dalek::SigningKey;
+    use qis::packet::keys::rank as rank_found;
+    use qis::synth::NoFeedback;
+    let publish = |family: &str, tags: &[&str], method: &str, gain: f64, rate: f32, seed: u8| {
+        let mut draft = parse_packet_file(&template()).unwrap();
+        draft.family = Some(family.into());
+        draft.tags = tags.iter().map(|t| t.to_string()).collect();
+        draft.method = Method::parse(method);
+        draft.baseline = Some(0.2);
+        draft.outcome = Some(0.2 + gain);
+        draft.delta = None;
+        draft.set_hyperparam(HyperKey::LearningRate, HyperValue::Float(rate));
+        OutcomePacket::sign(
+            draft.build().unwrap(),
+            &SigningKey::from_bytes(&[seed; 32]),
+            1,
+        )
+        .unwrap()
+    };
+    let found = vec![
+        publish("llama-3-8b", &["english", "news"], "qlora", 0.04, 2e-4, 1),
+        publish("mistral-7b", &["news", "swahili"], "qlora", 0.05, 1e-4, 2),
+        publish("qwen2.5-7b", &["french"], "full", 0.03, 1e-5, 3),
+    ];
+    let query = Query::new(
+        Some("meta-llama/Meta-Llama-3-8B"),
+        "summarization",
+        &["swahili", "news"],
+    );
+    let ranked = rank_found(&query, found);
+    let evidence: Vec<Evidence> = ranked
+        .iter()
+        .map(|r| Evidence::from_ranked(r, &NoFeedback))
+        .collect();
+    let rec = recommend(&evidence).unwrap();
+    assert_eq!(rec.method.to_string(), "qlora");
+    assert_eq!(rec.evidence_count, 3);
+    // Both QLoRA runs contribute. Parameter weights are similarity × gain (other factors equal):
+    // llama 0.667 × 0.04 = 0.0267 for 2e-4 against mistral 0.5 × 0.05 = 0.025 for 1e-4, so the
+    // weighted median is 2e-4, and the same-family run is the heavier contributor.
+    assert_eq!(rec.contributors.len(), 2);
+    assert_eq!(
+        param(&rec, HyperKey::LearningRate).0,
+        HyperValue::Float(2e-4)
+    );
+    assert_eq!(rec.contributors[0], ranked[0].id());
 }

@@ -57,7 +57,11 @@ impl OutcomeBody {
     /// The improvement: the delta, negated when lower scores are better. Positive means the
     /// fine-tune helped.
     pub fn gain(&self) -> f64 {
-        if self.higher_is_better { self.delta() } else { -self.delta() }
+        if self.higher_is_better {
+            self.delta()
+        } else {
+            -self.delta()
+        }
     }
 
     /// The gain in unit-interval points (percent scores divided by 100), so gains on different
@@ -75,7 +79,10 @@ impl OutcomeBody {
 
     /// The value of hyperparameter `key`, if stated.
     pub fn hyperparam(&self, key: &HyperKey) -> Option<&HyperValue> {
-        self.hyperparams.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.hyperparams
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
     }
 
     /// The postcard encoding (the record payload).
@@ -87,6 +94,10 @@ impl OutcomeBody {
     /// Decodes a payload, refusing trailing bytes (two encodings of one packet must not exist).
     pub fn decode(bytes: &[u8]) -> Result<OutcomeBody, postcard::Error> {
         let (body, rest) = postcard::take_from_bytes::<OutcomeBody>(bytes)?;
-        if rest.is_empty() { Ok(body) } else { Err(postcard::Error::DeserializeBadEncoding) }
+        if rest.is_empty() {
+            Ok(body)
+        } else {
+            Err(postcard::Error::DeserializeBadEncoding)
+        }
     }
 }

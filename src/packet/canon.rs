@@ -74,7 +74,10 @@ mod tests {
 
     #[test]
     fn tokens_are_lower_case_trimmed_and_dashed() {
-        assert_eq!(canonical_token("  Clinical_Note  Summarization "), "clinical-note-summarization");
+        assert_eq!(
+            canonical_token("  Clinical_Note  Summarization "),
+            "clinical-note-summarization"
+        );
         assert_eq!(canonical_token("en-US"), "en-us");
         assert_eq!(canonical_token("--a__b--"), "a-b");
         assert_eq!(canonical_token("   "), "");

@@ -70,10 +70,19 @@ pub struct CheckReport {
 
 /// Checks the packet file at `path`.
 pub fn check(path: &Path) -> Result<CheckReport, CheckError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CheckError::Io { path: path.into(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| CheckError::Io {
+        path: path.into(),
+        source,
+    })?;
     check_text(&text).map_err(|e| match e {
-        TextError::Parse(source) => CheckError::Parse { path: path.into(), source },
-        TextError::Invalid(source) => CheckError::Invalid { path: path.into(), source },
+        TextError::Parse(source) => CheckError::Parse {
+            path: path.into(),
+            source,
+        },
+        TextError::Invalid(source) => CheckError::Invalid {
+            path: path.into(),
+            source,
+        },
     })
 }
 
@@ -95,7 +104,11 @@ pub fn check_text(text: &str) -> Result<CheckReport, TextError> {
     let encoded_size = check_size(&body, TYPICAL_CREATED)?;
     let keys = packet_keys(&body)
         .into_iter()
-        .map(|k| KeyReport { level: k.level.to_string(), text: k.text, id: k.id.to_hex() })
+        .map(|k| KeyReport {
+            level: k.level.to_string(),
+            text: k.text,
+            id: k.id.to_hex(),
+        })
         .collect();
     let canonical = vec![
         ("family".to_string(), body.family.clone()),
@@ -103,21 +116,39 @@ pub fn check_text(text: &str) -> Result<CheckReport, TextError> {
         ("tags".to_string(), body.tags.join(", ")),
         ("benchmark".to_string(), body.benchmark.clone()),
         ("method".to_string(), body.method.to_string()),
-        ("delta".to_string(), super::hyper::format_number(body.delta())),
+        (
+            "delta".to_string(),
+            super::hyper::format_number(body.delta()),
+        ),
     ];
-    Ok(CheckReport { field_sizes: field_sizes(&body), body, canonical, encoded_size, limit: MAX_RECORD, keys })
+    Ok(CheckReport {
+        field_sizes: field_sizes(&body),
+        body,
+        canonical,
+        encoded_size,
+        limit: MAX_RECORD,
+        keys,
+    })
 }
 
 impl CheckReport {
     /// A human-readable report.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "valid: {} of {} bytes used (signature included)", self.encoded_size, self.limit);
+        let _ = writeln!(
+            out,
+            "valid: {} of {} bytes used (signature included)",
+            self.encoded_size, self.limit
+        );
         for (field, value) in &self.canonical {
             let _ = writeln!(out, "  {field:<10} {value}");
         }
-        let largest: Vec<String> =
-            self.field_sizes.iter().take(4).map(|(field, bytes)| format!("{field} {bytes} B")).collect();
+        let largest: Vec<String> = self
+            .field_sizes
+            .iter()
+            .take(4)
+            .map(|(field, bytes)| format!("{field} {bytes} B"))
+            .collect();
         let _ = writeln!(out, "largest fields: {}", largest.join(", "));
         let _ = writeln!(out, "stored under {} keys:", self.keys.len());
         for key in &self.keys {

@@ -47,14 +47,20 @@ pub struct Draft {
 }
 
 fn required<T: Clone>(value: &Option<T>, field: &str) -> Result<T, PacketError> {
-    value.clone().ok_or_else(|| PacketError::Missing { field: field.into() })
+    value.clone().ok_or_else(|| PacketError::Missing {
+        field: field.into(),
+    })
 }
 
 /// An `f64` as the `f32` a packet stores, refusing values the conversion would make infinite.
 fn to_f32(field: &str, value: f64) -> Result<f32, PacketError> {
     let narrow = value as f32;
     if value.is_finite() && !narrow.is_finite() {
-        return Err(PacketError::OutOfRange { field: field.into(), value: value.to_string(), range: "±3.4e38".into() });
+        return Err(PacketError::OutOfRange {
+            field: field.into(),
+            value: value.to_string(),
+            range: "±3.4e38".into(),
+        });
     }
     Ok(narrow)
 }

@@ -65,7 +65,9 @@ pub enum PacketError {
         max: usize,
     },
     /// A text field holds a character canonical names may not contain.
-    #[error("{field}: character {ch:?} is not allowed (use lower-case letters, digits, '-', '.', '+')")]
+    #[error(
+        "{field}: character {ch:?} is not allowed (use lower-case letters, digits, '-', '.', '+')"
+    )]
     BadChar {
         /// The field.
         field: String,
@@ -114,7 +116,10 @@ pub enum PacketError {
 }
 
 fn largest_fields(largest: &[(String, usize)]) -> String {
-    let parts: Vec<String> = largest.iter().map(|(field, bytes)| format!("{field} {bytes} B")).collect();
+    let parts: Vec<String> = largest
+        .iter()
+        .map(|(field, bytes)| format!("{field} {bytes} B"))
+        .collect();
     parts.join(", ")
 }
 

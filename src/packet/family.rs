@@ -88,7 +88,9 @@ fn strip_dotted_version(name: &str) -> Option<usize> {
     let at = name.rfind("-v")?;
     let version = &name[at + 2..];
     let mut parts = version.split('.');
-    let all_numeric = version.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let all_numeric = version
+        .split('.')
+        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
     let dotted = parts.next().is_some() && parts.next().is_some();
     (at > 0 && all_numeric && dotted).then_some(at)
 }
@@ -110,7 +112,9 @@ fn is_size(segment: &str) -> bool {
     };
     !number.is_empty()
         && number.starts_with(|c: char| c.is_ascii_digit())
-        && number.chars().all(|c| c.is_ascii_digit() || c == '.' || c == 'x')
+        && number
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == 'x')
 }
 
 #[cfg(test)]
@@ -130,9 +134,15 @@ mod tests {
     fn packaging_and_flavour_suffixes_fold() {
         assert_eq!(fold_family("meta-llama/Llama-2-7b-chat-hf"), "llama-2-7b");
         assert_eq!(fold_family("unsloth/llama-3-8b-bnb-4bit"), "llama-3-8b");
-        assert_eq!(fold_family("unsloth/Meta-Llama-3.1-8B-Instruct-bnb-4bit"), "llama-3.1-8b");
+        assert_eq!(
+            fold_family("unsloth/Meta-Llama-3.1-8B-Instruct-bnb-4bit"),
+            "llama-3.1-8b"
+        );
         assert_eq!(fold_family("google/gemma-2-9b-it"), "gemma-2-9b");
-        assert_eq!(fold_family("TheBloke/Mistral-7B-Instruct-v0.2-GPTQ"), "mistral-7b");
+        assert_eq!(
+            fold_family("TheBloke/Mistral-7B-Instruct-v0.2-GPTQ"),
+            "mistral-7b"
+        );
         assert_eq!(fold_family("llama3-8b"), "llama-3-8b");
         assert_eq!(fold_family("llama3.1_8B"), "llama-3.1-8b");
         assert_eq!(fold_family("  Qwen2.5-7B  "), "qwen2.5-7b");
@@ -141,15 +151,25 @@ mod tests {
     #[test]
     fn folding_is_conservative() {
         // Generations, variants and sizes are kept.
-        assert_eq!(fold_family("deepseek-ai/DeepSeek-V2-Lite"), "deepseek-v2-lite");
+        assert_eq!(
+            fold_family("deepseek-ai/DeepSeek-V2-Lite"),
+            "deepseek-v2-lite"
+        );
         assert_eq!(fold_family("deepseek-v2"), "deepseek-v2");
-        assert_eq!(fold_family("microsoft/Phi-3-mini-4k-instruct"), "phi-3-mini-4k");
+        assert_eq!(
+            fold_family("microsoft/Phi-3-mini-4k-instruct"),
+            "phi-3-mini-4k"
+        );
         assert_eq!(fold_family("Qwen/Qwen2.5-0.5B"), "qwen2.5-0.5b");
         // A name that is only a suffix is not emptied.
         assert_eq!(fold_family("hf"), "hf");
         assert_eq!(fold_family("-it"), "it");
         // Folding is idempotent.
-        for name in ["meta-llama/Meta-Llama-3-8B", "Mistral-7B-Instruct-v0.2", "gemma-2-9b-it"] {
+        for name in [
+            "meta-llama/Meta-Llama-3-8B",
+            "Mistral-7B-Instruct-v0.2",
+            "gemma-2-9b-it",
+        ] {
             let once = fold_family(name);
             assert_eq!(fold_family(&once), once);
         }

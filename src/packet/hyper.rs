@@ -101,7 +101,10 @@ impl HyperKey {
     pub fn name(&self) -> &str {
         match self {
             HyperKey::Other(name) => name,
-            known => KNOWN.iter().find(|(_, k)| k == known).map_or("", |(n, _)| n),
+            known => KNOWN
+                .iter()
+                .find(|(_, k)| k == known)
+                .map_or("", |(n, _)| n),
         }
     }
 
@@ -120,9 +123,10 @@ impl HyperKey {
     /// The value type this key takes.
     pub fn kind(&self) -> HyperKind {
         match self {
-            HyperKey::LoraRank | HyperKey::BatchSize | HyperKey::MaxSeqLen | HyperKey::QuantBits => {
-                HyperKind::Integer
-            }
+            HyperKey::LoraRank
+            | HyperKey::BatchSize
+            | HyperKey::MaxSeqLen
+            | HyperKey::QuantBits => HyperKind::Integer,
             HyperKey::LoraAlpha
             | HyperKey::LoraDropout
             | HyperKey::LearningRate
@@ -234,7 +238,10 @@ mod tests {
         assert_eq!(HyperKey::parse("LR"), HyperKey::LearningRate);
         assert_eq!(HyperKey::parse("lora-alpha"), HyperKey::LoraAlpha);
         assert_eq!(HyperKey::parse("r"), HyperKey::LoraRank);
-        assert_eq!(HyperKey::parse("Gradient Clip"), HyperKey::Other("gradient_clip".into()));
+        assert_eq!(
+            HyperKey::parse("Gradient Clip"),
+            HyperKey::Other("gradient_clip".into())
+        );
         for key in HyperKey::known() {
             assert_eq!(&HyperKey::parse(key.name()), key);
         }
@@ -245,7 +252,10 @@ mod tests {
         assert_eq!(HyperValue::parse("16"), HyperValue::Int(16));
         assert_eq!(HyperValue::parse("2e-4"), HyperValue::Float(2e-4));
         assert_eq!(HyperValue::parse("true"), HyperValue::Bool(true));
-        assert_eq!(HyperValue::parse("\"cosine\""), HyperValue::Text("cosine".into()));
+        assert_eq!(
+            HyperValue::parse("\"cosine\""),
+            HyperValue::Text("cosine".into())
+        );
     }
 
     #[test]

@@ -105,7 +105,11 @@ pub struct SemanticKey {
 impl SemanticKey {
     fn new(level: KeyLevel, parts: &[&str]) -> SemanticKey {
         let text = format!("{KEY_PREFIX}{}/{}", level.label(), parts.join("/"));
-        SemanticKey { level, id: Id::hash(text.as_bytes()), text }
+        SemanticKey {
+            level,
+            id: Id::hash(text.as_bytes()),
+            text,
+        }
     }
 }
 
@@ -113,7 +117,10 @@ impl SemanticKey {
 fn context_keys(family: Option<&str>, task: &str, tags: &[String]) -> Vec<SemanticKey> {
     let mut keys = Vec::with_capacity(3 + tags.len());
     if let Some(family) = family {
-        keys.push(SemanticKey::new(KeyLevel::Exact, &[family, task, &tags.join(",")]));
+        keys.push(SemanticKey::new(
+            KeyLevel::Exact,
+            &[family, task, &tags.join(",")],
+        ));
         keys.push(SemanticKey::new(KeyLevel::FamilyTask, &[family, task]));
     }
     for tag in tags.iter().take(MAX_TAGS) {
@@ -145,7 +152,11 @@ impl Query {
         let family = family.map(fold_family).filter(|f| !f.is_empty());
         let mut tags = canonical_tags(tags);
         tags.truncate(MAX_TAGS);
-        Query { family, task: canonical_token(task), tags }
+        Query {
+            family,
+            task: canonical_token(task),
+            tags,
+        }
     }
 
     /// The keys to look up, most specific first (no exact or family-task key without a family).
@@ -215,11 +226,21 @@ impl Ranked {
 /// Merges the packets found under a query's keys: duplicates (by packet id) dropped, packets for
 /// another task dropped, the rest ranked by similarity, highest first, ties by packet id.
 pub fn rank(query: &Query, found: impl IntoIterator<Item = OutcomePacket>) -> Vec<Ranked> {
-    let unique: BTreeMap<RecordId, OutcomePacket> = found.into_iter().map(|p| (p.id(), p)).collect();
+    let unique: BTreeMap<RecordId, OutcomePacket> =
+        found.into_iter().map(|p| (p.id(), p)).collect();
     let mut ranked: Vec<Ranked> = unique
         .into_values()
-        .filter_map(|packet| query.similarity(&packet.body).map(|similarity| Ranked { packet, similarity }))
+        .filter_map(|packet| {
+            query
+                .similarity(&packet.body)
+                .map(|similarity| Ranked { packet, similarity })
+        })
         .collect();
-    ranked.sort_by(|a, b| b.similarity.score.total_cmp(&a.similarity.score).then_with(|| a.id().cmp(&b.id())));
+    ranked.sort_by(|a, b| {
+        b.similarity
+            .score
+            .total_cmp(&a.similarity.score)
+            .then_with(|| a.id().cmp(&b.id()))
+    });
     ranked
 }

@@ -85,7 +85,10 @@ impl Tuning {
     pub fn name(&self) -> &str {
         match self {
             Tuning::Other(name) => name,
-            known => TUNINGS.iter().find(|(_, t)| t == known).map_or("", |(n, _)| n),
+            known => TUNINGS
+                .iter()
+                .find(|(_, t)| t == known)
+                .map_or("", |(n, _)| n),
         }
     }
 
@@ -93,7 +96,10 @@ impl Tuning {
         if FULL_ALIASES.contains(&word) {
             return Some(Tuning::Full);
         }
-        TUNINGS.iter().find(|(n, _)| *n == word).map(|(_, t)| t.clone())
+        TUNINGS
+            .iter()
+            .find(|(n, _)| *n == word)
+            .map(|(_, t)| t.clone())
     }
 }
 
@@ -102,19 +108,28 @@ impl Objective {
     pub fn name(&self) -> &str {
         match self {
             Objective::Other(name) => name,
-            known => OBJECTIVES.iter().find(|(_, o)| o == known).map_or("", |(n, _)| n),
+            known => OBJECTIVES
+                .iter()
+                .find(|(_, o)| o == known)
+                .map_or("", |(n, _)| n),
         }
     }
 
     fn parse_known(word: &str) -> Option<Objective> {
-        OBJECTIVES.iter().find(|(n, _)| *n == word).map(|(_, o)| o.clone())
+        OBJECTIVES
+            .iter()
+            .find(|(n, _)| *n == word)
+            .map(|(_, o)| o.clone())
     }
 }
 
 impl Method {
     /// A supervised run with `tuning`.
     pub fn sft(tuning: Tuning) -> Method {
-        Method { tuning, objective: Objective::Sft }
+        Method {
+            tuning,
+            objective: Objective::Sft,
+        }
     }
 
     /// Parses the forms [`Display`](fmt::Display) writes: a tuning alone (`qlora`, meaning
@@ -132,15 +147,20 @@ impl Method {
                 if objective.is_empty() || tuning.is_empty() {
                     return None;
                 }
-                let objective = Objective::parse_known(objective).unwrap_or_else(|| Objective::Other(objective.into()));
-                let tuning = Tuning::parse_known(tuning).unwrap_or_else(|| Tuning::Other(tuning.into()));
+                let objective = Objective::parse_known(objective)
+                    .unwrap_or_else(|| Objective::Other(objective.into()));
+                let tuning =
+                    Tuning::parse_known(tuning).unwrap_or_else(|| Tuning::Other(tuning.into()));
                 Some(Method { tuning, objective })
             }
             None => {
                 if let Some(tuning) = Tuning::parse_known(&text) {
                     Some(Method::sft(tuning))
                 } else if let Some(objective) = Objective::parse_known(&text) {
-                    Some(Method { tuning: Tuning::Full, objective })
+                    Some(Method {
+                        tuning: Tuning::Full,
+                        objective,
+                    })
                 } else {
                     Some(Method::sft(Tuning::Other(text)))
                 }
@@ -171,24 +191,55 @@ mod tests {
         let methods = [
             Method::sft(Tuning::Qlora),
             Method::sft(Tuning::Full),
-            Method { tuning: Tuning::Qlora, objective: Objective::Dpo },
-            Method { tuning: Tuning::Full, objective: Objective::Orpo },
+            Method {
+                tuning: Tuning::Qlora,
+                objective: Objective::Dpo,
+            },
+            Method {
+                tuning: Tuning::Full,
+                objective: Objective::Orpo,
+            },
             Method::sft(Tuning::Other("loha".into())),
-            Method { tuning: Tuning::Full, objective: Objective::Other("rloo".into()) },
-            Method { tuning: Tuning::Other("vera".into()), objective: Objective::Other("rloo".into()) },
+            Method {
+                tuning: Tuning::Full,
+                objective: Objective::Other("rloo".into()),
+            },
+            Method {
+                tuning: Tuning::Other("vera".into()),
+                objective: Objective::Other("rloo".into()),
+            },
         ];
         for method in methods {
-            assert_eq!(Method::parse(&method.to_string()), Some(method.clone()), "{method}");
+            assert_eq!(
+                Method::parse(&method.to_string()),
+                Some(method.clone()),
+                "{method}"
+            );
         }
     }
 
     #[test]
     fn common_spellings_parse() {
         assert_eq!(Method::parse("QLoRA"), Some(Method::sft(Tuning::Qlora)));
-        assert_eq!(Method::parse("full fine-tune"), Some(Method::sft(Tuning::Full)));
-        assert_eq!(Method::parse("full_finetune"), Some(Method::sft(Tuning::Full)));
-        assert_eq!(Method::parse("DPO"), Some(Method { tuning: Tuning::Full, objective: Objective::Dpo }));
-        assert_eq!(Method::parse("dpo+qlora").map(|m| m.to_string()), Some("dpo+qlora".into()));
+        assert_eq!(
+            Method::parse("full fine-tune"),
+            Some(Method::sft(Tuning::Full))
+        );
+        assert_eq!(
+            Method::parse("full_finetune"),
+            Some(Method::sft(Tuning::Full))
+        );
+        assert_eq!(
+            Method::parse("DPO"),
+            Some(Method {
+                tuning: Tuning::Full,
+                objective: Objective::Dpo
+            })
+        );
+        assert_eq!(
+            Method::parse("dpo+qlora").map(|m| m.to_string()),
+            Some("dpo+qlora".into())
+        );
         assert_eq!(Method::parse(""), None);
         assert_eq!(Method::parse("+lora"), None);
     }

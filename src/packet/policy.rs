@@ -35,15 +35,20 @@ impl RecordPolicy for OutcomePolicy {
     fn check(&self, key: &Id, record: &SignedRecord) -> Result<(), RecordError> {
         match record.kind {
             RecordKind::Raw if self.allow_raw => record.verify_signature(),
-            RecordKind::Raw => Err(RecordError::Refused("raw records are not accepted by this node".into())),
+            RecordKind::Raw => Err(RecordError::Refused(
+                "raw records are not accepted by this node".into(),
+            )),
             RecordKind::Outcome => {
                 // Checked first and separately so a forged packet reports as a bad signature.
                 record.verify_signature()?;
-                let packet = OutcomePacket::open_verified(record.clone()).map_err(|e| RecordError::Refused(e.to_string()))?;
+                let packet = OutcomePacket::open_verified(record.clone())
+                    .map_err(|e| RecordError::Refused(e.to_string()))?;
                 if packet.keys().iter().any(|k| k.id == *key) {
                     Ok(())
                 } else {
-                    Err(RecordError::Refused("key is not one of the packet's semantic keys".into()))
+                    Err(RecordError::Refused(
+                        "key is not one of the packet's semantic keys".into(),
+                    ))
                 }
             }
         }

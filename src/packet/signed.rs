@@ -21,7 +21,11 @@ pub struct OutcomePacket {
 impl OutcomePacket {
     /// Validates `body`, checks its size and signs it. The body must already be canonical
     /// (see [`normalize`](super::validate::normalize)).
-    pub fn sign(body: OutcomeBody, key: &SigningKey, created: u64) -> Result<OutcomePacket, PacketError> {
+    pub fn sign(
+        body: OutcomeBody,
+        key: &SigningKey,
+        created: u64,
+    ) -> Result<OutcomePacket, PacketError> {
         validate(&body)?;
         check_size(&body, created)?;
         let record = SignedRecord::sign(key, RecordKind::Outcome, created, body.encode())?;
@@ -39,7 +43,8 @@ impl OutcomePacket {
 
     /// Decodes and validates the body of a record whose signature the caller has verified.
     pub(crate) fn open_verified(record: SignedRecord) -> Result<OutcomePacket, PacketError> {
-        let body = OutcomeBody::decode(&record.payload).map_err(|e| PacketError::Decode(e.to_string()))?;
+        let body =
+            OutcomeBody::decode(&record.payload).map_err(|e| PacketError::Decode(e.to_string()))?;
         validate(&body)?;
         Ok(OutcomePacket { body, record })
     }

@@ -55,8 +55,11 @@ pub fn field_sizes(body: &OutcomeBody) -> Vec<(String, usize)> {
         ("confidence", size_of(&body.confidence)),
         ("built_on", size_of(&body.built_on)),
     ];
-    sizes.sort_by(|a, b| b.1.cmp(&a.1));
-    sizes.into_iter().map(|(field, bytes)| (field.to_string(), bytes)).collect()
+    sizes.sort_by_key(|s| std::cmp::Reverse(s.1));
+    sizes
+        .into_iter()
+        .map(|(field, bytes)| (field.to_string(), bytes))
+        .collect()
 }
 
 /// `Ok(size)` if the record carrying `body` fits [`MAX_RECORD`], else
@@ -68,5 +71,9 @@ pub fn check_size(body: &OutcomeBody, created: u64) -> Result<usize, PacketError
     }
     let mut largest = field_sizes(body);
     largest.truncate(LARGEST_LISTED);
-    Err(PacketError::TooLarge { size, limit: MAX_RECORD, largest })
+    Err(PacketError::TooLarge {
+        size,
+        limit: MAX_RECORD,
+        largest,
+    })
 }

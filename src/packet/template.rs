@@ -130,18 +130,27 @@ pub fn parse_packet_file(text: &str) -> Result<Draft, FileError> {
                 in_hyperparams = true;
                 continue;
             }
-            return Err(fail(format!("unknown section {content} (only [hyperparameters] exists)")));
+            return Err(fail(format!(
+                "unknown section {content} (only [hyperparameters] exists)"
+            )));
         }
-        let (name, value_text) = content.split_once('=').ok_or_else(|| fail(format!("expected `name = value`, got {content:?}")))?;
+        let (name, value_text) = content
+            .split_once('=')
+            .ok_or_else(|| fail(format!("expected `name = value`, got {content:?}")))?;
         let name = name.trim();
-        let value = parse_value(value_text.trim()).map_err(|message| fail(format!("{name}: {message}")))?;
+        let value =
+            parse_value(value_text.trim()).map_err(|message| fail(format!("{name}: {message}")))?;
         if in_hyperparams {
             let hyper = match value {
                 Value::Text(s) => HyperValue::Text(s),
                 Value::Number(x, true) if x.abs() < 9.0e15 => HyperValue::Int(x as i64),
                 Value::Number(x, _) => HyperValue::Float(x as f32),
                 Value::Bool(b) => HyperValue::Bool(b),
-                Value::List(_) => return Err(fail(format!("{name}: a hyperparameter takes one value, not a list"))),
+                Value::List(_) => {
+                    return Err(fail(format!(
+                        "{name}: a hyperparameter takes one value, not a list"
+                    )));
+                }
             };
             draft.set_hyperparam(HyperKey::parse(name), hyper);
         } else {
@@ -152,7 +161,9 @@ pub fn parse_packet_file(text: &str) -> Result<Draft, FileError> {
 }
 
 fn set_field(draft: &mut Draft, name: &str, value: Value) -> Result<(), String> {
-    let wrong = |expected: &str, value: &Value| format!("{name}: expected {expected}, got {}", value.describe());
+    let wrong = |expected: &str, value: &Value| {
+        format!("{name}: expected {expected}, got {}", value.describe())
+    };
     match (name, value) {
         ("family", Value::Text(s)) => draft.family = Some(s),
         ("task", Value::Text(s)) => draft.task = Some(s),
@@ -216,7 +227,9 @@ fn strip_comment(line: &str) -> &str {
 
 fn parse_value(text: &str) -> Result<Value, String> {
     if let Some(inner) = text.strip_prefix('[') {
-        let inner = inner.strip_suffix(']').ok_or("a list must end with ] on the same line")?;
+        let inner = inner
+            .strip_suffix(']')
+            .ok_or("a list must end with ] on the same line")?;
         let mut items = Vec::new();
         let mut rest = inner.trim();
         while !rest.is_empty() {
@@ -234,7 +247,10 @@ fn parse_value(text: &str) -> Result<Value, String> {
     if text.starts_with('"') {
         let (item, rest) = parse_text(text)?;
         if !rest.trim().is_empty() {
-            return Err(format!("unexpected {:?} after the closing quote", rest.trim()));
+            return Err(format!(
+                "unexpected {:?} after the closing quote",
+                rest.trim()
+            ));
         }
         return Ok(Value::Text(item));
     }
@@ -248,13 +264,17 @@ fn parse_value(text: &str) -> Result<Value, String> {
     match plain.parse::<f64>() {
         Ok(x) if x.is_finite() => Ok(Value::Number(x, integer)),
         Ok(_) => Err(format!("{text} is not a finite number")),
-        Err(_) => Err(format!("{text:?} is not a value (text needs double quotes)")),
+        Err(_) => Err(format!(
+            "{text:?} is not a value (text needs double quotes)"
+        )),
     }
 }
 
 /// A quoted text at the start of `text`, and what follows it.
 fn parse_text(text: &str) -> Result<(String, &str), String> {
-    let body = text.strip_prefix('"').ok_or_else(|| format!("expected text in double quotes, found {text:?}"))?;
+    let body = text
+        .strip_prefix('"')
+        .ok_or_else(|| format!("expected text in double quotes, found {text:?}"))?;
     let mut out = String::new();
     let mut escaped = false;
     for (i, ch) in body.char_indices() {
@@ -278,7 +298,11 @@ fn quote(text: &str) -> String {
 fn number(x: f64) -> String {
     let text = format_number(x);
     // A value that must read back as a number, never an integer, keeps a decimal point or exponent.
-    if text.contains(['.', 'e', 'i', 'N']) { text } else { format!("{text}.0") }
+    if text.contains(['.', 'e', 'i', 'N']) {
+        text
+    } else {
+        format!("{text}.0")
+    }
 }
 
 /// Writes a draft as a packet file (the inverse of [`parse_packet_file`] for every set field).
@@ -296,24 +320,47 @@ pub fn render_packet_file(draft: &Draft, notes: &BTreeMap<String, String>) -> St
         }
         let _ = writeln!(out, "{name} = {value}");
     };
-    let list = |items: Vec<String>| format!("[{}]", items.iter().map(|s| quote(s)).collect::<Vec<_>>().join(", "));
+    let list = |items: Vec<String>| {
+        format!(
+            "[{}]",
+            items
+                .iter()
+                .map(|s| quote(s))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
     line("family", draft.family.as_deref().map(quote));
     line("task", draft.task.as_deref().map(quote));
     line("tags", Some(list(draft.tags.clone())));
     line("data_scale", draft.data_scale.map(|s| quote(s.label())));
     line("benchmark", draft.benchmark.as_deref().map(quote));
-    line("score_scale", Some(quote(draft.score_scale.unwrap_or(ScoreScale::Unit).label())));
-    line("higher_is_better", Some(draft.higher_is_better.unwrap_or(true).to_string()));
+    line(
+        "score_scale",
+        Some(quote(draft.score_scale.unwrap_or(ScoreScale::Unit).label())),
+    );
+    line(
+        "higher_is_better",
+        Some(draft.higher_is_better.unwrap_or(true).to_string()),
+    );
     line("baseline", draft.baseline.map(number));
     line("outcome", draft.outcome.map(number));
     if draft.delta.is_some() {
         line("delta", draft.delta.map(number));
     }
-    line("method", draft.method.as_ref().map(|m| quote(&m.to_string())));
+    line(
+        "method",
+        draft.method.as_ref().map(|m| quote(&m.to_string())),
+    );
     line("held_out", draft.held_out.map(|b| b.to_string()));
     line("eval_samples", draft.eval_samples.map(|n| n.to_string()));
     line("confidence", draft.confidence.map(number));
-    line("built_on", Some(list(draft.built_on.iter().map(|id| id.to_string()).collect())));
+    line(
+        "built_on",
+        Some(list(
+            draft.built_on.iter().map(|id| id.to_string()).collect(),
+        )),
+    );
     out.push_str("\n[hyperparameters]\n");
     let mut params = draft.hyperparams.clone();
     params.sort_by(|a, b| a.0.cmp(&b.0));

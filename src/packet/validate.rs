@@ -58,7 +58,11 @@ pub fn validate(body: &OutcomeBody) -> Result<(), PacketError> {
     check_token("task", &body.task, MAX_TASK_LEN, false)?;
     check_tags(&body.tags)?;
     check_token("benchmark", &body.benchmark, MAX_BENCHMARK_LEN, true)?;
-    expect_canonical("benchmark", &body.benchmark, &canonical_benchmark(&body.benchmark))?;
+    expect_canonical(
+        "benchmark",
+        &body.benchmark,
+        &canonical_benchmark(&body.benchmark),
+    )?;
     check_scores(body)?;
     check_method(&body.method)?;
     check_hyperparams(&body.hyperparams)?;
@@ -68,10 +72,18 @@ pub fn validate(body: &OutcomeBody) -> Result<(), PacketError> {
     let confidence = f64::from(body.confidence);
     finite("confidence", confidence)?;
     if !(0.0..=1.0).contains(&confidence) {
-        return Err(out_of_range("confidence", format_number(confidence), "[0, 1]"));
+        return Err(out_of_range(
+            "confidence",
+            format_number(confidence),
+            "[0, 1]",
+        ));
     }
     if body.built_on.len() > MAX_BUILT_ON {
-        return Err(PacketError::TooMany { field: "built_on".into(), count: body.built_on.len(), max: MAX_BUILT_ON });
+        return Err(PacketError::TooMany {
+            field: "built_on".into(),
+            count: body.built_on.len(),
+            max: MAX_BUILT_ON,
+        });
     }
     let mut credited = body.built_on.clone();
     credited.sort();
@@ -100,40 +112,72 @@ pub fn check_delta(body: &OutcomeBody, stated: f64) -> Result<(), PacketError> {
 }
 
 fn out_of_range(field: &str, value: String, range: &str) -> PacketError {
-    PacketError::OutOfRange { field: field.into(), value, range: range.into() }
+    PacketError::OutOfRange {
+        field: field.into(),
+        value,
+        range: range.into(),
+    }
 }
 
 fn finite(field: &str, value: f64) -> Result<(), PacketError> {
-    if value.is_finite() { Ok(()) } else { Err(PacketError::NotFinite { field: field.into(), value: value.to_string() }) }
+    if value.is_finite() {
+        Ok(())
+    } else {
+        Err(PacketError::NotFinite {
+            field: field.into(),
+            value: value.to_string(),
+        })
+    }
 }
 
 fn expect_canonical(field: &str, found: &str, expected: &str) -> Result<(), PacketError> {
     if found == expected {
         Ok(())
     } else {
-        Err(PacketError::NotCanonical { field: field.into(), found: found.into(), expected: expected.into() })
+        Err(PacketError::NotCanonical {
+            field: field.into(),
+            found: found.into(),
+            expected: expected.into(),
+        })
     }
 }
 
 /// Non-empty, within `max` bytes, allowed characters only, equal to its canonical form.
 fn check_token(field: &str, value: &str, max: usize, benchmark: bool) -> Result<(), PacketError> {
     if value.is_empty() {
-        return Err(PacketError::Empty { field: field.into() });
+        return Err(PacketError::Empty {
+            field: field.into(),
+        });
     }
     if value.len() > max {
-        return Err(PacketError::TooLong { field: field.into(), len: value.len(), max });
+        return Err(PacketError::TooLong {
+            field: field.into(),
+            len: value.len(),
+            max,
+        });
     }
-    let canonical = if benchmark { canonical_benchmark(value) } else { canonical_token(value) };
+    let canonical = if benchmark {
+        canonical_benchmark(value)
+    } else {
+        canonical_token(value)
+    };
     expect_canonical(field, value, &canonical)?;
     if let Some(ch) = first_bad_char(value, benchmark) {
-        return Err(PacketError::BadChar { field: field.into(), ch });
+        return Err(PacketError::BadChar {
+            field: field.into(),
+            ch,
+        });
     }
     Ok(())
 }
 
 fn check_tags(tags: &[String]) -> Result<(), PacketError> {
     if tags.len() > MAX_TAGS {
-        return Err(PacketError::TooMany { field: "tags".into(), count: tags.len(), max: MAX_TAGS });
+        return Err(PacketError::TooMany {
+            field: "tags".into(),
+            count: tags.len(),
+            max: MAX_TAGS,
+        });
     }
     for (i, tag) in tags.iter().enumerate() {
         check_token(&format!("tags[{i}]"), tag, MAX_TAG_LEN, false)?;
@@ -185,14 +229,21 @@ fn check_method(method: &Method) -> Result<(), PacketError> {
 fn check_name(field: &str, name: &str) -> Result<(), PacketError> {
     check_token(field, name, MAX_NAME_LEN, false)?;
     if name.contains('+') {
-        return Err(PacketError::BadChar { field: field.into(), ch: '+' });
+        return Err(PacketError::BadChar {
+            field: field.into(),
+            ch: '+',
+        });
     }
     Ok(())
 }
 
 fn check_hyperparams(params: &[(HyperKey, HyperValue)]) -> Result<(), PacketError> {
     if params.len() > MAX_HYPERPARAMS {
-        return Err(PacketError::TooMany { field: "hyperparameters".into(), count: params.len(), max: MAX_HYPERPARAMS });
+        return Err(PacketError::TooMany {
+            field: "hyperparameters".into(),
+            count: params.len(),
+            max: MAX_HYPERPARAMS,
+        });
     }
     for pair in params.windows(2) {
         if pair[0].0 >= pair[1].0 {
@@ -204,7 +255,9 @@ fn check_hyperparams(params: &[(HyperKey, HyperValue)]) -> Result<(), PacketErro
             });
         }
     }
-    params.iter().try_for_each(|(key, value)| check_hyperparam(key, value))
+    params
+        .iter()
+        .try_for_each(|(key, value)| check_hyperparam(key, value))
 }
 
 fn check_hyperparam(key: &HyperKey, value: &HyperValue) -> Result<(), PacketError> {
@@ -214,18 +267,31 @@ fn check_hyperparam(key: &HyperKey, value: &HyperValue) -> Result<(), PacketErro
             return Err(PacketError::Empty { field });
         }
         if name.len() > MAX_NAME_LEN {
-            return Err(PacketError::TooLong { field, len: name.len(), max: MAX_NAME_LEN });
+            return Err(PacketError::TooLong {
+                field,
+                len: name.len(),
+                max: MAX_NAME_LEN,
+            });
         }
-        if let Some(ch) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '.')) {
+        if let Some(ch) = name
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '.'))
+        {
             return Err(PacketError::BadChar { field, ch });
         }
         expect_canonical(&field, name, HyperKey::parse(name).name())?;
     }
-    let type_error = |expected| PacketError::HyperparamType { key: key.name().into(), expected, found: value.to_string() };
+    let type_error = |expected| PacketError::HyperparamType {
+        key: key.name().into(),
+        expected,
+        found: value.to_string(),
+    };
     match (key.kind(), value) {
         (HyperKind::Integer, HyperValue::Int(i)) => check_integer(key, *i, &field),
         (HyperKind::Integer, _) => Err(type_error("an integer")),
-        (HyperKind::Number | HyperKind::Any, HyperValue::Float(x)) => check_number(key, f64::from(*x), &field),
+        (HyperKind::Number | HyperKind::Any, HyperValue::Float(x)) => {
+            check_number(key, f64::from(*x), &field)
+        }
         (HyperKind::Number, _) => Err(type_error("a number")),
         (HyperKind::Text | HyperKind::Any, HyperValue::Text(text)) => check_name(&field, text),
         (HyperKind::Text, _) => Err(type_error("a text token")),
@@ -238,7 +304,11 @@ fn check_integer(key: &HyperKey, value: i64, field: &str) -> Result<(), PacketEr
         HyperKey::QuantBits => (1, 16, "1..=16 bits"),
         _ => (1, i64::from(u32::MAX), "at least 1"),
     };
-    if (low..=high).contains(&value) { Ok(()) } else { Err(out_of_range(field, value.to_string(), range)) }
+    if (low..=high).contains(&value) {
+        Ok(())
+    } else {
+        Err(out_of_range(field, value.to_string(), range))
+    }
 }
 
 fn check_number(key: &HyperKey, value: f64, field: &str) -> Result<(), PacketError> {
@@ -248,8 +318,14 @@ fn check_number(key: &HyperKey, value: f64, field: &str) -> Result<(), PacketErr
         HyperKey::WarmupRatio => ((0.0..=1.0).contains(&value), "[0, 1]"),
         HyperKey::LearningRate => (value > 0.0 && value <= 1.0, "(0, 1]"),
         HyperKey::WeightDecay => (value >= 0.0, "at least 0"),
-        HyperKey::LoraAlpha | HyperKey::Epochs | HyperKey::PrefBeta => (value > 0.0, "greater than 0"),
+        HyperKey::LoraAlpha | HyperKey::Epochs | HyperKey::PrefBeta => {
+            (value > 0.0, "greater than 0")
+        }
         _ => (true, ""),
     };
-    if ok { Ok(()) } else { Err(out_of_range(field, format_number(value), range)) }
+    if ok {
+        Ok(())
+    } else {
+        Err(out_of_range(field, format_number(value), range))
+    }
 }

@@ -40,7 +40,12 @@ pub const NOT_HELD_OUT_FACTOR: f64 = 0.5;
 impl Evidence {
     /// Evidence with neutral trust.
     pub fn new(id: RecordId, body: OutcomeBody, similarity: f64) -> Evidence {
-        Evidence { id, body, similarity, trust: 1.0 }
+        Evidence {
+            id,
+            body,
+            similarity,
+            trust: 1.0,
+        }
     }
 
     /// Evidence from a ranked query result, with trust from `trust`.
@@ -58,7 +63,11 @@ impl Evidence {
     /// factors count as 0, so bad input can only remove evidence, never dominate.
     pub fn weight(&self) -> f64 {
         let clean = |x: f64| if x.is_finite() && x > 0.0 { x } else { 0.0 };
-        let held = if self.body.held_out { 1.0 } else { NOT_HELD_OUT_FACTOR };
+        let held = if self.body.held_out {
+            1.0
+        } else {
+            NOT_HELD_OUT_FACTOR
+        };
         clean(self.trust)
             * clean(self.similarity.min(1.0))
             * clean(f64::from(self.body.confidence).min(1.0))

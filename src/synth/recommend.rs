@@ -62,8 +62,12 @@ pub struct Recommendation {
 
 /// Synthesises a recommendation; `None` when no evidence has positive weight.
 pub fn recommend(evidence: &[Evidence]) -> Option<Recommendation> {
-    let mut weighted: Vec<(&Evidence, f64)> = evidence.iter().map(|e| (e, e.weight())).filter(|(_, w)| *w > 0.0).collect();
-    weighted.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+    let mut weighted: Vec<(&Evidence, f64)> = evidence
+        .iter()
+        .map(|e| (e, e.weight()))
+        .filter(|(_, w)| *w > 0.0)
+        .collect();
+    weighted.sort_by_key(|(e, _)| e.id);
     weighted.dedup_by(|a, b| a.0.id == b.0.id);
     let total: f64 = weighted.iter().map(|(_, w)| w).sum();
     if weighted.is_empty() || total <= 0.0 {
@@ -89,7 +93,9 @@ pub fn recommend(evidence: &[Evidence]) -> Option<Recommendation> {
     // Best expected gain; ties: more weight, then canonical method order (the map's order,
     // kept by the stable sort).
     methods.sort_by(|a, b| {
-        b.expected_gain.total_cmp(&a.expected_gain).then_with(|| b.weight_share.total_cmp(&a.weight_share))
+        b.expected_gain
+            .total_cmp(&a.expected_gain)
+            .then_with(|| b.weight_share.total_cmp(&a.weight_share))
     });
     let best = methods.first()?.clone();
     let group = by_method.get(&best.method)?;
@@ -120,7 +126,10 @@ fn synthesise_params(group: &[(&Evidence, f64)]) -> Vec<RecommendedParam> {
     let mut by_key: BTreeMap<&HyperKey, Vec<(&HyperValue, f64)>> = BTreeMap::new();
     for (e, w) in group {
         for (key, value) in &e.body.hyperparams {
-            by_key.entry(key).or_default().push((value, param_weight(e, *w)));
+            by_key
+                .entry(key)
+                .or_default()
+                .push((value, param_weight(e, *w)));
         }
     }
     by_key
@@ -128,16 +137,25 @@ fn synthesise_params(group: &[(&Evidence, f64)]) -> Vec<RecommendedParam> {
         .filter_map(|(key, values)| {
             let stated_by = values.len();
             let (value, support) = synthesise_one(key, &values)?;
-            Some(RecommendedParam { key: key.clone(), value, support, stated_by })
+            Some(RecommendedParam {
+                key: key.clone(),
+                value,
+                support,
+                stated_by,
+            })
         })
         .collect()
 }
 
 fn synthesise_one(key: &HyperKey, values: &[(&HyperValue, f64)]) -> Option<(HyperValue, f64)> {
-    let numbers: Option<Vec<(f64, f64)>> = values.iter().map(|(v, w)| v.as_f64().map(|x| (x, *w))).collect();
+    let numbers: Option<Vec<(f64, f64)>> = values
+        .iter()
+        .map(|(v, w)| v.as_f64().map(|x| (x, *w)))
+        .collect();
     match numbers {
         Some(numbers) if !numbers.is_empty() => {
-            let integer = key.kind() == HyperKind::Integer || values.iter().all(|(v, _)| matches!(v, HyperValue::Int(_)));
+            let integer = key.kind() == HyperKind::Integer
+                || values.iter().all(|(v, _)| matches!(v, HyperValue::Int(_)));
             let midpoint = if integer {
                 Midpoint::Lower
             } else if key.log_scale() {
@@ -152,14 +170,22 @@ fn synthesise_one(key: &HyperKey, values: &[(&HyperValue, f64)]) -> Option<(Hype
                 .filter(|(x, w)| *w > 0.0 && (x - median).abs() <= NUMERIC_AGREEMENT * median.abs())
                 .map(|(_, w)| w)
                 .sum();
-            let value = if integer { HyperValue::Int(median.round() as i64) } else { HyperValue::Float(median as f32) };
+            let value = if integer {
+                HyperValue::Int(median.round() as i64)
+            } else {
+                HyperValue::Float(median as f32)
+            };
             Some((value, if total > 0.0 { near / total } else { 0.0 }))
         }
         _ => {
             // Votes over the values' canonical text, so mixed types still compare.
-            let votes: Vec<(String, f64)> = values.iter().map(|(v, w)| (v.to_string(), *w)).collect();
+            let votes: Vec<(String, f64)> =
+                values.iter().map(|(v, w)| (v.to_string(), *w)).collect();
             let (winner, share) = weighted_vote(&votes)?;
-            let value = values.iter().find(|(v, _)| v.to_string() == winner).map(|(v, _)| (*v).clone())?;
+            let value = values
+                .iter()
+                .find(|(v, _)| v.to_string() == winner)
+                .map(|(v, _)| (*v).clone())?;
             Some((value, share))
         }
     }

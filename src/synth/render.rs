@@ -27,18 +27,44 @@ pub fn table(rec: &Recommendation) -> String {
         rec.evidence_count,
     );
     if !rec.hyperparams.is_empty() {
-        let _ = writeln!(out, "\n{:<16} {:>12} {:>8} {:>9}", "hyperparameter", "value", "support", "stated by");
+        let _ = writeln!(
+            out,
+            "\n{:<16} {:>12} {:>8} {:>9}",
+            "hyperparameter", "value", "support", "stated by"
+        );
         for p in &rec.hyperparams {
-            let _ = writeln!(out, "{:<16} {:>12} {:>8} {:>9}", p.key.name(), p.value.to_string(), percent(p.support), p.stated_by);
+            let _ = writeln!(
+                out,
+                "{:<16} {:>12} {:>8} {:>9}",
+                p.key.name(),
+                p.value.to_string(),
+                percent(p.support),
+                p.stated_by
+            );
         }
     }
     if rec.methods.len() > 1 {
-        let _ = writeln!(out, "\n{:<16} {:>12} {:>8} {:>9}", "method", "expected", "weight", "packets");
+        let _ = writeln!(
+            out,
+            "\n{:<16} {:>12} {:>8} {:>9}",
+            "method", "expected", "weight", "packets"
+        );
         for m in &rec.methods {
-            let _ = writeln!(out, "{:<16} {:>12} {:>8} {:>9}", m.method.to_string(), points(m.expected_gain), percent(m.weight_share), m.packets);
+            let _ = writeln!(
+                out,
+                "{:<16} {:>12} {:>8} {:>9}",
+                m.method.to_string(),
+                points(m.expected_gain),
+                percent(m.weight_share),
+                m.packets
+            );
         }
     }
-    let ids: Vec<String> = rec.contributors.iter().map(|id| id.to_string()[..16].to_string()).collect();
+    let ids: Vec<String> = rec
+        .contributors
+        .iter()
+        .map(|id| id.to_string()[..16].to_string())
+        .collect();
     let _ = writeln!(out, "\ncontributors: {}", ids.join(" "));
     out
 }

@@ -14,8 +14,11 @@ pub enum Midpoint {
 }
 
 fn clean(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
-    let mut points: Vec<(f64, f64)> =
-        points.iter().copied().filter(|(v, w)| v.is_finite() && w.is_finite() && *w > 0.0).collect();
+    let mut points: Vec<(f64, f64)> = points
+        .iter()
+        .copied()
+        .filter(|(v, w)| v.is_finite() && w.is_finite() && *w > 0.0)
+        .collect();
     points.sort_by(|a, b| a.0.total_cmp(&b.0));
     points
 }
@@ -101,11 +104,23 @@ mod tests {
 
     #[test]
     fn median_picks_the_value_where_half_the_weight_is_reached() {
-        assert_eq!(weighted_median(&[(1.0, 1.0), (2.0, 1.0), (3.0, 1.0)], Midpoint::Arithmetic), Some(2.0));
-        assert_eq!(weighted_median(&[(1.0, 5.0), (2.0, 1.0), (3.0, 1.0)], Midpoint::Arithmetic), Some(1.0));
-        assert_eq!(weighted_median(&[(3.0, 1.0), (1.0, 1.0), (2.0, 3.0)], Midpoint::Arithmetic), Some(2.0));
+        assert_eq!(
+            weighted_median(&[(1.0, 1.0), (2.0, 1.0), (3.0, 1.0)], Midpoint::Arithmetic),
+            Some(2.0)
+        );
+        assert_eq!(
+            weighted_median(&[(1.0, 5.0), (2.0, 1.0), (3.0, 1.0)], Midpoint::Arithmetic),
+            Some(1.0)
+        );
+        assert_eq!(
+            weighted_median(&[(3.0, 1.0), (1.0, 1.0), (2.0, 3.0)], Midpoint::Arithmetic),
+            Some(2.0)
+        );
         assert_eq!(weighted_median(&[], Midpoint::Arithmetic), None);
-        assert_eq!(weighted_median(&[(1.0, 0.0), (f64::NAN, 1.0)], Midpoint::Arithmetic), None);
+        assert_eq!(
+            weighted_median(&[(1.0, 0.0), (f64::NAN, 1.0)], Midpoint::Arithmetic),
+            None
+        );
     }
 
     #[test]
@@ -113,9 +128,15 @@ mod tests {
         let lr = [(1e-5, 1.0), (1e-3, 1.0)];
         assert!((weighted_median(&lr, Midpoint::Geometric).unwrap() - 1e-4).abs() < 1e-12);
         assert!((weighted_median(&lr, Midpoint::Arithmetic).unwrap() - 5.05e-4).abs() < 1e-12);
-        assert_eq!(weighted_median(&[(8.0, 2.0), (16.0, 2.0)], Midpoint::Lower), Some(8.0));
+        assert_eq!(
+            weighted_median(&[(8.0, 2.0), (16.0, 2.0)], Midpoint::Lower),
+            Some(8.0)
+        );
         // Equal values on both sides are not a split.
-        assert_eq!(weighted_median(&[(8.0, 1.0), (8.0, 1.0)], Midpoint::Arithmetic), Some(8.0));
+        assert_eq!(
+            weighted_median(&[(8.0, 1.0), (8.0, 1.0)], Midpoint::Arithmetic),
+            Some(8.0)
+        );
     }
 
     #[test]
@@ -129,9 +150,18 @@ mod tests {
 
     #[test]
     fn votes_break_ties_by_order() {
-        assert_eq!(weighted_vote(&[("linear", 1.0), ("cosine", 1.0)]), Some(("cosine", 0.5)));
-        assert_eq!(weighted_vote(&[("linear", 3.0), ("cosine", 1.0)]), Some(("linear", 0.75)));
-        assert_eq!(weighted_vote(&[(true, 1.0), (false, 1.0)]), Some((false, 0.5)));
+        assert_eq!(
+            weighted_vote(&[("linear", 1.0), ("cosine", 1.0)]),
+            Some(("cosine", 0.5))
+        );
+        assert_eq!(
+            weighted_vote(&[("linear", 3.0), ("cosine", 1.0)]),
+            Some(("linear", 0.75))
+        );
+        assert_eq!(
+            weighted_vote(&[(true, 1.0), (false, 1.0)]),
+            Some((false, 0.5))
+        );
         assert_eq!(weighted_vote::<&str>(&[("x", 0.0)]), None);
     }
 }

@@ -13,10 +13,17 @@
 
 /// `erf(x)` (Abramowitz & Stegun 7.1.26, absolute error below 1.5e-7).
 pub fn erf(x: f64) -> f64 {
+    if x == 0.0 {
+        // Exact, so that "no difference" gives a confidence of exactly 0.
+        return 0.0;
+    }
     let sign = if x < 0.0 { -1.0 } else { 1.0 };
     let x = x.abs();
     let t = 1.0 / (1.0 + 0.327_591_1 * x);
-    let poly = t * (0.254_829_592 + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
     sign * (1.0 - poly * (-x * x).exp())
 }
 

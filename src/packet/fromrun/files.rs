@@ -30,8 +30,11 @@ pub struct RunFiles {
 impl RunFiles {
     /// Files named exactly `name`, shallowest first, then by path.
     pub fn named(&self, name: &str) -> Vec<&PathBuf> {
-        let mut found: Vec<&PathBuf> =
-            self.all.iter().filter(|p| p.file_name().and_then(|n| n.to_str()) == Some(name)).collect();
+        let mut found: Vec<&PathBuf> = self
+            .all
+            .iter()
+            .filter(|p| p.file_name().and_then(|n| n.to_str()) == Some(name))
+            .collect();
         found.sort_by_key(|p| (p.components().count(), (*p).clone()));
         found
     }
@@ -40,7 +43,11 @@ impl RunFiles {
     pub fn ending_with(&self, suffixes: &[&str]) -> Vec<&PathBuf> {
         self.all
             .iter()
-            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| suffixes.iter().any(|s| n.ends_with(s))))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| suffixes.iter().any(|s| n.ends_with(s)))
+            })
             .collect()
     }
 }
@@ -52,13 +59,23 @@ pub fn walk(root: &Path) -> Result<RunFiles, RunProblem> {
     let mut seen = 0usize;
     let mut stack = vec![(PathBuf::new(), 0usize)];
     if !root.is_dir() {
-        return Err(RunProblem::file(&root.display().to_string(), None, "is not a directory"));
+        return Err(RunProblem::file(
+            &root.display().to_string(),
+            None,
+            "is not a directory",
+        ));
     }
     while let Some((relative, depth)) = stack.pop() {
         let dir = root.join(&relative);
         let mut entries: Vec<_> = match std::fs::read_dir(&dir) {
             Ok(read) => read.filter_map(Result::ok).collect(),
-            Err(e) => return Err(RunProblem::file(&display(&relative), None, format!("cannot list: {e}"))),
+            Err(e) => {
+                return Err(RunProblem::file(
+                    &display(&relative),
+                    None,
+                    format!("cannot list: {e}"),
+                ));
+            }
         };
         entries.sort_by_key(|e| e.file_name());
         let mut subdirs = Vec::new();
@@ -69,11 +86,16 @@ pub fn walk(root: &Path) -> Result<RunFiles, RunProblem> {
             }
             let name = entry.file_name().to_string_lossy().into_owned();
             let path = relative.join(&name);
-            let Ok(kind) = entry.file_type() else { continue };
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
             if kind.is_dir() {
                 let skip = name.starts_with('.')
                     || name.starts_with("checkpoint-")
-                    || matches!(name.as_str(), "runs" | "wandb" | "__pycache__" | "node_modules");
+                    || matches!(
+                        name.as_str(),
+                        "runs" | "wandb" | "__pycache__" | "node_modules"
+                    );
                 if !skip && depth < MAX_DEPTH {
                     subdirs.push((path, depth + 1));
                 }
@@ -102,9 +124,14 @@ pub fn read_text(root: &Path, relative: &Path) -> Result<String, RunProblem> {
     let path = root.join(relative);
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     if size > MAX_FILE_BYTES {
-        return Err(RunProblem::file(&name, None, format!("{size} bytes, larger than any metrics file ({MAX_FILE_BYTES})")));
+        return Err(RunProblem::file(
+            &name,
+            None,
+            format!("{size} bytes, larger than any metrics file ({MAX_FILE_BYTES})"),
+        ));
     }
-    let bytes = std::fs::read(&path).map_err(|e| RunProblem::file(&name, None, format!("cannot read: {e}")))?;
+    let bytes = std::fs::read(&path)
+        .map_err(|e| RunProblem::file(&name, None, format!("cannot read: {e}")))?;
     String::from_utf8(bytes).map_err(|_| RunProblem::file(&name, None, "is not UTF-8 text"))
 }
 
@@ -127,7 +154,11 @@ pub fn parse_json(file: &str, text: &str) -> Result<Value, RunProblem> {
             format!("not valid JSON ({e})")
         };
         let key = key.map(|k| format!("{k} (last key before the error)"));
-        RunProblem::File { file: file.to_string(), key, problem }
+        RunProblem::File {
+            file: file.to_string(),
+            key,
+            problem,
+        }
     })
 }
 
@@ -147,7 +178,10 @@ fn mark_non_finite(text: &str) -> String {
             }
         } else if ch == '"' {
             in_string = true;
-        } else if let Some(token) = ["NaN", "-Infinity", "Infinity"].into_iter().find(|t| rest.starts_with(t)) {
+        } else if let Some(token) = ["NaN", "-Infinity", "Infinity"]
+            .into_iter()
+            .find(|t| rest.starts_with(t))
+        {
             out.push_str(&format!("\"\\u0001non-finite:{token}\""));
             rest = &rest[token.len()..];
             continue;
@@ -212,23 +246,43 @@ pub fn number(value: &Value, file: &str, key: &str) -> Result<Option<f64>, RunPr
 /// A JSON value as a finite number, or an error naming file and key.
 pub fn as_number(value: &Value, file: &str, key: &str) -> Result<f64, RunProblem> {
     match value {
-        Value::Number(n) => n.as_f64().ok_or_else(|| RunProblem::file(file, Some(key), "number out of range")),
+        Value::Number(n) => n
+            .as_f64()
+            .ok_or_else(|| RunProblem::file(file, Some(key), "number out of range")),
         Value::String(s) if s.starts_with(NON_FINITE_MARK) => {
             let token = &s[NON_FINITE_MARK.len()..];
-            Err(RunProblem::file(file, Some(key), format!("{token} is not a usable number (the run wrote a non-finite value)")))
+            Err(RunProblem::file(
+                file,
+                Some(key),
+                format!("{token} is not a usable number (the run wrote a non-finite value)"),
+            ))
         }
-        other => Err(RunProblem::file(file, Some(key), format!("expected a number, found {other}"))),
+        other => Err(RunProblem::file(
+            file,
+            Some(key),
+            format!("expected a number, found {other}"),
+        )),
     }
 }
 
 /// Reads `key` as a sample count: a non-negative whole number.
 pub fn count(value: &Value, file: &str, key: &str) -> Result<Option<u64>, RunProblem> {
-    let Some(x) = number(value, file, key)? else { return Ok(None) };
+    let Some(x) = number(value, file, key)? else {
+        return Ok(None);
+    };
     if x < 0.0 {
-        return Err(RunProblem::file(file, Some(key), format!("negative sample count {x}")));
+        return Err(RunProblem::file(
+            file,
+            Some(key),
+            format!("negative sample count {x}"),
+        ));
     }
     if x.fract() != 0.0 || x > 1e15 {
-        return Err(RunProblem::file(file, Some(key), format!("{x} is not a whole number of samples")));
+        return Err(RunProblem::file(
+            file,
+            Some(key),
+            format!("{x} is not a whole number of samples"),
+        ));
     }
     Ok(Some(x as u64))
 }
@@ -242,7 +296,11 @@ pub fn text<'v>(value: &'v Value, key: &str) -> Option<&'v str> {
 /// the run diverged or the evaluation broke, and no packet should be drafted from it.
 pub fn check_all_finite(value: &Value, file: &str) -> Vec<RunProblem> {
     let Some(object) = value.as_object() else {
-        return vec![RunProblem::file(file, None, "expected a JSON object of metrics")];
+        return vec![RunProblem::file(
+            file,
+            None,
+            "expected a JSON object of metrics",
+        )];
     };
     object
         .iter()
@@ -257,9 +315,16 @@ mod tests {
 
     #[test]
     fn python_non_finite_numbers_become_errors_naming_the_key() {
-        let value = parse_json("m.json", r#"{"a": NaN, "b": -Infinity, "c": "NaN in text", "d": 1.5}"#).unwrap();
+        let value = parse_json(
+            "m.json",
+            r#"{"a": NaN, "b": -Infinity, "c": "NaN in text", "d": 1.5}"#,
+        )
+        .unwrap();
         let err = number(&value, "m.json", "a").unwrap_err();
-        assert_eq!(err.to_string(), "m.json: a: NaN is not a usable number (the run wrote a non-finite value)");
+        assert_eq!(
+            err.to_string(),
+            "m.json: a: NaN is not a usable number (the run wrote a non-finite value)"
+        );
         assert!(number(&value, "m.json", "b").is_err());
         assert_eq!(text(&value, "c"), Some("NaN in text"));
         assert_eq!(number(&value, "m.json", "d").unwrap(), Some(1.5));
@@ -269,9 +334,18 @@ mod tests {
 
     #[test]
     fn truncated_json_names_the_last_key() {
-        let err = parse_json("a.json", "{\n \"r\": 16,\n \"target_modules\": [\"q\", \"v\"\n").unwrap_err();
-        let RunProblem::File { key, problem, .. } = err else { panic!() };
-        assert_eq!(key.as_deref(), Some("target_modules (last key before the error)"));
+        let err = parse_json(
+            "a.json",
+            "{\n \"r\": 16,\n \"target_modules\": [\"q\", \"v\"\n",
+        )
+        .unwrap_err();
+        let RunProblem::File { key, problem, .. } = err else {
+            panic!()
+        };
+        assert_eq!(
+            key.as_deref(),
+            Some("target_modules (last key before the error)")
+        );
         assert!(problem.starts_with("truncated JSON"), "{problem}");
         let err = parse_json("a.json", "{\"a\": 1,, }").unwrap_err();
         assert!(err.to_string().contains("not valid JSON"), "{err}");
@@ -280,7 +354,10 @@ mod tests {
     #[test]
     fn counts_must_be_whole_and_non_negative() {
         let value = parse_json("m.json", r#"{"n": -5, "f": 2.5, "ok": 16000}"#).unwrap();
-        assert_eq!(count(&value, "m.json", "n").unwrap_err().to_string(), "m.json: n: negative sample count -5");
+        assert_eq!(
+            count(&value, "m.json", "n").unwrap_err().to_string(),
+            "m.json: n: negative sample count -5"
+        );
         assert!(count(&value, "m.json", "f").is_err());
         assert_eq!(count(&value, "m.json", "ok").unwrap(), Some(16000));
     }

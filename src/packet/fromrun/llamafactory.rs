@@ -41,7 +41,9 @@ pub fn is_training_config(pairs: &BTreeMap<String, (String, usize)>) -> bool {
 /// Reads a LLaMA-Factory training YAML. Returns false if the file is not one.
 pub fn training_yaml(root: &Path, path: &Path, found: &mut Findings) -> bool {
     let file = files::display(path);
-    let Some(text) = found.keep(read_text(root, path)) else { return false };
+    let Some(text) = found.keep(read_text(root, path)) else {
+        return false;
+    };
     let pairs = flat_yaml(&text);
     if !is_training_config(&pairs) {
         return false;
@@ -49,16 +51,32 @@ pub fn training_yaml(root: &Path, path: &Path, found: &mut Findings) -> bool {
     let get = |key: &str| pairs.get(key).map(|(v, _)| v.as_str());
     let from = |key: &str| Provenance::file(&file, key);
     if let Some(base) = get("model_name_or_path") {
-        offer(&mut found.base_model, base.to_string(), from("model_name_or_path"));
+        offer(
+            &mut found.base_model,
+            base.to_string(),
+            from("model_name_or_path"),
+        );
     }
     if let Some(kind) = get("finetuning_type") {
-        let kind = if kind == "lora" && get("use_dora") == Some("true") { "dora" } else { kind };
-        offer(&mut found.finetuning_type, kind.to_lowercase(), from("finetuning_type"));
+        let kind = if kind == "lora" && get("use_dora") == Some("true") {
+            "dora"
+        } else {
+            kind
+        };
+        offer(
+            &mut found.finetuning_type,
+            kind.to_lowercase(),
+            from("finetuning_type"),
+        );
     }
     if let Some(bits) = get("quantization_bit") {
         match bits.parse::<i64>() {
             Ok(bits) => offer(&mut found.quant_bits, bits, from("quantization_bit")),
-            Err(_) => found.problems.push(RunProblem::file(&file, Some("quantization_bit"), format!("{bits:?} is not a whole number"))),
+            Err(_) => found.problems.push(RunProblem::file(
+                &file,
+                Some("quantization_bit"),
+                format!("{bits:?} is not a whole number"),
+            )),
         }
     }
     if let Some(stage) = get("stage") {
@@ -75,7 +93,10 @@ pub fn training_yaml(root: &Path, path: &Path, found: &mut Findings) -> bool {
             (other, _) => (Objective::Other(other.to_lowercase()), "stage"),
         };
         // The YAML states the objective; it outranks a guess from reward metrics.
-        found.objective = Some(super::findings::Sourced { value: objective, from: from(key) });
+        found.objective = Some(super::findings::Sourced {
+            value: objective,
+            from: from(key),
+        });
     }
     for (yaml_key, hyper) in [
         ("lora_rank", HyperKey::LoraRank),
@@ -89,16 +110,28 @@ pub fn training_yaml(root: &Path, path: &Path, found: &mut Findings) -> bool {
         }
     }
     if let Some(scheduler) = get("lr_scheduler_type") {
-        found.offer_hyper(HyperKey::Scheduler, HyperValue::Text(scheduler.to_lowercase()), from("lr_scheduler_type"));
+        found.offer_hyper(
+            HyperKey::Scheduler,
+            HyperValue::Text(scheduler.to_lowercase()),
+            from("lr_scheduler_type"),
+        );
     }
     let per_device = get("per_device_train_batch_size").and_then(|v| v.parse::<i64>().ok());
-    let accumulation = get("gradient_accumulation_steps").and_then(|v| v.parse::<i64>().ok()).unwrap_or(1);
-    if let Some(per_device) = per_device {
+    let accumulation = get("gradient_accumulation_steps")
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(1);
+    if let Some((per_device, batch)) =
+        per_device.and_then(|p| p.checked_mul(accumulation).map(|batch| (p, batch)))
+    {
         let rule = format!(
             "per_device_train_batch_size {per_device} × gradient_accumulation_steps {accumulation} from {file} \
              (one device assumed: multiply by the GPU count with --param batch_size=N)"
         );
-        found.offer_hyper(HyperKey::BatchSize, HyperValue::Int(per_device * accumulation), Provenance::derived(rule));
+        found.offer_hyper(
+            HyperKey::BatchSize,
+            HyperValue::Int(batch),
+            Provenance::derived(rule),
+        );
     }
     true
 }
@@ -107,13 +140,21 @@ pub fn training_yaml(root: &Path, path: &Path, found: &mut Findings) -> bool {
 /// never a benchmark score. Malformed lines are problems naming the line.
 pub fn trainer_log(root: &Path, path: &Path, found: &mut Findings) {
     let file = files::display(path);
-    let Some(text) = found.keep(read_text(root, path)) else { return };
+    let Some(text) = found.keep(read_text(root, path)) else {
+        return;
+    };
     let mut entries = 0;
-    for (index, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (index, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let location = format!("{file} line {}", index + 1);
         if found.keep(parse_json(&location, line)).is_some() {
             entries += 1;
         }
     }
-    found.notes.push(format!("{file}: {entries} log entries (losses only, no benchmark scores)"));
+    found.notes.push(format!(
+        "{file}: {entries} log entries (losses only, no benchmark scores)"
+    ));
 }

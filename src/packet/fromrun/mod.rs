@@ -42,8 +42,8 @@ pub mod confidence;
 pub mod files;
 pub mod findings;
 pub mod hf;
-pub mod lmeval;
 pub mod llamafactory;
+pub mod lmeval;
 pub mod overrides;
 pub mod problem;
 pub mod provenance;
@@ -68,7 +68,10 @@ use std::path::Path;
 /// error lists every problem; when the files were readable it also carries the partial draft,
 /// so the CLI can show what was found next to what is missing.
 pub fn from_run(dir: &Path, overrides: &Overrides) -> Result<RunDraft, FromRunError> {
-    let run_files = files::walk(dir).map_err(|p| FromRunError { problems: vec![p], partial: None })?;
+    let run_files = files::walk(dir).map_err(|p| FromRunError {
+        problems: vec![p],
+        partial: None,
+    })?;
     let mut found = Findings::default();
     read_all(dir, &run_files, &mut found);
     if !found.problems.is_empty() {
@@ -78,12 +81,19 @@ pub fn from_run(dir: &Path, overrides: &Overrides) -> Result<RunDraft, FromRunEr
                 problems.push(p);
             }
         }
-        return Err(FromRunError { problems, partial: None });
+        return Err(FromRunError {
+            problems,
+            partial: None,
+        });
     }
-    let mut assembly = Assembly::default();
-    assembly.notes = found.notes.clone();
+    let mut assembly = Assembly {
+        notes: found.notes.clone(),
+        ..Assembly::default()
+    };
     if run_files.saw_pickle {
-        assembly.notes.push("training_args.bin ignored: it is a pickle, and loading one runs code".into());
+        assembly
+            .notes
+            .push("training_args.bin ignored: it is a pickle, and loading one runs code".into());
     }
     assemble_context(&found, overrides, &mut assembly);
     scores::assemble_scores(&found, overrides, &mut assembly);
@@ -101,7 +111,11 @@ fn read_all(dir: &Path, run_files: &files::RunFiles, found: &mut Findings) {
     for path in run_files.ending_with(&[".yaml", ".yml"]) {
         llamafactory::training_yaml(dir, path, found);
     }
-    for name in ["all_results.json", "eval_results.json", "train_results.json"] {
+    for name in [
+        "all_results.json",
+        "eval_results.json",
+        "train_results.json",
+    ] {
         if let Some(path) = run_files.named(name).first() {
             hf::results(dir, path, found);
         }
@@ -118,7 +132,11 @@ fn read_all(dir: &Path, run_files: &files::RunFiles, found: &mut Findings) {
     let results: Vec<_> = run_files
         .all
         .iter()
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(lmeval::is_results_name))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(lmeval::is_results_name)
+        })
         .collect();
     for path in results {
         lmeval::read(dir, path, found);
@@ -160,13 +178,25 @@ impl Assembly {
         for (field, flag, present) in required {
             // A field left out by an earlier problem (ambiguity, incomparable scores) is covered
             // by that problem's message.
-            if present || (self.why_missing.get(field).is_none() && !self.problems.is_empty()) {
+            if present || (!self.why_missing.contains_key(field) && !self.problems.is_empty()) {
                 continue;
             }
-            let why = self.why_missing.get(field).cloned().unwrap_or_else(|| "not found in the run directory".into());
-            self.problems.push(RunProblem::Missing { field: field.into(), flag: flag.into(), why });
+            let why = self
+                .why_missing
+                .get(field)
+                .cloned()
+                .unwrap_or_else(|| "not found in the run directory".into());
+            self.problems.push(RunProblem::Missing {
+                field: field.into(),
+                flag: flag.into(),
+                why,
+            });
         }
-        let run = RunDraft { draft: self.draft, provenance: self.provenance, notes: self.notes };
+        let run = RunDraft {
+            draft: self.draft,
+            provenance: self.provenance,
+            notes: self.notes,
+        };
         if self.problems.is_empty()
             && let Err(e) = run.draft.build()
         {
@@ -175,13 +205,21 @@ impl Assembly {
         if self.problems.is_empty() {
             Ok(run)
         } else {
-            Err(FromRunError { problems: self.problems, partial: Some(Box::new(run)) })
+            Err(FromRunError {
+                problems: self.problems,
+                partial: Some(Box::new(run)),
+            })
         }
     }
 
     fn apply_overrides(&mut self, o: &Overrides) {
         let mut mark = |field: &str, flag: &str| {
-            self.provenance.insert(field.to_string(), Provenance::Override { flag: flag.to_string() });
+            self.provenance.insert(
+                field.to_string(),
+                Provenance::Override {
+                    flag: flag.to_string(),
+                },
+            );
         };
         let d = &mut self.draft;
         macro_rules! take {
@@ -232,9 +270,14 @@ fn assemble_context(found: &Findings, overrides: &Overrides, a: &mut Assembly) {
         a.draft.family = Some(base.value.clone());
         a.note_from("family", &base.from);
     } else {
-        a.why_missing.insert("family", "no base model named in adapter_config.json, README.md, config.json or a training YAML".into());
+        a.why_missing.insert(
+            "family",
+            "no base model named in adapter_config.json, README.md, config.json or a training YAML"
+                .into(),
+        );
     }
-    a.why_missing.insert("task", "training tools do not record the task type".into());
+    a.why_missing
+        .insert("task", "training tools do not record the task type".into());
     if overrides.method.is_none() {
         match method(found) {
             Some((method, from)) => {
@@ -256,7 +299,10 @@ fn assemble_context(found: &Findings, overrides: &Overrides, a: &mut Assembly) {
             a.note_from("data_scale", from);
         }
         None => {
-            a.why_missing.insert("data_scale", "no train_samples in all_results.json or train_results.json".into());
+            a.why_missing.insert(
+                "data_scale",
+                "no train_samples in all_results.json or train_results.json".into(),
+            );
         }
     }
 }
@@ -266,30 +312,43 @@ fn assemble_context(found: &Findings, overrides: &Overrides, a: &mut Assembly) {
 /// nothing says otherwise.
 fn method(found: &Findings) -> Option<(Method, Provenance)> {
     let quantised = found.quant_bits.as_ref().filter(|q| q.value <= 8);
-    let (tuning, tuning_from) = if let Some(adapter) = found.adapter.as_ref().or(found.finetuning_type.as_ref()) {
-        let tuning = match adapter.value.as_str() {
-            "lora" if quantised.is_some() => Tuning::Qlora,
-            "lora" => Tuning::Lora,
-            "dora" => Tuning::Dora,
-            "ia3" => Tuning::Ia3,
-            "prompt-tuning" => Tuning::PromptTuning,
-            "prefix-tuning" => Tuning::PrefixTuning,
-            "full" => Tuning::Full,
-            other => Tuning::Other(other.to_string()),
+    let (tuning, tuning_from) =
+        if let Some(adapter) = found.adapter.as_ref().or(found.finetuning_type.as_ref()) {
+            let tuning = match adapter.value.as_str() {
+                "lora" if quantised.is_some() => Tuning::Qlora,
+                "lora" => Tuning::Lora,
+                "dora" => Tuning::Dora,
+                "ia3" => Tuning::Ia3,
+                "prompt-tuning" => Tuning::PromptTuning,
+                "prefix-tuning" => Tuning::PrefixTuning,
+                "full" => Tuning::Full,
+                other => Tuning::Other(other.to_string()),
+            };
+            let mut from = format!("{} adapter ({})", adapter.value, adapter.from);
+            if let (Tuning::Qlora, Some(q)) = (&tuning, quantised) {
+                from.push_str(&format!(" on a {}-bit base ({})", q.value, q.from));
+            }
+            (tuning, from)
+        } else if let Some(full) = &found.full_model {
+            (
+                Tuning::Full,
+                format!("full model saved without adapter ({})", full.from),
+            )
+        } else {
+            return None;
         };
-        let mut from = format!("{} adapter ({})", adapter.value, adapter.from);
-        if let (Tuning::Qlora, Some(q)) = (&tuning, quantised) {
-            from.push_str(&format!(" on a {}-bit base ({})", q.value, q.from));
-        }
-        (tuning, from)
-    } else if let Some(full) = &found.full_model {
-        (Tuning::Full, format!("full model saved without adapter ({})", full.from))
-    } else {
-        return None;
-    };
     let (objective, objective_from) = match &found.objective {
-        Some(o) => (o.value.clone(), format!("objective {} ({})", o.value.name(), o.from)),
-        None => (Objective::Sft, "supervised: no preference or RL stage found".to_string()),
+        Some(o) => (
+            o.value.clone(),
+            format!("objective {} ({})", o.value.name(), o.from),
+        ),
+        None => (
+            Objective::Sft,
+            "supervised: no preference or RL stage found".to_string(),
+        ),
     };
-    Some((Method { tuning, objective }, Provenance::derived(format!("{tuning_from}; {objective_from}"))))
+    Some((
+        Method { tuning, objective },
+        Provenance::derived(format!("{tuning_from}; {objective_from}")),
+    ))
 }

@@ -55,7 +55,11 @@ pub enum RunProblem {
 impl RunProblem {
     /// A problem with `file`, optionally at `key`.
     pub fn file(file: &str, key: Option<&str>, problem: impl Into<String>) -> RunProblem {
-        RunProblem::File { file: file.to_string(), key: key.map(str::to_string), problem: problem.into() }
+        RunProblem::File {
+            file: file.to_string(),
+            key: key.map(str::to_string),
+            problem: problem.into(),
+        }
     }
 }
 

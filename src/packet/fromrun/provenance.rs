@@ -36,7 +36,10 @@ pub enum Provenance {
 impl Provenance {
     /// A value read from `file` under `key`.
     pub fn file(file: &str, key: &str) -> Provenance {
-        Provenance::File { file: file.to_string(), key: key.to_string() }
+        Provenance::File {
+            file: file.to_string(),
+            key: key.to_string(),
+        }
     }
 
     /// A value computed by `rule`.
@@ -72,7 +75,11 @@ impl RunDraft {
     pub fn render(&self) -> String {
         let mut out = String::new();
         for (field, value) in self.fields() {
-            let origin = self.provenance.get(&field).map(|p| format!("  ({p})")).unwrap_or_default();
+            let origin = self
+                .provenance
+                .get(&field)
+                .map(|p| format!("  ({p})"))
+                .unwrap_or_default();
             let _ = writeln!(out, "{field} = {value}{origin}");
         }
         for note in &self.notes {
@@ -83,7 +90,11 @@ impl RunDraft {
 
     /// The draft as a packet file, with each value's origin as a comment above it.
     pub fn to_packet_file(&self) -> String {
-        let notes = self.provenance.iter().map(|(k, v)| (k.clone(), v.to_string())).collect();
+        let notes = self
+            .provenance
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_string()))
+            .collect();
         render_packet_file(&self.draft, &notes)
     }
 
@@ -96,13 +107,21 @@ impl RunDraft {
                 out.push((name.to_string(), value));
             }
         };
-        push("family", d.family.as_ref().map(|f| format!("{} (from {f:?})", fold_family(f))));
+        push(
+            "family",
+            d.family
+                .as_ref()
+                .map(|f| format!("{} (from {f:?})", fold_family(f))),
+        );
         push("task", d.task.clone());
         push("tags", (!d.tags.is_empty()).then(|| d.tags.join(", ")));
         push("data_scale", d.data_scale.map(|s| s.label().to_string()));
         push("benchmark", d.benchmark.clone());
         push("score_scale", d.score_scale.map(|s| s.label().to_string()));
-        push("higher_is_better", d.higher_is_better.map(|b| b.to_string()));
+        push(
+            "higher_is_better",
+            d.higher_is_better.map(|b| b.to_string()),
+        );
         push("baseline", d.baseline.map(format_number));
         push("outcome", d.outcome.map(format_number));
         push("method", d.method.as_ref().map(|m| m.to_string()));

@@ -20,7 +20,10 @@ pub(crate) fn assemble_scores(found: &Findings, overrides: &Overrides, a: &mut A
             ("benchmark", "the scores were given by flag"),
             ("eval_samples", "the scores were given by flag"),
             ("held_out", "the scores were given by flag"),
-            ("confidence", "the scores were given by flag, without standard errors"),
+            (
+                "confidence",
+                "the scores were given by flag, without standard errors",
+            ),
         ] {
             a.why_missing.insert(field, why.into());
         }
@@ -43,20 +46,44 @@ fn missing_scores(a: &mut Assembly, why: &str) {
     if a.notes.iter().any(|n| n.contains("reward metrics")) {
         why.push_str(" (the reward metrics in all_results.json describe preference training, not a benchmark)");
     }
-    a.why_missing.insert("benchmark", format!("{why}; name the benchmark you evaluated on"));
-    a.why_missing.insert("baseline", "not on disk (see benchmark): the base model's score on the benchmark".into());
-    a.why_missing.insert("outcome", "not on disk (see benchmark): the fine-tuned model's score on the benchmark".into());
-    a.why_missing.insert("eval_samples", "not on disk (see benchmark): how many examples were evaluated".into());
-    a.why_missing.insert("held_out", "not on disk (see benchmark): whether the evaluation data was held out".into());
-    a.why_missing.insert("confidence", "no standard errors on disk to compute it from".into());
+    a.why_missing.insert(
+        "benchmark",
+        format!("{why}; name the benchmark you evaluated on"),
+    );
+    a.why_missing.insert(
+        "baseline",
+        "not on disk (see benchmark): the base model's score on the benchmark".into(),
+    );
+    a.why_missing.insert(
+        "outcome",
+        "not on disk (see benchmark): the fine-tuned model's score on the benchmark".into(),
+    );
+    a.why_missing.insert(
+        "eval_samples",
+        "not on disk (see benchmark): how many examples were evaluated".into(),
+    );
+    a.why_missing.insert(
+        "held_out",
+        "not on disk (see benchmark): whether the evaluation data was held out".into(),
+    );
+    a.why_missing.insert(
+        "confidence",
+        "no standard errors on disk to compute it from".into(),
+    );
 }
 
 fn lm_eval_scores(found: &Findings, overrides: &Overrides, a: &mut Assembly) {
     if found.lm_eval.is_empty() {
-        missing_scores(a, "no lm-evaluation-harness results found (--score-source lm-eval)");
+        missing_scores(
+            a,
+            "no lm-evaluation-harness results found (--score-source lm-eval)",
+        );
         return;
     }
-    let base_model = overrides.family.as_deref().or(found.base_model.as_ref().map(|b| b.value.as_str()));
+    let base_model = overrides
+        .family
+        .as_deref()
+        .or(found.base_model.as_ref().map(|b| b.value.as_str()));
     let pair = match lmeval::choose(&found.lm_eval, overrides, base_model) {
         Ok(pair) => pair,
         Err(problem) => {
@@ -94,14 +121,26 @@ fn lm_eval_scores(found: &Findings, overrides: &Overrides, a: &mut Assembly) {
 /// Benchmark, sample count, held-out flag and direction from the outcome's lm-eval result.
 fn set_common(a: &mut Assembly, outcome: &Chosen) {
     a.draft.benchmark = Some(outcome.task.clone());
-    a.note_from("benchmark", &Provenance::file(&outcome.file, &format!("results.{}", outcome.task)));
+    a.note_from(
+        "benchmark",
+        &Provenance::file(&outcome.file, &format!("results.{}", outcome.task)),
+    );
     match outcome.samples {
         Some(n) => {
             a.draft.eval_samples = Some(n);
-            a.note_from("eval_samples", &Provenance::file(&outcome.file, &format!("n-samples.{}.effective", outcome.task)));
+            a.note_from(
+                "eval_samples",
+                &Provenance::file(
+                    &outcome.file,
+                    &format!("n-samples.{}.effective", outcome.task),
+                ),
+            );
         }
         None => {
-            a.why_missing.insert("eval_samples", format!("{} has no n-samples for {}", outcome.file, outcome.task));
+            a.why_missing.insert(
+                "eval_samples",
+                format!("{} has no n-samples for {}", outcome.file, outcome.task),
+            );
         }
     }
     match &outcome.split {
@@ -116,14 +155,20 @@ fn set_common(a: &mut Assembly, outcome: &Chosen) {
             );
         }
         None => {
-            a.why_missing.insert("held_out", format!("{} does not name the evaluated split", outcome.file));
+            a.why_missing.insert(
+                "held_out",
+                format!("{} does not name the evaluated split", outcome.file),
+            );
         }
     }
     if let Some(higher) = outcome.higher_is_better {
         a.draft.higher_is_better = Some(higher);
         a.note_from(
             "higher_is_better",
-            &Provenance::file(&outcome.file, &format!("higher_is_better.{}.{}", outcome.task, outcome.score.metric)),
+            &Provenance::file(
+                &outcome.file,
+                &format!("higher_is_better.{}.{}", outcome.task, outcome.score.metric),
+            ),
         );
     }
 }
@@ -131,14 +176,25 @@ fn set_common(a: &mut Assembly, outcome: &Chosen) {
 /// Unit scale when both scores lie in `[0, 1]`, else unbounded.
 fn set_scale(a: &mut Assembly, baseline: f64, outcome: f64) {
     let unit = (0.0..=1.0).contains(&baseline) && (0.0..=1.0).contains(&outcome);
-    a.draft.score_scale = Some(if unit { ScoreScale::Unit } else { ScoreScale::Unbounded });
-    let rule = if unit { "both scores lie in [0, 1]" } else { "a score lies outside [0, 1]" };
+    a.draft.score_scale = Some(if unit {
+        ScoreScale::Unit
+    } else {
+        ScoreScale::Unbounded
+    });
+    let rule = if unit {
+        "both scores lie in [0, 1]"
+    } else {
+        "a score lies outside [0, 1]"
+    };
     a.note_from("score_scale", &Provenance::derived(rule));
 }
 
 /// Whether a metric is a proportion of items (binomial standard error applies).
 fn is_proportion(metric: &str) -> bool {
-    metric.starts_with("acc") || metric.contains("accuracy") || metric == "exact_match" || metric == "em"
+    metric.starts_with("acc")
+        || metric.contains("accuracy")
+        || metric == "exact_match"
+        || metric == "em"
 }
 
 fn set_confidence(a: &mut Assembly, baseline: &Chosen, outcome: &Chosen) {
@@ -146,8 +202,10 @@ fn set_confidence(a: &mut Assembly, baseline: &Chosen, outcome: &Chosen) {
     let (se_b, se_o, how) = match (baseline.score.stderr, outcome.score.stderr) {
         (Some(b), Some(o)) => (b, o, format!("reported stderrs {b} and {o}")),
         _ if is_proportion(&outcome.score.metric) => {
-            let b = binomial_stderr(baseline.score.value, baseline.samples.unwrap_or(0)).unwrap_or(f64::NAN);
-            let o = binomial_stderr(outcome.score.value, outcome.samples.unwrap_or(0)).unwrap_or(f64::NAN);
+            let b = binomial_stderr(baseline.score.value, baseline.samples.unwrap_or(0))
+                .unwrap_or(f64::NAN);
+            let o = binomial_stderr(outcome.score.value, outcome.samples.unwrap_or(0))
+                .unwrap_or(f64::NAN);
             (b, o, "binomial stderrs (none reported)".to_string())
         }
         _ => (f64::NAN, f64::NAN, String::new()),
@@ -155,10 +213,16 @@ fn set_confidence(a: &mut Assembly, baseline: &Chosen, outcome: &Chosen) {
     match from_stderr(delta, se_b, se_o) {
         Some(c) => {
             a.draft.confidence = Some(c);
-            a.note_from("confidence", &Provenance::derived(format!("erf(|delta| / √(se_b² + se_o²) / √2) with {how}")));
+            a.note_from(
+                "confidence",
+                &Provenance::derived(format!("erf(|delta| / √(se_b² + se_o²) / √2) with {how}")),
+            );
         }
         None => {
-            a.why_missing.insert("confidence", "no usable standard errors for the scores".into());
+            a.why_missing.insert(
+                "confidence",
+                "no usable standard errors for the scores".into(),
+            );
         }
     }
 }
@@ -169,10 +233,21 @@ fn trainer_scores(found: &Findings, overrides: &Overrides, a: &mut Assembly) {
     let pairs: Vec<(&String, &Sourced<f64>, &Sourced<f64>)> = eval
         .at_start
         .iter()
-        .filter_map(|(metric, start)| eval.at_end.get(metric).filter(|end| end.from != start.from).map(|end| (metric, start, end)))
+        .filter_map(|(metric, start)| {
+            eval.at_end
+                .get(metric)
+                .filter(|end| end.from != start.from)
+                .map(|end| (metric, start, end))
+        })
         .collect();
-    let wanted = overrides.metric.as_deref().map(|m| m.strip_prefix("eval_").unwrap_or(m));
-    let chosen: Vec<_> = pairs.iter().filter(|(m, _, _)| wanted.is_none_or(|w| w == m.as_str())).collect();
+    let wanted = overrides
+        .metric
+        .as_deref()
+        .map(|m| m.strip_prefix("eval_").unwrap_or(m));
+    let chosen: Vec<_> = pairs
+        .iter()
+        .filter(|(m, _, _)| wanted.is_none_or(|w| w == m.as_str()))
+        .collect();
     let (metric, start, end) = match chosen.as_slice() {
         [one] => **one,
         [] => {
@@ -200,27 +275,51 @@ fn trainer_scores(found: &Findings, overrides: &Overrides, a: &mut Assembly) {
         format!("the Trainer does not record the name of its evaluation set (scores: eval_{metric}, {})", start.from),
     );
     a.draft.held_out = Some(true);
-    a.note_from("held_out", &Provenance::derived("the Trainer's evaluation set is separate from its training set"));
+    a.note_from(
+        "held_out",
+        &Provenance::derived("the Trainer's evaluation set is separate from its training set"),
+    );
     match &eval.samples {
         Some(n) => {
             a.draft.eval_samples = Some(n.value);
             a.note_from("eval_samples", &n.from);
-            let b = if is_proportion(metric) { binomial_stderr(start.value, n.value) } else { None };
-            let o = if is_proportion(metric) { binomial_stderr(end.value, n.value) } else { None };
-            match b.zip(o).and_then(|(b, o)| from_stderr(end.value - start.value, b, o)) {
+            let b = if is_proportion(metric) {
+                binomial_stderr(start.value, n.value)
+            } else {
+                None
+            };
+            let o = if is_proportion(metric) {
+                binomial_stderr(end.value, n.value)
+            } else {
+                None
+            };
+            match b
+                .zip(o)
+                .and_then(|(b, o)| from_stderr(end.value - start.value, b, o))
+            {
                 Some(c) => {
                     a.draft.confidence = Some(c);
-                    let rule = format!("erf(|delta| / √(se_b² + se_o²) / √2) with binomial stderrs on {} samples", n.value);
+                    let rule = format!(
+                        "erf(|delta| / √(se_b² + se_o²) / √2) with binomial stderrs on {} samples",
+                        n.value
+                    );
                     a.note_from("confidence", &Provenance::derived(rule));
                 }
                 None => {
-                    a.why_missing.insert("confidence", format!("eval_{metric} is not a proportion, so no standard error"));
+                    a.why_missing.insert(
+                        "confidence",
+                        format!("eval_{metric} is not a proportion, so no standard error"),
+                    );
                 }
             }
         }
         None => {
-            a.why_missing.insert("eval_samples", "no eval_samples in all_results.json".into());
-            a.why_missing.insert("confidence", "no evaluation size to derive a standard error from".into());
+            a.why_missing
+                .insert("eval_samples", "no eval_samples in all_results.json".into());
+            a.why_missing.insert(
+                "confidence",
+                "no evaluation size to derive a standard error from".into(),
+            );
         }
     }
 }
