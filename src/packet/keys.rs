@@ -31,7 +31,7 @@
 //!
 //! With *J* the Jaccard index of the two tag sets (1 when both are empty) and *L* = 1 when the
 //! families share a lineage (`llama-3-8b` and `llama-3-70b`, see
-//! [`family_lineage`](super::family::family_lineage)), else 0:
+//! [`family_lineage`]), else 0:
 //!
 //! | level (best that applies) | condition | score |
 //! |---|---|---|

@@ -99,7 +99,7 @@ pub fn validate(body: &OutcomeBody) -> Result<(), PacketError> {
 }
 
 /// Checks a stated delta against `outcome - baseline` (tolerance
-/// [`DELTA_TOLERANCE`](super::limits::DELTA_TOLERANCE), scaled to percent scores).
+/// [`DELTA_TOLERANCE`], scaled to percent scores).
 pub fn check_delta(body: &OutcomeBody, stated: f64) -> Result<(), PacketError> {
     finite("delta", stated)?;
     let computed = body.delta();
