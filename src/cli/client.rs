@@ -116,7 +116,7 @@ async fn start_client(network: &NetworkArgs, seeds: &[SocketAddr]) -> Result<Nod
 }
 
 /// Starts a client and joins through the bootstrap nodes.
-async fn connect(args: &ClientArgs) -> Result<NodeHandle, CliError> {
+pub(super) async fn connect(args: &ClientArgs) -> Result<NodeHandle, CliError> {
     let seeds = resolve(&args.bootstrap).await?;
     let client = start_client(&args.network, &seeds).await?;
     let report = client.bootstrap(seeds).await?;
@@ -129,7 +129,7 @@ async fn connect(args: &ClientArgs) -> Result<NodeHandle, CliError> {
     Ok(client)
 }
 
-async fn bounded<T>(
+pub(super) async fn bounded<T>(
     secs: f64,
     work: impl std::future::Future<Output = Result<T, CliError>>,
 ) -> Result<T, CliError> {

@@ -5,6 +5,8 @@
 mod client;
 mod common;
 mod node;
+mod outcomes;
+mod packet;
 
 pub use common::CliError;
 
@@ -37,6 +39,15 @@ pub enum Command {
     Get(client::GetArgs),
     /// Check that a node answers, and measure the round trip.
     Ping(client::PingArgs),
+    /// Write, validate or draft outcome packets (no network).
+    #[command(subcommand)]
+    Packet(packet::PacketCommand),
+    /// Sign an outcome packet and store it under its semantic keys.
+    Publish(outcomes::PublishArgs),
+    /// List packets from contexts similar to yours, most similar first.
+    Query(outcomes::QueryArgs),
+    /// Synthesise a recommendation (method, hyperparameters, expected gain) from similar runs.
+    Recommend(outcomes::RecommendArgs),
 }
 
 /// Sets up tracing on stderr.
@@ -66,5 +77,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Put(args) => client::put(args),
         Command::Get(args) => client::get(args),
         Command::Ping(args) => client::ping(args),
+        Command::Packet(command) => packet::run(command),
+        Command::Publish(args) => outcomes::publish(args),
+        Command::Query(args) => outcomes::query(args),
+        Command::Recommend(args) => outcomes::recommend_cmd(args),
     }
 }

@@ -70,6 +70,7 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
             Some(Default::default())
         },
         seed: u64::from_le_bytes(seed_bytes),
+        policy: std::sync::Arc::new(crate::packet::OutcomePolicy::allowing_raw()),
         ..Config::default()
     };
     let options = NodeOptions {

@@ -4,6 +4,7 @@
 
 mod driver;
 mod handle;
+pub mod packets;
 mod socket;
 
 pub use handle::{NodeHandle, NodeStats, RecordStream};
