@@ -42,6 +42,7 @@ async fn start_node(index: usize) -> NodeHandle {
     .unwrap()
 }
 
+#[allow(clippy::too_many_arguments)] // one argument per packet field that varies
 fn packet(
     publisher: u8,
     family: &str,
