@@ -293,3 +293,20 @@ pub fn measure_throughput(
         node_cores: node_ns as f64 / 1e9 / wall,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::recall;
+
+    #[test]
+    fn recall_counts_true_closest_and_skips_origin() {
+        // Ids 0..30 as one byte; the target is 0, so the true closest are 1..=20 once the
+        // origin (index 0, id 0) is left out.
+        let ids: Vec<Vec<u8>> = (0u8..30).map(|i| vec![i]).collect();
+        let target = [0u8; 32];
+        let all: Vec<Vec<u8>> = (1u8..=20).map(|i| vec![i]).collect();
+        assert_eq!(recall(&ids, 0, &target, &all), 1.0);
+        let half: Vec<Vec<u8>> = (1u8..=10).chain(21..=30).map(|i| vec![i]).collect();
+        assert_eq!(recall(&ids, 0, &target, &half), 0.5);
+    }
+}
