@@ -1,16 +1,21 @@
 //! qis as a [`System`] (feature `qis`). Every call into qis is in this file, marked
 //! `QIS-API`, so the harness follows the crate's API by editing this file alone.
 //!
-//! Written against the intended API of `qis::net`:
-//! `NodeConfig { listen, bootstrap, network_id, .. }`, `spawn(config) -> Result<NodeHandle>`,
-//! `NodeHandle::{local_addr, id, find_node(target) -> LookupReport, shutdown}`.
+//! Written against `qis::net` as of the main branch's "loopback exemption" commit:
+//! `spawn(&Identity, NodeOptions) -> NodeHandle`, `NodeHandle::{bootstrap, find_node,
+//! shutdown, id, local_addr}`, and the `qis::wire` codec for the load generator.
 
 use crate::loadgen::LoadProtocol;
 use crate::measure::cpu::ThreadCpu;
 use crate::rng::Rng;
 use crate::system::{LookupOutcome, Result, System};
+use qis::constants::{PROTOCOL_VERSION, UNVERIFIED_REQUEST_MIN};
+use qis::id::Id;
+use qis::identity::Identity;
+use qis::net::{NodeHandle, NodeOptions, SocketOptions};
+use qis::node::Config;
+use qis::wire::{self, Body, Header, Message, NetworkId, Padding, Role, TxId};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Name of the runtime threads that run every qis node (/proc comm is at most 15 bytes).
@@ -19,14 +24,18 @@ const THREAD_PREFIX: &str = "qis-node";
 /// Upper bound on one lookup and on one join.
 const LOOKUP_LIMIT: Duration = Duration::from_secs(30);
 
-/// Nodes given as bootstrap to each joining node.
-const BOOTSTRAP_FANOUT: usize = 4;
+/// Bootstrap addresses given to each joining node (the most recent earlier nodes).
+const BOOTSTRAP_FANOUT: usize = 8;
+
+/// The harness's own network, so its datagrams can never be taken for the public network's.
+const NETWORK: &str = "qis-compare";
 
 /// A network of qis nodes, all in one dedicated tokio runtime.
 pub struct QisSystem {
     rt: Option<tokio::runtime::Runtime>,
-    nodes: Vec<Arc<qis::net::NodeHandle>>,
+    nodes: Vec<NodeHandle>,
     ids: Vec<Vec<u8>>,
+    network: NetworkId,
 }
 
 impl QisSystem {
@@ -36,11 +45,12 @@ impl QisSystem {
             rt: None,
             nodes: Vec::new(),
             ids: Vec::new(),
+            network: NetworkId::from_name(NETWORK),
         })
     }
 
-    /// The runtime of the current network (two workers: the machine has two cores, as many as
-    /// mainline's threads can use).
+    /// The runtime of the current network (two workers: the machine has two cores, all that
+    /// mainline's threads can use too).
     fn runtime(&mut self) -> Result<&tokio::runtime::Runtime> {
         if self.rt.is_none() {
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -54,38 +64,44 @@ impl QisSystem {
         Ok(self.rt.as_ref().expect("just set"))
     }
 
-    /// Starts `n` nodes on 127.0.0.1: the first alone, each later one bootstrapping from up to
-    /// [`BOOTSTRAP_FANOUT`] earlier ones; then every node looks up its own id once, so the
-    /// routing tables are as full as a join makes them before lookups are measured.
+    /// Starts `n` nodes on 127.0.0.1 one after another; each joins through up to
+    /// [`BOOTSTRAP_FANOUT`] earlier nodes (a bootstrap is a lookup of its own id plus, by
+    /// default, the Kademlia bucket refresh).
     fn start(&mut self, n: usize) -> Result<()> {
+        let network = self.network;
         let rt = self.runtime()?.handle().clone();
-        let nodes: Vec<Arc<qis::net::NodeHandle>> = rt.block_on(async {
-            let mut nodes: Vec<Arc<qis::net::NodeHandle>> = Vec::with_capacity(n);
+        let nodes: Vec<NodeHandle> = rt.block_on(async {
+            let mut nodes: Vec<NodeHandle> = Vec::with_capacity(n);
             for i in 0..n {
-                let bootstrap: Vec<SocketAddr> = nodes
-                    .iter()
-                    .skip(i.saturating_sub(BOOTSTRAP_FANOUT))
-                    .map(|h| h.local_addr())
-                    .collect();
-                // QIS-API: node configuration (listen address, bootstrap list, network id).
-                // All nodes share 127.0.0.1: the per-IP routing-table limit
-                // (DEFAULT_MAX_PER_IP = 2) must not apply here, or no table fills up.
-                let config = qis::net::NodeConfig {
-                    listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-                    bootstrap,
-                    ..qis::net::NodeConfig::default()
+                // QIS-API: identity and node options.
+                let identity = Identity::from_seed(seed_bytes(n as u64, i as u64));
+                let config = Config {
+                    network,
+                    seed: (n as u64) << 32 | i as u64,
+                    // The limit is per source host, and every node here is 127.0.0.1: it would
+                    // throttle the network's own lookups. mainline has no limit either.
+                    rate_limit: None,
+                    ..Config::default()
                 };
-                // QIS-API: spawn on the current (this system's) runtime.
-                let handle = qis::net::spawn(config)
+                let options = NodeOptions {
+                    listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+                    config,
+                    socket: SocketOptions::default(),
+                };
+                let handle = qis::net::spawn(&identity, options)
                     .await
                     .map_err(|e| format!("qis spawn: {e}"))?;
-                nodes.push(Arc::new(handle));
-            }
-            for h in &nodes {
-                let h = Arc::clone(h);
-                // QIS-API: a self-lookup completes the join.
-                let join = tokio::spawn(async move { h.find_node(h.id()).await });
-                let _ = tokio::time::timeout(LOOKUP_LIMIT, join).await;
+                let seeds: Vec<SocketAddr> = nodes[i.saturating_sub(BOOTSTRAP_FANOUT)..]
+                    .iter()
+                    .map(|h| h.local_addr())
+                    .collect();
+                if !seeds.is_empty() {
+                    // QIS-API: join.
+                    let h = handle.clone();
+                    let join = tokio::spawn(async move { h.bootstrap(seeds).await });
+                    let _ = tokio::time::timeout(LOOKUP_LIMIT, join).await;
+                }
+                nodes.push(handle);
             }
             Ok::<_, String>(nodes)
         })?;
@@ -94,6 +110,14 @@ impl QisSystem {
         self.nodes = nodes;
         Ok(())
     }
+}
+
+/// A per-node identity seed fixed by the network size and the node's index.
+fn seed_bytes(n: u64, i: u64) -> [u8; 32] {
+    let mut rng = Rng::new(n.wrapping_mul(0x1000_0001) ^ i);
+    let mut seed = [0u8; 32];
+    rng.fill(&mut seed);
+    seed
 }
 
 impl System for QisSystem {
@@ -114,27 +138,27 @@ impl System for QisSystem {
     }
 
     fn lookup(&mut self, origin: usize, target: [u8; 32]) -> Result<LookupOutcome> {
-        let node = Arc::clone(self.nodes.get(origin).ok_or("origin out of range")?);
+        let node = self.nodes.get(origin).ok_or("origin out of range")?.clone();
         let rt = self.runtime()?;
-        // QIS-API: ids are 32 bytes.
-        let target = qis::id::Id::from_bytes(target);
+        let target = Id::from_bytes(target);
         // Spawned, so the lookup's work runs on the qis-node threads and is charged to qis.
         let report = rt
             .block_on(async move {
+                // QIS-API: lookup.
                 let task = tokio::spawn(async move { node.find_node(target).await });
                 tokio::time::timeout(LOOKUP_LIMIT, task).await
             })
             .map_err(|_| "qis lookup timed out".to_string())?
-            .map_err(|e| format!("qis lookup task: {e}"))?;
-        // QIS-API: LookupReport { closest, requests_sent, .. }; adapt if find_node returns a
-        // Result.
+            .map_err(|e| format!("qis lookup task: {e}"))?
+            .map_err(|e| format!("qis lookup: {e}"))?;
+        // QIS-API: LookupReport { closest: Vec<Hop { contact: Contact { id, .. }, .. }>, .. }.
         Ok(LookupOutcome {
             closest: report
                 .closest
                 .iter()
-                .map(|c| c.id.as_bytes().to_vec())
+                .map(|hop| hop.contact.id.as_bytes().to_vec())
                 .collect(),
-            requests_sent: Some(report.requests_sent as u64),
+            requests_sent: Some(u64::from(report.requests)),
         })
     }
 
@@ -144,10 +168,8 @@ impl System for QisSystem {
         if let Some(rt) = self.rt.take() {
             rt.block_on(async {
                 for h in nodes {
-                    if let Ok(h) = Arc::try_unwrap(h) {
-                        // QIS-API: graceful stop.
-                        let _ = tokio::time::timeout(Duration::from_secs(5), h.shutdown()).await;
-                    }
+                    // QIS-API: graceful stop.
+                    let _ = tokio::time::timeout(Duration::from_secs(5), h.shutdown()).await;
                 }
             });
             rt.shutdown_timeout(Duration::from_secs(5));
@@ -170,47 +192,78 @@ impl System for QisSystem {
     }
 
     fn load_protocol(&self) -> Option<Box<dyn LoadProtocol>> {
-        let mut probe = Vec::new();
-        encode_find_node(1, &[0; 32], &[0; 32], &mut probe)?;
-        Some(Box::new(QisFindNode))
+        Some(Box::new(QisFindNode {
+            network: self.network,
+        }))
     }
 }
 
-/// qis FIND_NODE requests with a fresh random requester id and target each time.
-struct QisFindNode;
+/// qis FIND_NODE requests as a stranger sends them: a fresh random sender key and target each
+/// time, no token, padded to [`UNVERIFIED_REQUEST_MIN`], role `Client` (never entered into
+/// the node's table, like the mainline load's random requester ids).
+struct QisFindNode {
+    network: NetworkId,
+}
 
 impl LoadProtocol for QisFindNode {
     fn encode_request(&mut self, txid: u32, rng: &mut Rng, buf: &mut Vec<u8>) {
-        let mut requester = [0u8; 32];
-        rng.fill(&mut requester);
-        let target = rng.target();
-        let _ = encode_find_node(txid, &requester, &target, buf);
+        let mut sender = [0u8; 32];
+        rng.fill(&mut sender);
+        let target = Id::from_bytes(rng.target());
+        encode_find_node(self.network, txid, sender, target, buf);
     }
 
     fn decode_reply(&self, datagram: &[u8]) -> Option<u32> {
-        decode_answer_txid(datagram)
+        decode_answer_txid(self.network, datagram)
     }
 }
 
-/// QIS-CODEC (for you to fill in): write into `buf` one complete FIND_NODE request datagram
-/// as a stranger would send it (postcard, protocol version, network id, request id `txid`,
-/// requester id, `target`, padded to `UNVERIFIED_REQUEST_MIN` if the codec requires that of a
-/// requester without an address token). Returns `None` until written; the throughput test
-/// skips qis while it does.
+/// QIS-CODEC: one unverified FIND_NODE request datagram into `buf`.
 fn encode_find_node(
+    network: NetworkId,
     txid: u32,
-    requester: &[u8; 32],
-    target: &[u8; 32],
+    sender: [u8; 32],
+    target: Id,
     buf: &mut Vec<u8>,
-) -> Option<()> {
-    let _ = (txid, requester, target);
+) {
+    let mut message: Message<SocketAddr> = Message {
+        header: Header {
+            version: PROTOCOL_VERSION,
+            network,
+            txid: TxId(txid),
+            sender: qis::record::PublicKey(sender),
+            role: Role::Client,
+        },
+        body: Body::FindNode {
+            target,
+            token: None,
+            pad: Padding(0),
+        },
+    };
+    // Grow the padding until the request reaches the minimum (the padding's length prefix
+    // may grow by a byte on the way).
+    let bare = wire::encoded_len(&message);
+    let mut pad = UNVERIFIED_REQUEST_MIN.saturating_sub(bare);
+    loop {
+        if let Body::FindNode { pad: p, .. } = &mut message.body {
+            *p = Padding(pad as u16);
+        }
+        if wire::encoded_len(&message) >= UNVERIFIED_REQUEST_MIN || pad >= UNVERIFIED_REQUEST_MIN {
+            break;
+        }
+        pad += 1;
+    }
     buf.clear();
-    None
+    if let Ok(bytes) = wire::encode(&message) {
+        buf.extend_from_slice(&bytes);
+    }
 }
 
-/// QIS-CODEC (for you to fill in): the request id of `datagram` if it is a FIND_NODE answer
-/// (not an error or a retry/token challenge), as the `txid` given to [`encode_find_node`].
-fn decode_answer_txid(datagram: &[u8]) -> Option<u32> {
-    let _ = datagram;
-    None
+/// QIS-CODEC: the txid of a `Nodes` answer (a cut answer counts: it is still an answer).
+fn decode_answer_txid(network: NetworkId, datagram: &[u8]) -> Option<u32> {
+    let message: Message<SocketAddr> = wire::decode(datagram, network).ok()?;
+    match message.body {
+        Body::Nodes { .. } => Some(message.header.txid.0),
+        _ => None,
+    }
 }
