@@ -14,6 +14,12 @@ pub trait PeerAddr:
     /// A key shared by all addresses of one host (the IP address, ignoring the port): used to
     /// cap routing-table entries and requests per host.
     fn host_key(&self) -> u128;
+
+    /// True for addresses the per-IP limit does not apply to: loopback peers are all on this
+    /// machine by construction (local test networks), never a Sybil from afar.
+    fn exempt_from_host_limit(&self) -> bool {
+        false
+    }
 }
 
 impl PeerAddr for SocketAddr {
@@ -26,6 +32,10 @@ impl PeerAddr for SocketAddr {
                 None => u128::from(v6),
             },
         }
+    }
+
+    fn exempt_from_host_limit(&self) -> bool {
+        self.ip().to_canonical().is_loopback()
     }
 }
 

@@ -16,7 +16,7 @@ fn args(line: &str) -> SimArgs {
 #[test]
 fn a_sweep_writes_json_csv_and_plots() {
     let dir = std::env::temp_dir().join(format!("qis-sim-cli-{}", std::process::id()));
-    let line = format!("--nodes 100,200 --lookups 30 --seed 3 --quiet --json --out {}", dir.display());
+    let line = format!("--nodes 100,200 --lookups 30 --seed 3 --no-progress --json --out {}", dir.display());
     qis::sim::run(args(&line)).expect("sweep runs");
     for name in ["sweep.json", "sweep.csv", "hops.svg", "latency_cdf.svg"] {
         let text = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -132,12 +132,13 @@ impl<A: PeerAddr> Lookup<A> {
         );
         // Drop the farthest candidate if it was never asked; asked ones stay so their answers
         // are recognised.
-        if self.candidates.len() > self.capacity() {
-            if let Some(last) = self.candidates.last() {
-                if last.state == CandidateState::Fresh {
-                    self.candidates.pop();
-                }
-            }
+        if self.candidates.len() > self.capacity()
+            && self
+                .candidates
+                .last()
+                .is_some_and(|c| c.state == CandidateState::Fresh)
+        {
+            self.candidates.pop();
         }
     }
 

@@ -57,6 +57,7 @@ pub(super) struct Storing<A> {
 
 /// A command in progress.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // a node runs few commands at once; boxing buys nothing
 pub(super) enum Op<A> {
     /// A walk of some kind.
     Walking { walk: Lookup<A>, kind: Walk<A> },
@@ -194,6 +195,21 @@ impl<A: PeerAddr> Node<A> {
                 }
                 let seeds_answered = *answered;
                 let walk = self.new_walk(now, self.id);
+                if self.config.role == Role::Client {
+                    // A client is never asked for its own neighbourhood: knowing the seeds is
+                    // enough to start its lookups, so it skips the self-lookup.
+                    let table_size = self.table.len();
+                    let lookup = walk.report(now);
+                    self.finish(
+                        id,
+                        Outcome::Bootstrap(BootstrapReport {
+                            seeds_answered,
+                            lookup,
+                            table_size,
+                        }),
+                    );
+                    return true;
+                }
                 *op = Op::Walking {
                     walk,
                     kind: Walk::Join { seeds_answered },
@@ -482,16 +498,17 @@ impl<A: PeerAddr> Node<A> {
     /// Offers a node that answered to the routing table; if its bucket is full, checks the
     /// least recently seen entry (ping-before-evict).
     fn admit(&mut self, now: Time, id: Id, addr: A, token: Option<Token>) {
-        if let Admission::Parked { least_recent } = self.table.on_answer(id, addr, now, token) {
-            if self.evict_checks.insert(least_recent.id) {
-                self.send_request(
-                    now,
-                    least_recent.addr,
-                    Some(least_recent.id),
-                    Body::Ping,
-                    Purpose::EvictCheck,
-                );
-            }
+        if let Admission::Parked { least_recent } = self.table.on_answer(id, addr, now, token)
+            && self.evict_checks.insert(least_recent.id)
+        {
+            let to = least_recent.addr;
+            self.send_request(
+                now,
+                to,
+                Some(least_recent.id),
+                Body::Ping,
+                Purpose::EvictCheck,
+            );
         }
     }
 

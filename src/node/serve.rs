@@ -18,11 +18,11 @@ impl<A: PeerAddr> Node<A> {
             self.metrics.dropped_not_serving += 1;
             return;
         }
-        if let Some(limiter) = &mut self.limiter {
-            if !limiter.allow(from.host_key(), now) {
-                self.metrics.dropped_rate_limited += 1;
-                return;
-            }
+        if let Some(limiter) = &mut self.limiter
+            && !limiter.allow(from.host_key(), now)
+        {
+            self.metrics.dropped_rate_limited += 1;
+            return;
         }
         let sender = message.header.sender.id();
         let txid = message.header.txid;
@@ -58,10 +58,10 @@ impl<A: PeerAddr> Node<A> {
             }
             _ => None,
         };
-        if let Some(answer) = answer {
-            if self.transmit(from, &answer) {
-                self.metrics.requests_answered += 1;
-            }
+        if let Some(answer) = answer
+            && self.transmit(from, &answer)
+        {
+            self.metrics.requests_answered += 1;
         }
         if message.header.role == Role::Node {
             self.consider_verifying(now, sender, from);

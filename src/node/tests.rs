@@ -42,10 +42,10 @@ fn settle(nodes: &mut [Node<SimAddr>], now: Time) -> usize {
 fn finished(node: &mut Node<SimAddr>, op: OpId) -> Option<Outcome<SimAddr>> {
     let mut found = None;
     while let Some(event) = node.poll_event() {
-        if let Event::Finished { op: id, outcome } = event {
-            if id == op {
-                found = Some(outcome);
-            }
+        if let Event::Finished { op: id, outcome } = event
+            && id == op
+        {
+            found = Some(outcome);
         }
     }
     found
@@ -184,7 +184,7 @@ fn garbage_and_hostile_datagrams_are_counted_and_harmless() {
 
 #[test]
 fn a_reply_from_another_address_is_dropped_and_the_request_stays_pending() {
-    let mut nodes = vec![node(0), node(1)];
+    let mut nodes = [node(0), node(1)];
     let op = nodes[0].ping(Time::ZERO, SimAddr(1));
     let request = nodes[0].poll_transmit().unwrap();
     nodes[1].handle_datagram(Time::ZERO, SimAddr(0), &request.payload);
@@ -238,4 +238,162 @@ fn an_unverified_requester_gets_an_answer_at_most_three_times_its_request() {
     let decoded: Message<SimAddr> = wire::decode(&answer.payload, NetworkId::MAIN).unwrap();
     assert!(matches!(decoded.body, Body::Nodes { cut: true, .. }));
     assert_eq!(nodes[0].metrics().answers_cut, 1);
+}
+
+mod hostile {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Valid datagrams of every kind, as a peer might send them.
+    fn samples() -> Vec<Vec<u8>> {
+        let sender = Identity::from_seed([3; 32]).public_key();
+        let header = Header {
+            version: 1,
+            network: NetworkId::MAIN,
+            txid: TxId(77),
+            sender,
+            role: Role::Node,
+        };
+        let record = SignedRecord::sign(
+            Identity::from_seed([4; 32]).signing_key(),
+            RecordKind::Raw,
+            1,
+            b"v".to_vec(),
+        )
+        .unwrap();
+        let token = crate::wire::Token([1; 8]);
+        let bodies: Vec<Body<SimAddr>> = vec![
+            Body::Ping,
+            Body::Pong { token },
+            Body::FindNode {
+                target: Id::hash(b"t"),
+                token: None,
+                pad: Default::default(),
+            },
+            Body::Nodes {
+                token,
+                cut: false,
+                nodes: vec![crate::wire::Contact {
+                    id: Id::hash(b"n"),
+                    addr: SimAddr(3),
+                }],
+            },
+            Body::FindValue {
+                key: Id::hash(b"k"),
+                start: RecordId([0; 32]),
+                token: Some(token),
+                pad: Default::default(),
+            },
+            Body::Values {
+                token,
+                total: 1,
+                next: None,
+                records: vec![record.clone()],
+            },
+            Body::Store {
+                key: Id::hash(b"k"),
+                token,
+                record,
+            },
+            Body::StoreAck {
+                status: crate::wire::StoreStatus::Stored,
+            },
+        ];
+        bodies
+            .into_iter()
+            .map(|body| {
+                wire::encode(&Message {
+                    header: header.clone(),
+                    body,
+                })
+                .unwrap()
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+        /// Mutated and truncated datagrams never panic a node, and each one is served, matched
+        /// or counted as a drop.
+        #[test]
+        fn mutated_datagrams_are_served_or_counted(
+            which in 0usize..8,
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6),
+            keep in any::<usize>(),
+        ) {
+            let mut nodes = vec![node(0), node(1)];
+            let op = nodes[0].ping(Time::ZERO, SimAddr(1));
+            settle(&mut nodes, Time::ZERO);
+            finished(&mut nodes[0], op);
+            let mut bytes = samples()[which].clone();
+            for (at, value) in flips {
+                let len = bytes.len();
+                bytes[at % len] = value;
+            }
+            bytes.truncate(keep % (bytes.len() + 1));
+            let target = &mut nodes[1];
+            let before = *target.metrics();
+            target.handle_datagram(Time::ZERO, SimAddr(9), &bytes);
+            let after = *target.metrics();
+            let handled = after.dropped() > before.dropped()
+                || after.requests_answered > before.requests_answered
+                || after.store_refused_token + after.store_refused_invalid > before.store_refused_token + before.store_refused_invalid
+                || after.datagrams_out > before.datagrams_out;
+            prop_assert!(handled, "datagram neither served nor counted: {:?}", after);
+            prop_assert_eq!(target.table().len(), 1, "nothing lost from the table");
+        }
+    }
+}
+
+#[test]
+fn a_key_holding_a_thousand_values_is_fully_retrievable() {
+    let count = 25;
+    let mut nodes: Vec<_> = (0..count).map(node).collect();
+    for i in 1..count as usize {
+        let op = nodes[i].bootstrap(Time::ZERO, &[SimAddr(0)]);
+        settle(&mut nodes, Time::ZERO);
+        finished(&mut nodes[i], op);
+    }
+    let key = Id::hash(b"popular context");
+    let publisher = Identity::from_seed([77; 32]);
+    let mut expected = Vec::new();
+    for n in 0..1000u32 {
+        // Realistic sizes: about 250 bytes each, so a page holds four.
+        let mut payload = n.to_le_bytes().to_vec();
+        payload.resize(150, b'x');
+        let record =
+            SignedRecord::sign(publisher.signing_key(), RecordKind::Raw, 1, payload).unwrap();
+        expected.push(record.clone());
+        let op = nodes[(n % 24 + 1) as usize].put(Time::ZERO, key, record);
+        settle(&mut nodes, Time::ZERO);
+        let Some(Outcome::Put(put)) = finished(&mut nodes[(n % 24 + 1) as usize], op) else {
+            panic!("put {n}")
+        };
+        assert!(put.acks >= 19, "put {n}: {put:?}");
+    }
+    expected.sort_by_key(SignedRecord::id);
+    let reader = 0;
+    let op = nodes[reader].get(Time::ZERO, key);
+    settle(&mut nodes, Time::ZERO);
+    let mut streamed = 0;
+    let mut report = None;
+    while let Some(event) = nodes[reader].poll_event() {
+        match event {
+            Event::Records { op: id, records } if id == op => streamed += records.len(),
+            Event::Finished {
+                op: id,
+                outcome: Outcome::Get(get),
+            } if id == op => report = Some(get),
+            _ => {}
+        }
+    }
+    let get = report.expect("get finished");
+    assert!(get.complete);
+    assert_eq!(get.announced, 1000);
+    assert_eq!(get.records.len(), 1000);
+    assert_eq!(get.records, expected);
+    // The reader holds some values itself (it is one of 25 nodes), so it streams the rest.
+    assert!(streamed + nodes[reader].store().count(&key) >= 1000);
+    assert!(get.pages >= 1000 / 5, "paged: {} pages", get.pages);
 }

@@ -138,7 +138,10 @@ impl<A: PeerAddr> RoutingTable<A> {
             bucket.refresh(at, addr, now, token);
             return Admission::Refreshed;
         }
-        if self.config.max_per_host > 0 && self.host_count(&addr) >= self.config.max_per_host {
+        if self.config.max_per_host > 0
+            && !addr.exempt_from_host_limit()
+            && self.host_count(&addr) >= self.config.max_per_host
+        {
             return Admission::Refused;
         }
         let entry = Entry::answered(id, addr, now, token);

@@ -74,9 +74,9 @@ pub struct SimArgs {
     /// Where a sweep writes sweep.json, sweep.csv, hops.svg and latency_cdf.svg.
     #[arg(long, default_value = "sim-out")]
     pub out: PathBuf,
-    /// No progress bar.
+    /// No progress bar (also implied by `qis --quiet` and by a stderr that is not a terminal).
     #[arg(long)]
-    pub quiet: bool,
+    pub no_progress: bool,
 }
 
 /// Why `qis sim` could not run.
@@ -202,7 +202,7 @@ impl SimArgs {
             replicate: self.replicate.unwrap_or(defaults.replicate),
             republish: self.republish.unwrap_or(defaults.republish),
         };
-        config.progress = !self.quiet;
+        config.progress = !self.no_progress;
         Ok(config)
     }
 }

@@ -116,6 +116,14 @@ fn at_most_max_per_host_entries_per_ip() {
         t.on_answer(id(3), other, Time::ZERO, None),
         Admission::Inserted
     );
+    // Loopback peers are local test networks: exempt.
+    for n in 10..15 {
+        let local = std::net::SocketAddr::from(([127, 0, 0, 1], n as u16));
+        assert_eq!(
+            t.on_answer(id(n), local, Time::ZERO, None),
+            Admission::Inserted
+        );
+    }
 }
 
 #[test]

@@ -1,0 +1,161 @@
+//! Micro benchmarks of the protocol core's hot paths, reported as medians:
+//! `cargo bench --bench micro`.
+
+#[path = "harness.rs"]
+mod harness;
+
+use harness::measure;
+use qis::addr::SimAddr;
+use qis::constants::{ALPHA, K};
+use qis::id::Id;
+use qis::identity::Identity;
+use qis::lookup::Lookup;
+use qis::record::{PublicKey, RecordKind, SignedRecord};
+use qis::routing::{RoutingTable, TableConfig};
+use qis::time::Time;
+use qis::token::TokenMinter;
+use qis::wire::{self, Body, Contact, Header, Message, NetworkId, Role, Token, TxId};
+use std::net::SocketAddr;
+
+fn id(n: u64) -> Id {
+    Id::hash(&n.to_le_bytes())
+}
+
+fn nodes_message() -> Message<SocketAddr> {
+    let header = Header {
+        version: 1,
+        network: NetworkId::MAIN,
+        txid: TxId(7),
+        sender: PublicKey([1; 32]),
+        role: Role::Node,
+    };
+    let nodes = (0..K as u64)
+        .map(|n| Contact {
+            id: id(n),
+            addr: SocketAddr::from(([10, 0, (n / 250) as u8, (n % 250) as u8], 6881)),
+        })
+        .collect();
+    Message {
+        header,
+        body: Body::Nodes {
+            token: Token([3; 8]),
+            cut: false,
+            nodes,
+        },
+    }
+}
+
+fn main() {
+    println!("qis micro benchmarks (release build; medians over batches)");
+    let message = nodes_message();
+    let bytes = wire::encode(&message).unwrap();
+    measure("encode Nodes (20 IPv4 contacts)", 200, 1000, || {
+        wire::encode(&message).unwrap()
+    });
+    measure("decode Nodes (20 IPv4 contacts)", 200, 1000, || {
+        wire::decode::<SocketAddr>(&bytes, NetworkId::MAIN).unwrap()
+    });
+
+    let local = id(u64::MAX);
+    let config = TableConfig {
+        bucket_size: K,
+        max_per_host: 0,
+    };
+    let mut n = 0u64;
+    let mut table: RoutingTable<SimAddr> = RoutingTable::new(local, config);
+    measure(
+        "routing table: offer a node (100k offers)",
+        100,
+        1000,
+        || {
+            n += 1;
+            table.on_answer(id(n), SimAddr(n as u32), Time::ZERO, None)
+        },
+    );
+    println!("  (table holds {} entries after {n} offers)", table.len());
+    let mut q = 0u64;
+    measure(
+        "routing table: closest 20 to a random id",
+        200,
+        1000,
+        || {
+            q += 1;
+            table.closest(&id(q ^ 0xdead), K)
+        },
+    );
+
+    // One lookup driven to completion against an ideal in-memory world of 10,000 nodes.
+    let world: Vec<Contact<SimAddr>> = (0..10_000u64)
+        .map(|n| Contact {
+            id: id(n),
+            addr: SimAddr(n as u32),
+        })
+        .collect();
+    let mut world_table: RoutingTable<SimAddr> = RoutingTable::new(local, config);
+    for c in &world {
+        world_table.on_answer(c.id, c.addr, Time::ZERO, None);
+    }
+    let mut t = 0u64;
+    measure(
+        "lookup to completion (10k-node ideal world)",
+        50,
+        20,
+        || {
+            t += 1;
+            let target = id(t ^ 0xbeef);
+            let seeds = world_table
+                .closest(&target, K)
+                .into_iter()
+                .map(|e| Contact {
+                    id: e.id,
+                    addr: e.addr,
+                });
+            let mut lookup = Lookup::new(target, local, seeds, K, ALPHA, Time::ZERO);
+            let mut guard = 0;
+            while !lookup.is_finished() && guard < 1000 {
+                guard += 1;
+                let Some(query) = lookup.next_query() else {
+                    break;
+                };
+                // The asked node answers with the 20 closest it "knows": here, a sample of the world.
+                let mut answer: Vec<Contact<SimAddr>> = world
+                    .iter()
+                    .skip((query.addr.0 % 97) as usize)
+                    .step_by(97)
+                    .copied()
+                    .collect();
+                answer.sort_by_key(|c| c.id.distance(&target));
+                answer.truncate(K);
+                lookup.on_answer(&query.id, &answer, None);
+            }
+            lookup.report(Time::ZERO).requests
+        },
+    );
+
+    let minter = TokenMinter::new([1; 32], [2; 32], Time::ZERO);
+    let addr = SocketAddr::from(([192, 0, 2, 1], 4000));
+    let token = minter.mint(&addr);
+    measure("token mint", 200, 10_000, || minter.mint(&addr));
+    measure("token check", 200, 10_000, || minter.check(&addr, &token));
+
+    let publisher = Identity::from_seed([9; 32]);
+    let record = SignedRecord::sign(
+        publisher.signing_key(),
+        RecordKind::Outcome,
+        1_700_000_000,
+        vec![7; 300],
+    )
+    .unwrap();
+    measure("record (packet) sign, 300-byte payload", 50, 100, || {
+        SignedRecord::sign(
+            publisher.signing_key(),
+            RecordKind::Outcome,
+            1_700_000_000,
+            vec![7; 300],
+        )
+        .unwrap()
+    });
+    measure("record (packet) signature verify", 50, 100, || {
+        record.verify_signature().unwrap()
+    });
+}

@@ -1,0 +1,270 @@
+//! UDP benchmarks on loopback (`cargo bench --bench udp`):
+//! 1. one `qis node` process under a stream of FIND_NODE requests from a load generator:
+//!    requests per second answered, node CPU per request, answer latency (hdrhistogram);
+//! 2. a swarm of real qis nodes in this process: lookup latency p50/p99, datagrams and bytes per
+//!    lookup, resident memory per node.
+//!
+//! Environment: QIS_BENCH_SWARM (nodes, default 300), QIS_BENCH_LOOKUPS (default 1000),
+//! QIS_BENCH_LOAD_SECS (default 5).
+
+use hdrhistogram::Histogram;
+use qis::id::Id;
+use qis::identity::Identity;
+use qis::net::{NodeOptions, SocketOptions, spawn};
+use qis::node::Config;
+use qis::record::PublicKey;
+use qis::wire::{self, Body, Header, Message, NetworkId, Role, TxId};
+use std::collections::HashMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Resident set size of this process, in bytes.
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// CPU seconds (user + system) a process has used.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of stat; here indices 11 and 12.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+struct NodeProcess(Child);
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn find_node_request(network: NetworkId, txid: u32, target: Id, sender: PublicKey) -> Vec<u8> {
+    let header = Header {
+        version: qis::constants::PROTOCOL_VERSION,
+        network,
+        txid: TxId(txid),
+        sender,
+        role: Role::Client,
+    };
+    // Padded like any first contact: the node answers in full.
+    let mut message = Message::<SocketAddr> {
+        header,
+        body: Body::FindNode {
+            target,
+            token: None,
+            pad: Default::default(),
+        },
+    };
+    let short = qis::constants::UNVERIFIED_REQUEST_MIN.saturating_sub(wire::encoded_len(&message));
+    if let Body::FindNode { pad, .. } = &mut message.body {
+        *pad = wire::Padding(short as u16);
+    }
+    wire::encode(&message).expect("fits")
+}
+
+/// Drives one node process with FIND_NODE requests for `secs`, keeping `window` outstanding.
+fn single_node_throughput(secs: u64) {
+    let port = 47_000 + (std::process::id() % 1000) as u16;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let home = std::env::temp_dir().join(format!("qis-bench-{}", std::process::id()));
+    let child = Command::new(env!("CARGO_BIN_EXE_qis"))
+        .args([
+            "node",
+            "--listen",
+            &addr.to_string(),
+            "--no-rate-limit",
+            "--status-every",
+            "0",
+            "-q",
+            "--network",
+            "bench",
+        ])
+        .env("QIS_HOME", &home)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start qis node");
+    let node = NodeProcess(child);
+    std::thread::sleep(Duration::from_millis(300));
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let network = NetworkId::from_name("bench");
+    let sender = PublicKey([7; 32]);
+    let window = 64u32;
+    let mut sent_at: HashMap<u32, Instant> = HashMap::new();
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 10_000_000, 3).unwrap();
+    let mut next_txid = 1u32;
+    let mut buf = [0u8; 2048];
+    let cpu_before = cpu_seconds(node.0.id());
+    let start = Instant::now();
+    let mut answered = 0u64;
+    while start.elapsed() < Duration::from_secs(secs) {
+        while sent_at.len() < window as usize {
+            let bytes = find_node_request(
+                network,
+                next_txid,
+                Id::hash(&next_txid.to_le_bytes()),
+                sender,
+            );
+            let _ = socket.send_to(&bytes, addr);
+            sent_at.insert(next_txid, Instant::now());
+            next_txid += 1;
+        }
+        match socket.recv_from(&mut buf) {
+            Ok((len, _)) => {
+                let message = wire::decode::<SocketAddr>(&buf[..len], network).ok();
+                if let Some(t0) = message.and_then(|m| sent_at.remove(&m.header.txid.0)) {
+                    histogram
+                        .record(t0.elapsed().as_micros().max(1) as u64)
+                        .ok();
+                    answered += 1;
+                }
+            }
+            // Nothing for 200 ms: the window's requests were lost; start a fresh window.
+            Err(_) => sent_at.clear(),
+        }
+    }
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(node.0.id()) - cpu_before;
+    println!("single node under FIND_NODE load ({secs} s, {window} outstanding):");
+    println!("  answered/s        {:>10.0}", answered as f64 / wall);
+    println!(
+        "  node CPU/request  {:>10.2} µs",
+        cpu * 1e6 / answered.max(1) as f64
+    );
+    println!(
+        "  answer latency    p50 {:.0} µs  p99 {:.0} µs  max {:.0} µs",
+        histogram.value_at_quantile(0.5) as f64,
+        histogram.value_at_quantile(0.99) as f64,
+        histogram.max() as f64
+    );
+    drop(node);
+    let _ = std::fs::remove_dir_all(home);
+}
+
+fn swarm(nodes: usize, lookups: usize) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let rss_before = rss_bytes();
+        let network = NetworkId::from_name("bench-swarm");
+        let mut handles = Vec::new();
+        for i in 0..nodes {
+            let identity = Identity::from_seed(*Id::hash(&(i as u64).to_le_bytes()).as_bytes());
+            let config = Config {
+                network,
+                seed: i as u64,
+                rate_limit: None,
+                ..Config::default()
+            };
+            let options = NodeOptions {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                config,
+                socket: SocketOptions {
+                    recv_buffer: 1 << 18,
+                    send_buffer: 1 << 18,
+                },
+            };
+            handles.push(spawn(&identity, options).await.unwrap());
+        }
+        let seed = handles[0].local_addr();
+        for chunk in handles[1..].chunks(20) {
+            let mut joins = tokio::task::JoinSet::new();
+            for h in chunk {
+                let h = h.clone();
+                joins.spawn(async move { h.bootstrap(vec![seed]).await });
+            }
+            while joins.join_next().await.is_some() {}
+        }
+        let rss_after = rss_bytes();
+        let totals = |stats: &[qis::net::NodeStats]| {
+            stats.iter().fold((0u64, 0u64), |(d, b), s| {
+                (d + s.metrics.datagrams_out, b + s.metrics.bytes_out)
+            })
+        };
+        let mut before = Vec::new();
+        for h in &handles {
+            before.push(h.stats().await.unwrap());
+        }
+        let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+        let mut hops = 0u64;
+        for i in 0..lookups {
+            let origin = &handles[(i * 7919) % nodes];
+            let report = origin
+                .find_node(Id::hash(&(i as u64 ^ 0xabcdef).to_le_bytes()))
+                .await
+                .unwrap();
+            latency
+                .record(report.elapsed.as_micros().max(1) as u64)
+                .ok();
+            hops += u64::from(report.hops);
+        }
+        let mut after = Vec::new();
+        for h in &handles {
+            after.push(h.stats().await.unwrap());
+        }
+        let (d0, b0) = totals(&before);
+        let (d1, b1) = totals(&after);
+        println!("swarm of {nodes} qis nodes on 127.0.0.1, {lookups} random-target lookups:");
+        println!(
+            "  lookup latency    p50 {:.0} µs  p99 {:.0} µs",
+            latency.value_at_quantile(0.5) as f64,
+            latency.value_at_quantile(0.99) as f64
+        );
+        println!("  hops (mean)       {:.2}", hops as f64 / lookups as f64);
+        println!(
+            "  datagrams/lookup  {:.1}",
+            (d1 - d0) as f64 / lookups as f64
+        );
+        println!(
+            "  bytes/lookup      {:.0}",
+            (b1 - b0) as f64 / lookups as f64
+        );
+        println!(
+            "  memory/node       {:.1} KiB (RSS delta / nodes)",
+            rss_after.saturating_sub(rss_before) as f64 / nodes as f64 / 1024.0
+        );
+        for h in &handles {
+            h.shutdown().await;
+        }
+    });
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    single_node_throughput(env_or("QIS_BENCH_LOAD_SECS", 5));
+    swarm(
+        env_or("QIS_BENCH_SWARM", 300) as usize,
+        env_or("QIS_BENCH_LOOKUPS", 1000) as usize,
+    );
+}

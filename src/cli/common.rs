@@ -1,0 +1,111 @@
+//! Pieces the subcommands share: errors, data directories, address resolution, the runtime.
+
+use crate::identity::IdentityError;
+use crate::net::NetError;
+use crate::wire::NetworkId;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// A command-line failure, printed as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad input: a flag, a value, a file.
+    #[error("{0}")]
+    Input(String),
+    /// The operation ran but did not succeed.
+    #[error("{0}")]
+    Failed(String),
+    /// Loading or creating a key.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// Starting the node.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// Anything from the operating system.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+impl From<crate::sim::SimError> for CliError {
+    fn from(error: crate::sim::SimError) -> Self {
+        match error {
+            crate::sim::SimError::InvalidArgument { .. } => CliError::Input(error.to_string()),
+            other => CliError::Failed(other.to_string()),
+        }
+    }
+}
+
+impl CliError {
+    /// 2 for bad input, 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Input(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// `--network` as shared by every networked subcommand.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NetworkArgs {
+    /// Network name: nodes only talk to nodes of the same network ("main" is the public one).
+    #[arg(long, default_value = "main", value_name = "NAME")]
+    pub network: String,
+}
+
+impl NetworkArgs {
+    /// The network id.
+    pub fn id(&self) -> NetworkId {
+        NetworkId::from_name(&self.network)
+    }
+}
+
+/// Where qis keeps keys and data unless told otherwise: `$QIS_HOME`, else
+/// `$XDG_DATA_HOME/qis`, else `~/.local/share/qis`, else `./.qis`.
+pub fn data_home() -> PathBuf {
+    if let Some(dir) = std::env::var_os("QIS_HOME") {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME") {
+        return PathBuf::from(dir).join("qis");
+    }
+    match std::env::var_os("HOME") {
+        Some(home) => PathBuf::from(home).join(".local/share/qis"),
+        None => PathBuf::from(".qis"),
+    }
+}
+
+/// Resolves `host:port` strings (names allowed) to socket addresses.
+pub async fn resolve(addrs: &[String]) -> Result<Vec<SocketAddr>, CliError> {
+    let mut out = Vec::new();
+    for addr in addrs {
+        let found: Vec<SocketAddr> = tokio::net::lookup_host(addr.as_str())
+            .await
+            .map_err(|e| CliError::Input(format!("--bootstrap {addr}: {e} (expected HOST:PORT)")))?
+            .collect();
+        if found.is_empty() {
+            return Err(CliError::Input(format!(
+                "--bootstrap {addr}: no address found"
+            )));
+        }
+        // One address per name: the first IPv4 one if any (what a default socket reaches).
+        let pick = found.iter().find(|a| a.is_ipv4()).unwrap_or(&found[0]);
+        out.push(*pick);
+    }
+    Ok(out)
+}
+
+/// A tokio runtime for one command.
+pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,183 @@
+//! `qis node`: run a DHT node until Ctrl-C.
+
+use super::common::{CliError, NetworkArgs, data_home, resolve, runtime};
+use crate::identity::Identity;
+use crate::net::{NodeHandle, NodeOptions, SocketOptions, spawn};
+use crate::node::Config;
+use crate::published::PublishedDir;
+use crate::routing::TableConfig;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use tracing::{info, warn};
+
+/// Arguments of `qis node`.
+#[derive(Debug, clap::Args)]
+pub struct NodeArgs {
+    /// Address to listen on, e.g. 127.0.0.1:4000, 0.0.0.0:4000 or [::]:4000 (dual-stack).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// A node to join through (HOST:PORT); repeat for several. Omit for the first node.
+    #[arg(long, value_name = "ADDR")]
+    pub bootstrap: Vec<String>,
+    /// Where the node key lives (default: <data home>/node-<port>). A restarted node with the
+    /// same directory keeps its id.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Routing-table entries allowed per IP address (0: no limit). Loopback addresses are
+    /// exempt, so any number of local nodes can know each other.
+    #[arg(long, default_value_t = crate::constants::DEFAULT_MAX_PER_IP, value_name = "N")]
+    pub max_per_ip: usize,
+    /// Serve any number of requests per source (for load tests).
+    #[arg(long)]
+    pub no_rate_limit: bool,
+    /// Data directories whose `published/` records this node republishes (repeatable).
+    /// Default: its own data directory and <data home>/publisher, where `qis publish` keeps
+    /// what it published. New files are picked up within a minute.
+    #[arg(long, value_name = "DIR")]
+    pub republish_from: Vec<PathBuf>,
+    /// Log a status line this often, in seconds (0: never).
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub status_every: u64,
+    #[command(flatten)]
+    network: NetworkArgs,
+}
+
+/// Runs `qis node`.
+pub fn run(args: NodeArgs) -> Result<ExitCode, CliError> {
+    runtime()?.block_on(serve(args))
+}
+
+async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| data_home().join(format!("node-{}", args.listen.port())));
+    let identity = Identity::load_or_create(&data_dir)?;
+    let seeds = resolve(&args.bootstrap).await?;
+    let mut seed_bytes = [0u8; 8];
+    crate::identity::fill_random(&mut seed_bytes)?;
+    let config = Config {
+        network: args.network.id(),
+        table: TableConfig {
+            max_per_host: args.max_per_ip,
+            ..TableConfig::default()
+        },
+        rate_limit: if args.no_rate_limit {
+            None
+        } else {
+            Some(Default::default())
+        },
+        seed: u64::from_le_bytes(seed_bytes),
+        policy: std::sync::Arc::new(crate::packet::OutcomePolicy::allowing_raw()),
+        ..Config::default()
+    };
+    let options = NodeOptions {
+        listen: args.listen,
+        config,
+        socket: SocketOptions::default(),
+    };
+    let node = spawn(&identity, options).await?;
+    let node_for_join = node.clone();
+    let node_for_republish = node.clone();
+    info!(id = %node.id(), addr = %node.local_addr(), data_dir = %data_dir.display(), network = %args.network.network, "node started");
+    let republish_dirs = if args.republish_from.is_empty() {
+        vec![data_dir.clone(), data_home().join("publisher")]
+    } else {
+        args.republish_from.clone()
+    };
+    let joining = tokio::spawn(async move {
+        join_until_connected(node_for_join, seeds).await;
+        republish_forever(node_for_republish, republish_dirs).await;
+    });
+    let status = tokio::spawn(report_status(node.clone(), args.status_every));
+    tokio::signal::ctrl_c().await?;
+    info!("shutting down");
+    joining.abort();
+    status.abort();
+    node.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Bootstraps, retrying with backoff while no seed answers (the seed may start later).
+async fn join_until_connected(node: NodeHandle, seeds: Vec<SocketAddr>) {
+    if seeds.is_empty() {
+        info!("no --bootstrap: waiting for others to join through this node");
+        return;
+    }
+    let mut wait = Duration::from_secs(2);
+    loop {
+        match node.bootstrap(seeds.clone()).await {
+            Ok(report) if report.seeds_answered > 0 => {
+                info!(
+                    seeds_answered = report.seeds_answered,
+                    table = report.table_size,
+                    hops = report.lookup.hops,
+                    requests = report.lookup.requests,
+                    "joined the network"
+                );
+                return;
+            }
+            Ok(_) => warn!(retry_in_s = wait.as_secs(), "no bootstrap node answered"),
+            Err(_) => return,
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(60));
+    }
+}
+
+/// Publishes (and so keeps republishing) every record found in the `published/` folders, and
+/// looks for new ones every minute.
+async fn republish_forever(node: NodeHandle, dirs: Vec<PathBuf>) {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut ticker = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        ticker.tick().await;
+        for dir in &dirs {
+            let published = PublishedDir::in_data_dir(dir);
+            let (entries, bad) = published.load_all();
+            for (path, why) in bad {
+                warn!(path = %path.display(), why, "skipping a published file");
+            }
+            for entry in entries {
+                if !seen.insert(entry.record.id()) {
+                    continue;
+                }
+                for key in entry.keys {
+                    let node = node.clone();
+                    let record = entry.record.clone();
+                    tokio::spawn(async move {
+                        if let Ok(report) = node.publish(key, record).await {
+                            info!(key = %&key.to_hex()[..16], acks = report.acks, "republishing a published record");
+                        }
+                    });
+                }
+            }
+        }
+    }
+}
+
+async fn report_status(node: NodeHandle, every: u64) {
+    if every == 0 {
+        return;
+    }
+    let mut ticker = tokio::time::interval(Duration::from_secs(every));
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let Ok(stats) = node.stats().await else {
+            return;
+        };
+        let m = stats.metrics;
+        info!(
+            table = stats.table_size,
+            records = stats.records,
+            datagrams_in = m.datagrams_in,
+            datagrams_out = m.datagrams_out,
+            answered = m.requests_answered,
+            dropped = m.dropped(),
+            "status"
+        );
+    }
+}

@@ -1,0 +1,259 @@
+//! `qis publish`, `qis query`, `qis recommend`: outcome packets over the DHT.
+
+use super::client::{ClientArgs, connect};
+use super::common::{CliError, data_home, runtime, unix_now};
+use super::packet::{RunFlags, draft_from_run};
+use crate::id::Id;
+use crate::identity::Identity;
+use crate::net::packets::{fetch_packets, publish_packet};
+use crate::packet::check::check;
+use crate::packet::keys::{Ranked, rank};
+use crate::packet::{OutcomeBody, OutcomePacket, Query};
+use crate::published::{PublishedDir, PublishedEntry};
+use crate::synth::evidence::{Evidence, NoFeedback};
+use crate::synth::{recommend, render};
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `qis publish`.
+#[derive(Debug, clap::Args)]
+pub struct PublishArgs {
+    /// A packet file (see `qis packet new`); or use --from-run.
+    #[arg(required_unless_present = "from_run", conflicts_with = "from_run")]
+    pub file: Option<PathBuf>,
+    /// Draft the packet from a training run's output directory (fields and their origins are
+    /// printed before anything is published).
+    #[arg(long, value_name = "DIR")]
+    pub from_run: Option<PathBuf>,
+    #[command(flatten)]
+    flags: RunFlags,
+    /// Where the publisher key lives; published packets are kept in DIR/published so a node
+    /// republishes them (default: <data home>/publisher).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+/// What to look for: the context of the caller's own fine-tuning run.
+#[derive(Debug, clap::Args)]
+pub struct ContextArgs {
+    /// Base model family (optional: without it only task-level keys are asked).
+    #[arg(long)]
+    pub family: Option<String>,
+    /// Task type, e.g. summarization.
+    #[arg(long)]
+    pub task: String,
+    /// Domain tags, comma-separated, e.g. swahili,news.
+    #[arg(long, value_delimiter = ',')]
+    pub tags: Vec<String>,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+/// Arguments of `qis query`.
+#[derive(Debug, clap::Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    context: ContextArgs,
+    /// Show at most this many packets.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+/// Arguments of `qis recommend`.
+#[derive(Debug, clap::Args)]
+pub struct RecommendArgs {
+    #[command(flatten)]
+    context: ContextArgs,
+}
+
+/// Runs `qis publish`.
+pub fn publish(args: PublishArgs) -> Result<ExitCode, CliError> {
+    let body = packet_body(&args)?;
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| data_home().join("publisher"));
+    let identity = Identity::load_or_create(&data_dir)?;
+    let packet = OutcomePacket::sign(body, identity.signing_key(), unix_now())
+        .map_err(|e| CliError::Input(e.to_string()))?;
+    let keys = packet.keys();
+    let entry = PublishedEntry {
+        keys: keys.iter().map(|k| k.id).collect(),
+        record: packet.record.clone(),
+    };
+    let saved = PublishedDir::in_data_dir(&data_dir)
+        .save(&entry)
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    let acks = runtime()?.block_on(super::client::bounded(args.client.timeout, async {
+        let client = connect(&args.client).await?;
+        let acks = publish_packet(&client, &packet).await;
+        client.shutdown().await;
+        Ok(acks)
+    }))?;
+    let id = packet.id().to_string();
+    let size = packet.record.encoded_len();
+    if args.client.json {
+        let keys: Vec<_> = keys.iter().zip(&acks).map(|(k, a)| json!({"level": k.level.label(), "key": k.text, "id": k.id.to_hex(), "acks": a})).collect();
+        println!(
+            "{}",
+            json!({ "packet_id": id, "encoded_size": size, "keys": keys, "saved": saved })
+        );
+    } else {
+        println!("published packet {id} ({size} bytes)");
+        for (key, acks) in keys.iter().zip(&acks) {
+            println!(
+                "  {:<12} {:<60} stored at {acks} nodes",
+                key.level.label(),
+                key.text
+            );
+        }
+        println!(
+            "kept in {} (a qis node republishes it from there)",
+            saved.display()
+        );
+    }
+    if acks.iter().all(|&a| a == 0) {
+        return Err(CliError::Failed("no node stored the packet".into()));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn packet_body(args: &PublishArgs) -> Result<OutcomeBody, CliError> {
+    if let Some(dir) = &args.from_run {
+        let draft = draft_from_run(dir, &args.flags)?;
+        eprint!("{}", draft.render());
+        return draft.build().map_err(|e| CliError::Input(e.to_string()));
+    }
+    let file = args
+        .file
+        .as_ref()
+        .ok_or_else(|| CliError::Input("give a packet FILE or --from-run DIR".into()))?;
+    let report = check(file).map_err(|e| CliError::Input(e.to_string()))?;
+    Ok(report.body)
+}
+
+fn query_of(context: &ContextArgs) -> Result<Query, CliError> {
+    if context.task.trim().is_empty() {
+        return Err(CliError::Input("--task: must not be empty".into()));
+    }
+    Ok(Query::new(
+        context.family.as_deref(),
+        &context.task,
+        &context.tags,
+    ))
+}
+
+fn search(context: &ContextArgs) -> Result<(Query, Vec<Ranked>, usize), CliError> {
+    let query = query_of(context)?;
+    let keys: Vec<Id> = query.keys().iter().map(|k| k.id).collect();
+    let (packets, refused) =
+        runtime()?.block_on(super::client::bounded(context.client.timeout, async {
+            let client = connect(&context.client).await?;
+            let found = fetch_packets(&client, &keys).await;
+            client.shutdown().await;
+            Ok(found)
+        }))?;
+    let ranked = rank(&query, packets);
+    Ok((query, ranked, refused))
+}
+
+fn packet_json(r: &Ranked) -> serde_json::Value {
+    let b = &r.packet.body;
+    json!({
+        "packet_id": r.id().to_string(),
+        "similarity": r.similarity.score,
+        "level": r.similarity.level.label(),
+        "family": b.family, "task": b.task, "tags": b.tags,
+        "method": b.method.to_string(), "benchmark": b.benchmark,
+        "baseline": b.baseline, "outcome": b.outcome, "delta": b.delta(),
+        "eval_samples": b.eval_samples, "held_out": b.held_out, "confidence": b.confidence,
+        "hyperparams": b.hyperparams.iter().map(|(k, v)| (k.name().to_string(), v.to_string())).collect::<std::collections::BTreeMap<_, _>>(),
+        "publisher": r.packet.publisher().id().to_hex(),
+    })
+}
+
+/// Runs `qis query`.
+pub fn query(args: QueryArgs) -> Result<ExitCode, CliError> {
+    let (_, ranked, refused) = search(&args.context)?;
+    let shown = &ranked[..ranked.len().min(args.limit)];
+    if args.context.client.json {
+        println!(
+            "{}",
+            json!({ "found": ranked.len(), "refused": refused, "packets": shown.iter().map(packet_json).collect::<Vec<_>>() })
+        );
+    } else {
+        println!(
+            "{:<5} {:<12} {:<14} {:<16} {:<22} {:<12} {:>8} {:>6} {:>5}  id",
+            "sim", "level", "family", "method", "tags", "benchmark", "delta", "n", "conf"
+        );
+        for r in shown {
+            let b = &r.packet.body;
+            println!(
+                "{:<5.2} {:<12} {:<14} {:<16} {:<22} {:<12} {:>+8.4} {:>6} {:>5.2}  {}",
+                r.similarity.score,
+                r.similarity.level.label(),
+                b.family,
+                b.method.to_string(),
+                b.tags.join(","),
+                b.benchmark,
+                b.delta(),
+                b.eval_samples,
+                b.confidence,
+                &r.id().to_string()[..12]
+            );
+        }
+        eprintln!(
+            "{} packet(s) found, {} shown{}",
+            ranked.len(),
+            shown.len(),
+            refused_note(refused)
+        );
+    }
+    if ranked.is_empty() {
+        return Err(CliError::Failed("no packets for this context".into()));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn refused_note(refused: usize) -> String {
+    if refused == 0 {
+        String::new()
+    } else {
+        format!(", {refused} invalid record(s) ignored")
+    }
+}
+
+/// Runs `qis recommend`.
+pub fn recommend_cmd(args: RecommendArgs) -> Result<ExitCode, CliError> {
+    let (_, ranked, refused) = search(&args.context)?;
+    let evidence: Vec<Evidence> = ranked
+        .iter()
+        .map(|r| Evidence::from_ranked(r, &NoFeedback))
+        .collect();
+    let Some(rec) = recommend::recommend(&evidence) else {
+        if args.context.client.json {
+            println!(
+                "{}",
+                json!({ "found": ranked.len(), "recommendation": null })
+            );
+        }
+        return Err(CliError::Failed(format!(
+            "no usable evidence ({} packet(s) found{})",
+            ranked.len(),
+            refused_note(refused)
+        )));
+    };
+    if args.context.client.json {
+        println!(
+            "{}",
+            json!({ "found": ranked.len(), "refused": refused, "recommendation": render::to_json(&rec) })
+        );
+    } else {
+        print!("{}", render::table(&rec));
+        eprintln!("from {} packet(s){}", ranked.len(), refused_note(refused));
+    }
+    Ok(ExitCode::SUCCESS)
+}

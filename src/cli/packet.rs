@@ -1,0 +1,235 @@
+//! `qis packet new | check | from-run`: write, validate and draft outcome packets locally.
+
+use super::common::CliError;
+use crate::packet::check::check;
+use crate::packet::fromrun::{Overrides, RunDraft, ScoreSource, from_run};
+use crate::packet::hyper::{HyperKey, HyperValue};
+use crate::packet::template::template;
+use crate::packet::{DataScale, Method, ScoreScale};
+use crate::record::RecordId;
+use clap::Subcommand;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// `qis packet` subcommands.
+#[allow(clippy::large_enum_variant)] // parsed once per process
+#[derive(Debug, Subcommand)]
+pub enum PacketCommand {
+    /// Write a commented packet template to FILE (or stdout) to fill in by hand.
+    New {
+        /// Where to write it; stdout if absent. An existing file is never overwritten.
+        file: Option<PathBuf>,
+    },
+    /// Validate a packet file: print its canonical form, encoded size and semantic keys.
+    Check {
+        /// The packet file.
+        file: PathBuf,
+        /// Print one JSON object on stdout instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Draft a packet from what a training run wrote (HF Trainer, PEFT, LLaMA-Factory,
+    /// lm-evaluation-harness), showing where every field came from.
+    FromRun {
+        /// The run's output directory.
+        dir: PathBuf,
+        /// Write the drafted packet file here (with each value's origin as a comment).
+        #[arg(long, short, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        flags: RunFlags,
+    },
+}
+
+/// Values a run's files may lack, one flag each; a flag always wins over the files.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RunFlags {
+    /// Base model family, e.g. llama-3-8b (aliases such as meta-llama/Meta-Llama-3-8B fold).
+    #[arg(long)]
+    pub family: Option<String>,
+    /// Task type, e.g. medical-qa, summarization.
+    #[arg(long)]
+    pub task: Option<String>,
+    /// Domain tag (repeatable, or comma-separated).
+    #[arg(long = "tag", value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Training-data bucket: <100, 100-1k, 1k-10k, 10k-100k, >100k.
+    #[arg(long, value_parser = parse_scale)]
+    pub data_scale: Option<DataScale>,
+    /// Benchmark name (also picks the lm-eval task when results hold several).
+    #[arg(long)]
+    pub benchmark: Option<String>,
+    /// lm-eval metric (default: the task's first).
+    #[arg(long)]
+    pub metric: Option<String>,
+    /// lm-eval filter when a task reports several (e.g. strict-match).
+    #[arg(long)]
+    pub lm_eval_filter: Option<String>,
+    /// Where scores come from: auto, lm-eval or trainer.
+    #[arg(long, value_parser = parse_source, default_value = "auto")]
+    pub score_source: ScoreSource,
+    /// Scale of both scores: unit (0–1), percent (0–100) or unbounded.
+    #[arg(long, value_parser = parse_score_scale)]
+    pub score_scale: Option<ScoreScale>,
+    /// Lower scores are better (perplexity, loss, error rate).
+    #[arg(long)]
+    pub lower_is_better: bool,
+    /// Baseline score (the base model's).
+    #[arg(long)]
+    pub baseline: Option<f64>,
+    /// Outcome score (the fine-tuned model's, same benchmark and settings).
+    #[arg(long)]
+    pub outcome: Option<f64>,
+    /// Number of evaluation examples.
+    #[arg(long)]
+    pub eval_samples: Option<u64>,
+    /// Whether the evaluation data was held out from training (true/false).
+    #[arg(long)]
+    pub held_out: Option<bool>,
+    /// Confidence that the delta is real, 0–1 (default: from reported standard errors).
+    #[arg(long)]
+    pub confidence: Option<f64>,
+    /// Method, e.g. lora, qlora, dora, full, dpo+qlora, orpo.
+    #[arg(long, value_parser = parse_method)]
+    pub method: Option<Method>,
+    /// Hyperparameter NAME=VALUE (repeatable), e.g. lora_rank=16 learning_rate=2e-4.
+    #[arg(long = "param", value_parser = parse_param)]
+    pub params: Vec<(HyperKey, HyperValue)>,
+    /// Id of a packet this result built on (repeatable; 64 hex characters).
+    #[arg(long, value_parser = parse_record_id)]
+    pub built_on: Vec<RecordId>,
+}
+
+fn parse_scale(s: &str) -> Result<DataScale, String> {
+    DataScale::parse(s)
+        .ok_or_else(|| format!("expected one of <100, 100-1k, 1k-10k, 10k-100k, >100k; got {s:?}"))
+}
+
+fn parse_score_scale(s: &str) -> Result<ScoreScale, String> {
+    ScoreScale::parse(s).ok_or_else(|| format!("expected unit, percent or unbounded; got {s:?}"))
+}
+
+fn parse_source(s: &str) -> Result<ScoreSource, String> {
+    match s {
+        "auto" => Ok(ScoreSource::Auto),
+        "lm-eval" | "lmeval" => Ok(ScoreSource::LmEval),
+        "trainer" => Ok(ScoreSource::Trainer),
+        _ => Err(format!("expected auto, lm-eval or trainer; got {s:?}")),
+    }
+}
+
+fn parse_method(s: &str) -> Result<Method, String> {
+    Method::parse(s).ok_or_else(|| {
+        format!("unknown method {s:?} (e.g. lora, qlora, dora, full, dpo+qlora, orpo)")
+    })
+}
+
+fn parse_param(s: &str) -> Result<(HyperKey, HyperValue), String> {
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=VALUE, got {s:?}"))?;
+    if name.trim().is_empty() || value.trim().is_empty() {
+        return Err(format!("expected NAME=VALUE, got {s:?}"));
+    }
+    Ok((
+        HyperKey::parse(name.trim()),
+        HyperValue::parse(value.trim()),
+    ))
+}
+
+fn parse_record_id(s: &str) -> Result<RecordId, String> {
+    crate::id::Id::from_hex(s)
+        .map(|id| RecordId(*id.as_bytes()))
+        .ok_or_else(|| format!("expected 64 hex characters, got {s:?}"))
+}
+
+impl RunFlags {
+    /// The flags as from-run overrides.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            family: self.family.clone(),
+            task: self.task.clone(),
+            tags: self.tags.clone(),
+            data_scale: self.data_scale,
+            benchmark: self.benchmark.clone(),
+            metric: self.metric.clone(),
+            lm_eval_filter: self.lm_eval_filter.clone(),
+            score_source: self.score_source,
+            score_scale: self.score_scale,
+            higher_is_better: self.lower_is_better.then_some(false),
+            baseline: self.baseline,
+            outcome: self.outcome,
+            eval_samples: self.eval_samples,
+            held_out: self.held_out,
+            confidence: self.confidence,
+            method: self.method.clone(),
+            hyperparams: self.params.clone(),
+            built_on: self.built_on.clone(),
+        }
+    }
+}
+
+/// Runs `qis packet …`.
+pub fn run(command: PacketCommand) -> Result<ExitCode, CliError> {
+    match command {
+        PacketCommand::New { file } => new(file.as_deref()),
+        PacketCommand::Check { file, json } => {
+            let report = check(&file).map_err(|e| CliError::Input(e.to_string()))?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                );
+            } else {
+                print!("{}", report.render());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PacketCommand::FromRun { dir, out, flags } => {
+            let draft = draft_from_run(&dir, &flags)?;
+            print!("{}", draft.render());
+            if let Some(out) = out {
+                write_new(&out, &draft.to_packet_file())?;
+                eprintln!("wrote {}", out.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Drafts a packet from a run directory; on failure prints what was found, then fails with
+/// every problem.
+pub fn draft_from_run(dir: &Path, flags: &RunFlags) -> Result<RunDraft, CliError> {
+    from_run(dir, &flags.overrides()).map_err(|error| {
+        if let Some(partial) = &error.partial {
+            eprintln!("found so far:\n{}", partial.render());
+        }
+        CliError::Input(format!("{}: no packet:\n{error}", dir.display()))
+    })
+}
+
+fn new(file: Option<&Path>) -> Result<ExitCode, CliError> {
+    match file {
+        None => print!("{}", template()),
+        Some(path) => {
+            write_new(path, &template())?;
+            eprintln!(
+                "wrote {}; fill it in, then: qis packet check {}",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_new(path: &Path, text: &str) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| CliError::Input(format!("{}: {e}", path.display())))?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}

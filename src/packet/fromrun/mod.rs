@@ -1,0 +1,354 @@
+//! `qis packet from-run DIR`: draft a packet from what a training run wrote, with the origin of
+//! every value, so the publisher sees `field = value (from file:key)` before signing.
+//!
+//! # What is read, in order of precedence (the first source of a value wins)
+//!
+//! 1. PEFT `adapter_config.json`: base model, adapter type (`use_dora`), `r`, `lora_alpha`;
+//! 2. the model card `README.md`: `base_model`, the bitsandbytes block (`load_in_4bit` makes a
+//!    LoRA run QLoRA), and the Trainer's hyperparameter list (`learning_rate`,
+//!    `total_train_batch_size`, `num_epochs`, `lr_scheduler_type`);
+//! 3. a LLaMA-Factory training YAML (`stage`, `pref_loss`, `finetuning_type`,
+//!    `quantization_bit`, `lora_rank`, `learning_rate`, `num_train_epochs`, `pref_beta`, batch
+//!    size as per-device × accumulation, one device assumed);
+//! 4. `all_results.json`, `eval_results.json`, `train_results.json`: `train_samples` (the data
+//!    scale; estimated from throughput when absent), `eval_samples`, final `eval_*` metrics;
+//! 5. `trainer_state.json`: `num_train_epochs`, evaluations in `log_history` (step 0 =
+//!    `eval_on_start`);
+//! 6. a full model's `config.json` (`_name_or_path`; marks a full fine-tune without adapter);
+//! 7. LLaMA-Factory `trainer_log.jsonl` (checked; it holds losses only);
+//! 8. lm-evaluation-harness `results*.json` files.
+//!
+//! Intermediate `checkpoint-*` directories are skipped; `training_args.bin` is a pickle and is
+//! never opened. Flags ([`Overrides`]) win over everything on disk.
+//!
+//! # Scores
+//!
+//! With [`ScoreSource::Auto`], lm-eval results are used when present: the fine-tuned model's
+//! result is paired with the base model's under the same task, metric, filter, shots, limit and
+//! sample count, or refused with the difference named. A task with several filters (gsm8k's
+//! `strict-match` and `flexible-extract`) needs `--lm-eval-filter`. Without lm-eval results, a
+//! Trainer evaluation at step 0 is paired with the final one (same metric, same evaluation
+//! set); the Trainer does not record its evaluation set's name, so `--benchmark` names it. An
+//! lm-eval score is never paired with a Trainer score: they are different evaluations.
+//! Confidence comes from the reported standard errors (see [`confidence`]).
+//!
+//! # Errors
+//!
+//! Broken files (truncated JSON, NaN, negative counts) are reported alone, each naming file and
+//! key: nothing is drafted from a broken run. Otherwise every missing field is reported with
+//! the flag that supplies it.
+
+pub mod confidence;
+pub mod files;
+pub mod findings;
+pub mod hf;
+pub mod llamafactory;
+pub mod lmeval;
+pub mod overrides;
+pub mod problem;
+pub mod provenance;
+mod scores;
+
+pub use overrides::{Overrides, ScoreSource};
+pub use problem::{FromRunError, RunProblem};
+pub use provenance::{Provenance, RunDraft};
+
+use super::body::OutcomeBody;
+use super::draft::Draft;
+use super::error::PacketError;
+use super::method::{Method, Objective, Tuning};
+use super::scale::DataScale;
+use findings::{Findings, Sourced};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Drafts a packet from the run directory `dir`, applying `overrides`.
+///
+/// On success the draft is complete and valid ([`RunDraft::build`] cannot fail). On failure the
+/// error lists every problem; when the files were readable it also carries the partial draft,
+/// so the CLI can show what was found next to what is missing.
+pub fn from_run(dir: &Path, overrides: &Overrides) -> Result<RunDraft, FromRunError> {
+    let run_files = files::walk(dir).map_err(|p| FromRunError {
+        problems: vec![p],
+        partial: None,
+    })?;
+    let mut found = Findings::default();
+    read_all(dir, &run_files, &mut found);
+    if !found.problems.is_empty() {
+        let mut problems = Vec::new();
+        for p in found.problems {
+            if !problems.contains(&p) {
+                problems.push(p);
+            }
+        }
+        return Err(FromRunError {
+            problems,
+            partial: None,
+        });
+    }
+    let mut assembly = Assembly {
+        notes: found.notes.clone(),
+        ..Assembly::default()
+    };
+    if run_files.saw_pickle {
+        assembly
+            .notes
+            .push("training_args.bin ignored: it is a pickle, and loading one runs code".into());
+    }
+    assemble_context(&found, overrides, &mut assembly);
+    scores::assemble_scores(&found, overrides, &mut assembly);
+    assembly.finish(overrides)
+}
+
+/// Reads every known file in precedence order.
+fn read_all(dir: &Path, run_files: &files::RunFiles, found: &mut Findings) {
+    if let Some(path) = run_files.named("adapter_config.json").first() {
+        hf::adapter_config(dir, path, found);
+    }
+    for path in run_files.named("README.md") {
+        hf::model_card(dir, path, found);
+    }
+    for path in run_files.ending_with(&[".yaml", ".yml"]) {
+        llamafactory::training_yaml(dir, path, found);
+    }
+    for name in [
+        "all_results.json",
+        "eval_results.json",
+        "train_results.json",
+    ] {
+        if let Some(path) = run_files.named(name).first() {
+            hf::results(dir, path, found);
+        }
+    }
+    if let Some(path) = run_files.named("trainer_state.json").first() {
+        hf::trainer_state(dir, path, found);
+    }
+    if let Some(path) = run_files.named("config.json").first() {
+        hf::model_config(dir, path, found);
+    }
+    if let Some(path) = run_files.named("trainer_log.jsonl").first() {
+        llamafactory::trainer_log(dir, path, found);
+    }
+    let results: Vec<_> = run_files
+        .all
+        .iter()
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(lmeval::is_results_name)
+        })
+        .collect();
+    for path in results {
+        lmeval::read(dir, path, found);
+    }
+}
+
+/// The draft under construction, the origin of each field, and why missing fields are missing.
+#[derive(Default)]
+pub(crate) struct Assembly {
+    pub(crate) draft: Draft,
+    pub(crate) provenance: BTreeMap<String, Provenance>,
+    /// For a field still missing at the end: why it was not found.
+    pub(crate) why_missing: BTreeMap<&'static str, String>,
+    pub(crate) problems: Vec<RunProblem>,
+    pub(crate) notes: Vec<String>,
+}
+
+impl Assembly {
+    pub(crate) fn note_from(&mut self, field: &str, from: &Provenance) {
+        self.provenance.insert(field.to_string(), from.clone());
+    }
+
+    /// Applies overrides, then reports every missing field with its flag.
+    fn finish(mut self, overrides: &Overrides) -> Result<RunDraft, FromRunError> {
+        self.apply_overrides(overrides);
+        let d = &self.draft;
+        let required: [(&str, &str, bool); 10] = [
+            ("family", "--family", d.family.is_some()),
+            ("task", "--task", d.task.is_some()),
+            ("data_scale", "--data-scale", d.data_scale.is_some()),
+            ("benchmark", "--benchmark", d.benchmark.is_some()),
+            ("baseline", "--baseline", d.baseline.is_some()),
+            ("outcome", "--outcome", d.outcome.is_some()),
+            ("method", "--method", d.method.is_some()),
+            ("held_out", "--held-out", d.held_out.is_some()),
+            ("eval_samples", "--eval-samples", d.eval_samples.is_some()),
+            ("confidence", "--confidence", d.confidence.is_some()),
+        ];
+        for (field, flag, present) in required {
+            // A field left out by an earlier problem (ambiguity, incomparable scores) is covered
+            // by that problem's message.
+            if present || (!self.why_missing.contains_key(field) && !self.problems.is_empty()) {
+                continue;
+            }
+            let why = self
+                .why_missing
+                .get(field)
+                .cloned()
+                .unwrap_or_else(|| "not found in the run directory".into());
+            self.problems.push(RunProblem::Missing {
+                field: field.into(),
+                flag: flag.into(),
+                why,
+            });
+        }
+        let run = RunDraft {
+            draft: self.draft,
+            provenance: self.provenance,
+            notes: self.notes,
+        };
+        if self.problems.is_empty()
+            && let Err(e) = run.draft.build()
+        {
+            self.problems.push(RunProblem::Invalid(e));
+        }
+        if self.problems.is_empty() {
+            Ok(run)
+        } else {
+            Err(FromRunError {
+                problems: self.problems,
+                partial: Some(Box::new(run)),
+            })
+        }
+    }
+
+    fn apply_overrides(&mut self, o: &Overrides) {
+        let mut mark = |field: &str, flag: &str| {
+            self.provenance.insert(
+                field.to_string(),
+                Provenance::Override {
+                    flag: flag.to_string(),
+                },
+            );
+        };
+        let d = &mut self.draft;
+        macro_rules! take {
+            ($field:ident, $flag:expr) => {
+                if let Some(value) = &o.$field {
+                    d.$field = Some(value.clone());
+                    mark(stringify!($field), $flag);
+                }
+            };
+        }
+        take!(family, "--family");
+        take!(task, "--task");
+        take!(data_scale, "--data-scale");
+        take!(benchmark, "--benchmark");
+        take!(score_scale, "--score-scale");
+        take!(higher_is_better, "--lower-is-better");
+        take!(baseline, "--baseline");
+        take!(outcome, "--outcome");
+        take!(eval_samples, "--eval-samples");
+        take!(held_out, "--held-out");
+        take!(confidence, "--confidence");
+        take!(method, "--method");
+        if !o.tags.is_empty() {
+            d.tags = o.tags.clone();
+            mark("tags", "--tag");
+        }
+        if !o.built_on.is_empty() {
+            d.built_on = o.built_on.clone();
+            mark("built_on", "--built-on");
+        }
+        for (key, value) in &o.hyperparams {
+            d.set_hyperparam(key.clone(), value.clone());
+            mark(key.name(), "--param");
+        }
+    }
+}
+
+impl RunDraft {
+    /// The packet body (the draft is complete and valid when `from_run` returned it).
+    pub fn build(&self) -> Result<OutcomeBody, PacketError> {
+        self.draft.build()
+    }
+}
+
+/// Family, method, hyperparameters and data scale.
+fn assemble_context(found: &Findings, overrides: &Overrides, a: &mut Assembly) {
+    if let Some(base) = &found.base_model {
+        a.draft.family = Some(base.value.clone());
+        a.note_from("family", &base.from);
+    } else {
+        a.why_missing.insert(
+            "family",
+            "no base model named in adapter_config.json, README.md, config.json or a training YAML"
+                .into(),
+        );
+    }
+    a.why_missing
+        .insert("task", "training tools do not record the task type".into());
+    if overrides.method.is_none() {
+        match method(found) {
+            Some((method, from)) => {
+                a.draft.method = Some(method);
+                a.note_from("method", &from);
+            }
+            None => {
+                a.why_missing.insert("method", "no adapter_config.json, model config.json or training YAML says how it was trained".into());
+            }
+        }
+    }
+    for (key, sourced) in &found.hyper {
+        a.draft.set_hyperparam(key.clone(), sourced.value.clone());
+        a.note_from(key.name(), &sourced.from);
+    }
+    match &found.train_samples {
+        Some(Sourced { value, from }) => {
+            a.draft.data_scale = Some(DataScale::from_count(*value));
+            a.note_from("data_scale", from);
+        }
+        None => {
+            a.why_missing.insert(
+                "data_scale",
+                "no train_samples in all_results.json or train_results.json".into(),
+            );
+        }
+    }
+}
+
+/// The method: tuning from the adapter (or LLaMA-Factory `finetuning_type`, or a full model
+/// config) and the quantisation of the base; objective from the training stage, supervised when
+/// nothing says otherwise.
+fn method(found: &Findings) -> Option<(Method, Provenance)> {
+    let quantised = found.quant_bits.as_ref().filter(|q| q.value <= 8);
+    let (tuning, tuning_from) =
+        if let Some(adapter) = found.adapter.as_ref().or(found.finetuning_type.as_ref()) {
+            let tuning = match adapter.value.as_str() {
+                "lora" if quantised.is_some() => Tuning::Qlora,
+                "lora" => Tuning::Lora,
+                "dora" => Tuning::Dora,
+                "ia3" => Tuning::Ia3,
+                "prompt-tuning" => Tuning::PromptTuning,
+                "prefix-tuning" => Tuning::PrefixTuning,
+                "full" => Tuning::Full,
+                other => Tuning::Other(other.to_string()),
+            };
+            let mut from = format!("{} adapter ({})", adapter.value, adapter.from);
+            if let (Tuning::Qlora, Some(q)) = (&tuning, quantised) {
+                from.push_str(&format!(" on a {}-bit base ({})", q.value, q.from));
+            }
+            (tuning, from)
+        } else if let Some(full) = &found.full_model {
+            (
+                Tuning::Full,
+                format!("full model saved without adapter ({})", full.from),
+            )
+        } else {
+            return None;
+        };
+    let (objective, objective_from) = match &found.objective {
+        Some(o) => (
+            o.value.clone(),
+            format!("objective {} ({})", o.value.name(), o.from),
+        ),
+        None => (
+            Objective::Sft,
+            "supervised: no preference or RL stage found".to_string(),
+        ),
+    };
+    Some((
+        Method { tuning, objective },
+        Provenance::derived(format!("{tuning_from}; {objective_from}")),
+    ))
+}

@@ -1,0 +1,159 @@
+//! Rendering a recommendation: a table for people and JSON for tools.
+
+use super::recommend::Recommendation;
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// Gain in points (unit-interval gain × 100), signed: `+7.7`.
+fn points(gain: f64) -> String {
+    format!("{:+.1}", gain * 100.0)
+}
+
+fn percent(share: f64) -> String {
+    format!("{:.0}%", share * 100.0)
+}
+
+/// The recommendation as a plain-text table.
+pub fn table(rec: &Recommendation) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "method {}: expected {} points (80% of evidence: {} to {}), agreement {}, {} packets",
+        rec.method,
+        points(rec.expected_gain),
+        points(rec.gain_range.0),
+        points(rec.gain_range.1),
+        percent(rec.agreement),
+        rec.evidence_count,
+    );
+    if !rec.hyperparams.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{:<16} {:>12} {:>8} {:>9}",
+            "hyperparameter", "value", "support", "stated by"
+        );
+        for p in &rec.hyperparams {
+            let _ = writeln!(
+                out,
+                "{:<16} {:>12} {:>8} {:>9}",
+                p.key.name(),
+                p.value.to_string(),
+                percent(p.support),
+                p.stated_by
+            );
+        }
+    }
+    if rec.methods.len() > 1 {
+        let _ = writeln!(
+            out,
+            "\n{:<16} {:>12} {:>8} {:>9}",
+            "method", "expected", "weight", "packets"
+        );
+        for m in &rec.methods {
+            let _ = writeln!(
+                out,
+                "{:<16} {:>12} {:>8} {:>9}",
+                m.method.to_string(),
+                points(m.expected_gain),
+                percent(m.weight_share),
+                m.packets
+            );
+        }
+    }
+    let ids: Vec<String> = rec
+        .contributors
+        .iter()
+        .map(|id| id.to_string()[..16].to_string())
+        .collect();
+    let _ = writeln!(out, "\ncontributors: {}", ids.join(" "));
+    out
+}
+
+/// JSON form of a recommendation (ids as hex, gains in unit-interval points).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RecommendationJson {
+    /// Method, canonical text (`qlora`, `dpo+qlora`).
+    pub method: String,
+    /// Expected gain in unit-interval points.
+    pub expected_gain: f64,
+    /// Weighted 10th and 90th percentile gains.
+    pub gain_range: [f64; 2],
+    /// Packets with positive weight.
+    pub evidence_count: usize,
+    /// The method's share of the evidence weight.
+    pub agreement: f64,
+    /// Hyperparameters.
+    pub hyperparameters: Vec<ParamJson>,
+    /// All methods with evidence.
+    pub methods: Vec<MethodJson>,
+    /// Contributing packet ids, hex.
+    pub contributors: Vec<String>,
+}
+
+/// One hyperparameter in JSON.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ParamJson {
+    /// Name.
+    pub name: String,
+    /// Value: number, boolean or text.
+    pub value: serde_json::Value,
+    /// Share of weight behind it.
+    pub support: f64,
+    /// Packets that stated it.
+    pub stated_by: usize,
+}
+
+/// One method in JSON.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MethodJson {
+    /// Method, canonical text.
+    pub method: String,
+    /// Expected gain.
+    pub expected_gain: f64,
+    /// Share of the evidence weight.
+    pub weight_share: f64,
+    /// Packets.
+    pub packets: usize,
+}
+
+/// The recommendation in its JSON shape.
+pub fn to_json(rec: &Recommendation) -> RecommendationJson {
+    use crate::packet::HyperValue;
+    RecommendationJson {
+        method: rec.method.to_string(),
+        expected_gain: rec.expected_gain,
+        gain_range: [rec.gain_range.0, rec.gain_range.1],
+        evidence_count: rec.evidence_count,
+        agreement: rec.agreement,
+        hyperparameters: rec
+            .hyperparams
+            .iter()
+            .map(|p| ParamJson {
+                name: p.key.name().to_string(),
+                value: match &p.value {
+                    HyperValue::Int(i) => serde_json::Value::from(*i),
+                    // Through the shortest decimal text, so 2e-4 prints as 0.0002, not 0.000199999.
+                    HyperValue::Float(x) => crate::packet::hyper::format_number(f64::from(*x))
+                        .parse::<f64>()
+                        .map(serde_json::Value::from)
+                        .unwrap_or(serde_json::Value::Null),
+                    HyperValue::Bool(b) => serde_json::Value::from(*b),
+                    HyperValue::Text(s) => serde_json::Value::from(s.clone()),
+                },
+                support: p.support,
+                stated_by: p.stated_by,
+            })
+            .collect(),
+        methods: rec
+            .methods
+            .iter()
+            .map(|m| MethodJson {
+                method: m.method.to_string(),
+                expected_gain: m.expected_gain,
+                weight_share: m.weight_share,
+                packets: m.packets,
+            })
+            .collect(),
+        contributors: rec.contributors.iter().map(|id| id.to_string()).collect(),
+    }
+}

@@ -1,0 +1,360 @@
+//! `from-run` on every fixture under ../shared/fixtures: each yields exactly the findings its
+//! README lists, with provenance, or the errors it must give.
+
+use qis::packet::fromrun::{
+    FromRunError, Overrides, Provenance, RunDraft, RunProblem, ScoreSource, from_run,
+};
+use qis::packet::*;
+use std::path::PathBuf;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures")
+        .join(name)
+}
+
+fn with_task(task: &str) -> Overrides {
+    Overrides {
+        task: Some(task.into()),
+        ..Overrides::default()
+    }
+}
+
+fn from(run: &RunDraft, field: &str) -> String {
+    run.provenance
+        .get(field)
+        .map(|p| p.to_string())
+        .unwrap_or_else(|| panic!("no provenance for {field}"))
+}
+
+fn hyper(body: &OutcomeBody, key: HyperKey) -> Option<f64> {
+    body.hyperparam(&key).and_then(HyperValue::as_f64)
+}
+
+fn problems(err: &FromRunError) -> Vec<String> {
+    err.problems.iter().map(|p| p.to_string()).collect()
+}
+
+#[test]
+fn qlora_llama3_medqa() {
+    let run = from_run(&fixture("qlora-llama3-medqa"), &with_task("medical-qa"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    println!("{}", run.render());
+    let body = run.build().unwrap();
+    assert_eq!(body.family, "llama-3-8b");
+    assert_eq!(body.method.to_string(), "qlora");
+    assert_eq!(hyper(&body, HyperKey::LoraRank), Some(16.0));
+    assert_eq!(hyper(&body, HyperKey::LoraAlpha), Some(32.0));
+    assert_eq!(
+        hyper(&body, HyperKey::LearningRate),
+        Some(f64::from(2e-4f32))
+    );
+    assert_eq!(hyper(&body, HyperKey::Epochs), Some(3.0));
+    assert_eq!(hyper(&body, HyperKey::BatchSize), Some(16.0));
+    assert_eq!(body.benchmark, "medqa_4options");
+    assert_eq!(body.baseline, 0.5161);
+    assert_eq!(body.outcome, 0.5931);
+    assert!((body.delta() - 0.077).abs() < 1e-6);
+    assert_eq!(body.eval_samples, 1273);
+    assert!(body.held_out);
+    assert_eq!(body.data_scale, DataScale::TensOfThousands);
+    assert_eq!(body.score_scale, ScoreScale::Unit);
+    assert!(body.higher_is_better);
+    // z = 0.077 / √(0.01401² + 0.01377²) ≈ 3.92 → erf(z/√2) ≈ 0.9999.
+    assert!(
+        (f64::from(body.confidence) - 0.99991).abs() < 1e-4,
+        "{}",
+        body.confidence
+    );
+
+    assert_eq!(
+        from(&run, "family"),
+        "from out/adapter_config.json:base_model_name_or_path"
+    );
+    assert_eq!(from(&run, "lora_rank"), "from out/adapter_config.json:r");
+    assert_eq!(
+        from(&run, "learning_rate"),
+        "from out/README.md:learning_rate"
+    );
+    assert_eq!(
+        from(&run, "batch_size"),
+        "from out/README.md:total_train_batch_size"
+    );
+    assert_eq!(
+        from(&run, "data_scale"),
+        "from out/all_results.json:train_samples"
+    );
+    assert_eq!(
+        from(&run, "baseline"),
+        "from lm_eval/meta-llama__Meta-Llama-3-8B/results_2026-10-02T09-14-55.102311.json:results.medqa_4options.acc,none"
+    );
+    assert_eq!(
+        from(&run, "outcome"),
+        "from lm_eval/__out/results_2026-10-03T11-40-07.884102.json:results.medqa_4options.acc,none"
+    );
+    assert_eq!(
+        from(&run, "eval_samples"),
+        "from lm_eval/__out/results_2026-10-03T11-40-07.884102.json:n-samples.medqa_4options.effective"
+    );
+    assert!(
+        from(&run, "method").contains("load_in_4bit"),
+        "{}",
+        from(&run, "method")
+    );
+    assert!(from(&run, "confidence").contains("0.01401"));
+    assert_eq!(from(&run, "task"), "from flag --task");
+    assert!(
+        run.render()
+            .contains("lora_rank = 16  (from out/adapter_config.json:r)"),
+        "{}",
+        run.render()
+    );
+
+    // The draft written as a packet file parses back to the same packet.
+    let file = run.to_packet_file();
+    let back = qis::packet::template::parse_packet_file(&file)
+        .unwrap()
+        .build()
+        .unwrap();
+    assert_eq!(back, body);
+}
+
+#[test]
+fn qlora_without_task_names_the_flag() {
+    let err = from_run(&fixture("qlora-llama3-medqa"), &Overrides::default()).unwrap_err();
+    assert_eq!(
+        problems(&err),
+        vec!["task: training tools do not record the task type; supply it with --task"]
+    );
+    assert!(err.partial.is_some());
+}
+
+#[test]
+fn full_mistral_gsm8k_needs_an_explicit_filter() {
+    let err = from_run(&fixture("full-mistral-gsm8k"), &with_task("math-reasoning")).unwrap_err();
+    let text = err.to_string();
+    println!("{text}");
+    assert_eq!(err.problems.len(), 1, "{text}");
+    let RunProblem::Ambiguous { choices, flag, .. } = &err.problems[0] else {
+        panic!("{text}")
+    };
+    assert_eq!(
+        choices,
+        &vec!["flexible-extract".to_string(), "strict-match".to_string()]
+    );
+    assert_eq!(flag, "--lm-eval-filter");
+    assert!(
+        text.contains("lm_eval/results_2026-09-14T20-02-11.530001.json"),
+        "{text}"
+    );
+}
+
+#[test]
+fn full_mistral_gsm8k_refuses_to_pair_lm_eval_with_the_trainer_baseline() {
+    let overrides = Overrides {
+        lm_eval_filter: Some("flexible-extract".into()),
+        ..with_task("math-reasoning")
+    };
+    let err = from_run(&fixture("full-mistral-gsm8k"), &overrides).unwrap_err();
+    let text = err.to_string();
+    println!("{text}");
+    assert_eq!(err.problems.len(), 1, "{text}");
+    assert!(
+        text.starts_with("baseline and outcome are not comparable"),
+        "{text}"
+    );
+    assert!(
+        text.contains("gsm8k exact_match (5-shot, filter flexible-extract)"),
+        "{text}"
+    );
+    assert!(text.contains("step-0 eval_accuracy"), "{text}");
+    // The partial draft still shows the chosen lm-eval outcome.
+    let partial = err.partial.unwrap();
+    assert_eq!(partial.draft.outcome, Some(0.4905));
+
+    // With a comparable baseline given by flag, the lm-eval result is publishable.
+    let overrides = Overrides {
+        baseline: Some(0.3791),
+        confidence: Some(0.99),
+        ..overrides
+    };
+    let run =
+        from_run(&fixture("full-mistral-gsm8k"), &overrides).unwrap_or_else(|e| panic!("{e}"));
+    let body = run.build().unwrap();
+    assert_eq!(
+        (body.benchmark.as_str(), body.outcome, body.eval_samples),
+        ("gsm8k", 0.4905, 1319)
+    );
+    assert_eq!(from(&run, "baseline"), "from flag --baseline");
+}
+
+#[test]
+fn full_mistral_gsm8k_trainer_pair() {
+    let overrides = Overrides {
+        score_source: ScoreSource::Trainer,
+        benchmark: Some("gsm8k-test".into()),
+        ..with_task("math-reasoning")
+    };
+    let run =
+        from_run(&fixture("full-mistral-gsm8k"), &overrides).unwrap_or_else(|e| panic!("{e}"));
+    println!("{}", run.render());
+    let body = run.build().unwrap();
+    assert_eq!(body.family, "mistral-7b");
+    assert_eq!(body.method.to_string(), "full");
+    assert_eq!(body.baseline, 0.372);
+    assert_eq!(body.outcome, 0.491);
+    assert_eq!(body.eval_samples, 1319);
+    assert_eq!(body.data_scale, DataScale::Thousands);
+    assert_eq!(hyper(&body, HyperKey::Epochs), Some(2.0));
+    assert_eq!(
+        from(&run, "baseline"),
+        "from out/trainer_state.json:log_history[0].eval_accuracy"
+    );
+    assert_eq!(
+        from(&run, "outcome"),
+        "from out/all_results.json:eval_accuracy"
+    );
+    assert_eq!(from(&run, "family"), "from out/config.json:_name_or_path");
+    assert!(from(&run, "method").contains("out/config.json"));
+    assert!(f64::from(body.confidence) > 0.999);
+
+    // Without --benchmark the Trainer pair says what is missing and why.
+    let overrides = Overrides {
+        score_source: ScoreSource::Trainer,
+        ..with_task("math-reasoning")
+    };
+    let err = from_run(&fixture("full-mistral-gsm8k"), &overrides).unwrap_err();
+    assert_eq!(err.problems.len(), 1);
+    let text = err.to_string();
+    assert!(
+        text.starts_with("benchmark: the Trainer does not record the name of its evaluation set"),
+        "{text}"
+    );
+    assert!(text.ends_with("supply it with --benchmark"), "{text}");
+}
+
+#[test]
+fn dpo_qwen_llamafactory_has_no_benchmark_on_disk() {
+    let err = from_run(&fixture("dpo-qwen-llamafactory"), &with_task("legal-qa")).unwrap_err();
+    let text = err.to_string();
+    println!("{text}");
+    let fields: Vec<&str> = err
+        .problems
+        .iter()
+        .map(|p| match p {
+            RunProblem::Missing { field, .. } => field.as_str(),
+            other => panic!("unexpected {other}"),
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        vec![
+            "benchmark",
+            "baseline",
+            "outcome",
+            "held_out",
+            "eval_samples",
+            "confidence"
+        ]
+    );
+    assert!(
+        text.starts_with("benchmark: no benchmark scores on disk"),
+        "{text}"
+    );
+    assert!(text.contains("reward metrics"), "{text}");
+    assert!(text.contains("supply it with --benchmark"), "{text}");
+
+    // The context found on disk is in the partial draft.
+    let partial = err.partial.unwrap();
+    let run = *partial;
+    println!("{}", run.render());
+    assert_eq!(
+        run.draft.method.as_ref().map(|m| m.to_string()).as_deref(),
+        Some("dpo+qlora")
+    );
+    assert!(
+        from(&run, "method").contains("qwen2.5-7b_lora_dpo.yaml:stage"),
+        "{}",
+        from(&run, "method")
+    );
+    assert!(
+        from(&run, "method").contains("quantization_bit"),
+        "{}",
+        from(&run, "method")
+    );
+
+    // With the benchmark supplied by flags, the packet is complete.
+    let overrides = Overrides {
+        benchmark: Some("legalbench_sw".into()),
+        baseline: Some(0.41),
+        outcome: Some(0.47),
+        eval_samples: Some(400),
+        held_out: Some(true),
+        confidence: Some(0.8),
+        tags: vec!["swahili".into(), "legal".into()],
+        ..with_task("legal-qa")
+    };
+    let run =
+        from_run(&fixture("dpo-qwen-llamafactory"), &overrides).unwrap_or_else(|e| panic!("{e}"));
+    let body = run.build().unwrap();
+    assert_eq!(body.family, "qwen2.5-7b");
+    assert_eq!(
+        body.method,
+        Method {
+            tuning: Tuning::Qlora,
+            objective: Objective::Dpo
+        }
+    );
+    assert_eq!(
+        hyper(&body, HyperKey::LearningRate),
+        Some(f64::from(5e-6f32))
+    );
+    assert_eq!(hyper(&body, HyperKey::PrefBeta), Some(f64::from(0.1f32)));
+    assert_eq!(hyper(&body, HyperKey::LoraRank), Some(16.0));
+    assert_eq!(hyper(&body, HyperKey::BatchSize), Some(16.0));
+    assert_eq!(hyper(&body, HyperKey::Epochs), Some(2.0));
+    assert_eq!(body.data_scale, DataScale::Thousands);
+    assert_eq!(
+        from(&run, "learning_rate"),
+        "from qwen2.5-7b_lora_dpo.yaml:learning_rate"
+    );
+    assert_eq!(
+        from(&run, "pref_beta"),
+        "from qwen2.5-7b_lora_dpo.yaml:pref_beta"
+    );
+    assert!(matches!(
+        run.provenance.get("data_scale"),
+        Some(Provenance::Derived { .. })
+    ));
+    assert_eq!(from(&run, "benchmark"), "from flag --benchmark");
+}
+
+#[test]
+fn broken_run_gives_file_key_and_problem_and_no_packet() {
+    let err = from_run(&fixture("broken-run"), &with_task("x")).unwrap_err();
+    let text = problems(&err);
+    println!("{}", text.join("\n"));
+    assert!(err.partial.is_none());
+    assert_eq!(text.len(), 3, "{text:?}");
+    assert!(
+        text[0].starts_with(
+            "out/adapter_config.json: target_modules (last key before the error): truncated JSON"
+        ),
+        "{}",
+        text[0]
+    );
+    assert_eq!(
+        text[1],
+        "out/all_results.json: eval_accuracy: NaN is not a usable number (the run wrote a non-finite value)"
+    );
+    assert_eq!(
+        text[2],
+        "out/all_results.json: train_samples: negative sample count -5"
+    );
+}
+
+#[test]
+fn a_missing_directory_is_an_error() {
+    let err = from_run(&fixture("no-such-run"), &Overrides::default()).unwrap_err();
+    assert!(err.to_string().ends_with("is not a directory"), "{err}");
+}

@@ -1,0 +1,312 @@
+//! Runs the measurements: per network size, build each system's network, then alternate
+//! batches of lookups between the systems over the same (origin, target) sequence; finally
+//! the single-node throughput test.
+
+use crate::loadgen::{self, LoadConfig, LoadResult};
+use crate::measure::cpu::{self, ThreadCpu};
+use crate::measure::mem;
+use crate::measure::net::NetCounters;
+use crate::rng::Rng;
+use crate::system::{Result, System};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+/// Settings shared by every measurement of a run.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// Measured lookups per system and size.
+    pub lookups: usize,
+    /// Unmeasured lookups per system before measuring.
+    pub warmup: usize,
+    /// Lookups per system between two switches of system.
+    pub batch: usize,
+    /// Seed of origins, targets and load-generator requests.
+    pub seed: u64,
+    /// Seconds of idle time over which idle CPU is measured after a build.
+    pub idle_secs: f64,
+    /// Header bytes `lo` counts per packet beyond the UDP payload.
+    pub lo_overhead: u64,
+}
+
+/// Everything measured for one system at one network size.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SizeResult {
+    pub system: String,
+    pub nodes: usize,
+    pub build_secs: f64,
+    /// RSS growth while building the network, per node.
+    pub rss_per_node_bytes: f64,
+    /// CPU the idle network burns, per node.
+    pub idle_cpu_ms_per_node_per_s: f64,
+    pub lookups: usize,
+    pub failed: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub mean_ms: f64,
+    /// UDP datagrams sent (requests and answers) per lookup.
+    pub datagrams_per_lookup: f64,
+    /// UDP payload bytes sent per lookup.
+    pub payload_bytes_per_lookup: f64,
+    /// Bytes on `lo` per lookup, headers included.
+    pub wire_bytes_per_lookup: f64,
+    /// CPU of the system's own threads per 1,000 lookups.
+    pub cpu_s_per_1000: f64,
+    /// Whole-process CPU (rusage) per 1,000 lookups: cross-check, includes the harness and the
+    /// other system's idle threads.
+    pub process_cpu_s_per_1000: f64,
+    /// Share of the true k closest nodes (k = min(20, n-1), origin excluded) that the lookup
+    /// returned.
+    pub recall: f64,
+    pub returned_per_lookup: f64,
+    /// Requests per lookup as the system itself reports them, when it does.
+    pub requests_sent_per_lookup: Option<f64>,
+}
+
+/// The single-node throughput of one system.
+#[derive(Clone, Debug, Serialize)]
+pub struct ThroughputResult {
+    pub system: String,
+    /// Size of the network the node under load joined.
+    pub network: usize,
+    pub load: LoadResult,
+    /// CPU of the system's threads during the load, in cores (1.0 = one core busy).
+    pub node_cores: f64,
+}
+
+/// Running sums for one system while its lookups are measured.
+struct Accum {
+    hist: Histogram<u64>,
+    net: NetCounters,
+    cpu_ns: u64,
+    process_ns: u64,
+    recall_sum: f64,
+    returned: usize,
+    requests: Option<u64>,
+    ok: usize,
+    failed: usize,
+}
+
+impl Accum {
+    fn new() -> Accum {
+        Accum {
+            hist: Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid bounds"),
+            net: NetCounters::default(),
+            cpu_ns: 0,
+            process_ns: 0,
+            recall_sum: 0.0,
+            returned: 0,
+            requests: Some(0),
+            ok: 0,
+            failed: 0,
+        }
+    }
+}
+
+/// Measures every system at network size `n`, alternating lookup batches between them.
+pub fn measure_size(
+    systems: &mut [Box<dyn System>],
+    n: usize,
+    cfg: &RunConfig,
+) -> Result<Vec<SizeResult>> {
+    let mut cpu = ThreadCpu::new();
+    let mut results: Vec<SizeResult> = Vec::new();
+    let mut ids = Vec::new();
+    for sys in systems.iter_mut() {
+        mem::trim();
+        let rss0 = mem::rss_bytes();
+        let t0 = Instant::now();
+        sys.build(n)?;
+        let build_secs = t0.elapsed().as_secs_f64();
+        std::thread::sleep(Duration::from_millis(200));
+        let rss1 = mem::rss_bytes();
+        let c0 = cpu.snapshot(sys.thread_prefix());
+        let t1 = Instant::now();
+        std::thread::sleep(Duration::from_secs_f64(cfg.idle_secs));
+        let idle_ns = cpu.snapshot(sys.thread_prefix()).saturating_sub(c0);
+        let idle_s = t1.elapsed().as_secs_f64();
+        results.push(SizeResult {
+            system: sys.name().to_string(),
+            nodes: n,
+            build_secs,
+            rss_per_node_bytes: rss1.saturating_sub(rss0) as f64 / n as f64,
+            idle_cpu_ms_per_node_per_s: idle_ns as f64 / 1e6 / n as f64 / idle_s,
+            ..SizeResult::default()
+        });
+        ids.push(sys.node_ids());
+    }
+
+    // The same (origin, target) sequence for every system.
+    let mut rng = Rng::new(cfg.seed ^ n as u64);
+    let plan: Vec<(usize, [u8; 32])> = (0..cfg.warmup + cfg.lookups)
+        .map(|_| (rng.below(n), rng.target()))
+        .collect();
+    let (warm, measured) = plan.split_at(cfg.warmup);
+    for (s, sys) in systems.iter_mut().enumerate() {
+        for &(origin, target) in warm {
+            sys.lookup(origin, target)
+                .map_err(|e| format!("{} warm-up: {e}", results[s].system))?;
+        }
+    }
+
+    let mut acc: Vec<Accum> = systems.iter().map(|_| Accum::new()).collect();
+    for (b, batch) in measured.chunks(cfg.batch.max(1)).enumerate() {
+        for k in 0..systems.len() {
+            let s = (k + b) % systems.len();
+            run_batch(&mut *systems[s], batch, &ids[s], &mut acc[s], &mut cpu);
+        }
+    }
+    for (r, a) in results.iter_mut().zip(acc) {
+        finish(r, a, cfg.lo_overhead);
+    }
+    for sys in systems.iter_mut() {
+        sys.teardown();
+    }
+    mem::trim();
+    Ok(results)
+}
+
+/// Runs one batch of lookups on one system, adding timings and counter deltas to `acc`.
+fn run_batch(
+    sys: &mut dyn System,
+    batch: &[(usize, [u8; 32])],
+    ids: &[Vec<u8>],
+    acc: &mut Accum,
+    cpu: &mut ThreadCpu,
+) {
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let net0 = NetCounters::read();
+    let cpu0 = cpu.snapshot(sys.thread_prefix());
+    let proc0 = cpu::process_cpu_ns();
+    for &(origin, target) in batch {
+        let t = Instant::now();
+        let outcome = sys.lookup(origin, target);
+        let us = t.elapsed().as_micros().max(1) as u64;
+        outcomes.push((origin, target, us, outcome));
+    }
+    let proc1 = cpu::process_cpu_ns();
+    let cpu1 = cpu.snapshot(sys.thread_prefix());
+    let net = NetCounters::read().since(&net0);
+    acc.net.udp_out += net.udp_out;
+    acc.net.udp_in += net.udp_in;
+    acc.net.lo_bytes += net.lo_bytes;
+    acc.net.lo_packets += net.lo_packets;
+    acc.cpu_ns += cpu1.saturating_sub(cpu0);
+    acc.process_ns += proc1.saturating_sub(proc0);
+
+    for (origin, target, us, outcome) in outcomes {
+        match outcome {
+            Ok(o) => {
+                acc.ok += 1;
+                let _ = acc.hist.record(us);
+                acc.returned += o.closest.len();
+                acc.recall_sum += recall(ids, origin, &target, &o.closest);
+                acc.requests = acc.requests.zip(o.requests_sent).map(|(a, b)| a + b);
+            }
+            Err(e) => {
+                acc.failed += 1;
+                eprintln!("{}: lookup failed: {e}", sys.name());
+            }
+        }
+    }
+}
+
+/// Turns the sums into per-lookup figures.
+fn finish(r: &mut SizeResult, a: Accum, overhead: u64) {
+    let done = a.ok.max(1) as f64;
+    let attempted = (a.ok + a.failed).max(1) as f64;
+    r.lookups = a.ok;
+    r.failed = a.failed;
+    r.p50_ms = a.hist.value_at_quantile(0.5) as f64 / 1e3;
+    r.p99_ms = a.hist.value_at_quantile(0.99) as f64 / 1e3;
+    r.mean_ms = a.hist.mean() / 1e3;
+    r.datagrams_per_lookup = a.net.udp_out as f64 / attempted;
+    r.payload_bytes_per_lookup = a.net.payload_bytes(overhead) as f64 / attempted;
+    r.wire_bytes_per_lookup = a.net.lo_bytes as f64 / attempted;
+    r.cpu_s_per_1000 = a.cpu_ns as f64 / 1e9 / attempted * 1000.0;
+    r.process_cpu_s_per_1000 = a.process_ns as f64 / 1e9 / attempted * 1000.0;
+    r.recall = a.recall_sum / done;
+    r.returned_per_lookup = a.returned as f64 / done;
+    r.requests_sent_per_lookup = a.requests.map(|q| q as f64 / done);
+}
+
+/// Share of the true k closest ids to `target` (origin excluded) found in `returned`.
+fn recall(ids: &[Vec<u8>], origin: usize, target: &[u8; 32], returned: &[Vec<u8>]) -> f64 {
+    let distance = |id: &[u8]| -> Vec<u8> { id.iter().zip(target).map(|(a, b)| a ^ b).collect() };
+    let mut truth: Vec<(Vec<u8>, usize)> = ids
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != origin)
+        .map(|(i, id)| (distance(id), i))
+        .collect();
+    truth.sort();
+    let k = truth.len().min(20);
+    if k == 0 {
+        return 1.0;
+    }
+    let hits = truth[..k]
+        .iter()
+        .filter(|(_, i)| returned.iter().any(|r| *r == ids[*i]))
+        .count();
+    hits as f64 / k as f64
+}
+
+/// Puts one system's single node under the load generator for `secs`.
+pub fn measure_throughput(
+    sys: &mut dyn System,
+    network: usize,
+    secs: f64,
+    window: usize,
+    seed: u64,
+) -> Result<Option<ThroughputResult>> {
+    let Some(mut proto) = sys.load_protocol() else {
+        return Ok(None);
+    };
+    let target = sys.serve_single(network)?;
+    let cfg = LoadConfig {
+        target,
+        duration: Duration::from_secs_f64(secs),
+        window,
+        timeout: Duration::from_millis(500),
+        max_requests: 50_000_000,
+        seed,
+    };
+    let mut cpu = ThreadCpu::new();
+    let c0 = cpu.snapshot(sys.thread_prefix());
+    let t0 = Instant::now();
+    let load = std::thread::Builder::new()
+        .name("loadgen".into())
+        .spawn(move || loadgen::run(&mut *proto, &cfg))
+        .map_err(|e| e.to_string())?
+        .join()
+        .map_err(|_| "load generator panicked".to_string())?
+        .map_err(|e| format!("load generator: {e}"));
+    let node_ns = cpu.snapshot(sys.thread_prefix()).saturating_sub(c0);
+    let wall = t0.elapsed().as_secs_f64();
+    let name = sys.name().to_string();
+    sys.teardown();
+    mem::trim();
+    Ok(Some(ThroughputResult {
+        system: name,
+        network,
+        load: load?,
+        node_cores: node_ns as f64 / 1e9 / wall,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::recall;
+
+    #[test]
+    fn recall_counts_true_closest_and_skips_origin() {
+        // Ids 0..30 as one byte; the target is 0, so the true closest are 1..=20 once the
+        // origin (index 0, id 0) is left out.
+        let ids: Vec<Vec<u8>> = (0u8..30).map(|i| vec![i]).collect();
+        let target = [0u8; 32];
+        let all: Vec<Vec<u8>> = (1u8..=20).map(|i| vec![i]).collect();
+        assert_eq!(recall(&ids, 0, &target, &all), 1.0);
+        let half: Vec<Vec<u8>> = (1u8..=10).chain(21..=30).map(|i| vec![i]).collect();
+        assert_eq!(recall(&ids, 0, &target, &half), 0.5);
+    }
+}

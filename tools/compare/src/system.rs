@@ -1,0 +1,51 @@
+//! The interface both DHTs are driven through, so the runner measures them the same way.
+
+use crate::loadgen::LoadProtocol;
+use std::net::SocketAddr;
+
+/// Errors are reported as text: the harness only prints them.
+pub type Result<T> = std::result::Result<T, String>;
+
+/// What one lookup returned.
+#[derive(Debug, Default)]
+pub struct LookupOutcome {
+    /// Ids of the closest nodes the lookup reported, closest first.
+    pub closest: Vec<Vec<u8>>,
+    /// Requests the lookup says it sent, when the system reports it.
+    pub requests_sent: Option<u64>,
+}
+
+/// A DHT implementation under test: a network of local nodes on 127.0.0.1 that can run
+/// lookups, and a single node the load generator can hammer.
+///
+/// Methods block; a system that is async inside owns its runtime.
+pub trait System {
+    /// Short name for the table ("qis", "mainline").
+    fn name(&self) -> &'static str;
+
+    /// Prefix of the thread names (as in /proc/self/task/*/comm, at most 15 bytes) of every
+    /// thread doing this system's work: CPU time is attributed to a system by this prefix, so
+    /// one system's idle threads are never charged to the other.
+    fn thread_prefix(&self) -> &'static str;
+
+    /// Starts `n` nodes on 127.0.0.1 that know each other, and returns when lookups can run.
+    fn build(&mut self, n: usize) -> Result<()>;
+
+    /// Ids of all nodes of the current network, in the order `lookup`'s `origin` indexes.
+    fn node_ids(&self) -> Vec<Vec<u8>>;
+
+    /// Runs one lookup of `target` (truncated to the system's id size) from node `origin`
+    /// and returns when it is complete.
+    fn lookup(&mut self, origin: usize, target: [u8; 32]) -> Result<LookupOutcome>;
+
+    /// Stops every node of the current network and waits until their threads are gone.
+    fn teardown(&mut self);
+
+    /// Builds a `network`-node network plus one more node that joins it the ordinary way, and
+    /// returns that node's address: the target of the throughput test. `teardown` ends it.
+    fn serve_single(&mut self, network: usize) -> Result<SocketAddr>;
+
+    /// The request encoder/decoder the load generator uses against `serve_single`'s node,
+    /// or `None` while the system has none (the throughput test is then skipped).
+    fn load_protocol(&self) -> Option<Box<dyn LoadProtocol>>;
+}
