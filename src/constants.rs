@@ -48,7 +48,7 @@ pub const MIN_REQUEST_TIMEOUT: Duration = Duration::from_millis(100);
 pub const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// How many times one lookup sends a request to the same node before giving up on it.
-pub const MAX_REQUEST_ATTEMPTS: u8 = 2;
+pub const MAX_REQUEST_ATTEMPTS: u8 = 3;
 
 /// A bucket with no activity for this long is refreshed with a lookup of a random id in it.
 pub const BUCKET_REFRESH: Duration = Duration::from_secs(60 * 60);

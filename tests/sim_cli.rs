@@ -10,26 +10,51 @@ struct Cli {
 }
 
 fn args(line: &str) -> SimArgs {
-    Cli::try_parse_from(std::iter::once("qis-sim").chain(line.split_whitespace())).expect("valid arguments").sim
+    Cli::try_parse_from(std::iter::once("qis-sim").chain(line.split_whitespace()))
+        .expect("valid arguments")
+        .sim
 }
 
 #[test]
 fn a_sweep_writes_json_csv_and_plots() {
     let dir = std::env::temp_dir().join(format!("qis-sim-cli-{}", std::process::id()));
-    let line = format!("--nodes 100,200 --lookups 30 --seed 3 --no-progress --json --out {}", dir.display());
+    let line = format!(
+        "--nodes 100,200 --lookups 30 --seed 3 --no-progress --json --out {}",
+        dir.display()
+    );
     qis::sim::run(args(&line)).expect("sweep runs");
     for name in ["sweep.json", "sweep.csv", "hops.svg", "latency_cdf.svg"] {
-        let text = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let text =
+            std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(!text.is_empty(), "{name}");
     }
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("sweep.json")).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("sweep.json")).unwrap()).unwrap();
     let runs = json.as_array().expect("a list");
     assert_eq!(runs.len(), 2);
-    for key in ["nodes", "lookups", "success_rate", "hops", "rounds", "requests_per_lookup", "recall_k", "latency_ms", "wall_s", "events_per_s", "peak_rss_bytes"] {
+    for key in [
+        "nodes",
+        "lookups",
+        "success_rate",
+        "hops",
+        "rounds",
+        "requests_per_lookup",
+        "recall_k",
+        "latency_ms",
+        "wall_s",
+        "events_per_s",
+        "peak_rss_bytes",
+    ] {
         assert!(runs[0].get(key).is_some(), "missing {key}");
     }
     assert!(runs[0]["hops"]["p99"].is_number() && runs[0]["latency_ms"]["p90"].is_number());
-    assert_eq!(std::fs::read_to_string(dir.join("sweep.csv")).unwrap().lines().count(), 3);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("sweep.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        3
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -37,6 +62,8 @@ fn a_sweep_writes_json_csv_and_plots() {
 fn bad_arguments_are_explained() {
     let error = qis::sim::run(args("--nodes 10 --loss 1.5")).unwrap_err();
     assert!(error.to_string().contains("--loss"), "{error}");
-    let error = Cli::try_parse_from(["qis-sim", "--churn", "1y"]).err().expect("refused");
+    let error = Cli::try_parse_from(["qis-sim", "--churn", "1y"])
+        .err()
+        .expect("refused");
     assert!(error.to_string().contains("unknown unit"), "{error}");
 }

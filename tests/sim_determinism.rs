@@ -18,8 +18,14 @@ fn config(seed: u64) -> SimConfig {
 fn same_seed_same_report() {
     let a = simulate(config(5)).without_speed();
     let b = simulate(config(5)).without_speed();
-    assert_eq!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap());
+    assert_eq!(
+        serde_json::to_string(&a).unwrap(),
+        serde_json::to_string(&b).unwrap()
+    );
     assert!(a.events > 0 && a.lookups > 0);
     let c = simulate(config(6)).without_speed();
-    assert_ne!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&c).unwrap());
+    assert_ne!(
+        serde_json::to_string(&a).unwrap(),
+        serde_json::to_string(&c).unwrap()
+    );
 }

@@ -17,7 +17,10 @@ fn five_percent_loss_and_one_hour_sessions() {
     assert!(r.loss_observed > 0.03, "loss happened: {r}");
     assert!(r.lookups >= 250, "{r}");
     assert!(r.success_rate >= 0.99, "success under loss and churn: {r}");
-    assert!(r.values.availability >= 0.95, "values stayed available: {r}");
+    assert!(
+        r.values.availability >= 0.95,
+        "values stayed available: {r}"
+    );
 }
 
 #[test]

@@ -17,7 +17,10 @@ fn lookups_succeed_and_hop_depth_grows_no_faster_than_a_log_slope() {
         assert!(r.success_rate >= 0.99, "success: {r}");
         assert!(r.recall_k >= 0.98, "recall: {r}");
         assert!(r.requests_per_lookup.mean <= 30.0, "requests: {r}");
-        assert!(r.hops.mean < (r.nodes as f64).log2() / 2.0, "far below log2 N: {r}");
+        assert!(
+            r.hops.mean < (r.nodes as f64).log2() / 2.0,
+            "far below log2 N: {r}"
+        );
         assert_eq!(r.joins.completed, r.nodes, "every node joined: {r}");
     }
     let first = &reports[0];
@@ -25,5 +28,10 @@ fn lookups_succeed_and_hop_depth_grows_no_faster_than_a_log_slope() {
     let doublings = (last.nodes as f64 / first.nodes as f64).log2();
     let slope = (last.hops.mean - first.hops.mean) / doublings;
     // log2 N grows by 1 per doubling; Kademlia's hop depth should grow by well under that.
-    assert!(slope <= 0.5, "mean hop depth grows {slope:.2} per doubling: {} -> {}", first.hops.mean, last.hops.mean);
+    assert!(
+        slope <= 0.5,
+        "mean hop depth grows {slope:.2} per doubling: {} -> {}",
+        first.hops.mean,
+        last.hops.mean
+    );
 }

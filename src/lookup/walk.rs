@@ -15,6 +15,9 @@ pub enum CandidateState {
     Fresh,
     /// A request is out.
     InFlight,
+    /// A request is out but overdue: it is being retried and no longer holds one of the α
+    /// slots, so a slow node does not hold the walk up; its answer still counts if it comes.
+    Stalled,
     /// It answered.
     Answered,
     /// It did not answer (after retries).
@@ -186,17 +189,33 @@ impl<A: PeerAddr> Lookup<A> {
         let Some(candidate) = self.find(id) else {
             return;
         };
-        if candidate.state != CandidateState::InFlight {
+        let was = candidate.state;
+        if !matches!(was, CandidateState::InFlight | CandidateState::Stalled) {
             return;
         }
         candidate.state = CandidateState::Answered;
         candidate.token = token;
         let depth = candidate.depth.saturating_add(1);
-        self.in_flight -= 1;
+        if was == CandidateState::InFlight {
+            self.in_flight -= 1;
+        }
         self.answered += 1;
         for contact in nodes {
             self.learn(*contact, depth);
         }
+    }
+
+    /// `id` has not answered in time and is being asked again: its slot goes to the next
+    /// candidate while its answer stays welcome.
+    pub fn on_stall(&mut self, id: &Id) {
+        let Some(candidate) = self.find(id) else {
+            return;
+        };
+        if candidate.state != CandidateState::InFlight {
+            return;
+        }
+        candidate.state = CandidateState::Stalled;
+        self.in_flight -= 1;
     }
 
     /// `id` did not answer (the node already retried).
@@ -204,11 +223,14 @@ impl<A: PeerAddr> Lookup<A> {
         let Some(candidate) = self.find(id) else {
             return;
         };
-        if candidate.state != CandidateState::InFlight {
+        let was = candidate.state;
+        if !matches!(was, CandidateState::InFlight | CandidateState::Stalled) {
             return;
         }
         candidate.state = CandidateState::Failed;
-        self.in_flight -= 1;
+        if was == CandidateState::InFlight {
+            self.in_flight -= 1;
+        }
         self.failed += 1;
     }
 

@@ -139,3 +139,26 @@ fn ignores_itself_duplicates_and_unsolicited_answers() {
     assert_eq!(report.closest.len(), 2);
     assert_eq!(report.rounds, 2);
 }
+
+#[test]
+fn a_stalled_request_frees_its_slot_and_its_late_answer_still_counts() {
+    let target = Id::hash(b"slow");
+    let seeds: Vec<_> = (1..=30).map(contact).collect();
+    let mut lookup = Lookup::new(target, contact(0).id, seeds, K, ALPHA, Time::ZERO);
+    let first: Vec<_> = std::iter::from_fn(|| lookup.next_query()).collect();
+    assert_eq!(first.len(), ALPHA);
+    lookup.on_stall(&first[0].id);
+    assert_eq!(lookup.in_flight(), ALPHA - 1);
+    let replacement = lookup.next_query().expect("the stalled slot is reused");
+    assert_ne!(replacement.id, first[0].id);
+    assert!(lookup.next_query().is_none(), "still at most α in flight");
+    // The slow node answers after all: counted as an answer, no slot freed twice.
+    lookup.on_answer(&first[0].id, &[], None);
+    assert_eq!(lookup.in_flight(), ALPHA);
+    assert_eq!(lookup.report(Time::ZERO).answered, 1);
+    // A stalled node that finally fails is counted once.
+    lookup.on_stall(&first[1].id);
+    lookup.on_failure(&first[1].id);
+    assert_eq!(lookup.in_flight(), ALPHA - 1);
+    assert_eq!(lookup.report(Time::ZERO).failed, 1);
+}

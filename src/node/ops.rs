@@ -620,6 +620,18 @@ impl<A: PeerAddr> Node<A> {
         });
     }
 
+    /// A lookup request is overdue and being retried: let the walk use its slot meanwhile.
+    pub(super) fn request_stalled(&mut self, now: Time, to_id: Option<Id>, purpose: Purpose) {
+        let (Purpose::Op(op), Some(id)) = (purpose, to_id) else {
+            return;
+        };
+        self.with_op(now, op, |_, state| {
+            if let Op::Walking { walk, .. } = state {
+                walk.on_stall(&id);
+            }
+        });
+    }
+
     /// A request got no (usable) answer after all attempts.
     pub(super) fn request_failed(&mut self, now: Time, to_id: Option<Id>, purpose: Purpose) {
         match purpose {

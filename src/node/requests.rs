@@ -94,42 +94,35 @@ impl<A: PeerAddr> Node<A> {
         purpose: Purpose,
     ) {
         let body = self.prepare(body, to_id, now);
-        self.send_attempt(now, to, to_id, body, purpose, 0);
+        let txid = self.fresh_txid();
+        let pending = Pending {
+            to,
+            to_id,
+            body,
+            sent_at: now,
+            deadline: now,
+            attempt: 0,
+            purpose,
+        };
+        self.send_attempt(now, txid, pending);
     }
 
-    fn send_attempt(
-        &mut self,
-        now: Time,
-        to: A,
-        to_id: Option<Id>,
-        body: Body<A>,
-        purpose: Purpose,
-        attempt: u8,
-    ) {
-        let txid = self.fresh_txid();
+    /// Sends (or re-sends) `pending` under `txid` and arms its deadline. A retry keeps the
+    /// transaction id, so an answer to an earlier attempt that was only slow, not lost, is
+    /// still accepted when it arrives.
+    fn send_attempt(&mut self, now: Time, txid: TxId, mut pending: Pending<A>) {
         let message = Message {
             header: self.header(txid),
-            body,
+            body: pending.body,
         };
-        if !self.transmit(to, &message) {
-            return self.request_failed(now, to_id, purpose);
+        if !self.transmit(pending.to, &message) {
+            return self.request_failed(now, pending.to_id, pending.purpose);
         }
         self.metrics.requests_sent += 1;
-        let deadline = now + self.rtt.timeout(attempt);
-        self.deadlines.insert((deadline, txid));
-        let body = message.body;
-        self.pending.insert(
-            txid,
-            Pending {
-                to,
-                to_id,
-                body,
-                sent_at: now,
-                deadline,
-                attempt,
-                purpose,
-            },
-        );
+        pending.body = message.body;
+        pending.deadline = now + self.rtt.timeout(pending.attempt);
+        self.deadlines.insert((pending.deadline, txid));
+        self.pending.insert(txid, pending);
     }
 
     /// Takes the pending request `txid` answered by `from`, if the answer is genuine: it must
@@ -165,7 +158,15 @@ impl<A: PeerAddr> Node<A> {
             };
             if p.attempt + 1 < MAX_REQUEST_ATTEMPTS {
                 self.metrics.retries += 1;
-                self.send_attempt(now, p.to, p.to_id, p.body, p.purpose, p.attempt + 1);
+                let (to_id, purpose) = (p.to_id, p.purpose);
+                let retry = Pending {
+                    attempt: p.attempt + 1,
+                    ..p
+                };
+                self.send_attempt(now, txid, retry);
+                if p.attempt == 0 {
+                    self.request_stalled(now, to_id, purpose);
+                }
             } else {
                 self.metrics.requests_failed += 1;
                 if let Some(id) = p.to_id {

@@ -263,8 +263,11 @@ impl<A: PeerAddr> RoutingTable<A> {
             found.select_nth_unstable_by(count - 1, |a, b| a.0.cmp(&b.0));
         }
         found.truncate(count);
-        found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        found.into_iter().map(|(_, b, at)| self.buckets[b as usize].entries[at as usize]).collect()
+        found.sort_unstable_by_key(|entry| entry.0);
+        found
+            .into_iter()
+            .map(|(_, b, at)| self.buckets[b as usize].entries[at as usize])
+            .collect()
     }
 
     /// Buckets with no activity since `now - max_idle`, shallowest first (their indices).

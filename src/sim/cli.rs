@@ -131,6 +131,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// A finite number above zero (NaN and infinities are refused).
+fn positive(x: f64) -> bool {
+    x.is_finite() && x > 0.0
+}
+
 fn invalid(name: &'static str, reason: impl Into<String>) -> SimError {
     SimError::InvalidArgument {
         name,
@@ -153,19 +158,19 @@ impl SimArgs {
                 format!("{} is not a fraction in [0, 1)", self.loss),
             ));
         }
-        if self.burst.is_some_and(|b| !(b >= 1.0)) {
+        if self.burst.is_some_and(|b| !(b.is_finite() && b >= 1.0)) {
             return Err(invalid(
                 "burst",
                 "the mean burst length must be at least 1 datagram",
             ));
         }
-        if !(self.churn_shape > 0.0) {
+        if !positive(self.churn_shape) {
             return Err(invalid("churn-shape", "must be positive"));
         }
         if !(0.0..=1.0).contains(&self.crash_fraction) {
             return Err(invalid("crash-fraction", "must be in [0, 1]"));
         }
-        if !(self.rtt_ms > 0.0) {
+        if !positive(self.rtt_ms) {
             return Err(invalid("rtt-ms", "must be positive"));
         }
         if self.churn.is_some_and(|c| c.is_zero()) {
@@ -191,7 +196,7 @@ impl SimArgs {
         };
         config.join_refresh = self.join_refresh;
         config.join_rate = self.join_rate.unwrap_or_else(|| default_join_rate(nodes));
-        if !(config.join_rate > 0.0) {
+        if !positive(config.join_rate) {
             return Err(invalid("join-rate", "must be positive"));
         }
         config.duration = self.duration;

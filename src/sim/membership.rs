@@ -143,12 +143,12 @@ impl Simulation {
             .map(|(k, _)| *k)
             .collect();
         for key in ops {
-            if let Some((purpose, _)) = self.tracked.remove(&key) {
-                if purpose != Purpose::Bootstrap {
-                    self.stats.abandoned += 1;
-                    self.pending_work -= 1;
-                    self.progress.inc(1);
-                }
+            if let Some((purpose, _)) = self.tracked.remove(&key)
+                && purpose != Purpose::Bootstrap
+            {
+                self.stats.abandoned += 1;
+                self.pending_work -= 1;
+                self.progress.inc(1);
             }
         }
         let delay = Duration::from_secs_f64(exponential(
