@@ -29,7 +29,7 @@ use ops::Op;
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use requests::Pending;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// A record this node published and republishes.
 #[derive(Debug, Clone)]
@@ -52,7 +52,9 @@ pub struct Node<A: PeerAddr> {
     tokens: TokenMinter,
     rtt: RttEstimator,
     limiter: Option<RateLimiter>,
-    pending: HashMap<TxId, Pending<A>>,
+    // A B-tree rather than a hash map: it frees its nodes as requests complete, where a hash
+    // map keeps the capacity of its busiest moment (kilobytes per node in a large simulation).
+    pending: BTreeMap<TxId, Pending<A>>,
     deadlines: BTreeSet<(Time, TxId)>,
     ops: BTreeMap<OpId, Op<A>>,
     next_op: u64,
@@ -88,7 +90,7 @@ impl<A: PeerAddr> Node<A> {
             tokens,
             rtt: RttEstimator::default(),
             limiter,
-            pending: HashMap::new(),
+            pending: BTreeMap::new(),
             deadlines: BTreeSet::new(),
             ops: BTreeMap::new(),
             next_op: 0,
@@ -195,12 +197,16 @@ impl<A: PeerAddr> Node<A> {
 
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit<A>> {
-        self.transmits.pop_front()
+        let next = self.transmits.pop_front();
+        release_if_drained(&mut self.transmits);
+        next
     }
 
     /// The next event for the application.
     pub fn poll_event(&mut self) -> Option<Event<A>> {
-        self.events.pop_front()
+        let next = self.events.pop_front();
+        release_if_drained(&mut self.events);
+        next
     }
 
     /// Joins the network through `seeds` (addresses whose ids are not yet known): pings them,
@@ -278,3 +284,12 @@ impl<A: PeerAddr> Node<A> {
 
 #[cfg(test)]
 mod tests;
+
+/// Gives back the memory of a queue that a burst grew, once it is empty again: an idle node
+/// should cost what its state needs, not what its busiest moment needed.
+fn release_if_drained<T>(queue: &mut VecDeque<T>) {
+    const KEEP: usize = 8;
+    if queue.is_empty() && queue.capacity() > KEEP {
+        queue.shrink_to(KEEP);
+    }
+}

@@ -78,7 +78,7 @@ impl<A: PeerAddr> Bucket<A> {
         if self.replacements.len() >= REPLACEMENT_CACHE {
             self.replacements.remove(0);
         }
-        self.replacements.push(entry);
+        push_bounded(&mut self.replacements, entry, REPLACEMENT_CACHE);
     }
 
     /// Removes `entries[at]` and promotes the newest replacement into its place, if any.
@@ -90,4 +90,15 @@ impl<A: PeerAddr> Bucket<A> {
         }
         gone
     }
+}
+
+/// Pushes onto a vector that never holds more than `limit` items, growing its allocation no
+/// further than `limit`: a doubling `Vec` would leave a full 20-entry bucket with room for 32,
+/// and a simulator holding a million routing tables pays for that slack in gigabytes.
+pub(crate) fn push_bounded<T>(items: &mut Vec<T>, item: T, limit: usize) {
+    if items.len() == items.capacity() {
+        let wanted = (items.capacity() * 2).clamp(4, limit.max(1));
+        items.reserve_exact(wanted.saturating_sub(items.len()).max(1));
+    }
+    items.push(item);
 }

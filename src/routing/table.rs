@@ -2,7 +2,7 @@
 //! `max_per_host` per IP address; a full bucket keeps its old entries (long-lived nodes are the
 //! most likely to stay) and parks newcomers in a replacement cache until an entry fails.
 
-use super::bucket::{Bucket, Entry};
+use super::bucket::{Bucket, Entry, push_bounded};
 use crate::addr::PeerAddr;
 use crate::constants::{DEFAULT_MAX_PER_IP, K};
 use crate::id::{Distance, Id};
@@ -148,7 +148,7 @@ impl<A: PeerAddr> RoutingTable<A> {
         let bucket = self.bucket_mut(index, now);
         bucket.last_activity = now;
         if bucket.entries.len() < bucket_size {
-            bucket.entries.push(entry);
+            push_bounded(&mut bucket.entries, entry, bucket_size);
             self.len += 1;
             return Admission::Inserted;
         }
