@@ -4,7 +4,7 @@
 use crate::addr::PeerAddr;
 use crate::constants::REPLACEMENT_CACHE;
 use crate::id::Id;
-use crate::time::Time;
+use crate::time::{CoarseTime, Time};
 use crate::wire::Token;
 
 /// A node in the routing table.
@@ -14,12 +14,15 @@ pub struct Entry<A> {
     pub id: Id,
     /// Where it answered from.
     pub addr: A,
-    /// When it last answered one of our requests.
-    pub last_seen: Time,
+    /// When it last answered one of our requests (to the second).
+    pub last_seen: CoarseTime,
     /// Requests it failed to answer (after retries) since it last answered.
     pub failures: u8,
-    /// The latest address token it gave us, and when.
-    pub token: Option<(Token, Time)>,
+    /// The latest address token it gave us.
+    pub token: Option<Token>,
+    /// When it gave us that token (to the second, rounded down, so its age is never
+    /// underestimated).
+    pub token_at: CoarseTime,
 }
 
 impl<A: PeerAddr> Entry<A> {
@@ -28,9 +31,10 @@ impl<A: PeerAddr> Entry<A> {
         Entry {
             id,
             addr,
-            last_seen: now,
+            last_seen: CoarseTime::from_time(now),
             failures: 0,
-            token: token.map(|t| (t, now)),
+            token,
+            token_at: CoarseTime::from_time(now),
         }
     }
 }
@@ -62,11 +66,12 @@ impl<A: PeerAddr> Bucket<A> {
     /// Marks `entries[at]` as just seen: it moves to the most-recently-seen end.
     pub fn refresh(&mut self, at: usize, addr: A, now: Time, token: Option<Token>) {
         let mut entry = self.entries.remove(at);
-        entry.last_seen = now;
+        entry.last_seen = CoarseTime::from_time(now);
         entry.failures = 0;
         entry.addr = addr;
         if let Some(t) = token {
-            entry.token = Some((t, now));
+            entry.token = Some(t);
+            entry.token_at = CoarseTime::from_time(now);
         }
         self.entries.push(entry);
         self.last_activity = now;

@@ -223,8 +223,9 @@ impl<A: PeerAddr> RoutingTable<A> {
 
     /// The valid token `id` gave us, if it is younger than `max_age`.
     pub fn token_for(&self, id: &Id, now: Time, max_age: Duration) -> Option<Token> {
-        let (token, at) = self.get(id)?.token?;
-        (now.saturating_since(at) < max_age).then_some(token)
+        let entry = self.get(id)?;
+        let token = entry.token?;
+        (now.saturating_since(entry.token_at.to_time()) < max_age).then_some(token)
     }
 
     /// Up to `count` reliable entries closest to `target`, closest first. Walks the buckets in

@@ -37,12 +37,13 @@ pub enum Action {
     Workload,
 }
 
-/// An action and when it happens.
+/// When an action happens, and where it waits. The heap moves these small entries around;
+/// the actions themselves (a datagram's bytes among them) stay put in a slab.
 #[derive(Debug)]
 struct Scheduled {
     at: Time,
     seq: u64,
-    action: Action,
+    slot: u32,
 }
 
 impl PartialEq for Scheduled {
@@ -67,6 +68,8 @@ impl Ord for Scheduled {
 #[derive(Debug, Default)]
 pub struct EventQueue {
     heap: BinaryHeap<Scheduled>,
+    actions: Vec<Option<Action>>,
+    free: Vec<u32>,
     seq: u64,
     now: Time,
     processed: u64,
@@ -87,19 +90,31 @@ impl EventQueue {
     pub fn push(&mut self, at: Time, action: Action) {
         let at = at.max(self.now);
         self.seq += 1;
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.actions[slot as usize] = Some(action);
+                slot
+            }
+            None => {
+                self.actions.push(Some(action));
+                (self.actions.len() - 1) as u32
+            }
+        };
         self.heap.push(Scheduled {
             at,
             seq: self.seq,
-            action,
+            slot,
         });
     }
 
     /// Takes the earliest action and advances the clock to it.
     pub fn pop(&mut self) -> Option<(Time, Action)> {
         let next = self.heap.pop()?;
+        let action = self.actions[next.slot as usize].take()?;
+        self.free.push(next.slot);
         self.now = next.at;
         self.processed += 1;
-        Some((next.at, next.action))
+        Some((next.at, action))
     }
 
     /// Events processed so far.

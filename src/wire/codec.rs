@@ -29,11 +29,14 @@ pub enum WireError {
 
 /// Encodes `message`; fails if it would exceed [`MAX_DATAGRAM`].
 pub fn encode<A: PeerAddr>(message: &Message<A>) -> Result<Vec<u8>, WireError> {
-    let bytes = postcard::to_stdvec(message).map_err(|e| WireError::Malformed(e.to_string()))?;
-    if bytes.len() > MAX_DATAGRAM {
-        return Err(WireError::Oversize(bytes.len()));
+    // Serialise into a frame-sized buffer on the stack, then copy out exactly what was
+    // written: one allocation of the right size instead of a vector regrown as it fills.
+    let mut frame = [0u8; MAX_DATAGRAM];
+    match postcard::to_slice(message, &mut frame) {
+        Ok(written) => Ok(written.to_vec()),
+        Err(postcard::Error::SerializeBufferFull) => Err(WireError::Oversize(encoded_len(message))),
+        Err(e) => Err(WireError::Malformed(e.to_string())),
     }
-    Ok(bytes)
 }
 
 /// Size `message` would have on the wire.
