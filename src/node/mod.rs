@@ -54,9 +54,11 @@ pub struct Node<A: PeerAddr> {
     limiter: Option<RateLimiter>,
     // A B-tree rather than a hash map: it frees its nodes as requests complete, where a hash
     // map keeps the capacity of its busiest moment (kilobytes per node in a large simulation).
-    pending: BTreeMap<TxId, Pending<A>>,
+    pending: BTreeMap<TxId, Box<Pending<A>>>,
     deadlines: BTreeSet<(Time, TxId)>,
-    ops: BTreeMap<OpId, Op<A>>,
+    // Boxed: a command is taken out of the map and put back on every answer, and moving a
+    // pointer is cheaper than moving a walk's whole state through the tree's nodes.
+    ops: BTreeMap<OpId, Box<Op<A>>>,
     next_op: u64,
     verifying: BTreeSet<Id>,
     evict_checks: BTreeSet<Id>,

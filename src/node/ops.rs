@@ -143,7 +143,7 @@ impl<A: PeerAddr> Node<A> {
 
     pub(super) fn start_ping(&mut self, now: Time, op: OpId, addr: A) {
         self.send_request(now, addr, None, Body::Ping, Purpose::Op(op));
-        self.ops.insert(op, Op::Ping { reply: None });
+        self.ops.insert(op, Box::new(Op::Ping { reply: None }));
     }
 
     pub(super) fn start_bootstrap(&mut self, now: Time, op: OpId, seeds: &[A]) {
@@ -161,7 +161,11 @@ impl<A: PeerAddr> Node<A> {
     }
 
     /// Steps `op` and keeps it if unfinished.
-    fn run(&mut self, now: Time, id: OpId, mut op: Op<A>) {
+    fn run(&mut self, now: Time, id: OpId, op: Op<A>) {
+        self.run_boxed(now, id, Box::new(op));
+    }
+
+    fn run_boxed(&mut self, now: Time, id: OpId, mut op: Box<Op<A>>) {
         if !self.step(now, id, &mut op) {
             self.ops.insert(id, op);
         }
@@ -173,7 +177,7 @@ impl<A: PeerAddr> Node<A> {
             return;
         };
         f(self, &mut op);
-        self.run(now, id, op);
+        self.run_boxed(now, id, op);
     }
 
     /// Sends what `op` needs next; returns true when it has finished (its event is queued).

@@ -95,7 +95,7 @@ impl<A: PeerAddr> Node<A> {
     ) {
         let body = self.prepare(body, to_id, now);
         let txid = self.fresh_txid();
-        let pending = Pending {
+        let pending = Box::new(Pending {
             to,
             to_id,
             body,
@@ -103,17 +103,17 @@ impl<A: PeerAddr> Node<A> {
             deadline: now,
             attempt: 0,
             purpose,
-        };
+        });
         self.send_attempt(now, txid, pending);
     }
 
     /// Sends (or re-sends) `pending` under `txid` and arms its deadline. A retry keeps the
     /// transaction id, so an answer to an earlier attempt that was only slow, not lost, is
     /// still accepted when it arrives.
-    fn send_attempt(&mut self, now: Time, txid: TxId, mut pending: Pending<A>) {
+    fn send_attempt(&mut self, now: Time, txid: TxId, mut pending: Box<Pending<A>>) {
         let message = Message {
             header: self.header(txid),
-            body: pending.body,
+            body: std::mem::replace(&mut pending.body, Body::Ping),
         };
         if !self.transmit(pending.to, &message) {
             return self.request_failed(now, pending.to_id, pending.purpose);
@@ -127,7 +127,12 @@ impl<A: PeerAddr> Node<A> {
 
     /// Takes the pending request `txid` answered by `from`, if the answer is genuine: it must
     /// come from the address asked and, when we knew whom we asked, from that node.
-    pub(super) fn take_pending(&mut self, txid: TxId, from: A, sender: Id) -> Option<Pending<A>> {
+    pub(super) fn take_pending(
+        &mut self,
+        txid: TxId,
+        from: A,
+        sender: Id,
+    ) -> Option<Box<Pending<A>>> {
         let Some(pending) = self.pending.get(&txid) else {
             self.metrics.dropped_unknown_txid += 1;
             return None;
@@ -153,18 +158,15 @@ impl<A: PeerAddr> Node<A> {
                 break;
             }
             self.deadlines.pop_first();
-            let Some(p) = self.pending.remove(&txid) else {
+            let Some(mut p) = self.pending.remove(&txid) else {
                 continue;
             };
             if p.attempt + 1 < MAX_REQUEST_ATTEMPTS {
                 self.metrics.retries += 1;
-                let (to_id, purpose) = (p.to_id, p.purpose);
-                let retry = Pending {
-                    attempt: p.attempt + 1,
-                    ..p
-                };
-                self.send_attempt(now, txid, retry);
-                if p.attempt == 0 {
+                let (to_id, purpose, first_retry) = (p.to_id, p.purpose, p.attempt == 0);
+                p.attempt += 1;
+                self.send_attempt(now, txid, p);
+                if first_retry {
                     self.request_stalled(now, to_id, purpose);
                 }
             } else {
