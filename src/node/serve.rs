@@ -103,7 +103,9 @@ impl<A: PeerAddr> Node<A> {
                 nodes,
             },
         );
-        while wire::encoded_len(&answer) > limit {
+        // A full answer always fits one datagram (checked by the wire tests), so only a limit
+        // below the datagram budget needs the answer measured.
+        while limit < MAX_DATAGRAM && wire::encoded_len(&answer) > limit {
             let Body::Nodes { nodes, cut, .. } = &mut answer.body else {
                 break;
             };
