@@ -30,15 +30,19 @@ impl RttEstimator {
     }
 
     /// The timeout for the next request: srtt + 4·rttvar, clamped; the initial value before any
-    /// sample. Retries double it.
-    pub fn timeout(&self, attempt: u8) -> Duration {
+    /// sample. Every attempt gets the same timeout.
+    pub fn timeout(&self) -> Duration {
         let base = if self.samples == 0 {
             INITIAL_REQUEST_TIMEOUT
         } else {
             let us = u64::from(self.srtt_us) + 4 * u64::from(self.rttvar_us);
             Duration::from_micros(us).clamp(MIN_REQUEST_TIMEOUT, MAX_REQUEST_TIMEOUT)
         };
-        (base * (1u32 << attempt.min(4))).min(MAX_REQUEST_TIMEOUT)
+        // No backoff between attempts: a retry is one small datagram to one peer, not a flow
+        // to throttle, and a late answer to an earlier attempt still counts (the transaction id
+        // is kept). Doubling made a dead node cost 7 timeouts over three attempts instead of 3,
+        // and lookups under churn wait for their dead candidates.
+        base
     }
 
     /// The smoothed round-trip time, if measured.
@@ -54,20 +58,22 @@ mod tests {
     #[test]
     fn starts_at_one_second_and_adapts_down() {
         let mut rtt = RttEstimator::default();
-        assert_eq!(rtt.timeout(0), INITIAL_REQUEST_TIMEOUT);
+        assert_eq!(rtt.timeout(), INITIAL_REQUEST_TIMEOUT);
         for _ in 0..50 {
             rtt.observe(Duration::from_millis(20));
         }
-        assert_eq!(rtt.timeout(0), MIN_REQUEST_TIMEOUT);
+        assert_eq!(rtt.timeout(), MIN_REQUEST_TIMEOUT);
         for _ in 0..50 {
             rtt.observe(Duration::from_millis(300));
         }
-        let t = rtt.timeout(0);
+        let t = rtt.timeout();
         assert!(
             t >= Duration::from_millis(300) && t < Duration::from_millis(600),
             "{t:?}"
         );
-        assert_eq!(rtt.timeout(1), t * 2);
-        assert_eq!(rtt.timeout(9), MAX_REQUEST_TIMEOUT);
+        for _ in 0..50 {
+            rtt.observe(Duration::from_secs(30));
+        }
+        assert_eq!(rtt.timeout(), MAX_REQUEST_TIMEOUT);
     }
 }
