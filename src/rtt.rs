@@ -1,7 +1,10 @@
 //! Adaptive request timeouts from measured round-trip times (RFC 6298's estimator), so a node on
 //! a slow link waits longer and a node on a fast one gives up on lost requests sooner.
 
-use crate::constants::{INITIAL_REQUEST_TIMEOUT, MAX_REQUEST_TIMEOUT, MIN_REQUEST_TIMEOUT};
+use crate::constants::{
+    INITIAL_REQUEST_TIMEOUT, LAST_ATTEMPT_TIMEOUTS, MAX_REQUEST_ATTEMPTS, MAX_REQUEST_TIMEOUT,
+    MIN_REQUEST_TIMEOUT,
+};
 use crate::time::Duration;
 
 /// Smoothed RTT and its variation, in microseconds.
@@ -29,20 +32,26 @@ impl RttEstimator {
         self.samples = self.samples.saturating_add(1);
     }
 
-    /// The timeout for the next request: srtt + 4·rttvar, clamped; the initial value before any
-    /// sample. Every attempt gets the same timeout.
-    pub fn timeout(&self) -> Duration {
+    /// The timeout of attempt `attempt` (0-based) of a request: srtt + 4·rttvar, clamped; the
+    /// initial value before any sample. Every attempt but the last gets that timeout; the last
+    /// waits `LAST_ATTEMPT_TIMEOUTS` times as long (still clamped).
+    pub fn timeout(&self, attempt: u8) -> Duration {
         let base = if self.samples == 0 {
             INITIAL_REQUEST_TIMEOUT
         } else {
             let us = u64::from(self.srtt_us) + 4 * u64::from(self.rttvar_us);
             Duration::from_micros(us).clamp(MIN_REQUEST_TIMEOUT, MAX_REQUEST_TIMEOUT)
         };
-        // No backoff between attempts: a retry is one small datagram to one peer, not a flow
+        // No doubling between attempts: a retry is one small datagram to one peer, not a flow
         // to throttle, and a late answer to an earlier attempt still counts (the transaction id
-        // is kept). Doubling made a dead node cost 7 timeouts over three attempts instead of 3,
-        // and lookups under churn wait for their dead candidates.
-        base
+        // is kept). Doubling made a dead node cost 7 timeouts over three attempts, and lookups
+        // under churn wait for their dead candidates. Only the last attempt waits longer, for
+        // the rare peer that is slow rather than gone.
+        if attempt + 1 >= MAX_REQUEST_ATTEMPTS {
+            (base * LAST_ATTEMPT_TIMEOUTS).min(MAX_REQUEST_TIMEOUT.max(base))
+        } else {
+            base
+        }
     }
 
     /// The smoothed round-trip time, if measured.
@@ -58,15 +67,15 @@ mod tests {
     #[test]
     fn starts_at_one_second_and_adapts_down() {
         let mut rtt = RttEstimator::default();
-        assert_eq!(rtt.timeout(), INITIAL_REQUEST_TIMEOUT);
+        assert_eq!(rtt.timeout(0), INITIAL_REQUEST_TIMEOUT);
         for _ in 0..50 {
             rtt.observe(Duration::from_millis(20));
         }
-        assert_eq!(rtt.timeout(), MIN_REQUEST_TIMEOUT);
+        assert_eq!(rtt.timeout(0), MIN_REQUEST_TIMEOUT);
         for _ in 0..50 {
             rtt.observe(Duration::from_millis(300));
         }
-        let t = rtt.timeout();
+        let t = rtt.timeout(0);
         assert!(
             t >= Duration::from_millis(300) && t < Duration::from_millis(600),
             "{t:?}"
@@ -74,6 +83,22 @@ mod tests {
         for _ in 0..50 {
             rtt.observe(Duration::from_secs(30));
         }
-        assert_eq!(rtt.timeout(), MAX_REQUEST_TIMEOUT);
+        assert_eq!(rtt.timeout(0), MAX_REQUEST_TIMEOUT);
+    }
+
+    #[test]
+    fn only_the_last_attempt_waits_longer() {
+        let mut rtt = RttEstimator::default();
+        for _ in 0..50 {
+            rtt.observe(Duration::from_millis(300));
+        }
+        let base = rtt.timeout(0);
+        let last = MAX_REQUEST_ATTEMPTS - 1;
+        assert!((1..last).all(|attempt| rtt.timeout(attempt) == base));
+        assert_eq!(rtt.timeout(last), base * LAST_ATTEMPT_TIMEOUTS);
+        for _ in 0..50 {
+            rtt.observe(Duration::from_secs(30));
+        }
+        assert_eq!(rtt.timeout(last), MAX_REQUEST_TIMEOUT);
     }
 }

@@ -120,7 +120,7 @@ impl<A: PeerAddr> Node<A> {
         }
         self.metrics.requests_sent += 1;
         pending.body = message.body;
-        pending.deadline = now + self.rtt.timeout();
+        pending.deadline = now + self.rtt.timeout(pending.attempt);
         self.deadlines.insert((pending.deadline, txid));
         self.pending.insert(txid, pending);
     }
