@@ -56,6 +56,11 @@ pub const MAX_REQUEST_ATTEMPTS: u8 = 3;
 /// this turns 99.98% of lookups finding the true closest node into 100%.
 pub const LAST_ATTEMPT_TIMEOUTS: u32 = 2;
 
+/// A routing entry that answered us this recently is known to be alive: a full bucket whose
+/// least recently seen entry is this fresh parks a newcomer without pinging anyone (BEP 5's
+/// "good" node). Dead entries still leave through failed requests.
+pub const GOOD_NODE_WINDOW: Duration = Duration::from_secs(15 * 60);
+
 /// A bucket with no activity for this long is refreshed with a lookup of a random id in it.
 pub const BUCKET_REFRESH: Duration = Duration::from_secs(60 * 60);
 

@@ -4,6 +4,7 @@
 
 use super::{BootstrapReport, Event, GetReport, Node, OpId, Outcome, PingReply, PutReport};
 use crate::addr::PeerAddr;
+use crate::constants::GOOD_NODE_WINDOW;
 use crate::id::Id;
 use crate::lookup::{Lookup, Pager};
 use crate::record::{RecordId, SignedRecord};
@@ -500,9 +501,15 @@ impl<A: PeerAddr> Node<A> {
     }
 
     /// Offers a node that answered to the routing table; if its bucket is full, checks the
-    /// least recently seen entry (ping-before-evict).
+    /// least recently seen entry (ping-before-evict) unless even that one answered us within
+    /// `GOOD_NODE_WINDOW`: a bucket of nodes known to be alive keeps them (long-lived nodes
+    /// are the likeliest to stay) and the newcomer waits in the replacement cache.
     fn admit(&mut self, now: Time, id: Id, addr: A, token: Option<Token>) {
-        if let Admission::Parked { least_recent } = self.table.on_answer(id, addr, now, token)
+        if let Admission::Parked {
+            least_recent,
+            least_recent_seen,
+        } = self.table.on_answer(id, addr, now, token)
+            && now.saturating_since(least_recent_seen) >= GOOD_NODE_WINDOW
             && self.evict_checks.insert(least_recent.id)
         {
             let to = least_recent.addr;

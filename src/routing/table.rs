@@ -42,6 +42,8 @@ pub enum Admission<A> {
     Parked {
         /// The least recently seen entry of the full bucket.
         least_recent: Contact<A>,
+        /// When it last answered us.
+        least_recent_seen: Time,
     },
     /// Refused: our own id, or too many entries for its IP address.
     Refused,
@@ -170,6 +172,7 @@ impl<A: PeerAddr> RoutingTable<A> {
                 id: lrs.id,
                 addr: lrs.addr,
             },
+            least_recent_seen: lrs.last_seen.to_time(),
         }
     }
 

@@ -61,7 +61,7 @@ fn a_full_bucket_parks_newcomers_and_names_the_least_recently_seen() {
     );
     let (n, newcomer) = ids[K];
     match t.on_answer(newcomer, SimAddr(n), Time::from_millis(200), None) {
-        Admission::Parked { least_recent } => assert_eq!(least_recent.id, ids[1].1),
+        Admission::Parked { least_recent, .. } => assert_eq!(least_recent.id, ids[1].1),
         other => panic!("expected Parked, got {other:?}"),
     }
     assert_eq!(t.len(), K);
