@@ -106,7 +106,8 @@ pub struct Joins {
     pub retried: u64,
     /// Virtual seconds until every initial node had joined.
     pub formation_s: f64,
-    /// Mean routing-table size right after joining.
+    /// Mean routing-table size when a join's self-lookup ends (its bucket refreshes, if any,
+    /// have only just started).
     pub table_mean: f64,
     /// Mean routing-table size at the start of measurements.
     pub table_at_start_mean: f64,
@@ -236,7 +237,7 @@ impl fmt::Display for SimReport {
         }
         writeln!(
             f,
-            "  formation   {} joins in {:.1} virtual s, table {:.1} entries after join, {:.1} at start",
+            "  formation   {} joins in {:.1} virtual s, table {:.1} entries after the self-lookup, {:.1} when measuring starts",
             self.joins.completed,
             self.joins.formation_s,
             self.joins.table_mean,
