@@ -55,3 +55,12 @@ pub fn human(ns: f64) -> String {
         format!("{:.2} ms", ns / 1e6)
     }
 }
+
+/// Prints how `ours` compares with `peer`, a reference measured in the same run (time ratio:
+/// below 1 means ours is faster).
+pub fn versus(ours: &Measured, peer: &Measured) -> f64 {
+    let ratio = ours.median_ns / peer.median_ns.max(f64::MIN_POSITIVE);
+    let peer_name = peer.name.trim_start().trim_start_matches("peer: ");
+    println!("  -> {ratio:.2}x the time of the peer ({peer_name})");
+    ratio
+}

@@ -1,10 +1,15 @@
 //! Micro benchmarks of the protocol core's hot paths, reported as medians:
 //! `cargo bench --bench micro`.
+//!
+//! Where a natural reference exists it is measured in the same run and the ratio printed: the
+//! same message through serde_json (a self-describing format) for the codec, a full sort of
+//! every entry for the closest-20 query, the bare keyed blake3 hash for tokens and the bare
+//! ed25519-dalek calls for records (so the ratio is our overhead over the primitive).
 
 #[path = "harness.rs"]
 mod harness;
 
-use harness::measure;
+use harness::{measure, versus};
 use qis::addr::SimAddr;
 use qis::constants::{ALPHA, K};
 use qis::id::Id;
@@ -49,12 +54,27 @@ fn main() {
     println!("qis micro benchmarks (release build; medians over batches)");
     let message = nodes_message();
     let bytes = wire::encode(&message).unwrap();
-    measure("encode Nodes (20 IPv4 contacts)", 200, 1000, || {
+    let encode = measure("encode Nodes (20 IPv4 contacts)", 200, 1000, || {
         wire::encode(&message).unwrap()
     });
-    measure("decode Nodes (20 IPv4 contacts)", 200, 1000, || {
+    let json = serde_json::to_vec(&message).unwrap();
+    let encode_json = measure("  peer: the same message as JSON", 200, 1000, || {
+        serde_json::to_vec(&message).unwrap()
+    });
+    versus(&encode, &encode_json);
+    println!(
+        "  -> {} bytes on the wire, {} as JSON ({:.2}x)",
+        bytes.len(),
+        json.len(),
+        bytes.len() as f64 / json.len() as f64
+    );
+    let decode = measure("decode Nodes (20 IPv4 contacts)", 200, 1000, || {
         wire::decode::<SocketAddr>(&bytes, NetworkId::MAIN).unwrap()
     });
+    let decode_json = measure("  peer: the same message from JSON", 200, 1000, || {
+        serde_json::from_slice::<Message<SocketAddr>>(&json).unwrap()
+    });
+    versus(&decode, &decode_json);
 
     let local = id(u64::MAX);
     let config = TableConfig {
@@ -74,7 +94,7 @@ fn main() {
     );
     println!("  (table holds {} entries after {n} offers)", table.len());
     let mut q = 0u64;
-    measure(
+    let closest = measure(
         "routing table: closest 20 to a random id",
         200,
         1000,
@@ -83,6 +103,21 @@ fn main() {
             table.closest(&id(q ^ 0xdead), K)
         },
     );
+    let every_id: Vec<Id> = table
+        .closest(&local, table.len())
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    let mut q = 0u64;
+    let sorted = measure("  peer: sort every entry by distance", 200, 100, || {
+        q += 1;
+        let target = id(q ^ 0xdead);
+        let mut all = every_id.clone();
+        all.sort_unstable_by_key(|e| e.distance(&target));
+        all.truncate(K);
+        all
+    });
+    versus(&closest, &sorted);
 
     // One lookup driven to completion against an ideal in-memory world of 10,000 nodes.
     let world: Vec<Contact<SimAddr>> = (0..10_000u64)
@@ -135,8 +170,16 @@ fn main() {
     let minter = TokenMinter::new([1; 32], [2; 32], Time::ZERO);
     let addr = SocketAddr::from(([192, 0, 2, 1], 4000));
     let token = minter.mint(&addr);
-    measure("token mint", 200, 10_000, || minter.mint(&addr));
+    let mint = measure("token mint", 200, 10_000, || minter.mint(&addr));
     measure("token check", 200, 10_000, || minter.check(&addr, &token));
+    let addr_bytes = addr.to_string();
+    let keyed = measure(
+        "  peer: bare keyed blake3 of the address",
+        200,
+        10_000,
+        || blake3::keyed_hash(&[1; 32], addr_bytes.as_bytes()),
+    );
+    versus(&mint, &keyed);
 
     let publisher = Identity::from_seed([9; 32]);
     let record = SignedRecord::sign(
@@ -155,7 +198,18 @@ fn main() {
         )
         .unwrap()
     });
-    measure("record (packet) signature verify", 50, 100, || {
+    let verify = measure("record (packet) signature verify", 50, 100, || {
         record.verify_signature().unwrap()
     });
+    let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let message = vec![7u8; 300];
+    let signature = ed25519_dalek::Signer::sign(&key, &message);
+    let verifying = key.verifying_key();
+    let bare = measure(
+        "  peer: bare ed25519-dalek verify, 300 bytes",
+        50,
+        100,
+        || verifying.verify_strict(&message, &signature).unwrap(),
+    );
+    versus(&verify, &bare);
 }
