@@ -110,11 +110,10 @@ impl<A: PeerAddr> Lookup<A> {
         }
         // Distances are computed as needed rather than stored: a smaller candidate makes the
         // sorted insert (a memmove of everything farther) proportionally cheaper.
-        let distance = contact.id.distance(&self.target);
         let target = self.target;
         let at = match self
             .candidates
-            .binary_search_by(|c| c.id.distance(&target).cmp(&distance))
+            .binary_search_by(|c| c.id.cmp_distance(&contact.id, &target))
         {
             Ok(_) => return,
             Err(at) => at,
@@ -146,11 +145,10 @@ impl<A: PeerAddr> Lookup<A> {
     }
 
     fn find(&mut self, id: &Id) -> Option<&mut Candidate<A>> {
-        let distance = id.distance(&self.target);
         let target = self.target;
         let at = self
             .candidates
-            .binary_search_by(|c| c.id.distance(&target).cmp(&distance))
+            .binary_search_by(|c| c.id.cmp_distance(id, &target))
             .ok()?;
         Some(&mut self.candidates[at])
     }
