@@ -397,3 +397,42 @@ fn a_key_holding_a_thousand_values_is_fully_retrievable() {
     assert!(streamed + nodes[reader].store().count(&key) >= 1000);
     assert!(get.pages >= 1000 / 5, "paged: {} pages", get.pages);
 }
+
+/// A full bucket whose least recently seen entry answered within `GOOD_NODE_WINDOW` parks a
+/// newcomer without a ping; once that entry is older, the newcomer triggers ping-before-evict.
+#[test]
+fn a_full_bucket_of_good_nodes_parks_newcomers_without_pinging() {
+    let identity = Identity::from_seed([0; 32]);
+    let mut config = Config {
+        seed: 0,
+        ..Config::default()
+    };
+    config.table.bucket_size = 1;
+    let first: Node<SimAddr> = Node::new(config, identity.public_key(), Time::ZERO);
+    // Three nodes that fall into the same bucket of node 0.
+    let bucket_of = |n: u32| first.table.bucket_index(&node(n).id());
+    let same: Vec<u32> = (1..200u32)
+        .filter(|&n| bucket_of(n) == bucket_of(1))
+        .take(3)
+        .collect();
+    assert_eq!(same.len(), 3, "three nodes share a bucket");
+    let mut nodes = vec![first];
+    nodes.extend(same.iter().map(|&n| node(n)));
+    let ping_and_count = |nodes: &mut Vec<Node<SimAddr>>, to: u32, now: Time| {
+        nodes[0].ping(now, SimAddr(to));
+        settle(nodes, now)
+    };
+    // Node 1 fills the bucket. A ping exchange (and the pinged node verifying node 0 in turn)
+    // is the baseline traffic of each step.
+    let baseline = ping_and_count(&mut nodes, 1, Time::ZERO);
+    assert_eq!(nodes[0].table.len(), 1);
+    // A minute later node 2 answers: node 1 is good, so nobody else is pinged.
+    let minute = Time::ZERO + Duration::from_secs(60);
+    assert_eq!(ping_and_count(&mut nodes, 2, minute), baseline);
+    // Twenty minutes on, node 1 is no longer known good: node 3's answer makes node 0 check
+    // it, one more ping and its pong. Node 1 answers, so it stays.
+    let later = Time::ZERO + Duration::from_secs(20 * 60);
+    assert_eq!(ping_and_count(&mut nodes, 3, later), baseline + 2);
+    assert_eq!(nodes[0].table.len(), 1);
+    assert!(nodes[0].table.get(&nodes[1].id()).is_some());
+}

@@ -102,8 +102,27 @@ impl<A: PeerAddr> Bucket<A> {
 /// and a simulator holding a million routing tables pays for that slack in gigabytes.
 pub(crate) fn push_bounded<T>(items: &mut Vec<T>, item: T, limit: usize) {
     if items.len() == items.capacity() {
-        let wanted = (items.capacity() * 2).clamp(4, limit.max(1));
+        // Not `clamp(4, limit)`: that panics for a limit below 4 (a bucket size of 1 to 3 is a
+        // legitimate setting).
+        let wanted = (items.capacity() * 2).max(4).min(limit.max(1));
         items.reserve_exact(wanted.saturating_sub(items.len()).max(1));
     }
     items.push(item);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_bounded;
+
+    #[test]
+    fn bounded_pushes_never_reserve_past_small_limits() {
+        for limit in 1..=6 {
+            let mut items = Vec::new();
+            for n in 0..limit {
+                push_bounded(&mut items, n, limit);
+            }
+            assert_eq!(items.len(), limit);
+            assert!(items.capacity() <= limit.max(4), "limit {limit}");
+        }
+    }
 }
