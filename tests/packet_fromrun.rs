@@ -1,4 +1,5 @@
-//! `from-run` on every fixture under ../shared/fixtures: each yields exactly the findings its
+//! `from-run` on every fixture under tests/fixtures/runs (the project's copy of
+//! ../shared/fixtures, so a clone anywhere can run it): each yields exactly the findings its
 //! README lists, with provenance, or the errors it must give.
 
 use qis::packet::fromrun::{
@@ -9,7 +10,7 @@ use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures")
+        .join("tests/fixtures/runs")
         .join(name)
 }
 

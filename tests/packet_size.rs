@@ -68,7 +68,7 @@ fn sizes(name: &str, body: OutcomeBody) -> (usize, usize, usize) {
 #[test]
 fn typical_packets_are_far_below_the_limit_and_smaller_than_the_seed_json() {
     let medqa = from_run(
-        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/qlora-llama3-medqa"),
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/runs/qlora-llama3-medqa"),
         &Overrides {
             task: Some("medical-qa".into()),
             tags: vec!["healthcare".into(), "en".into()],
