@@ -125,9 +125,9 @@ impl Driver {
                 reply,
             } => {
                 let op = if republish {
-                    self.node.publish(now, key, record)
+                    self.node.publish(now, key, *record)
                 } else {
-                    self.node.put(now, key, record)
+                    self.node.put(now, key, *record)
                 };
                 self.waiters.insert(op, Waiter::Put(reply));
             }
