@@ -34,7 +34,7 @@ impl RttEstimator {
 
     /// The timeout of attempt `attempt` (0-based) of a request: srtt + 4·rttvar, clamped; the
     /// initial value before any sample. Every attempt but the last gets that timeout; the last
-    /// waits `LAST_ATTEMPT_TIMEOUTS` times as long (still clamped).
+    /// waits `LAST_ATTEMPT_TIMEOUTS` times as long, up to `MAX_REQUEST_TIMEOUT`.
     pub fn timeout(&self, attempt: u8) -> Duration {
         let base = if self.samples == 0 {
             INITIAL_REQUEST_TIMEOUT
@@ -48,7 +48,7 @@ impl RttEstimator {
         // under churn wait for their dead candidates. Only the last attempt waits longer, for
         // the rare peer that is slow rather than gone.
         if attempt + 1 >= MAX_REQUEST_ATTEMPTS {
-            (base * LAST_ATTEMPT_TIMEOUTS).min(MAX_REQUEST_TIMEOUT.max(base))
+            (base * LAST_ATTEMPT_TIMEOUTS).min(MAX_REQUEST_TIMEOUT)
         } else {
             base
         }

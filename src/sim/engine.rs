@@ -43,7 +43,8 @@ pub enum Action {
 struct Scheduled {
     at: Time,
     seq: u64,
-    slot: u32,
+    /// Index of the action in the queue's slab.
+    action: u32,
 }
 
 impl PartialEq for Scheduled {
@@ -135,10 +136,10 @@ impl EventQueue {
     pub fn push(&mut self, at: Time, action: Action) {
         let at = at.max(self.now);
         self.seq += 1;
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.actions[slot as usize] = Some(action);
-                slot
+        let index = match self.free.pop() {
+            Some(index) => {
+                self.actions[index as usize] = Some(action);
+                index
             }
             None => {
                 self.actions.push(Some(action));
@@ -148,7 +149,7 @@ impl EventQueue {
         self.place(Scheduled {
             at,
             seq: self.seq,
-            slot,
+            action: index,
         });
     }
 
@@ -169,8 +170,8 @@ impl EventQueue {
     pub fn pop(&mut self) -> Option<(Time, Action)> {
         loop {
             if let Some(next) = self.current.pop() {
-                let action = self.actions[next.slot as usize].take()?;
-                self.free.push(next.slot);
+                let action = self.actions[next.action as usize].take()?;
+                self.free.push(next.action);
                 self.now = next.at;
                 self.processed += 1;
                 return Some((next.at, action));
