@@ -10,16 +10,16 @@
 mod harness;
 
 use harness::{measure, versus};
-use qis::addr::SimAddr;
-use qis::constants::{ALPHA, K};
-use qis::id::Id;
-use qis::identity::Identity;
-use qis::lookup::Lookup;
-use qis::record::{PublicKey, RecordKind, SignedRecord};
-use qis::routing::{RoutingTable, TableConfig};
-use qis::time::Time;
-use qis::token::TokenMinter;
-use qis::wire::{self, Body, Contact, Header, Message, NetworkId, Role, Token, TxId};
+use qis_core::addr::SimAddr;
+use qis_core::constants::{ALPHA, K};
+use qis_core::id::Id;
+use qis_core::identity::Identity;
+use qis_core::lookup::Lookup;
+use qis_core::record::{PublicKey, RecordKind, SignedRecord};
+use qis_core::routing::{RoutingTable, TableConfig};
+use qis_core::time::Time;
+use qis_core::token::TokenMinter;
+use qis_core::wire::{self, Body, Contact, Header, Message, NetworkId, Role, Token, TxId};
 use std::net::SocketAddr;
 
 fn id(n: u64) -> Id {
@@ -181,7 +181,7 @@ fn main() {
     );
     versus(&mint, &keyed);
 
-    let publisher = Identity::from_seed([9; 32]);
+    let publisher = Identity::from_secret_key([9; 32]);
     let record = SignedRecord::sign(
         publisher.signing_key(),
         RecordKind::Outcome,

@@ -8,12 +8,12 @@
 //! QIS_BENCH_LOAD_SECS (default 5).
 
 use hdrhistogram::Histogram;
-use qis::id::Id;
-use qis::identity::Identity;
-use qis::net::{NodeOptions, SocketOptions, spawn};
-use qis::node::Config;
-use qis::record::PublicKey;
-use qis::wire::{self, Body, Header, Message, NetworkId, Role, TxId};
+use qis_core::id::Id;
+use qis_core::identity::Identity;
+use qis_udp::{NodeOptions, SocketOptions, spawn};
+use qis_core::node::Config;
+use qis_core::record::PublicKey;
+use qis_core::wire::{self, Body, Header, Message, NetworkId, Role, TxId};
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Child, Command, Stdio};
@@ -64,7 +64,7 @@ impl Drop for NodeProcess {
 
 fn find_node_request(network: NetworkId, txid: u32, target: Id, sender: PublicKey) -> Vec<u8> {
     let header = Header {
-        version: qis::constants::PROTOCOL_VERSION,
+        version: qis_core::constants::PROTOCOL_VERSION,
         network,
         txid: TxId(txid),
         sender,
@@ -79,7 +79,7 @@ fn find_node_request(network: NetworkId, txid: u32, target: Id, sender: PublicKe
             pad: Default::default(),
         },
     };
-    let short = qis::constants::UNVERIFIED_REQUEST_MIN.saturating_sub(wire::encoded_len(&message));
+    let short = qis_core::constants::UNVERIFIED_REQUEST_MIN.saturating_sub(wire::encoded_len(&message));
     if let Body::FindNode { pad, .. } = &mut message.body {
         *pad = wire::Padding(short as u16);
     }
@@ -178,7 +178,7 @@ fn swarm(nodes: usize, lookups: usize) {
         let network = NetworkId::from_name("bench-swarm");
         let mut handles = Vec::new();
         for i in 0..nodes {
-            let identity = Identity::from_seed(*Id::hash(&(i as u64).to_le_bytes()).as_bytes());
+            let identity = Identity::from_secret_key(*Id::hash(&(i as u64).to_le_bytes()).as_bytes());
             let config = Config {
                 network,
                 seed: i as u64,
@@ -205,7 +205,7 @@ fn swarm(nodes: usize, lookups: usize) {
             while joins.join_next().await.is_some() {}
         }
         let rss_after = rss_bytes();
-        let totals = |stats: &[qis::net::NodeStats]| {
+        let totals = |stats: &[qis_udp::NodeStats]| {
             stats.iter().fold((0u64, 0u64), |(d, b), s| {
                 (d + s.metrics.datagrams_out, b + s.metrics.bytes_out)
             })

@@ -2,19 +2,19 @@
 //! queries and gets a recommendation, including a context with no exact peer; forged packets
 //! are refused by every node.
 
-use qis::constants::K;
-use qis::id::Id;
-use qis::identity::Identity;
-use qis::net::packets::{fetch_packets, publish_packet};
-use qis::net::{NodeHandle, NodeOptions, SocketOptions, spawn};
-use qis::node::Config;
-use qis::packet::keys::{KeyLevel, rank};
-use qis::packet::template::parse_packet_file;
-use qis::packet::{OutcomePacket, OutcomePolicy, Query};
-use qis::record::{RecordKind, SignedRecord};
-use qis::synth::evidence::{Evidence, NoFeedback};
-use qis::synth::recommend::recommend;
-use qis::wire::NetworkId;
+use qis_core::constants::K;
+use qis_core::id::Id;
+use qis_core::identity::Identity;
+use qis::exchange::{fetch_packets, publish_packet};
+use qis_udp::{NodeHandle, NodeOptions, SocketOptions, spawn};
+use qis_core::node::Config;
+use qis_outcomes::packet::keys::{KeyLevel, rank};
+use qis_outcomes::packet::template::parse_packet_file;
+use qis_outcomes::packet::{OutcomePacket, OutcomePolicy, Query};
+use qis_core::record::{RecordKind, SignedRecord};
+use qis_outcomes::synth::evidence::{Evidence, NoFeedback};
+use qis_outcomes::synth::recommend::recommend;
+use qis_core::wire::NetworkId;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +22,7 @@ use std::time::Duration;
 const NODES: usize = 40;
 
 async fn start_node(index: usize) -> NodeHandle {
-    let identity = Identity::from_seed(*Id::hash(&(5000 + index as u64).to_le_bytes()).as_bytes());
+    let identity = Identity::from_secret_key(*Id::hash(&(5000 + index as u64).to_le_bytes()).as_bytes());
     let config = Config {
         network: NetworkId::from_name("outcomes-test"),
         seed: index as u64,
@@ -63,7 +63,7 @@ fn packet(
         .expect("packet file parses")
         .build()
         .expect("valid packet");
-    let key = Identity::from_seed([publisher; 32]);
+    let key = Identity::from_secret_key([publisher; 32]);
     OutcomePacket::sign(
         body,
         key.signing_key(),
@@ -237,7 +237,7 @@ async fn forged_and_misfiled_packets_are_refused_by_every_node() {
 
         // A raw record on a node that accepts outcome packets only.
         let raw = SignedRecord::sign(
-            Identity::from_seed([1; 32]).signing_key(),
+            Identity::from_secret_key([1; 32]).signing_key(),
             RecordKind::Raw,
             1,
             b"x".to_vec(),

@@ -2,14 +2,14 @@
 //! packet files.
 
 use ed25519_dalek::SigningKey;
-use qis::constants::MAX_RECORD;
-use qis::packet::draft::Draft;
-use qis::packet::limits::*;
-use qis::packet::size::{TYPICAL_CREATED, check_size, record_size};
-use qis::packet::template::{parse_packet_file, render_packet_file, template};
-use qis::packet::validate::validate;
-use qis::packet::*;
-use qis::record::RecordId;
+use qis_core::constants::MAX_RECORD;
+use qis_outcomes::packet::draft::Draft;
+use qis_outcomes::packet::limits::*;
+use qis_outcomes::packet::size::{TYPICAL_CREATED, check_size, record_size};
+use qis_outcomes::packet::template::{parse_packet_file, render_packet_file, template};
+use qis_outcomes::packet::validate::validate;
+use qis_outcomes::packet::*;
+use qis_core::record::RecordId;
 use std::collections::BTreeMap;
 
 fn key() -> SigningKey {
@@ -125,11 +125,11 @@ fn every_field_at_its_maximum_fits_on_its_own() {
 
 fn max_value_for(key: &HyperKey) -> HyperValue {
     match key.kind() {
-        qis::packet::hyper::HyperKind::Integer if *key == HyperKey::QuantBits => {
+        qis_outcomes::packet::hyper::HyperKind::Integer if *key == HyperKey::QuantBits => {
             HyperValue::Int(16)
         }
-        qis::packet::hyper::HyperKind::Integer => HyperValue::Int(i64::from(u32::MAX)),
-        qis::packet::hyper::HyperKind::Text => HyperValue::Text(long(MAX_NAME_LEN, 'v')),
+        qis_outcomes::packet::hyper::HyperKind::Integer => HyperValue::Int(i64::from(u32::MAX)),
+        qis_outcomes::packet::hyper::HyperKind::Text => HyperValue::Text(long(MAX_NAME_LEN, 'v')),
         _ if *key == HyperKey::LoraDropout => HyperValue::Float(0.99),
         _ if matches!(key, HyperKey::LearningRate | HyperKey::WarmupRatio) => {
             HyperValue::Float(1.0)
@@ -529,7 +529,7 @@ fn a_rendered_draft_parses_back() {
 
 #[test]
 fn check_reports_size_and_keys() {
-    let report = qis::packet::check::check_text(&template()).unwrap();
+    let report = qis_outcomes::packet::check::check_text(&template()).unwrap();
     assert!(report.encoded_size <= MAX_RECORD);
     assert_eq!(report.keys.len(), 3 + 2);
     let text = report.render();
@@ -540,7 +540,7 @@ fn check_reports_size_and_keys() {
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["limit"], 512);
     let bad = template().replace("confidence = 0.9", "confidence = 1.9");
-    let err = qis::packet::check::check_text(&bad).unwrap_err();
+    let err = qis_outcomes::packet::check::check_text(&bad).unwrap_err();
     assert!(
         err.to_string()
             .starts_with("confidence: 1.9 is outside [0, 1]"),
@@ -548,7 +548,7 @@ fn check_reports_size_and_keys() {
     );
     let missing = std::path::Path::new("/nonexistent/packet.toml");
     assert!(
-        qis::packet::check::check(missing)
+        qis_outcomes::packet::check::check(missing)
             .unwrap_err()
             .to_string()
             .contains("/nonexistent/packet.toml")

@@ -3,10 +3,10 @@
 //! matches.
 
 use ed25519_dalek::SigningKey;
-use qis::id::Id;
-use qis::packet::keys::{KEY_PREFIX, Ranked, jaccard, rank};
-use qis::packet::template::{parse_packet_file, template};
-use qis::packet::*;
+use qis_core::id::Id;
+use qis_outcomes::packet::keys::{KEY_PREFIX, Ranked, jaccard, rank};
+use qis_outcomes::packet::template::{parse_packet_file, template};
+use qis_outcomes::packet::*;
 use std::collections::BTreeMap;
 
 fn packet(family: &str, task: &str, tags: &[&str], seed: u8) -> OutcomePacket {

@@ -2,10 +2,10 @@
 //! records.
 
 use ed25519_dalek::SigningKey;
-use qis::id::Id;
-use qis::packet::template::{parse_packet_file, template};
-use qis::packet::*;
-use qis::record::{PublicKey, RecordError, RecordKind, RecordPolicy, SignedRecord};
+use qis_core::id::Id;
+use qis_outcomes::packet::template::{parse_packet_file, template};
+use qis_outcomes::packet::*;
+use qis_core::record::{PublicKey, RecordError, RecordKind, RecordPolicy, SignedRecord};
 
 fn signer(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])
@@ -67,7 +67,7 @@ fn forged_signatures_are_refused() {
 fn validly_signed_but_invalid_bodies_are_refused() {
     let policy = OutcomePolicy::default();
     let body = parse_packet_file(&template()).unwrap().build().unwrap();
-    let key = qis::packet::keys::packet_keys(&body)[0].id;
+    let key = qis_outcomes::packet::keys::packet_keys(&body)[0].id;
 
     // Garbage payload, correctly signed.
     let garbage = SignedRecord::sign(&signer(1), RecordKind::Outcome, 1, vec![0xff; 40]).unwrap();

@@ -5,11 +5,11 @@
 //! those. Run with `--nocapture` to see the numbers.
 
 use ed25519_dalek::SigningKey;
-use qis::constants::MAX_RECORD;
-use qis::packet::fromrun::{Overrides, from_run};
-use qis::packet::hyper::format_number;
-use qis::packet::template::{parse_packet_file, template};
-use qis::packet::*;
+use qis_core::constants::MAX_RECORD;
+use qis_outcomes::packet::fromrun::{Overrides, from_run};
+use qis_outcomes::packet::hyper::format_number;
+use qis_outcomes::packet::template::{parse_packet_file, template};
+use qis_outcomes::packet::*;
 use std::path::PathBuf;
 
 /// The seed's `to_bytes()` for the same content, written the way Python's `json.dumps` would.

@@ -1,7 +1,7 @@
 //! `qis sim` as the binary will call it: argument parsing, a sweep's files.
 
 use clap::Parser;
-use qis::sim::SimArgs;
+use qis::cli::sim::SimArgs;
 
 #[derive(Parser)]
 struct Cli {
@@ -22,7 +22,7 @@ fn a_sweep_writes_json_csv_and_plots() {
         "--nodes 100,200 --lookups 30 --seed 3 --no-progress --json --out {}",
         dir.display()
     );
-    qis::sim::run(args(&line)).expect("sweep runs");
+    qis::cli::sim::run(args(&line)).expect("sweep runs");
     for name in ["sweep.json", "sweep.csv", "hops.svg", "latency_cdf.svg"] {
         let text =
             std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -60,7 +60,7 @@ fn a_sweep_writes_json_csv_and_plots() {
 
 #[test]
 fn bad_arguments_are_explained() {
-    let error = qis::sim::run(args("--nodes 10 --loss 1.5")).unwrap_err();
+    let error = qis::cli::sim::run(args("--nodes 10 --loss 1.5")).unwrap_err();
     assert!(error.to_string().contains("--loss"), "{error}");
     let error = Cli::try_parse_from(["qis-sim", "--churn", "1y"])
         .err()

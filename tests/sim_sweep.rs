@@ -1,11 +1,11 @@
 //! A small sweep through the real protocol core: every node joins through the protocol, then
 //! random lookups are scored against the true k closest. Counts only, no wall time.
 
-use qis::sim::{SimConfig, SimReport, simulate};
+use qis_sim::{SimConfig, SimReport, simulate};
 
 fn run(nodes: usize) -> SimReport {
     let mut config = SimConfig::new(nodes, 200, 11);
-    config.settle = qis::time::Duration::from_secs(10);
+    config.settle = qis_core::time::Duration::from_secs(10);
     simulate(config)
 }
 

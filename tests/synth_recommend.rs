@@ -1,11 +1,11 @@
 //! Synthesis on hand-built evidence sets with known answers: weighted medians (log space for
 //! learning rates), votes, method choice by expected gain, tie rules, weights, determinism.
 
-use qis::packet::template::{parse_packet_file, template};
-use qis::packet::*;
-use qis::record::RecordId;
-use qis::synth::render::{table, to_json};
-use qis::synth::{Evidence, recommend};
+use qis_outcomes::packet::template::{parse_packet_file, template};
+use qis_outcomes::packet::*;
+use qis_core::record::RecordId;
+use qis_outcomes::synth::render::{table, to_json};
+use qis_outcomes::synth::{Evidence, recommend};
 
 struct Run {
     id: u8,
@@ -46,7 +46,7 @@ fn sched(s: &str) -> (HyperKey, HyperValue) {
     (HyperKey::Scheduler, HyperValue::Text(s.into()))
 }
 
-fn param(rec: &qis::synth::Recommendation, key: HyperKey) -> (HyperValue, f64, usize) {
+fn param(rec: &qis_outcomes::synth::Recommendation, key: HyperKey) -> (HyperValue, f64, usize) {
     let p = rec
         .hyperparams
         .iter()
@@ -266,8 +266,8 @@ fn renders_as_table_and_json() {
 #[test]
 fn swahili_query_to_recommendation_end_to_end() {
     use ed25519_dalek::SigningKey;
-    use qis::packet::keys::rank as rank_found;
-    use qis::synth::NoFeedback;
+    use qis_outcomes::packet::keys::rank as rank_found;
+    use qis_outcomes::synth::NoFeedback;
     let publish = |family: &str, tags: &[&str], method: &str, gain: f64, rate: f32, seed: u8| {
         let mut draft = parse_packet_file(&template()).unwrap();
         draft.family = Some(family.into());

@@ -1,13 +1,13 @@
 //! Real nodes over UDP on loopback: 100 nodes in one process, each on its own 127.0.0.x
 //! address (so the per-IP limits behave as on a real network).
 
-use qis::constants::K;
-use qis::id::Id;
-use qis::identity::Identity;
-use qis::net::{NodeHandle, NodeOptions, SocketOptions, spawn};
-use qis::node::Config;
-use qis::record::{RecordKind, SignedRecord};
-use qis::wire::NetworkId;
+use qis_core::constants::K;
+use qis_core::id::Id;
+use qis_core::identity::Identity;
+use qis_udp::{NodeHandle, NodeOptions, SocketOptions, spawn};
+use qis_core::node::Config;
+use qis_core::record::{RecordKind, SignedRecord};
+use qis_core::wire::NetworkId;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 use tokio::task::JoinSet;
@@ -24,7 +24,7 @@ fn config(seed: u64) -> Config {
 
 async fn start_node(index: usize) -> NodeHandle {
     let ip = Ipv4Addr::new(127, 0, (index / 250) as u8, (index % 250 + 1) as u8);
-    let identity = Identity::from_seed(*Id::hash(&(index as u64).to_le_bytes()).as_bytes());
+    let identity = Identity::from_secret_key(*Id::hash(&(index as u64).to_le_bytes()).as_bytes());
     let options = NodeOptions {
         listen: SocketAddr::from((ip, 0)),
         config: config(index as u64),
@@ -65,7 +65,7 @@ async fn a_hundred_nodes_put_once_and_everyone_gets() {
         for node in &nodes {
             tables.push(node.stats().await.unwrap().table_size);
         }
-        let publisher = Identity::from_seed([42; 32]);
+        let publisher = Identity::from_secret_key([42; 32]);
         let key = Id::hash(b"a key on the loopback network");
         let record = SignedRecord::sign(publisher.signing_key(), RecordKind::Raw, 1, b"hello from node 7".to_vec()).unwrap();
         let put = nodes[7].put(key, record.clone()).await.unwrap();
@@ -160,7 +160,7 @@ async fn nodes_work_over_ipv6_loopback() {
     tokio::time::timeout(Duration::from_secs(60), async {
         let mut nodes = Vec::new();
         for i in 0..5u64 {
-            let identity = Identity::from_seed(*Id::hash(&(1000 + i).to_le_bytes()).as_bytes());
+            let identity = Identity::from_secret_key(*Id::hash(&(1000 + i).to_le_bytes()).as_bytes());
             let mut config = config(i);
             config.table.max_per_host = 0; // all on ::1
             let options = NodeOptions {
@@ -175,7 +175,7 @@ async fn nodes_work_over_ipv6_loopback() {
             assert_eq!(node.bootstrap(vec![seed]).await.unwrap().seeds_answered, 1);
         }
         let record = SignedRecord::sign(
-            Identity::from_seed([5; 32]).signing_key(),
+            Identity::from_secret_key([5; 32]).signing_key(),
             RecordKind::Raw,
             1,
             b"v6".to_vec(),

@@ -2,12 +2,11 @@
 //! node but marks itself as a client, so no node enters it into its routing table.
 
 use super::common::{CliError, NetworkArgs, data_home, resolve, runtime, unix_now};
-use crate::id::{Id, hex};
-use crate::identity::Identity;
-use crate::net::{NodeHandle, NodeOptions, SocketOptions, spawn};
-use crate::node::Config;
-use crate::record::{RecordKind, SignedRecord};
-use crate::wire::Role;
+use qis_core::id::{Id, hex};
+use qis_udp::{NodeHandle, NodeOptions, SocketOptions, spawn};
+use qis_core::node::Config;
+use qis_core::record::{RecordKind, SignedRecord};
+use qis_core::wire::Role;
 use serde_json::json;
 use std::io::Read;
 use std::net::SocketAddr;
@@ -86,7 +85,7 @@ fn timeout(secs: f64) -> Result<Duration, CliError> {
 
 /// Starts a client node on an ephemeral port of the seeds' address family.
 async fn start_client(network: &NetworkArgs, seeds: &[SocketAddr]) -> Result<NodeHandle, CliError> {
-    let identity = Identity::generate()?;
+    let identity = qis_udp::keyfile::generate_identity()?;
     let listen: SocketAddr = if seeds.first().is_some_and(SocketAddr::is_ipv6) {
         "[::]:0"
     } else {
@@ -95,7 +94,7 @@ async fn start_client(network: &NetworkArgs, seeds: &[SocketAddr]) -> Result<Nod
     .parse()
     .map_err(|_| CliError::Input("listen address".into()))?;
     let mut seed = [0u8; 8];
-    crate::identity::fill_random(&mut seed)?;
+    qis_udp::keyfile::fill_random(&mut seed)?;
     let config = Config {
         network: network.id(),
         role: Role::Client,
@@ -154,7 +153,7 @@ pub fn put(args: PutArgs) -> Result<ExitCode, CliError> {
         .data_dir
         .clone()
         .unwrap_or_else(|| data_home().join("client"));
-    let identity = Identity::load_or_create(&key_dir)?;
+    let identity = qis_udp::keyfile::load_or_create(&key_dir)?;
     let record = SignedRecord::sign(identity.signing_key(), RecordKind::Raw, unix_now(), value)
         .map_err(|e| CliError::Input(format!("VALUE: {e}")))?;
     let key = key_of(&args.key);

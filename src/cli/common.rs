@@ -1,8 +1,8 @@
 //! Pieces the subcommands share: errors, data directories, address resolution, the runtime.
 
-use crate::identity::IdentityError;
-use crate::net::NetError;
-use crate::wire::NetworkId;
+use qis_udp::keyfile::IdentityError;
+use qis_udp::NetError;
+use qis_core::wire::NetworkId;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -26,10 +26,10 @@ pub enum CliError {
     Io(#[from] std::io::Error),
 }
 
-impl From<crate::sim::SimError> for CliError {
-    fn from(error: crate::sim::SimError) -> Self {
+impl From<super::sim::SimError> for CliError {
+    fn from(error: super::sim::SimError) -> Self {
         match error {
-            crate::sim::SimError::InvalidArgument { .. } => CliError::Input(error.to_string()),
+            super::sim::SimError::InvalidArgument { .. } => CliError::Input(error.to_string()),
             other => CliError::Failed(other.to_string()),
         }
     }

@@ -3,6 +3,7 @@
 //! 1 means the operation failed (nothing found, nobody answered).
 
 mod client;
+pub mod sim;
 mod common;
 mod node;
 mod outcomes;
@@ -49,7 +50,7 @@ pub enum Command {
     /// Synthesise a recommendation (method, hyperparameters, expected gain) from similar runs.
     Recommend(outcomes::RecommendArgs),
     /// Simulate a network of many nodes in one process (real protocol cores, virtual time).
-    Sim(crate::sim::SimArgs),
+    Sim(sim::SimArgs),
 }
 
 /// Sets up tracing on stderr.
@@ -85,7 +86,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Recommend(args) => outcomes::recommend_cmd(args),
         Command::Sim(mut args) => {
             args.no_progress |= cli.quiet;
-            crate::sim::run(args)?;
+            sim::run(args)?;
             Ok(ExitCode::SUCCESS)
         }
     }

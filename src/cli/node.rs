@@ -1,11 +1,10 @@
 //! `qis node`: run a DHT node until Ctrl-C.
 
 use super::common::{CliError, NetworkArgs, data_home, resolve, runtime};
-use crate::identity::Identity;
-use crate::net::{NodeHandle, NodeOptions, SocketOptions, spawn};
-use crate::node::Config;
-use crate::published::PublishedDir;
-use crate::routing::TableConfig;
+use qis_udp::{NodeHandle, NodeOptions, SocketOptions, spawn};
+use qis_core::node::Config;
+use qis_udp::published::PublishedDir;
+use qis_core::routing::TableConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,7 +26,7 @@ pub struct NodeArgs {
     pub data_dir: Option<PathBuf>,
     /// Routing-table entries allowed per IP address (0: no limit). Loopback addresses are
     /// exempt, so any number of local nodes can know each other.
-    #[arg(long, default_value_t = crate::constants::DEFAULT_MAX_PER_IP, value_name = "N")]
+    #[arg(long, default_value_t = qis_core::constants::DEFAULT_MAX_PER_IP, value_name = "N")]
     pub max_per_ip: usize,
     /// Serve any number of requests per source (for load tests).
     #[arg(long)]
@@ -54,10 +53,10 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
         .data_dir
         .clone()
         .unwrap_or_else(|| data_home().join(format!("node-{}", args.listen.port())));
-    let identity = Identity::load_or_create(&data_dir)?;
+    let identity = qis_udp::keyfile::load_or_create(&data_dir)?;
     let seeds = resolve(&args.bootstrap).await?;
     let mut seed_bytes = [0u8; 8];
-    crate::identity::fill_random(&mut seed_bytes)?;
+    qis_udp::keyfile::fill_random(&mut seed_bytes)?;
     let config = Config {
         network: args.network.id(),
         table: TableConfig {
@@ -70,7 +69,7 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
             Some(Default::default())
         },
         seed: u64::from_le_bytes(seed_bytes),
-        policy: std::sync::Arc::new(crate::packet::OutcomePolicy::allowing_raw()),
+        policy: std::sync::Arc::new(qis_outcomes::packet::OutcomePolicy::allowing_raw()),
         ..Config::default()
     };
     let options = NodeOptions {

@@ -3,15 +3,14 @@
 use super::client::{ClientArgs, connect};
 use super::common::{CliError, data_home, runtime, unix_now};
 use super::packet::{RunFlags, draft_from_run};
-use crate::id::Id;
-use crate::identity::Identity;
-use crate::net::packets::{fetch_packets, publish_packet};
-use crate::packet::check::check;
-use crate::packet::keys::{Ranked, rank};
-use crate::packet::{OutcomeBody, OutcomePacket, Query};
-use crate::published::{PublishedDir, PublishedEntry};
-use crate::synth::evidence::{Evidence, NoFeedback};
-use crate::synth::{recommend, render};
+use qis_core::id::Id;
+use crate::exchange::{fetch_packets, publish_packet};
+use qis_outcomes::packet::check::check;
+use qis_outcomes::packet::keys::{Ranked, rank};
+use qis_outcomes::packet::{OutcomeBody, OutcomePacket, Query};
+use qis_udp::published::{PublishedDir, PublishedEntry};
+use qis_outcomes::synth::evidence::{Evidence, NoFeedback};
+use qis_outcomes::synth::{recommend, render};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,7 +75,7 @@ pub fn publish(args: PublishArgs) -> Result<ExitCode, CliError> {
         .data_dir
         .clone()
         .unwrap_or_else(|| data_home().join("publisher"));
-    let identity = Identity::load_or_create(&data_dir)?;
+    let identity = qis_udp::keyfile::load_or_create(&data_dir)?;
     let packet = OutcomePacket::sign(body, identity.signing_key(), unix_now())
         .map_err(|e| CliError::Input(e.to_string()))?;
     let keys = packet.keys();

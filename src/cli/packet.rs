@@ -1,12 +1,12 @@
 //! `qis packet new | check | from-run`: write, validate and draft outcome packets locally.
 
 use super::common::CliError;
-use crate::packet::check::check;
-use crate::packet::fromrun::{Overrides, RunDraft, ScoreSource, from_run};
-use crate::packet::hyper::{HyperKey, HyperValue};
-use crate::packet::template::template;
-use crate::packet::{DataScale, Method, ScoreScale};
-use crate::record::RecordId;
+use qis_outcomes::packet::check::check;
+use qis_outcomes::packet::fromrun::{Overrides, RunDraft, ScoreSource, from_run};
+use qis_outcomes::packet::hyper::{HyperKey, HyperValue};
+use qis_outcomes::packet::template::template;
+use qis_outcomes::packet::{DataScale, Method, ScoreScale};
+use qis_core::record::RecordId;
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -138,7 +138,7 @@ fn parse_param(s: &str) -> Result<(HyperKey, HyperValue), String> {
 }
 
 fn parse_record_id(s: &str) -> Result<RecordId, String> {
-    crate::id::Id::from_hex(s)
+    qis_core::id::Id::from_hex(s)
         .map(|id| RecordId(*id.as_bytes()))
         .ok_or_else(|| format!("expected 64 hex characters, got {s:?}"))
 }

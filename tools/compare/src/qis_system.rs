@@ -1,20 +1,20 @@
 //! qis as a [`System`] (feature `qis`). Every call into qis is in this file, marked
 //! `QIS-API`, so the harness follows the crate's API by editing this file alone.
 //!
-//! Written against `qis::net` as of the main branch's "loopback exemption" commit:
+//! Written against `qis_udp` as of the main branch's "loopback exemption" commit:
 //! `spawn(&Identity, NodeOptions) -> NodeHandle`, `NodeHandle::{bootstrap, find_node,
-//! shutdown, id, local_addr}`, and the `qis::wire` codec for the load generator.
+//! shutdown, id, local_addr}`, and the `qis_core::wire` codec for the load generator.
 
 use crate::loadgen::LoadProtocol;
 use crate::measure::cpu::ThreadCpu;
 use crate::rng::Rng;
 use crate::system::{LookupOutcome, Result, System};
-use qis::constants::{PROTOCOL_VERSION, UNVERIFIED_REQUEST_MIN};
-use qis::id::Id;
-use qis::identity::Identity;
-use qis::net::{NodeHandle, NodeOptions, SocketOptions};
-use qis::node::Config;
-use qis::wire::{self, Body, Header, Message, NetworkId, Padding, Role, TxId};
+use qis_core::constants::{PROTOCOL_VERSION, UNVERIFIED_REQUEST_MIN};
+use qis_core::id::Id;
+use qis_core::identity::Identity;
+use qis_udp::{NodeHandle, NodeOptions, SocketOptions};
+use qis_core::node::Config;
+use qis_core::wire::{self, Body, Header, Message, NetworkId, Padding, Role, TxId};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -74,7 +74,7 @@ impl QisSystem {
             let mut nodes: Vec<NodeHandle> = Vec::with_capacity(n);
             for i in 0..n {
                 // QIS-API: identity and node options.
-                let identity = Identity::from_seed(seed_bytes(n as u64, i as u64));
+                let identity = Identity::from_secret_key(seed_bytes(n as u64, i as u64));
                 let config = Config {
                     network,
                     seed: (n as u64) << 32 | i as u64,
@@ -88,7 +88,7 @@ impl QisSystem {
                     config,
                     socket: SocketOptions::default(),
                 };
-                let handle = qis::net::spawn(&identity, options)
+                let handle = qis_udp::spawn(&identity, options)
                     .await
                     .map_err(|e| format!("qis spawn: {e}"))?;
                 let seeds: Vec<SocketAddr> = nodes[i.saturating_sub(BOOTSTRAP_FANOUT)..]
@@ -231,7 +231,7 @@ fn encode_find_node(
             version: PROTOCOL_VERSION,
             network,
             txid: TxId(txid),
-            sender: qis::record::PublicKey(sender),
+            sender: qis_core::record::PublicKey(sender),
             role: Role::Client,
         },
         body: Body::FindNode {

@@ -1,0 +1,438 @@
+//! Unit tests of the node core, driven by hand with a tiny in-test network.
+
+use super::*;
+use crate::addr::SimAddr;
+use crate::identity::Identity;
+use crate::record::RecordKind;
+use crate::time::Duration;
+use crate::wire::{Body, Header, Message, NetworkId, Role, TxId};
+
+fn node(n: u32) -> Node<SimAddr> {
+    let identity = Identity::from_secret_key([n as u8; 32]);
+    Node::new(
+        Config {
+            seed: u64::from(n),
+            ..Config::default()
+        },
+        identity.public_key(),
+        Time::ZERO,
+    )
+}
+
+/// Delivers every queued datagram among `nodes` (address = index) until quiet; returns the
+/// number delivered. Bounded.
+fn settle(nodes: &mut [Node<SimAddr>], now: Time) -> usize {
+    let mut delivered = 0;
+    for _ in 0..10_000 {
+        let mut moved = false;
+        for i in 0..nodes.len() {
+            while let Some(t) = nodes[i].poll_transmit() {
+                nodes[t.to.0 as usize].handle_datagram(now, SimAddr(i as u32), &t.payload);
+                delivered += 1;
+                moved = true;
+            }
+        }
+        if !moved {
+            return delivered;
+        }
+    }
+    panic!("network did not settle");
+}
+
+fn finished(node: &mut Node<SimAddr>, op: OpId) -> Option<Outcome<SimAddr>> {
+    let mut found = None;
+    while let Some(event) = node.poll_event() {
+        if let Event::Finished { op: id, outcome } = event
+            && id == op
+        {
+            found = Some(outcome);
+        }
+    }
+    found
+}
+
+#[test]
+fn ping_learns_the_id_and_admits_the_node() {
+    let mut nodes = vec![node(0), node(1)];
+    let op = nodes[0].ping(Time::ZERO, SimAddr(1));
+    settle(&mut nodes, Time::ZERO);
+    match finished(&mut nodes[0], op) {
+        Some(Outcome::Ping(Some(reply))) => assert_eq!(reply.id, nodes[1].id()),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        nodes[0].table().len(),
+        1,
+        "the pinged node answered: admitted"
+    );
+    assert_eq!(
+        nodes[1].table().len(),
+        1,
+        "it verified us with its own ping"
+    );
+}
+
+#[test]
+fn a_ping_to_nobody_fails_after_retries() {
+    let mut a = node(0);
+    let op = a.ping(Time::ZERO, SimAddr(9));
+    let mut sent = 0;
+    for _ in 0..10 {
+        while a.poll_transmit().is_some() {
+            sent += 1;
+        }
+        let Some(deadline) = a.poll_timeout() else {
+            break;
+        };
+        if let Some(Outcome::Ping(None)) = finished(&mut a, op) {
+            break;
+        }
+        a.handle_timeout(deadline);
+    }
+    assert_eq!(sent, crate::constants::MAX_REQUEST_ATTEMPTS as usize);
+    assert_eq!(a.metrics().requests_failed, 1);
+}
+
+#[test]
+fn bootstrap_then_put_and_get_across_a_small_network() {
+    let count = 30;
+    let mut nodes: Vec<_> = (0..count).map(node).collect();
+    let mut now = Time::ZERO;
+    for i in 1..count as usize {
+        now = now + Duration::from_millis(10);
+        let op = nodes[i].bootstrap(now, &[SimAddr(0)]);
+        settle(&mut nodes, now);
+        assert!(matches!(
+            finished(&mut nodes[i], op),
+            Some(Outcome::Bootstrap(_))
+        ));
+    }
+    let key = Id::hash(b"key");
+    let publisher = Identity::from_secret_key([200; 32]);
+    let record = SignedRecord::sign(
+        publisher.signing_key(),
+        RecordKind::Raw,
+        1,
+        b"value".to_vec(),
+    )
+    .unwrap();
+    let op = nodes[5].put(now, key, record.clone());
+    settle(&mut nodes, now);
+    let Some(Outcome::Put(put)) = finished(&mut nodes[5], op) else {
+        panic!("put did not finish")
+    };
+    assert_eq!(put.acks as usize, crate::constants::K, "{put:?}");
+    for i in [0, 17, 29] {
+        let op = nodes[i].get(now, key);
+        settle(&mut nodes, now);
+        let Some(Outcome::Get(get)) = finished(&mut nodes[i], op) else {
+            panic!("get did not finish")
+        };
+        assert_eq!(get.records, vec![record.clone()], "from node {i}");
+        assert!(get.complete);
+    }
+}
+
+#[test]
+fn garbage_and_hostile_datagrams_are_counted_and_harmless() {
+    let mut nodes = vec![node(0), node(1)];
+    let op = nodes[0].ping(Time::ZERO, SimAddr(1));
+    settle(&mut nodes, Time::ZERO);
+    finished(&mut nodes[0], op);
+    let target = &mut nodes[1];
+    target.handle_datagram(Time::ZERO, SimAddr(7), &[]);
+    target.handle_datagram(Time::ZERO, SimAddr(7), &[1, 2, 3]);
+    target.handle_datagram(Time::ZERO, SimAddr(7), &[9; 40]);
+    target.handle_datagram(Time::ZERO, SimAddr(7), &[1; 2000]);
+    let header = |network| Header {
+        version: 1,
+        network,
+        txid: TxId(5),
+        sender: Identity::from_secret_key([9; 32]).public_key(),
+        role: Role::Node,
+    };
+    let foreign = wire::encode(&Message::<SimAddr> {
+        header: header(NetworkId(1)),
+        body: Body::Ping,
+    })
+    .unwrap();
+    target.handle_datagram(Time::ZERO, SimAddr(7), &foreign);
+    // An answer nobody asked for (replayed or forged transaction id).
+    let pong = wire::encode(&Message::<SimAddr> {
+        header: header(NetworkId::MAIN),
+        body: Body::Pong {
+            token: crate::wire::Token([0; 8]),
+        },
+    })
+    .unwrap();
+    target.handle_datagram(Time::ZERO, SimAddr(7), &pong);
+    let m = *target.metrics();
+    assert_eq!(m.dropped_malformed, 2);
+    assert_eq!(m.dropped_version, 1);
+    assert_eq!(m.dropped_oversize, 1);
+    assert_eq!(m.dropped_wrong_network, 1);
+    assert_eq!(m.dropped_unknown_txid, 1);
+    assert_eq!(m.dropped(), 6);
+    // Still serving.
+    let op = nodes[0].ping(Time::ZERO, SimAddr(1));
+    settle(&mut nodes, Time::ZERO);
+    assert!(matches!(
+        finished(&mut nodes[0], op),
+        Some(Outcome::Ping(Some(_)))
+    ));
+}
+
+#[test]
+fn a_reply_from_another_address_is_dropped_and_the_request_stays_pending() {
+    let mut nodes = [node(0), node(1)];
+    let op = nodes[0].ping(Time::ZERO, SimAddr(1));
+    let request = nodes[0].poll_transmit().unwrap();
+    nodes[1].handle_datagram(Time::ZERO, SimAddr(0), &request.payload);
+    let reply = nodes[1].poll_transmit().unwrap();
+    // The genuine reply arrives, but claiming to come from elsewhere: spoofed.
+    nodes[0].handle_datagram(Time::ZERO, SimAddr(5), &reply.payload);
+    assert_eq!(nodes[0].metrics().dropped_spoofed, 1);
+    assert!(finished(&mut nodes[0], op).is_none());
+    // Then from the right address: accepted; replaying it afterwards is dropped.
+    nodes[0].handle_datagram(Time::ZERO, SimAddr(1), &reply.payload);
+    assert!(matches!(
+        finished(&mut nodes[0], op),
+        Some(Outcome::Ping(Some(_)))
+    ));
+    nodes[0].handle_datagram(Time::ZERO, SimAddr(1), &reply.payload);
+    assert_eq!(nodes[0].metrics().dropped_unknown_txid, 1);
+}
+
+#[test]
+fn an_unverified_requester_gets_an_answer_at_most_three_times_its_request() {
+    let mut nodes: Vec<_> = (0..40).map(node).collect();
+    for i in 1..40 {
+        let op = nodes[i].bootstrap(Time::ZERO, &[SimAddr(0)]);
+        settle(&mut nodes, Time::ZERO);
+        finished(&mut nodes[i], op);
+    }
+    let header = Header {
+        version: 1,
+        network: NetworkId::MAIN,
+        txid: TxId(1),
+        sender: Identity::from_secret_key([99; 32]).public_key(),
+        role: Role::Client,
+    };
+    let small = wire::encode(&Message::<SimAddr> {
+        header,
+        body: Body::FindNode {
+            target: Id::hash(b"t"),
+            token: None,
+            pad: Default::default(),
+        },
+    })
+    .unwrap();
+    nodes[0].handle_datagram(Time::ZERO, SimAddr(1000), &small);
+    let answer = nodes[0].poll_transmit().unwrap();
+    assert!(
+        answer.payload.len() <= 3 * small.len(),
+        "{} vs {}",
+        answer.payload.len(),
+        small.len()
+    );
+    let decoded: Message<SimAddr> = wire::decode(&answer.payload, NetworkId::MAIN).unwrap();
+    assert!(matches!(decoded.body, Body::Nodes { cut: true, .. }));
+    assert_eq!(nodes[0].metrics().answers_cut, 1);
+}
+
+mod hostile {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Valid datagrams of every kind, as a peer might send them.
+    fn samples() -> Vec<Vec<u8>> {
+        let sender = Identity::from_secret_key([3; 32]).public_key();
+        let header = Header {
+            version: 1,
+            network: NetworkId::MAIN,
+            txid: TxId(77),
+            sender,
+            role: Role::Node,
+        };
+        let record = SignedRecord::sign(
+            Identity::from_secret_key([4; 32]).signing_key(),
+            RecordKind::Raw,
+            1,
+            b"v".to_vec(),
+        )
+        .unwrap();
+        let token = crate::wire::Token([1; 8]);
+        let bodies: Vec<Body<SimAddr>> = vec![
+            Body::Ping,
+            Body::Pong { token },
+            Body::FindNode {
+                target: Id::hash(b"t"),
+                token: None,
+                pad: Default::default(),
+            },
+            Body::Nodes {
+                token,
+                cut: false,
+                nodes: vec![crate::wire::Contact {
+                    id: Id::hash(b"n"),
+                    addr: SimAddr(3),
+                }],
+            },
+            Body::FindValue {
+                key: Id::hash(b"k"),
+                start: RecordId([0; 32]),
+                token: Some(token),
+                pad: Default::default(),
+            },
+            Body::Values {
+                token,
+                total: 1,
+                next: None,
+                records: vec![record.clone()],
+            },
+            Body::Store {
+                key: Id::hash(b"k"),
+                token,
+                record,
+            },
+            Body::StoreAck {
+                status: crate::wire::StoreStatus::Stored,
+            },
+        ];
+        bodies
+            .into_iter()
+            .map(|body| {
+                wire::encode(&Message {
+                    header: header.clone(),
+                    body,
+                })
+                .unwrap()
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+        /// Mutated and truncated datagrams never panic a node, and each one is served, matched
+        /// or counted as a drop.
+        #[test]
+        fn mutated_datagrams_are_served_or_counted(
+            which in 0usize..8,
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6),
+            keep in any::<usize>(),
+        ) {
+            let mut nodes = vec![node(0), node(1)];
+            let op = nodes[0].ping(Time::ZERO, SimAddr(1));
+            settle(&mut nodes, Time::ZERO);
+            finished(&mut nodes[0], op);
+            let mut bytes = samples()[which].clone();
+            for (at, value) in flips {
+                let len = bytes.len();
+                bytes[at % len] = value;
+            }
+            bytes.truncate(keep % (bytes.len() + 1));
+            let target = &mut nodes[1];
+            let before = *target.metrics();
+            target.handle_datagram(Time::ZERO, SimAddr(9), &bytes);
+            let after = *target.metrics();
+            let handled = after.dropped() > before.dropped()
+                || after.requests_answered > before.requests_answered
+                || after.store_refused_token + after.store_refused_invalid > before.store_refused_token + before.store_refused_invalid
+                || after.datagrams_out > before.datagrams_out;
+            prop_assert!(handled, "datagram neither served nor counted: {:?}", after);
+            prop_assert_eq!(target.table().len(), 1, "nothing lost from the table");
+        }
+    }
+}
+
+#[test]
+fn a_key_holding_a_thousand_values_is_fully_retrievable() {
+    let count = 25;
+    let mut nodes: Vec<_> = (0..count).map(node).collect();
+    for i in 1..count as usize {
+        let op = nodes[i].bootstrap(Time::ZERO, &[SimAddr(0)]);
+        settle(&mut nodes, Time::ZERO);
+        finished(&mut nodes[i], op);
+    }
+    let key = Id::hash(b"popular context");
+    let publisher = Identity::from_secret_key([77; 32]);
+    let mut expected = Vec::new();
+    for n in 0..1000u32 {
+        // Realistic sizes: about 250 bytes each, so a page holds four.
+        let mut payload = n.to_le_bytes().to_vec();
+        payload.resize(150, b'x');
+        let record =
+            SignedRecord::sign(publisher.signing_key(), RecordKind::Raw, 1, payload).unwrap();
+        expected.push(record.clone());
+        let op = nodes[(n % 24 + 1) as usize].put(Time::ZERO, key, record);
+        settle(&mut nodes, Time::ZERO);
+        let Some(Outcome::Put(put)) = finished(&mut nodes[(n % 24 + 1) as usize], op) else {
+            panic!("put {n}")
+        };
+        assert!(put.acks >= 19, "put {n}: {put:?}");
+    }
+    expected.sort_by_key(SignedRecord::id);
+    let reader = 0;
+    let op = nodes[reader].get(Time::ZERO, key);
+    settle(&mut nodes, Time::ZERO);
+    let mut streamed = 0;
+    let mut report = None;
+    while let Some(event) = nodes[reader].poll_event() {
+        match event {
+            Event::Records { op: id, records } if id == op => streamed += records.len(),
+            Event::Finished {
+                op: id,
+                outcome: Outcome::Get(get),
+            } if id == op => report = Some(get),
+            _ => {}
+        }
+    }
+    let get = report.expect("get finished");
+    assert!(get.complete);
+    assert_eq!(get.announced, 1000);
+    assert_eq!(get.records.len(), 1000);
+    assert_eq!(get.records, expected);
+    // The reader holds some values itself (it is one of 25 nodes), so it streams the rest.
+    assert!(streamed + nodes[reader].store().count(&key) >= 1000);
+    assert!(get.pages >= 1000 / 5, "paged: {} pages", get.pages);
+}
+
+/// A full bucket whose least recently seen entry answered within `GOOD_NODE_WINDOW` parks a
+/// newcomer without a ping; once that entry is older, the newcomer triggers ping-before-evict.
+#[test]
+fn a_full_bucket_of_good_nodes_parks_newcomers_without_pinging() {
+    let identity = Identity::from_secret_key([0; 32]);
+    let mut config = Config {
+        seed: 0,
+        ..Config::default()
+    };
+    config.table.bucket_size = 1;
+    let first: Node<SimAddr> = Node::new(config, identity.public_key(), Time::ZERO);
+    // Three nodes that fall into the same bucket of node 0.
+    let bucket_of = |n: u32| first.table.bucket_index(&node(n).id());
+    let same: Vec<u32> = (1..200u32)
+        .filter(|&n| bucket_of(n) == bucket_of(1))
+        .take(3)
+        .collect();
+    assert_eq!(same.len(), 3, "three nodes share a bucket");
+    let mut nodes = vec![first];
+    nodes.extend(same.iter().map(|&n| node(n)));
+    let ping_and_count = |nodes: &mut Vec<Node<SimAddr>>, to: u32, now: Time| {
+        nodes[0].ping(now, SimAddr(to));
+        settle(nodes, now)
+    };
+    // Node 1 fills the bucket. A ping exchange (and the pinged node verifying node 0 in turn)
+    // is the baseline traffic of each step.
+    let baseline = ping_and_count(&mut nodes, 1, Time::ZERO);
+    assert_eq!(nodes[0].table.len(), 1);
+    // A minute later node 2 answers: node 1 is good, so nobody else is pinged.
+    let minute = Time::ZERO + Duration::from_secs(60);
+    assert_eq!(ping_and_count(&mut nodes, 2, minute), baseline);
+    // Twenty minutes on, node 1 is no longer known good: node 3's answer makes node 0 check
+    // it, one more ping and its pong. Node 1 answers, so it stays.
+    let later = Time::ZERO + Duration::from_secs(20 * 60);
+    assert_eq!(ping_and_count(&mut nodes, 3, later), baseline + 2);
+    assert_eq!(nodes[0].table.len(), 1);
+    assert!(nodes[0].table.get(&nodes[1].id()).is_some());
+}

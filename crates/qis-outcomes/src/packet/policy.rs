@@ -1,0 +1,56 @@
+//! [`OutcomePolicy`]: what a node checks before it stores a record.
+
+use super::signed::OutcomePacket;
+use qis_core::id::Id;
+use qis_core::record::{RecordError, RecordKind, RecordPolicy, SignedRecord};
+
+/// The store policy of a qis node. For a [`RecordKind::Outcome`] record it verifies the
+/// signature, decodes the body (no trailing bytes), validates it (including canonical form), and
+/// checks that the key it is stored under is one of the packet's own semantic keys, so nobody
+/// can plant a packet under an unrelated context.
+///
+/// [`RecordKind::Raw`] records (`qis put`) are refused unless `allow_raw` is set: a production
+/// node stores outcome packets only, which keeps its storage for what the network is for;
+/// test and development networks turn raw records on ([`OutcomePolicy::allowing_raw`]), and
+/// then only their signature is checked.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct OutcomePolicy {
+    /// Whether raw records are accepted (signature checked only).
+    pub allow_raw: bool,
+}
+
+impl OutcomePolicy {
+    /// Outcome packets only (the default).
+    pub fn strict() -> OutcomePolicy {
+        OutcomePolicy { allow_raw: false }
+    }
+
+    /// Outcome packets, plus raw records with a valid signature.
+    pub fn allowing_raw() -> OutcomePolicy {
+        OutcomePolicy { allow_raw: true }
+    }
+}
+
+impl RecordPolicy for OutcomePolicy {
+    fn check(&self, key: &Id, record: &SignedRecord) -> Result<(), RecordError> {
+        match record.kind {
+            RecordKind::Raw if self.allow_raw => record.verify_signature(),
+            RecordKind::Raw => Err(RecordError::Refused(
+                "raw records are not accepted by this node".into(),
+            )),
+            RecordKind::Outcome => {
+                // Checked first and separately so a forged packet reports as a bad signature.
+                record.verify_signature()?;
+                let packet = OutcomePacket::open_verified(record.clone())
+                    .map_err(|e| RecordError::Refused(e.to_string()))?;
+                if packet.keys().iter().any(|k| k.id == *key) {
+                    Ok(())
+                } else {
+                    Err(RecordError::Refused(
+                        "key is not one of the packet's semantic keys".into(),
+                    ))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! Evidence: a packet, its similarity to the query, and the trust feedback has earned it.
+
+use crate::packet::keys::Ranked;
+use crate::packet::{OutcomeBody, OutcomePacket};
+use qis_core::record::{PublicKey, RecordId};
+
+/// Where per-packet trust comes from. Feedback (reproduction reports, credit) will implement
+/// this; until then [`NoFeedback`] trusts every packet equally.
+pub trait Trust {
+    /// A multiplier ≥ 0 for the packet `id` from `publisher` (1.0 = neutral).
+    fn trust(&self, id: &RecordId, publisher: &PublicKey) -> f64;
+}
+
+/// Trust 1.0 for every packet.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoFeedback;
+
+impl Trust for NoFeedback {
+    fn trust(&self, _id: &RecordId, _publisher: &PublicKey) -> f64 {
+        1.0
+    }
+}
+
+/// One packet as evidence for a recommendation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evidence {
+    /// The packet id.
+    pub id: RecordId,
+    /// What the packet states.
+    pub body: OutcomeBody,
+    /// Similarity of its context to the query, in `[0, 1]`.
+    pub similarity: f64,
+    /// Trust multiplier from feedback (1.0 = neutral).
+    pub trust: f64,
+}
+
+/// Weight factor of an evaluation that was not held out.
+pub const NOT_HELD_OUT_FACTOR: f64 = 0.5;
+
+impl Evidence {
+    /// Evidence with neutral trust.
+    pub fn new(id: RecordId, body: OutcomeBody, similarity: f64) -> Evidence {
+        Evidence {
+            id,
+            body,
+            similarity,
+            trust: 1.0,
+        }
+    }
+
+    /// Evidence from a ranked query result, with trust from `trust`.
+    pub fn from_ranked(ranked: &Ranked, trust: &dyn Trust) -> Evidence {
+        let packet: &OutcomePacket = &ranked.packet;
+        Evidence {
+            id: packet.id(),
+            body: packet.body.clone(),
+            similarity: ranked.similarity.score,
+            trust: trust.trust(&packet.id(), &packet.publisher()),
+        }
+    }
+
+    /// The evidence weight (see the [module documentation](super)). Non-finite or negative
+    /// factors count as 0, so bad input can only remove evidence, never dominate.
+    pub fn weight(&self) -> f64 {
+        let clean = |x: f64| if x.is_finite() && x > 0.0 { x } else { 0.0 };
+        let held = if self.body.held_out {
+            1.0
+        } else {
+            NOT_HELD_OUT_FACTOR
+        };
+        clean(self.trust)
+            * clean(self.similarity.min(1.0))
+            * clean(f64::from(self.body.confidence).min(1.0))
+            * f64::from(self.body.eval_samples).sqrt()
+            * held
+    }
+
+    /// The normalised gain (unit-interval points; positive = the fine-tune helped).
+    pub fn gain(&self) -> f64 {
+        let gain = self.body.normalized_gain();
+        if gain.is_finite() { gain } else { 0.0 }
+    }
+}

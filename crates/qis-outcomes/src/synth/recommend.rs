@@ -1,0 +1,192 @@
+//! Building a [`Recommendation`] from evidence (rules in the [module documentation](super)).
+
+use super::evidence::Evidence;
+use super::stats::{Midpoint, weighted_mean, weighted_median, weighted_quantile, weighted_vote};
+use crate::packet::hyper::HyperKind;
+use crate::packet::{HyperKey, HyperValue, Method};
+use qis_core::record::RecordId;
+use std::collections::BTreeMap;
+
+/// Relative distance from the median within which a number counts as agreeing with it.
+pub const NUMERIC_AGREEMENT: f64 = 0.25;
+
+/// Lower and upper quantiles of the reported gain range.
+pub const GAIN_RANGE: (f64, f64) = (0.1, 0.9);
+
+/// One recommended hyperparameter.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecommendedParam {
+    /// The name.
+    pub key: HyperKey,
+    /// The synthesised value.
+    pub value: HyperValue,
+    /// Share of the weight behind it (within 25% of a median; equal to a vote's winner).
+    pub support: f64,
+    /// How many packets stated this key.
+    pub stated_by: usize,
+}
+
+/// The evidence for one method.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MethodSummary {
+    /// The method.
+    pub method: Method,
+    /// Weighted mean normalised gain.
+    pub expected_gain: f64,
+    /// Packets with positive weight.
+    pub packets: usize,
+    /// Share of all evidence weight.
+    pub weight_share: f64,
+}
+
+/// What the evidence recommends.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recommendation {
+    /// The method with the highest expected gain.
+    pub method: Method,
+    /// Its weighted mean gain, in unit-interval points (0.05 = +5 points of accuracy).
+    pub expected_gain: f64,
+    /// Weighted 10th and 90th percentile of its gains.
+    pub gain_range: (f64, f64),
+    /// Packets with positive weight, all methods.
+    pub evidence_count: usize,
+    /// The chosen method's share of all evidence weight.
+    pub agreement: f64,
+    /// Synthesised hyperparameters for the chosen method, by key order.
+    pub hyperparams: Vec<RecommendedParam>,
+    /// Every method with evidence, best expected gain first.
+    pub methods: Vec<MethodSummary>,
+    /// Packets that contributed to the chosen method, heaviest first (ties by id).
+    pub contributors: Vec<RecordId>,
+}
+
+/// Synthesises a recommendation; `None` when no evidence has positive weight.
+pub fn recommend(evidence: &[Evidence]) -> Option<Recommendation> {
+    let mut weighted: Vec<(&Evidence, f64)> = evidence
+        .iter()
+        .map(|e| (e, e.weight()))
+        .filter(|(_, w)| *w > 0.0)
+        .collect();
+    weighted.sort_by_key(|(e, _)| e.id);
+    weighted.dedup_by(|a, b| a.0.id == b.0.id);
+    let total: f64 = weighted.iter().map(|(_, w)| w).sum();
+    if weighted.is_empty() || total <= 0.0 {
+        return None;
+    }
+    let mut by_method: BTreeMap<&Method, Vec<(&Evidence, f64)>> = BTreeMap::new();
+    for &(e, w) in &weighted {
+        by_method.entry(&e.body.method).or_default().push((e, w));
+    }
+    let mut methods: Vec<MethodSummary> = by_method
+        .iter()
+        .map(|(method, group)| {
+            let gains: Vec<(f64, f64)> = group.iter().map(|(e, w)| (e.gain(), *w)).collect();
+            let weight: f64 = group.iter().map(|(_, w)| w).sum();
+            MethodSummary {
+                method: (*method).clone(),
+                expected_gain: weighted_mean(&gains).unwrap_or(0.0),
+                packets: group.len(),
+                weight_share: weight / total,
+            }
+        })
+        .collect();
+    // Best expected gain; ties: more weight, then canonical method order (the map's order,
+    // kept by the stable sort).
+    methods.sort_by(|a, b| {
+        b.expected_gain
+            .total_cmp(&a.expected_gain)
+            .then_with(|| b.weight_share.total_cmp(&a.weight_share))
+    });
+    let best = methods.first()?.clone();
+    let group = by_method.get(&best.method)?;
+    let gains: Vec<(f64, f64)> = group.iter().map(|(e, w)| (e.gain(), *w)).collect();
+    let gain_range = (
+        weighted_quantile(&gains, GAIN_RANGE.0).unwrap_or(best.expected_gain),
+        weighted_quantile(&gains, GAIN_RANGE.1).unwrap_or(best.expected_gain),
+    );
+    let mut contributors: Vec<(RecordId, f64)> = group.iter().map(|(e, w)| (e.id, *w)).collect();
+    contributors.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Some(Recommendation {
+        method: best.method.clone(),
+        expected_gain: best.expected_gain,
+        gain_range,
+        evidence_count: weighted.len(),
+        agreement: best.weight_share,
+        hyperparams: synthesise_params(group),
+        methods,
+        contributors: contributors.into_iter().map(|(id, _)| id).collect(),
+    })
+}
+
+/// Hyperparameters of one method's evidence, weighted by `w × max(gain, 0)` (or `w` when no
+/// run improved).
+fn synthesise_params(group: &[(&Evidence, f64)]) -> Vec<RecommendedParam> {
+    let any_gain = group.iter().any(|(e, _)| e.gain() > 0.0);
+    let param_weight = |e: &Evidence, w: f64| if any_gain { w * e.gain().max(0.0) } else { w };
+    let mut by_key: BTreeMap<&HyperKey, Vec<(&HyperValue, f64)>> = BTreeMap::new();
+    for (e, w) in group {
+        for (key, value) in &e.body.hyperparams {
+            by_key
+                .entry(key)
+                .or_default()
+                .push((value, param_weight(e, *w)));
+        }
+    }
+    by_key
+        .into_iter()
+        .filter_map(|(key, values)| {
+            let stated_by = values.len();
+            let (value, support) = synthesise_one(key, &values)?;
+            Some(RecommendedParam {
+                key: key.clone(),
+                value,
+                support,
+                stated_by,
+            })
+        })
+        .collect()
+}
+
+fn synthesise_one(key: &HyperKey, values: &[(&HyperValue, f64)]) -> Option<(HyperValue, f64)> {
+    let numbers: Option<Vec<(f64, f64)>> = values
+        .iter()
+        .map(|(v, w)| v.as_f64().map(|x| (x, *w)))
+        .collect();
+    match numbers {
+        Some(numbers) if !numbers.is_empty() => {
+            let integer = key.kind() == HyperKind::Integer
+                || values.iter().all(|(v, _)| matches!(v, HyperValue::Int(_)));
+            let midpoint = if integer {
+                Midpoint::Lower
+            } else if key.log_scale() {
+                Midpoint::Geometric
+            } else {
+                Midpoint::Arithmetic
+            };
+            let median = weighted_median(&numbers, midpoint)?;
+            let total: f64 = numbers.iter().map(|(_, w)| w).filter(|w| **w > 0.0).sum();
+            let near: f64 = numbers
+                .iter()
+                .filter(|(x, w)| *w > 0.0 && (x - median).abs() <= NUMERIC_AGREEMENT * median.abs())
+                .map(|(_, w)| w)
+                .sum();
+            let value = if integer {
+                HyperValue::Int(median.round() as i64)
+            } else {
+                HyperValue::Float(median as f32)
+            };
+            Some((value, if total > 0.0 { near / total } else { 0.0 }))
+        }
+        _ => {
+            // Votes over the values' canonical text, so mixed types still compare.
+            let votes: Vec<(String, f64)> =
+                values.iter().map(|(v, w)| (v.to_string(), *w)).collect();
+            let (winner, share) = weighted_vote(&votes)?;
+            let value = values
+                .iter()
+                .find(|(v, _)| v.to_string() == winner)
+                .map(|(v, _)| (*v).clone())?;
+            Some((value, share))
+        }
+    }
+}

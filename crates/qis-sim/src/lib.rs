@@ -1,0 +1,51 @@
+//! The simulator: many protocol cores in one process, in virtual time.
+//!
+//! It runs the very [`qis_core::Node`] the UDP driver runs, with the same codec: every
+//! datagram a core emits is delivered, as bytes, to the receiving core after a modelled delay,
+//! or lost. A discrete-event engine ([`engine`]) orders deliveries and each node's single next
+//! deadline; a network model ([`network`]) gives per-pair latency and loss; churn
+//! ([`membership`]) crashes, removes and adds nodes; a workload ([`workload`]) runs lookups,
+//! puts and gets; the ground truth ([`truth`]) scores them. The same seed gives the same
+//! report, byte for byte, apart from the simulator's own speed and memory figures.
+
+pub mod config;
+pub mod engine;
+mod measure;
+mod membership;
+pub mod memory;
+pub mod network;
+pub mod random;
+pub mod report;
+pub mod svg;
+pub mod sweep;
+pub mod truth;
+pub mod workload;
+mod world;
+
+pub use config::{ChurnConfig, Formation, SimConfig, Timers};
+pub use network::NetworkConfig;
+pub use report::SimReport;
+pub use world::Simulation;
+
+use indicatif::ProgressBar;
+use std::time::Instant;
+
+/// Runs one simulation to the end and reports it. `progress` shows how far it got (pass
+/// [`ProgressBar::hidden`] for none).
+pub fn simulate_with_progress(config: SimConfig, progress: ProgressBar) -> SimReport {
+    memory::reset_peak();
+    let rss_before = memory::current_rss();
+    let started = Instant::now();
+    let mut sim = Simulation::new(config, progress);
+    sim.stats.rss_before = rss_before;
+    sim.run();
+    let wall = started.elapsed().as_secs_f64();
+    let report = sim.report(wall);
+    sim.progress.finish_and_clear();
+    report
+}
+
+/// Runs one simulation without a progress bar.
+pub fn simulate(config: SimConfig) -> SimReport {
+    simulate_with_progress(config, ProgressBar::hidden())
+}

@@ -1,0 +1,201 @@
+//! The measurement window: starting the workload steps, collecting finished commands, and
+//! turning the counters into a [`SimReport`].
+
+use super::engine::Action;
+use super::report::{ChurnCounts, Joins, SimReport, round3};
+use super::workload::{Collector, Purpose, Step, plan};
+use super::world::{Phase, Simulation};
+use qis_core::addr::SimAddr;
+use qis_core::id::Id;
+use qis_core::node::{OpId, Outcome};
+use qis_core::time::{Duration, Time};
+
+/// Samples of the live population taken over the window (for the mean).
+const LIVE_SAMPLE_EVERY: Duration = Duration::from_secs(60);
+
+impl Simulation {
+    /// The workload timer: starts measurements when due, then runs the steps now due.
+    pub(super) fn workload(&mut self) {
+        let now = self.queue.now();
+        if self.phase == Phase::Settling {
+            self.begin_measuring(now);
+        }
+        while let Some(&(at, step)) = self.plan.front() {
+            if at > now {
+                self.queue.push(at, Action::Workload);
+                break;
+            }
+            self.plan.pop_front();
+            self.run_step(step);
+        }
+        if now >= self.next_live_sample() {
+            self.stats.live_samples += 1;
+            self.stats.live_sum += self.joined.len() as u64;
+            if self.plan.is_empty() && now < self.window_end {
+                self.queue.push(
+                    self.next_live_sample().min(self.window_end),
+                    Action::Workload,
+                );
+            }
+        }
+    }
+
+    fn next_live_sample(&self) -> Time {
+        let start = self.window_end - self.config.window();
+        start + LIVE_SAMPLE_EVERY * self.stats.live_samples as u32
+    }
+
+    fn begin_measuring(&mut self, now: Time) {
+        self.phase = Phase::Measuring;
+        self.window_end = now + self.config.window();
+        self.plan = plan(&self.config, now);
+        self.traffic_at_start = self.traffic;
+        let sizes: u64 = self
+            .slots
+            .iter()
+            .filter_map(|s| s.node.as_ref())
+            .map(|n| n.table().len() as u64)
+            .sum();
+        self.stats.table_at_start_mean = round3(sizes as f64 / self.joined.len().max(1) as f64);
+        self.start_churn();
+        // Live-population samples ride on the workload timer.
+        self.queue.push(now + LIVE_SAMPLE_EVERY, Action::Workload);
+    }
+
+    fn run_step(&mut self, step: Step) {
+        let now = self.queue.now();
+        let Some(index) = self.random_joined(true, u32::MAX) else {
+            return;
+        };
+        let node = self.slots[index as usize]
+            .node
+            .as_mut()
+            .expect("joined nodes are up");
+        let (op, purpose) = match step {
+            Step::Lookup => {
+                let mut target = [0u8; 32];
+                rand::RngExt::fill(&mut self.rng.work, &mut target[..]);
+                (node.find_node(now, Id::from_bytes(target)), Purpose::Lookup)
+            }
+            Step::Put(i) => {
+                let (key, record) = self.values.items[i].clone();
+                self.published.push(i);
+                (node.publish(now, key, record), Purpose::Put(i))
+            }
+            Step::Get => {
+                if self.published.is_empty() {
+                    return;
+                }
+                let i =
+                    self.published[Collector::pick_value(&mut self.rng.work, self.published.len())];
+                (node.get(now, self.values.items[i].0), Purpose::Get(i))
+            }
+        };
+        self.tracked.insert((index, op.0), (purpose, now));
+        self.pending_work += 1;
+        self.drain(index);
+    }
+
+    /// A command of slot `index` finished.
+    pub(super) fn finished(&mut self, index: u32, op: OpId, outcome: Outcome<SimAddr>) {
+        let Some((purpose, _started)) = self.tracked.remove(&(index, op.0)) else {
+            return;
+        };
+        if purpose != Purpose::Bootstrap {
+            self.pending_work -= 1;
+            self.progress.inc(1);
+        }
+        match (purpose, outcome) {
+            (Purpose::Bootstrap, Outcome::Bootstrap(report)) => self.on_bootstrap(index, &report),
+            (Purpose::Lookup, Outcome::FindNode(report)) => {
+                let initiator = self.slots[index as usize].key.id();
+                self.collector.on_lookup(&report, initiator, &self.live);
+            }
+            (Purpose::Put(_), Outcome::Put(report)) => self.collector.on_put(report.acks),
+            (Purpose::Get(i), Outcome::Get(report)) => {
+                let found = report.records.contains(&self.values.items[i].1);
+                self.collector.on_get(found);
+            }
+            _ => {}
+        }
+    }
+
+    /// The report of the finished run; `wall_s` is measured by the caller.
+    pub(super) fn report(&mut self, wall_s: f64) -> SimReport {
+        let (hops, rounds, requests, latency) = self.collector.spreads();
+        let lookups = self.collector.lookups();
+        let window = Traffic2 {
+            datagrams: self.traffic.datagrams - self.traffic_at_start.datagrams,
+            bytes: self.traffic.bytes - self.traffic_at_start.bytes,
+        };
+        let per_lookup = |x: u64| {
+            if lookups == 0 {
+                0.0
+            } else {
+                round3(x as f64 / lookups as f64)
+            }
+        };
+        let mut sample_rng = super::random::stream(self.config.seed, 6);
+        let sites: Vec<_> = self.slots.iter().map(|s| s.site).collect();
+        let (rtt50, rtt99) = self
+            .network
+            .rtt_percentiles(&sites, 20_000, &mut sample_rng);
+        let events = self.queue.processed();
+        let s = &self.stats;
+        let nodes = self.config.nodes as u64;
+        let formed_rss = s.rss_formed.saturating_sub(s.rss_before);
+        SimReport {
+            nodes,
+            lookups,
+            seed: self.config.seed,
+            formation: match self.config.formation {
+                super::config::Formation::Protocol => "protocol".into(),
+                super::config::Formation::Prefill => "prefill".into(),
+            },
+            join_refresh: self.config.join_refresh,
+            loss: self.config.network.loss,
+            burst: self.config.network.burst,
+            churn_median_s: self.config.churn.map(|c| c.median_session.as_secs_f64()),
+            rtt_model_ms: [round3(rtt50), round3(rtt99)],
+            success_rate: self.collector.success_rate(),
+            hops,
+            rounds,
+            requests_per_lookup: requests,
+            recall_k: self.collector.recall(),
+            latency_ms: latency,
+            datagrams_per_lookup: per_lookup(window.datagrams),
+            bytes_per_lookup: per_lookup(window.bytes),
+            loss_observed: if self.traffic.datagrams == 0 {
+                0.0
+            } else {
+                round3(self.traffic.lost as f64 / self.traffic.datagrams as f64)
+            },
+            joins: Joins {
+                completed: s.joins_completed,
+                retried: s.join_retries,
+                formation_s: round3(s.formation_done.map_or(0.0, |t| t.as_micros() as f64 / 1e6)),
+                table_mean: round3(s.join_table_sum as f64 / s.joins_completed.max(1) as f64),
+                table_at_start_mean: s.table_at_start_mean,
+            },
+            churn: ChurnCounts {
+                crashes: s.crashes,
+                leaves: s.leaves,
+                abandoned: s.abandoned,
+                live_mean: round3(s.live_sum as f64 / s.live_samples.max(1) as f64),
+            },
+            values: self.collector.values(),
+            virtual_s: round3(self.queue.now().as_micros() as f64 / 1e6),
+            events,
+            wall_s: round3(wall_s),
+            events_per_s: round3(events as f64 / wall_s.max(1e-9)),
+            peak_rss_bytes: super::memory::peak_rss(),
+            bytes_per_node: formed_rss / nodes.max(1),
+        }
+    }
+}
+
+/// Traffic in the measurement window.
+struct Traffic2 {
+    datagrams: u64,
+    bytes: u64,
+}

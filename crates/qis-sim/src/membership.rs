@@ -1,0 +1,245 @@
+//! Who is in the network: joins in waves while it forms, churn (crashes, departures and
+//! arrivals) while it is measured, and the optional pre-filled formation.
+//!
+//! The protocol has no goodbye message, so a crash and a departure look the same to other
+//! nodes: the node falls silent. They differ in what follows: a crashed node comes back later
+//! with the same id and address and an empty state (a restart), a departed node never does and
+//! a new node with a new id takes its place. Each departure is matched by one arrival after an
+//! exponential delay, so the population stays near its size.
+
+use super::engine::Action;
+use super::random::{exponential, weibull};
+use super::workload::Purpose;
+use super::world::{NOT_JOINED, Phase, Simulation};
+use qis_core::addr::SimAddr;
+use qis_core::id::Id;
+use qis_core::node::BootstrapReport;
+use qis_core::time::{Duration, Time};
+use rand::RngExt;
+
+/// Pause before a node whose bootstrap node did not answer tries another.
+const JOIN_RETRY: Duration = Duration::from_secs(1);
+
+impl Simulation {
+    /// Schedules the initial joins at the configured rate; node 0 is up from the start.
+    pub(super) fn schedule_joins(&mut self) {
+        let step = 1.0 / self.config.join_rate.max(1e-6);
+        for i in 0..self.config.nodes as u32 {
+            let at = Time::ZERO + Duration::from_secs_f64(step * f64::from(i));
+            self.queue.push(at, Action::Join { node: i });
+        }
+    }
+
+    /// Starts slot `index` if it is down, then bootstraps it through a node already in.
+    pub(super) fn join(&mut self, index: u32) {
+        let now = self.queue.now();
+        if self.slots[index as usize].node.is_none() {
+            self.start_node(index);
+            if self.phase == Phase::Measuring {
+                self.schedule_session_end(index);
+            }
+        }
+        if self.slots[index as usize].joined_pos != NOT_JOINED {
+            return;
+        }
+        let seed = if self.phase == Phase::Forming
+            && (index as usize) < self.config.initial_seeds
+            && index != 0
+        {
+            Some(0)
+        } else {
+            self.random_joined(false, index)
+        };
+        let Some(seed) = seed else {
+            // The first node (or the only one left): it is the network.
+            self.mark_joined(index);
+            self.on_joined(index, 0);
+            return;
+        };
+        let node = self.slots[index as usize]
+            .node
+            .as_mut()
+            .expect("started above");
+        let op = node.bootstrap(now, &[SimAddr(seed)]);
+        self.tracked
+            .insert((index, op.0), (Purpose::Bootstrap, now));
+        self.drain(index);
+    }
+
+    /// A bootstrap finished: the node is in, or tries again through another node.
+    pub(super) fn on_bootstrap(&mut self, index: u32, report: &BootstrapReport<SimAddr>) {
+        if report.seeds_answered == 0 || report.table_size == 0 {
+            self.stats.join_retries += 1;
+            let at = self.queue.now() + JOIN_RETRY;
+            self.queue.push(at, Action::Join { node: index });
+            return;
+        }
+        self.mark_joined(index);
+        self.on_joined(index, report.table_size);
+    }
+
+    fn on_joined(&mut self, index: u32, table_size: usize) {
+        let _ = index;
+        self.stats.joins_completed += 1;
+        self.stats.join_table_sum += table_size as u64;
+        if self.phase != Phase::Forming {
+            return;
+        }
+        self.stats.initial_joined += 1;
+        self.progress.inc(1);
+        if self.stats.initial_joined as usize >= self.config.nodes {
+            self.formation_done();
+        }
+    }
+
+    /// Every initial node is in: measurements start after the settle time.
+    pub(super) fn formation_done(&mut self) {
+        let now = self.queue.now();
+        self.stats.formation_done = Some(now);
+        self.stats.rss_formed = super::memory::current_rss();
+        self.phase = Phase::Settling;
+        self.queue.push(now + self.config.settle, Action::Workload);
+    }
+
+    /// Schedules the end of the session of slot `index`, if there is churn.
+    pub(super) fn schedule_session_end(&mut self, index: u32) {
+        let Some(churn) = self.config.churn else {
+            return;
+        };
+        let secs = weibull(
+            &mut self.rng.churn,
+            churn.median_session.as_secs_f64(),
+            churn.shape,
+        );
+        let at = self.queue.now() + Duration::from_secs_f64(secs.min(1e9));
+        self.queue.push(at, Action::SessionEnd { node: index });
+    }
+
+    /// Starts churn for every node up when measurements begin.
+    pub(super) fn start_churn(&mut self) {
+        if self.config.churn.is_none() {
+            return;
+        }
+        for index in 0..self.slots.len() as u32 {
+            if self.slots[index as usize].node.is_some() {
+                self.schedule_session_end(index);
+            }
+        }
+    }
+
+    /// Slot `index` falls silent: it crashed (and will restart) or left (and is replaced).
+    pub(super) fn session_end(&mut self, index: u32) {
+        let Some(churn) = self.config.churn else {
+            return;
+        };
+        if self.slots[index as usize].node.is_none() || self.phase != Phase::Measuring {
+            return;
+        }
+        self.mark_gone(index);
+        self.slots[index as usize].node = None;
+        let ops: Vec<(u32, u64)> = self
+            .tracked
+            .range((index, 0)..=(index, u64::MAX))
+            .map(|(k, _)| *k)
+            .collect();
+        for key in ops {
+            if let Some((purpose, _)) = self.tracked.remove(&key)
+                && purpose != Purpose::Bootstrap
+            {
+                self.stats.abandoned += 1;
+                self.pending_work -= 1;
+                self.progress.inc(1);
+            }
+        }
+        let delay = Duration::from_secs_f64(exponential(
+            &mut self.rng.churn,
+            churn.mean_arrival_delay.as_secs_f64(),
+        ));
+        let at = self.queue.now() + delay;
+        if self
+            .rng
+            .churn
+            .random_bool(churn.crash_fraction.clamp(0.0, 1.0))
+        {
+            self.stats.crashes += 1;
+            self.queue.push(at, Action::Join { node: index });
+        } else {
+            self.stats.leaves += 1;
+            let fresh = self.add_slot();
+            self.queue.push(at, Action::Join { node: fresh });
+        }
+    }
+
+    /// Builds the network without joining traffic: every node starts at once and its table
+    /// gets up to k random nodes in each bucket (as a converged table would hold), then
+    /// measurements start.
+    pub(super) fn prefill(&mut self) {
+        let now = self.queue.now();
+        let n = self.config.nodes;
+        for index in 0..n as u32 {
+            self.start_node(index);
+        }
+        let mut sorted: Vec<(Id, u32)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.key.id(), i as u32))
+            .collect();
+        sorted.sort_unstable();
+        let k = self.node_config.k;
+        let mut picks: Vec<usize> = Vec::with_capacity(k);
+        for at in 0..n {
+            let (own, index) = sorted[at];
+            let mut contacts = Vec::new();
+            for bucket in 0..255 {
+                // Ids sharing exactly `bucket` leading bits with `own`: a contiguous range.
+                let (lo, hi) = sibling_range(&own, bucket);
+                let start = sorted.partition_point(|(id, _)| *id < lo);
+                let end = sorted.partition_point(|(id, _)| *id <= hi);
+                let size = end - start;
+                if size <= k {
+                    contacts.extend(sorted[start..end].iter().copied());
+                } else {
+                    picks.clear();
+                    while picks.len() < k {
+                        let p = start + self.rng.keys.random_range(0..size);
+                        if !picks.contains(&p) {
+                            picks.push(p);
+                        }
+                    }
+                    contacts.extend(picks.iter().map(|&p| sorted[p]));
+                }
+                // Deeper buckets lie inside the range sharing `bucket + 1` bits: stop once only
+                // this node is left there.
+                let (lo, hi) = super::truth::prefix_range(&own, bucket + 1);
+                let own_start = sorted.partition_point(|(id, _)| *id < lo);
+                let own_end = sorted.partition_point(|(id, _)| *id <= hi);
+                if own_end - own_start <= 1 {
+                    break;
+                }
+            }
+            let node = self.slots[index as usize].node.as_mut().expect("started");
+            for (id, addr) in contacts {
+                node.add_contact(now, id, SimAddr(addr));
+            }
+        }
+        for index in 0..n as u32 {
+            self.mark_joined(index);
+            self.on_joined(
+                index,
+                self.slots[index as usize]
+                    .node
+                    .as_ref()
+                    .map_or(0, |node| node.table().len()),
+            );
+            self.drain(index);
+        }
+    }
+}
+
+/// The ids that share exactly `prefix` leading bits with `id` (bit `prefix` differs).
+fn sibling_range(id: &Id, prefix: usize) -> (Id, Id) {
+    let mut flipped = *id.as_bytes();
+    flipped[prefix / 8] ^= 0x80u8 >> (prefix % 8);
+    super::truth::prefix_range(&Id::from_bytes(flipped), prefix + 1)
+}

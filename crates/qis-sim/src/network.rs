@@ -1,0 +1,217 @@
+//! The network model: per-pair latency, random and bursty loss.
+//!
+//! Each node sits at a random point of a unit square (its region) behind an access link with a
+//! log-normal delay. The one-way delay between two nodes is the distance between their points
+//! plus both access delays, so it is consistent per pair (as a real path is), spread widely, and
+//! long-tailed through the access links; a small exponential jitter is added per datagram. The
+//! whole model is scaled so that the median round-trip time over random pairs is the configured
+//! one (100 ms by default, a wide-area spread).
+//!
+//! Loss is independent per datagram, or, with a mean burst length, follows a Gilbert–Elliott
+//! chain per receiving node (a good state that loses nothing and a bad state that loses
+//! everything), with the same average rate.
+
+use super::random::{SimRng, exponential, log_normal};
+use rand::RngExt;
+use serde::Serialize;
+
+/// Settings of the network model.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct NetworkConfig {
+    /// Median round-trip time over random pairs, in milliseconds.
+    pub rtt_median_ms: f64,
+    /// Shape of the log-normal access delay (larger: longer tail).
+    pub access_sigma: f64,
+    /// Mean per-datagram jitter in milliseconds.
+    pub jitter_ms: f64,
+    /// Average fraction of datagrams lost.
+    pub loss: f64,
+    /// Mean length of a loss burst in datagrams; `None`: independent loss.
+    pub burst: Option<f64>,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> NetworkConfig {
+        NetworkConfig {
+            rtt_median_ms: 100.0,
+            access_sigma: 1.0,
+            jitter_ms: 1.0,
+            loss: 0.0,
+            burst: None,
+        }
+    }
+}
+
+/// Where a node sits: 12 bytes per node.
+#[derive(Debug, Clone, Copy)]
+pub struct Site {
+    x: f32,
+    y: f32,
+    /// Access-link delay in (unscaled) milliseconds.
+    access: f32,
+}
+
+/// Unscaled weight of the distance term: the diagonal of the square, in milliseconds.
+const SPAN_MS: f64 = 60.0;
+/// Unscaled median access delay in milliseconds.
+const ACCESS_MEDIAN_MS: f64 = 8.0;
+/// Pairs sampled to calibrate the median.
+const CALIBRATION_PAIRS: usize = 20_000;
+
+/// The latency and loss model.
+#[derive(Debug)]
+pub struct Network {
+    config: NetworkConfig,
+    scale: f64,
+    /// Gilbert–Elliott: probability of entering, and of leaving, the bad state per datagram.
+    enter_bad: f64,
+    leave_bad: f64,
+}
+
+impl Network {
+    /// A model with `config`, calibrated with `rng`.
+    pub fn new(config: NetworkConfig, rng: &mut SimRng) -> Network {
+        let sites: Vec<Site> = (0..1000)
+            .map(|_| Network::draw_site(&config, rng))
+            .collect();
+        let mut raw: Vec<f64> = (0..CALIBRATION_PAIRS)
+            .map(|_| {
+                let a = &sites[rng.random_range(0..sites.len())];
+                let b = &sites[rng.random_range(0..sites.len())];
+                raw_one_way(a, b)
+            })
+            .collect();
+        raw.sort_by(f64::total_cmp);
+        let median_one_way = raw[raw.len() / 2];
+        let scale = (config.rtt_median_ms / 2.0) / median_one_way;
+        let (enter_bad, leave_bad) = match config.burst {
+            Some(len) if config.loss > 0.0 && len >= 1.0 => {
+                let leave = 1.0 / len;
+                (config.loss * leave / (1.0 - config.loss).max(1e-9), leave)
+            }
+            _ => (0.0, 1.0),
+        };
+        Network {
+            config,
+            scale,
+            enter_bad,
+            leave_bad,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &NetworkConfig {
+        &self.config
+    }
+
+    fn draw_site(config: &NetworkConfig, rng: &mut SimRng) -> Site {
+        let access = log_normal(rng, ACCESS_MEDIAN_MS, config.access_sigma).min(2_000.0);
+        Site {
+            x: rng.random(),
+            y: rng.random(),
+            access: access as f32,
+        }
+    }
+
+    /// A new node's site.
+    pub fn site(&self, rng: &mut SimRng) -> Site {
+        Network::draw_site(&self.config, rng)
+    }
+
+    /// The one-way delay from `a` to `b` in microseconds, jitter excluded.
+    pub fn base_delay_us(&self, a: &Site, b: &Site) -> u64 {
+        (raw_one_way(a, b) * self.scale * 1000.0) as u64
+    }
+
+    /// The delay of one datagram from `a` to `b` in microseconds.
+    pub fn delay_us(&self, a: &Site, b: &Site, rng: &mut SimRng) -> u64 {
+        let jitter = if self.config.jitter_ms > 0.0 {
+            exponential(rng, self.config.jitter_ms * 1000.0) as u64
+        } else {
+            0
+        };
+        self.base_delay_us(a, b) + jitter
+    }
+
+    /// Whether the next datagram toward a receiver whose burst state is `bad` is lost; updates
+    /// the state.
+    pub fn lost(&self, bad: &mut bool, rng: &mut SimRng) -> bool {
+        if self.config.loss <= 0.0 {
+            return false;
+        }
+        if self.config.burst.is_none() {
+            return rng.random_bool(self.config.loss.min(1.0));
+        }
+        *bad = if *bad {
+            !rng.random_bool(self.leave_bad)
+        } else {
+            rng.random_bool(self.enter_bad.min(1.0))
+        };
+        *bad
+    }
+
+    /// Round-trip-time percentiles of the model over `pairs` random pairs of `sites`, in
+    /// milliseconds (median, 99th percentile).
+    pub fn rtt_percentiles(&self, sites: &[Site], pairs: usize, rng: &mut SimRng) -> (f64, f64) {
+        if sites.len() < 2 {
+            return (0.0, 0.0);
+        }
+        let mut rtts: Vec<f64> = (0..pairs)
+            .map(|_| {
+                let a = &sites[rng.random_range(0..sites.len())];
+                let b = &sites[rng.random_range(0..sites.len())];
+                2.0 * self.base_delay_us(a, b) as f64 / 1000.0
+            })
+            .collect();
+        rtts.sort_by(f64::total_cmp);
+        (rtts[rtts.len() / 2], rtts[rtts.len() * 99 / 100])
+    }
+}
+
+fn raw_one_way(a: &Site, b: &Site) -> f64 {
+    let dx = f64::from(a.x - b.x);
+    let dy = f64::from(a.y - b.y);
+    (dx * dx + dy * dy).sqrt() / std::f64::consts::SQRT_2 * SPAN_MS
+        + f64::from(a.access)
+        + f64::from(b.access)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::random::stream;
+
+    #[test]
+    fn median_rtt_is_calibrated_and_tail_is_long() {
+        let mut rng = stream(3, 0);
+        let net = Network::new(NetworkConfig::default(), &mut rng);
+        let sites: Vec<Site> = (0..5000).map(|_| net.site(&mut rng)).collect();
+        let (p50, p99) = net.rtt_percentiles(&sites, 20_000, &mut rng);
+        assert!((p50 - 100.0).abs() < 8.0, "median rtt {p50}");
+        assert!(p99 > 2.0 * p50, "p99 {p99} vs median {p50}");
+    }
+
+    #[test]
+    fn bursty_loss_keeps_the_average_rate() {
+        let mut rng = stream(4, 0);
+        let config = NetworkConfig {
+            loss: 0.05,
+            burst: Some(5.0),
+            ..NetworkConfig::default()
+        };
+        let net = Network::new(config, &mut rng);
+        let mut bad = false;
+        let n = 200_000;
+        let (mut lost, mut runs, mut prev) = (0, 0, false);
+        for _ in 0..n {
+            let l = net.lost(&mut bad, &mut rng);
+            lost += usize::from(l);
+            runs += usize::from(l && !prev);
+            prev = l;
+        }
+        let rate = lost as f64 / n as f64;
+        assert!((rate - 0.05).abs() < 0.01, "rate {rate}");
+        let mean_burst = lost as f64 / runs as f64;
+        assert!((mean_burst - 5.0).abs() < 1.0, "burst {mean_burst}");
+    }
+}

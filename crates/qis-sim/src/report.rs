@@ -1,0 +1,314 @@
+//! The report of one run: what was simulated, how lookups and values fared, and how fast the
+//! simulator itself was. Everything except the speed figures (`wall_s`, `events_per_s`,
+//! `peak_rss_bytes`, `bytes_per_node`) is a function of the configuration and seed alone.
+
+use hdrhistogram::Histogram;
+use serde::{Serialize, Serializer};
+use std::fmt;
+
+/// Serialises a duration as seconds.
+pub(crate) fn as_secs<S: Serializer>(d: &qis_core::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// Summary of a small integer measure (hop depth, rounds, requests).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct Spread {
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl Spread {
+    /// The spread of `values` (sorted in place).
+    pub fn of(values: &mut [u32]) -> Spread {
+        if values.is_empty() {
+            return Spread::default();
+        }
+        values.sort_unstable();
+        let at = |q: f64| f64::from(values[((values.len() - 1) as f64 * q).round() as usize]);
+        let sum: u64 = values.iter().map(|&v| u64::from(v)).sum();
+        Spread {
+            mean: round3(sum as f64 / values.len() as f64),
+            p50: at(0.5),
+            p90: at(0.9),
+            p99: at(0.99),
+            max: at(1.0),
+        }
+    }
+}
+
+/// Lookup latency percentiles in virtual milliseconds.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Latency {
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+    /// The distribution: the latency at every 5th percentile from 0 to 100 (for CDF plots).
+    pub cdf: Vec<f64>,
+}
+
+impl Latency {
+    /// Percentiles of a histogram of microseconds.
+    pub fn of(h: &Histogram<u64>) -> Latency {
+        if h.is_empty() {
+            return Latency::default();
+        }
+        let ms = |q: f64| round3(h.value_at_quantile(q) as f64 / 1000.0);
+        Latency {
+            mean: round3(h.mean() / 1000.0),
+            p50: ms(0.5),
+            p90: ms(0.9),
+            p99: ms(0.99),
+            max: round3(h.max() as f64 / 1000.0),
+            cdf: (0..=20).map(|i| ms(f64::from(i) / 20.0)).collect(),
+        }
+    }
+}
+
+/// Value availability under churn.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Values {
+    /// Values published.
+    pub published: u64,
+    /// Puts acknowledged by at least one node.
+    pub put_acked: u64,
+    /// Mean acknowledgements per put.
+    pub acks_mean: f64,
+    /// Gets started.
+    pub gets: u64,
+    /// Gets that returned the value.
+    pub found: u64,
+    /// found / gets (1 when there were no gets).
+    pub availability: f64,
+}
+
+/// How formation went.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Joins {
+    /// Joins completed (including arrivals during churn).
+    pub completed: u64,
+    /// Bootstraps retried because the bootstrap node did not answer.
+    pub retried: u64,
+    /// Virtual seconds until every initial node had joined.
+    pub formation_s: f64,
+    /// Mean routing-table size when a join's self-lookup ends (its bucket refreshes, if any,
+    /// have only just started).
+    pub table_mean: f64,
+    /// Mean routing-table size at the start of measurements.
+    pub table_at_start_mean: f64,
+}
+
+/// Churn as it happened.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ChurnCounts {
+    /// Nodes that crashed (and came back later).
+    pub crashes: u64,
+    /// Nodes that left for good.
+    pub leaves: u64,
+    /// Lookups abandoned because their initiator went away (excluded from the figures).
+    pub abandoned: u64,
+    /// Mean live nodes over the measurement samples.
+    pub live_mean: f64,
+}
+
+/// The report of one run.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SimReport {
+    /// Nodes (the population).
+    pub nodes: u64,
+    /// Lookups measured (finished).
+    pub lookups: u64,
+    /// Seed.
+    pub seed: u64,
+    /// `protocol` (every node joined through the protocol) or `prefill`.
+    pub formation: String,
+    /// Whether joins refreshed shallower buckets.
+    pub join_refresh: bool,
+    /// Average datagram loss rate configured.
+    pub loss: f64,
+    /// Mean loss burst length, if loss was bursty.
+    pub burst: Option<f64>,
+    /// Median session in seconds, if there was churn.
+    pub churn_median_s: Option<f64>,
+    /// Model round-trip time median and 99th percentile in ms.
+    pub rtt_model_ms: [f64; 2],
+    /// Lookups whose result contains the true closest live node, over lookups measured.
+    pub success_rate: f64,
+    /// Hop depth: depth at which the closest node found was learned (1 = own table).
+    pub hops: Spread,
+    /// Rounds: the longest chain of requests.
+    pub rounds: Spread,
+    /// Requests per lookup.
+    pub requests_per_lookup: Spread,
+    /// Mean fraction of the true k closest live nodes that the lookup returned.
+    pub recall_k: f64,
+    /// Lookup latency in virtual ms.
+    pub latency_ms: Latency,
+    /// Datagrams sent by all nodes during the measurement window, per lookup (background
+    /// traffic such as verification pings included).
+    pub datagrams_per_lookup: f64,
+    /// Bytes sent during the measurement window, per lookup.
+    pub bytes_per_lookup: f64,
+    /// Fraction of datagrams lost in the network.
+    pub loss_observed: f64,
+    /// Formation.
+    pub joins: Joins,
+    /// Churn.
+    pub churn: ChurnCounts,
+    /// Values.
+    pub values: Values,
+    /// Virtual seconds simulated.
+    pub virtual_s: f64,
+    /// Events processed.
+    pub events: u64,
+    /// Wall-clock seconds (speed figure: varies between runs).
+    pub wall_s: f64,
+    /// Events per wall-clock second (speed figure).
+    pub events_per_s: f64,
+    /// Peak resident memory of the process in bytes (speed figure).
+    pub peak_rss_bytes: u64,
+    /// Resident memory per node after formation (speed figure).
+    pub bytes_per_node: u64,
+}
+
+/// Rounds to three decimals, so reports stay readable.
+pub fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+impl SimReport {
+    /// The report with the speed figures zeroed: what must be identical for the same seed.
+    pub fn without_speed(&self) -> SimReport {
+        SimReport {
+            wall_s: 0.0,
+            events_per_s: 0.0,
+            peak_rss_bytes: 0,
+            bytes_per_node: 0,
+            ..self.clone()
+        }
+    }
+}
+
+impl fmt::Display for SimReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let h = &self.hops;
+        let r = &self.rounds;
+        let l = &self.latency_ms;
+        writeln!(
+            f,
+            "qis sim: {} nodes ({} formation, join refresh {}), seed {}",
+            self.nodes,
+            self.formation,
+            if self.join_refresh { "on" } else { "off" },
+            self.seed
+        )?;
+        write!(
+            f,
+            "  network     rtt median {:.0} ms, p99 {:.0} ms; loss {:.1}%",
+            self.rtt_model_ms[0],
+            self.rtt_model_ms[1],
+            self.loss * 100.0
+        )?;
+        if let Some(b) = self.burst {
+            write!(f, " in bursts of {b:.1}")?;
+        }
+        match self.churn_median_s {
+            Some(m) => writeln!(
+                f,
+                "; churn median session {:.0} s ({} crashes, {} leaves)",
+                m, self.churn.crashes, self.churn.leaves
+            )?,
+            None => writeln!(f, "; no churn")?,
+        }
+        writeln!(
+            f,
+            "  formation   {} joins in {:.1} virtual s, table {:.1} entries after the self-lookup, {:.1} when measuring starts",
+            self.joins.completed,
+            self.joins.formation_s,
+            self.joins.table_mean,
+            self.joins.table_at_start_mean
+        )?;
+        writeln!(
+            f,
+            "  lookups     {}  success {:.2}%  recall(k) {:.4}",
+            self.lookups,
+            self.success_rate * 100.0,
+            self.recall_k
+        )?;
+        writeln!(
+            f,
+            "  hop depth   mean {:.2}  p50 {}  p90 {}  p99 {}  max {}   (log2 N = {:.1})",
+            h.mean,
+            h.p50,
+            h.p90,
+            h.p99,
+            h.max,
+            (self.nodes.max(1) as f64).log2()
+        )?;
+        writeln!(
+            f,
+            "  rounds      mean {:.2}  p50 {}  p90 {}  max {}",
+            r.mean, r.p50, r.p90, r.max
+        )?;
+        writeln!(
+            f,
+            "  requests    {:.1} per lookup; {:.1} datagrams, {:.0} bytes per lookup (all traffic)",
+            self.requests_per_lookup.mean, self.datagrams_per_lookup, self.bytes_per_lookup
+        )?;
+        writeln!(
+            f,
+            "  latency ms  p50 {:.0}  p90 {:.0}  p99 {:.0}  max {:.0}",
+            l.p50, l.p90, l.p99, l.max
+        )?;
+        if self.values.published > 0 {
+            let v = &self.values;
+            writeln!(
+                f,
+                "  values      {} published ({:.1} acks each), {} gets, availability {:.2}%",
+                v.published,
+                v.acks_mean,
+                v.gets,
+                v.availability * 100.0
+            )?;
+        }
+        writeln!(
+            f,
+            "  simulator   {:.1} virtual s, {} events in {:.2} wall s ({:.0} events/s), peak RSS {:.1} MiB, {} bytes/node",
+            self.virtual_s,
+            self.events,
+            self.wall_s,
+            self.events_per_s,
+            self.peak_rss_bytes as f64 / (1024.0 * 1024.0),
+            self.bytes_per_node
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_of_small_integers() {
+        let mut v = vec![3, 1, 2, 2, 2, 4, 2, 2, 2, 2];
+        let s = Spread::of(&mut v);
+        assert_eq!((s.p50, s.max), (2.0, 4.0));
+        assert!((s.mean - 2.2).abs() < 1e-9);
+        assert_eq!(Spread::of(&mut []), Spread::default());
+    }
+}

@@ -1,0 +1,399 @@
+//! The simulated world: every node's core, the event loop that feeds them datagrams and
+//! timeouts in virtual time, and the bookkeeping of what the workload started.
+
+use super::config::{Formation, SimConfig};
+use super::engine::{Action, EventQueue};
+use super::network::{Network, Site};
+use super::random::{SimRng, mix, stream};
+use super::truth::LiveIndex;
+use super::workload::{Collector, Purpose, Step, ValueSet};
+use qis_core::addr::SimAddr;
+use qis_core::node::{Config, Event, Node, Transmit};
+use qis_core::record::PublicKey;
+use qis_core::routing::TableConfig;
+use qis_core::time::{Duration, Time};
+use indicatif::ProgressBar;
+use rand::RngExt;
+use std::collections::{BTreeMap, VecDeque};
+
+/// A time later than any event.
+pub(super) const NEVER: Time = Time::from_micros(u64::MAX);
+
+/// Marks a slot that is not among the joined nodes.
+pub(super) const NOT_JOINED: u32 = u32::MAX;
+
+/// One address of the simulated network and the node behind it, if it is up.
+#[derive(Debug)]
+pub(super) struct Slot {
+    pub node: Option<Node<SimAddr>>,
+    pub key: PublicKey,
+    pub site: Site,
+    /// The one wake-up in the queue that is current; others are stale.
+    pub next_wake: Time,
+    /// Position in `joined`, or [`NOT_JOINED`].
+    pub joined_pos: u32,
+    /// Times this slot has been started.
+    pub incarnation: u32,
+    /// Gilbert–Elliott loss state of the link toward this node.
+    pub burst_bad: bool,
+}
+
+/// Where the run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// The initial nodes are joining.
+    Forming,
+    /// All joined; waiting before measurements.
+    Settling,
+    /// The workload runs (and churn, if configured).
+    Measuring,
+    /// Finished.
+    Done,
+}
+
+/// Network traffic counters.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Traffic {
+    pub datagrams: u64,
+    pub bytes: u64,
+    pub lost: u64,
+    pub to_dead: u64,
+}
+
+/// Independent random streams.
+#[derive(Debug)]
+pub(super) struct Rngs {
+    pub net: SimRng,
+    pub work: SimRng,
+    pub churn: SimRng,
+    pub sites: SimRng,
+    pub keys: SimRng,
+}
+
+/// The whole simulated network.
+pub struct Simulation {
+    pub(super) config: SimConfig,
+    pub(super) node_config: Config,
+    pub(super) queue: EventQueue,
+    pub(super) slots: Vec<Slot>,
+    pub(super) network: Network,
+    pub(super) rng: Rngs,
+    pub(super) live: LiveIndex,
+    pub(super) joined: Vec<u32>,
+    pub(super) tracked: BTreeMap<(u32, u64), (Purpose, Time)>,
+    pub(super) outbox: Vec<Transmit<SimAddr>>,
+    pub(super) inbox: Vec<qis_core::node::Event<SimAddr>>,
+    pub(super) collector: Collector,
+    pub(super) phase: Phase,
+    pub(super) plan: VecDeque<(Time, Step)>,
+    pub(super) values: ValueSet,
+    pub(super) published: Vec<usize>,
+    pub(super) traffic: Traffic,
+    pub(super) traffic_at_start: Traffic,
+    pub(super) progress: ProgressBar,
+    pub(super) window_end: Time,
+    pub(super) pending_work: usize,
+    pub(super) stats: RunStats,
+}
+
+/// Counters filled in as the run goes.
+#[derive(Debug, Default, Clone)]
+pub(super) struct RunStats {
+    pub joins_completed: u64,
+    pub initial_joined: u64,
+    pub join_retries: u64,
+    pub join_table_sum: u64,
+    pub formation_done: Option<Time>,
+    pub table_at_start_mean: f64,
+    pub crashes: u64,
+    pub leaves: u64,
+    pub abandoned: u64,
+    pub live_samples: u64,
+    pub live_sum: u64,
+    pub rss_before: u64,
+    pub rss_formed: u64,
+}
+
+impl Simulation {
+    /// A network of `config.nodes` addresses, none started yet.
+    pub fn new(config: SimConfig, progress: ProgressBar) -> Simulation {
+        let mut rng = Rngs {
+            net: stream(config.seed, 1),
+            work: stream(config.seed, 2),
+            churn: stream(config.seed, 3),
+            sites: stream(config.seed, 4),
+            keys: stream(config.seed, 5),
+        };
+        let network = Network::new(config.network, &mut rng.sites);
+        let node_config = Config {
+            // The simulator has no attackers, and a few busy nodes (bootstrap nodes, the
+            // neighbourhood of popular keys) must not be throttled into looking dead.
+            rate_limit: None,
+            // Every simulated node is its own host, so the per-host cap can never bind; turning
+            // it off only skips a scan of the table on every insert.
+            table: TableConfig {
+                max_per_host: 0,
+                ..TableConfig::default()
+            },
+            join_refresh: config.join_refresh,
+            refresh_interval: config.timers.refresh,
+            replicate_interval: config.timers.replicate,
+            republish_interval: config.timers.republish,
+            ..Config::default()
+        };
+        let values = ValueSet::new(config.values, config.seed);
+        let mut sim = Simulation {
+            node_config,
+            queue: EventQueue::new(),
+            slots: Vec::with_capacity(config.nodes),
+            network,
+            rng,
+            live: LiveIndex::new(),
+            joined: Vec::with_capacity(config.nodes),
+            tracked: BTreeMap::new(),
+            outbox: Vec::new(),
+            inbox: Vec::new(),
+            collector: Collector::default(),
+            phase: Phase::Forming,
+            plan: VecDeque::new(),
+            values,
+            published: Vec::new(),
+            traffic: Traffic::default(),
+            traffic_at_start: Traffic::default(),
+            progress,
+            window_end: NEVER,
+            pending_work: 0,
+            stats: RunStats::default(),
+            config,
+        };
+        for _ in 0..sim.config.nodes {
+            sim.add_slot();
+        }
+        sim
+    }
+
+    /// Adds an address for a new node and returns it.
+    pub(super) fn add_slot(&mut self) -> u32 {
+        let mut key = [0u8; 32];
+        self.rng.keys.fill(&mut key[..]);
+        let site = self.network.site(&mut self.rng.sites);
+        let index = self.slots.len() as u32;
+        self.slots.push(Slot {
+            node: None,
+            key: PublicKey(key),
+            site,
+            next_wake: NEVER,
+            joined_pos: NOT_JOINED,
+            incarnation: 0,
+            burst_bad: false,
+        });
+        index
+    }
+
+    /// Starts the core of slot `index` (a fresh state; same key and address as before).
+    pub(super) fn start_node(&mut self, index: u32) {
+        let now = self.queue.now();
+        let slot = &mut self.slots[index as usize];
+        slot.incarnation += 1;
+        let config = Config {
+            seed: mix(
+                self.config.seed,
+                (u64::from(index) << 20) | u64::from(slot.incarnation),
+            ),
+            ..self.node_config.clone()
+        };
+        slot.node = Some(Node::new(config, slot.key, now));
+        slot.next_wake = NEVER;
+    }
+
+    /// Runs the event loop to the end and leaves the figures in place.
+    pub fn run(&mut self) {
+        self.progress
+            .set_length((self.config.nodes + self.config.lookups + self.config.gets) as u64);
+        match self.config.formation {
+            Formation::Protocol => self.schedule_joins(),
+            Formation::Prefill => self.prefill(),
+        }
+        let hard_stop = self.hard_stop();
+        while let Some((at, action)) = self.queue.pop() {
+            if at > hard_stop {
+                break;
+            }
+            self.dispatch(action);
+            if self.phase == Phase::Measuring
+                && self.plan.is_empty()
+                && self.pending_work == 0
+                && at >= self.window_end
+            {
+                break;
+            }
+            if self.phase == Phase::Measuring && at > self.window_end + Duration::from_secs(600) {
+                break;
+            }
+        }
+        self.collector.unfinished += self
+            .tracked
+            .values()
+            .filter(|(p, _)| *p == Purpose::Lookup)
+            .count() as u64;
+        self.phase = Phase::Done;
+    }
+
+    /// A bound on virtual time, so a run that cannot form (say, 100% loss) still ends.
+    fn hard_stop(&self) -> Time {
+        let formation = Duration::from_secs_f64(self.config.nodes as f64 / self.config.join_rate)
+            + Duration::from_secs(3600);
+        Time::ZERO
+            + formation
+            + self.config.settle
+            + self.config.window()
+            + Duration::from_secs(600)
+    }
+
+    fn dispatch(&mut self, action: Action) {
+        match action {
+            Action::Deliver { to, from, payload } => {
+                let now = self.queue.now();
+                match self.slots[to as usize].node.as_mut() {
+                    Some(node) => {
+                        node.handle_datagram(now, SimAddr(from), &payload);
+                        self.drain(to);
+                    }
+                    None => self.traffic.to_dead += 1,
+                }
+            }
+            Action::Wake { node } => {
+                let now = self.queue.now();
+                let slot = &mut self.slots[node as usize];
+                if slot.next_wake != now {
+                    return;
+                }
+                slot.next_wake = NEVER;
+                if let Some(core) = slot.node.as_mut() {
+                    core.handle_timeout(now);
+                    self.drain(node);
+                }
+            }
+            Action::Join { node } => self.join(node),
+            Action::SessionEnd { node } => self.session_end(node),
+            Action::Workload => self.workload(),
+        }
+    }
+
+    /// Hands everything slot `index` produced to the network and the bookkeeping, and
+    /// schedules its next wake-up if its deadline moved earlier.
+    pub(super) fn drain(&mut self, index: u32) {
+        let now = self.queue.now();
+        let slot = &mut self.slots[index as usize];
+        let Some(node) = slot.node.as_mut() else {
+            return;
+        };
+        let mut outbox = std::mem::take(&mut self.outbox);
+        let mut inbox = std::mem::take(&mut self.inbox);
+        while let Some(t) = node.poll_transmit() {
+            outbox.push(t);
+        }
+        while let Some(e) = node.poll_event() {
+            inbox.push(e);
+        }
+        if let Some(deadline) = node.poll_timeout() {
+            let deadline = deadline.max(now);
+            if deadline < slot.next_wake {
+                slot.next_wake = deadline;
+                self.queue.push(deadline, Action::Wake { node: index });
+            }
+        }
+        for t in outbox.drain(..) {
+            self.send(index, t);
+        }
+        for e in inbox.drain(..) {
+            if let Event::Finished { op, outcome } = e {
+                self.finished(index, op, outcome);
+            }
+        }
+        self.outbox = outbox;
+        self.inbox = inbox;
+    }
+
+    /// Puts a datagram on the network: lost, or delivered after the modelled delay.
+    fn send(&mut self, from: u32, t: Transmit<SimAddr>) {
+        self.traffic.datagrams += 1;
+        self.traffic.bytes += t.payload.len() as u64;
+        let to = t.to.0;
+        let Some(receiver) = self.slots.get_mut(to as usize) else {
+            self.traffic.to_dead += 1;
+            return;
+        };
+        if self
+            .network
+            .lost(&mut receiver.burst_bad, &mut self.rng.net)
+        {
+            self.traffic.lost += 1;
+            return;
+        }
+        let delay = self.network.delay_us(
+            &self.slots[from as usize].site,
+            &self.slots[to as usize].site,
+            &mut self.rng.net,
+        );
+        let at = self.queue.now() + Duration::from_micros(delay);
+        self.queue.push(
+            at,
+            Action::Deliver {
+                to,
+                from,
+                payload: t.payload,
+            },
+        );
+    }
+
+    /// A random joined node other than `except`, if any.
+    pub(super) fn random_joined(&mut self, rng_is_work: bool, except: u32) -> Option<u32> {
+        let n = self.joined.len();
+        if n == 0 || (n == 1 && self.joined[0] == except) {
+            return None;
+        }
+        let rng = if rng_is_work {
+            &mut self.rng.work
+        } else {
+            &mut self.rng.churn
+        };
+        loop {
+            let pick = self.joined[rng.random_range(0..n)];
+            if pick != except {
+                return Some(pick);
+            }
+        }
+    }
+
+    /// Enters slot `index` among the joined nodes.
+    pub(super) fn mark_joined(&mut self, index: u32) {
+        let slot = &mut self.slots[index as usize];
+        if slot.joined_pos != NOT_JOINED {
+            return;
+        }
+        let Some(node) = slot.node.as_ref() else {
+            return;
+        };
+        slot.joined_pos = self.joined.len() as u32;
+        self.live.insert(node.id());
+        self.joined.push(index);
+    }
+
+    /// Takes slot `index` out of the joined nodes.
+    pub(super) fn mark_gone(&mut self, index: u32) {
+        let slot = &mut self.slots[index as usize];
+        let pos = slot.joined_pos;
+        if pos == NOT_JOINED {
+            return;
+        }
+        slot.joined_pos = NOT_JOINED;
+        if let Some(node) = slot.node.as_ref() {
+            self.live.remove(&node.id());
+        }
+        self.joined.swap_remove(pos as usize);
+        if let Some(&moved) = self.joined.get(pos as usize) {
+            self.slots[moved as usize].joined_pos = pos;
+        }
+    }
+}

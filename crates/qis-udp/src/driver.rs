@@ -1,0 +1,192 @@
+//! The node task.
+
+use super::handle::{Command, NodeHandle, NodeStats};
+use super::socket::canonical;
+use qis_core::constants::MAX_DATAGRAM;
+use qis_core::node::{Config, Event, Node, OpId, Outcome};
+use qis_core::record::{PublicKey, SignedRecord};
+use qis_core::time::Time;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+/// Where each finished command's result goes.
+enum Waiter {
+    Bootstrap(oneshot::Sender<qis_core::node::BootstrapReport<SocketAddr>>),
+    FindNode(oneshot::Sender<qis_core::lookup::LookupReport<SocketAddr>>),
+    Get(
+        Option<mpsc::UnboundedSender<Vec<SignedRecord>>>,
+        oneshot::Sender<qis_core::node::GetReport<SocketAddr>>,
+    ),
+    Put(oneshot::Sender<qis_core::node::PutReport<SocketAddr>>),
+    Ping(oneshot::Sender<Option<qis_core::node::PingReply<SocketAddr>>>),
+}
+
+struct Driver {
+    node: Node<SocketAddr>,
+    socket: UdpSocket,
+    addr: SocketAddr,
+    epoch: Instant,
+    waiters: HashMap<OpId, Waiter>,
+}
+
+pub(super) fn start(
+    socket: UdpSocket,
+    addr: SocketAddr,
+    public_key: PublicKey,
+    config: Config,
+) -> NodeHandle {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let node = Node::new(config, public_key, Time::ZERO);
+    let id = node.id();
+    let driver = Driver {
+        node,
+        socket,
+        addr,
+        epoch: Instant::now(),
+        waiters: HashMap::new(),
+    };
+    tokio::spawn(driver.run(rx));
+    NodeHandle {
+        commands: tx,
+        id,
+        addr,
+    }
+}
+
+impl Driver {
+    fn now(&self) -> Time {
+        Time::from_micros(self.epoch.elapsed().as_micros() as u64)
+    }
+
+    fn instant(&self, t: Time) -> Instant {
+        self.epoch + std::time::Duration::from_micros(t.as_micros())
+    }
+
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let mut buf = vec![0u8; MAX_DATAGRAM + 1];
+        loop {
+            // With no deadline, sleep a long time: a command or datagram will wake us.
+            let deadline = self
+                .node
+                .poll_timeout()
+                .map_or(self.epoch + std::time::Duration::from_secs(1 << 30), |t| {
+                    self.instant(t)
+                });
+            tokio::select! {
+                received = self.socket.recv_from(&mut buf) => match received {
+                    Ok((len, from)) => {
+                        let now = self.now();
+                        self.node.handle_datagram(now, canonical(from), &buf[..len]);
+                    }
+                    // ICMP errors surface here on some systems; the peer is simply not there.
+                    Err(error) => debug!(%error, "recv failed"),
+                },
+                _ = tokio::time::sleep_until(deadline) => {
+                    let now = self.now();
+                    self.node.handle_timeout(now);
+                }
+                command = commands.recv() => match command {
+                    Some(Command::Shutdown(done)) => {
+                        self.flush().await;
+                        let _ = done.send(());
+                        return;
+                    }
+                    Some(command) => self.command(command),
+                    None => return,
+                },
+            }
+            self.flush().await;
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        let now = self.now();
+        match command {
+            Command::Bootstrap(seeds, tx) => {
+                let op = self.node.bootstrap(now, &seeds);
+                self.waiters.insert(op, Waiter::Bootstrap(tx));
+            }
+            Command::FindNode(target, tx) => {
+                let op = self.node.find_node(now, target);
+                self.waiters.insert(op, Waiter::FindNode(tx));
+            }
+            Command::Get(key, stream, tx) => {
+                let op = self.node.get(now, key);
+                self.waiters.insert(op, Waiter::Get(stream, tx));
+            }
+            Command::Put {
+                key,
+                record,
+                republish,
+                reply,
+            } => {
+                let op = if republish {
+                    self.node.publish(now, key, *record)
+                } else {
+                    self.node.put(now, key, *record)
+                };
+                self.waiters.insert(op, Waiter::Put(reply));
+            }
+            Command::Ping(addr, tx) => {
+                let op = self.node.ping(now, addr);
+                self.waiters.insert(op, Waiter::Ping(tx));
+            }
+            Command::Stats(tx) => {
+                let _ = tx.send(NodeStats {
+                    id: self.node.id().to_hex(),
+                    addr: self.addr,
+                    table_size: self.node.table().len(),
+                    records: self.node.store().len(),
+                    metrics: *self.node.metrics(),
+                });
+            }
+            Command::Shutdown(_) => {}
+        }
+    }
+
+    /// Sends every queued datagram and delivers every event.
+    async fn flush(&mut self) {
+        while let Some(transmit) = self.node.poll_transmit() {
+            if let Err(error) = self.socket.send_to(&transmit.payload, transmit.to).await {
+                // An unreachable peer must not stop the node; the request times out as lost.
+                debug!(%error, to = %transmit.to, "send failed");
+            }
+        }
+        while let Some(event) = self.node.poll_event() {
+            self.deliver(event);
+        }
+    }
+
+    fn deliver(&mut self, event: Event<SocketAddr>) {
+        match event {
+            Event::Records { op, records } => {
+                if let Some(Waiter::Get(Some(stream), _)) = self.waiters.get(&op) {
+                    let _ = stream.send(records);
+                }
+            }
+            Event::Finished { op, outcome } => {
+                let Some(waiter) = self.waiters.remove(&op) else {
+                    return;
+                };
+                let delivered = match (waiter, outcome) {
+                    (Waiter::Bootstrap(tx), Outcome::Bootstrap(r)) => tx.send(r).is_ok(),
+                    (Waiter::FindNode(tx), Outcome::FindNode(r)) => tx.send(r).is_ok(),
+                    (Waiter::Get(_, tx), Outcome::Get(r)) => tx.send(r).is_ok(),
+                    (Waiter::Put(tx), Outcome::Put(r)) => tx.send(r).is_ok(),
+                    (Waiter::Ping(tx), Outcome::Ping(r)) => tx.send(r).is_ok(),
+                    _ => {
+                        warn!(?op, "a command finished with an outcome of another kind");
+                        false
+                    }
+                };
+                if !delivered {
+                    debug!(?op, "nobody waits for this result any more");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! The tokio + socket2 driver: a thin loop that runs one sans-IO [`qis_core::Node`] on a UDP
+//! socket. It receives or sleeps until the core's deadline, feeds the core, and drains its
+//! transmits and events. All protocol logic stays in the core. Beside it: the node's key file
+//! ([`keyfile`]) and the records it publishes, kept on disk ([`published`]).
+
+mod driver;
+mod handle;
+pub mod keyfile;
+pub mod published;
+mod socket;
+
+pub use handle::{NodeHandle, NodeStats, RecordStream};
+pub use socket::{SocketOptions, bind_udp};
+
+use qis_core::identity::Identity;
+use qis_core::node::Config;
+use std::net::SocketAddr;
+
+/// Everything needed to start a node on UDP.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// Address to listen on (`0.0.0.0:0` for an ephemeral port; `[::]:PORT` is dual-stack).
+    pub listen: SocketAddr,
+    /// Protocol settings.
+    pub config: Config,
+    /// Socket buffer sizes.
+    pub socket: SocketOptions,
+}
+
+/// Errors starting a node.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// The socket could not be set up.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The node task has stopped.
+    #[error("the node has shut down")]
+    Stopped,
+}
+
+/// Binds the socket and starts the node task on the current tokio runtime.
+pub async fn spawn(identity: &Identity, options: NodeOptions) -> Result<NodeHandle, NetError> {
+    let socket = bind_udp(options.listen, &options.socket).map_err(|source| NetError::Bind {
+        addr: options.listen,
+        source,
+    })?;
+    let local = socket.local_addr().map_err(|source| NetError::Bind {
+        addr: options.listen,
+        source,
+    })?;
+    Ok(driver::start(
+        socket,
+        local,
+        identity.public_key(),
+        options.config,
+    ))
+}

@@ -1,0 +1,283 @@
+//! `qis sim`: the command-line face of the simulator. [`SimArgs`] is a clap `Args` struct the
+//! `qis` binary mounts as its `sim` subcommand; [`run`] does the work.
+
+use qis_sim::config::{ChurnConfig, Formation, SimConfig, Timers, default_join_rate};
+use qis_sim::network::NetworkConfig;
+use qis_sim::{SimReport, simulate_with_progress, sweep};
+use qis_core::time::Duration;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// Simulate a qis network in one process: real protocol cores, virtual time.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimArgs {
+    /// Network size; a comma-separated list (e.g. 1000,10000,100000) runs a sweep.
+    #[arg(long, value_delimiter = ',', default_value = "2000")]
+    pub nodes: Vec<usize>,
+    /// Random FIND_NODE lookups to measure per run.
+    #[arg(long, default_value_t = 1000)]
+    pub lookups: usize,
+    /// Seed: the same seed gives the same report (apart from speed figures).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Average fraction of datagrams lost, e.g. 0.05.
+    #[arg(long, default_value_t = 0.0)]
+    pub loss: f64,
+    /// Make loss bursty (Gilbert–Elliott) with this mean burst length in datagrams.
+    #[arg(long)]
+    pub burst: Option<f64>,
+    /// Churn: median session length (e.g. 1h, 30m, 600s); sessions are Weibull-distributed.
+    #[arg(long, value_parser = parse_duration)]
+    pub churn: Option<Duration>,
+    /// Weibull shape of session lengths (measured P2P sessions: 0.4 to 0.6).
+    #[arg(long, default_value_t = 0.5)]
+    pub churn_shape: f64,
+    /// Fraction of departures that are crashes (the node restarts later, empty, same id); the
+    /// rest leave for good and are replaced by new nodes.
+    #[arg(long, default_value_t = 0.5)]
+    pub crash_fraction: f64,
+    /// Length of the measurement window (default: lookups at 100/s, or 2h with churn/values).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Values to publish at the start of the window (signed records, republished).
+    #[arg(long, default_value_t = 0)]
+    pub values: usize,
+    /// Gets of published values over the window (default: 10 per value).
+    #[arg(long)]
+    pub gets: Option<usize>,
+    /// Pre-fill routing tables instead of joining every node through the protocol (fast).
+    #[arg(long)]
+    pub prefill: bool,
+    /// After joining, refresh every bucket shallower than the node's neighbourhood (the
+    /// Kademlia paper's join; about log2 N extra lookups per join).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub join_refresh: bool,
+    /// Joins per virtual second while the network forms (default: N/60, at least 20).
+    #[arg(long)]
+    pub join_rate: Option<f64>,
+    /// Median round-trip time of the latency model in ms.
+    #[arg(long, default_value_t = 100.0)]
+    pub rtt_ms: f64,
+    /// Bucket refresh interval (default 1h).
+    #[arg(long, value_parser = parse_duration)]
+    pub refresh: Option<Duration>,
+    /// Re-replication interval (default 1h).
+    #[arg(long, value_parser = parse_duration)]
+    pub replicate: Option<Duration>,
+    /// Republish interval (default 24h).
+    #[arg(long, value_parser = parse_duration)]
+    pub republish: Option<Duration>,
+    /// Print one JSON object (a list for a sweep) on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Where a sweep writes sweep.json, sweep.csv, hops.svg and latency_cdf.svg.
+    #[arg(long, default_value = "sim-out")]
+    pub out: PathBuf,
+    /// No progress bar (also implied by `qis --quiet` and by a stderr that is not a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// Why `qis sim` could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// An argument is out of range.
+    #[error("--{name}: {reason}")]
+    InvalidArgument {
+        /// The flag.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Writing the sweep's files failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Serialising the report failed.
+    #[error("cannot write JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Parses `90`, `90s`, `500ms`, `30m`, `1.5h` or `2d` into a duration.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (try 90s, 30m, 1h)"))?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        "d" => value * 86_400.0,
+        _ => {
+            return Err(format!(
+                "unknown unit `{unit}` in `{text}` (use ms, s, m, h or d)"
+            ));
+        }
+    };
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err(format!("`{text}` is not a duration"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// A finite number above zero (NaN and infinities are refused).
+fn positive(x: f64) -> bool {
+    x.is_finite() && x > 0.0
+}
+
+fn invalid(name: &'static str, reason: impl Into<String>) -> SimError {
+    SimError::InvalidArgument {
+        name,
+        reason: reason.into(),
+    }
+}
+
+impl SimArgs {
+    /// The run settings for a network of `nodes`.
+    pub fn config(&self, nodes: usize) -> Result<SimConfig, SimError> {
+        if nodes == 0 || nodes > u32::MAX as usize / 2 {
+            return Err(invalid(
+                "nodes",
+                format!("{nodes} is not a usable network size"),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.loss) {
+            return Err(invalid(
+                "loss",
+                format!("{} is not a fraction in [0, 1)", self.loss),
+            ));
+        }
+        if self.burst.is_some_and(|b| !(b.is_finite() && b >= 1.0)) {
+            return Err(invalid(
+                "burst",
+                "the mean burst length must be at least 1 datagram",
+            ));
+        }
+        if !positive(self.churn_shape) {
+            return Err(invalid("churn-shape", "must be positive"));
+        }
+        if !(0.0..=1.0).contains(&self.crash_fraction) {
+            return Err(invalid("crash-fraction", "must be in [0, 1]"));
+        }
+        if !positive(self.rtt_ms) {
+            return Err(invalid("rtt-ms", "must be positive"));
+        }
+        if self.churn.is_some_and(|c| c.is_zero()) {
+            return Err(invalid("churn", "the median session must be positive"));
+        }
+        let defaults = Timers::default();
+        let mut config = SimConfig::new(nodes, self.lookups, self.seed);
+        config.network = NetworkConfig {
+            rtt_median_ms: self.rtt_ms,
+            loss: self.loss,
+            burst: self.burst,
+            ..NetworkConfig::default()
+        };
+        config.churn = self.churn.map(|median| ChurnConfig {
+            shape: self.churn_shape,
+            crash_fraction: self.crash_fraction,
+            ..ChurnConfig::with_median(median)
+        });
+        config.formation = if self.prefill {
+            Formation::Prefill
+        } else {
+            Formation::Protocol
+        };
+        config.join_refresh = self.join_refresh;
+        config.join_rate = self.join_rate.unwrap_or_else(|| default_join_rate(nodes));
+        if !positive(config.join_rate) {
+            return Err(invalid("join-rate", "must be positive"));
+        }
+        config.duration = self.duration;
+        config.values = self.values;
+        config.gets = self.gets.unwrap_or(self.values * 10);
+        config.timers = Timers {
+            refresh: self.refresh.unwrap_or(defaults.refresh),
+            replicate: self.replicate.unwrap_or(defaults.replicate),
+            republish: self.republish.unwrap_or(defaults.republish),
+        };
+        config.progress = !self.no_progress;
+        Ok(config)
+    }
+}
+
+fn progress_bar(enabled: bool, nodes: usize) -> ProgressBar {
+    if !enabled || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(
+        "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} joins+lookups ({eta})",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_prefix(format!("N={nodes}"));
+    bar
+}
+
+/// Runs `qis sim`: one run, or a sweep when several sizes are given.
+pub fn run(args: SimArgs) -> Result<(), SimError> {
+    let configs = args
+        .nodes
+        .iter()
+        .map(|&n| args.config(n))
+        .collect::<Result<Vec<_>, _>>()?;
+    if configs.is_empty() {
+        return Err(invalid("nodes", "give at least one network size"));
+    }
+    let mut reports: Vec<SimReport> = Vec::new();
+    for config in configs {
+        let bar = progress_bar(config.progress, config.nodes);
+        let report = simulate_with_progress(config, bar);
+        if !args.json && args.nodes.len() > 1 {
+            eprintln!("{report}");
+        }
+        reports.push(report);
+    }
+    if args.nodes.len() == 1 {
+        if args.json {
+            println!("{}", serde_json::to_string(&reports[0])?);
+        } else {
+            print!("{}", reports[0]);
+        }
+        return Ok(());
+    }
+    let written = sweep::write_outputs(&args.out, &reports).map_err(|source| SimError::Io {
+        path: args.out.clone(),
+        source,
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string(&reports)?);
+    } else {
+        print!("{}", sweep::table(&reports));
+        let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+        println!("wrote {}", names.join(", "));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_duration("30m").unwrap(), Duration::from_secs(1800));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert!(parse_duration("1y").is_err());
+        assert!(parse_duration("h").is_err());
+    }
+}
