@@ -42,6 +42,10 @@ pub struct Metrics {
     pub dropped_rate_limited: u64,
     /// Dropped: a request sent to a client (clients do not serve).
     pub dropped_not_serving: u64,
+    /// Records dropped from an answer to our get because their signature or contents fail the
+    /// record policy (forged or corrupted by a holder). The rest of the answer is used, so
+    /// this counts records, not datagrams, and is not part of [`Metrics::dropped`].
+    pub dropped_forged_records: u64,
     /// Answers cut to respect the amplification limit.
     pub answers_cut: u64,
     /// Records stored (new or refreshed).

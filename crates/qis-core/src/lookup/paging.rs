@@ -76,6 +76,11 @@ impl<A: Copy + Eq> Pager<A> {
         self.key
     }
 
+    /// Whether a record with this id was already collected.
+    pub fn contains(&self, id: &RecordId) -> bool {
+        self.records.contains_key(id)
+    }
+
     /// Merges records, returning those not seen before (for streaming to the caller).
     pub fn merge(&mut self, records: Vec<SignedRecord>) -> Vec<SignedRecord> {
         let mut fresh = Vec::new();

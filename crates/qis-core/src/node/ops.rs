@@ -567,6 +567,7 @@ impl<A: PeerAddr> Node<A> {
                 },
             ) => {
                 walk.on_answer(&sender, &[], Some(token));
+                let records = node.verified(pager, records);
                 let fresh = pager.on_first_page(
                     Contact {
                         id: sender,
@@ -605,6 +606,20 @@ impl<A: PeerAddr> Node<A> {
         });
     }
 
+    /// The records of a holder's page that pass the record policy (signature included) for the
+    /// get's key; the rest are counted and dropped. A holder may be hostile, so nothing it sends
+    /// reaches the application unchecked. Records the get already holds are not checked again.
+    fn verified(&mut self, pager: &Pager<A>, records: Vec<SignedRecord>) -> Vec<SignedRecord> {
+        let key = pager.key();
+        let before = records.len();
+        let kept: Vec<SignedRecord> = records
+            .into_iter()
+            .filter(|r| pager.contains(&r.id()) || self.config.policy.check(&key, r).is_ok())
+            .collect();
+        self.metrics.dropped_forged_records += (before - kept.len()) as u64;
+        kept
+    }
+
     fn emit_records(&mut self, op: OpId, records: Vec<SignedRecord>) {
         if !records.is_empty() {
             self.events.push_back(Event::Records { op, records });
@@ -622,6 +637,7 @@ impl<A: PeerAddr> Node<A> {
             };
             match body {
                 Body::Values { next, records, .. } => {
+                    let records = node.verified(pager, records);
                     let fresh = pager.on_page(stream, next, records);
                     node.emit_records(op, fresh);
                 }

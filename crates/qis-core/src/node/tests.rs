@@ -436,3 +436,56 @@ fn a_full_bucket_of_good_nodes_parks_newcomers_without_pinging() {
     assert_eq!(nodes[0].table.len(), 1);
     assert!(nodes[0].table.get(&nodes[1].id()).is_some());
 }
+
+/// A holder answers a get with one genuine record and one whose payload was altered after
+/// signing: only the genuine one reaches the application; the forgery is dropped and counted.
+#[test]
+fn a_forged_record_in_a_holders_page_is_dropped_and_counted() {
+    let mut nodes = vec![node(0), node(1)];
+    let op = nodes[0].ping(Time::ZERO, SimAddr(1));
+    settle(&mut nodes, Time::ZERO);
+    finished(&mut nodes[0], op);
+    let publisher = Identity::from_secret_key([50; 32]);
+    let sign = |payload: &[u8]| {
+        SignedRecord::sign(publisher.signing_key(), RecordKind::Raw, 1, payload.to_vec()).unwrap()
+    };
+    let genuine = sign(b"genuine");
+    let mut forged = sign(b"forged!");
+    forged.payload = b"altered".to_vec();
+    let key = Id::hash(b"key");
+    let op = nodes[0].get(Time::ZERO, key);
+    let request = nodes[0].poll_transmit().expect("a FIND_VALUE to the holder");
+    let asked: Message<SimAddr> = wire::decode(&request.payload, NetworkId::MAIN).unwrap();
+    let answer = wire::encode(&Message::<SimAddr> {
+        header: Header {
+            txid: asked.header.txid,
+            sender: nodes[1].public_key(),
+            ..asked.header
+        },
+        body: Body::Values {
+            token: crate::wire::Token([0; 8]),
+            total: 2,
+            next: None,
+            records: vec![genuine.clone(), forged],
+        },
+    })
+    .unwrap();
+    nodes[0].handle_datagram(Time::ZERO, SimAddr(1), &answer);
+    settle(&mut nodes, Time::ZERO);
+    let mut streamed = Vec::new();
+    let mut report = None;
+    while let Some(event) = nodes[0].poll_event() {
+        match event {
+            Event::Records { records, .. } => streamed.extend(records),
+            Event::Finished {
+                outcome: Outcome::Get(get),
+                op: id,
+            } if id == op => report = Some(get),
+            _ => {}
+        }
+    }
+    let report = report.expect("the get finished");
+    assert_eq!(streamed, vec![genuine.clone()]);
+    assert_eq!(report.records, vec![genuine]);
+    assert_eq!(nodes[0].metrics().dropped_forged_records, 1);
+}
