@@ -181,7 +181,6 @@ fn swarm(nodes: usize, lookups: usize) {
             let identity = Identity::from_secret_key(*Id::hash(&(i as u64).to_le_bytes()).as_bytes());
             let config = Config {
                 network,
-                seed: i as u64,
                 rate_limit: None,
                 ..Config::default()
             };

@@ -14,10 +14,9 @@ use tokio::task::JoinSet;
 
 const NODES: usize = 100;
 
-fn config(seed: u64) -> Config {
+fn config() -> Config {
     Config {
         network: NetworkId::from_name("udp-network-test"),
-        seed,
         ..Config::default()
     }
 }
@@ -27,7 +26,7 @@ async fn start_node(index: usize) -> NodeHandle {
     let identity = Identity::from_secret_key(*Id::hash(&(index as u64).to_le_bytes()).as_bytes());
     let options = NodeOptions {
         listen: SocketAddr::from((ip, 0)),
-        config: config(index as u64),
+        config: config(),
         socket: SocketOptions::default(),
     };
     spawn(&identity, options).await.expect("bind on loopback")
@@ -161,7 +160,7 @@ async fn nodes_work_over_ipv6_loopback() {
         let mut nodes = Vec::new();
         for i in 0..5u64 {
             let identity = Identity::from_secret_key(*Id::hash(&(1000 + i).to_le_bytes()).as_bytes());
-            let mut config = config(i);
+            let mut config = config();
             config.table.max_per_host = 0; // all on ::1
             let options = NodeOptions {
                 listen: "[::1]:0".parse().unwrap(),
@@ -187,4 +186,49 @@ async fn nodes_work_over_ipv6_loopback() {
     })
     .await
     .expect("bounded in time");
+}
+
+/// Two nodes started with the same key and the same configuration must still hold different
+/// token secrets: the secrets come from OS entropy drawn at spawn, not from the key or a
+/// configured seed. A requester pings both from one address and compares the tokens.
+#[tokio::test]
+async fn two_nodes_with_the_same_key_mint_different_tokens() {
+    use qis_core::wire::{self, Body, Header, Message, Role, TxId};
+    let identity = Identity::from_secret_key([42; 32]);
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let options = NodeOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            config: config(),
+            socket: SocketOptions::default(),
+        };
+        nodes.push(spawn(&identity, options).await.expect("bind on loopback"));
+    }
+    let requester = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut tokens = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        let ping = wire::encode(&Message::<SocketAddr> {
+            header: Header {
+                version: qis_core::constants::PROTOCOL_VERSION,
+                network: config().network,
+                txid: TxId(i as u32),
+                sender: Identity::from_secret_key([7; 32]).public_key(),
+                role: Role::Client,
+            },
+            body: Body::Ping,
+        })
+        .unwrap();
+        requester.send_to(&ping, node.local_addr()).await.unwrap();
+        let mut buf = [0u8; 2048];
+        let (len, _) = tokio::time::timeout(Duration::from_secs(5), requester.recv_from(&mut buf))
+            .await
+            .expect("the node answers")
+            .unwrap();
+        let pong: Message<SocketAddr> = wire::decode(&buf[..len], config().network).unwrap();
+        let Body::Pong { token } = pong.body else {
+            panic!("expected a pong, got {:?}", pong.body)
+        };
+        tokens.push(token);
+    }
+    assert_ne!(tokens[0], tokens[1], "same key, same config, different secrets");
 }

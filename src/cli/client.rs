@@ -93,14 +93,11 @@ async fn start_client(network: &NetworkArgs, seeds: &[SocketAddr]) -> Result<Nod
     }
     .parse()
     .map_err(|_| CliError::Input("listen address".into()))?;
-    let mut seed = [0u8; 8];
-    qis_udp::keyfile::fill_random(&mut seed)?;
     let config = Config {
         network: network.id(),
         role: Role::Client,
         rate_limit: None,
         join_refresh: false,
-        seed: u64::from_le_bytes(seed),
         ..Config::default()
     };
     Ok(spawn(

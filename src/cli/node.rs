@@ -55,8 +55,6 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
         .unwrap_or_else(|| data_home().join(format!("node-{}", args.listen.port())));
     let identity = qis_udp::keyfile::load_or_create(&data_dir)?;
     let seeds = resolve(&args.bootstrap).await?;
-    let mut seed_bytes = [0u8; 8];
-    qis_udp::keyfile::fill_random(&mut seed_bytes)?;
     let config = Config {
         network: args.network.id(),
         table: TableConfig {
@@ -68,7 +66,6 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
         } else {
             Some(Default::default())
         },
-        seed: u64::from_le_bytes(seed_bytes),
         policy: std::sync::Arc::new(qis_outcomes::packet::OutcomePolicy::allowing_raw()),
         ..Config::default()
     };

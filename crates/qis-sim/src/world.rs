@@ -4,9 +4,10 @@
 use super::config::{Formation, SimConfig};
 use super::engine::{Action, EventQueue};
 use super::network::{Network, Site};
-use super::random::{SimRng, mix, stream};
+use super::random::{SimRng, stream};
 use super::truth::LiveIndex;
 use super::workload::{Collector, Purpose, Step, ValueSet};
+use qis_core::NodeSecret;
 use qis_core::addr::SimAddr;
 use qis_core::node::{Config, Event, Node, Transmit};
 use qis_core::record::PublicKey;
@@ -195,14 +196,8 @@ impl Simulation {
         let now = self.queue.now();
         let slot = &mut self.slots[index as usize];
         slot.incarnation += 1;
-        let config = Config {
-            seed: mix(
-                self.config.seed,
-                (u64::from(index) << 20) | u64::from(slot.incarnation),
-            ),
-            ..self.node_config.clone()
-        };
-        slot.node = Some(Node::new(config, slot.key, now));
+        let secret = node_secret(self.config.seed, index, slot.incarnation);
+        slot.node = Some(Node::new(self.node_config.clone(), secret, slot.key, now));
         slot.next_wake = NEVER;
     }
 
@@ -396,4 +391,14 @@ impl Simulation {
             self.slots[moved as usize].joined_pos = pos;
         }
     }
+}
+
+/// The secret of one incarnation of a simulated node, derived from the run seed: a simulation
+/// must be reproducible, and it has no attacker to keep secrets from.
+fn node_secret(seed: u64, index: u32, incarnation: u32) -> NodeSecret {
+    let mut input = [0u8; 16];
+    input[..8].copy_from_slice(&seed.to_le_bytes());
+    input[8..12].copy_from_slice(&index.to_le_bytes());
+    input[12..].copy_from_slice(&incarnation.to_le_bytes());
+    NodeSecret::from_bytes(blake3::derive_key("qis-sim 2026-12 node secret", &input))
 }

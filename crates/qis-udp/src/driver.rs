@@ -5,6 +5,7 @@ use super::socket::canonical;
 use qis_core::constants::MAX_DATAGRAM;
 use qis_core::node::{Config, Event, Node, OpId, Outcome};
 use qis_core::record::{PublicKey, SignedRecord};
+use qis_core::NodeSecret;
 use qis_core::time::Time;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -37,10 +38,11 @@ pub(super) fn start(
     socket: UdpSocket,
     addr: SocketAddr,
     public_key: PublicKey,
+    secret: NodeSecret,
     config: Config,
 ) -> NodeHandle {
     let (tx, rx) = mpsc::unbounded_channel();
-    let node = Node::new(config, public_key, Time::ZERO);
+    let node = Node::new(config, secret, public_key, Time::ZERO);
     let id = node.id();
     let driver = Driver {
         node,

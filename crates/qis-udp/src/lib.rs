@@ -38,13 +38,20 @@ pub enum NetError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The operating system gave no randomness for the node's secrets.
+    #[error("no OS randomness for the node's secrets: {0}")]
+    Entropy(String),
     /// The node task has stopped.
     #[error("the node has shut down")]
     Stopped,
 }
 
-/// Binds the socket and starts the node task on the current tokio runtime.
+/// Binds the socket and starts the node task on the current tokio runtime. The node's token
+/// secrets and transaction ids derive from fresh OS entropy drawn here, so two nodes never
+/// share them, whatever key and configuration they were given.
 pub async fn spawn(identity: &Identity, options: NodeOptions) -> Result<NodeHandle, NetError> {
+    let mut entropy = [0u8; 32];
+    keyfile::fill_random(&mut entropy).map_err(|e| NetError::Entropy(e.to_string()))?;
     let socket = bind_udp(options.listen, &options.socket).map_err(|source| NetError::Bind {
         addr: options.listen,
         source,
@@ -57,6 +64,7 @@ pub async fn spawn(identity: &Identity, options: NodeOptions) -> Result<NodeHand
         socket,
         local,
         identity.public_key(),
+        qis_core::NodeSecret::from_bytes(entropy),
         options.config,
     ))
 }

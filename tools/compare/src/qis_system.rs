@@ -77,7 +77,6 @@ impl QisSystem {
                 let identity = Identity::from_secret_key(seed_bytes(n as u64, i as u64));
                 let config = Config {
                     network,
-                    seed: (n as u64) << 32 | i as u64,
                     // The limit is per source host, and every node here is 127.0.0.1: it would
                     // throttle the network's own lookups. mainline has no limit either.
                     rate_limit: None,

@@ -39,8 +39,6 @@ pub struct Config {
     pub rate_limit: Option<RateLimit>,
     /// Decides which records may be stored.
     pub policy: Arc<dyn RecordPolicy>,
-    /// Seed of the node's random generator (txids, token secrets, refresh targets).
-    pub seed: u64,
     /// Most records one get collects.
     pub max_get_records: usize,
     /// After joining, look up a random id in every bucket shallower than the deepest one
@@ -65,7 +63,6 @@ impl Default for Config {
             store: StoreLimits::default(),
             rate_limit: Some(RateLimit::default()),
             policy: Arc::new(SignatureOnly),
-            seed: 0,
             max_get_records: 100_000,
             join_refresh: true,
             refresh_interval: BUCKET_REFRESH,

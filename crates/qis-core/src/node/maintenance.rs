@@ -5,15 +5,14 @@ use super::Node;
 use crate::addr::PeerAddr;
 use crate::time::Time;
 use crate::wire::Role;
-use rand::RngExt;
 
 impl<A: PeerAddr> Node<A> {
     pub(super) fn maintain(&mut self, now: Time) {
         if self.config.role != Role::Node {
             return;
         }
-        let rng = &mut self.rng;
-        self.tokens.rotate_if_due(now, || rng.random());
+        let secrets = &mut self.secrets;
+        self.tokens.rotate_if_due(now, || secrets.next_bytes());
         self.metrics.records_expired += self.store.expire(now) as u64;
         self.refresh_idle_buckets(now);
         self.replicate(now);

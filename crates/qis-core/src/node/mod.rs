@@ -21,6 +21,9 @@ use crate::ratelimit::RateLimiter;
 use crate::record::{PublicKey, RecordId, SignedRecord};
 use crate::routing::RoutingTable;
 use crate::rtt::RttEstimator;
+use crate::secret::{
+    BEHAVIOUR_PURPOSE, NodeSecret, SECRETS_PURPOSE, SecretStream, TXIDS_PURPOSE,
+};
 use crate::store::RecordStore;
 use crate::time::Time;
 use crate::token::TokenMinter;
@@ -45,6 +48,11 @@ pub struct Node<A: PeerAddr> {
     config: Config,
     public_key: PublicKey,
     id: Id,
+    /// Token secrets and the rate limiter's salt: never on the wire.
+    secrets: SecretStream,
+    /// Transaction ids: on the wire, unpredictable, independent of `secrets`.
+    txids: SecretStream,
+    /// Everything else random (refresh targets, maintenance phase): fast, not secret.
     rng: Xoshiro256PlusPlus,
     table: RoutingTable<A>,
     store: RecordStore,
@@ -69,16 +77,18 @@ pub struct Node<A: PeerAddr> {
 }
 
 impl<A: PeerAddr> Node<A> {
-    /// A node with `public_key` (its id is `blake3(public_key)`), started at `now`.
-    pub fn new(config: Config, public_key: PublicKey, now: Time) -> Node<A> {
+    /// A node with `public_key` (its id is `blake3(public_key)`), started at `now`. Its token
+    /// secrets, transaction ids and random choices all derive from `secret` (see
+    /// [`crate::secret`]): pass OS entropy on a real network.
+    pub fn new(config: Config, secret: NodeSecret, public_key: PublicKey, now: Time) -> Node<A> {
         let id = public_key.id();
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(
-            config.seed ^ u64::from_le_bytes(id.as_bytes()[..8].try_into().unwrap_or([0; 8])),
-        );
-        let tokens = TokenMinter::new(rng.random(), rng.random(), now);
+        let mut secrets = SecretStream::new(&secret, SECRETS_PURPOSE);
+        let txids = SecretStream::new(&secret, TXIDS_PURPOSE);
+        let mut rng = Xoshiro256PlusPlus::from_seed(secret.derive(BEHAVIOUR_PURPOSE));
+        let tokens = TokenMinter::new(secrets.next_bytes(), secrets.next_bytes(), now);
         let limiter = config
             .rate_limit
-            .map(|limit| RateLimiter::new(limit, rng.random()));
+            .map(|limit| RateLimiter::new(limit, secrets.next_u64()));
         // A random phase, so nodes started together do not run maintenance in step.
         let phase = rng.random_range(0..config::MAINTENANCE_TICK.as_micros() as u64);
         Node {
@@ -87,6 +97,8 @@ impl<A: PeerAddr> Node<A> {
             config,
             public_key,
             id,
+            secrets,
+            txids,
             rng,
             published: BTreeMap::new(),
             tokens,

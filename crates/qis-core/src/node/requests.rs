@@ -7,7 +7,6 @@ use crate::constants::{MAX_REQUEST_ATTEMPTS, TOKEN_ROTATION, UNVERIFIED_REQUEST_
 use crate::id::Id;
 use crate::time::Time;
 use crate::wire::{self, Body, Header, Message, Padding, TxId};
-use rand::RngExt;
 
 /// A request awaiting its answer.
 #[derive(Debug, Clone)]
@@ -77,7 +76,7 @@ impl<A: PeerAddr> Node<A> {
 
     fn fresh_txid(&mut self) -> TxId {
         loop {
-            let txid = TxId(self.rng.random());
+            let txid = TxId(self.txids.next_u32());
             if !self.pending.contains_key(&txid) {
                 return txid;
             }

@@ -3,6 +3,7 @@
 use super::*;
 use crate::addr::SimAddr;
 use crate::identity::Identity;
+use crate::secret::NodeSecret;
 use crate::record::RecordKind;
 use crate::time::Duration;
 use crate::wire::{Body, Header, Message, NetworkId, Role, TxId};
@@ -10,10 +11,8 @@ use crate::wire::{Body, Header, Message, NetworkId, Role, TxId};
 fn node(n: u32) -> Node<SimAddr> {
     let identity = Identity::from_secret_key([n as u8; 32]);
     Node::new(
-        Config {
-            seed: u64::from(n),
-            ..Config::default()
-        },
+        Config::default(),
+        NodeSecret::from_bytes([n as u8; 32]),
         identity.public_key(),
         Time::ZERO,
     )
@@ -403,12 +402,10 @@ fn a_key_holding_a_thousand_values_is_fully_retrievable() {
 #[test]
 fn a_full_bucket_of_good_nodes_parks_newcomers_without_pinging() {
     let identity = Identity::from_secret_key([0; 32]);
-    let mut config = Config {
-        seed: 0,
-        ..Config::default()
-    };
+    let mut config = Config::default();
     config.table.bucket_size = 1;
-    let first: Node<SimAddr> = Node::new(config, identity.public_key(), Time::ZERO);
+    let secret = NodeSecret::from_bytes([0; 32]);
+    let first: Node<SimAddr> = Node::new(config, secret, identity.public_key(), Time::ZERO);
     // Three nodes that fall into the same bucket of node 0.
     let bucket_of = |n: u32| first.table.bucket_index(&node(n).id());
     let same: Vec<u32> = (1..200u32)
