@@ -10,15 +10,15 @@
 mod harness;
 
 use harness::{measure, versus};
-use qis_core::addr::SimAddr;
+use qis_core::SimAddr;
 use qis_core::constants::{ALPHA, K};
-use qis_core::id::Id;
-use qis_core::identity::Identity;
-use qis_core::lookup::Lookup;
-use qis_core::record::{PublicKey, RecordKind, SignedRecord};
-use qis_core::routing::{RoutingTable, TableConfig};
-use qis_core::time::Time;
-use qis_core::token::TokenMinter;
+use qis_core::Id;
+use qis_core::Identity;
+use qis_core::Lookup;
+use qis_core::{PublicKey, RecordKind, SignedRecord};
+use qis_core::{RoutingTable, TableConfig};
+use qis_core::Time;
+use qis_core::TokenMinter;
 use qis_core::wire::{self, Body, Contact, Header, Message, NetworkId, Role, Token, TxId};
 use std::net::SocketAddr;
 
@@ -149,7 +149,7 @@ fn main() {
             let mut guard = 0;
             while !lookup.is_finished() && guard < 1000 {
                 guard += 1;
-                let Some(query) = lookup.next_query() else {
+                let Some(query) = lookup.next_request() else {
                     break;
                 };
                 // The asked node answers with the 20 closest it "knows": here, a sample of the world.

@@ -8,8 +8,8 @@
 //! The peer measured in the same run is the pre-filled formation of the same network: the
 //! protocol formation's wall time is reported as a ratio against it.
 
+use qis_core::Duration;
 use qis_sim::{ChurnConfig, Formation, SimConfig, SimReport, simulate};
-use qis_core::time::Duration;
 
 /// One target and whether the run met it.
 #[derive(serde::Serialize)]

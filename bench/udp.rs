@@ -8,12 +8,12 @@
 //! QIS_BENCH_LOAD_SECS (default 5).
 
 use hdrhistogram::Histogram;
-use qis_core::id::Id;
-use qis_core::identity::Identity;
-use qis_udp::{NodeOptions, SocketOptions, spawn};
-use qis_core::node::Config;
-use qis_core::record::PublicKey;
+use qis_core::Id;
+use qis_core::Identity;
+use qis_core::Config;
+use qis_core::PublicKey;
 use qis_core::wire::{self, Body, Header, Message, NetworkId, Role, TxId};
+use qis_udp::{NodeOptions, SocketOptions, spawn};
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Child, Command, Stdio};
@@ -79,7 +79,8 @@ fn find_node_request(network: NetworkId, txid: u32, target: Id, sender: PublicKe
             pad: Default::default(),
         },
     };
-    let short = qis_core::constants::UNVERIFIED_REQUEST_MIN.saturating_sub(wire::encoded_len(&message));
+    let short =
+        qis_core::constants::UNVERIFIED_REQUEST_MIN.saturating_sub(wire::encoded_len(&message));
     if let Body::FindNode { pad, .. } = &mut message.body {
         *pad = wire::Padding(short as u16);
     }
@@ -178,7 +179,8 @@ fn swarm(nodes: usize, lookups: usize) {
         let network = NetworkId::from_name("bench-swarm");
         let mut handles = Vec::new();
         for i in 0..nodes {
-            let identity = Identity::from_secret_key(*Id::hash(&(i as u64).to_le_bytes()).as_bytes());
+            let identity =
+                Identity::from_secret_key(*Id::hash(&(i as u64).to_le_bytes()).as_bytes());
             let config = Config {
                 network,
                 rate_limit: None,

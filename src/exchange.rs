@@ -1,9 +1,9 @@
 //! Outcome packets over a running node: publish under every semantic key, and fetch what a
 //! query's keys hold.
 
-use qis_udp::NodeHandle;
-use qis_core::id::Id;
+use qis_core::Id;
 use qis_outcomes::packet::OutcomePacket;
+use qis_udp::NodeHandle;
 
 /// Stores `packet` under each of its semantic keys, in parallel. Returns the acknowledgements
 /// per key, in the order of [`OutcomePacket::keys`].

@@ -2,19 +2,19 @@
 //! queries and gets a recommendation, including a context with no exact peer; forged packets
 //! are refused by every node.
 
-use qis_core::constants::K;
-use qis_core::id::Id;
-use qis_core::identity::Identity;
 use qis::exchange::{fetch_packets, publish_packet};
-use qis_udp::{NodeHandle, NodeOptions, SocketOptions, spawn};
-use qis_core::node::Config;
+use qis_core::constants::K;
+use qis_core::Id;
+use qis_core::Identity;
+use qis_core::Config;
+use qis_core::{RecordKind, SignedRecord};
+use qis_core::wire::NetworkId;
 use qis_outcomes::packet::keys::{KeyLevel, rank};
 use qis_outcomes::packet::template::parse_packet_file;
 use qis_outcomes::packet::{OutcomePacket, OutcomePolicy, Query};
-use qis_core::record::{RecordKind, SignedRecord};
 use qis_outcomes::synth::evidence::{Evidence, NoFeedback};
 use qis_outcomes::synth::recommend::recommend;
-use qis_core::wire::NetworkId;
+use qis_udp::{NodeHandle, NodeOptions, SocketOptions, spawn};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +22,8 @@ use std::time::Duration;
 const NODES: usize = 40;
 
 async fn start_node(index: usize) -> NodeHandle {
-    let identity = Identity::from_secret_key(*Id::hash(&(5000 + index as u64).to_le_bytes()).as_bytes());
+    let identity =
+        Identity::from_secret_key(*Id::hash(&(5000 + index as u64).to_le_bytes()).as_bytes());
     let config = Config {
         network: NetworkId::from_name("outcomes-test"),
         policy: Arc::new(OutcomePolicy::strict()),

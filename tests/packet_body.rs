@@ -3,13 +3,13 @@
 
 use ed25519_dalek::SigningKey;
 use qis_core::constants::MAX_RECORD;
+use qis_core::RecordId;
 use qis_outcomes::packet::draft::Draft;
 use qis_outcomes::packet::limits::*;
 use qis_outcomes::packet::size::{TYPICAL_CREATED, check_size, record_size};
 use qis_outcomes::packet::template::{parse_packet_file, render_packet_file, template};
 use qis_outcomes::packet::validate::validate;
 use qis_outcomes::packet::*;
-use qis_core::record::RecordId;
 use std::collections::BTreeMap;
 
 fn key() -> SigningKey {

@@ -2,12 +2,12 @@
 //! every entry point that reads untrusted input.
 
 use proptest::prelude::*;
-use qis_core::id::Id;
+use qis_core::Id;
+use qis_core::{RecordPolicy, SignedRecord};
 use qis_outcomes::packet::fromrun::files::{check_all_finite, count, parse_json};
 use qis_outcomes::packet::fromrun::llamafactory::flat_yaml;
 use qis_outcomes::packet::template::parse_packet_file;
 use qis_outcomes::packet::*;
-use qis_core::record::{RecordPolicy, SignedRecord};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]

@@ -3,7 +3,7 @@
 //! matches.
 
 use ed25519_dalek::SigningKey;
-use qis_core::id::Id;
+use qis_core::Id;
 use qis_outcomes::packet::keys::{KEY_PREFIX, Ranked, jaccard, rank};
 use qis_outcomes::packet::template::{parse_packet_file, template};
 use qis_outcomes::packet::*;

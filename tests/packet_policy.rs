@@ -2,10 +2,10 @@
 //! records.
 
 use ed25519_dalek::SigningKey;
-use qis_core::id::Id;
+use qis_core::Id;
+use qis_core::{PublicKey, RecordError, RecordKind, RecordPolicy, SignedRecord};
 use qis_outcomes::packet::template::{parse_packet_file, template};
 use qis_outcomes::packet::*;
-use qis_core::record::{PublicKey, RecordError, RecordKind, RecordPolicy, SignedRecord};
 
 fn signer(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])

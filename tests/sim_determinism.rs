@@ -1,8 +1,8 @@
 //! The same seed gives the same report, byte for byte, apart from the simulator's own speed
 //! and memory figures; another seed gives another.
 
+use qis_core::Duration;
 use qis_sim::{ChurnConfig, SimConfig, simulate};
-use qis_core::time::Duration;
 
 fn config(seed: u64) -> SimConfig {
     let mut config = SimConfig::new(300, 100, seed);

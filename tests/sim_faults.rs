@@ -1,8 +1,8 @@
 //! Loss and churn: lookups still succeed, and stored values stay available through
 //! replication and republishing while nodes crash, leave and join.
 
+use qis_core::Duration;
 use qis_sim::{ChurnConfig, SimConfig, simulate};
-use qis_core::time::Duration;
 
 #[test]
 fn five_percent_loss_and_one_hour_sessions() {

@@ -5,7 +5,7 @@ use qis_sim::{SimConfig, SimReport, simulate};
 
 fn run(nodes: usize) -> SimReport {
     let mut config = SimConfig::new(nodes, 200, 11);
-    config.settle = qis_core::time::Duration::from_secs(10);
+    config.settle = qis_core::Duration::from_secs(10);
     simulate(config)
 }
 

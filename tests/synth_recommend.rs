@@ -1,9 +1,9 @@
 //! Synthesis on hand-built evidence sets with known answers: weighted medians (log space for
 //! learning rates), votes, method choice by expected gain, tie rules, weights, determinism.
 
+use qis_core::RecordId;
 use qis_outcomes::packet::template::{parse_packet_file, template};
 use qis_outcomes::packet::*;
-use qis_core::record::RecordId;
 use qis_outcomes::synth::render::{table, to_json};
 use qis_outcomes::synth::{Evidence, recommend};
 

@@ -2,12 +2,12 @@
 //! address (so the per-IP limits behave as on a real network).
 
 use qis_core::constants::K;
-use qis_core::id::Id;
-use qis_core::identity::Identity;
-use qis_udp::{NodeHandle, NodeOptions, SocketOptions, spawn};
-use qis_core::node::Config;
-use qis_core::record::{RecordKind, SignedRecord};
+use qis_core::Id;
+use qis_core::Identity;
+use qis_core::Config;
+use qis_core::{RecordKind, SignedRecord};
 use qis_core::wire::NetworkId;
+use qis_udp::{NodeHandle, NodeOptions, SocketOptions, spawn};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 use tokio::task::JoinSet;
@@ -41,7 +41,7 @@ async fn start_network() -> Vec<NodeHandle> {
             let node = start_node(i).await;
             joins.spawn(async move {
                 let report = node.bootstrap(vec![seed]).await.expect("node running");
-                assert_eq!(report.seeds_answered, 1);
+                assert_eq!(report.bootstrap_answered, 1);
                 node
             });
         }
@@ -159,7 +159,8 @@ async fn nodes_work_over_ipv6_loopback() {
     tokio::time::timeout(Duration::from_secs(60), async {
         let mut nodes = Vec::new();
         for i in 0..5u64 {
-            let identity = Identity::from_secret_key(*Id::hash(&(1000 + i).to_le_bytes()).as_bytes());
+            let identity =
+                Identity::from_secret_key(*Id::hash(&(1000 + i).to_le_bytes()).as_bytes());
             let mut config = config();
             config.table.max_per_host = 0; // all on ::1
             let options = NodeOptions {
@@ -171,7 +172,10 @@ async fn nodes_work_over_ipv6_loopback() {
         }
         let seed = nodes[0].local_addr();
         for node in &nodes[1..] {
-            assert_eq!(node.bootstrap(vec![seed]).await.unwrap().seeds_answered, 1);
+            assert_eq!(
+                node.bootstrap(vec![seed]).await.unwrap().bootstrap_answered,
+                1
+            );
         }
         let record = SignedRecord::sign(
             Identity::from_secret_key([5; 32]).signing_key(),
@@ -230,5 +234,8 @@ async fn two_nodes_with_the_same_key_mint_different_tokens() {
         };
         tokens.push(token);
     }
-    assert_ne!(tokens[0], tokens[1], "same key, same config, different secrets");
+    assert_ne!(
+        tokens[0], tokens[1],
+        "same key, same config, different secrets"
+    );
 }

@@ -2,11 +2,11 @@
 //! node but marks itself as a client, so no node enters it into its routing table.
 
 use super::common::{CliError, NetworkArgs, data_home, resolve, runtime, unix_now};
-use qis_core::id::{Id, hex};
-use qis_udp::{NodeHandle, NodeOptions, SocketOptions, spawn};
-use qis_core::node::Config;
-use qis_core::record::{RecordKind, SignedRecord};
+use qis_core::{Id, hex};
+use qis_core::Config;
+use qis_core::{RecordKind, SignedRecord};
 use qis_core::wire::Role;
+use qis_udp::{NodeHandle, NodeOptions, SocketOptions, spawn};
 use serde_json::json;
 use std::io::Read;
 use std::net::SocketAddr;
@@ -116,7 +116,7 @@ pub(super) async fn connect(args: &ClientArgs) -> Result<NodeHandle, CliError> {
     let seeds = resolve(&args.bootstrap).await?;
     let client = start_client(&args.network, &seeds).await?;
     let report = client.bootstrap(seeds).await?;
-    if report.seeds_answered == 0 {
+    if report.bootstrap_answered == 0 {
         return Err(CliError::Failed(format!(
             "no bootstrap node answered ({})",
             args.bootstrap.join(", ")

@@ -1,8 +1,8 @@
 //! Pieces the subcommands share: errors, data directories, address resolution, the runtime.
 
-use qis_udp::keyfile::IdentityError;
-use qis_udp::NetError;
 use qis_core::wire::NetworkId;
+use qis_udp::NetError;
+use qis_udp::keyfile::IdentityError;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

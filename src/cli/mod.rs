@@ -3,11 +3,11 @@
 //! 1 means the operation failed (nothing found, nobody answered).
 
 mod client;
-pub mod sim;
 mod common;
 mod node;
 mod outcomes;
 mod packet;
+pub mod sim;
 
 pub use common::CliError;
 

@@ -1,10 +1,10 @@
 //! `qis node`: run a DHT node until Ctrl-C.
 
 use super::common::{CliError, NetworkArgs, data_home, resolve, runtime};
-use qis_udp::{NodeHandle, NodeOptions, SocketOptions, spawn};
-use qis_core::node::Config;
+use qis_core::Config;
+use qis_core::TableConfig;
 use qis_udp::published::PublishedDir;
-use qis_core::routing::TableConfig;
+use qis_udp::{NodeHandle, NodeOptions, SocketOptions, spawn};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -105,9 +105,9 @@ async fn join_until_connected(node: NodeHandle, seeds: Vec<SocketAddr>) {
     let mut wait = Duration::from_secs(2);
     loop {
         match node.bootstrap(seeds.clone()).await {
-            Ok(report) if report.seeds_answered > 0 => {
+            Ok(report) if report.bootstrap_answered > 0 => {
                 info!(
-                    seeds_answered = report.seeds_answered,
+                    bootstrap_answered = report.bootstrap_answered,
                     table = report.table_size,
                     hops = report.lookup.hops,
                     requests = report.lookup.requests,

@@ -3,14 +3,14 @@
 use super::client::{ClientArgs, connect};
 use super::common::{CliError, data_home, runtime, unix_now};
 use super::packet::{RunFlags, draft_from_run};
-use qis_core::id::Id;
 use crate::exchange::{fetch_packets, publish_packet};
+use qis_core::Id;
 use qis_outcomes::packet::check::check;
 use qis_outcomes::packet::keys::{Ranked, rank};
 use qis_outcomes::packet::{OutcomeBody, OutcomePacket, Query};
-use qis_udp::published::{PublishedDir, PublishedEntry};
 use qis_outcomes::synth::evidence::{Evidence, NoFeedback};
 use qis_outcomes::synth::{recommend, render};
+use qis_udp::published::{PublishedDir, PublishedEntry};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;

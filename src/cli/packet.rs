@@ -1,13 +1,13 @@
 //! `qis packet new | check | from-run`: write, validate and draft outcome packets locally.
 
 use super::common::CliError;
+use clap::Subcommand;
+use qis_core::RecordId;
 use qis_outcomes::packet::check::check;
 use qis_outcomes::packet::fromrun::{Overrides, RunDraft, ScoreSource, from_run};
 use qis_outcomes::packet::hyper::{HyperKey, HyperValue};
 use qis_outcomes::packet::template::template;
 use qis_outcomes::packet::{DataScale, Method, ScoreScale};
-use qis_core::record::RecordId;
-use clap::Subcommand;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -138,7 +138,7 @@ fn parse_param(s: &str) -> Result<(HyperKey, HyperValue), String> {
 }
 
 fn parse_record_id(s: &str) -> Result<RecordId, String> {
-    qis_core::id::Id::from_hex(s)
+    qis_core::Id::from_hex(s)
         .map(|id| RecordId(*id.as_bytes()))
         .ok_or_else(|| format!("expected 64 hex characters, got {s:?}"))
 }

@@ -1,11 +1,11 @@
 //! `qis sim`: the command-line face of the simulator. [`SimArgs`] is a clap `Args` struct the
 //! `qis` binary mounts as its `sim` subcommand; [`run`] does the work.
 
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use qis_core::Duration;
 use qis_sim::config::{ChurnConfig, Formation, SimConfig, Timers, default_join_rate};
 use qis_sim::network::NetworkConfig;
 use qis_sim::{SimReport, simulate_with_progress, sweep};
-use qis_core::time::Duration;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 

@@ -7,24 +7,40 @@
 //! Nothing in this crate's dependency tree can reach a clock, a socket or the file system;
 //! `clippy.toml` forbids the std calls that would.
 
-pub mod addr;
 pub mod constants;
-pub mod id;
-pub mod identity;
-pub mod lookup;
-pub mod metrics;
-pub mod node;
-pub mod ratelimit;
-pub mod record;
-pub mod routing;
-pub mod rtt;
-pub mod secret;
-pub mod store;
-pub mod time;
-pub mod token;
 pub mod wire;
 
-pub use id::Id;
+mod addr;
+mod id;
+mod identity;
+mod lookup;
+mod metrics;
+mod node;
+mod ratelimit;
+mod record;
+mod routing;
+mod rtt;
+mod secret;
+mod store;
+mod time;
+mod token;
+
+pub use addr::{PeerAddr, SimAddr};
+pub use id::{Distance, Id, hex};
 pub use identity::Identity;
-pub use node::Node;
+pub use lookup::{Hop, Lookup, LookupReport, LookupRequest};
+pub use metrics::Metrics;
+pub use node::{
+    BootstrapReport, Config, Event, GetReport, MAINTENANCE_TICK, MAX_STORES_IN_FLIGHT,
+    MAX_VERIFICATIONS, Node, OpId, OpResult, PingReply, PutReport, Transmit,
+};
+pub use ratelimit::RateLimit;
+pub use record::{
+    PublicKey, RecordError, RecordId, RecordKind, RecordPolicy, Signature, SignatureOnly,
+    SignedRecord,
+};
+pub use routing::{Entry, RoutingTable, TableConfig};
 pub use secret::NodeSecret;
+pub use store::{RecordStore, StoreLimits};
+pub use time::{Duration, Time};
+pub use token::TokenMinter;

@@ -40,7 +40,8 @@ impl fmt::Debug for NodeSecret {
 }
 
 /// Purpose string of the token-secret and rate-limit-salt stream.
-pub(crate) const SECRETS_PURPOSE: &str = "qis 2026-12 node secrets: address tokens, rate-limit salt";
+pub(crate) const SECRETS_PURPOSE: &str =
+    "qis 2026-12 node secrets: address tokens, rate-limit salt";
 /// Purpose string of the transaction-id stream.
 pub(crate) const TXIDS_PURPOSE: &str = "qis 2026-12 node transaction ids";
 /// Purpose string of the seed of the behaviour generator.

@@ -2,7 +2,7 @@
 
 use super::network::NetworkConfig;
 use qis_core::constants::{BUCKET_REFRESH, REPLICATE_INTERVAL, REPUBLISH_INTERVAL};
-use qis_core::time::Duration;
+use qis_core::Duration;
 use serde::Serialize;
 
 /// How the network forms before measurements start.

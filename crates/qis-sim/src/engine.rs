@@ -1,7 +1,7 @@
 //! The discrete-event engine: one queue of timed actions in virtual time. Ties are broken by a
 //! sequence number, so the order of events, and hence every result, depends only on the seed.
 
-use qis_core::time::Time;
+use qis_core::Time;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 

@@ -5,10 +5,10 @@ use super::engine::Action;
 use super::report::{ChurnCounts, Joins, SimReport, round3};
 use super::workload::{Collector, Purpose, Step, plan};
 use super::world::{Phase, Simulation};
-use qis_core::addr::SimAddr;
-use qis_core::id::Id;
-use qis_core::node::{OpId, Outcome};
-use qis_core::time::{Duration, Time};
+use qis_core::SimAddr;
+use qis_core::Id;
+use qis_core::{OpId, OpResult};
+use qis_core::{Duration, Time};
 
 /// Samples of the live population taken over the window (for the mean).
 const LIVE_SAMPLE_EVERY: Duration = Duration::from_secs(60);
@@ -97,7 +97,7 @@ impl Simulation {
     }
 
     /// A command of slot `index` finished.
-    pub(super) fn finished(&mut self, index: u32, op: OpId, outcome: Outcome<SimAddr>) {
+    pub(super) fn finished(&mut self, index: u32, op: OpId, outcome: OpResult<SimAddr>) {
         let Some((purpose, _started)) = self.tracked.remove(&(index, op.0)) else {
             return;
         };
@@ -106,13 +106,13 @@ impl Simulation {
             self.progress.inc(1);
         }
         match (purpose, outcome) {
-            (Purpose::Bootstrap, Outcome::Bootstrap(report)) => self.on_bootstrap(index, &report),
-            (Purpose::Lookup, Outcome::FindNode(report)) => {
+            (Purpose::Bootstrap, OpResult::Bootstrap(report)) => self.on_bootstrap(index, &report),
+            (Purpose::Lookup, OpResult::FindNode(report)) => {
                 let initiator = self.slots[index as usize].key.id();
                 self.collector.on_lookup(&report, initiator, &self.live);
             }
-            (Purpose::Put(_), Outcome::Put(report)) => self.collector.on_put(report.acks),
-            (Purpose::Get(i), Outcome::Get(report)) => {
+            (Purpose::Put(_), OpResult::Put(report)) => self.collector.on_put(report.acks),
+            (Purpose::Get(i), OpResult::Get(report)) => {
                 let found = report.records.contains(&self.values.items[i].1);
                 self.collector.on_get(found);
             }

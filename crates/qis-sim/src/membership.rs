@@ -11,10 +11,10 @@ use super::engine::Action;
 use super::random::{exponential, weibull};
 use super::workload::Purpose;
 use super::world::{NOT_JOINED, Phase, Simulation};
-use qis_core::addr::SimAddr;
-use qis_core::id::Id;
-use qis_core::node::BootstrapReport;
-use qis_core::time::{Duration, Time};
+use qis_core::SimAddr;
+use qis_core::Id;
+use qis_core::BootstrapReport;
+use qis_core::{Duration, Time};
 use rand::RngExt;
 
 /// Pause before a node whose bootstrap node did not answer tries another.
@@ -68,7 +68,7 @@ impl Simulation {
 
     /// A bootstrap finished: the node is in, or tries again through another node.
     pub(super) fn on_bootstrap(&mut self, index: u32, report: &BootstrapReport<SimAddr>) {
-        if report.seeds_answered == 0 || report.table_size == 0 {
+        if report.bootstrap_answered == 0 || report.table_size == 0 {
             self.stats.join_retries += 1;
             let at = self.queue.now() + JOIN_RETRY;
             self.queue.push(at, Action::Join { node: index });

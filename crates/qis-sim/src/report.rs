@@ -7,7 +7,10 @@ use serde::{Serialize, Serializer};
 use std::fmt;
 
 /// Serialises a duration as seconds.
-pub(crate) fn as_secs<S: Serializer>(d: &qis_core::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn as_secs<S: Serializer>(
+    d: &qis_core::Duration,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())
 }
 

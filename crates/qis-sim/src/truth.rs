@@ -6,7 +6,7 @@
 //! than any id sharing fewer), and that range is contiguous in sorted order. So the search
 //! narrows the prefix while the range still holds k ids, then sorts that range by distance.
 
-use qis_core::id::Id;
+use qis_core::Id;
 use std::collections::BTreeSet;
 
 /// The ids of live nodes, sorted.

@@ -5,14 +5,14 @@ use super::config::SimConfig;
 use super::random::{SimRng, mix};
 use super::report::{Latency, Spread, Values, round3};
 use super::truth::LiveIndex;
-use qis_core::addr::SimAddr;
-use qis_core::constants::K;
-use qis_core::id::Id;
-use qis_core::identity::Identity;
-use qis_core::lookup::LookupReport;
-use qis_core::record::{RecordKind, SignedRecord};
-use qis_core::time::{Duration, Time};
 use hdrhistogram::Histogram;
+use qis_core::SimAddr;
+use qis_core::constants::K;
+use qis_core::Id;
+use qis_core::Identity;
+use qis_core::LookupReport;
+use qis_core::{RecordKind, SignedRecord};
+use qis_core::{Duration, Time};
 use std::collections::VecDeque;
 
 /// Publisher key pairs the values are signed with (records are really signed and verified).

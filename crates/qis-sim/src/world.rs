@@ -7,13 +7,13 @@ use super::network::{Network, Site};
 use super::random::{SimRng, stream};
 use super::truth::LiveIndex;
 use super::workload::{Collector, Purpose, Step, ValueSet};
-use qis_core::NodeSecret;
-use qis_core::addr::SimAddr;
-use qis_core::node::{Config, Event, Node, Transmit};
-use qis_core::record::PublicKey;
-use qis_core::routing::TableConfig;
-use qis_core::time::{Duration, Time};
 use indicatif::ProgressBar;
+use qis_core::NodeSecret;
+use qis_core::SimAddr;
+use qis_core::{Config, Event, Node, Transmit};
+use qis_core::PublicKey;
+use qis_core::TableConfig;
+use qis_core::{Duration, Time};
 use rand::RngExt;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -83,7 +83,7 @@ pub struct Simulation {
     pub(super) joined: Vec<u32>,
     pub(super) tracked: BTreeMap<(u32, u64), (Purpose, Time)>,
     pub(super) outbox: Vec<Transmit<SimAddr>>,
-    pub(super) inbox: Vec<qis_core::node::Event<SimAddr>>,
+    pub(super) inbox: Vec<qis_core::Event<SimAddr>>,
     pub(super) collector: Collector,
     pub(super) phase: Phase,
     pub(super) plan: VecDeque<(Time, Step)>,
@@ -302,8 +302,8 @@ impl Simulation {
             self.send(index, t);
         }
         for e in inbox.drain(..) {
-            if let Event::Finished { op, outcome } = e {
-                self.finished(index, op, outcome);
+            if let Event::Finished { op, result } = e {
+                self.finished(index, op, result);
             }
         }
         self.outbox = outbox;

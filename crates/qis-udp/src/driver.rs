@@ -2,11 +2,11 @@
 
 use super::handle::{Command, NodeHandle, NodeStats};
 use super::socket::canonical;
-use qis_core::constants::MAX_DATAGRAM;
-use qis_core::node::{Config, Event, Node, OpId, Outcome};
-use qis_core::record::{PublicKey, SignedRecord};
 use qis_core::NodeSecret;
-use qis_core::time::Time;
+use qis_core::constants::MAX_DATAGRAM;
+use qis_core::{Config, Event, Node, OpId, OpResult};
+use qis_core::{PublicKey, SignedRecord};
+use qis_core::Time;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use tokio::net::UdpSocket;
@@ -16,14 +16,14 @@ use tracing::{debug, warn};
 
 /// Where each finished command's result goes.
 enum Waiter {
-    Bootstrap(oneshot::Sender<qis_core::node::BootstrapReport<SocketAddr>>),
-    FindNode(oneshot::Sender<qis_core::lookup::LookupReport<SocketAddr>>),
+    Bootstrap(oneshot::Sender<qis_core::BootstrapReport<SocketAddr>>),
+    FindNode(oneshot::Sender<qis_core::LookupReport<SocketAddr>>),
     Get(
         Option<mpsc::UnboundedSender<Vec<SignedRecord>>>,
-        oneshot::Sender<qis_core::node::GetReport<SocketAddr>>,
+        oneshot::Sender<qis_core::GetReport<SocketAddr>>,
     ),
-    Put(oneshot::Sender<qis_core::node::PutReport<SocketAddr>>),
-    Ping(oneshot::Sender<Option<qis_core::node::PingReply<SocketAddr>>>),
+    Put(oneshot::Sender<qis_core::PutReport<SocketAddr>>),
+    Ping(oneshot::Sender<Option<qis_core::PingReply<SocketAddr>>>),
 }
 
 struct Driver {
@@ -170,18 +170,18 @@ impl Driver {
                     let _ = stream.send(records);
                 }
             }
-            Event::Finished { op, outcome } => {
+            Event::Finished { op, result } => {
                 let Some(waiter) = self.waiters.remove(&op) else {
                     return;
                 };
-                let delivered = match (waiter, outcome) {
-                    (Waiter::Bootstrap(tx), Outcome::Bootstrap(r)) => tx.send(r).is_ok(),
-                    (Waiter::FindNode(tx), Outcome::FindNode(r)) => tx.send(r).is_ok(),
-                    (Waiter::Get(_, tx), Outcome::Get(r)) => tx.send(r).is_ok(),
-                    (Waiter::Put(tx), Outcome::Put(r)) => tx.send(r).is_ok(),
-                    (Waiter::Ping(tx), Outcome::Ping(r)) => tx.send(r).is_ok(),
+                let delivered = match (waiter, result) {
+                    (Waiter::Bootstrap(tx), OpResult::Bootstrap(r)) => tx.send(r).is_ok(),
+                    (Waiter::FindNode(tx), OpResult::FindNode(r)) => tx.send(r).is_ok(),
+                    (Waiter::Get(_, tx), OpResult::Get(r)) => tx.send(r).is_ok(),
+                    (Waiter::Put(tx), OpResult::Put(r)) => tx.send(r).is_ok(),
+                    (Waiter::Ping(tx), OpResult::Ping(r)) => tx.send(r).is_ok(),
                     _ => {
-                        warn!(?op, "a command finished with an outcome of another kind");
+                        warn!(?op, "a command finished with a result of another kind");
                         false
                     }
                 };

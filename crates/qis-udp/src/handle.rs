@@ -1,11 +1,11 @@
 //! The application's side of a running node: async commands answered by the node task.
 
 use super::NetError;
-use qis_core::id::Id;
-use qis_core::lookup::LookupReport;
-use qis_core::metrics::Metrics;
-use qis_core::node::{BootstrapReport, GetReport, PingReply, PutReport};
-use qis_core::record::SignedRecord;
+use qis_core::Id;
+use qis_core::LookupReport;
+use qis_core::Metrics;
+use qis_core::{BootstrapReport, GetReport, PingReply, PutReport};
+use qis_core::SignedRecord;
 use std::net::SocketAddr;
 use tokio::sync::{mpsc, oneshot};
 

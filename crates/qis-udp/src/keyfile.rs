@@ -54,7 +54,7 @@ pub fn load_or_create(dir: &Path) -> Result<Identity, IdentityError> {
             })?;
             let identity = generate_identity()?;
             let mut file = open_private(&path).map_err(io)?;
-            file.write_all(qis_core::id::hex(&identity.secret_key()).as_bytes())
+            file.write_all(qis_core::hex(&identity.secret_key()).as_bytes())
                 .map_err(io)?;
             file.sync_all().map_err(io)?;
             Ok(identity)

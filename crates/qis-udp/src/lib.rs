@@ -12,8 +12,8 @@ mod socket;
 pub use handle::{NodeHandle, NodeStats, RecordStream};
 pub use socket::{SocketOptions, bind_udp};
 
-use qis_core::identity::Identity;
-use qis_core::node::Config;
+use qis_core::Identity;
+use qis_core::Config;
 use std::net::SocketAddr;
 
 /// Everything needed to start a node on UDP.

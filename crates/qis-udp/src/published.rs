@@ -2,8 +2,8 @@
 //! (a `kill -9` included): each record is one file in `<data dir>/published/`, written to a
 //! temporary name, synced, then renamed into place, so a file is either whole or absent.
 
-use qis_core::id::Id;
-use qis_core::record::{RecordId, SignedRecord};
+use qis_core::Id;
+use qis_core::{RecordId, SignedRecord};
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io::Write;
@@ -118,8 +118,8 @@ fn decode(bytes: &[u8]) -> Option<PublishedEntry> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use qis_core::identity::Identity;
-    use qis_core::record::RecordKind;
+    use qis_core::Identity;
+    use qis_core::RecordKind;
 
     #[test]
     fn saved_entries_load_back_and_junk_is_reported() {

@@ -10,10 +10,10 @@ use crate::measure::cpu::ThreadCpu;
 use crate::rng::Rng;
 use crate::system::{LookupOutcome, Result, System};
 use qis_core::constants::{PROTOCOL_VERSION, UNVERIFIED_REQUEST_MIN};
-use qis_core::id::Id;
-use qis_core::identity::Identity;
+use qis_core::Id;
+use qis_core::Identity;
 use qis_udp::{NodeHandle, NodeOptions, SocketOptions};
-use qis_core::node::Config;
+use qis_core::Config;
 use qis_core::wire::{self, Body, Header, Message, NetworkId, Padding, Role, TxId};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -230,7 +230,7 @@ fn encode_find_node(
             version: PROTOCOL_VERSION,
             network,
             txid: TxId(txid),
-            sender: qis_core::record::PublicKey(sender),
+            sender: qis_core::PublicKey(sender),
             role: Role::Client,
         },
         body: Body::FindNode {

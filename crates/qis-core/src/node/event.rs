@@ -33,13 +33,13 @@ pub enum Event<A> {
         /// The command.
         op: OpId,
         /// Its result.
-        outcome: Outcome<A>,
+        result: OpResult<A>,
     },
 }
 
 /// The result of a command.
 #[derive(Debug, Clone)]
-pub enum Outcome<A> {
+pub enum OpResult<A> {
     /// A ping: the node's id and round-trip time, or `None` if it did not answer.
     Ping(Option<PingReply<A>>),
     /// Joining the network.
@@ -67,7 +67,7 @@ pub struct PingReply<A> {
 #[derive(Debug, Clone)]
 pub struct BootstrapReport<A> {
     /// Bootstrap addresses that answered.
-    pub seeds_answered: usize,
+    pub bootstrap_answered: usize,
     /// The lookup of our own id.
     pub lookup: LookupReport<A>,
     /// Routing-table entries afterwards.

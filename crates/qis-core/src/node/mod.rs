@@ -12,7 +12,9 @@ mod requests;
 mod serve;
 
 pub use config::{Config, MAINTENANCE_TICK, MAX_STORES_IN_FLIGHT, MAX_VERIFICATIONS};
-pub use event::{BootstrapReport, Event, GetReport, OpId, Outcome, PingReply, PutReport, Transmit};
+pub use event::{
+    BootstrapReport, Event, GetReport, OpId, OpResult, PingReply, PutReport, Transmit,
+};
 
 use crate::addr::PeerAddr;
 use crate::id::Id;
@@ -21,9 +23,7 @@ use crate::ratelimit::RateLimiter;
 use crate::record::{PublicKey, RecordId, SignedRecord};
 use crate::routing::RoutingTable;
 use crate::rtt::RttEstimator;
-use crate::secret::{
-    BEHAVIOUR_PURPOSE, NodeSecret, SECRETS_PURPOSE, SecretStream, TXIDS_PURPOSE,
-};
+use crate::secret::{BEHAVIOUR_PURPOSE, NodeSecret, SECRETS_PURPOSE, SecretStream, TXIDS_PURPOSE};
 use crate::store::RecordStore;
 use crate::time::Time;
 use crate::token::TokenMinter;

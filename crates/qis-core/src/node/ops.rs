@@ -2,7 +2,7 @@
 //! move them forward. Each command is taken out of the table while it is stepped, so stepping
 //! may send requests freely.
 
-use super::{BootstrapReport, Event, GetReport, Node, OpId, Outcome, PingReply, PutReport};
+use super::{BootstrapReport, Event, GetReport, Node, OpId, OpResult, PingReply, PutReport};
 use crate::addr::PeerAddr;
 use crate::constants::GOOD_NODE_WINDOW;
 use crate::id::Id;
@@ -31,7 +31,7 @@ pub(super) enum Walk<A> {
     /// Plain FIND_NODE: report when done (`public`), or just refresh the table.
     FindNode { public: bool },
     /// Joining: report as a bootstrap.
-    Join { seeds_answered: usize },
+    Join { bootstrap_answered: usize },
     /// FIND_VALUE, then paging.
     Get { pager: Pager<A>, paging: bool },
     /// FIND_NODE, then STORE to the closest.
@@ -63,7 +63,7 @@ pub(super) enum Op<A> {
     /// A walk of some kind.
     Walking { walk: Lookup<A>, kind: Walk<A> },
     /// Pinging the bootstrap addresses.
-    Seeding { outstanding: usize, answered: usize },
+    Bootstrapping { outstanding: usize, answered: usize },
     /// A user ping; `reply` is set once it is answered (`Some(None)`: it was not).
     Ping { reply: Option<Option<PingReply<A>>> },
 }
@@ -154,7 +154,7 @@ impl<A: PeerAddr> Node<A> {
         self.run(
             now,
             op,
-            Op::Seeding {
+            Op::Bootstrapping {
                 outstanding: seeds.len(),
                 answered: 0,
             },
@@ -186,19 +186,19 @@ impl<A: PeerAddr> Node<A> {
         match op {
             Op::Ping { reply } => match reply.take() {
                 Some(reply) => {
-                    self.finish(id, Outcome::Ping(reply));
+                    self.finish(id, OpResult::Ping(reply));
                     true
                 }
                 None => false,
             },
-            Op::Seeding {
+            Op::Bootstrapping {
                 outstanding,
                 answered,
             } => {
                 if *outstanding > 0 {
                     return false;
                 }
-                let seeds_answered = *answered;
+                let bootstrap_answered = *answered;
                 let walk = self.new_walk(now, self.id);
                 if self.config.role == Role::Client {
                     // A client is never asked for its own neighbourhood: knowing the seeds is
@@ -207,8 +207,8 @@ impl<A: PeerAddr> Node<A> {
                     let lookup = walk.report(now);
                     self.finish(
                         id,
-                        Outcome::Bootstrap(BootstrapReport {
-                            seeds_answered,
+                        OpResult::Bootstrap(BootstrapReport {
+                            bootstrap_answered,
                             lookup,
                             table_size,
                         }),
@@ -217,7 +217,7 @@ impl<A: PeerAddr> Node<A> {
                 }
                 *op = Op::Walking {
                     walk,
-                    kind: Walk::Join { seeds_answered },
+                    kind: Walk::Join { bootstrap_answered },
                 };
                 self.step(now, id, op)
             }
@@ -243,7 +243,7 @@ impl<A: PeerAddr> Node<A> {
             _ => {}
         }
         let is_get = matches!(kind, Walk::Get { .. });
-        while let Some(query) = walk.next_query() {
+        while let Some(query) = walk.next_request() {
             let target = walk.target();
             let body = if is_get {
                 Body::FindValue {
@@ -267,11 +267,11 @@ impl<A: PeerAddr> Node<A> {
         match kind {
             Walk::FindNode { public } => {
                 if *public {
-                    self.finish(id, Outcome::FindNode(walk.report(now)));
+                    self.finish(id, OpResult::FindNode(walk.report(now)));
                 }
                 true
             }
-            Walk::Join { seeds_answered } => {
+            Walk::Join { bootstrap_answered } => {
                 let report = walk.report(now);
                 if self.config.join_refresh {
                     self.refresh_below(now, report.closest.first().map(|h| h.contact.id));
@@ -279,8 +279,8 @@ impl<A: PeerAddr> Node<A> {
                 let table_size = self.table.len();
                 self.finish(
                     id,
-                    Outcome::Bootstrap(BootstrapReport {
-                        seeds_answered: *seeds_answered,
+                    OpResult::Bootstrap(BootstrapReport {
+                        bootstrap_answered: *bootstrap_answered,
                         lookup: report,
                         table_size,
                     }),
@@ -334,7 +334,7 @@ impl<A: PeerAddr> Node<A> {
             complete: !done.incomplete(),
             records: done.into_records(),
         };
-        self.finish(id, Outcome::Get(report));
+        self.finish(id, OpResult::Get(report));
         true
     }
 
@@ -430,13 +430,13 @@ impl<A: PeerAddr> Node<A> {
                 failed: storing.failed,
                 stored_locally: storing.stored_locally,
             };
-            self.finish(id, Outcome::Put(report));
+            self.finish(id, OpResult::Put(report));
         }
         true
     }
 
-    fn finish(&mut self, op: OpId, outcome: Outcome<A>) {
-        self.events.push_back(Event::Finished { op, outcome });
+    fn finish(&mut self, op: OpId, result: OpResult<A>) {
+        self.events.push_back(Event::Finished { op, result });
     }
 
     /// Starts internal lookups of a random id in each bucket shallower than the one holding
@@ -541,7 +541,7 @@ impl<A: PeerAddr> Node<A> {
                 }));
             }
             (
-                Op::Seeding {
+                Op::Bootstrapping {
                     outstanding,
                     answered,
                 },
@@ -684,7 +684,9 @@ impl<A: PeerAddr> Node<A> {
             Purpose::Op(op) => {
                 self.with_op(now, op, |_, state| match state {
                     Op::Ping { reply } => *reply = Some(None),
-                    Op::Seeding { outstanding, .. } => *outstanding = outstanding.saturating_sub(1),
+                    Op::Bootstrapping { outstanding, .. } => {
+                        *outstanding = outstanding.saturating_sub(1)
+                    }
                     Op::Walking {
                         kind:
                             Walk::Put {

@@ -3,8 +3,8 @@
 use super::*;
 use crate::addr::SimAddr;
 use crate::identity::Identity;
-use crate::secret::NodeSecret;
 use crate::record::RecordKind;
+use crate::secret::NodeSecret;
 use crate::time::Duration;
 use crate::wire::{Body, Header, Message, NetworkId, Role, TxId};
 
@@ -38,13 +38,13 @@ fn settle(nodes: &mut [Node<SimAddr>], now: Time) -> usize {
     panic!("network did not settle");
 }
 
-fn finished(node: &mut Node<SimAddr>, op: OpId) -> Option<Outcome<SimAddr>> {
+fn finished(node: &mut Node<SimAddr>, op: OpId) -> Option<OpResult<SimAddr>> {
     let mut found = None;
     while let Some(event) = node.poll_event() {
-        if let Event::Finished { op: id, outcome } = event
+        if let Event::Finished { op: id, result } = event
             && id == op
         {
-            found = Some(outcome);
+            found = Some(result);
         }
     }
     found
@@ -56,7 +56,7 @@ fn ping_learns_the_id_and_admits_the_node() {
     let op = nodes[0].ping(Time::ZERO, SimAddr(1));
     settle(&mut nodes, Time::ZERO);
     match finished(&mut nodes[0], op) {
-        Some(Outcome::Ping(Some(reply))) => assert_eq!(reply.id, nodes[1].id()),
+        Some(OpResult::Ping(Some(reply))) => assert_eq!(reply.id, nodes[1].id()),
         other => panic!("{other:?}"),
     }
     assert_eq!(
@@ -83,7 +83,7 @@ fn a_ping_to_nobody_fails_after_retries() {
         let Some(deadline) = a.poll_timeout() else {
             break;
         };
-        if let Some(Outcome::Ping(None)) = finished(&mut a, op) {
+        if let Some(OpResult::Ping(None)) = finished(&mut a, op) {
             break;
         }
         a.handle_timeout(deadline);
@@ -103,7 +103,7 @@ fn bootstrap_then_put_and_get_across_a_small_network() {
         settle(&mut nodes, now);
         assert!(matches!(
             finished(&mut nodes[i], op),
-            Some(Outcome::Bootstrap(_))
+            Some(OpResult::Bootstrap(_))
         ));
     }
     let key = Id::hash(b"key");
@@ -117,14 +117,14 @@ fn bootstrap_then_put_and_get_across_a_small_network() {
     .unwrap();
     let op = nodes[5].put(now, key, record.clone());
     settle(&mut nodes, now);
-    let Some(Outcome::Put(put)) = finished(&mut nodes[5], op) else {
+    let Some(OpResult::Put(put)) = finished(&mut nodes[5], op) else {
         panic!("put did not finish")
     };
     assert_eq!(put.acks as usize, crate::constants::K, "{put:?}");
     for i in [0, 17, 29] {
         let op = nodes[i].get(now, key);
         settle(&mut nodes, now);
-        let Some(Outcome::Get(get)) = finished(&mut nodes[i], op) else {
+        let Some(OpResult::Get(get)) = finished(&mut nodes[i], op) else {
             panic!("get did not finish")
         };
         assert_eq!(get.records, vec![record.clone()], "from node {i}");
@@ -177,7 +177,7 @@ fn garbage_and_hostile_datagrams_are_counted_and_harmless() {
     settle(&mut nodes, Time::ZERO);
     assert!(matches!(
         finished(&mut nodes[0], op),
-        Some(Outcome::Ping(Some(_)))
+        Some(OpResult::Ping(Some(_)))
     ));
 }
 
@@ -196,7 +196,7 @@ fn a_reply_from_another_address_is_dropped_and_the_request_stays_pending() {
     nodes[0].handle_datagram(Time::ZERO, SimAddr(1), &reply.payload);
     assert!(matches!(
         finished(&mut nodes[0], op),
-        Some(Outcome::Ping(Some(_)))
+        Some(OpResult::Ping(Some(_)))
     ));
     nodes[0].handle_datagram(Time::ZERO, SimAddr(1), &reply.payload);
     assert_eq!(nodes[0].metrics().dropped_unknown_txid, 1);
@@ -366,7 +366,7 @@ fn a_key_holding_a_thousand_values_is_fully_retrievable() {
         expected.push(record.clone());
         let op = nodes[(n % 24 + 1) as usize].put(Time::ZERO, key, record);
         settle(&mut nodes, Time::ZERO);
-        let Some(Outcome::Put(put)) = finished(&mut nodes[(n % 24 + 1) as usize], op) else {
+        let Some(OpResult::Put(put)) = finished(&mut nodes[(n % 24 + 1) as usize], op) else {
             panic!("put {n}")
         };
         assert!(put.acks >= 19, "put {n}: {put:?}");
@@ -382,7 +382,7 @@ fn a_key_holding_a_thousand_values_is_fully_retrievable() {
             Event::Records { op: id, records } if id == op => streamed += records.len(),
             Event::Finished {
                 op: id,
-                outcome: Outcome::Get(get),
+                result: OpResult::Get(get),
             } if id == op => report = Some(get),
             _ => {}
         }
@@ -444,14 +444,22 @@ fn a_forged_record_in_a_holders_page_is_dropped_and_counted() {
     finished(&mut nodes[0], op);
     let publisher = Identity::from_secret_key([50; 32]);
     let sign = |payload: &[u8]| {
-        SignedRecord::sign(publisher.signing_key(), RecordKind::Raw, 1, payload.to_vec()).unwrap()
+        SignedRecord::sign(
+            publisher.signing_key(),
+            RecordKind::Raw,
+            1,
+            payload.to_vec(),
+        )
+        .unwrap()
     };
     let genuine = sign(b"genuine");
     let mut forged = sign(b"forged!");
     forged.payload = b"altered".to_vec();
     let key = Id::hash(b"key");
     let op = nodes[0].get(Time::ZERO, key);
-    let request = nodes[0].poll_transmit().expect("a FIND_VALUE to the holder");
+    let request = nodes[0]
+        .poll_transmit()
+        .expect("a FIND_VALUE to the holder");
     let asked: Message<SimAddr> = wire::decode(&request.payload, NetworkId::MAIN).unwrap();
     let answer = wire::encode(&Message::<SimAddr> {
         header: Header {
@@ -475,7 +483,7 @@ fn a_forged_record_in_a_holders_page_is_dropped_and_counted() {
         match event {
             Event::Records { records, .. } => streamed.extend(records),
             Event::Finished {
-                outcome: Outcome::Get(get),
+                result: OpResult::Get(get),
                 op: id,
             } if id == op => report = Some(get),
             _ => {}

@@ -1,11 +1,11 @@
 //! The packet body: everything a publisher states about one fine-tuning result. It is the
-//! postcard-encoded payload of a [`SignedRecord`](qis_core::record::SignedRecord); publisher,
+//! postcard-encoded payload of a [`SignedRecord`](qis_core::SignedRecord); publisher,
 //! creation time and signature live in the record and are not repeated here.
 
 use super::hyper::{HyperKey, HyperValue};
 use super::method::Method;
 use super::scale::{DataScale, ScoreScale};
-use qis_core::record::RecordId;
+use qis_core::RecordId;
 use serde::{Deserialize, Serialize};
 
 /// One fine-tuning result, in canonical form once [validated](super::validate).

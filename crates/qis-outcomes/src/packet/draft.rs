@@ -7,7 +7,7 @@ use super::hyper::{HyperKey, HyperValue};
 use super::method::Method;
 use super::scale::{DataScale, ScoreScale};
 use super::validate::{check_delta, normalize, validate};
-use qis_core::record::RecordId;
+use qis_core::RecordId;
 
 /// A packet under construction (from a packet file, from a run directory, or from flags).
 #[derive(Clone, Debug, Default, PartialEq)]

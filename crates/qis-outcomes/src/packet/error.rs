@@ -1,7 +1,7 @@
 //! Why a packet was refused. Every variant names the field concerned, so the CLI can explain a
 //! refusal in one line and a node can count refusals by cause.
 
-use qis_core::record::RecordError;
+use qis_core::RecordError;
 
 /// A packet refusal.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -1,8 +1,8 @@
 //! Outcome packets: one validated fine-tuning result, distilled into a signed record of at most
 //! [`MAX_RECORD`](qis_core::constants::MAX_RECORD) bytes.
 //!
-//! A packet is a [`SignedRecord`](qis_core::record::SignedRecord) of kind
-//! [`RecordKind::Outcome`](qis_core::record::RecordKind::Outcome) whose payload is the postcard
+//! A packet is a [`SignedRecord`](qis_core::SignedRecord) of kind
+//! [`RecordKind::Outcome`](qis_core::RecordKind::Outcome) whose payload is the postcard
 //! encoding of an [`OutcomeBody`]. The record already carries the publisher's key, the creation
 //! time and the signature, so the body does not repeat them; [`OutcomePacket`] is the view that
 //! pairs a decoded body with its record. The packet id is the record id (blake3 of the signed
@@ -13,7 +13,7 @@
 //! * [`validate`]: the rules a body must meet, each error naming its field.
 //! * [`size`]: the encoded-size budget and which fields use it.
 //! * [`keys`]: the semantic keys a packet is stored under and the similarity ranking.
-//! * [`policy`]: the [`RecordPolicy`](qis_core::record::RecordPolicy) a node applies before storing.
+//! * [`policy`]: the [`RecordPolicy`](qis_core::RecordPolicy) a node applies before storing.
 //! * [`draft`], [`template`], [`check`]: the human-editable packet file behind `qis packet new`
 //!   and `qis packet check`.
 //! * [`fromrun`]: drafting a packet from what a training run wrote to disk.

@@ -1,8 +1,8 @@
 //! [`OutcomePolicy`]: what a node checks before it stores a record.
 
 use super::signed::OutcomePacket;
-use qis_core::id::Id;
-use qis_core::record::{RecordError, RecordKind, RecordPolicy, SignedRecord};
+use qis_core::Id;
+use qis_core::{RecordError, RecordKind, RecordPolicy, SignedRecord};
 
 /// The store policy of a qis node. For a [`RecordKind::Outcome`] record it verifies the
 /// signature, decodes the body (no trailing bytes), validates it (including canonical form), and

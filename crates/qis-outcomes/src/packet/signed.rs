@@ -5,8 +5,8 @@ use super::error::PacketError;
 use super::keys::{SemanticKey, packet_keys};
 use super::size::check_size;
 use super::validate::validate;
-use qis_core::record::{PublicKey, RecordId, RecordKind, SignedRecord};
 use ed25519_dalek::SigningKey;
+use qis_core::{PublicKey, RecordId, RecordKind, SignedRecord};
 
 /// An outcome packet: the decoded, validated body and the record it travels in. Publisher,
 /// creation time and signature are the record's.

@@ -9,7 +9,7 @@
 use super::body::OutcomeBody;
 use super::error::PacketError;
 use qis_core::constants::MAX_RECORD;
-use qis_core::record::{PublicKey, RecordKind, Signature, SignedRecord};
+use qis_core::{PublicKey, RecordKind, Signature, SignedRecord};
 use serde::Serialize;
 
 /// A creation time whose varint has the width of any present-day time (5 bytes), used to size

@@ -15,8 +15,8 @@ use super::draft::Draft;
 use super::hyper::{HyperKey, HyperValue, format_number};
 use super::method::Method;
 use super::scale::{DataScale, ScoreScale};
-use qis_core::id::Id;
-use qis_core::record::RecordId;
+use qis_core::Id;
+use qis_core::RecordId;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 

@@ -2,7 +2,7 @@
 
 use crate::packet::keys::Ranked;
 use crate::packet::{OutcomeBody, OutcomePacket};
-use qis_core::record::{PublicKey, RecordId};
+use qis_core::{PublicKey, RecordId};
 
 /// Where per-packet trust comes from. Feedback (reproduction reports, credit) will implement
 /// this; until then [`NoFeedback`] trusts every packet equally.

@@ -4,7 +4,7 @@ use super::evidence::Evidence;
 use super::stats::{Midpoint, weighted_mean, weighted_median, weighted_quantile, weighted_vote};
 use crate::packet::hyper::HyperKind;
 use crate::packet::{HyperKey, HyperValue, Method};
-use qis_core::record::RecordId;
+use qis_core::RecordId;
 use std::collections::BTreeMap;
 
 /// Relative distance from the median within which a number counts as agreeing with it.

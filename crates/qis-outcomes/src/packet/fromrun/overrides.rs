@@ -4,7 +4,7 @@
 use super::super::hyper::{HyperKey, HyperValue};
 use super::super::method::Method;
 use super::super::scale::{DataScale, ScoreScale};
-use qis_core::record::RecordId;
+use qis_core::RecordId;
 
 /// Which evidence on disk provides the baseline and outcome scores.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -23,7 +23,7 @@ fn keeps_alpha_requests_in_flight_and_no_more() {
     let seeds: Vec<_> = (1..=30).map(contact).collect();
     let mut lookup = Lookup::new(target, contact(0).id, seeds, K, ALPHA, Time::ZERO);
     let mut sent = Vec::new();
-    while let Some(q) = lookup.next_query() {
+    while let Some(q) = lookup.next_request() {
         sent.push(q);
     }
     assert_eq!(sent.len(), ALPHA);
@@ -53,7 +53,7 @@ fn ends_when_the_k_closest_have_answered() {
         rounds += 1;
         assert!(rounds < 1000, "bounded");
         let q = lookup
-            .next_query()
+            .next_request()
             .expect("an unfinished lookup with nothing in flight has a query");
         lookup.on_answer(&q.id, &closest_to(&target, &world, K), None);
     }
@@ -86,7 +86,7 @@ fn failures_are_replaced_by_the_next_closest() {
     while !lookup.is_finished() {
         steps += 1;
         assert!(steps < 1000);
-        let q = lookup.next_query().unwrap();
+        let q = lookup.next_request().unwrap();
         if q.id == dead {
             lookup.on_failure(&q.id);
         } else {
@@ -127,11 +127,11 @@ fn ignores_itself_duplicates_and_unsolicited_answers() {
     );
     lookup.on_answer(&contact(1).id, &[contact(2)], None); // not asked yet: ignored
     assert_eq!(lookup.report(Time::ZERO).answered, 0);
-    let q = lookup.next_query().unwrap();
+    let q = lookup.next_request().unwrap();
     assert_eq!(q.id, contact(1).id);
-    assert!(lookup.next_query().is_none(), "only one candidate");
+    assert!(lookup.next_request().is_none(), "only one candidate");
     lookup.on_answer(&q.id, &[contact(2), me], None);
-    let q2 = lookup.next_query().unwrap();
+    let q2 = lookup.next_request().unwrap();
     assert_eq!(q2.id, contact(2).id);
     lookup.on_answer(&q2.id, &[], None);
     assert!(lookup.is_finished());
@@ -145,13 +145,13 @@ fn a_stalled_request_frees_its_slot_and_its_late_answer_still_counts() {
     let target = Id::hash(b"slow");
     let seeds: Vec<_> = (1..=30).map(contact).collect();
     let mut lookup = Lookup::new(target, contact(0).id, seeds, K, ALPHA, Time::ZERO);
-    let first: Vec<_> = std::iter::from_fn(|| lookup.next_query()).collect();
+    let first: Vec<_> = std::iter::from_fn(|| lookup.next_request()).collect();
     assert_eq!(first.len(), ALPHA);
     lookup.on_stall(&first[0].id);
     assert_eq!(lookup.in_flight(), ALPHA - 1);
-    let replacement = lookup.next_query().expect("the stalled slot is reused");
+    let replacement = lookup.next_request().expect("the stalled slot is reused");
     assert_ne!(replacement.id, first[0].id);
-    assert!(lookup.next_query().is_none(), "still at most α in flight");
+    assert!(lookup.next_request().is_none(), "still at most α in flight");
     // The slow node answers after all: counted as an answer, no slot freed twice.
     lookup.on_answer(&first[0].id, &[], None);
     assert_eq!(lookup.in_flight(), ALPHA);

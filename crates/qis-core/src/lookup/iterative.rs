@@ -41,7 +41,7 @@ pub struct Candidate<A> {
 
 /// A request the lookup wants sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Query<A> {
+pub struct LookupRequest<A> {
     /// Whom to ask.
     pub id: Id,
     /// Where.
@@ -163,7 +163,7 @@ impl<A: PeerAddr> Lookup<A> {
 
     /// The next request to send, if a slot is free and a candidate among the k closest live
     /// ones has not been asked.
-    pub fn next_query(&mut self) -> Option<Query<A>> {
+    pub fn next_request(&mut self) -> Option<LookupRequest<A>> {
         if self.in_flight >= self.parallelism {
             return None;
         }
@@ -177,7 +177,7 @@ impl<A: PeerAddr> Lookup<A> {
         candidate.state = CandidateState::InFlight;
         self.in_flight += 1;
         self.requests += 1;
-        Some(Query {
+        Some(LookupRequest {
             id: candidate.id,
             addr: candidate.addr,
         })
@@ -286,5 +286,5 @@ impl<A: PeerAddr> Lookup<A> {
 }
 
 #[cfg(test)]
-#[path = "walk_tests.rs"]
+#[path = "iterative_tests.rs"]
 mod tests;
