@@ -6,7 +6,7 @@ use std::time::Instant;
 
 /// One benchmark's result.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Measured {
+pub(crate) struct Measured {
     /// What was measured.
     pub name: String,
     /// Median nanoseconds per operation.
@@ -16,7 +16,12 @@ pub struct Measured {
 }
 
 /// Times `op` in `samples` batches of `batch` calls each.
-pub fn measure<T>(name: &str, samples: usize, batch: usize, mut op: impl FnMut() -> T) -> Measured {
+pub(crate) fn measure<T>(
+    name: &str,
+    samples: usize,
+    batch: usize,
+    mut op: impl FnMut() -> T,
+) -> Measured {
     // Warm up caches and branch predictors.
     for _ in 0..batch.min(1000) {
         black_box(op());
@@ -46,7 +51,7 @@ pub fn measure<T>(name: &str, samples: usize, batch: usize, mut op: impl FnMut()
 }
 
 /// Nanoseconds in a readable unit.
-pub fn human(ns: f64) -> String {
+pub(crate) fn human(ns: f64) -> String {
     if ns < 1e3 {
         format!("{ns:.0} ns")
     } else if ns < 1e6 {
@@ -58,7 +63,7 @@ pub fn human(ns: f64) -> String {
 
 /// Prints how `ours` compares with `peer`, a reference measured in the same run (time ratio:
 /// below 1 means ours is faster).
-pub fn versus(ours: &Measured, peer: &Measured) -> f64 {
+pub(crate) fn versus(ours: &Measured, peer: &Measured) -> f64 {
     let ratio = ours.median_ns / peer.median_ns.max(f64::MIN_POSITIVE);
     let peer_name = peer.name.trim_start().trim_start_matches("peer: ");
     println!("  -> {ratio:.2}x the time of the peer ({peer_name})");

@@ -10,16 +10,16 @@
 mod harness;
 
 use harness::{measure, versus};
-use qis_core::SimAddr;
-use qis_core::constants::{ALPHA, K};
 use qis_core::Id;
 use qis_core::Identity;
 use qis_core::Lookup;
-use qis_core::{PublicKey, RecordKind, SignedRecord};
-use qis_core::{RoutingTable, TableConfig};
+use qis_core::SimAddr;
 use qis_core::Time;
 use qis_core::TokenMinter;
+use qis_core::constants::{ALPHA, K};
 use qis_core::wire::{self, Body, Contact, Header, Message, NetworkId, Role, Token, TxId};
+use qis_core::{PublicKey, RecordKind, SignedRecord};
+use qis_core::{RoutingTable, TableConfig};
 use std::net::SocketAddr;
 
 fn id(n: u64) -> Id {

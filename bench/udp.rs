@@ -8,9 +8,9 @@
 //! QIS_BENCH_LOAD_SECS (default 5).
 
 use hdrhistogram::Histogram;
+use qis_core::Config;
 use qis_core::Id;
 use qis_core::Identity;
-use qis_core::Config;
 use qis_core::PublicKey;
 use qis_core::wire::{self, Body, Header, Message, NetworkId, Role, TxId};
 use qis_udp::{NodeOptions, SocketOptions, spawn};

@@ -2,7 +2,7 @@
 //! query's keys hold.
 
 use qis_core::Id;
-use qis_outcomes::packet::OutcomePacket;
+use qis_outcomes::OutcomePacket;
 use qis_udp::NodeHandle;
 
 /// Stores `packet` under each of its semantic keys, in parallel. Returns the acknowledgements

@@ -3,17 +3,17 @@
 //! are refused by every node.
 
 use qis::exchange::{fetch_packets, publish_packet};
-use qis_core::constants::K;
+use qis_core::Config;
 use qis_core::Id;
 use qis_core::Identity;
-use qis_core::Config;
-use qis_core::{RecordKind, SignedRecord};
+use qis_core::constants::K;
 use qis_core::wire::NetworkId;
-use qis_outcomes::packet::keys::{KeyLevel, rank};
-use qis_outcomes::packet::template::parse_packet_file;
-use qis_outcomes::packet::{OutcomePacket, OutcomePolicy, Query};
-use qis_outcomes::synth::evidence::{Evidence, NoFeedback};
-use qis_outcomes::synth::recommend::recommend;
+use qis_core::{RecordKind, SignedRecord};
+use qis_outcomes::parse_packet_file;
+use qis_outcomes::recommend;
+use qis_outcomes::{Evidence, NoFeedback};
+use qis_outcomes::{KeyLevel, rank};
+use qis_outcomes::{OutcomePacket, OutcomePolicy, Query};
 use qis_udp::{NodeHandle, NodeOptions, SocketOptions, spawn};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;

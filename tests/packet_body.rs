@@ -2,14 +2,13 @@
 //! packet files.
 
 use ed25519_dalek::SigningKey;
-use qis_core::constants::MAX_RECORD;
 use qis_core::RecordId;
-use qis_outcomes::packet::draft::Draft;
-use qis_outcomes::packet::limits::*;
-use qis_outcomes::packet::size::{TYPICAL_CREATED, check_size, record_size};
-use qis_outcomes::packet::template::{parse_packet_file, render_packet_file, template};
-use qis_outcomes::packet::validate::validate;
-use qis_outcomes::packet::*;
+use qis_core::constants::MAX_RECORD;
+use qis_outcomes::limits::*;
+use qis_outcomes::validate_body as validate;
+use qis_outcomes::*;
+use qis_outcomes::{TYPICAL_CREATED, check_size, record_size};
+use qis_outcomes::{packet_template as template, parse_packet_file, render_packet_file};
 use std::collections::BTreeMap;
 
 fn key() -> SigningKey {
@@ -125,11 +124,9 @@ fn every_field_at_its_maximum_fits_on_its_own() {
 
 fn max_value_for(key: &HyperKey) -> HyperValue {
     match key.kind() {
-        qis_outcomes::packet::hyper::HyperKind::Integer if *key == HyperKey::QuantBits => {
-            HyperValue::Int(16)
-        }
-        qis_outcomes::packet::hyper::HyperKind::Integer => HyperValue::Int(i64::from(u32::MAX)),
-        qis_outcomes::packet::hyper::HyperKind::Text => HyperValue::Text(long(MAX_NAME_LEN, 'v')),
+        qis_outcomes::HyperKind::Integer if *key == HyperKey::QuantBits => HyperValue::Int(16),
+        qis_outcomes::HyperKind::Integer => HyperValue::Int(i64::from(u32::MAX)),
+        qis_outcomes::HyperKind::Text => HyperValue::Text(long(MAX_NAME_LEN, 'v')),
         _ if *key == HyperKey::LoraDropout => HyperValue::Float(0.99),
         _ if matches!(key, HyperKey::LearningRate | HyperKey::WarmupRatio) => {
             HyperValue::Float(1.0)
@@ -529,7 +526,7 @@ fn a_rendered_draft_parses_back() {
 
 #[test]
 fn check_reports_size_and_keys() {
-    let report = qis_outcomes::packet::check::check_text(&template()).unwrap();
+    let report = qis_outcomes::check_packet_text(&template()).unwrap();
     assert!(report.encoded_size <= MAX_RECORD);
     assert_eq!(report.keys.len(), 3 + 2);
     let text = report.render();
@@ -540,7 +537,7 @@ fn check_reports_size_and_keys() {
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["limit"], 512);
     let bad = template().replace("confidence = 0.9", "confidence = 1.9");
-    let err = qis_outcomes::packet::check::check_text(&bad).unwrap_err();
+    let err = qis_outcomes::check_packet_text(&bad).unwrap_err();
     assert!(
         err.to_string()
             .starts_with("confidence: 1.9 is outside [0, 1]"),
@@ -548,7 +545,7 @@ fn check_reports_size_and_keys() {
     );
     let missing = std::path::Path::new("/nonexistent/packet.toml");
     assert!(
-        qis_outcomes::packet::check::check(missing)
+        qis_outcomes::check_packet_file(missing)
             .unwrap_err()
             .to_string()
             .contains("/nonexistent/packet.toml")

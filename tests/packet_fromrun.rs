@@ -2,10 +2,10 @@
 //! ../shared/fixtures, so a clone anywhere can run it): each yields exactly the findings its
 //! README lists, with provenance, or the errors it must give.
 
-use qis_outcomes::packet::fromrun::{
+use qis_outcomes::*;
+use qis_outcomes::{
     FromRunError, Overrides, Provenance, RunDraft, RunProblem, ScoreSource, from_run,
 };
-use qis_outcomes::packet::*;
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
@@ -113,7 +113,7 @@ fn qlora_llama3_medqa() {
 
     // The draft written as a packet file parses back to the same packet.
     let file = run.to_packet_file();
-    let back = qis_outcomes::packet::template::parse_packet_file(&file)
+    let back = qis_outcomes::parse_packet_file(&file)
         .unwrap()
         .build()
         .unwrap();

@@ -4,9 +4,9 @@
 
 use ed25519_dalek::SigningKey;
 use qis_core::Id;
-use qis_outcomes::packet::keys::{KEY_PREFIX, Ranked, jaccard, rank};
-use qis_outcomes::packet::template::{parse_packet_file, template};
-use qis_outcomes::packet::*;
+use qis_outcomes::*;
+use qis_outcomes::{KEY_PREFIX, Ranked, jaccard, rank};
+use qis_outcomes::{packet_template as template, parse_packet_file};
 use std::collections::BTreeMap;
 
 fn packet(family: &str, task: &str, tags: &[&str], seed: u8) -> OutcomePacket {

@@ -4,8 +4,8 @@
 use ed25519_dalek::SigningKey;
 use qis_core::Id;
 use qis_core::{PublicKey, RecordError, RecordKind, RecordPolicy, SignedRecord};
-use qis_outcomes::packet::template::{parse_packet_file, template};
-use qis_outcomes::packet::*;
+use qis_outcomes::*;
+use qis_outcomes::{packet_template as template, parse_packet_file};
 
 fn signer(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])
@@ -67,7 +67,7 @@ fn forged_signatures_are_refused() {
 fn validly_signed_but_invalid_bodies_are_refused() {
     let policy = OutcomePolicy::default();
     let body = parse_packet_file(&template()).unwrap().build().unwrap();
-    let key = qis_outcomes::packet::keys::packet_keys(&body)[0].id;
+    let key = qis_outcomes::packet_keys(&body)[0].id;
 
     // Garbage payload, correctly signed.
     let garbage = SignedRecord::sign(&signer(1), RecordKind::Outcome, 1, vec![0xff; 40]).unwrap();

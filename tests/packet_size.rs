@@ -6,10 +6,10 @@
 
 use ed25519_dalek::SigningKey;
 use qis_core::constants::MAX_RECORD;
-use qis_outcomes::packet::fromrun::{Overrides, from_run};
-use qis_outcomes::packet::hyper::format_number;
-use qis_outcomes::packet::template::{parse_packet_file, template};
-use qis_outcomes::packet::*;
+use qis_outcomes::format_number;
+use qis_outcomes::*;
+use qis_outcomes::{Overrides, from_run};
+use qis_outcomes::{packet_template as template, parse_packet_file};
 use std::path::PathBuf;
 
 /// The seed's `to_bytes()` for the same content, written the way Python's `json.dumps` would.

@@ -2,10 +2,10 @@
 //! learning rates), votes, method choice by expected gain, tie rules, weights, determinism.
 
 use qis_core::RecordId;
-use qis_outcomes::packet::template::{parse_packet_file, template};
-use qis_outcomes::packet::*;
-use qis_outcomes::synth::render::{table, to_json};
-use qis_outcomes::synth::{Evidence, recommend};
+use qis_outcomes::*;
+use qis_outcomes::{Evidence, recommend};
+use qis_outcomes::{packet_template as template, parse_packet_file};
+use qis_outcomes::{render_json as to_json, render_table as table};
 
 struct Run {
     id: u8,
@@ -46,7 +46,7 @@ fn sched(s: &str) -> (HyperKey, HyperValue) {
     (HyperKey::Scheduler, HyperValue::Text(s.into()))
 }
 
-fn param(rec: &qis_outcomes::synth::Recommendation, key: HyperKey) -> (HyperValue, f64, usize) {
+fn param(rec: &qis_outcomes::Recommendation, key: HyperKey) -> (HyperValue, f64, usize) {
     let p = rec
         .hyperparams
         .iter()
@@ -266,8 +266,8 @@ fn renders_as_table_and_json() {
 #[test]
 fn swahili_query_to_recommendation_end_to_end() {
     use ed25519_dalek::SigningKey;
-    use qis_outcomes::packet::keys::rank as rank_found;
-    use qis_outcomes::synth::NoFeedback;
+    use qis_outcomes::NoFeedback;
+    use qis_outcomes::rank as rank_found;
     let publish = |family: &str, tags: &[&str], method: &str, gain: f64, rate: f32, seed: u8| {
         let mut draft = parse_packet_file(&template()).unwrap();
         draft.family = Some(family.into());

@@ -1,12 +1,12 @@
 //! Real nodes over UDP on loopback: 100 nodes in one process, each on its own 127.0.0.x
 //! address (so the per-IP limits behave as on a real network).
 
-use qis_core::constants::K;
+use qis_core::Config;
 use qis_core::Id;
 use qis_core::Identity;
-use qis_core::Config;
-use qis_core::{RecordKind, SignedRecord};
+use qis_core::constants::K;
 use qis_core::wire::NetworkId;
+use qis_core::{RecordKind, SignedRecord};
 use qis_udp::{NodeHandle, NodeOptions, SocketOptions, spawn};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;

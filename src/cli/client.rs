@@ -2,10 +2,10 @@
 //! node but marks itself as a client, so no node enters it into its routing table.
 
 use super::common::{CliError, NetworkArgs, data_home, resolve, runtime, unix_now};
-use qis_core::{Id, hex};
 use qis_core::Config;
-use qis_core::{RecordKind, SignedRecord};
 use qis_core::wire::Role;
+use qis_core::{Id, hex};
+use qis_core::{RecordKind, SignedRecord};
 use qis_udp::{NodeHandle, NodeOptions, SocketOptions, spawn};
 use serde_json::json;
 use std::io::Read;
@@ -16,7 +16,7 @@ use std::time::Duration;
 
 /// Options every client subcommand takes.
 #[derive(Debug, clap::Args)]
-pub struct ClientArgs {
+pub(super) struct ClientArgs {
     /// A node to join through (HOST:PORT); repeat for several.
     #[arg(long, required = true, value_name = "ADDR")]
     pub bootstrap: Vec<String>,
@@ -70,7 +70,7 @@ pub struct PingArgs {
 }
 
 /// The DHT key for a user's key text.
-pub fn key_of(text: &str) -> Id {
+pub(super) fn key_of(text: &str) -> Id {
     Id::hash(text.as_bytes())
 }
 
@@ -85,7 +85,7 @@ fn timeout(secs: f64) -> Result<Duration, CliError> {
 
 /// Starts a client node on an ephemeral port of the seeds' address family.
 async fn start_client(network: &NetworkArgs, seeds: &[SocketAddr]) -> Result<NodeHandle, CliError> {
-    let identity = qis_udp::keyfile::generate_identity()?;
+    let identity = qis_udp::generate_identity()?;
     let listen: SocketAddr = if seeds.first().is_some_and(SocketAddr::is_ipv6) {
         "[::]:0"
     } else {
@@ -144,13 +144,13 @@ fn read_value(value: &str) -> Result<Vec<u8>, CliError> {
 }
 
 /// Runs `qis put`.
-pub fn put(args: PutArgs) -> Result<ExitCode, CliError> {
+pub(super) fn put(args: PutArgs) -> Result<ExitCode, CliError> {
     let value = read_value(&args.value)?;
     let key_dir = args
         .data_dir
         .clone()
         .unwrap_or_else(|| data_home().join("client"));
-    let identity = qis_udp::keyfile::load_or_create(&key_dir)?;
+    let identity = qis_udp::load_or_create_identity(&key_dir)?;
     let record = SignedRecord::sign(identity.signing_key(), RecordKind::Raw, unix_now(), value)
         .map_err(|e| CliError::Input(format!("VALUE: {e}")))?;
     let key = key_of(&args.key);
@@ -191,7 +191,7 @@ pub fn put(args: PutArgs) -> Result<ExitCode, CliError> {
 }
 
 /// Runs `qis get`.
-pub fn get(args: GetArgs) -> Result<ExitCode, CliError> {
+pub(super) fn get(args: GetArgs) -> Result<ExitCode, CliError> {
     let key = key_of(&args.key);
     let report = runtime()?.block_on(bounded(args.client.timeout, async {
         let client = connect(&args.client).await?;
@@ -244,7 +244,7 @@ pub fn get(args: GetArgs) -> Result<ExitCode, CliError> {
 }
 
 /// Runs `qis ping`.
-pub fn ping(args: PingArgs) -> Result<ExitCode, CliError> {
+pub(super) fn ping(args: PingArgs) -> Result<ExitCode, CliError> {
     let reply = runtime()?.block_on(bounded(args.timeout, async {
         let addr = resolve(std::slice::from_ref(&args.addr)).await?;
         let client = start_client(&args.network, &addr).await?;

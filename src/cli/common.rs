@@ -1,8 +1,8 @@
 //! Pieces the subcommands share: errors, data directories, address resolution, the runtime.
 
 use qis_core::wire::NetworkId;
+use qis_udp::KeyFileError;
 use qis_udp::NetError;
-use qis_udp::keyfile::IdentityError;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -17,7 +17,7 @@ pub enum CliError {
     Failed(String),
     /// Loading or creating a key.
     #[error(transparent)]
-    Identity(#[from] IdentityError),
+    Identity(#[from] KeyFileError),
     /// Starting the node.
     #[error(transparent)]
     Net(#[from] NetError),
@@ -47,7 +47,7 @@ impl CliError {
 
 /// `--network` as shared by every networked subcommand.
 #[derive(Debug, Clone, clap::Args)]
-pub struct NetworkArgs {
+pub(super) struct NetworkArgs {
     /// Network name: nodes only talk to nodes of the same network ("main" is the public one).
     #[arg(long, default_value = "main", value_name = "NAME")]
     pub network: String,
@@ -55,14 +55,14 @@ pub struct NetworkArgs {
 
 impl NetworkArgs {
     /// The network id.
-    pub fn id(&self) -> NetworkId {
+    pub(super) fn id(&self) -> NetworkId {
         NetworkId::from_name(&self.network)
     }
 }
 
 /// Where qis keeps keys and data unless told otherwise: `$QIS_HOME`, else
 /// `$XDG_DATA_HOME/qis`, else `~/.local/share/qis`, else `./.qis`.
-pub fn data_home() -> PathBuf {
+pub(super) fn data_home() -> PathBuf {
     if let Some(dir) = std::env::var_os("QIS_HOME") {
         return PathBuf::from(dir);
     }
@@ -76,7 +76,7 @@ pub fn data_home() -> PathBuf {
 }
 
 /// Resolves `host:port` strings (names allowed) to socket addresses.
-pub async fn resolve(addrs: &[String]) -> Result<Vec<SocketAddr>, CliError> {
+pub(super) async fn resolve(addrs: &[String]) -> Result<Vec<SocketAddr>, CliError> {
     let mut out = Vec::new();
     for addr in addrs {
         let found: Vec<SocketAddr> = tokio::net::lookup_host(addr.as_str())
@@ -96,7 +96,7 @@ pub async fn resolve(addrs: &[String]) -> Result<Vec<SocketAddr>, CliError> {
 }
 
 /// A tokio runtime for one command.
-pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -104,7 +104,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 }
 
 /// Seconds since the Unix epoch.
-pub fn unix_now() -> u64 {
+pub(super) fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

@@ -3,7 +3,7 @@
 use super::common::{CliError, NetworkArgs, data_home, resolve, runtime};
 use qis_core::Config;
 use qis_core::TableConfig;
-use qis_udp::published::PublishedDir;
+use qis_udp::PublishedDir;
 use qis_udp::{NodeHandle, NodeOptions, SocketOptions, spawn};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -44,7 +44,7 @@ pub struct NodeArgs {
 }
 
 /// Runs `qis node`.
-pub fn run(args: NodeArgs) -> Result<ExitCode, CliError> {
+pub(super) fn run(args: NodeArgs) -> Result<ExitCode, CliError> {
     runtime()?.block_on(serve(args))
 }
 
@@ -53,7 +53,7 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
         .data_dir
         .clone()
         .unwrap_or_else(|| data_home().join(format!("node-{}", args.listen.port())));
-    let identity = qis_udp::keyfile::load_or_create(&data_dir)?;
+    let identity = qis_udp::load_or_create_identity(&data_dir)?;
     let seeds = resolve(&args.bootstrap).await?;
     let config = Config {
         network: args.network.id(),
@@ -66,7 +66,7 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
         } else {
             Some(Default::default())
         },
-        policy: std::sync::Arc::new(qis_outcomes::packet::OutcomePolicy::allowing_raw()),
+        policy: std::sync::Arc::new(qis_outcomes::OutcomePolicy::allowing_raw()),
         ..Config::default()
     };
     let options = NodeOptions {

@@ -5,12 +5,12 @@ use super::common::{CliError, data_home, runtime, unix_now};
 use super::packet::{RunFlags, draft_from_run};
 use crate::exchange::{fetch_packets, publish_packet};
 use qis_core::Id;
-use qis_outcomes::packet::check::check;
-use qis_outcomes::packet::keys::{Ranked, rank};
-use qis_outcomes::packet::{OutcomeBody, OutcomePacket, Query};
-use qis_outcomes::synth::evidence::{Evidence, NoFeedback};
-use qis_outcomes::synth::{recommend, render};
-use qis_udp::published::{PublishedDir, PublishedEntry};
+use qis_outcomes::check_packet_file as check;
+use qis_outcomes::{Evidence, NoFeedback};
+use qis_outcomes::{OutcomeBody, OutcomePacket, Query};
+use qis_outcomes::{Ranked, rank};
+use qis_outcomes::{recommend, render_json, render_table};
+use qis_udp::{PublishedDir, PublishedEntry};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,7 +37,7 @@ pub struct PublishArgs {
 
 /// What to look for: the context of the caller's own fine-tuning run.
 #[derive(Debug, clap::Args)]
-pub struct ContextArgs {
+pub(super) struct ContextArgs {
     /// Base model family (optional: without it only task-level keys are asked).
     #[arg(long)]
     pub family: Option<String>,
@@ -69,13 +69,13 @@ pub struct RecommendArgs {
 }
 
 /// Runs `qis publish`.
-pub fn publish(args: PublishArgs) -> Result<ExitCode, CliError> {
+pub(super) fn publish(args: PublishArgs) -> Result<ExitCode, CliError> {
     let body = packet_body(&args)?;
     let data_dir = args
         .data_dir
         .clone()
         .unwrap_or_else(|| data_home().join("publisher"));
-    let identity = qis_udp::keyfile::load_or_create(&data_dir)?;
+    let identity = qis_udp::load_or_create_identity(&data_dir)?;
     let packet = OutcomePacket::sign(body, identity.signing_key(), unix_now())
         .map_err(|e| CliError::Input(e.to_string()))?;
     let keys = packet.keys();
@@ -175,7 +175,7 @@ fn packet_json(r: &Ranked) -> serde_json::Value {
 }
 
 /// Runs `qis query`.
-pub fn query(args: QueryArgs) -> Result<ExitCode, CliError> {
+pub(super) fn query(args: QueryArgs) -> Result<ExitCode, CliError> {
     let (_, ranked, refused) = search(&args.context)?;
     let shown = &ranked[..ranked.len().min(args.limit)];
     if args.context.client.json {
@@ -226,7 +226,7 @@ fn refused_note(refused: usize) -> String {
 }
 
 /// Runs `qis recommend`.
-pub fn recommend_cmd(args: RecommendArgs) -> Result<ExitCode, CliError> {
+pub(super) fn recommend_cmd(args: RecommendArgs) -> Result<ExitCode, CliError> {
     let (_, ranked, refused) = search(&args.context)?;
     let evidence: Vec<Evidence> = ranked
         .iter()
@@ -248,10 +248,10 @@ pub fn recommend_cmd(args: RecommendArgs) -> Result<ExitCode, CliError> {
     if args.context.client.json {
         println!(
             "{}",
-            json!({ "found": ranked.len(), "refused": refused, "recommendation": render::to_json(&rec) })
+            json!({ "found": ranked.len(), "refused": refused, "recommendation": render_json(&rec) })
         );
     } else {
-        print!("{}", render::table(&rec));
+        print!("{}", render_table(&rec));
         eprintln!("from {} packet(s){}", ranked.len(), refused_note(refused));
     }
     Ok(ExitCode::SUCCESS)

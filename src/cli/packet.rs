@@ -3,11 +3,11 @@
 use super::common::CliError;
 use clap::Subcommand;
 use qis_core::RecordId;
-use qis_outcomes::packet::check::check;
-use qis_outcomes::packet::fromrun::{Overrides, RunDraft, ScoreSource, from_run};
-use qis_outcomes::packet::hyper::{HyperKey, HyperValue};
-use qis_outcomes::packet::template::template;
-use qis_outcomes::packet::{DataScale, Method, ScoreScale};
+use qis_outcomes::check_packet_file as check;
+use qis_outcomes::packet_template as template;
+use qis_outcomes::{DataScale, Method, ScoreScale};
+use qis_outcomes::{HyperKey, HyperValue};
+use qis_outcomes::{Overrides, RunDraft, ScoreSource, from_run};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -170,7 +170,7 @@ impl RunFlags {
 }
 
 /// Runs `qis packet …`.
-pub fn run(command: PacketCommand) -> Result<ExitCode, CliError> {
+pub(super) fn run(command: PacketCommand) -> Result<ExitCode, CliError> {
     match command {
         PacketCommand::New { file } => new(file.as_deref()),
         PacketCommand::Check { file, json } => {
@@ -199,7 +199,7 @@ pub fn run(command: PacketCommand) -> Result<ExitCode, CliError> {
 
 /// Drafts a packet from a run directory; on failure prints what was found, then fails with
 /// every problem.
-pub fn draft_from_run(dir: &Path, flags: &RunFlags) -> Result<RunDraft, CliError> {
+pub(super) fn draft_from_run(dir: &Path, flags: &RunFlags) -> Result<RunDraft, CliError> {
     from_run(dir, &flags.overrides()).map_err(|error| {
         if let Some(partial) = &error.partial {
             eprintln!("found so far:\n{}", partial.render());

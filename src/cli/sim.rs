@@ -3,9 +3,9 @@
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use qis_core::Duration;
-use qis_sim::config::{ChurnConfig, Formation, SimConfig, Timers, default_join_rate};
-use qis_sim::network::NetworkConfig;
-use qis_sim::{SimReport, simulate_with_progress, sweep};
+use qis_sim::NetworkConfig;
+use qis_sim::{ChurnConfig, Formation, SimConfig, Timers, default_join_rate};
+use qis_sim::{SimReport, simulate_with_progress, sweep_table, write_sweep_outputs};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -253,14 +253,14 @@ pub fn run(args: SimArgs) -> Result<(), SimError> {
         }
         return Ok(());
     }
-    let written = sweep::write_outputs(&args.out, &reports).map_err(|source| SimError::Io {
+    let written = write_sweep_outputs(&args.out, &reports).map_err(|source| SimError::Io {
         path: args.out.clone(),
         source,
     })?;
     if args.json {
         println!("{}", serde_json::to_string(&reports)?);
     } else {
-        print!("{}", sweep::table(&reports));
+        print!("{}", sweep_table(&reports));
         let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
         println!("wrote {}", names.join(", "));
     }

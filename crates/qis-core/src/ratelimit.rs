@@ -32,7 +32,7 @@ struct Slot {
 
 /// The limiter. Allocates its table on first use, so idle simulated nodes cost nothing.
 #[derive(Debug, Clone)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     limit: RateLimit,
     salt: u64,
     slots: Vec<Slot>,
@@ -40,7 +40,7 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     /// A limiter; `salt` (random per node) keeps attackers from aiming collisions.
-    pub fn new(limit: RateLimit, salt: u64) -> RateLimiter {
+    pub(crate) fn new(limit: RateLimit, salt: u64) -> RateLimiter {
         RateLimiter {
             limit,
             salt,
@@ -49,7 +49,7 @@ impl RateLimiter {
     }
 
     /// True if a request from `host` may be served now (and charges it).
-    pub fn allow(&mut self, host: u128, now: Time) -> bool {
+    pub(crate) fn allow(&mut self, host: u128, now: Time) -> bool {
         if self.slots.is_empty() {
             let full = Slot {
                 tokens: self.limit.burst as f32,

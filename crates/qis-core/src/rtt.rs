@@ -9,7 +9,7 @@ use crate::time::Duration;
 
 /// Smoothed RTT and its variation, in microseconds.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct RttEstimator {
+pub(crate) struct RttEstimator {
     srtt_us: u32,
     rttvar_us: u32,
     samples: u32,
@@ -18,7 +18,7 @@ pub struct RttEstimator {
 impl RttEstimator {
     /// Feeds one measured round trip (only from requests answered on their first attempt,
     /// Karn's rule, so a retry's answer never counts against the wrong send time).
-    pub fn observe(&mut self, rtt: Duration) {
+    pub(crate) fn observe(&mut self, rtt: Duration) {
         let sample = rtt.as_micros().min(u32::MAX as u128) as i64;
         if self.samples == 0 {
             self.srtt_us = sample as u32;
@@ -35,7 +35,7 @@ impl RttEstimator {
     /// The timeout of attempt `attempt` (0-based) of a request: srtt + 4·rttvar, clamped; the
     /// initial value before any sample. Every attempt but the last gets that timeout; the last
     /// waits `LAST_ATTEMPT_TIMEOUTS` times as long, up to `MAX_REQUEST_TIMEOUT`.
-    pub fn timeout(&self, attempt: u8) -> Duration {
+    pub(crate) fn timeout(&self, attempt: u8) -> Duration {
         let base = if self.samples == 0 {
             INITIAL_REQUEST_TIMEOUT
         } else {
@@ -55,7 +55,7 @@ impl RttEstimator {
     }
 
     /// The smoothed round-trip time, if measured.
-    pub fn srtt(&self) -> Option<Duration> {
+    pub(crate) fn srtt(&self) -> Option<Duration> {
         (self.samples > 0).then(|| Duration::from_micros(u64::from(self.srtt_us)))
     }
 }

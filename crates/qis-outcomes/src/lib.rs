@@ -1,9 +1,32 @@
 //! Outcome packets and what qis does with them: a signed fine-tuning result of at most 512
-//! bytes ([`packet`]), its semantic keys, its import from the files a training run left on
-//! disk, and the local synthesis of a recommendation from similar runs ([`synth`]). No I/O
-//! beyond reading the run folder and packet files it is pointed at.
+//! bytes ([`OutcomePacket`]), its semantic keys ([`Query`], [`rank`]), its import from the files
+//! a training run left on disk ([`from_run`]), and the local synthesis of a recommendation from
+//! similar runs ([`recommend`]). No I/O beyond reading the run folder and packet files it is
+//! pointed at.
 
-pub mod packet;
-pub mod synth;
+mod packet;
+mod synth;
 
-pub use packet::OutcomePacket;
+#[cfg(test)]
+mod parser_fuzz_tests;
+
+pub use packet::check::{
+    CheckError, CheckReport, TextError, check as check_packet_file, check_text as check_packet_text,
+};
+pub use packet::draft::Draft;
+pub use packet::family::fold_family;
+pub use packet::fromrun::{
+    FromRunError, Overrides, Provenance, RunDraft, RunProblem, ScoreSource, from_run,
+};
+pub use packet::hyper::{HyperKind, format_number};
+pub use packet::keys::{KEY_PREFIX, Ranked, jaccard, packet_keys, rank};
+pub use packet::limits;
+pub use packet::size::{TYPICAL_CREATED, check_size, record_size};
+pub use packet::template::{parse_packet_file, render_packet_file, template as packet_template};
+pub use packet::validate::validate as validate_body;
+pub use packet::{
+    DataScale, HyperKey, HyperValue, KeyLevel, Method, Objective, OutcomeBody, OutcomePacket,
+    OutcomePolicy, PacketError, Query, ScoreScale, SemanticKey, Tuning,
+};
+pub use synth::render::{table as render_table, to_json as render_json};
+pub use synth::{Evidence, NoFeedback, Recommendation, RecommendedParam, Trust, recommend};

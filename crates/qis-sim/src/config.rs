@@ -1,8 +1,8 @@
 //! What one simulation run is asked to do.
 
 use super::network::NetworkConfig;
-use qis_core::constants::{BUCKET_REFRESH, REPLICATE_INTERVAL, REPUBLISH_INTERVAL};
 use qis_core::Duration;
+use qis_core::constants::{BUCKET_REFRESH, REPLICATE_INTERVAL, REPUBLISH_INTERVAL};
 use serde::Serialize;
 
 /// How the network forms before measurements start.

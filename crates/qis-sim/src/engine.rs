@@ -7,7 +7,7 @@ use std::collections::BinaryHeap;
 
 /// Something the simulator does at a point in virtual time.
 #[derive(Debug)]
-pub enum Action {
+pub(crate) enum Action {
     /// A datagram arrives at `to`, sent from `from`.
     Deliver {
         /// Receiving slot.
@@ -86,7 +86,7 @@ fn slot_of(at: Time) -> u64 {
 /// every event in flight (which, at 100,000 nodes, missed the cache at every level). The order
 /// is exactly the one a single heap would give: earliest first, ties in push order.
 #[derive(Debug)]
-pub struct EventQueue {
+pub(crate) struct EventQueue {
     /// Events of slot `cursor` (and any pushed for an earlier slot, which is due now).
     current: BinaryHeap<Scheduled>,
     /// Events of slots `cursor + 1 .. cursor + WHEEL_SLOTS`, at index `slot % WHEEL_SLOTS`.
@@ -123,17 +123,17 @@ impl Default for EventQueue {
 
 impl EventQueue {
     /// An empty queue at time zero.
-    pub fn new() -> EventQueue {
+    pub(crate) fn new() -> EventQueue {
         EventQueue::default()
     }
 
     /// The current virtual time (the time of the event being processed).
-    pub fn now(&self) -> Time {
+    pub(crate) fn now(&self) -> Time {
         self.now
     }
 
     /// Schedules `action` at `at` (never before now).
-    pub fn push(&mut self, at: Time, action: Action) {
+    pub(crate) fn push(&mut self, at: Time, action: Action) {
         let at = at.max(self.now);
         self.seq += 1;
         let index = match self.free.pop() {
@@ -167,7 +167,7 @@ impl EventQueue {
     }
 
     /// Takes the earliest action and advances the clock to it.
-    pub fn pop(&mut self) -> Option<(Time, Action)> {
+    pub(crate) fn pop(&mut self) -> Option<(Time, Action)> {
         loop {
             if let Some(next) = self.current.pop() {
                 let action = self.actions[next.action as usize].take()?;
@@ -212,17 +212,19 @@ impl EventQueue {
     }
 
     /// Events processed so far.
-    pub fn processed(&self) -> u64 {
+    pub(crate) fn processed(&self) -> u64 {
         self.processed
     }
 
     /// Events waiting.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.current.len() + self.in_wheel + self.far.len()
     }
 
     /// True when nothing is scheduled.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }

@@ -8,23 +8,24 @@
 //! puts and gets; the ground truth ([`truth`]) scores them. The same seed gives the same
 //! report, byte for byte, apart from the simulator's own speed and memory figures.
 
-pub mod config;
-pub mod engine;
+mod config;
+mod engine;
 mod measure;
 mod membership;
-pub mod memory;
-pub mod network;
-pub mod random;
-pub mod report;
-pub mod svg;
-pub mod sweep;
-pub mod truth;
-pub mod workload;
+mod memory;
+mod network;
+mod random;
+mod report;
+mod svg;
+mod sweep;
+mod truth;
+mod workload;
 mod world;
 
-pub use config::{ChurnConfig, Formation, SimConfig, Timers};
+pub use config::{ChurnConfig, Formation, SimConfig, Timers, default_join_rate};
 pub use network::NetworkConfig;
 pub use report::SimReport;
+pub use sweep::{sweep_table, write_sweep_outputs};
 pub use world::Simulation;
 
 use indicatif::ProgressBar;

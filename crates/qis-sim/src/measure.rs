@@ -5,10 +5,10 @@ use super::engine::Action;
 use super::report::{ChurnCounts, Joins, SimReport, round3};
 use super::workload::{Collector, Purpose, Step, plan};
 use super::world::{Phase, Simulation};
-use qis_core::SimAddr;
 use qis_core::Id;
-use qis_core::{OpId, OpResult};
+use qis_core::SimAddr;
 use qis_core::{Duration, Time};
+use qis_core::{OpId, OpResult};
 
 /// Samples of the live population taken over the window (for the mean).
 const LIVE_SAMPLE_EVERY: Duration = Duration::from_secs(60);

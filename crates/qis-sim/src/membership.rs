@@ -11,9 +11,9 @@ use super::engine::Action;
 use super::random::{exponential, weibull};
 use super::workload::Purpose;
 use super::world::{NOT_JOINED, Phase, Simulation};
-use qis_core::SimAddr;
-use qis_core::Id;
 use qis_core::BootstrapReport;
+use qis_core::Id;
+use qis_core::SimAddr;
 use qis_core::{Duration, Time};
 use rand::RngExt;
 

@@ -19,17 +19,17 @@ fn status_field(name: &str) -> u64 {
 }
 
 /// Peak resident memory of the process in bytes.
-pub fn peak_rss() -> u64 {
+pub(crate) fn peak_rss() -> u64 {
     status_field("VmHWM")
 }
 
 /// Resident memory of the process now, in bytes.
-pub fn current_rss() -> u64 {
+pub(crate) fn current_rss() -> u64 {
     status_field("VmRSS")
 }
 
 /// Resets the peak to the current value (Linux 4.0 and later), so each run of a sweep reports
 /// its own peak. Failure is harmless: the peak then covers earlier runs too.
-pub fn reset_peak() {
+pub(crate) fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }

@@ -44,7 +44,7 @@ impl Default for NetworkConfig {
 
 /// Where a node sits: 12 bytes per node.
 #[derive(Debug, Clone, Copy)]
-pub struct Site {
+pub(crate) struct Site {
     x: f32,
     y: f32,
     /// Access-link delay in (unscaled) milliseconds.
@@ -60,7 +60,7 @@ const CALIBRATION_PAIRS: usize = 20_000;
 
 /// The latency and loss model.
 #[derive(Debug)]
-pub struct Network {
+pub(crate) struct Network {
     config: NetworkConfig,
     scale: f64,
     /// Gilbert–Elliott: probability of entering, and of leaving, the bad state per datagram.
@@ -70,7 +70,7 @@ pub struct Network {
 
 impl Network {
     /// A model with `config`, calibrated with `rng`.
-    pub fn new(config: NetworkConfig, rng: &mut SimRng) -> Network {
+    pub(crate) fn new(config: NetworkConfig, rng: &mut SimRng) -> Network {
         let sites: Vec<Site> = (0..1000)
             .map(|_| Network::draw_site(&config, rng))
             .collect();
@@ -99,11 +99,6 @@ impl Network {
         }
     }
 
-    /// The settings.
-    pub fn config(&self) -> &NetworkConfig {
-        &self.config
-    }
-
     fn draw_site(config: &NetworkConfig, rng: &mut SimRng) -> Site {
         let access = log_normal(rng, ACCESS_MEDIAN_MS, config.access_sigma).min(2_000.0);
         Site {
@@ -114,17 +109,17 @@ impl Network {
     }
 
     /// A new node's site.
-    pub fn site(&self, rng: &mut SimRng) -> Site {
+    pub(crate) fn site(&self, rng: &mut SimRng) -> Site {
         Network::draw_site(&self.config, rng)
     }
 
     /// The one-way delay from `a` to `b` in microseconds, jitter excluded.
-    pub fn base_delay_us(&self, a: &Site, b: &Site) -> u64 {
+    pub(crate) fn base_delay_us(&self, a: &Site, b: &Site) -> u64 {
         (raw_one_way(a, b) * self.scale * 1000.0) as u64
     }
 
     /// The delay of one datagram from `a` to `b` in microseconds.
-    pub fn delay_us(&self, a: &Site, b: &Site, rng: &mut SimRng) -> u64 {
+    pub(crate) fn delay_us(&self, a: &Site, b: &Site, rng: &mut SimRng) -> u64 {
         let jitter = if self.config.jitter_ms > 0.0 {
             exponential(rng, self.config.jitter_ms * 1000.0) as u64
         } else {
@@ -135,7 +130,7 @@ impl Network {
 
     /// Whether the next datagram toward a receiver whose burst state is `bad` is lost; updates
     /// the state.
-    pub fn lost(&self, bad: &mut bool, rng: &mut SimRng) -> bool {
+    pub(crate) fn lost(&self, bad: &mut bool, rng: &mut SimRng) -> bool {
         if self.config.loss <= 0.0 {
             return false;
         }
@@ -152,7 +147,12 @@ impl Network {
 
     /// Round-trip-time percentiles of the model over `pairs` random pairs of `sites`, in
     /// milliseconds (median, 99th percentile).
-    pub fn rtt_percentiles(&self, sites: &[Site], pairs: usize, rng: &mut SimRng) -> (f64, f64) {
+    pub(crate) fn rtt_percentiles(
+        &self,
+        sites: &[Site],
+        pairs: usize,
+        rng: &mut SimRng,
+    ) -> (f64, f64) {
         if sites.len() < 2 {
             return (0.0, 0.0);
         }

@@ -5,16 +5,16 @@ use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 /// The simulator's random generator.
-pub type SimRng = Xoshiro256PlusPlus;
+pub(crate) type SimRng = Xoshiro256PlusPlus;
 
 /// An independent generator for one purpose (`stream`) of a run seeded with `seed`, so that
 /// changing one model (say, loss) does not shift the draws of another (say, the workload).
-pub fn stream(seed: u64, stream: u64) -> SimRng {
+pub(crate) fn stream(seed: u64, stream: u64) -> SimRng {
     SimRng::seed_from_u64(mix(seed, stream))
 }
 
 /// Mixes two numbers into a well-spread seed (splitmix64 finaliser).
-pub fn mix(a: u64, b: u64) -> u64 {
+pub(crate) fn mix(a: u64, b: u64) -> u64 {
     let mut z = a ^ b
         .wrapping_mul(0x9E37_79B9_7F4A_7C15)
         .wrapping_add(0x632B_E59B_D9B4_E019);
@@ -24,31 +24,31 @@ pub fn mix(a: u64, b: u64) -> u64 {
 }
 
 /// A uniform draw in (0, 1]: safe to take the logarithm of.
-pub fn open_unit(rng: &mut SimRng) -> f64 {
+pub(crate) fn open_unit(rng: &mut SimRng) -> f64 {
     1.0 - rng.random::<f64>()
 }
 
 /// A standard normal draw (Box–Muller).
-pub fn normal(rng: &mut SimRng) -> f64 {
+pub(crate) fn normal(rng: &mut SimRng) -> f64 {
     let u = open_unit(rng);
     let v: f64 = rng.random();
     (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
 }
 
 /// A log-normal draw with the given median and shape `sigma` (of the underlying normal).
-pub fn log_normal(rng: &mut SimRng, median: f64, sigma: f64) -> f64 {
+pub(crate) fn log_normal(rng: &mut SimRng, median: f64, sigma: f64) -> f64 {
     median * (sigma * normal(rng)).exp()
 }
 
 /// A Weibull draw with the given median and shape. Shape below 1 gives the heavy tail measured
 /// for peer-to-peer session lengths: many short sessions, a few very long ones.
-pub fn weibull(rng: &mut SimRng, median: f64, shape: f64) -> f64 {
+pub(crate) fn weibull(rng: &mut SimRng, median: f64, shape: f64) -> f64 {
     let scale = median / std::f64::consts::LN_2.powf(1.0 / shape);
     scale * (-open_unit(rng).ln()).powf(1.0 / shape)
 }
 
 /// An exponential draw with the given mean.
-pub fn exponential(rng: &mut SimRng, mean: f64) -> f64 {
+pub(crate) fn exponential(rng: &mut SimRng, mean: f64) -> f64 {
     -mean * open_unit(rng).ln()
 }
 

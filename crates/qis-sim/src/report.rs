@@ -7,10 +7,7 @@ use serde::{Serialize, Serializer};
 use std::fmt;
 
 /// Serialises a duration as seconds.
-pub(crate) fn as_secs<S: Serializer>(
-    d: &qis_core::Duration,
-    s: S,
-) -> Result<S::Ok, S::Error> {
+pub(crate) fn as_secs<S: Serializer>(d: &qis_core::Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())
 }
 
@@ -190,7 +187,7 @@ pub struct SimReport {
 }
 
 /// Rounds to three decimals, so reports stay readable.
-pub fn round3(x: f64) -> f64 {
+pub(crate) fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 

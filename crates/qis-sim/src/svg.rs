@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 /// One line of a chart.
 #[derive(Debug, Clone)]
-pub struct Series {
+pub(crate) struct Series {
     /// Legend text.
     pub name: String,
     /// Points (x, y), in drawing order.
@@ -47,7 +47,7 @@ fn ticks(min: f64, max: f64) -> (f64, f64, f64) {
 }
 
 /// A line chart of `series` with axis labels.
-pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
+pub(crate) fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
     let all = series.iter().flat_map(|s| s.points.iter());
     let (mut x_min, mut x_max, mut y_max) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64);
     for &(x, y) in all {

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 /// The human table of a sweep.
-pub fn table(reports: &[SimReport]) -> String {
+pub fn sweep_table(reports: &[SimReport]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -55,7 +55,7 @@ pub fn table(reports: &[SimReport]) -> String {
 }
 
 /// The CSV of a sweep: one row per run.
-pub fn csv(reports: &[SimReport]) -> String {
+pub(crate) fn csv(reports: &[SimReport]) -> String {
     let mut out = String::from(
         "nodes,log2_nodes,lookups,success_rate,recall_k,hops_mean,hops_p50,hops_p90,hops_p99,hops_max,rounds_mean,rounds_p50,requests_mean,latency_p50_ms,latency_p90_ms,latency_p99_ms,datagrams_per_lookup,bytes_per_lookup,wall_s,events_per_s,peak_rss_bytes,bytes_per_node,formation,join_refresh,loss,seed\n",
     );
@@ -95,7 +95,7 @@ pub fn csv(reports: &[SimReport]) -> String {
 }
 
 /// Hop depth (mean, median, 90th percentile) and mean rounds against log2 N.
-pub fn hops_plot(reports: &[SimReport]) -> String {
+pub(crate) fn hops_plot(reports: &[SimReport]) -> String {
     let x = |r: &SimReport| (r.nodes.max(1) as f64).log2();
     let series = |name: &str, f: &dyn Fn(&SimReport) -> f64| Series {
         name: name.into(),
@@ -115,7 +115,7 @@ pub fn hops_plot(reports: &[SimReport]) -> String {
 }
 
 /// The lookup-latency CDF of each run.
-pub fn latency_plot(reports: &[SimReport]) -> String {
+pub(crate) fn latency_plot(reports: &[SimReport]) -> String {
     let series: Vec<Series> = reports
         .iter()
         .map(|r| {
@@ -144,7 +144,7 @@ pub fn latency_plot(reports: &[SimReport]) -> String {
 }
 
 /// Writes `sweep.json`, `sweep.csv`, `hops.svg` and `latency_cdf.svg` into `dir`.
-pub fn write_outputs(dir: &Path, reports: &[SimReport]) -> std::io::Result<Vec<PathBuf>> {
+pub fn write_sweep_outputs(dir: &Path, reports: &[SimReport]) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let json = serde_json::to_string_pretty(reports).map_err(std::io::Error::other)?;
     let files = [

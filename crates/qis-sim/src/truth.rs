@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 /// The ids of live nodes, sorted.
 #[derive(Debug, Default, Clone)]
-pub struct LiveIndex {
+pub(crate) struct LiveIndex {
     ids: BTreeSet<Id>,
 }
 
@@ -29,32 +29,22 @@ pub(super) fn prefix_range(target: &Id, prefix: usize) -> (Id, Id) {
 
 impl LiveIndex {
     /// An empty index.
-    pub fn new() -> LiveIndex {
+    pub(crate) fn new() -> LiveIndex {
         LiveIndex::default()
     }
 
     /// Adds a live node.
-    pub fn insert(&mut self, id: Id) {
+    pub(crate) fn insert(&mut self, id: Id) {
         self.ids.insert(id);
     }
 
     /// Removes a node that went away.
-    pub fn remove(&mut self, id: &Id) {
+    pub(crate) fn remove(&mut self, id: &Id) {
         self.ids.remove(id);
     }
 
-    /// Live nodes.
-    pub fn len(&self) -> usize {
-        self.ids.len()
-    }
-
-    /// True when no node is live.
-    pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
-    }
-
     /// The `k` live ids closest to `target`, closest first.
-    pub fn closest(&self, target: &Id, k: usize) -> Vec<Id> {
+    pub(crate) fn closest(&self, target: &Id, k: usize) -> Vec<Id> {
         let count_at = |prefix: usize| {
             let (lo, hi) = prefix_range(target, prefix);
             self.ids.range(lo..=hi).take(k).count()

@@ -6,13 +6,13 @@ use super::random::{SimRng, mix};
 use super::report::{Latency, Spread, Values, round3};
 use super::truth::LiveIndex;
 use hdrhistogram::Histogram;
-use qis_core::SimAddr;
-use qis_core::constants::K;
 use qis_core::Id;
 use qis_core::Identity;
 use qis_core::LookupReport;
-use qis_core::{RecordKind, SignedRecord};
+use qis_core::SimAddr;
+use qis_core::constants::K;
 use qis_core::{Duration, Time};
+use qis_core::{RecordKind, SignedRecord};
 use std::collections::VecDeque;
 
 /// Publisher key pairs the values are signed with (records are really signed and verified).
@@ -20,7 +20,7 @@ const PUBLISHERS: u64 = 4;
 
 /// One workload step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     /// A FIND_NODE lookup of a random id from a random node.
     Lookup,
     /// Publish value `i` from a random node.
@@ -31,7 +31,7 @@ pub enum Step {
 
 /// What a command the simulator started is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
+pub(crate) enum Purpose {
     /// Joining.
     Bootstrap,
     /// A measured lookup.
@@ -43,7 +43,7 @@ pub enum Purpose {
 }
 
 /// The schedule of steps over the window starting at `start`, in time order.
-pub fn plan(config: &SimConfig, start: Time) -> VecDeque<(Time, Step)> {
+pub(crate) fn plan(config: &SimConfig, start: Time) -> VecDeque<(Time, Step)> {
     let window = config.window();
     let mut steps: Vec<(Time, u8, usize, Step)> = Vec::new();
     let spread = |i: usize, n: usize, from: Duration, span: Duration| {
@@ -78,14 +78,14 @@ pub fn plan(config: &SimConfig, start: Time) -> VecDeque<(Time, Step)> {
 
 /// The values of a run: keys and signed records.
 #[derive(Debug)]
-pub struct ValueSet {
+pub(crate) struct ValueSet {
     /// (key, record) per value.
     pub items: Vec<(Id, SignedRecord)>,
 }
 
 impl ValueSet {
     /// `count` values signed by a few publisher keys derived from `seed`.
-    pub fn new(count: usize, seed: u64) -> ValueSet {
+    pub(crate) fn new(count: usize, seed: u64) -> ValueSet {
         let publishers: Vec<Identity> = (0..PUBLISHERS)
             .map(|p| {
                 let mut secret = [0u8; 32];
@@ -112,7 +112,7 @@ impl ValueSet {
 
 /// Figures collected from finished commands.
 #[derive(Debug)]
-pub struct Collector {
+pub(crate) struct Collector {
     hops: Vec<u32>,
     rounds: Vec<u32>,
     requests: Vec<u32>,
@@ -144,7 +144,12 @@ impl Default for Collector {
 
 impl Collector {
     /// A lookup by `initiator` finished: compares it with the true k closest live nodes.
-    pub fn on_lookup(&mut self, report: &LookupReport<SimAddr>, initiator: Id, live: &LiveIndex) {
+    pub(crate) fn on_lookup(
+        &mut self,
+        report: &LookupReport<SimAddr>,
+        initiator: Id,
+        live: &LiveIndex,
+    ) {
         let mut truth = live.closest(&report.target, K + 1);
         truth.retain(|id| *id != initiator);
         truth.truncate(K);
@@ -166,7 +171,7 @@ impl Collector {
     }
 
     /// A put finished with `acks` acknowledgements.
-    pub fn on_put(&mut self, acks: u32) {
+    pub(crate) fn on_put(&mut self, acks: u32) {
         self.values.published += 1;
         self.acks_sum += u64::from(acks);
         if acks > 0 {
@@ -175,18 +180,18 @@ impl Collector {
     }
 
     /// A get finished; `found` tells whether it returned the value.
-    pub fn on_get(&mut self, found: bool) {
+    pub(crate) fn on_get(&mut self, found: bool) {
         self.values.gets += 1;
         self.values.found += u64::from(found);
     }
 
     /// Lookups measured.
-    pub fn lookups(&self) -> u64 {
+    pub(crate) fn lookups(&self) -> u64 {
         self.hops.len() as u64
     }
 
     /// Success rate (unfinished lookups count as failures).
-    pub fn success_rate(&self) -> f64 {
+    pub(crate) fn success_rate(&self) -> f64 {
         let total = self.lookups() + self.unfinished;
         if total == 0 {
             1.0
@@ -196,7 +201,7 @@ impl Collector {
     }
 
     /// Mean recall of the k closest.
-    pub fn recall(&self) -> f64 {
+    pub(crate) fn recall(&self) -> f64 {
         let total = self.lookups() + self.unfinished;
         if total == 0 {
             1.0
@@ -206,7 +211,7 @@ impl Collector {
     }
 
     /// (hops, rounds, requests, latency) summaries.
-    pub fn spreads(&mut self) -> (Spread, Spread, Spread, Latency) {
+    pub(crate) fn spreads(&mut self) -> (Spread, Spread, Spread, Latency) {
         (
             Spread::of(&mut self.hops),
             Spread::of(&mut self.rounds),
@@ -216,7 +221,7 @@ impl Collector {
     }
 
     /// The value figures.
-    pub fn values(&self) -> Values {
+    pub(crate) fn values(&self) -> Values {
         let mut v = self.values.clone();
         v.acks_mean = if v.published == 0 {
             0.0
@@ -232,7 +237,7 @@ impl Collector {
     }
 
     /// Draws a random value index among `count`.
-    pub fn pick_value(rng: &mut SimRng, count: usize) -> usize {
+    pub(crate) fn pick_value(rng: &mut SimRng, count: usize) -> usize {
         rand::RngExt::random_range(rng, 0..count)
     }
 }

@@ -3,10 +3,10 @@
 use super::handle::{Command, NodeHandle, NodeStats};
 use super::socket::canonical;
 use qis_core::NodeSecret;
+use qis_core::Time;
 use qis_core::constants::MAX_DATAGRAM;
 use qis_core::{Config, Event, Node, OpId, OpResult};
 use qis_core::{PublicKey, SignedRecord};
-use qis_core::Time;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use tokio::net::UdpSocket;

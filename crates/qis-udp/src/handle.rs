@@ -4,8 +4,8 @@ use super::NetError;
 use qis_core::Id;
 use qis_core::LookupReport;
 use qis_core::Metrics;
-use qis_core::{BootstrapReport, GetReport, PingReply, PutReport};
 use qis_core::SignedRecord;
+use qis_core::{BootstrapReport, GetReport, PingReply, PutReport};
 use std::net::SocketAddr;
 use tokio::sync::{mpsc, oneshot};
 

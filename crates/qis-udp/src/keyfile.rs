@@ -11,7 +11,7 @@ pub const KEY_FILE: &str = "node.key";
 
 /// Errors loading or creating an identity.
 #[derive(Debug, thiserror::Error)]
-pub enum IdentityError {
+pub enum KeyFileError {
     /// The file system refused.
     #[error("{path}: {source}")]
     Io {
@@ -32,23 +32,23 @@ pub enum IdentityError {
 }
 
 /// A fresh identity from OS randomness.
-pub fn generate_identity() -> Result<Identity, IdentityError> {
+pub fn generate_identity() -> Result<Identity, KeyFileError> {
     let mut secret = [0u8; 32];
-    fill_random(&mut secret)?;
+    os_entropy(&mut secret)?;
     Ok(Identity::from_secret_key(secret))
 }
 
 /// Loads `dir/node.key`, creating the directory and a new key (mode 0600) if absent.
-pub fn load_or_create(dir: &Path) -> Result<Identity, IdentityError> {
+pub fn load_or_create_identity(dir: &Path) -> Result<Identity, KeyFileError> {
     let path = dir.join(KEY_FILE);
-    let io = |source| IdentityError::Io {
+    let io = |source| KeyFileError::Io {
         path: path.clone(),
         source,
     };
     match fs::read_to_string(&path) {
-        Ok(text) => parse_key(text.trim()).ok_or(IdentityError::BadKeyFile { path: path.clone() }),
+        Ok(text) => parse_key(text.trim()).ok_or(KeyFileError::BadKeyFile { path: path.clone() }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            fs::create_dir_all(dir).map_err(|source| IdentityError::Io {
+            fs::create_dir_all(dir).map_err(|source| KeyFileError::Io {
                 path: dir.to_path_buf(),
                 source,
             })?;
@@ -87,11 +87,11 @@ fn open_private(path: &Path) -> std::io::Result<fs::File> {
 }
 
 /// Fills `buf` from the operating system's randomness.
-pub fn fill_random(buf: &mut [u8]) -> Result<(), IdentityError> {
+pub fn os_entropy(buf: &mut [u8]) -> Result<(), KeyFileError> {
     use rand::TryRng;
     rand::rngs::SysRng
         .try_fill_bytes(buf)
-        .map_err(|e| IdentityError::Random(e.to_string()))
+        .map_err(|e| KeyFileError::Random(e.to_string()))
 }
 
 #[cfg(test)]
@@ -102,14 +102,14 @@ mod tests {
     fn a_restarted_node_keeps_its_id() {
         let dir = std::env::temp_dir().join(format!("qis-identity-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
-        let first = load_or_create(&dir).unwrap();
-        let second = load_or_create(&dir).unwrap();
+        let first = load_or_create_identity(&dir).unwrap();
+        let second = load_or_create_identity(&dir).unwrap();
         assert_eq!(first.id(), second.id());
         assert_eq!(first.id(), first.public_key().id());
         fs::write(dir.join(KEY_FILE), "nonsense").unwrap();
         assert!(matches!(
-            load_or_create(&dir),
-            Err(IdentityError::BadKeyFile { .. })
+            load_or_create_identity(&dir),
+            Err(KeyFileError::BadKeyFile { .. })
         ));
         let _ = fs::remove_dir_all(&dir);
     }

@@ -5,15 +5,17 @@
 
 mod driver;
 mod handle;
-pub mod keyfile;
-pub mod published;
+mod keyfile;
+mod published;
 mod socket;
 
 pub use handle::{NodeHandle, NodeStats, RecordStream};
+pub use keyfile::{KEY_FILE, KeyFileError, generate_identity, load_or_create_identity, os_entropy};
+pub use published::{PUBLISHED_DIR, PublishedDir, PublishedEntry, PublishedError};
 pub use socket::{SocketOptions, bind_udp};
 
-use qis_core::Identity;
 use qis_core::Config;
+use qis_core::Identity;
 use std::net::SocketAddr;
 
 /// Everything needed to start a node on UDP.
@@ -51,7 +53,7 @@ pub enum NetError {
 /// share them, whatever key and configuration they were given.
 pub async fn spawn(identity: &Identity, options: NodeOptions) -> Result<NodeHandle, NetError> {
     let mut entropy = [0u8; 32];
-    keyfile::fill_random(&mut entropy).map_err(|e| NetError::Entropy(e.to_string()))?;
+    os_entropy(&mut entropy).map_err(|e| NetError::Entropy(e.to_string()))?;
     let socket = bind_udp(options.listen, &options.socket).map_err(|source| NetError::Bind {
         addr: options.listen,
         source,

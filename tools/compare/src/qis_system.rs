@@ -9,12 +9,12 @@ use crate::loadgen::LoadProtocol;
 use crate::measure::cpu::ThreadCpu;
 use crate::rng::Rng;
 use crate::system::{LookupOutcome, Result, System};
-use qis_core::constants::{PROTOCOL_VERSION, UNVERIFIED_REQUEST_MIN};
+use qis_core::Config;
 use qis_core::Id;
 use qis_core::Identity;
-use qis_udp::{NodeHandle, NodeOptions, SocketOptions};
-use qis_core::Config;
+use qis_core::constants::{PROTOCOL_VERSION, UNVERIFIED_REQUEST_MIN};
 use qis_core::wire::{self, Body, Header, Message, NetworkId, Padding, Role, TxId};
+use qis_udp::{NodeHandle, NodeOptions, SocketOptions};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 

@@ -6,6 +6,6 @@ mod iterative;
 mod paging;
 mod report;
 
-pub use iterative::{Candidate, CandidateState, Lookup, LookupRequest};
-pub use paging::{PageRequest, Pager};
+pub use iterative::{Lookup, LookupRequest};
+pub(crate) use paging::Pager;
 pub use report::{Hop, LookupReport};

@@ -29,7 +29,7 @@ struct Stream {
 
 /// A page to request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PageRequest<A> {
+pub(crate) struct PageRequest<A> {
     /// Which stream asks (echo it back with the answer).
     pub stream: usize,
     /// The holder to ask.
@@ -40,7 +40,7 @@ pub struct PageRequest<A> {
 
 /// Collects the values of one key.
 #[derive(Debug, Clone)]
-pub struct Pager<A> {
+pub(crate) struct Pager<A> {
     key: Id,
     records: BTreeMap<RecordId, SignedRecord>,
     holders: Vec<Holder<A>>,
@@ -59,7 +59,7 @@ fn range_start(s: usize, m: usize) -> RecordId {
 
 impl<A: Copy + Eq> Pager<A> {
     /// A pager for `key` keeping at most `max_records` values.
-    pub fn new(key: Id, max_records: usize) -> Pager<A> {
+    pub(crate) fn new(key: Id, max_records: usize) -> Pager<A> {
         Pager {
             key,
             records: BTreeMap::new(),
@@ -72,17 +72,17 @@ impl<A: Copy + Eq> Pager<A> {
     }
 
     /// The key.
-    pub fn key(&self) -> Id {
+    pub(crate) fn key(&self) -> Id {
         self.key
     }
 
     /// Whether a record with this id was already collected.
-    pub fn contains(&self, id: &RecordId) -> bool {
+    pub(crate) fn contains(&self, id: &RecordId) -> bool {
         self.records.contains_key(id)
     }
 
     /// Merges records, returning those not seen before (for streaming to the caller).
-    pub fn merge(&mut self, records: Vec<SignedRecord>) -> Vec<SignedRecord> {
+    pub(crate) fn merge(&mut self, records: Vec<SignedRecord>) -> Vec<SignedRecord> {
         let mut fresh = Vec::new();
         for record in records {
             if self.records.len() >= self.max_records {
@@ -99,7 +99,7 @@ impl<A: Copy + Eq> Pager<A> {
     }
 
     /// A first page from a holder found by the walk.
-    pub fn on_first_page(
+    pub(crate) fn on_first_page(
         &mut self,
         from: Contact<A>,
         total: u32,
@@ -118,7 +118,7 @@ impl<A: Copy + Eq> Pager<A> {
 
     /// Once the walk is over: plans up to `parallelism` streams over the holders with more
     /// pages, largest holders first.
-    pub fn start(&mut self, parallelism: usize) {
+    pub(crate) fn start(&mut self, parallelism: usize) {
         let mut order: Vec<usize> = (0..self.holders.len())
             .filter(|&i| self.holders[i].next.is_some())
             .collect();
@@ -149,7 +149,7 @@ impl<A: Copy + Eq> Pager<A> {
     }
 
     /// Pages to request now.
-    pub fn next_requests(&mut self) -> Vec<PageRequest<A>> {
+    pub(crate) fn next_requests(&mut self) -> Vec<PageRequest<A>> {
         if self.records.len() >= self.max_records {
             self.stop_all();
             return Vec::new();
@@ -178,7 +178,7 @@ impl<A: Copy + Eq> Pager<A> {
     }
 
     /// A page answered for `stream`; returns the records not seen before.
-    pub fn on_page(
+    pub(crate) fn on_page(
         &mut self,
         stream: usize,
         next: Option<RecordId>,
@@ -197,7 +197,7 @@ impl<A: Copy + Eq> Pager<A> {
     }
 
     /// The holder of `stream` did not answer: hand the range to another holder.
-    pub fn on_page_failure(&mut self, stream: usize) {
+    pub(crate) fn on_page_failure(&mut self, stream: usize) {
         let Some(s) = self.streams.get(stream).copied() else {
             return;
         };
@@ -216,37 +216,37 @@ impl<A: Copy + Eq> Pager<A> {
     }
 
     /// True when every stream is done.
-    pub fn is_finished(&self) -> bool {
+    pub(crate) fn is_finished(&self) -> bool {
         self.streams.iter().all(|s| s.done)
     }
 
     /// Pages received in all.
-    pub fn pages(&self) -> u32 {
+    pub(crate) fn pages(&self) -> u32 {
         self.pages
     }
 
     /// Number of holders that answered with values.
-    pub fn holders(&self) -> usize {
+    pub(crate) fn holders(&self) -> usize {
         self.holders.len()
     }
 
     /// The largest count any holder announced.
-    pub fn announced(&self) -> u32 {
+    pub(crate) fn announced(&self) -> u32 {
         self.holders.iter().map(|h| h.total).max().unwrap_or(0)
     }
 
     /// True if some range could not be fetched or the record cap was hit.
-    pub fn incomplete(&self) -> bool {
+    pub(crate) fn incomplete(&self) -> bool {
         self.incomplete
     }
 
     /// Adds records this node holds itself.
-    pub fn add_local(&mut self, records: Vec<SignedRecord>) {
+    pub(crate) fn add_local(&mut self, records: Vec<SignedRecord>) {
         self.merge(records);
     }
 
     /// All records collected, in record-id order.
-    pub fn into_records(self) -> Vec<SignedRecord> {
+    pub(crate) fn into_records(self) -> Vec<SignedRecord> {
         self.records.into_values().collect()
     }
 }

@@ -51,7 +51,7 @@ pub(crate) struct Bucket<A> {
 }
 
 impl<A: PeerAddr> Bucket<A> {
-    pub fn new(now: Time) -> Bucket<A> {
+    pub(super) fn new(now: Time) -> Bucket<A> {
         Bucket {
             entries: Vec::new(),
             replacements: Vec::new(),
@@ -59,12 +59,12 @@ impl<A: PeerAddr> Bucket<A> {
         }
     }
 
-    pub fn position(&self, id: &Id) -> Option<usize> {
+    pub(super) fn position(&self, id: &Id) -> Option<usize> {
         self.entries.iter().position(|e| e.id == *id)
     }
 
     /// Marks `entries[at]` as just seen: it moves to the most-recently-seen end.
-    pub fn refresh(&mut self, at: usize, addr: A, now: Time, token: Option<Token>) {
+    pub(super) fn refresh(&mut self, at: usize, addr: A, now: Time, token: Option<Token>) {
         let mut entry = self.entries.remove(at);
         entry.last_seen = CoarseTime::from_time(now);
         entry.failures = 0;
@@ -78,7 +78,7 @@ impl<A: PeerAddr> Bucket<A> {
     }
 
     /// Remembers `entry` as a replacement (deduplicated, newest kept).
-    pub fn add_replacement(&mut self, entry: Entry<A>) {
+    pub(super) fn add_replacement(&mut self, entry: Entry<A>) {
         self.replacements.retain(|r| r.id != entry.id);
         if self.replacements.len() >= REPLACEMENT_CACHE {
             self.replacements.remove(0);
@@ -88,7 +88,7 @@ impl<A: PeerAddr> Bucket<A> {
 
     /// Removes `entries[at]` and promotes the newest replacement into its place, if any.
     /// Returns the removed entry.
-    pub fn evict(&mut self, at: usize) -> Entry<A> {
+    pub(super) fn evict(&mut self, at: usize) -> Entry<A> {
         let gone = self.entries.remove(at);
         if let Some(replacement) = self.replacements.pop() {
             self.entries.push(replacement);

@@ -4,4 +4,5 @@ mod bucket;
 mod table;
 
 pub use bucket::Entry;
-pub use table::{Admission, RoutingTable, TableConfig};
+pub(crate) use table::Admission;
+pub use table::{RoutingTable, TableConfig};

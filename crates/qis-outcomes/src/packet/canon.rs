@@ -7,7 +7,7 @@
 /// Lower-cases and trims `raw`, turns runs of white space and `_` into one `-`, and strips `-`
 /// from both ends. Used for task types, domain tags and (after family folding) model families,
 /// where `clinical_note summarization` and `clinical-note-summarization` mean the same thing.
-pub fn canonical_token(raw: &str) -> String {
+pub(crate) fn canonical_token(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     for ch in raw.trim().chars() {
         if ch.is_whitespace() || ch == '_' || ch == '-' {
@@ -27,7 +27,7 @@ pub fn canonical_token(raw: &str) -> String {
 /// Lower-cases and trims a benchmark name and turns runs of white space into `_`. Underscores
 /// are kept: benchmark names are usually lm-evaluation-harness task names (`medqa_4options`),
 /// which are identifiers and must stay recognisable.
-pub fn canonical_benchmark(raw: &str) -> String {
+pub(crate) fn canonical_benchmark(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut pending_space = false;
     for ch in raw.trim().chars() {
@@ -45,7 +45,7 @@ pub fn canonical_benchmark(raw: &str) -> String {
 }
 
 /// Canonical tags: each one [`canonical_token`], empty ones dropped, sorted, deduplicated.
-pub fn canonical_tags<S: AsRef<str>>(raw: &[S]) -> Vec<String> {
+pub(crate) fn canonical_tags<S: AsRef<str>>(raw: &[S]) -> Vec<String> {
     let mut tags: Vec<String> = raw
         .iter()
         .map(|t| canonical_token(t.as_ref()))
@@ -59,7 +59,7 @@ pub fn canonical_tags<S: AsRef<str>>(raw: &[S]) -> Vec<String> {
 /// The first character that may not appear in a canonical token, if any. Allowed: lower-case
 /// letters and digits of any script, `-`, `.`, `+`, and (when `allow_underscore`) `_`. The key
 /// strings use `/` and `,` as separators, so those can never appear inside a token.
-pub fn first_bad_char(token: &str, allow_underscore: bool) -> Option<char> {
+pub(crate) fn first_bad_char(token: &str, allow_underscore: bool) -> Option<char> {
     token.chars().find(|&ch| {
         let ok = (ch.is_alphanumeric() && !ch.is_uppercase())
             || matches!(ch, '-' | '.' | '+')

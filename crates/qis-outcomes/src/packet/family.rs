@@ -43,7 +43,7 @@ const STRIPPED_SUFFIXES: &[&str] = &[
 ///    undotted `-v2` is kept because it often names a generation, as in `deepseek-v2`).
 ///
 /// ```
-/// use qis_outcomes::packet::family::fold_family;
+/// use qis_outcomes::fold_family;
 /// assert_eq!(fold_family("meta-llama/Meta-Llama-3-8B"), "llama-3-8b");
 /// assert_eq!(fold_family("Llama-3-8B"), "llama-3-8b");
 /// assert_eq!(fold_family("mistralai/Mistral-7B-Instruct-v0.2"), "mistral-7b");
@@ -98,7 +98,7 @@ fn strip_dotted_version(name: &str) -> Option<usize> {
 /// The family without its size: `llama-3-8b` → `llama-3`, `qwen2.5-0.5b` → `qwen2.5`,
 /// `mixtral-8x7b` → `mixtral`. A family whose last `-` segment is not a size is its own lineage.
 /// Used to rank a different size of the same model line above an unrelated family.
-pub fn family_lineage(family: &str) -> &str {
+pub(crate) fn family_lineage(family: &str) -> &str {
     match family.rsplit_once('-') {
         Some((stem, last)) if !stem.is_empty() && is_size(last) => stem,
         _ => family,

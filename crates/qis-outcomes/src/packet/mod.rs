@@ -18,23 +18,23 @@
 //!   and `qis packet check`.
 //! * [`fromrun`]: drafting a packet from what a training run wrote to disk.
 
-pub mod body;
-pub mod canon;
-pub mod check;
-pub mod draft;
-pub mod error;
-pub mod family;
-pub mod fromrun;
-pub mod hyper;
-pub mod keys;
+pub(crate) mod body;
+pub(crate) mod canon;
+pub(crate) mod check;
+pub(crate) mod draft;
+pub(crate) mod error;
+pub(crate) mod family;
+pub(crate) mod fromrun;
+pub(crate) mod hyper;
+pub(crate) mod keys;
 pub mod limits;
-pub mod method;
-pub mod policy;
-pub mod scale;
-pub mod signed;
-pub mod size;
-pub mod template;
-pub mod validate;
+pub(crate) mod method;
+pub(crate) mod policy;
+pub(crate) mod scale;
+pub(crate) mod signed;
+pub(crate) mod size;
+pub(crate) mod template;
+pub(crate) mod validate;
 
 pub use body::OutcomeBody;
 pub use error::PacketError;

@@ -37,7 +37,7 @@ fn size_of<T: Serialize + ?Sized>(value: &T) -> usize {
 }
 
 /// The encoded size of every body field, largest first (ties in field order).
-pub fn field_sizes(body: &OutcomeBody) -> Vec<(String, usize)> {
+pub(crate) fn field_sizes(body: &OutcomeBody) -> Vec<(String, usize)> {
     let mut sizes = vec![
         ("family", size_of(&body.family)),
         ("task", size_of(&body.task)),

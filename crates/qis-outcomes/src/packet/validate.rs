@@ -14,7 +14,7 @@ use super::limits::*;
 use super::method::{Method, Objective, Tuning};
 
 /// Brings a body into canonical form. Never fails; [`validate`] reports what cannot be fixed.
-pub fn normalize(mut body: OutcomeBody) -> OutcomeBody {
+pub(crate) fn normalize(mut body: OutcomeBody) -> OutcomeBody {
     body.family = fold_family(&body.family);
     body.task = canonical_token(&body.task);
     body.tags = canonical_tags(&body.tags);
@@ -100,7 +100,7 @@ pub fn validate(body: &OutcomeBody) -> Result<(), PacketError> {
 
 /// Checks a stated delta against `outcome - baseline` (tolerance
 /// [`DELTA_TOLERANCE`], scaled to percent scores).
-pub fn check_delta(body: &OutcomeBody, stated: f64) -> Result<(), PacketError> {
+pub(crate) fn check_delta(body: &OutcomeBody, stated: f64) -> Result<(), PacketError> {
     finite("delta", stated)?;
     let computed = body.delta();
     let tolerance = DELTA_TOLERANCE * body.score_scale.to_unit_factor().map_or(1.0, |f| 1.0 / f);

@@ -35,7 +35,7 @@ pub struct Evidence {
 }
 
 /// Weight factor of an evaluation that was not held out.
-pub const NOT_HELD_OUT_FACTOR: f64 = 0.5;
+pub(crate) const NOT_HELD_OUT_FACTOR: f64 = 0.5;
 
 impl Evidence {
     /// Evidence with neutral trust.

@@ -39,10 +39,10 @@
 //! Evidence is sorted by packet id first and grouped in ordered maps, so the same evidence gives
 //! the same recommendation byte for byte.
 
-pub mod evidence;
+pub(crate) mod evidence;
 pub mod recommend;
-pub mod render;
-pub mod stats;
+pub(crate) mod render;
+pub(crate) mod stats;
 
 pub use evidence::{Evidence, NoFeedback, Trust};
 pub use recommend::{Recommendation, RecommendedParam, recommend};

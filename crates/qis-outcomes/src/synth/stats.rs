@@ -3,7 +3,7 @@
 
 /// How to split the difference when the weight divides exactly in half between two values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Midpoint {
+pub(crate) enum Midpoint {
     /// The arithmetic mean of the two middle values.
     Arithmetic,
     /// The geometric mean (values compared in log space; both must be positive, else
@@ -25,7 +25,7 @@ fn clean(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
 
 /// The weighted median of `(value, weight)` pairs: the smallest value whose cumulative weight
 /// reaches half the total; on an exact half-way split, the `midpoint` of it and the next value.
-pub fn weighted_median(points: &[(f64, f64)], midpoint: Midpoint) -> Option<f64> {
+pub(crate) fn weighted_median(points: &[(f64, f64)], midpoint: Midpoint) -> Option<f64> {
     let points = clean(points);
     let total: f64 = points.iter().map(|(_, w)| w).sum();
     if total <= 0.0 {
@@ -53,7 +53,7 @@ pub fn weighted_median(points: &[(f64, f64)], midpoint: Midpoint) -> Option<f64>
 
 /// The weighted `q`-quantile (`q` in `[0, 1]`): the smallest value whose cumulative weight
 /// reaches `q` of the total.
-pub fn weighted_quantile(points: &[(f64, f64)], q: f64) -> Option<f64> {
+pub(crate) fn weighted_quantile(points: &[(f64, f64)], q: f64) -> Option<f64> {
     let points = clean(points);
     let total: f64 = points.iter().map(|(_, w)| w).sum();
     if total <= 0.0 {
@@ -71,7 +71,7 @@ pub fn weighted_quantile(points: &[(f64, f64)], q: f64) -> Option<f64> {
 }
 
 /// The weighted mean.
-pub fn weighted_mean(points: &[(f64, f64)]) -> Option<f64> {
+pub(crate) fn weighted_mean(points: &[(f64, f64)]) -> Option<f64> {
     let points = clean(points);
     let total: f64 = points.iter().map(|(_, w)| w).sum();
     (total > 0.0).then(|| points.iter().map(|(v, w)| v * w).sum::<f64>() / total)
@@ -79,7 +79,7 @@ pub fn weighted_mean(points: &[(f64, f64)]) -> Option<f64> {
 
 /// The weighted vote: the option with the most weight; ties go to the smallest option (by
 /// `Ord`). Returns the winner and its share of the total weight.
-pub fn weighted_vote<T: Ord + Clone>(votes: &[(T, f64)]) -> Option<(T, f64)> {
+pub(crate) fn weighted_vote<T: Ord + Clone>(votes: &[(T, f64)]) -> Option<(T, f64)> {
     let mut tally: std::collections::BTreeMap<T, f64> = std::collections::BTreeMap::new();
     for (option, weight) in votes {
         if weight.is_finite() && *weight > 0.0 {

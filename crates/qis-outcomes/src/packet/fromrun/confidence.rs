@@ -12,7 +12,7 @@
 //! Trainer's `eval_accuracy`), the binomial `√(p(1-p)/n)` is used for each score.
 
 /// `erf(x)` (Abramowitz & Stegun 7.1.26, absolute error below 1.5e-7).
-pub fn erf(x: f64) -> f64 {
+pub(crate) fn erf(x: f64) -> f64 {
     if x == 0.0 {
         // Exact, so that "no difference" gives a confidence of exactly 0.
         return 0.0;
@@ -29,7 +29,7 @@ pub fn erf(x: f64) -> f64 {
 
 /// The confidence for `delta` given the two standard errors; `None` when they give no
 /// information (zero, negative or non-finite).
-pub fn from_stderr(delta: f64, se_baseline: f64, se_outcome: f64) -> Option<f64> {
+pub(crate) fn from_stderr(delta: f64, se_baseline: f64, se_outcome: f64) -> Option<f64> {
     let se = (se_baseline * se_baseline + se_outcome * se_outcome).sqrt();
     if !(se.is_finite() && se > 0.0 && delta.is_finite()) {
         return None;
@@ -39,7 +39,7 @@ pub fn from_stderr(delta: f64, se_baseline: f64, se_outcome: f64) -> Option<f64>
 }
 
 /// The binomial standard error of a proportion `p` measured on `n` items.
-pub fn binomial_stderr(p: f64, n: u64) -> Option<f64> {
+pub(crate) fn binomial_stderr(p: f64, n: u64) -> Option<f64> {
     ((0.0..=1.0).contains(&p) && n > 0).then(|| (p * (1.0 - p) / n as f64).sqrt())
 }
 

@@ -12,7 +12,7 @@ const MAX_DEPTH: usize = 6;
 /// Most directory entries looked at in all.
 const MAX_ENTRIES: usize = 5_000;
 /// Largest file read (metric files are small; anything bigger is not one of ours).
-pub const MAX_FILE_BYTES: u64 = 8 << 20;
+pub(crate) const MAX_FILE_BYTES: u64 = 8 << 20;
 
 /// Marks a non-finite number inside a sanitised JSON document. A control character cannot occur
 /// in a real JSON string value unescaped, and we escape it ourselves, so the marker is unique.
@@ -20,7 +20,7 @@ const NON_FINITE_MARK: &str = "\u{1}non-finite:";
 
 /// The files of interest in a run directory, relative paths, shallowest first.
 #[derive(Clone, Debug, Default)]
-pub struct RunFiles {
+pub(crate) struct RunFiles {
     /// Every regular file found (relative path), in walk order.
     pub all: Vec<PathBuf>,
     /// Whether a `training_args.bin` was seen (and ignored).
@@ -29,7 +29,7 @@ pub struct RunFiles {
 
 impl RunFiles {
     /// Files named exactly `name`, shallowest first, then by path.
-    pub fn named(&self, name: &str) -> Vec<&PathBuf> {
+    pub(crate) fn named(&self, name: &str) -> Vec<&PathBuf> {
         let mut found: Vec<&PathBuf> = self
             .all
             .iter()
@@ -40,7 +40,7 @@ impl RunFiles {
     }
 
     /// Files whose name ends with one of `suffixes`.
-    pub fn ending_with(&self, suffixes: &[&str]) -> Vec<&PathBuf> {
+    pub(crate) fn ending_with(&self, suffixes: &[&str]) -> Vec<&PathBuf> {
         self.all
             .iter()
             .filter(|p| {
@@ -54,7 +54,7 @@ impl RunFiles {
 
 /// Walks `root` (sorted, bounded), skipping hidden directories, intermediate checkpoints
 /// (`checkpoint-*`: the run's final files are at the top) and logging directories.
-pub fn walk(root: &Path) -> Result<RunFiles, RunProblem> {
+pub(crate) fn walk(root: &Path) -> Result<RunFiles, RunProblem> {
     let mut files = RunFiles::default();
     let mut seen = 0usize;
     let mut stack = vec![(PathBuf::new(), 0usize)];
@@ -114,12 +114,12 @@ pub fn walk(root: &Path) -> Result<RunFiles, RunProblem> {
 }
 
 /// A path for messages.
-pub fn display(path: &Path) -> String {
+pub(crate) fn display(path: &Path) -> String {
     path.display().to_string()
 }
 
 /// Reads a text file (at most [`MAX_FILE_BYTES`]).
-pub fn read_text(root: &Path, relative: &Path) -> Result<String, RunProblem> {
+pub(crate) fn read_text(root: &Path, relative: &Path) -> Result<String, RunProblem> {
     let name = display(relative);
     let path = root.join(relative);
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -137,13 +137,13 @@ pub fn read_text(root: &Path, relative: &Path) -> Result<String, RunProblem> {
 
 /// Reads and parses a JSON file as Python writes it (bare `NaN`/`Infinity` allowed: they are
 /// replaced by markers that [`number`] reports as errors naming the key).
-pub fn read_json(root: &Path, relative: &Path) -> Result<Value, RunProblem> {
+pub(crate) fn read_json(root: &Path, relative: &Path) -> Result<Value, RunProblem> {
     let text = read_text(root, relative)?;
     parse_json(&display(relative), &text)
 }
 
 /// Parses JSON text from `file` (see [`read_json`]).
-pub fn parse_json(file: &str, text: &str) -> Result<Value, RunProblem> {
+pub(crate) fn parse_json(file: &str, text: &str) -> Result<Value, RunProblem> {
     let sanitised = mark_non_finite(text);
     serde_json::from_str(&sanitised).map_err(|e| {
         let offset = offset_of(&sanitised, e.line(), e.column());
@@ -236,7 +236,7 @@ fn last_key_before(text: &str, offset: usize) -> Option<String> {
 
 /// Reads `key` of object `value` as a finite number: `Ok(None)` if absent or null, an error
 /// naming file and key if non-finite or not a number.
-pub fn number(value: &Value, file: &str, key: &str) -> Result<Option<f64>, RunProblem> {
+pub(crate) fn number(value: &Value, file: &str, key: &str) -> Result<Option<f64>, RunProblem> {
     match value.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => as_number(v, file, key).map(Some),
@@ -244,7 +244,7 @@ pub fn number(value: &Value, file: &str, key: &str) -> Result<Option<f64>, RunPr
 }
 
 /// A JSON value as a finite number, or an error naming file and key.
-pub fn as_number(value: &Value, file: &str, key: &str) -> Result<f64, RunProblem> {
+pub(crate) fn as_number(value: &Value, file: &str, key: &str) -> Result<f64, RunProblem> {
     match value {
         Value::Number(n) => n
             .as_f64()
@@ -266,7 +266,7 @@ pub fn as_number(value: &Value, file: &str, key: &str) -> Result<f64, RunProblem
 }
 
 /// Reads `key` as a sample count: a non-negative whole number.
-pub fn count(value: &Value, file: &str, key: &str) -> Result<Option<u64>, RunProblem> {
+pub(crate) fn count(value: &Value, file: &str, key: &str) -> Result<Option<u64>, RunProblem> {
     let Some(x) = number(value, file, key)? else {
         return Ok(None);
     };
@@ -288,13 +288,13 @@ pub fn count(value: &Value, file: &str, key: &str) -> Result<Option<u64>, RunPro
 }
 
 /// Reads `key` as text.
-pub fn text<'v>(value: &'v Value, key: &str) -> Option<&'v str> {
+pub(crate) fn text<'v>(value: &'v Value, key: &str) -> Option<&'v str> {
     value.get(key).and_then(Value::as_str)
 }
 
 /// Every top-level numeric entry of a metrics file must be finite: a NaN loss or metric means
 /// the run diverged or the evaluation broke, and no packet should be drafted from it.
-pub fn check_all_finite(value: &Value, file: &str) -> Vec<RunProblem> {
+pub(crate) fn check_all_finite(value: &Value, file: &str) -> Vec<RunProblem> {
     let Some(object) = value.as_object() else {
         return vec![RunProblem::file(
             file,

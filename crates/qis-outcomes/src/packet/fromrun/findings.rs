@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 /// A value and where it came from.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Sourced<T> {
+pub(crate) struct Sourced<T> {
     /// The value.
     pub value: T,
     /// Its origin.
@@ -19,7 +19,7 @@ pub struct Sourced<T> {
 }
 
 /// Sets `slot` unless an earlier source already did.
-pub fn offer<T>(slot: &mut Option<Sourced<T>>, value: T, from: Provenance) {
+pub(crate) fn offer<T>(slot: &mut Option<Sourced<T>>, value: T, from: Provenance) {
     if slot.is_none() {
         *slot = Some(Sourced { value, from });
     }
@@ -27,7 +27,7 @@ pub fn offer<T>(slot: &mut Option<Sourced<T>>, value: T, from: Provenance) {
 
 /// The Trainer's own evaluation metrics (`eval_*` other than loss and timings).
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct TrainerEval {
+pub(crate) struct TrainerEval {
     /// Metrics logged at step 0 (`eval_on_start`), by name without the `eval_` prefix.
     pub at_start: BTreeMap<String, Sourced<f64>>,
     /// Metrics of the final evaluation, by name without the `eval_` prefix.
@@ -38,7 +38,7 @@ pub struct TrainerEval {
 
 /// Everything found in a run directory.
 #[derive(Clone, Debug, Default)]
-pub struct Findings {
+pub(crate) struct Findings {
     /// Base model name or hub id.
     pub base_model: Option<Sourced<String>>,
     /// PEFT adapter type, lower case (`lora`, `dora`, `ia3`, …).
@@ -67,12 +67,12 @@ pub struct Findings {
 
 impl Findings {
     /// Offers a hyperparameter (first offer wins).
-    pub fn offer_hyper(&mut self, key: HyperKey, value: HyperValue, from: Provenance) {
+    pub(crate) fn offer_hyper(&mut self, key: HyperKey, value: HyperValue, from: Provenance) {
         self.hyper.entry(key).or_insert(Sourced { value, from });
     }
 
     /// Records the problem of a `Result` and returns its value, if any.
-    pub fn keep<T>(&mut self, result: Result<T, RunProblem>) -> Option<T> {
+    pub(crate) fn keep<T>(&mut self, result: Result<T, RunProblem>) -> Option<T> {
         match result {
             Ok(value) => Some(value),
             Err(problem) => {

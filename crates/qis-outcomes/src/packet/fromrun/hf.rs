@@ -27,7 +27,7 @@ fn eval_metric(key: &str) -> Option<&str> {
 }
 
 /// PEFT `adapter_config.json`: base model, adapter type, rank and alpha.
-pub fn adapter_config(root: &Path, path: &Path, found: &mut Findings) {
+pub(crate) fn adapter_config(root: &Path, path: &Path, found: &mut Findings) {
     let file = files::display(path);
     let Some(json) = found.keep(read_json(root, path)) else {
         return;
@@ -66,7 +66,7 @@ pub fn adapter_config(root: &Path, path: &Path, found: &mut Findings) {
 
 /// The model card: front-matter `base_model`, and the `- key: value` lines of the quantisation
 /// and hyperparameter sections the Trainer writes.
-pub fn model_card(root: &Path, path: &Path, found: &mut Findings) {
+pub(crate) fn model_card(root: &Path, path: &Path, found: &mut Findings) {
     let file = files::display(path);
     let Some(card) = found.keep(read_text(root, path)) else {
         return;
@@ -106,7 +106,7 @@ pub fn model_card(root: &Path, path: &Path, found: &mut Findings) {
 }
 
 /// Offers a number written as text; an unparsable one is a problem naming file and key.
-pub fn offer_number(found: &mut Findings, key: HyperKey, value: &str, from: Provenance) {
+pub(crate) fn offer_number(found: &mut Findings, key: HyperKey, value: &str, from: Provenance) {
     match value.parse::<f64>() {
         Ok(x) if x.is_finite() => {
             let value = if x.fract() == 0.0 && x.abs() < 1e15 {
@@ -131,7 +131,7 @@ pub fn offer_number(found: &mut Findings, key: HyperKey, value: &str, from: Prov
 }
 
 /// `trainer_state.json`: epochs, and the evaluations logged at step 0 and last.
-pub fn trainer_state(root: &Path, path: &Path, found: &mut Findings) {
+pub(crate) fn trainer_state(root: &Path, path: &Path, found: &mut Findings) {
     let file = files::display(path);
     let Some(json) = found.keep(read_json(root, path)) else {
         return;
@@ -189,7 +189,7 @@ pub fn trainer_state(root: &Path, path: &Path, found: &mut Findings) {
 
 /// `all_results.json` and its parts: sample counts and the final evaluation. Every top-level
 /// number must be finite.
-pub fn results(root: &Path, path: &Path, found: &mut Findings) {
+pub(crate) fn results(root: &Path, path: &Path, found: &mut Findings) {
     let file = files::display(path);
     let Some(json) = found.keep(read_json(root, path)) else {
         return;
@@ -279,7 +279,7 @@ fn estimate_train_samples(json: &Value, file: &str, found: &mut Findings) {
 
 /// A full model's `config.json`: the base it was loaded from. Its presence marks a full
 /// fine-tune when no adapter was saved.
-pub fn model_config(root: &Path, path: &Path, found: &mut Findings) {
+pub(crate) fn model_config(root: &Path, path: &Path, found: &mut Findings) {
     let file = files::display(path);
     let Some(json) = found.keep(read_json(root, path)) else {
         return;

@@ -13,7 +13,7 @@ use std::path::Path;
 
 /// The top-level `key: value` pairs of a flat YAML file (comments, indented lines and list
 /// items skipped; surrounding quotes removed), with their line numbers.
-pub fn flat_yaml(text: &str) -> BTreeMap<String, (String, usize)> {
+pub(crate) fn flat_yaml(text: &str) -> BTreeMap<String, (String, usize)> {
     let mut pairs = BTreeMap::new();
     for (index, line) in text.lines().enumerate() {
         if line.starts_with([' ', '\t', '-', '#']) {
@@ -34,12 +34,12 @@ pub fn flat_yaml(text: &str) -> BTreeMap<String, (String, usize)> {
 }
 
 /// Whether a YAML file is a LLaMA-Factory training config.
-pub fn is_training_config(pairs: &BTreeMap<String, (String, usize)>) -> bool {
+pub(crate) fn is_training_config(pairs: &BTreeMap<String, (String, usize)>) -> bool {
     pairs.contains_key("stage") || pairs.contains_key("finetuning_type")
 }
 
 /// Reads a LLaMA-Factory training YAML. Returns false if the file is not one.
-pub fn training_yaml(root: &Path, path: &Path, found: &mut Findings) -> bool {
+pub(crate) fn training_yaml(root: &Path, path: &Path, found: &mut Findings) -> bool {
     let file = files::display(path);
     let Some(text) = found.keep(read_text(root, path)) else {
         return false;
@@ -138,7 +138,7 @@ pub fn training_yaml(root: &Path, path: &Path, found: &mut Findings) -> bool {
 
 /// Reads `trainer_log.jsonl` to check it and to say what it holds: LLaMA-Factory logs losses,
 /// never a benchmark score. Malformed lines are problems naming the line.
-pub fn trainer_log(root: &Path, path: &Path, found: &mut Findings) {
+pub(crate) fn trainer_log(root: &Path, path: &Path, found: &mut Findings) {
     let file = files::display(path);
     let Some(text) = found.keep(read_text(root, path)) else {
         return;

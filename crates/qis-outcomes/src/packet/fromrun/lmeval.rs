@@ -19,7 +19,7 @@ use std::path::Path;
 
 /// One metric of one task under one filter.
 #[derive(Clone, Debug, PartialEq)]
-pub struct LmEvalScore {
+pub(crate) struct LmEvalScore {
     /// Metric name (`acc`, `exact_match`).
     pub metric: String,
     /// Filter name (`none`, `strict-match`).
@@ -32,7 +32,7 @@ pub struct LmEvalScore {
 
 /// One task's results in one file.
 #[derive(Clone, Debug, PartialEq)]
-pub struct LmEvalTask {
+pub(crate) struct LmEvalTask {
     /// Task name.
     pub task: String,
     /// Scores by metric and filter.
@@ -51,7 +51,7 @@ pub struct LmEvalTask {
 
 /// One lm-eval results file.
 #[derive(Clone, Debug, PartialEq)]
-pub struct LmEvalFile {
+pub(crate) struct LmEvalFile {
     /// Path relative to the run directory.
     pub file: String,
     /// `model_args` as key/value pairs.
@@ -67,12 +67,12 @@ pub struct LmEvalFile {
 }
 
 /// Whether a file name looks like an lm-eval results file.
-pub fn is_results_name(name: &str) -> bool {
+pub(crate) fn is_results_name(name: &str) -> bool {
     name.starts_with("results") && name.ends_with(".json")
 }
 
 /// Reads an lm-eval results file; `false` if the JSON is not one (no `results` and `config`).
-pub fn read(root: &Path, path: &Path, found: &mut Findings) -> bool {
+pub(crate) fn read(root: &Path, path: &Path, found: &mut Findings) -> bool {
     let file = files::display(path);
     let Some(text) = found.keep(read_text(root, path)) else {
         return true;
@@ -189,7 +189,7 @@ pub fn read(root: &Path, path: &Path, found: &mut Findings) -> bool {
 
 /// A chosen lm-eval score with everything the packet needs from it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Chosen {
+pub(crate) struct Chosen {
     /// The file.
     pub file: String,
     /// The task (the benchmark).
@@ -212,7 +212,7 @@ pub struct Chosen {
 
 impl Chosen {
     /// Provenance of the score.
-    pub fn provenance(&self) -> Provenance {
+    pub(crate) fn provenance(&self) -> Provenance {
         Provenance::file(
             &self.file,
             &format!(
@@ -223,7 +223,7 @@ impl Chosen {
     }
 
     /// `gsm8k exact_match (5-shot, filter flexible-extract)`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let shots = self.shots.map_or("?".into(), |s| s.to_string());
         format!(
             "{} {} ({shots}-shot, filter {})",
@@ -234,7 +234,7 @@ impl Chosen {
 
 /// The lm-eval scores for the packet: the outcome, and the baseline when one exists.
 #[derive(Clone, Debug, PartialEq)]
-pub struct LmEvalPair {
+pub(crate) struct LmEvalPair {
     /// The tuned model's score.
     pub outcome: Chosen,
     /// The base model's score under the same settings, if evaluated.
@@ -243,7 +243,7 @@ pub struct LmEvalPair {
 
 /// Picks the benchmark, metric and filter, and pairs the tuned result with a comparable base
 /// result. Several tasks, metrics or filters without a choice are refused with the choices.
-pub fn choose(
+pub(crate) fn choose(
     files: &[LmEvalFile],
     overrides: &Overrides,
     base_model: Option<&str>,
@@ -458,7 +458,7 @@ fn check_comparable(
 }
 
 /// The Trainer step-0 metric, for explaining why it cannot serve as an lm-eval baseline.
-pub fn trainer_baseline_note(at_start: &BTreeMap<String, Sourced<f64>>) -> String {
+pub(crate) fn trainer_baseline_note(at_start: &BTreeMap<String, Sourced<f64>>) -> String {
     match at_start.iter().next() {
         Some((metric, value)) => format!(
             "; the Trainer's step-0 eval_{metric} ({}) is a different evaluation and cannot be its baseline",

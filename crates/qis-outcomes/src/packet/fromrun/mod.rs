@@ -38,15 +38,15 @@
 //! key: nothing is drafted from a broken run. Otherwise every missing field is reported with
 //! the flag that supplies it.
 
-pub mod confidence;
-pub mod files;
-pub mod findings;
-pub mod hf;
-pub mod llamafactory;
-pub mod lmeval;
-pub mod overrides;
-pub mod problem;
-pub mod provenance;
+pub(crate) mod confidence;
+pub(crate) mod files;
+pub(crate) mod findings;
+pub(crate) mod hf;
+pub(crate) mod llamafactory;
+pub(crate) mod lmeval;
+pub(crate) mod overrides;
+pub(crate) mod problem;
+pub(crate) mod provenance;
 mod scores;
 
 pub use overrides::{Overrides, ScoreSource};

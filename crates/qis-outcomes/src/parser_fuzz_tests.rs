@@ -1,13 +1,13 @@
 //! Nothing a file or a peer sends can panic the parsers: arbitrary text and bytes go through
 //! every entry point that reads untrusted input.
 
+use crate::packet::fromrun::files::{check_all_finite, count, parse_json};
+use crate::packet::fromrun::llamafactory::flat_yaml;
+use crate::packet::template::parse_packet_file;
+use crate::packet::*;
 use proptest::prelude::*;
 use qis_core::Id;
 use qis_core::{RecordPolicy, SignedRecord};
-use qis_outcomes::packet::fromrun::files::{check_all_finite, count, parse_json};
-use qis_outcomes::packet::fromrun::llamafactory::flat_yaml;
-use qis_outcomes::packet::template::parse_packet_file;
-use qis_outcomes::packet::*;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
