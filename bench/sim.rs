@@ -159,7 +159,7 @@ fn main() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-sim.json");
     match std::fs::write(
         &path,
-        serde_json::to_string_pretty(&out).unwrap_or_default(),
+        serde_json::to_string_pretty(&out).expect("a serde_json::Value always serialises"),
     ) {
         Ok(()) => println!("wrote {}", path.display()),
         Err(e) => eprintln!("cannot write {}: {e}", path.display()),

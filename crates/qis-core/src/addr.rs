@@ -7,7 +7,8 @@ use std::fmt::Debug;
 use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
 
-/// What the core needs of an address.
+/// What the core needs of an address. Its postcard encoding must fit in 32 bytes (address
+/// tokens MAC it from a stack buffer; a `SocketAddr` takes at most 20).
 pub trait PeerAddr:
     Copy + Eq + Ord + Hash + Debug + Serialize + DeserializeOwned + Send + Sync + 'static
 {

@@ -147,8 +147,12 @@ fn signed_message(
     let mut msg = Vec::with_capacity(SIGNING_CONTEXT.len() + 48 + payload.len());
     msg.extend_from_slice(SIGNING_CONTEXT);
     let fields = (kind, publisher, created, payload);
-    // Encoding a tuple of plain values into a Vec cannot fail.
-    msg.extend_from_slice(&postcard::to_stdvec(&fields).unwrap_or_default());
+    // An empty fallback would leave only the context signed, so that one signature verified
+    // for every record: a failure here is a bug, never silently tolerated.
+    msg.extend_from_slice(
+        &postcard::to_stdvec(&fields)
+            .expect("postcard encodes a tuple of plain values into a Vec without error"),
+    );
     msg
 }
 
@@ -189,12 +193,15 @@ impl SignedRecord {
 
     /// The postcard encoding.
     pub fn encode(&self) -> Vec<u8> {
-        postcard::to_stdvec(self).unwrap_or_default()
+        postcard::to_stdvec(self).expect(
+            "postcard encodes a record (plain fields, byte vectors) into a Vec without error",
+        )
     }
 
     /// Size of the postcard encoding in bytes.
     pub fn encoded_len(&self) -> usize {
-        postcard::experimental::serialized_size(self).unwrap_or(usize::MAX)
+        postcard::experimental::serialized_size(self)
+            .expect("postcard sizes a record (plain fields, byte vectors) without error")
     }
 
     /// Decodes a record, refusing oversize input and trailing bytes.
