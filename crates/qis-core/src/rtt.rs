@@ -53,11 +53,6 @@ impl RttEstimator {
             base
         }
     }
-
-    /// The smoothed round-trip time, if measured.
-    pub(crate) fn srtt(&self) -> Option<Duration> {
-        (self.samples > 0).then(|| Duration::from_micros(u64::from(self.srtt_us)))
-    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use super::Node;
 use crate::addr::PeerAddr;
+use crate::id::Id;
 use crate::time::Time;
 use crate::wire::Role;
 
@@ -38,6 +39,27 @@ impl<A: PeerAddr> Node<A> {
             let op = self.new_op();
             self.start_put(now, op, key, records, false);
         }
+    }
+
+    /// Starts internal lookups of a random id in each bucket shallower than the one holding
+    /// `closest` (the nearest node found when joining).
+    pub(super) fn refresh_below(&mut self, now: Time, closest: Option<Id>) {
+        let Some(closest) = closest else { return };
+        let deepest = self.table.bucket_index(&closest);
+        for index in 0..deepest {
+            if self.table.bucket_len(index) >= self.config.k {
+                continue;
+            }
+            self.refresh_bucket(now, index);
+        }
+    }
+
+    /// Looks up a random id in bucket `index` to fill it.
+    fn refresh_bucket(&mut self, now: Time, index: usize) {
+        let random: [u8; 32] = rand::RngExt::random(&mut self.rng);
+        let target = self.id.random_at_prefix(index.min(255), random);
+        let op = self.new_op();
+        self.start_find_node(now, op, target, false);
     }
 
     fn republish(&mut self, now: Time) {

@@ -4,12 +4,15 @@
 //! [`Node::poll_transmit`], [`Node::poll_timeout`] (the one earliest deadline) and
 //! [`Node::poll_event`]. The UDP driver and the simulator run this same code.
 
+mod command;
 mod config;
 mod event;
 mod maintenance;
-mod ops;
 mod requests;
+mod responses;
 mod serve;
+mod store_plan;
+mod timers;
 
 pub use config::{Config, MAINTENANCE_TICK, MAX_STORES_IN_FLIGHT, MAX_VERIFICATIONS};
 pub use event::{
@@ -28,11 +31,12 @@ use crate::store::RecordStore;
 use crate::time::Time;
 use crate::token::TokenMinter;
 use crate::wire::{self, TxId, WireError};
-use ops::Op;
+use command::Command;
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use requests::Pending;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use timers::{Timer, Timers};
 
 /// A record this node published and republishes.
 #[derive(Debug, Clone)]
@@ -63,17 +67,16 @@ pub struct Node<A: PeerAddr> {
     // A B-tree rather than a hash map: it frees its nodes as requests complete, where a hash
     // map keeps the capacity of its busiest moment (kilobytes per node in a large simulation).
     pending: BTreeMap<TxId, Box<Pending<A>>>,
-    deadlines: BTreeSet<(Time, TxId)>,
+    timers: Timers,
     // Boxed: a command is taken out of the map and put back on every answer, and moving a
-    // pointer is cheaper than moving a walk's whole state through the tree's nodes.
-    ops: BTreeMap<OpId, Box<Op<A>>>,
+    // pointer is cheaper than moving a lookup's whole state through the tree's nodes.
+    commands: BTreeMap<OpId, Box<Command<A>>>,
     next_op: u64,
     verifying: BTreeSet<Id>,
     evict_checks: BTreeSet<Id>,
     transmits: VecDeque<Transmit<A>>,
     events: VecDeque<Event<A>>,
     metrics: Metrics,
-    next_maintenance: Time,
 }
 
 impl<A: PeerAddr> Node<A> {
@@ -91,6 +94,12 @@ impl<A: PeerAddr> Node<A> {
             .map(|limit| RateLimiter::new(limit, secrets.next_u64()));
         // A random phase, so nodes started together do not run maintenance in step.
         let phase = rng.random_range(0..config::MAINTENANCE_TICK.as_micros() as u64);
+        let mut timers = Timers::default();
+        // A client keeps nothing for others and is in nobody's table: it has no upkeep.
+        if config.role == wire::Role::Node {
+            let first = now + crate::time::Duration::from_micros(phase);
+            timers.set(Timer::Maintenance, first);
+        }
         Node {
             table: RoutingTable::new(id, config.table),
             store: RecordStore::new(config.store),
@@ -105,15 +114,14 @@ impl<A: PeerAddr> Node<A> {
             rtt: RttEstimator::default(),
             limiter,
             pending: BTreeMap::new(),
-            deadlines: BTreeSet::new(),
-            ops: BTreeMap::new(),
+            timers,
+            commands: BTreeMap::new(),
             next_op: 0,
             verifying: BTreeSet::new(),
             evict_checks: BTreeSet::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             metrics: Metrics::default(),
-            next_maintenance: now + crate::time::Duration::from_micros(phase),
         }
     }
 
@@ -145,16 +153,6 @@ impl<A: PeerAddr> Node<A> {
     /// Counters.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
-    }
-
-    /// The smoothed round-trip time to peers, once measured.
-    pub fn srtt(&self) -> Option<crate::time::Duration> {
-        self.rtt.srtt()
-    }
-
-    /// Commands still running.
-    pub fn ops_running(&self) -> usize {
-        self.ops.len()
     }
 
     fn new_op(&mut self) -> OpId {
@@ -190,23 +188,19 @@ impl<A: PeerAddr> Node<A> {
         }
     }
 
-    /// Advances timers: request timeouts and retries, and maintenance when due.
+    /// Advances timers: request timeouts and retries, then maintenance when due.
     pub fn handle_timeout(&mut self, now: Time) {
         self.expire_requests(now);
-        if now >= self.next_maintenance {
-            self.next_maintenance = now + config::MAINTENANCE_TICK;
+        if self.timers.take_maintenance(now) {
+            self.timers
+                .set(Timer::Maintenance, now + config::MAINTENANCE_TICK);
             self.maintain(now);
         }
     }
 
     /// The earliest time at which [`Node::handle_timeout`] has work to do.
     pub fn poll_timeout(&self) -> Option<Time> {
-        let request = self.deadlines.first().map(|(t, _)| *t);
-        let maintenance = (self.config.role == wire::Role::Node).then_some(self.next_maintenance);
-        match (request, maintenance) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        self.timers.next_deadline()
     }
 
     /// The next datagram to send.
@@ -267,11 +261,6 @@ impl<A: PeerAddr> Node<A> {
         self.put(now, key, record)
     }
 
-    /// Stops republishing a record.
-    pub fn unpublish(&mut self, key: &Id, record: &RecordId) -> bool {
-        self.published.remove(&(*key, *record)).is_some()
-    }
-
     /// Pings an address.
     pub fn ping(&mut self, now: Time, addr: A) -> OpId {
         let op = self.new_op();
@@ -288,11 +277,6 @@ impl<A: PeerAddr> Node<A> {
             self.table.on_answer(id, addr, now, None),
             crate::routing::Admission::Inserted | crate::routing::Admission::Refreshed
         )
-    }
-
-    /// Abandons a command (e.g. a get once the first value arrived). No event follows.
-    pub fn cancel(&mut self, op: OpId) {
-        self.ops.remove(&op);
     }
 }
 

@@ -1,7 +1,8 @@
 //! Outgoing requests: transaction ids, padding, the pending table, timeouts and retries.
 
 use super::Node;
-use super::ops::Purpose;
+use super::command::Purpose;
+use super::timers::Timer;
 use crate::addr::PeerAddr;
 use crate::constants::{MAX_REQUEST_ATTEMPTS, TOKEN_ROTATION, UNVERIFIED_REQUEST_MIN};
 use crate::id::Id;
@@ -120,7 +121,7 @@ impl<A: PeerAddr> Node<A> {
         self.metrics.requests_sent += 1;
         pending.body = message.body;
         pending.deadline = now + self.rtt.timeout(pending.attempt);
-        self.deadlines.insert((pending.deadline, txid));
+        self.timers.set(Timer::Request(txid), pending.deadline);
         self.pending.insert(txid, pending);
     }
 
@@ -146,17 +147,13 @@ impl<A: PeerAddr> Node<A> {
             return None;
         }
         let pending = self.pending.remove(&txid)?;
-        self.deadlines.remove(&(pending.deadline, txid));
+        self.timers.stop(Timer::Request(txid), pending.deadline);
         Some(pending)
     }
 
     /// Retries or fails every request whose deadline has passed.
     pub(super) fn expire_requests(&mut self, now: Time) {
-        while let Some(&(deadline, txid)) = self.deadlines.first() {
-            if deadline > now {
-                break;
-            }
-            self.deadlines.pop_first();
+        while let Some(txid) = self.timers.pop_expired_request(now) {
             let Some(mut p) = self.pending.remove(&txid) else {
                 continue;
             };

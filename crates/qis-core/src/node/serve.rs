@@ -3,7 +3,7 @@
 //! node cannot be used to amplify traffic toward a spoofed victim.
 
 use super::Node;
-use super::ops::Purpose;
+use super::command::Purpose;
 use crate::addr::PeerAddr;
 use crate::constants::{AMPLIFICATION_FACTOR, MAX_DATAGRAM, MAX_RECORD};
 use crate::id::Id;

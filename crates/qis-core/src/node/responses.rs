@@ -1,0 +1,264 @@
+//! Answers to our requests, and requests that got none: check that an answer is genuine, learn
+//! from it, and hand it to whatever sent the request (a command, a verification ping, an
+//! eviction check). Beside [`super::requests`], which sends them.
+
+use super::command::{Command, Goal, Purpose};
+use super::{Event, Node, OpId, PingReply};
+use crate::addr::PeerAddr;
+use crate::constants::GOOD_NODE_WINDOW;
+use crate::id::Id;
+use crate::lookup::Pager;
+use crate::record::SignedRecord;
+use crate::routing::Admission;
+use crate::time::Time;
+use crate::wire::{Body, Contact, Message, Role, Token};
+
+impl<A: PeerAddr> Node<A> {
+    /// An answer arrived: check it is genuine, learn from it, and hand it to its command.
+    pub(super) fn on_response(&mut self, now: Time, from: A, message: Message<A>) {
+        let sender = message.header.sender.id();
+        let Some(pending) = self.take_pending(message.header.txid, from, sender) else {
+            return;
+        };
+        if pending.attempt == 0 {
+            self.rtt.observe(now.saturating_since(pending.sent_at));
+        }
+        if !answers(&pending.body, &message.body) {
+            self.metrics.dropped_unexpected += 1;
+            return self.request_failed(now, pending.to_id, pending.purpose);
+        }
+        if message.header.role == Role::Node {
+            self.admit(now, sender, from, answer_token(&message.body));
+        }
+        match pending.purpose {
+            Purpose::Verify => {
+                self.verifying.remove(&sender);
+            }
+            Purpose::EvictCheck => {
+                self.evict_checks.remove(&sender);
+            }
+            Purpose::Command(op) => {
+                let answer = Answer {
+                    sender,
+                    from,
+                    sent_at: pending.sent_at,
+                    body: message.body,
+                };
+                self.on_command_answer(now, op, answer)
+            }
+            Purpose::Page(op, stream) => self.on_page_answer(now, op, stream, message.body),
+        }
+    }
+
+    /// Offers a node that answered to the routing table; if its bucket is full, checks the
+    /// least recently seen entry (ping-before-evict) unless even that one answered us within
+    /// `GOOD_NODE_WINDOW`: a bucket of nodes known to be alive keeps them (long-lived nodes
+    /// are the likeliest to stay) and the newcomer waits in the replacement cache.
+    fn admit(&mut self, now: Time, id: Id, addr: A, token: Option<Token>) {
+        if let Admission::Parked {
+            least_recent,
+            least_recent_seen,
+        } = self.table.on_answer(id, addr, now, token)
+            && now.saturating_since(least_recent_seen) >= GOOD_NODE_WINDOW
+            && self.evict_checks.insert(least_recent.id)
+        {
+            let (to, to_id) = (least_recent.addr, Some(least_recent.id));
+            self.send_request(now, to, to_id, Body::Ping, Purpose::EvictCheck);
+        }
+    }
+
+    fn on_command_answer(&mut self, now: Time, op: OpId, answer: Answer<A>) {
+        let Answer {
+            sender,
+            from,
+            sent_at,
+            body,
+        } = answer;
+        self.with_command(now, op, |node, command| match (command, body) {
+            (Command::Ping { reply }, Body::Pong { .. }) => {
+                let rtt = now.saturating_since(sent_at);
+                *reply = Some(Some(PingReply {
+                    id: sender,
+                    addr: from,
+                    rtt,
+                }));
+            }
+            (
+                Command::Bootstrapping {
+                    outstanding,
+                    answered,
+                },
+                Body::Pong { .. },
+            ) => {
+                *outstanding = outstanding.saturating_sub(1);
+                *answered += 1;
+            }
+            // A cut answer still helps: the lookup goes on with the contacts it got.
+            (Command::Lookup { lookup, .. }, Body::Nodes { nodes, token, .. }) => {
+                lookup.on_answer(&sender, &nodes, Some(token));
+            }
+            (
+                Command::Lookup {
+                    lookup,
+                    goal: Goal::Get { pager, .. },
+                },
+                Body::Values {
+                    token,
+                    total,
+                    next,
+                    records,
+                },
+            ) => {
+                lookup.on_answer(&sender, &[], Some(token));
+                let records = node.verified(pager, records);
+                let holder = Contact {
+                    id: sender,
+                    addr: from,
+                };
+                let fresh = pager.on_first_page(holder, total, next, records);
+                node.emit_records(op, fresh);
+            }
+            (
+                Command::Lookup {
+                    goal:
+                        Goal::Put {
+                            storing: Some(plan),
+                            ..
+                        },
+                    ..
+                },
+                Body::StoreAck { status },
+            ) => plan.on_ack(&sender, status),
+            _ => node.metrics.dropped_unexpected += 1,
+        });
+    }
+
+    /// The records of a holder's page that pass the record policy (signature included) for the
+    /// get's key; the rest are counted and dropped. A holder may be hostile, so nothing it sends
+    /// reaches the application unchecked. Records the get already holds are not checked again.
+    fn verified(&mut self, pager: &Pager<A>, records: Vec<SignedRecord>) -> Vec<SignedRecord> {
+        let key = pager.key();
+        let before = records.len();
+        let kept: Vec<SignedRecord> = records
+            .into_iter()
+            .filter(|r| pager.contains(&r.id()) || self.config.policy.check(&key, r).is_ok())
+            .collect();
+        self.metrics.dropped_forged_records += (before - kept.len()) as u64;
+        kept
+    }
+
+    fn emit_records(&mut self, op: OpId, records: Vec<SignedRecord>) {
+        if !records.is_empty() {
+            self.events.push_back(Event::Records { op, records });
+        }
+    }
+
+    fn on_page_answer(&mut self, now: Time, op: OpId, stream: usize, body: Body<A>) {
+        self.with_command(now, op, |node, command| {
+            let Command::Lookup {
+                goal: Goal::Get { pager, .. },
+                ..
+            } = command
+            else {
+                return;
+            };
+            match body {
+                Body::Values { next, records, .. } => {
+                    let records = node.verified(pager, records);
+                    let fresh = pager.on_page(stream, next, records);
+                    node.emit_records(op, fresh);
+                }
+                // The holder no longer has values (they expired): take the range elsewhere.
+                _ => pager.on_page_failure(stream),
+            }
+        });
+    }
+
+    /// A lookup request is overdue and being retried: let the lookup use its slot meanwhile.
+    pub(super) fn request_stalled(&mut self, now: Time, to_id: Option<Id>, purpose: Purpose) {
+        let (Purpose::Command(op), Some(id)) = (purpose, to_id) else {
+            return;
+        };
+        self.with_command(now, op, |_, command| {
+            if let Command::Lookup { lookup, .. } = command {
+                lookup.on_stall(&id);
+            }
+        });
+    }
+
+    /// A request got no (usable) answer after all attempts.
+    pub(super) fn request_failed(&mut self, now: Time, to_id: Option<Id>, purpose: Purpose) {
+        match purpose {
+            Purpose::Verify => {
+                if let Some(id) = to_id {
+                    self.verifying.remove(&id);
+                }
+            }
+            Purpose::EvictCheck => {
+                if let Some(id) = to_id {
+                    self.evict_checks.remove(&id);
+                }
+            }
+            Purpose::Page(op, stream) => self.with_command(now, op, |_, command| {
+                if let Command::Lookup {
+                    goal: Goal::Get { pager, .. },
+                    ..
+                } = command
+                {
+                    pager.on_page_failure(stream);
+                }
+            }),
+            Purpose::Command(op) => self.with_command(now, op, |_, command| match command {
+                Command::Ping { reply } => *reply = Some(None),
+                Command::Bootstrapping { outstanding, .. } => {
+                    *outstanding = outstanding.saturating_sub(1)
+                }
+                Command::Lookup {
+                    goal:
+                        Goal::Put {
+                            storing: Some(plan),
+                            ..
+                        },
+                    ..
+                } => plan.on_failure(),
+                Command::Lookup { lookup, .. } => {
+                    if let Some(id) = to_id {
+                        lookup.on_failure(&id);
+                    }
+                }
+            }),
+        }
+    }
+}
+
+/// An answer to one of a command's requests, with what we knew when we sent it.
+struct Answer<A> {
+    sender: Id,
+    from: A,
+    sent_at: Time,
+    body: Body<A>,
+}
+
+/// True if `answer` is a kind of reply `request` can get.
+fn answers<A>(request: &Body<A>, answer: &Body<A>) -> bool {
+    matches!(
+        (request, answer),
+        (Body::Ping, Body::Pong { .. })
+            | (Body::FindNode { .. }, Body::Nodes { .. })
+            | (
+                Body::FindValue { .. },
+                Body::Nodes { .. } | Body::Values { .. }
+            )
+            | (Body::Store { .. }, Body::StoreAck { .. })
+    )
+}
+
+/// The address token carried by an answer.
+fn answer_token<A>(body: &Body<A>) -> Option<Token> {
+    match body {
+        Body::Pong { token } | Body::Nodes { token, .. } | Body::Values { token, .. } => {
+            Some(*token)
+        }
+        _ => None,
+    }
+}

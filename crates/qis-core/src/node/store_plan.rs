@@ -1,0 +1,220 @@
+//! The store phase of a put, as a pure planner: which STOREs to send next, what an
+//! acknowledgement or a failure changes, and the report at the end. It sends nothing itself;
+//! the node turns each [`StoreRequest`] into a datagram and feeds the answers back.
+
+use crate::id::Id;
+use crate::lookup::LookupReport;
+use crate::record::SignedRecord;
+use crate::wire::{Contact, StoreStatus, Token};
+
+use super::PutReport;
+
+/// One STORE to send: `record` under `key` to `to`, with the token `to` gave us during the
+/// lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct StoreRequest<A> {
+    pub(super) to: Contact<A>,
+    pub(super) token: Token,
+    pub(super) key: Id,
+    pub(super) record: SignedRecord,
+}
+
+/// A store not yet sent: target, token and which record.
+#[derive(Debug, Clone, Copy)]
+struct Queued<A> {
+    to: Contact<A>,
+    token: Token,
+    record: usize,
+}
+
+/// Progress of the store phase of one put.
+#[derive(Debug)]
+pub(super) struct StorePlan<A> {
+    key: Id,
+    records: Vec<SignedRecord>,
+    /// Stores not yet sent, popped from the end (closest node first).
+    queue: Vec<Queued<A>>,
+    in_flight: usize,
+    /// Per target node: records it acknowledged.
+    acked: Vec<(Id, usize)>,
+    refused: u32,
+    failed: u32,
+    stored_locally: bool,
+}
+
+impl<A: Copy> StorePlan<A> {
+    /// A plan storing each of `records` under `key` at every target, closest target first
+    /// (`targets` in closest-first order, each with its token). `stored_locally` says whether
+    /// this node kept a copy itself.
+    pub(super) fn new(
+        key: Id,
+        records: Vec<SignedRecord>,
+        targets: &[(Contact<A>, Token)],
+        stored_locally: bool,
+    ) -> StorePlan<A> {
+        let mut queue = Vec::with_capacity(targets.len() * records.len());
+        for &(to, token) in targets.iter().rev() {
+            for record in (0..records.len()).rev() {
+                queue.push(Queued { to, token, record });
+            }
+        }
+        StorePlan {
+            key,
+            records,
+            queue,
+            in_flight: 0,
+            acked: targets.iter().map(|(c, _)| (c.id, 0)).collect(),
+            refused: 0,
+            failed: 0,
+            stored_locally,
+        }
+    }
+
+    /// The next store to send while fewer than `max_in_flight` are outstanding.
+    pub(super) fn next_store(&mut self, max_in_flight: usize) -> Option<StoreRequest<A>> {
+        if self.in_flight >= max_in_flight {
+            return None;
+        }
+        let next = self.queue.pop()?;
+        self.in_flight += 1;
+        Some(StoreRequest {
+            to: next.to,
+            token: next.token,
+            key: self.key,
+            record: self.records[next.record].clone(),
+        })
+    }
+
+    /// `from` answered a store.
+    pub(super) fn on_ack(&mut self, from: &Id, status: StoreStatus) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        match status {
+            StoreStatus::Stored => {
+                if let Some(entry) = self.acked.iter_mut().find(|(id, _)| id == from) {
+                    entry.1 = (entry.1 + 1).min(self.records.len());
+                }
+            }
+            StoreStatus::Refused(_) => self.refused += 1,
+        }
+    }
+
+    /// A store got no answer after all attempts.
+    pub(super) fn on_failure(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.failed += 1;
+    }
+
+    /// True once every store was sent and answered or given up on.
+    pub(super) fn is_finished(&self) -> bool {
+        self.in_flight == 0 && self.queue.is_empty()
+    }
+
+    /// Nodes that acknowledged every record.
+    pub(super) fn full_acks(&self) -> u32 {
+        self.acked
+            .iter()
+            .filter(|(_, n)| *n == self.records.len())
+            .count() as u32
+    }
+
+    /// The put's report, once finished.
+    pub(super) fn report(&self, lookup: LookupReport<A>) -> PutReport<A> {
+        PutReport {
+            key: self.key,
+            lookup,
+            acks: self.full_acks(),
+            refused: self.refused,
+            failed: self.failed,
+            stored_locally: self.stored_locally,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::addr::SimAddr;
+    use crate::record::RecordKind;
+    use crate::time::Duration;
+    use crate::wire::StoreRefusal;
+
+    fn records(n: usize) -> Vec<SignedRecord> {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+        (0..n)
+            .map(|i| SignedRecord::sign(&key, RecordKind::Raw, 1, vec![i as u8]).unwrap())
+            .collect()
+    }
+
+    fn contact(n: u8) -> (Contact<SimAddr>, Token) {
+        let id = Id::from_bytes([n; 32]);
+        (
+            Contact {
+                id,
+                addr: SimAddr(u32::from(n)),
+            },
+            Token([n; 8]),
+        )
+    }
+
+    const KEY: Id = Id::from_bytes([9; 32]);
+
+    #[test]
+    fn stores_go_closest_first_within_the_in_flight_bound() {
+        let targets = [contact(1), contact(2), contact(3)];
+        let mut plan = StorePlan::new(KEY, records(2), &targets, false);
+        let first = plan.next_store(2).unwrap();
+        let second = plan.next_store(2).unwrap();
+        let all = records(2);
+        assert_eq!((first.to.id, &first.record), (targets[0].0.id, &all[0]));
+        assert_eq!((second.to.id, &second.record), (targets[0].0.id, &all[1]));
+        assert_eq!(first.key, KEY);
+        assert_eq!(plan.next_store(2), None, "two in flight at most");
+        plan.on_ack(&targets[0].0.id, StoreStatus::Stored);
+        plan.on_ack(&targets[0].0.id, StoreStatus::Stored);
+        assert_eq!(plan.full_acks(), 1);
+        assert!(!plan.is_finished());
+    }
+
+    #[test]
+    fn a_node_counts_only_once_it_acknowledged_every_record() {
+        let targets = [contact(1), contact(2)];
+        let mut plan = StorePlan::new(KEY, records(2), &targets, true);
+        while let Some(store) = plan.next_store(usize::MAX) {
+            let refused = store.to.id == targets[1].0.id && store.record.payload == [1];
+            let status = if refused {
+                StoreStatus::Refused(StoreRefusal::Full)
+            } else {
+                StoreStatus::Stored
+            };
+            plan.on_ack(&store.to.id, status);
+        }
+        assert!(plan.is_finished());
+        assert_eq!(
+            plan.full_acks(),
+            1,
+            "the second node refused one of two records"
+        );
+        assert_eq!(plan.refused, 1);
+        let report = plan.report(LookupReport {
+            target: Id::from_bytes([9; 32]),
+            closest: Vec::new(),
+            hops: 0,
+            rounds: 0,
+            requests: 0,
+            answered: 0,
+            failed: 0,
+            elapsed: Duration::ZERO,
+        });
+        assert!(report.stored_locally);
+        assert_eq!((report.acks, report.refused, report.failed), (1, 1, 0));
+    }
+
+    #[test]
+    fn failures_end_the_phase_and_are_reported() {
+        let mut plan = StorePlan::new(KEY, records(1), &[contact(1)], false);
+        assert!(plan.next_store(8).is_some());
+        plan.on_failure();
+        assert!(plan.is_finished());
+        assert_eq!((plan.full_acks(), plan.failed), (0, 1));
+    }
+}
