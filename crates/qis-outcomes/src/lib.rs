@@ -10,6 +10,7 @@ mod synth;
 #[cfg(test)]
 mod parser_fuzz_tests;
 
+pub use packet::body::PACKET_FORMAT_VERSION;
 pub use packet::check::{
     CheckError, CheckReport, TextError, check as check_packet_file, check_text as check_packet_text,
 };
@@ -19,7 +20,7 @@ pub use packet::fromrun::{
     FromRunError, Overrides, Provenance, RunDraft, RunProblem, ScoreSource, from_run,
 };
 pub use packet::hyper::{HyperKind, format_number};
-pub use packet::keys::{KEY_PREFIX, Ranked, jaccard, packet_keys, rank};
+pub use packet::keys::{KEY_PREFIX, KEY_SCHEME_VERSION, Ranked, jaccard, packet_keys, rank};
 pub use packet::limits;
 pub use packet::size::{TYPICAL_CREATED, check_size, record_size};
 pub use packet::template::{parse_packet_file, render_packet_file, template as packet_template};

@@ -1,12 +1,21 @@
 //! The packet body: everything a publisher states about one fine-tuning result. It is the
-//! postcard-encoded payload of a [`SignedRecord`](qis_core::SignedRecord); publisher,
-//! creation time and signature live in the record and are not repeated here.
+//! payload of a [`SignedRecord`](qis_core::SignedRecord): one byte of format version
+//! ([`PACKET_FORMAT_VERSION`]), then the postcard encoding of the fields. Publisher, creation
+//! time and signature live in the record and are not repeated here.
 
+use super::error::PacketError;
 use super::hyper::{HyperKey, HyperValue};
 use super::method::Method;
 use super::scale::{DataScale, ScoreScale};
 use qis_core::RecordId;
 use serde::{Deserialize, Serialize};
+
+/// Format version of an outcome packet body: the first byte of every packet payload. A later
+/// layout bumps it, so a reader refuses a packet it cannot read by name
+/// ([`PacketError::Version`]) instead of misreading its fields. Bodies from before the version
+/// byte existed (pre-release) start with the family's length, 1 to 48, and are refused the same
+/// way; they were never published on the main network.
+pub const PACKET_FORMAT_VERSION: u8 = 1;
 
 /// One fine-tuning result, in canonical form once [validated](super::validate).
 ///
@@ -85,19 +94,87 @@ impl OutcomeBody {
             .map(|(_, v)| v)
     }
 
-    /// The postcard encoding (the record payload).
+    /// The record payload: [`PACKET_FORMAT_VERSION`], then the postcard encoding.
     pub fn encode(&self) -> Vec<u8> {
         // Encoding plain data into a Vec cannot fail.
-        postcard::to_stdvec(self).unwrap_or_default()
+        let fields = postcard::to_stdvec(self).unwrap_or_default();
+        let mut payload = Vec::with_capacity(1 + fields.len());
+        payload.push(PACKET_FORMAT_VERSION);
+        payload.extend_from_slice(&fields);
+        payload
     }
 
-    /// Decodes a payload, refusing trailing bytes (two encodings of one packet must not exist).
-    pub fn decode(bytes: &[u8]) -> Result<OutcomeBody, postcard::Error> {
-        let (body, rest) = postcard::take_from_bytes::<OutcomeBody>(bytes)?;
+    /// Decodes a payload: a format version other than [`PACKET_FORMAT_VERSION`] is refused as
+    /// [`PacketError::Version`]; undecodable fields or trailing bytes (two encodings of one
+    /// packet must not exist) as [`PacketError::Decode`].
+    pub fn decode(bytes: &[u8]) -> Result<OutcomeBody, PacketError> {
+        let (&version, fields) = bytes
+            .split_first()
+            .ok_or_else(|| PacketError::Decode("empty payload".into()))?;
+        if version != PACKET_FORMAT_VERSION {
+            return Err(PacketError::Version {
+                found: version,
+                supported: PACKET_FORMAT_VERSION,
+            });
+        }
+        let (body, rest) = postcard::take_from_bytes::<OutcomeBody>(fields)
+            .map_err(|e| PacketError::Decode(e.to_string()))?;
         if rest.is_empty() {
             Ok(body)
         } else {
-            Err(postcard::Error::DeserializeBadEncoding)
+            Err(PacketError::Decode(format!(
+                "{} trailing bytes after the packet",
+                rest.len()
+            )))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::template::{parse_packet_file, template};
+
+    fn sample() -> OutcomeBody {
+        parse_packet_file(&template()).unwrap().build().unwrap()
+    }
+
+    #[test]
+    fn the_payload_starts_with_the_format_version_and_round_trips() {
+        let body = sample();
+        let payload = body.encode();
+        assert_eq!(payload[0], PACKET_FORMAT_VERSION);
+        assert_eq!(payload.len(), 1 + postcard::to_stdvec(&body).unwrap().len());
+        assert_eq!(OutcomeBody::decode(&payload).unwrap(), body);
+    }
+
+    #[test]
+    fn another_format_version_is_refused_by_name() {
+        let mut payload = sample().encode();
+        payload[0] = PACKET_FORMAT_VERSION + 1;
+        let error = OutcomeBody::decode(&payload).unwrap_err();
+        assert_eq!(
+            error,
+            PacketError::Version {
+                found: PACKET_FORMAT_VERSION + 1,
+                supported: PACKET_FORMAT_VERSION
+            }
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("format version 2, this qis reads version 1"),
+            "{error}"
+        );
+        // A body without the version byte (pre-release) starts with the family's length.
+        let unversioned = postcard::to_stdvec(&sample()).unwrap();
+        assert!(matches!(
+            OutcomeBody::decode(&unversioned),
+            Err(PacketError::Version { .. })
+        ));
+        assert!(matches!(
+            OutcomeBody::decode(&[]),
+            Err(PacketError::Decode(_))
+        ));
     }
 }

@@ -107,6 +107,17 @@ pub enum PacketError {
     /// The record is not of kind `Outcome`.
     #[error("record kind is {0}, not an outcome packet")]
     NotOutcome(String),
+    /// The payload is an outcome packet of another format version than this build reads (a
+    /// newer qis wrote it, or a pre-release one).
+    #[error(
+        "payload does not decode as an outcome packet: format version {found}, this qis reads version {supported}"
+    )]
+    Version {
+        /// The version byte the payload starts with.
+        found: u8,
+        /// The version this build reads.
+        supported: u8,
+    },
     /// The payload does not decode as an outcome body.
     #[error("payload does not decode as an outcome packet: {0}")]
     Decode(String),

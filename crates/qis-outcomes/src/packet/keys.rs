@@ -16,9 +16,9 @@
 //! | task + tag | `qis/key/v1/task-tag/{task}/{tag}` | 1 key per tag (≤ [`MAX_TAGS`]) |
 //! | task alone | `qis/key/v1/task/{task}` | 1 key |
 //!
-//! Each key is [`Id::hash`] of its string. The strings are domain-separated (`qis/key/v1/` plus
-//! the level) so a key of one level can never equal a key of another, and versioned so the
-//! scheme can change without old and new keys colliding. All parts are canonical tokens (lower
+//! Each key is [`Id::hash`] of its string. The strings are domain-separated ([`KEY_PREFIX`] plus
+//! the level) so a key of one level can never equal a key of another, and versioned
+//! ([`KEY_SCHEME_VERSION`]) so the scheme can change without old and new keys colliding. All parts are canonical tokens (lower
 //! case, no `/` or `,`), so the strings are unambiguous. A packet with *n* tags is stored under
 //! `3 + n` keys, at most 9.
 //!
@@ -57,8 +57,21 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// Prefix of every semantic key string.
-pub const KEY_PREFIX: &str = "qis/key/v1/";
+/// The key scheme version as a literal, so that [`KEY_SCHEME_VERSION`] and the `v1` inside
+/// [`KEY_PREFIX`] come from one place (`concat!` takes literals only).
+macro_rules! key_scheme_version {
+    () => {
+        1
+    };
+}
+
+/// Version of the semantic key scheme: which strings a packet is stored under. Changing the
+/// levels, their order or the canonical forms bumps it; the new keys then never collide with
+/// the old ones, and old and new packets simply live under different keys.
+pub const KEY_SCHEME_VERSION: u8 = key_scheme_version!();
+
+/// Prefix of every semantic key string: `qis/key/v{KEY_SCHEME_VERSION}/`.
+pub const KEY_PREFIX: &str = concat!("qis/key/v", key_scheme_version!(), "/");
 
 /// The granularity of a semantic key, most specific first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -243,4 +256,16 @@ pub fn rank(query: &Query, found: impl IntoIterator<Item = OutcomePacket>) -> Ve
             .then_with(|| a.id().cmp(&b.id()))
     });
     ranked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_prefix_carries_the_scheme_version() {
+        assert_eq!(KEY_PREFIX, format!("qis/key/v{KEY_SCHEME_VERSION}/"));
+        let query = Query::new(Some("llama-3-8b"), "summarization", &["news"]);
+        assert!(query.keys().iter().all(|k| k.text.starts_with(KEY_PREFIX)));
+    }
 }

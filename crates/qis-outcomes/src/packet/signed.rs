@@ -43,8 +43,7 @@ impl OutcomePacket {
 
     /// Decodes and validates the body of a record whose signature the caller has verified.
     pub(crate) fn open_verified(record: SignedRecord) -> Result<OutcomePacket, PacketError> {
-        let body =
-            OutcomeBody::decode(&record.payload).map_err(|e| PacketError::Decode(e.to_string()))?;
+        let body = OutcomeBody::decode(&record.payload)?;
         validate(&body)?;
         Ok(OutcomePacket { body, record })
     }

@@ -4,7 +4,7 @@
 //!
 //! Fixed cost of the envelope: kind (1 byte) + publisher key (32) + creation time (a varint, 5
 //! bytes for any date between 1978 and 3058) + payload length (1–2) + signature (64) ≈ 103
-//! bytes, which leaves about 409 bytes for the body.
+//! bytes, which leaves about 409 bytes for the body (its first byte is the format version).
 
 use super::body::OutcomeBody;
 use super::error::PacketError;
