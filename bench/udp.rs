@@ -114,7 +114,7 @@ fn single_node_throughput(secs: u64) {
     socket
         .set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
-    let network = NetworkId::from_name("bench");
+    let network = NetworkId::from_name("bench").expect("a valid network name");
     let sender = PublicKey([7; 32]);
     let window = 64u32;
     let mut sent_at: HashMap<u32, Instant> = HashMap::new();
@@ -176,7 +176,7 @@ fn swarm(nodes: usize, lookups: usize) {
         .unwrap();
     runtime.block_on(async {
         let rss_before = rss_bytes();
-        let network = NetworkId::from_name("bench-swarm");
+        let network = NetworkId::from_name("bench-swarm").expect("a valid network name");
         let mut handles = Vec::new();
         for i in 0..nodes {
             let identity =

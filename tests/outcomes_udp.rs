@@ -25,7 +25,7 @@ async fn start_node(index: usize) -> NodeHandle {
     let identity =
         Identity::from_secret_key(*Id::hash(&(5000 + index as u64).to_le_bytes()).as_bytes());
     let config = Config {
-        network: NetworkId::from_name("outcomes-test"),
+        network: NetworkId::from_name("outcomes-test").expect("a valid network name"),
         policy: Arc::new(OutcomePolicy::strict()),
         ..Config::default()
     };

@@ -16,7 +16,7 @@ const NODES: usize = 100;
 
 fn config() -> Config {
     Config {
-        network: NetworkId::from_name("udp-network-test"),
+        network: NetworkId::from_name("udp-network-test").expect("a valid network name"),
         ..Config::default()
     }
 }

@@ -94,7 +94,7 @@ async fn start_client(network: &NetworkArgs, seeds: &[SocketAddr]) -> Result<Nod
     .parse()
     .map_err(|_| CliError::Input("listen address".into()))?;
     let config = Config {
-        network: network.id(),
+        network: network.id()?,
         role: Role::Client,
         rate_limit: None,
         join_refresh: false,

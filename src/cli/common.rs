@@ -49,14 +49,17 @@ impl CliError {
 #[derive(Debug, Clone, clap::Args)]
 pub(super) struct NetworkArgs {
     /// Network name: nodes only talk to nodes of the same network ("main" is the public one).
+    /// 1 to 64 ASCII letters, digits, '-', '_' or '.'; case-insensitive ("Main" is "main").
     #[arg(long, default_value = "main", value_name = "NAME")]
     pub network: String,
 }
 
 impl NetworkArgs {
-    /// The network id.
-    pub(super) fn id(&self) -> NetworkId {
+    /// The network id; the one place a `--network` name is checked (by
+    /// [`NetworkId::from_name`]): an empty or malformed name is bad input, one line.
+    pub(super) fn id(&self) -> Result<NetworkId, CliError> {
         NetworkId::from_name(&self.network)
+            .map_err(|e| CliError::Input(format!("--network {:?}: {e}", self.network)))
     }
 }
 

@@ -56,7 +56,7 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
     let identity = qis_udp::load_or_create_identity(&data_dir)?;
     let seeds = resolve(&args.bootstrap).await?;
     let config = Config {
-        network: args.network.id(),
+        network: args.network.id()?,
         table: TableConfig {
             max_per_host: args.max_per_ip,
             ..TableConfig::default()

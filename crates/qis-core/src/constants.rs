@@ -21,8 +21,13 @@ pub const MAX_DATAGRAM: usize = 1232;
 /// Largest signed record (an outcome packet), signature included.
 pub const MAX_RECORD: usize = 512;
 
-/// Wire protocol version carried by every message.
+/// Wire protocol version: the first byte of every datagram. A datagram of another version is
+/// dropped (counted as `dropped_version`) before anything else is decoded; a later wire layout
+/// bumps this.
 pub const PROTOCOL_VERSION: u8 = 1;
+
+/// Longest network name, in bytes (`--network`; see `NetworkId::from_name`).
+pub const MAX_NETWORK_NAME: usize = 64;
 
 /// An answer to a source that has not proven its address is at most this many times the size of
 /// its request (QUIC uses the same factor for the same reason).

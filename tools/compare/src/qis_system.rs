@@ -45,7 +45,7 @@ impl QisSystem {
             rt: None,
             nodes: Vec::new(),
             ids: Vec::new(),
-            network: NetworkId::from_name(NETWORK),
+            network: NetworkId::from_name(NETWORK).expect("NETWORK is a valid network name"),
         })
     }
 

@@ -1,5 +1,6 @@
 //! The messages nodes exchange. Every datagram is one [`Message`]: a [`Header`] and a [`Body`].
 
+use crate::constants::MAX_NETWORK_NAME;
 use crate::id::Id;
 use crate::record::{PublicKey, RecordId, SignedRecord};
 use crate::wire::padding::Padding;
@@ -13,15 +14,54 @@ impl NetworkId {
     /// The public qis network.
     pub const MAIN: NetworkId = NetworkId(0x7169_7301);
 
-    /// A network id derived from a name (`"main"` gives [`NetworkId::MAIN`]).
-    pub fn from_name(name: &str) -> NetworkId {
-        if name == "main" {
-            return NetworkId::MAIN;
+    /// The network id of a name: 1 to [`MAX_NETWORK_NAME`] ASCII letters, digits, `-`, `_` or
+    /// `.`, case-insensitive (the name is folded to lower case first, so `"Main"` and `"main"`
+    /// are the same network, [`NetworkId::MAIN`]). Anything else is refused, naming why, rather
+    /// than hashed into a network nobody else can type.
+    pub fn from_name(name: &str) -> Result<NetworkId, NetworkNameError> {
+        if name.is_empty() {
+            return Err(NetworkNameError::Empty);
         }
-        let hash = blake3::hash(name.as_bytes());
+        if name.len() > MAX_NETWORK_NAME {
+            return Err(NetworkNameError::TooLong(name.len()));
+        }
+        if let Some(ch) = name
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        {
+            return Err(NetworkNameError::BadChar(ch));
+        }
+        let folded = name.to_ascii_lowercase();
+        if folded == "main" {
+            return Ok(NetworkId::MAIN);
+        }
+        let hash = blake3::hash(folded.as_bytes());
         let b = hash.as_bytes();
-        NetworkId(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        Ok(NetworkId(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
     }
+}
+
+impl std::fmt::Display for NetworkId {
+    /// The id as it appears in logs and errors: `0x71697301`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#010x}", self.0)
+    }
+}
+
+/// Why a network name was refused ([`NetworkId::from_name`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NetworkNameError {
+    /// The name is empty.
+    #[error("a network name must not be empty")]
+    Empty,
+    /// The name is longer than [`MAX_NETWORK_NAME`] bytes.
+    #[error("a network name is at most {MAX_NETWORK_NAME} bytes, this one is {0}")]
+    TooLong(usize),
+    /// The name holds a character other than an ASCII letter, digit, `-`, `_` or `.`.
+    #[error(
+        "character {0:?} is not allowed in a network name (use letters, digits, '-', '_', '.')"
+    )]
+    BadChar(char),
 }
 
 /// Matches a response to its request. Drawn at random, so an off-path attacker cannot guess it.

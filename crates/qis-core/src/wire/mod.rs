@@ -3,12 +3,15 @@
 
 mod codec;
 mod message;
+mod notice;
 mod padding;
 
 pub use codec::{WireError, decode, encode, encoded_len};
 pub use message::{
-    Body, Contact, Header, Message, NetworkId, Role, StoreRefusal, StoreStatus, Token, TxId,
+    Body, Contact, Header, Message, NetworkId, NetworkNameError, Role, StoreRefusal, StoreStatus,
+    Token, TxId,
 };
+pub use notice::network_notice;
 pub use padding::Padding;
 
 #[cfg(test)]

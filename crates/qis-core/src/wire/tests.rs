@@ -180,6 +180,70 @@ fn encoding_an_oversize_message_fails_instead_of_fragmenting() {
     assert!(matches!(encode(&message), Err(WireError::Oversize(_))));
 }
 
+#[test]
+fn network_names_are_case_insensitive_and_validated() {
+    assert_eq!(NetworkId::from_name("main"), Ok(NetworkId::MAIN));
+    assert_eq!(NetworkId::from_name("Main"), Ok(NetworkId::MAIN));
+    assert_eq!(NetworkId::from_name("MAIN"), Ok(NetworkId::MAIN));
+    let test = NetworkId::from_name("test").unwrap();
+    assert_eq!(NetworkId::from_name("TeSt"), Ok(test));
+    assert_ne!(test, NetworkId::MAIN);
+    assert_ne!(NetworkId::from_name("test-2").unwrap(), test);
+    assert_eq!(NetworkId::from_name(""), Err(NetworkNameError::Empty));
+    assert_eq!(
+        NetworkId::from_name("main "),
+        Err(NetworkNameError::BadChar(' '))
+    );
+    assert_eq!(
+        NetworkId::from_name("caf\u{e9}"),
+        Err(NetworkNameError::BadChar('\u{e9}'))
+    );
+    let long = "n".repeat(crate::constants::MAX_NETWORK_NAME + 1);
+    assert_eq!(
+        NetworkId::from_name(&long),
+        Err(NetworkNameError::TooLong(long.len()))
+    );
+    assert!(NetworkId::from_name(&long[1..]).is_ok());
+    assert_eq!(NetworkId::MAIN.to_string(), "0x71697301");
+    assert_eq!(NetworkId(0x1234).to_string(), "0x00001234");
+}
+
+#[test]
+fn a_request_of_another_network_gets_a_notice_of_ours_and_nothing_else_does() {
+    let ours = NetworkId(7);
+    let us = PublicKey([7; 32]);
+    let ping = encode(&Message::<SocketAddr> {
+        header: header(),
+        body: Body::Ping,
+    })
+    .unwrap();
+    let notice = network_notice::<SocketAddr>(&ping, ours, us).expect("a notice");
+    // The requester refuses it as a message of our network, and it echoes the txid.
+    assert_eq!(
+        decode::<SocketAddr>(&notice, header().network),
+        Err(WireError::WrongNetwork(ours.0))
+    );
+    let read = decode::<SocketAddr>(&notice, ours).unwrap();
+    assert_eq!(read.header.txid, header().txid);
+    assert_eq!(read.header.sender, us);
+    assert!(!read.body.is_request());
+    assert!(notice.len() <= crate::constants::AMPLIFICATION_FACTOR * ping.len());
+    // No notice for our own network, for a response (the notice itself: no ping-pong), for
+    // another version or for garbage.
+    assert_eq!(
+        network_notice::<SocketAddr>(&ping, header().network, us),
+        None
+    );
+    assert_eq!(
+        network_notice::<SocketAddr>(&notice, header().network, us),
+        None
+    );
+    let mut other_version = ping.clone();
+    other_version[0] = PROTOCOL_VERSION + 1;
+    assert_eq!(network_notice::<SocketAddr>(&other_version, ours, us), None);
+    assert_eq!(network_notice::<SocketAddr>(&[], ours, us), None);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
@@ -187,6 +251,8 @@ proptest! {
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..1400)) {
         let _ = decode::<SocketAddr>(&bytes, NetworkId(u32::MAX));
         let _ = decode::<crate::addr::SimAddr>(&bytes, NetworkId(u32::MAX));
+        let _ = network_notice::<SocketAddr>(&bytes, NetworkId(7), PublicKey([0; 32]));
+        let _ = NetworkId::from_name(&String::from_utf8_lossy(&bytes));
     }
 
     #[test]
