@@ -35,6 +35,8 @@ pub(crate) enum Action {
     },
     /// The next workload step (a lookup, a put or a get) is due.
     Workload,
+    /// A test network stops here (see [`crate::TestNet::advance_to`]).
+    Pause,
 }
 
 /// When an action happens, and where it waits. The heap moves these small entries around;

@@ -18,6 +18,7 @@ mod random;
 mod report;
 mod svg;
 mod sweep;
+mod testnet;
 mod truth;
 mod workload;
 mod world;
@@ -26,6 +27,7 @@ pub use config::{ChurnConfig, Formation, SimConfig, Timers, default_join_rate};
 pub use network::NetworkConfig;
 pub use report::SimReport;
 pub use sweep::{sweep_table, write_sweep_outputs};
+pub use testnet::{DEFAULT_ONE_WAY, Delivered, NetCounts, TestNet};
 pub use world::Simulation;
 
 use indicatif::ProgressBar;

@@ -272,6 +272,7 @@ impl Simulation {
             Action::Join { node } => self.join(node),
             Action::SessionEnd { node } => self.session_end(node),
             Action::Workload => self.workload(),
+            Action::Pause => {}
         }
     }
 
