@@ -1,10 +1,12 @@
 //! The node task.
 
 use super::handle::{Command, NodeHandle, NodeStats};
+use super::mismatch::{Mismatch, Mismatches, Note};
 use super::socket::canonical;
 use qis_core::NodeSecret;
 use qis_core::Time;
 use qis_core::constants::MAX_DATAGRAM;
+use qis_core::wire::{self, Role};
 use qis_core::{Config, Event, Node, OpId, OpResult};
 use qis_core::{PublicKey, SignedRecord};
 use std::collections::HashMap;
@@ -32,6 +34,10 @@ struct Driver {
     addr: SocketAddr,
     epoch: Instant,
     waiters: HashMap<OpId, Waiter>,
+    /// Peers of another version or network, and the notice budget.
+    mismatches: Mismatches,
+    /// Network notices to send with the next flush.
+    notices: Vec<(SocketAddr, Vec<u8>)>,
 }
 
 pub(super) fn start(
@@ -50,6 +56,8 @@ pub(super) fn start(
         addr,
         epoch: Instant::now(),
         waiters: HashMap::new(),
+        mismatches: Mismatches::default(),
+        notices: Vec::new(),
     };
     tokio::spawn(driver.run(rx));
     NodeHandle {
@@ -82,7 +90,12 @@ impl Driver {
                 received = self.socket.recv_from(&mut buf) => match received {
                     Ok((len, from)) => {
                         let now = self.now();
-                        self.node.handle_datagram(now, canonical(from), &buf[..len]);
+                        let from = canonical(from);
+                        let before = self.version_and_network_drops();
+                        self.node.handle_datagram(now, from, &buf[..len]);
+                        if self.version_and_network_drops() != before {
+                            self.on_mismatch(now, from, &buf[..len]);
+                        }
                     }
                     // ICMP errors surface here on some systems; the peer is simply not there.
                     Err(error) => debug!(%error, "recv failed"),
@@ -102,6 +115,46 @@ impl Driver {
                 },
             }
             self.flush().await;
+        }
+    }
+
+    fn version_and_network_drops(&self) -> (u64, u64) {
+        let m = self.node.metrics();
+        (m.dropped_version, m.dropped_wrong_network)
+    }
+
+    /// A datagram the core dropped for its version or network: remember the peer, log one line
+    /// the first time per address, and tell a requester of another network which one this is.
+    fn on_mismatch(&mut self, now: Time, from: SocketAddr, bytes: &[u8]) {
+        let ours = self.node.config().network;
+        let Some(mismatch) = Mismatch::of_datagram(bytes, ours) else {
+            return;
+        };
+        let serving = self.node.config().role == Role::Node;
+        match self.mismatches.note(now, from, mismatch) {
+            // A client's application reports this to its user (see NodeStats::mismatch_from),
+            // so its log line would only say the same thing twice.
+            Note::First if !serving => {
+                debug!(peer = %from, "{from} {mismatch}: its datagrams are dropped")
+            }
+            Note::First => warn!(
+                peer = %from,
+                "{from} {mismatch}: its datagrams are dropped (counted; logged once per address)"
+            ),
+            Note::Summary(datagrams) => warn!(
+                datagrams,
+                "{datagrams} more datagram(s) of another protocol version or network from addresses not listed (last {from}: {mismatch})"
+            ),
+            Note::Again | Note::Quiet => {}
+        }
+        if serving
+            && matches!(mismatch, Mismatch::Network { .. })
+            && self.mismatches.may_send_notice(now)
+        {
+            let key = self.node.public_key();
+            if let Some(notice) = wire::network_notice::<SocketAddr>(bytes, ours, key) {
+                self.notices.push((from, notice));
+            }
         }
     }
 
@@ -144,6 +197,8 @@ impl Driver {
                     table_size: self.node.table().len(),
                     records: self.node.store().len(),
                     metrics: *self.node.metrics(),
+                    mismatches: self.mismatches.peers().to_vec(),
+                    notices_sent: self.mismatches.notices_sent(),
                 });
             }
             Command::Shutdown(_) => {}
@@ -152,6 +207,15 @@ impl Driver {
 
     /// Sends every queued datagram and delivers every event.
     async fn flush(&mut self) {
+        for (to, notice) in std::mem::take(&mut self.notices) {
+            match self.socket.send_to(&notice, to).await {
+                Ok(_) => {
+                    self.mismatches.notice_sent();
+                    debug!(%to, "told {to} which network this node runs");
+                }
+                Err(error) => debug!(%error, %to, "send failed"),
+            }
+        }
         while let Some(transmit) = self.node.poll_transmit() {
             if let Err(error) = self.socket.send_to(&transmit.payload, transmit.to).await {
                 // An unreachable peer must not stop the node; the request times out as lost.

@@ -1,6 +1,7 @@
 //! The application's side of a running node: async commands answered by the node task.
 
 use super::NetError;
+use super::mismatch::PeerMismatch;
 use qis_core::Id;
 use qis_core::LookupReport;
 use qis_core::Metrics;
@@ -20,8 +21,22 @@ pub struct NodeStats {
     pub table_size: usize,
     /// Records held for others.
     pub records: usize,
-    /// Counters.
+    /// Counters (`dropped_version` and `dropped_wrong_network` count the datagrams of another
+    /// protocol version or network).
     pub metrics: Metrics,
+    /// The peers whose datagrams were of another protocol version or network, first seen first
+    /// (at most [`MAX_MISMATCHED_PEERS`](crate::MAX_MISMATCHED_PEERS)).
+    pub mismatches: Vec<PeerMismatch>,
+    /// Network notices sent: answers telling a requester of another network which network this
+    /// node runs ([`qis_core::wire::network_notice`]).
+    pub notices_sent: u64,
+}
+
+impl NodeStats {
+    /// What `addr` sent of another protocol version or network, if it did.
+    pub fn mismatch_from(&self, addr: SocketAddr) -> Option<&PeerMismatch> {
+        self.mismatches.iter().find(|p| p.addr == addr)
+    }
 }
 
 /// Records of a get as they arrive.

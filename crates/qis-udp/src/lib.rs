@@ -6,11 +6,15 @@
 mod driver;
 mod handle;
 mod keyfile;
+mod mismatch;
 mod published;
 mod socket;
 
 pub use handle::{NodeHandle, NodeStats, RecordStream};
 pub use keyfile::{KEY_FILE, KeyFileError, generate_identity, load_or_create_identity, os_entropy};
+pub use mismatch::{
+    MAX_MISMATCHED_PEERS, MAX_NOTICES_PER_SECOND, Mismatch, PeerMismatch, SUMMARY_EVERY,
+};
 pub use published::{PUBLISHED_DIR, PublishedDir, PublishedEntry, PublishedError};
 pub use socket::{SocketOptions, bind_udp};
 
