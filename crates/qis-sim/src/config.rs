@@ -89,7 +89,7 @@ pub struct SimConfig {
     /// Joins per virtual second while the network forms.
     pub join_rate: f64,
     /// The first nodes join through node 0; later ones through a random node already in.
-    pub initial_seeds: usize,
+    pub first_through_node_zero: usize,
     /// Quiet time between formation and measurements.
     pub settle: Duration,
     /// Lookups started per virtual second when no window is set.
@@ -119,7 +119,7 @@ impl SimConfig {
             formation: Formation::Protocol,
             join_refresh: true,
             join_rate: default_join_rate(nodes),
-            initial_seeds: 100,
+            first_through_node_zero: 100,
             settle: Duration::from_secs(30),
             lookup_rate: 100.0,
             duration: None,

@@ -3,7 +3,7 @@
 
 use super::engine::Action;
 use super::report::{ChurnCounts, Joins, SimReport, round3};
-use super::workload::{Collector, Purpose, Step, plan};
+use super::workload::{Collector, Job, Step, plan};
 use super::world::{Phase, Simulation};
 use qis_core::Id;
 use qis_core::SimAddr;
@@ -75,12 +75,12 @@ impl Simulation {
             Step::Lookup => {
                 let mut target = [0u8; 32];
                 rand::RngExt::fill(&mut self.rng.work, &mut target[..]);
-                (node.find_node(now, Id::from_bytes(target)), Purpose::Lookup)
+                (node.find_node(now, Id::from_bytes(target)), Job::Lookup)
             }
             Step::Put(i) => {
                 let (key, record) = self.values.items[i].clone();
                 self.published.push(i);
-                (node.publish(now, key, record), Purpose::Put(i))
+                (node.publish(now, key, record), Job::Put(i))
             }
             Step::Get => {
                 if self.published.is_empty() {
@@ -88,7 +88,7 @@ impl Simulation {
                 }
                 let i =
                     self.published[Collector::pick_value(&mut self.rng.work, self.published.len())];
-                (node.get(now, self.values.items[i].0), Purpose::Get(i))
+                (node.get(now, self.values.items[i].0), Job::Get(i))
             }
         };
         self.tracked.insert((index, op.0), (purpose, now));
@@ -101,18 +101,18 @@ impl Simulation {
         let Some((purpose, _started)) = self.tracked.remove(&(index, op.0)) else {
             return;
         };
-        if purpose != Purpose::Bootstrap {
+        if purpose != Job::Bootstrap {
             self.pending_work -= 1;
             self.progress.inc(1);
         }
         match (purpose, outcome) {
-            (Purpose::Bootstrap, OpResult::Bootstrap(report)) => self.on_bootstrap(index, &report),
-            (Purpose::Lookup, OpResult::FindNode(report)) => {
+            (Job::Bootstrap, OpResult::Bootstrap(report)) => self.on_bootstrap(index, &report),
+            (Job::Lookup, OpResult::FindNode(report)) => {
                 let initiator = self.slots[index as usize].key.id();
                 self.collector.on_lookup(&report, initiator, &self.live);
             }
-            (Purpose::Put(_), OpResult::Put(report)) => self.collector.on_put(report.acks),
-            (Purpose::Get(i), OpResult::Get(report)) => {
+            (Job::Put(_), OpResult::Put(report)) => self.collector.on_put(report.acks),
+            (Job::Get(i), OpResult::Get(report)) => {
                 let found = report.records.contains(&self.values.items[i].1);
                 self.collector.on_get(found);
             }

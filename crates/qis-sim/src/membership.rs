@@ -9,7 +9,7 @@
 
 use super::engine::Action;
 use super::random::{exponential, weibull};
-use super::workload::Purpose;
+use super::workload::Job;
 use super::world::{NOT_JOINED, Phase, Simulation};
 use qis_core::BootstrapReport;
 use qis_core::Id;
@@ -42,15 +42,15 @@ impl Simulation {
         if self.slots[index as usize].joined_pos != NOT_JOINED {
             return;
         }
-        let seed = if self.phase == Phase::Forming
-            && (index as usize) < self.config.initial_seeds
+        let through = if self.phase == Phase::Forming
+            && (index as usize) < self.config.first_through_node_zero
             && index != 0
         {
             Some(0)
         } else {
             self.random_joined(false, index)
         };
-        let Some(seed) = seed else {
+        let Some(through) = through else {
             // The first node (or the only one left): it is the network.
             self.mark_joined(index);
             self.on_joined(index, 0);
@@ -60,9 +60,8 @@ impl Simulation {
             .node
             .as_mut()
             .expect("started above");
-        let op = node.bootstrap(now, &[SimAddr(seed)]);
-        self.tracked
-            .insert((index, op.0), (Purpose::Bootstrap, now));
+        let op = node.bootstrap(now, &[SimAddr(through)]);
+        self.tracked.insert((index, op.0), (Job::Bootstrap, now));
         self.drain(index);
     }
 
@@ -144,7 +143,7 @@ impl Simulation {
             .collect();
         for key in ops {
             if let Some((purpose, _)) = self.tracked.remove(&key)
-                && purpose != Purpose::Bootstrap
+                && purpose != Job::Bootstrap
             {
                 self.stats.abandoned += 1;
                 self.pending_work -= 1;

@@ -31,7 +31,7 @@ pub(crate) enum Step {
 
 /// What a command the simulator started is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Purpose {
+pub(crate) enum Job {
     /// Joining.
     Bootstrap,
     /// A measured lookup.

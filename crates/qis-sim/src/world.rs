@@ -6,7 +6,7 @@ use super::engine::{Action, EventQueue};
 use super::network::{Network, Site};
 use super::random::{SimRng, stream};
 use super::truth::LiveIndex;
-use super::workload::{Collector, Purpose, Step, ValueSet};
+use super::workload::{Collector, Job, Step, ValueSet};
 use indicatif::ProgressBar;
 use qis_core::NodeSecret;
 use qis_core::PublicKey;
@@ -81,7 +81,7 @@ pub struct Simulation {
     pub(super) rng: Rngs,
     pub(super) live: LiveIndex,
     pub(super) joined: Vec<u32>,
-    pub(super) tracked: BTreeMap<(u32, u64), (Purpose, Time)>,
+    pub(super) tracked: BTreeMap<(u32, u64), (Job, Time)>,
     pub(super) outbox: Vec<Transmit<SimAddr>>,
     pub(super) inbox: Vec<qis_core::Event<SimAddr>>,
     pub(super) collector: Collector,
@@ -229,7 +229,7 @@ impl Simulation {
         self.collector.unfinished += self
             .tracked
             .values()
-            .filter(|(p, _)| *p == Purpose::Lookup)
+            .filter(|(p, _)| *p == Job::Lookup)
             .count() as u64;
         self.phase = Phase::Done;
     }

@@ -64,12 +64,13 @@ pub struct Lookup<A> {
 }
 
 impl<A: PeerAddr> Lookup<A> {
-    /// A lookup for `target` by the node `local`, seeded from its routing table (depth 1).
+    /// A lookup for `target` by the node `local`, starting from `start` (the closest contacts
+    /// of its routing table, learned at depth 1).
     /// `width` is k (how many closest must answer); `parallelism` is α.
     pub fn new(
         target: Id,
         local: Id,
-        seeds: impl IntoIterator<Item = Contact<A>>,
+        start: impl IntoIterator<Item = Contact<A>>,
         width: usize,
         parallelism: usize,
         now: Time,
@@ -86,8 +87,8 @@ impl<A: PeerAddr> Lookup<A> {
             failed: 0,
             started: now,
         };
-        for seed in seeds {
-            lookup.learn(seed, 1);
+        for contact in start {
+            lookup.learn(contact, 1);
         }
         lookup
     }

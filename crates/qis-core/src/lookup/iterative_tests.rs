@@ -20,8 +20,8 @@ fn closest_to(target: &Id, among: &[Contact<SimAddr>], k: usize) -> Vec<Contact<
 #[test]
 fn keeps_alpha_requests_in_flight_and_no_more() {
     let target = Id::hash(b"t");
-    let seeds: Vec<_> = (1..=30).map(contact).collect();
-    let mut lookup = Lookup::new(target, contact(0).id, seeds, K, ALPHA, Time::ZERO);
+    let start: Vec<_> = (1..=30).map(contact).collect();
+    let mut lookup = Lookup::new(target, contact(0).id, start, K, ALPHA, Time::ZERO);
     let mut sent = Vec::new();
     while let Some(q) = lookup.next_request() {
         sent.push(q);
@@ -143,8 +143,8 @@ fn ignores_itself_duplicates_and_unsolicited_answers() {
 #[test]
 fn a_stalled_request_frees_its_slot_and_its_late_answer_still_counts() {
     let target = Id::hash(b"slow");
-    let seeds: Vec<_> = (1..=30).map(contact).collect();
-    let mut lookup = Lookup::new(target, contact(0).id, seeds, K, ALPHA, Time::ZERO);
+    let start: Vec<_> = (1..=30).map(contact).collect();
+    let mut lookup = Lookup::new(target, contact(0).id, start, K, ALPHA, Time::ZERO);
     let first: Vec<_> = std::iter::from_fn(|| lookup.next_request()).collect();
     assert_eq!(first.len(), ALPHA);
     lookup.on_stall(&first[0].id);

@@ -217,11 +217,12 @@ impl<A: PeerAddr> Node<A> {
         next
     }
 
-    /// Joins the network through `seeds` (addresses whose ids are not yet known): pings them,
+    /// Joins the network through `addrs` (bootstrap addresses whose ids are not yet known):
+    /// pings them,
     /// looks up our own id, then (if configured) refreshes the buckets shallower than that.
-    pub fn bootstrap(&mut self, now: Time, seeds: &[A]) -> OpId {
+    pub fn bootstrap(&mut self, now: Time, addrs: &[A]) -> OpId {
         let op = self.new_op();
-        self.start_bootstrap(now, op, seeds);
+        self.start_bootstrap(now, op, addrs);
         op
     }
 

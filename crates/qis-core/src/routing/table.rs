@@ -69,11 +69,6 @@ impl<A: PeerAddr> RoutingTable<A> {
         }
     }
 
-    /// The local id.
-    pub fn local_id(&self) -> Id {
-        self.local
-    }
-
     /// Number of live entries.
     pub fn len(&self) -> usize {
         self.len
