@@ -1,7 +1,7 @@
 //! Outcome packets and what qis does with them: a signed fine-tuning result of at most 512
 //! bytes ([`OutcomePacket`]), its semantic keys ([`Query`], [`rank`]), its import from the files
 //! a training run left on disk ([`from_run`]), and the local synthesis of a recommendation from
-//! similar runs ([`recommend`]). No I/O beyond reading the run folder and packet files it is
+//! similar runs ([`recommend()`]). No I/O beyond reading the run folder and packet files it is
 //! pointed at.
 
 mod packet;

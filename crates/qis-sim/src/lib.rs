@@ -2,10 +2,10 @@
 //!
 //! It runs the very [`qis_core::Node`] the UDP driver runs, with the same codec: every
 //! datagram a core emits is delivered, as bytes, to the receiving core after a modelled delay,
-//! or lost. A discrete-event engine ([`engine`]) orders deliveries and each node's single next
-//! deadline; a network model ([`network`]) gives per-pair latency and loss; churn
-//! ([`membership`]) crashes, removes and adds nodes; a workload ([`workload`]) runs lookups,
-//! puts and gets; the ground truth ([`truth`]) scores them. The same seed gives the same
+//! or lost. A discrete-event engine (`engine`) orders deliveries and each node's single next
+//! deadline; a network model (`network`) gives per-pair latency and loss; churn
+//! (`membership`) crashes, removes and adds nodes; a workload (`workload`) runs lookups,
+//! puts and gets; the ground truth (`truth`) scores them. The same seed gives the same
 //! report, byte for byte, apart from the simulator's own speed and memory figures.
 
 mod config;

@@ -34,7 +34,7 @@ const STRIPPED_SUFFIXES: &[&str] = &[
 ///
 /// Steps, in order:
 /// 1. drop everything up to the last `/` (the hub organisation, or a local directory);
-/// 2. [`canonical_token`]: lower case, white space and `_` become `-`;
+/// 2. the canonical token: lower case, white space and `_` become `-`;
 /// 3. `meta-llama…` becomes `llama…`, and `llama2`/`llama3` (followed by `-`, `.` or the end)
 ///    gain the dash the official names use (`llama3.1-8b` → `llama-3.1-8b`);
 /// 4. strip, until none applies, the suffixes `-hf`, `-instruct`, `-chat`, `-it`, `-base`,

@@ -1,7 +1,8 @@
 //! Bounds on every variable-length field of an outcome packet. They keep a packet well inside
 //! [`MAX_RECORD`](qis_core::constants::MAX_RECORD) in the common case and bound the work a node does
 //! per record; a packet that is within every bound can still exceed the size limit when many
-//! fields are at their maximum together, and is then refused by [`size`](super::size).
+//! fields are at their maximum together, and is then refused by
+//! [`check_size`](crate::check_size).
 
 /// Longest canonical model family, in bytes (`llama-3.1-70b` is 13).
 pub const MAX_FAMILY_LEN: usize = 48;

@@ -20,7 +20,7 @@ pub struct OutcomePacket {
 
 impl OutcomePacket {
     /// Validates `body`, checks its size and signs it. The body must already be canonical
-    /// (see [`normalize`](super::validate::normalize)).
+    /// ([`Draft::build`](crate::Draft::build) normalises it).
     pub fn sign(
         body: OutcomeBody,
         key: &SigningKey,

@@ -59,7 +59,7 @@ impl Evidence {
         }
     }
 
-    /// The evidence weight (see the [module documentation](super)). Non-finite or negative
+    /// The evidence weight (rules in the `synth` module's documentation). Non-finite or negative
     /// factors count as 0, so bad input can only remove evidence, never dominate.
     pub fn weight(&self) -> f64 {
         let clean = |x: f64| if x.is_finite() && x > 0.0 { x } else { 0.0 };

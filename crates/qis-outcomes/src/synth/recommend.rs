@@ -1,4 +1,4 @@
-//! Building a [`Recommendation`] from evidence (rules in the [module documentation](super)).
+//! Building a [`Recommendation`] from evidence (rules in the `synth` module's documentation).
 
 use super::evidence::Evidence;
 use super::stats::{Midpoint, weighted_mean, weighted_median, weighted_quantile, weighted_vote};
