@@ -1,9 +1,11 @@
 //! `qis put`, `qis get` and `qis ping`: short-lived clients. A client joins through a bootstrap
 //! node but marks itself as a client, so no node enters it into its routing table.
 
-use super::common::{CliError, NetworkArgs, data_home, resolve, runtime, unix_now};
+use super::common::{
+    CliError, NetworkArgs, all_mismatched, data_home, explain_silence, resolve, runtime, unix_now,
+};
 use qis_core::Config;
-use qis_core::wire::Role;
+use qis_core::wire::{NetworkId, Role};
 use qis_core::{Id, hex};
 use qis_core::{RecordKind, SignedRecord};
 use qis_udp::{NodeHandle, NodeOptions, SocketOptions, spawn};
@@ -84,7 +86,7 @@ fn timeout(secs: f64) -> Result<Duration, CliError> {
 }
 
 /// Starts a client node on an ephemeral port of the seeds' address family.
-async fn start_client(network: &NetworkArgs, seeds: &[SocketAddr]) -> Result<NodeHandle, CliError> {
+async fn start_client(network: NetworkId, seeds: &[SocketAddr]) -> Result<NodeHandle, CliError> {
     let identity = qis_udp::generate_identity()?;
     let listen: SocketAddr = if seeds.first().is_some_and(SocketAddr::is_ipv6) {
         "[::]:0"
@@ -94,7 +96,7 @@ async fn start_client(network: &NetworkArgs, seeds: &[SocketAddr]) -> Result<Nod
     .parse()
     .map_err(|_| CliError::Input("listen address".into()))?;
     let config = Config {
-        network: network.id()?,
+        network,
         role: Role::Client,
         rate_limit: None,
         join_refresh: false,
@@ -111,27 +113,58 @@ async fn start_client(network: &NetworkArgs, seeds: &[SocketAddr]) -> Result<Nod
     .await?)
 }
 
-/// Starts a client and joins through the bootstrap nodes.
-pub(super) async fn connect(args: &ClientArgs) -> Result<NodeHandle, CliError> {
-    let seeds = resolve(&args.bootstrap).await?;
-    let client = start_client(&args.network, &seeds).await?;
-    let report = client.bootstrap(seeds).await?;
-    if report.bootstrap_answered == 0 {
+/// Joins through the bootstrap nodes. Gives up at once when every one of them has shown it
+/// speaks another protocol version or runs another network: no answer can come.
+async fn join(client: &NodeHandle, seeds: &[SocketAddr], named: &[String]) -> Result<(), CliError> {
+    let answered = tokio::select! {
+        report = client.bootstrap(seeds.to_vec()) => report?.bootstrap_answered,
+        () = all_mismatched(client, seeds) => 0,
+    };
+    if answered == 0 {
         return Err(CliError::Failed(format!(
             "no bootstrap node answered ({})",
-            args.bootstrap.join(", ")
+            named.join(", ")
         )));
     }
-    Ok(client)
+    Ok(())
 }
 
-pub(super) async fn bounded<T>(
-    secs: f64,
-    work: impl std::future::Future<Output = Result<T, CliError>>,
+fn timed_out(secs: f64) -> CliError {
+    CliError::Failed(format!("timed out after {secs} s"))
+}
+
+/// Runs `work` on a client joined through `--bootstrap`, all within `--timeout`, and shuts the
+/// client down. When joining fails (nobody answered, or the time ran out first) and a bootstrap
+/// node spoke another network or protocol version, the error says so instead.
+pub(super) fn with_client<T>(
+    args: &ClientArgs,
+    work: impl AsyncFnOnce(&NodeHandle) -> Result<T, CliError>,
 ) -> Result<T, CliError> {
-    tokio::time::timeout(timeout(secs)?, work)
+    let limit = timeout(args.timeout)?;
+    let network = args.network.id()?;
+    runtime()?.block_on(async {
+        let deadline = tokio::time::Instant::now() + limit;
+        let seeds = tokio::time::timeout_at(deadline, resolve(&args.bootstrap))
+            .await
+            .unwrap_or_else(|_| Err(timed_out(args.timeout)))?;
+        let client = start_client(network, &seeds).await?;
+        let mut joined = false;
+        let outcome = tokio::time::timeout_at(deadline, async {
+            join(&client, &seeds, &args.bootstrap).await?;
+            joined = true;
+            work(&client).await
+        })
         .await
-        .map_err(|_| CliError::Failed(format!("timed out after {secs} s")))?
+        .unwrap_or_else(|_| Err(timed_out(args.timeout)));
+        let outcome = match outcome {
+            Err(error) if !joined => Err(explain_silence(&client, &seeds, &args.network)
+                .await
+                .unwrap_or(error)),
+            other => other,
+        };
+        client.shutdown().await;
+        outcome
+    })
 }
 
 fn read_value(value: &str) -> Result<Vec<u8>, CliError> {
@@ -154,12 +187,9 @@ pub(super) fn put(args: PutArgs) -> Result<ExitCode, CliError> {
     let record = SignedRecord::sign(identity.signing_key(), RecordKind::Raw, unix_now(), value)
         .map_err(|e| CliError::Input(format!("VALUE: {e}")))?;
     let key = key_of(&args.key);
-    let report = runtime()?.block_on(bounded(args.client.timeout, async {
-        let client = connect(&args.client).await?;
-        let report = client.put(key, record.clone()).await?;
-        client.shutdown().await;
-        Ok(report)
-    }))?;
+    let report = with_client(&args.client, async |client| {
+        Ok(client.put(key, record.clone()).await?)
+    })?;
     if args.client.json {
         let out = json!({
             "key": key.to_hex(),
@@ -193,12 +223,7 @@ pub(super) fn put(args: PutArgs) -> Result<ExitCode, CliError> {
 /// Runs `qis get`.
 pub(super) fn get(args: GetArgs) -> Result<ExitCode, CliError> {
     let key = key_of(&args.key);
-    let report = runtime()?.block_on(bounded(args.client.timeout, async {
-        let client = connect(&args.client).await?;
-        let report = client.get(key).await?;
-        client.shutdown().await;
-        Ok(report)
-    }))?;
+    let report = with_client(&args.client, async |client| Ok(client.get(key).await?))?;
     if args.client.json {
         let values: Vec<_> = report
             .records
@@ -245,18 +270,42 @@ pub(super) fn get(args: GetArgs) -> Result<ExitCode, CliError> {
 
 /// Runs `qis ping`.
 pub(super) fn ping(args: PingArgs) -> Result<ExitCode, CliError> {
-    let reply = runtime()?.block_on(bounded(args.timeout, async {
-        let addr = resolve(std::slice::from_ref(&args.addr)).await?;
-        let client = start_client(&args.network, &addr).await?;
-        let reply = client.ping(addr[0]).await?;
+    let limit = timeout(args.timeout)?;
+    let network = args.network.id()?;
+    let reply = runtime()?.block_on(async {
+        let deadline = tokio::time::Instant::now() + limit;
+        let addr = tokio::time::timeout_at(deadline, resolve(std::slice::from_ref(&args.addr)))
+            .await
+            .unwrap_or_else(|_| Err(timed_out(args.timeout)))?;
+        let client = start_client(network, &addr).await?;
+        let asked = tokio::time::timeout_at(deadline, async {
+            tokio::select! {
+                reply = client.ping(addr[0]) => Ok(reply?),
+                () = all_mismatched(&client, &addr) => Ok(None),
+            }
+        })
+        .await
+        .unwrap_or_else(|_| Err(timed_out(args.timeout)));
+        let answered = asked.and_then(|reply| {
+            reply.ok_or_else(|| CliError::Failed(format!("{} did not answer", args.addr)))
+        });
+        let outcome = match answered {
+            Err(error) => Err(explain_silence(&client, &addr, &args.network)
+                .await
+                .unwrap_or(error)),
+            ok => ok,
+        };
         client.shutdown().await;
-        Ok(reply)
-    }))?;
-    let Some(reply) = reply else {
-        if args.json {
-            println!("{}", json!({ "addr": args.addr, "answered": false }));
+        outcome
+    });
+    let reply = match reply {
+        Ok(reply) => reply,
+        Err(error) => {
+            if args.json && matches!(error, CliError::Failed(_)) {
+                println!("{}", json!({ "addr": args.addr, "answered": false }));
+            }
+            return Err(error);
         }
-        return Err(CliError::Failed(format!("{} did not answer", args.addr)));
     };
     if args.json {
         println!(

@@ -3,6 +3,7 @@
 use qis_core::wire::NetworkId;
 use qis_udp::KeyFileError;
 use qis_udp::NetError;
+use qis_udp::{Mismatch, NodeHandle};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -61,6 +62,53 @@ impl NetworkArgs {
         NetworkId::from_name(&self.network)
             .map_err(|e| CliError::Input(format!("--network {:?}: {e}", self.network)))
     }
+}
+
+/// How often a client looks whether every node it asked turned out to speak another network or
+/// protocol version (then there is no point waiting for an answer).
+const MISMATCH_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Returns once every one of `peers` has sent `client` a datagram of another network or
+/// protocol version; never, if the client stops first.
+pub(super) async fn all_mismatched(client: &NodeHandle, peers: &[SocketAddr]) {
+    loop {
+        match client.stats().await {
+            Ok(stats) if peers.iter().all(|p| stats.mismatch_from(*p).is_some()) => return,
+            Ok(_) => tokio::time::sleep(MISMATCH_POLL).await,
+            Err(_) => std::future::pending::<()>().await,
+        }
+    }
+}
+
+/// The error to show when `peers` did not answer but some spoke another network or protocol
+/// version: one clause per such peer, naming what it runs and what we run. `None` when none
+/// did (the silence is then just silence).
+pub(super) async fn explain_silence(
+    client: &NodeHandle,
+    peers: &[SocketAddr],
+    network: &NetworkArgs,
+) -> Option<CliError> {
+    let stats = client.stats().await.ok()?;
+    let clauses: Vec<String> = peers
+        .iter()
+        .filter_map(|addr| stats.mismatch_from(*addr))
+        .map(|peer| {
+            let addr = peer.addr;
+            match peer.mismatch {
+                Mismatch::Network { theirs, ours } => format!(
+                    "{addr} runs another network (id {theirs}, we use {:?} = {ours}) — check --network",
+                    network.network
+                ),
+                Mismatch::Version { theirs, ours } if theirs > ours => format!(
+                    "{addr} speaks protocol version {theirs}, we speak {ours} — it runs a newer qis; upgrade this one"
+                ),
+                Mismatch::Version { theirs, ours } => format!(
+                    "{addr} speaks protocol version {theirs}, we speak {ours} — it runs an older qis"
+                ),
+            }
+        })
+        .collect();
+    (!clauses.is_empty()).then(|| CliError::Failed(clauses.join("; ")))
 }
 
 /// Where qis keeps keys and data unless told otherwise: `$QIS_HOME`, else

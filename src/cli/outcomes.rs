@@ -1,7 +1,7 @@
 //! `qis publish`, `qis query`, `qis recommend`: outcome packets over the DHT.
 
-use super::client::{ClientArgs, connect};
-use super::common::{CliError, data_home, runtime, unix_now};
+use super::client::{ClientArgs, with_client};
+use super::common::{CliError, data_home, unix_now};
 use super::packet::{RunFlags, draft_from_run};
 use crate::exchange::{fetch_packets, publish_packet};
 use qis_core::Id;
@@ -86,12 +86,9 @@ pub(super) fn publish(args: PublishArgs) -> Result<ExitCode, CliError> {
     let saved = PublishedDir::in_data_dir(&data_dir)
         .save(&entry)
         .map_err(|e| CliError::Failed(e.to_string()))?;
-    let acks = runtime()?.block_on(super::client::bounded(args.client.timeout, async {
-        let client = connect(&args.client).await?;
-        let acks = publish_packet(&client, &packet).await;
-        client.shutdown().await;
-        Ok(acks)
-    }))?;
+    let acks = with_client(&args.client, async |client| {
+        Ok(publish_packet(client, &packet).await)
+    })?;
     let id = packet.id().to_string();
     let size = packet.record.encoded_len();
     if args.client.json {
@@ -148,13 +145,9 @@ fn query_of(context: &ContextArgs) -> Result<Query, CliError> {
 fn search(context: &ContextArgs) -> Result<(Query, Vec<Ranked>, usize), CliError> {
     let query = query_of(context)?;
     let keys: Vec<Id> = query.keys().iter().map(|k| k.id).collect();
-    let (packets, refused) =
-        runtime()?.block_on(super::client::bounded(context.client.timeout, async {
-            let client = connect(&context.client).await?;
-            let found = fetch_packets(&client, &keys).await;
-            client.shutdown().await;
-            Ok(found)
-        }))?;
+    let (packets, refused) = with_client(&context.client, async |client| {
+        Ok(fetch_packets(client, &keys).await)
+    })?;
     let ranked = rank(&query, packets);
     Ok((query, ranked, refused))
 }

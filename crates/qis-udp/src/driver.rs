@@ -135,14 +135,12 @@ impl Driver {
             // A client's application reports this to its user (see NodeStats::mismatch_from),
             // so its log line would only say the same thing twice.
             Note::First if !serving => {
-                debug!(peer = %from, "{from} {mismatch}: its datagrams are dropped")
+                debug!("{from} {mismatch}: its datagrams are dropped")
             }
             Note::First => warn!(
-                peer = %from,
                 "{from} {mismatch}: its datagrams are dropped (counted; logged once per address)"
             ),
             Note::Summary(datagrams) => warn!(
-                datagrams,
                 "{datagrams} more datagram(s) of another protocol version or network from addresses not listed (last {from}: {mismatch})"
             ),
             Note::Again | Note::Quiet => {}

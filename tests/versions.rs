@@ -1,0 +1,199 @@
+//! What a user sees when the other side runs another network or protocol version: the `qis`
+//! command against a real `qis node` on loopback.
+
+use qis_core::constants::PROTOCOL_VERSION;
+use qis_core::wire::NetworkId;
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Longest wait for one expected log line (a failure bound, not a measurement).
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("qis-versions-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn id(name: &str) -> NetworkId {
+    NetworkId::from_name(name).unwrap()
+}
+
+/// A `qis node` child process, killed when dropped, and its stderr lines.
+struct NodeProcess {
+    child: Child,
+    addr: SocketAddr,
+    lines: mpsc::Receiver<String>,
+    home: PathBuf,
+}
+
+impl NodeProcess {
+    fn start(name: &str, network: &str) -> NodeProcess {
+        let home = scratch(name);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_qis"))
+            .args(["node", "--listen", "127.0.0.1:0", "--status-every", "0"])
+            .args(["--network", network])
+            .arg("--data-dir")
+            .arg(home.join("node"))
+            .env("QIS_HOME", &home)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start qis node");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut node = NodeProcess {
+            child,
+            addr: "0.0.0.0:0".parse().unwrap(),
+            lines,
+            home,
+        };
+        let started = node.wait_for(|l| l.contains("node started"));
+        let addr = started
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("addr="))
+            .expect("the node logs its address");
+        node.addr = addr.parse().unwrap();
+        node
+    }
+
+    /// The next stderr line that satisfies `wanted`; the lines before it go to `skipped`.
+    fn wait_for_noting(&self, wanted: impl Fn(&str) -> bool, skipped: &mut Vec<String>) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(PATIENCE)
+                .unwrap_or_else(|_| panic!("no such line from the node; saw {skipped:?}"));
+            if wanted(&line) {
+                return line;
+            }
+            skipped.push(line);
+        }
+    }
+
+    fn wait_for(&self, wanted: impl Fn(&str) -> bool) -> String {
+        self.wait_for_noting(wanted, &mut Vec::new())
+    }
+
+    /// Runs a `qis` client command against this node's data home.
+    fn qis(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_qis"))
+            .args(args)
+            .env("QIS_HOME", &self.home)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run qis")
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.home);
+    }
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_client_of_another_network_is_told_so() {
+    let node = NodeProcess::start("network", "a");
+    let addr = node.addr.to_string();
+    let expected = format!(
+        "qis: error: {addr} runs another network (id {}, we use \"b\" = {}) — check --network\n",
+        id("a"),
+        id("b")
+    );
+    let ping = node.qis(&["ping", &addr, "--network", "b"]);
+    assert_eq!(ping.status.code(), Some(1));
+    assert_eq!(stderr(&ping), expected);
+    let get = node.qis(&["get", "some-key", "--bootstrap", &addr, "--network", "b"]);
+    assert_eq!(get.status.code(), Some(1));
+    assert_eq!(stderr(&get), expected);
+    let query = node.qis(&[
+        "query",
+        "--task",
+        "summarization",
+        "--bootstrap",
+        &addr,
+        "--network",
+        "b",
+    ]);
+    assert_eq!(query.status.code(), Some(1));
+    assert_eq!(stderr(&query), expected);
+    // The node logged the stranger too, once per client address.
+    let logged = node.wait_for(|l| l.contains("runs another network"));
+    assert!(
+        logged.contains(&format!(
+            "runs another network (id {}), we run {}",
+            id("b"),
+            id("a")
+        )),
+        "{logged}"
+    );
+}
+
+#[test]
+fn a_datagram_of_another_version_is_logged_once_per_address() {
+    let node = NodeProcess::start("version", "a");
+    let first = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let second = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut datagram = vec![PROTOCOL_VERSION + 1];
+    datagram.extend_from_slice(&[0; 40]);
+    first.send_to(&datagram, node.addr).unwrap();
+    first.send_to(&datagram, node.addr).unwrap();
+    let expected = |from: &UdpSocket| {
+        format!(
+            "{} speaks protocol version {}, we speak {PROTOCOL_VERSION}: its datagrams are dropped",
+            from.local_addr().unwrap(),
+            PROTOCOL_VERSION + 1
+        )
+    };
+    let line = node.wait_for(|l| l.contains(&expected(&first)));
+    assert!(line.contains("WARN"), "{line}");
+    // The node handles datagrams in order: by the time the second address is logged, a
+    // second line for the first address would have come before it.
+    second.send_to(&datagram, node.addr).unwrap();
+    let mut between = Vec::new();
+    node.wait_for_noting(|l| l.contains(&expected(&second)), &mut between);
+    assert!(
+        between.iter().all(|l| !l.contains("protocol version")),
+        "{between:?}"
+    );
+}
+
+#[test]
+fn network_names_are_case_insensitive_and_an_empty_one_is_refused() {
+    let node = NodeProcess::start("names", "Test-Net");
+    let addr = node.addr.to_string();
+    let ping = node.qis(&["ping", &addr, "--network", "test-net"]);
+    assert_eq!(ping.status.code(), Some(0), "{}", stderr(&ping));
+    let empty = node.qis(&["ping", &addr, "--network", ""]);
+    assert_eq!(empty.status.code(), Some(2));
+    assert_eq!(
+        stderr(&empty),
+        "qis: error: --network \"\": a network name must not be empty\n"
+    );
+    let spaced = node.qis(&["get", "k", "--bootstrap", &addr, "--network", "test net"]);
+    assert_eq!(spaced.status.code(), Some(2));
+    assert_eq!(stderr(&spaced).lines().count(), 1, "{}", stderr(&spaced));
+    assert!(stderr(&spaced).contains("character ' ' is not allowed"));
+}
