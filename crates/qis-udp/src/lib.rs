@@ -11,11 +11,16 @@ mod published;
 mod socket;
 
 pub use handle::{NodeHandle, NodeStats, RecordStream};
-pub use keyfile::{KEY_FILE, KeyFileError, generate_identity, load_or_create_identity, os_entropy};
+pub use keyfile::{
+    KEY_FILE, KEY_FILE_VERSION, KeyFileError, generate_identity, load_or_create_identity,
+    os_entropy,
+};
 pub use mismatch::{
     MAX_MISMATCHED_PEERS, MAX_NOTICES_PER_SECOND, Mismatch, PeerMismatch, SUMMARY_EVERY,
 };
-pub use published::{PUBLISHED_DIR, PublishedDir, PublishedEntry, PublishedError};
+pub use published::{
+    PUBLISHED_DIR, PUBLISHED_FORMAT_VERSION, PublishedDir, PublishedEntry, PublishedError,
+};
 pub use socket::{SocketOptions, bind_udp};
 
 use qis_core::Config;

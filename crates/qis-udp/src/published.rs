@@ -1,6 +1,13 @@
 //! Records this user published, kept on disk so that a node republishes them across restarts
 //! (a `kill -9` included): each record is one file in `<data dir>/published/`, written to a
 //! temporary name, synced, then renamed into place, so a file is either whole or absent.
+//!
+//! # Format
+//!
+//! `qis-pub` and one ASCII digit, the format version ([`PUBLISHED_FORMAT_VERSION`]: the file
+//! starts `qis-pub1`), then the postcard encoding of a [`PublishedEntry`]. A file of another
+//! version, or one that is not a published record at all, is skipped with the reason; a newer
+//! qis that wrote it can still read it.
 
 use qis_core::Id;
 use qis_core::{RecordId, SignedRecord};
@@ -12,8 +19,30 @@ use std::path::{Path, PathBuf};
 /// Name of the folder inside a data directory.
 pub const PUBLISHED_DIR: &str = "published";
 
-/// File magic, so a stray file is never mistaken for a record.
-const MAGIC: &[u8; 8] = b"qis-pub1";
+/// The format version this build writes and reads: the digit after [`MAGIC_PREFIX`].
+pub const PUBLISHED_FORMAT_VERSION: u8 = 1;
+
+/// How every published-record file starts, whatever its version, so a stray file is never
+/// mistaken for a record.
+const MAGIC_PREFIX: &[u8; 7] = b"qis-pub";
+
+/// The whole magic of this version: `qis-pub1`.
+const MAGIC: [u8; 8] = magic();
+
+const fn magic() -> [u8; 8] {
+    assert!(
+        PUBLISHED_FORMAT_VERSION <= 9,
+        "the version is one ASCII digit"
+    );
+    let mut magic = [0u8; 8];
+    let mut i = 0;
+    while i < MAGIC_PREFIX.len() {
+        magic[i] = MAGIC_PREFIX[i];
+        i += 1;
+    }
+    magic[7] = b'0' + PUBLISHED_FORMAT_VERSION;
+    magic
+}
 
 /// A published record and the keys it is stored under.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +64,25 @@ pub enum PublishedError {
         /// The cause.
         source: std::io::Error,
     },
+}
+
+/// Why a file in the published folder is not a record this build can republish.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum Unreadable {
+    /// It does not start with [`MAGIC_PREFIX`].
+    #[error("not a qis published record (the file does not start with \"qis-pub\")")]
+    NotPublished,
+    /// Another format version.
+    #[error(
+        "published-record format version {0} is not one this qis reads (it reads version {PUBLISHED_FORMAT_VERSION}); a newer qis wrote it"
+    )]
+    Version(String),
+    /// The right version, but the entry does not decode.
+    #[error("a version-{PUBLISHED_FORMAT_VERSION} published record that does not decode: {0}")]
+    Corrupt(String),
+    /// The record's signature does not verify.
+    #[error("the record's signature does not verify: {0}")]
+    BadSignature(qis_core::RecordError),
 }
 
 /// The folder of published records.
@@ -98,8 +146,8 @@ impl PublishedDir {
         for path in paths {
             match fs::read(&path) {
                 Ok(bytes) => match decode(&bytes) {
-                    Some(entry) => entries.push(entry),
-                    None => bad.push((path, "not a qis published record".into())),
+                    Ok(entry) => entries.push(entry),
+                    Err(why) => bad.push((path, why.to_string())),
                 },
                 Err(e) => bad.push((path, e.to_string())),
             }
@@ -108,11 +156,29 @@ impl PublishedDir {
     }
 }
 
-fn decode(bytes: &[u8]) -> Option<PublishedEntry> {
-    let body = bytes.strip_prefix(MAGIC)?;
-    let entry: PublishedEntry = postcard::from_bytes(body).ok()?;
-    entry.record.verify_signature().ok()?;
-    Some(entry)
+/// Reads a file's bytes by their version.
+fn decode(bytes: &[u8]) -> Result<PublishedEntry, Unreadable> {
+    let rest = bytes
+        .strip_prefix(MAGIC_PREFIX)
+        .ok_or(Unreadable::NotPublished)?;
+    let (&version, body) = rest
+        .split_first()
+        .ok_or_else(|| Unreadable::Version("(none: the file ends after \"qis-pub\")".into()))?;
+    if version != MAGIC[7] {
+        let shown = if version.is_ascii_graphic() {
+            format!("{:?}", char::from(version))
+        } else {
+            format!("byte {version:#04x}")
+        };
+        return Err(Unreadable::Version(shown));
+    }
+    let entry: PublishedEntry =
+        postcard::from_bytes(body).map_err(|e| Unreadable::Corrupt(e.to_string()))?;
+    entry
+        .record
+        .verify_signature()
+        .map_err(Unreadable::BadSignature)?;
+    Ok(entry)
 }
 
 #[cfg(test)]
@@ -141,6 +207,67 @@ mod tests {
         let (entries, bad) = published.load_all();
         assert_eq!(entries, vec![entry]);
         assert_eq!(bad.len(), 1);
+        assert!(
+            bad[0].1.starts_with("not a qis published record"),
+            "{bad:?}"
+        );
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    fn entry() -> PublishedEntry {
+        let key = Identity::from_secret_key([2; 32]);
+        PublishedEntry {
+            keys: vec![Id::hash(b"k")],
+            record: SignedRecord::sign(key.signing_key(), RecordKind::Raw, 7, b"v".to_vec())
+                .unwrap(),
+        }
+    }
+
+    #[test]
+    fn version_1_files_start_with_the_magic_and_round_trip() {
+        let dir = std::env::temp_dir().join(format!("qis-published-v1-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let published = PublishedDir::in_data_dir(&dir);
+        let path = published.save(&entry()).unwrap();
+        let bytes = fs::read(&path).unwrap();
+        assert!(bytes.starts_with(b"qis-pub1"));
+        assert_eq!(MAGIC, *b"qis-pub1");
+        assert_eq!(decode(&bytes), Ok(entry()));
+        assert_eq!(published.load_all(), (vec![entry()], vec![]));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn other_versions_and_broken_files_are_refused_with_the_reason() {
+        let mut good = MAGIC.to_vec();
+        good.extend_from_slice(&postcard::to_stdvec(&entry()).unwrap());
+        let mut v2 = good.clone();
+        v2[7] = b'2';
+        assert_eq!(decode(&v2), Err(Unreadable::Version("'2'".into())));
+        assert_eq!(
+            Unreadable::Version("'2'".into()).to_string(),
+            "published-record format version '2' is not one this qis reads (it reads version 1); a newer qis wrote it"
+        );
+        let mut binary = good.clone();
+        binary[7] = 0;
+        assert_eq!(
+            decode(&binary),
+            Err(Unreadable::Version("byte 0x00".into()))
+        );
+        assert!(matches!(decode(b"qis-pub"), Err(Unreadable::Version(_))));
+        assert_eq!(decode(b"qis-pu"), Err(Unreadable::NotPublished));
+        assert_eq!(decode(b""), Err(Unreadable::NotPublished));
+        assert!(matches!(
+            decode(&good[..good.len() - 1]),
+            Err(Unreadable::Corrupt(_))
+        ));
+        let mut forged = entry();
+        forged.record.payload[0] ^= 1;
+        let mut forged_bytes = MAGIC.to_vec();
+        forged_bytes.extend_from_slice(&postcard::to_stdvec(&forged).unwrap());
+        assert!(matches!(
+            decode(&forged_bytes),
+            Err(Unreadable::BadSignature(_))
+        ));
     }
 }
