@@ -18,9 +18,9 @@
 //!
 //! Each key is [`Id::hash`] of its string. The strings are domain-separated ([`KEY_PREFIX`] plus
 //! the level) so a key of one level can never equal a key of another, and versioned
-//! ([`KEY_SCHEME_VERSION`]) so the scheme can change without old and new keys colliding. All parts are canonical tokens (lower
-//! case, no `/` or `,`), so the strings are unambiguous. A packet with *n* tags is stored under
-//! `3 + n` keys, at most 9.
+//! ([`KEY_SCHEME_VERSION`]) so the scheme can change without old and new keys colliding. All
+//! parts are canonical tokens (lower case, no `/` or `,`), so the strings are unambiguous. A
+//! packet with *n* tags is stored under `3 + n` keys, at most 9.
 //!
 //! A [`Query`] (family, task, tags) yields the same key set; a client fetches all of them, merges
 //! the answers, drops duplicates by packet id, and [`rank`]s the packets by similarity to the
