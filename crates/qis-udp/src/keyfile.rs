@@ -68,8 +68,10 @@ pub fn generate_identity() -> Result<Identity, KeyFileError> {
     Ok(Identity::from_secret_key(secret))
 }
 
-/// Loads `dir/node.key`, creating the directory and a new key (mode 0600) if absent. A
-/// version-0 file is migrated to version 1 (see the [module documentation](self)).
+/// Loads `dir/node.key`, creating the directory and a new key (mode 0600, format
+/// [`KEY_FILE_VERSION`]) if absent. A version-0 file (the hex alone) is rewritten as version 1
+/// atomically, keeping the key; a file naming another version is refused
+/// ([`KeyFileError::UnknownVersion`]) and left as it is.
 pub fn load_or_create_identity(dir: &Path) -> Result<Identity, KeyFileError> {
     let path = dir.join(KEY_FILE);
     let io = |source| KeyFileError::Io {

@@ -1,7 +1,9 @@
 //! The tokio + socket2 driver: a thin loop that runs one sans-IO [`qis_core::Node`] on a UDP
 //! socket. It receives or sleeps until the core's deadline, feeds the core, and drains its
 //! transmits and events. All protocol logic stays in the core. Beside it: the node's key file
-//! ([`keyfile`]) and the records it publishes, kept on disk ([`published`]).
+//! ([`load_or_create_identity`]) and the records it publishes, kept on disk ([`PublishedDir`]),
+//! each read by its format version; and the peers that speak another protocol version or run
+//! another network ([`NodeStats::mismatches`]), remembered so an application can say so.
 
 mod driver;
 mod handle;

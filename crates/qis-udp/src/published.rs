@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 /// Name of the folder inside a data directory.
 pub const PUBLISHED_DIR: &str = "published";
 
-/// The format version this build writes and reads: the digit after [`MAGIC_PREFIX`].
+/// The format version this build writes and reads: the digit after `qis-pub`.
 pub const PUBLISHED_FORMAT_VERSION: u8 = 1;
 
 /// How every published-record file starts, whatever its version, so a stray file is never
@@ -29,11 +29,10 @@ const MAGIC_PREFIX: &[u8; 7] = b"qis-pub";
 /// The whole magic of this version: `qis-pub1`.
 const MAGIC: [u8; 8] = magic();
 
+// The version is one ASCII digit.
+const _: () = assert!(PUBLISHED_FORMAT_VERSION <= 9);
+
 const fn magic() -> [u8; 8] {
-    assert!(
-        PUBLISHED_FORMAT_VERSION <= 9,
-        "the version is one ASCII digit"
-    );
     let mut magic = [0u8; 8];
     let mut i = 0;
     while i < MAGIC_PREFIX.len() {

@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 /// way; they were never published on the main network.
 pub const PACKET_FORMAT_VERSION: u8 = 1;
 
-/// One fine-tuning result, in canonical form once [validated](super::validate).
+/// One fine-tuning result, in canonical form once validated
+/// ([`validate_body`](crate::validate_body)).
 ///
 /// The delta is not stored: it is `outcome - baseline` by definition ([`delta`](Self::delta)),
 /// and storing it would only create a way for the two to disagree. A stated delta is checked
