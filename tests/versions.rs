@@ -197,3 +197,49 @@ fn network_names_are_case_insensitive_and_an_empty_one_is_refused() {
     assert_eq!(stderr(&spaced).lines().count(), 1, "{}", stderr(&spaced));
     assert!(stderr(&spaced).contains("character ' ' is not allowed"));
 }
+
+/// A stand-in for a node of the next protocol version: it answers each of the first
+/// `answers` datagrams it gets with a datagram whose version byte is one higher than ours.
+fn newer_node(answers: usize) -> (SocketAddr, std::thread::JoinHandle<usize>) {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(PATIENCE)).unwrap();
+    let addr = socket.local_addr().unwrap();
+    let thread = std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        let mut answered = 0;
+        while answered < answers {
+            let Ok((_, from)) = socket.recv_from(&mut buf) else {
+                break;
+            };
+            let mut reply = vec![PROTOCOL_VERSION + 1];
+            reply.extend_from_slice(&[0; 40]);
+            socket.send_to(&reply, from).unwrap();
+            answered += 1;
+        }
+        answered
+    });
+    (addr, thread)
+}
+
+#[test]
+fn a_node_of_a_newer_version_is_named_in_the_error() {
+    let home = scratch("newer");
+    let (addr, newer) = newer_node(1);
+    let ping = Command::new(env!("CARGO_BIN_EXE_qis"))
+        .args(["ping", &addr.to_string()])
+        .env("QIS_HOME", &home)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run qis");
+    assert_eq!(newer.join().unwrap(), 1);
+    assert_eq!(ping.status.code(), Some(1));
+    assert_eq!(
+        stderr(&ping),
+        format!(
+            "qis: error: {addr} speaks protocol version {}, we speak {PROTOCOL_VERSION} — it runs a newer qis; upgrade this one\n",
+            PROTOCOL_VERSION + 1
+        )
+    );
+    let _ = std::fs::remove_dir_all(&home);
+}

@@ -71,6 +71,9 @@ const MISMATCH_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 /// Returns once every one of `peers` has sent `client` a datagram of another network or
 /// protocol version; never, if the client stops first.
 pub(super) async fn all_mismatched(client: &NodeHandle, peers: &[SocketAddr]) {
+    if peers.is_empty() {
+        return std::future::pending().await;
+    }
     loop {
         match client.stats().await {
             Ok(stats) if peers.iter().all(|p| stats.mismatch_from(*p).is_some()) => return,
