@@ -33,6 +33,12 @@ pub const MAX_NETWORK_NAME: usize = 64;
 /// its request (QUIC uses the same factor for the same reason).
 pub const AMPLIFICATION_FACTOR: usize = 3;
 
+/// Network notices (answers telling a requester of another network which one this node runs)
+/// a node sends per second at most, all requesters together: a notice is small and within
+/// [`AMPLIFICATION_FACTOR`], but a flood of foreign requests must not become a flood of
+/// answers.
+pub const MAX_NETWORK_NOTICES_PER_SECOND: u32 = 20;
+
 /// Requests to a node we hold no valid address token for are padded to at least this many
 /// bytes, so that a full answer stays within [`AMPLIFICATION_FACTOR`].
 pub const UNVERIFIED_REQUEST_MIN: usize = MAX_DATAGRAM.div_ceil(AMPLIFICATION_FACTOR);

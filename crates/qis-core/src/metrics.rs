@@ -46,6 +46,9 @@ pub struct Metrics {
     /// record policy (forged or corrupted by a holder). The rest of the answer is used, so
     /// this counts records, not datagrams, and is not part of [`Metrics::dropped`].
     pub dropped_forged_records: u64,
+    /// Network notices sent: answers telling a requester of another network which network
+    /// this node runs (at most `MAX_NETWORK_NOTICES_PER_SECOND`).
+    pub network_notices_sent: u64,
     /// Answers cut to respect the amplification limit.
     pub answers_cut: u64,
     /// Records stored (new or refreshed).

@@ -6,7 +6,7 @@ use super::socket::canonical;
 use qis_core::NodeSecret;
 use qis_core::Time;
 use qis_core::constants::MAX_DATAGRAM;
-use qis_core::wire::{self, Role};
+use qis_core::wire::Role;
 use qis_core::{Config, Event, Node, OpId, OpResult};
 use qis_core::{PublicKey, SignedRecord};
 use std::collections::HashMap;
@@ -36,8 +36,6 @@ struct Driver {
     waiters: HashMap<OpId, Waiter>,
     /// Peers of another version or network, and the notice budget.
     mismatches: Mismatches,
-    /// Network notices to send with the next flush.
-    notices: Vec<(SocketAddr, Vec<u8>)>,
 }
 
 pub(super) fn start(
@@ -57,7 +55,6 @@ pub(super) fn start(
         epoch: Instant::now(),
         waiters: HashMap::new(),
         mismatches: Mismatches::default(),
-        notices: Vec::new(),
     };
     tokio::spawn(driver.run(rx));
     NodeHandle {
@@ -123,8 +120,9 @@ impl Driver {
         (m.dropped_version, m.dropped_wrong_network)
     }
 
-    /// A datagram the core dropped for its version or network: remember the peer, log one line
-    /// the first time per address, and tell a requester of another network which one this is.
+    /// A datagram the core dropped for its version or network: remember the peer and log one
+    /// line the first time per address. (The core itself answers a requester of another
+    /// network with a notice.)
     fn on_mismatch(&mut self, now: Time, from: SocketAddr, bytes: &[u8]) {
         let ours = self.node.config().network;
         let Some(mismatch) = Mismatch::of_datagram(bytes, ours) else {
@@ -144,15 +142,6 @@ impl Driver {
                 "{datagrams} more datagram(s) of another protocol version or network from addresses not listed (last {from}: {mismatch})"
             ),
             Note::Again | Note::Quiet => {}
-        }
-        if serving
-            && matches!(mismatch, Mismatch::Network { .. })
-            && self.mismatches.may_send_notice(now)
-        {
-            let key = self.node.public_key();
-            if let Some(notice) = wire::network_notice::<SocketAddr>(bytes, ours, key) {
-                self.notices.push((from, notice));
-            }
         }
     }
 
@@ -196,7 +185,7 @@ impl Driver {
                     records: self.node.store().len(),
                     metrics: *self.node.metrics(),
                     mismatches: self.mismatches.peers().to_vec(),
-                    notices_sent: self.mismatches.notices_sent(),
+                    notices_sent: self.node.metrics().network_notices_sent,
                 });
             }
             Command::Shutdown(_) => {}
@@ -205,15 +194,6 @@ impl Driver {
 
     /// Sends every queued datagram and delivers every event.
     async fn flush(&mut self) {
-        for (to, notice) in std::mem::take(&mut self.notices) {
-            match self.socket.send_to(&notice, to).await {
-                Ok(_) => {
-                    self.mismatches.notice_sent();
-                    debug!(%to, "told {to} which network this node runs");
-                }
-                Err(error) => debug!(%error, %to, "send failed"),
-            }
-        }
         while let Some(transmit) = self.node.poll_transmit() {
             if let Err(error) = self.socket.send_to(&transmit.payload, transmit.to).await {
                 // An unreachable peer must not stop the node; the request times out as lost.

@@ -17,9 +17,7 @@ pub use keyfile::{
     KEY_FILE, KEY_FILE_VERSION, KeyFileError, generate_identity, load_or_create_identity,
     os_entropy,
 };
-pub use mismatch::{
-    MAX_MISMATCHED_PEERS, MAX_NOTICES_PER_SECOND, Mismatch, PeerMismatch, SUMMARY_EVERY,
-};
+pub use mismatch::{MAX_MISMATCHED_PEERS, Mismatch, PeerMismatch, SUMMARY_EVERY};
 pub use published::{
     PUBLISHED_DIR, PUBLISHED_FORMAT_VERSION, PublishedDir, PublishedEntry, PublishedError,
 };

@@ -19,10 +19,6 @@ pub const MAX_MISMATCHED_PEERS: usize = 64;
 /// How often, at most, the summary line for unlisted addresses is logged.
 pub const SUMMARY_EVERY: Duration = Duration::from_secs(60);
 
-/// How many network notices ([`wire::network_notice`]) a node sends per second at most, all
-/// peers together: enough for every mistaken client to learn why, too few to be a reflector.
-pub const MAX_NOTICES_PER_SECOND: u32 = 20;
-
 /// What a peer sent that this node cannot use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Mismatch {
@@ -98,15 +94,12 @@ pub(crate) enum Note {
     Quiet,
 }
 
-/// The bounded record of mismatched peers, and the notice budget.
+/// The bounded record of mismatched peers.
 #[derive(Debug, Default)]
 pub(crate) struct Mismatches {
     peers: Vec<PeerMismatch>,
     unlisted: u64,
     next_summary: Option<Time>,
-    notice_window: Option<Time>,
-    notices_in_window: u32,
-    notices_sent: u64,
 }
 
 impl Mismatches {
@@ -130,32 +123,6 @@ impl Mismatches {
         }
         self.next_summary = Some(now + SUMMARY_EVERY);
         Note::Summary(std::mem::take(&mut self.unlisted))
-    }
-
-    /// Takes one notice from the budget ([`MAX_NOTICES_PER_SECOND`]) if any is left.
-    pub(crate) fn may_send_notice(&mut self, now: Time) -> bool {
-        let window_open = self
-            .notice_window
-            .is_some_and(|start| now < start + Duration::from_secs(1));
-        if !window_open {
-            self.notice_window = Some(now);
-            self.notices_in_window = 0;
-        }
-        if self.notices_in_window >= MAX_NOTICES_PER_SECOND {
-            return false;
-        }
-        self.notices_in_window += 1;
-        true
-    }
-
-    /// Counts a notice that went out.
-    pub(crate) fn notice_sent(&mut self) {
-        self.notices_sent += 1;
-    }
-
-    /// Notices sent so far.
-    pub(crate) fn notices_sent(&self) -> u64 {
-        self.notices_sent
     }
 
     /// The remembered peers, first seen first.
@@ -202,16 +169,6 @@ mod tests {
         assert_eq!(m.peers().len(), MAX_MISMATCHED_PEERS);
         // A listed address is still recognised.
         assert_eq!(m.note(t, addr(5), V2), Note::Again);
-    }
-
-    #[test]
-    fn notices_are_limited_per_second() {
-        let mut m = Mismatches::default();
-        let t = Time::ZERO + Duration::from_secs(5);
-        let sent = (0..100).filter(|_| m.may_send_notice(t)).count();
-        assert_eq!(sent, MAX_NOTICES_PER_SECOND as usize);
-        assert!(!m.may_send_notice(t + Duration::from_millis(999)));
-        assert!(m.may_send_notice(t + Duration::from_secs(1)));
     }
 
     #[test]

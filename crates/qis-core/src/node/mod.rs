@@ -8,6 +8,7 @@ mod command;
 mod config;
 mod event;
 mod maintenance;
+mod notice;
 mod requests;
 mod responses;
 mod serve;
@@ -77,6 +78,7 @@ pub struct Node<A: PeerAddr> {
     transmits: VecDeque<Transmit<A>>,
     events: VecDeque<Event<A>>,
     metrics: Metrics,
+    notices: notice::NoticeBudget,
 }
 
 impl<A: PeerAddr> Node<A> {
@@ -122,6 +124,7 @@ impl<A: PeerAddr> Node<A> {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             metrics: Metrics::default(),
+            notices: notice::NoticeBudget::default(),
         }
     }
 
@@ -167,7 +170,13 @@ impl<A: PeerAddr> Node<A> {
         self.metrics.bytes_in += bytes.len() as u64;
         let message = match wire::decode::<A>(bytes, self.config.network) {
             Ok(message) => message,
-            Err(error) => return self.count_decode_error(&error),
+            Err(error) => {
+                self.count_decode_error(&error);
+                if let WireError::WrongNetwork(_) = error {
+                    self.notify_other_network(now, from, bytes);
+                }
+                return;
+            }
         };
         if message.body.is_request() {
             self.serve(now, from, bytes.len(), message);

@@ -156,6 +156,14 @@ fn garbage_and_hostile_datagrams_are_counted_and_harmless() {
     })
     .unwrap();
     target.handle_datagram(Time::ZERO, SimAddr(7), &foreign);
+    // A ping of another network is answered with a notice of ours, so the requester learns why.
+    let notice = target.poll_transmit().expect("a network notice");
+    assert_eq!(notice.to, SimAddr(7));
+    assert!(matches!(
+        wire::decode::<SimAddr>(&notice.payload, NetworkId(1)),
+        Err(wire::WireError::WrongNetwork(_))
+    ));
+    assert_eq!(target.metrics().network_notices_sent, 1);
     // An answer nobody asked for (replayed or forged transaction id).
     let pong = wire::encode(&Message::<SimAddr> {
         header: header(NetworkId::MAIN),
