@@ -54,7 +54,7 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
         .clone()
         .unwrap_or_else(|| data_home().join(format!("node-{}", args.listen.port())));
     let identity = qis_udp::load_or_create_identity(&data_dir)?;
-    let seeds = resolve(&args.bootstrap).await?;
+    let bootstrap = resolve(&args.bootstrap).await?;
     let config = Config {
         network: args.network.id()?,
         table: TableConfig {
@@ -84,27 +84,45 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
         args.republish_from.clone()
     };
     let joining = tokio::spawn(async move {
-        join_until_connected(node_for_join, seeds).await;
+        join_until_connected(node_for_join, bootstrap).await;
         republish_forever(node_for_republish, republish_dirs).await;
     });
     let status = tokio::spawn(report_status(node.clone(), args.status_every));
-    tokio::signal::ctrl_c().await?;
-    info!("shutting down");
+    let signal = shutdown_signal().await?;
+    info!("{signal}: shutting down");
     joining.abort();
     status.abort();
     node.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Bootstraps, retrying with backoff while no seed answers (the seed may start later).
-async fn join_until_connected(node: NodeHandle, seeds: Vec<SocketAddr>) {
-    if seeds.is_empty() {
+/// Waits for SIGINT (Ctrl-C) or, on Unix, SIGTERM (plain `kill`, systemd, container stops) and
+/// names the one that came.
+async fn shutdown_signal() -> std::io::Result<&'static str> {
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.map(|()| "SIGINT"),
+            _ = terminate.recv() => Ok("SIGTERM"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.map(|()| "Ctrl-C")
+    }
+}
+
+/// Bootstraps, retrying with backoff while no bootstrap node answers (it may start later).
+async fn join_until_connected(node: NodeHandle, bootstrap: Vec<SocketAddr>) {
+    if bootstrap.is_empty() {
         info!("no --bootstrap: waiting for others to join through this node");
         return;
     }
     let mut wait = Duration::from_secs(2);
     loop {
-        match node.bootstrap(seeds.clone()).await {
+        match node.bootstrap(bootstrap.clone()).await {
             Ok(report) if report.bootstrap_answered > 0 => {
                 info!(
                     bootstrap_answered = report.bootstrap_answered,
