@@ -4,11 +4,11 @@ use super::handle::{Command, NodeHandle, NodeStats};
 use super::mismatch::{Mismatch, Mismatches, Note};
 use super::socket::canonical;
 use qis_core::NodeSecret;
+use qis_core::PublicKey;
 use qis_core::Time;
 use qis_core::constants::MAX_DATAGRAM;
 use qis_core::wire::Role;
 use qis_core::{Config, Event, Node, OpId, OpResult};
-use qis_core::{PublicKey, SignedRecord};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use tokio::net::UdpSocket;
@@ -20,10 +20,7 @@ use tracing::{debug, warn};
 enum Waiter {
     Bootstrap(oneshot::Sender<qis_core::BootstrapReport<SocketAddr>>),
     FindNode(oneshot::Sender<qis_core::LookupReport<SocketAddr>>),
-    Get(
-        Option<mpsc::UnboundedSender<Vec<SignedRecord>>>,
-        oneshot::Sender<qis_core::GetReport<SocketAddr>>,
-    ),
+    Get(oneshot::Sender<qis_core::GetReport<SocketAddr>>),
     Put(oneshot::Sender<qis_core::PutReport<SocketAddr>>),
     Ping(oneshot::Sender<Option<qis_core::PingReply<SocketAddr>>>),
 }
@@ -156,9 +153,9 @@ impl Driver {
                 let op = self.node.find_node(now, target);
                 self.waiters.insert(op, Waiter::FindNode(tx));
             }
-            Command::Get(key, stream, tx) => {
+            Command::Get(key, tx) => {
                 let op = self.node.get(now, key);
-                self.waiters.insert(op, Waiter::Get(stream, tx));
+                self.waiters.insert(op, Waiter::Get(tx));
             }
             Command::Put {
                 key,
@@ -207,11 +204,8 @@ impl Driver {
 
     fn deliver(&mut self, event: Event<SocketAddr>) {
         match event {
-            Event::Records { op, records } => {
-                if let Some(Waiter::Get(Some(stream), _)) = self.waiters.get(&op) {
-                    let _ = stream.send(records);
-                }
-            }
+            // The final report carries every record; nothing here streams them earlier.
+            Event::Records { .. } => {}
             Event::Finished { op, result } => {
                 let Some(waiter) = self.waiters.remove(&op) else {
                     return;
@@ -219,7 +213,7 @@ impl Driver {
                 let delivered = match (waiter, result) {
                     (Waiter::Bootstrap(tx), OpResult::Bootstrap(r)) => tx.send(r).is_ok(),
                     (Waiter::FindNode(tx), OpResult::FindNode(r)) => tx.send(r).is_ok(),
-                    (Waiter::Get(_, tx), OpResult::Get(r)) => tx.send(r).is_ok(),
+                    (Waiter::Get(tx), OpResult::Get(r)) => tx.send(r).is_ok(),
                     (Waiter::Put(tx), OpResult::Put(r)) => tx.send(r).is_ok(),
                     (Waiter::Ping(tx), OpResult::Ping(r)) => tx.send(r).is_ok(),
                     _ => {

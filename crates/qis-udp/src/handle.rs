@@ -39,20 +39,13 @@ impl NodeStats {
     }
 }
 
-/// Records of a get as they arrive.
-pub type RecordStream = mpsc::UnboundedReceiver<Vec<SignedRecord>>;
-
 pub(super) enum Command {
     Bootstrap(
         Vec<SocketAddr>,
         oneshot::Sender<BootstrapReport<SocketAddr>>,
     ),
     FindNode(Id, oneshot::Sender<LookupReport<SocketAddr>>),
-    Get(
-        Id,
-        Option<mpsc::UnboundedSender<Vec<SignedRecord>>>,
-        oneshot::Sender<GetReport<SocketAddr>>,
-    ),
+    Get(Id, oneshot::Sender<GetReport<SocketAddr>>),
     Put {
         key: Id,
         // Boxed: the command channel allocates its slots in blocks of 32 up front, and an
@@ -102,12 +95,12 @@ impl NodeHandle {
         rx.await.map_err(|_| NetError::Stopped)
     }
 
-    /// Joins the network through `seeds`.
+    /// Joins the network through the bootstrap addresses `addrs`.
     pub async fn bootstrap(
         &self,
-        seeds: Vec<SocketAddr>,
+        addrs: Vec<SocketAddr>,
     ) -> Result<BootstrapReport<SocketAddr>, NetError> {
-        self.ask(|tx| Command::Bootstrap(seeds, tx)).await
+        self.ask(|tx| Command::Bootstrap(addrs, tx)).await
     }
 
     /// Looks up the k nodes closest to `target`.
@@ -117,21 +110,7 @@ impl NodeHandle {
 
     /// Fetches every value under `key`.
     pub async fn get(&self, key: Id) -> Result<GetReport<SocketAddr>, NetError> {
-        self.ask(|tx| Command::Get(key, None, tx)).await
-    }
-
-    /// Fetches every value under `key`, streaming records as they arrive; the final report
-    /// comes from the returned receiver.
-    pub fn get_streaming(
-        &self,
-        key: Id,
-    ) -> Result<(RecordStream, oneshot::Receiver<GetReport<SocketAddr>>), NetError> {
-        let (records_tx, records_rx) = mpsc::unbounded_channel();
-        let (tx, rx) = oneshot::channel();
-        self.commands
-            .send(Command::Get(key, Some(records_tx), tx))
-            .map_err(|_| NetError::Stopped)?;
-        Ok((records_rx, rx))
+        self.ask(|tx| Command::Get(key, tx)).await
     }
 
     /// Stores `record` at the k closest nodes once.

@@ -12,7 +12,7 @@ mod mismatch;
 mod published;
 mod socket;
 
-pub use handle::{NodeHandle, NodeStats, RecordStream};
+pub use handle::{NodeHandle, NodeStats};
 pub use keyfile::{
     KEY_FILE, KEY_FILE_VERSION, KeyFileError, generate_identity, load_or_create_identity,
     os_entropy,
