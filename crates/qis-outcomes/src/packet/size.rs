@@ -33,7 +33,8 @@ pub fn record_size(body: &OutcomeBody, created: u64) -> usize {
 }
 
 fn size_of<T: Serialize + ?Sized>(value: &T) -> usize {
-    postcard::experimental::serialized_size(value).unwrap_or(0)
+    postcard::experimental::serialized_size(value)
+        .expect("postcard sizes every body field (plain values, strings, vectors) without error")
 }
 
 /// The encoded size of every body field, largest first (ties in field order).
