@@ -178,7 +178,8 @@ pub(super) fn run(command: PacketCommand) -> Result<ExitCode, CliError> {
             if json {
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                    serde_json::to_string_pretty(&report)
+                        .expect("a check report of strings and numbers serialises")
                 );
             } else {
                 print!("{}", report.render());

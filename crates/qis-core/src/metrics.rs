@@ -49,6 +49,9 @@ pub struct Metrics {
     /// Network notices sent: answers telling a requester of another network which network
     /// this node runs (at most `MAX_NETWORK_NOTICES_PER_SECOND`).
     pub network_notices_sent: u64,
+    /// Messages of our own that did not encode within the datagram budget: a bug in what we
+    /// built, never caused by input; they were not sent.
+    pub encode_failures: u64,
     /// Answers cut to respect the amplification limit.
     pub answers_cut: u64,
     /// Records stored (new or refreshed).

@@ -117,7 +117,9 @@ impl PublishedDir {
         let path = self.file_for(&entry.record.id());
         let tmp = path.with_extension("tmp");
         let mut bytes = MAGIC.to_vec();
-        bytes.extend_from_slice(&postcard::to_stdvec(entry).unwrap_or_default());
+        bytes.extend_from_slice(
+            &postcard::to_stdvec(entry).expect("an entry of ids and a record encodes into a Vec"),
+        );
         let mut file = fs::File::create(&tmp).map_err(io(&tmp))?;
         file.write_all(&bytes).map_err(io(&tmp))?;
         file.sync_all().map_err(io(&tmp))?;

@@ -83,8 +83,8 @@ pub struct Node<A: PeerAddr> {
 
 impl<A: PeerAddr> Node<A> {
     /// A node with `public_key` (its id is `blake3(public_key)`), started at `now`. Its token
-    /// secrets, transaction ids and random choices all derive from `secret` (see
-    /// [`crate::secret`]): pass OS entropy on a real network.
+    /// secrets, transaction ids and random choices all derive from `secret` through independent
+    /// keys (see [`NodeSecret`]): pass OS entropy on a real network.
     pub fn new(config: Config, secret: NodeSecret, public_key: PublicKey, now: Time) -> Node<A> {
         let id = public_key.id();
         let mut secrets = SecretStream::new(&secret, SECRETS_PURPOSE);

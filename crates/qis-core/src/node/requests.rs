@@ -42,7 +42,10 @@ impl<A: PeerAddr> Node<A> {
                 self.transmits.push_back(super::Transmit { to, payload });
                 true
             }
-            Err(_) => false,
+            Err(_) => {
+                self.metrics.encode_failures += 1;
+                false
+            }
         }
     }
 

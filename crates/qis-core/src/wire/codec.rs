@@ -41,6 +41,7 @@ pub fn encode<A: PeerAddr>(message: &Message<A>) -> Result<Vec<u8>, WireError> {
 
 /// Size `message` would have on the wire.
 pub fn encoded_len<A: PeerAddr>(message: &Message<A>) -> usize {
+    // Sizing fails only where encoding would; "too large" is the safe answer either way.
     postcard::experimental::serialized_size(message).unwrap_or(usize::MAX)
 }
 

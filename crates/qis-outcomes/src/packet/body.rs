@@ -97,8 +97,8 @@ impl OutcomeBody {
 
     /// The record payload: [`PACKET_FORMAT_VERSION`], then the postcard encoding.
     pub fn encode(&self) -> Vec<u8> {
-        // Encoding plain data into a Vec cannot fail.
-        let fields = postcard::to_stdvec(self).unwrap_or_default();
+        let fields = postcard::to_stdvec(self)
+            .expect("a body of plain data encodes into a Vec: there is no failure to report");
         let mut payload = Vec::with_capacity(1 + fields.len());
         payload.push(PACKET_FORMAT_VERSION);
         payload.extend_from_slice(&fields);
@@ -106,8 +106,8 @@ impl OutcomeBody {
     }
 
     /// Decodes a payload: a format version other than [`PACKET_FORMAT_VERSION`] is refused as
-    /// [`PacketError::Version`]; undecodable fields or trailing bytes (two encodings of one
-    /// packet must not exist) as [`PacketError::Decode`].
+    /// [`PacketError::Version`]; undecodable fields, trailing bytes or a non-canonical encoding
+    /// (two encodings of one packet must not exist) as [`PacketError::Decode`].
     pub fn decode(bytes: &[u8]) -> Result<OutcomeBody, PacketError> {
         let (&version, fields) = bytes
             .split_first()
@@ -120,14 +120,21 @@ impl OutcomeBody {
         }
         let (body, rest) = postcard::take_from_bytes::<OutcomeBody>(fields)
             .map_err(|e| PacketError::Decode(e.to_string()))?;
-        if rest.is_empty() {
-            Ok(body)
-        } else {
-            Err(PacketError::Decode(format!(
+        if !rest.is_empty() {
+            return Err(PacketError::Decode(format!(
                 "{} trailing bytes after the packet",
                 rest.len()
-            )))
+            )));
         }
+        // postcard reads a varint padded with extra zero groups (129, 0 for 1) as the same
+        // number, so one packet could have many encodings and as many record ids: only the
+        // canonical one is a packet.
+        if body.encode()[1..] != *fields {
+            return Err(PacketError::Decode(
+                "not the canonical encoding of its fields (padded varints)".into(),
+            ));
+        }
+        Ok(body)
     }
 }
 
@@ -147,6 +154,24 @@ mod tests {
         assert_eq!(payload[0], PACKET_FORMAT_VERSION);
         assert_eq!(payload.len(), 1 + postcard::to_stdvec(&body).unwrap().len());
         assert_eq!(OutcomeBody::decode(&payload).unwrap(), body);
+    }
+
+    #[test]
+    fn a_padded_varint_is_not_a_second_encoding_of_the_packet() {
+        let body = sample();
+        let mut padded = body.encode();
+        // The family's length, written as a two-byte varint of the same value.
+        assert!(padded[1] < 0x80);
+        padded[1] |= 0x80;
+        padded.insert(2, 0);
+        assert_eq!(
+            postcard::from_bytes::<OutcomeBody>(&padded[1..]).unwrap(),
+            body
+        );
+        assert!(matches!(
+            OutcomeBody::decode(&padded),
+            Err(PacketError::Decode(reason)) if reason.contains("canonical")
+        ));
     }
 
     #[test]
