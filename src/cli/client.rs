@@ -85,10 +85,13 @@ fn timeout(secs: f64) -> Result<Duration, CliError> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// Starts a client node on an ephemeral port of the seeds' address family.
-async fn start_client(network: NetworkId, seeds: &[SocketAddr]) -> Result<NodeHandle, CliError> {
+/// Starts a client node on an ephemeral port of the bootstrap addresses' family.
+async fn start_client(
+    network: NetworkId,
+    bootstrap: &[SocketAddr],
+) -> Result<NodeHandle, CliError> {
     let identity = qis_udp::generate_identity()?;
-    let listen: SocketAddr = if seeds.first().is_some_and(SocketAddr::is_ipv6) {
+    let listen: SocketAddr = if bootstrap.first().is_some_and(SocketAddr::is_ipv6) {
         "[::]:0"
     } else {
         "0.0.0.0:0"
@@ -115,10 +118,14 @@ async fn start_client(network: NetworkId, seeds: &[SocketAddr]) -> Result<NodeHa
 
 /// Joins through the bootstrap nodes. Gives up at once when every one of them has shown it
 /// speaks another protocol version or runs another network: no answer can come.
-async fn join(client: &NodeHandle, seeds: &[SocketAddr], named: &[String]) -> Result<(), CliError> {
+async fn join(
+    client: &NodeHandle,
+    bootstrap: &[SocketAddr],
+    named: &[String],
+) -> Result<(), CliError> {
     let answered = tokio::select! {
-        report = client.bootstrap(seeds.to_vec()) => report?.bootstrap_answered,
-        () = all_mismatched(client, seeds) => 0,
+        report = client.bootstrap(bootstrap.to_vec()) => report?.bootstrap_answered,
+        () = all_mismatched(client, bootstrap) => 0,
     };
     if answered == 0 {
         return Err(CliError::Failed(format!(
@@ -144,20 +151,20 @@ pub(super) fn with_client<T>(
     let network = args.network.id()?;
     runtime()?.block_on(async {
         let deadline = tokio::time::Instant::now() + limit;
-        let seeds = tokio::time::timeout_at(deadline, resolve(&args.bootstrap))
+        let bootstrap = tokio::time::timeout_at(deadline, resolve(&args.bootstrap))
             .await
             .unwrap_or_else(|_| Err(timed_out(args.timeout)))?;
-        let client = start_client(network, &seeds).await?;
+        let client = start_client(network, &bootstrap).await?;
         let mut joined = false;
         let outcome = tokio::time::timeout_at(deadline, async {
-            join(&client, &seeds, &args.bootstrap).await?;
+            join(&client, &bootstrap, &args.bootstrap).await?;
             joined = true;
             work(&client).await
         })
         .await
         .unwrap_or_else(|_| Err(timed_out(args.timeout)));
         let outcome = match outcome {
-            Err(error) if !joined => Err(explain_silence(&client, &seeds, &args.network)
+            Err(error) if !joined => Err(explain_silence(&client, &bootstrap, &args.network)
                 .await
                 .unwrap_or(error)),
             other => other,

@@ -145,8 +145,8 @@ impl Driver {
     fn command(&mut self, command: Command) {
         let now = self.now();
         match command {
-            Command::Bootstrap(seeds, tx) => {
-                let op = self.node.bootstrap(now, &seeds);
+            Command::Bootstrap(addrs, tx) => {
+                let op = self.node.bootstrap(now, &addrs);
                 self.waiters.insert(op, Waiter::Bootstrap(tx));
             }
             Command::FindNode(target, tx) => {

@@ -1,4 +1,4 @@
-//! The lookup walk. It keeps candidates sorted by distance to the target, keeps at most α
+//! The iterative lookup. It keeps candidates sorted by distance to the target, keeps at most α
 //! requests in flight to the closest candidates not yet asked, and ends when the k closest
 //! candidates it knows (failed ones excluded) have all answered, or no candidate is left.
 
@@ -16,7 +16,7 @@ pub enum CandidateState {
     /// A request is out.
     InFlight,
     /// A request is out but overdue: it is being retried and no longer holds one of the α
-    /// slots, so a slow node does not hold the walk up; its answer still counts if it comes.
+    /// slots, so a slow node does not hold the lookup up; its answer still counts if it comes.
     Stalled,
     /// It answered.
     Answered,
@@ -253,7 +253,7 @@ impl<A: PeerAddr> Lookup<A> {
             .take(self.width)
     }
 
-    /// The summary of the walk so far.
+    /// The summary of the lookup so far.
     pub fn report(&self, now: Time) -> LookupReport<A> {
         let closest: Vec<Hop<A>> = self
             .answered()

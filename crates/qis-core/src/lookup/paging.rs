@@ -1,5 +1,5 @@
 //! Paging through the values of a key. A key can hold thousands of values, far more than one
-//! datagram carries, so a get continues after the walk: the record-id space is split into up
+//! datagram carries, so a get continues after the lookup: the record-id space is split into up
 //! to α ranges, each fetched page by page from a different holder in parallel. A holder that
 //! stops answering hands its range to another.
 
@@ -98,7 +98,7 @@ impl<A: Copy + Eq> Pager<A> {
         fresh
     }
 
-    /// A first page from a holder found by the walk.
+    /// A first page from a holder found by the lookup.
     pub(crate) fn on_first_page(
         &mut self,
         from: Contact<A>,
@@ -116,7 +116,7 @@ impl<A: Copy + Eq> Pager<A> {
         self.merge(records)
     }
 
-    /// Once the walk is over: plans up to `parallelism` streams over the holders with more
+    /// Once the lookup is over: plans up to `parallelism` streams over the holders with more
     /// pages, largest holders first.
     pub(crate) fn start(&mut self, parallelism: usize) {
         let mut order: Vec<usize> = (0..self.holders.len())

@@ -13,7 +13,7 @@ pub struct Hop<A> {
     pub depth: u8,
 }
 
-/// The outcome of a lookup walk.
+/// What a finished lookup found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LookupReport<A> {
     /// The target.

@@ -79,7 +79,7 @@ pub struct BootstrapReport<A> {
 pub struct GetReport<A> {
     /// The key.
     pub key: Id,
-    /// The walk toward the key.
+    /// The lookup toward the key.
     pub lookup: LookupReport<A>,
     /// Every distinct record found, in record-id order.
     pub records: Vec<SignedRecord>,
@@ -98,7 +98,7 @@ pub struct GetReport<A> {
 pub struct PutReport<A> {
     /// The key.
     pub key: Id,
-    /// The walk toward the key.
+    /// The lookup toward the key.
     pub lookup: LookupReport<A>,
     /// Distinct nodes that acknowledged storing every record.
     pub acks: u32,
