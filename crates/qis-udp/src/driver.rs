@@ -2,6 +2,7 @@
 
 use super::handle::{Command, NodeHandle, NodeStats};
 use super::mismatch::{Mismatch, Mismatches, Note};
+use super::prometheus::{LookupKind, LookupStats};
 use super::socket::canonical;
 use qis_core::NodeSecret;
 use qis_core::PublicKey;
@@ -33,6 +34,8 @@ struct Driver {
     waiters: HashMap<OpId, Waiter>,
     /// Peers of another version or network, and the notice budget.
     mismatches: Mismatches,
+    /// Finished commands' lookups and how long they took.
+    lookups: LookupStats,
 }
 
 pub(super) fn start(
@@ -52,6 +55,7 @@ pub(super) fn start(
         epoch: Instant::now(),
         waiters: HashMap::new(),
         mismatches: Mismatches::default(),
+        lookups: LookupStats::default(),
     };
     tokio::spawn(driver.run(rx));
     NodeHandle {
@@ -183,6 +187,7 @@ impl Driver {
                     metrics: *self.node.metrics(),
                     mismatches: self.mismatches.peers().to_vec(),
                     notices_sent: self.node.metrics().network_notices_sent,
+                    lookups: self.lookups,
                 });
             }
             Command::Shutdown(_) => {}
@@ -210,11 +215,25 @@ impl Driver {
                 let Some(waiter) = self.waiters.remove(&op) else {
                     return;
                 };
+                // Counted whether or not anybody still waits: the lookup ran.
+                let mut observe = |kind, elapsed| self.lookups.observe(kind, elapsed);
                 let delivered = match (waiter, result) {
-                    (Waiter::Bootstrap(tx), OpResult::Bootstrap(r)) => tx.send(r).is_ok(),
-                    (Waiter::FindNode(tx), OpResult::FindNode(r)) => tx.send(r).is_ok(),
-                    (Waiter::Get(tx), OpResult::Get(r)) => tx.send(r).is_ok(),
-                    (Waiter::Put(tx), OpResult::Put(r)) => tx.send(r).is_ok(),
+                    (Waiter::Bootstrap(tx), OpResult::Bootstrap(r)) => {
+                        observe(LookupKind::Bootstrap, r.lookup.elapsed);
+                        tx.send(r).is_ok()
+                    }
+                    (Waiter::FindNode(tx), OpResult::FindNode(r)) => {
+                        observe(LookupKind::FindNode, r.elapsed);
+                        tx.send(r).is_ok()
+                    }
+                    (Waiter::Get(tx), OpResult::Get(r)) => {
+                        observe(LookupKind::Get, r.lookup.elapsed);
+                        tx.send(r).is_ok()
+                    }
+                    (Waiter::Put(tx), OpResult::Put(r)) => {
+                        observe(LookupKind::Put, r.lookup.elapsed);
+                        tx.send(r).is_ok()
+                    }
                     (Waiter::Ping(tx), OpResult::Ping(r)) => tx.send(r).is_ok(),
                     _ => {
                         warn!(?op, "a command finished with a result of another kind");

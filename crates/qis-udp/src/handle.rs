@@ -2,6 +2,7 @@
 
 use super::NetError;
 use super::mismatch::PeerMismatch;
+use super::prometheus::LookupStats;
 use qis_core::Id;
 use qis_core::LookupReport;
 use qis_core::Metrics;
@@ -30,6 +31,8 @@ pub struct NodeStats {
     /// Network notices sent: answers telling a requester of another network which network this
     /// node runs ([`qis_core::wire::network_notice`]).
     pub notices_sent: u64,
+    /// The lookups of finished commands, by kind, and their latency histogram.
+    pub lookups: LookupStats,
 }
 
 impl NodeStats {

@@ -3,12 +3,15 @@
 //! transmits and events. All protocol logic stays in the core. Beside it: the node's key file
 //! ([`load_or_create_identity`]) and the records it publishes, kept on disk ([`PublishedDir`]),
 //! each read by its format version; and the peers that speak another protocol version or run
-//! another network ([`NodeStats::mismatches`]), remembered so an application can say so.
+//! another network ([`NodeStats::mismatches`]), remembered so an application can say so; and an
+//! opt-in Prometheus endpoint for the node's counters ([`serve_metrics`], [`prometheus`]).
 
 mod driver;
 mod handle;
 mod keyfile;
+mod metrics_http;
 mod mismatch;
+pub mod prometheus;
 mod published;
 mod socket;
 
@@ -17,6 +20,7 @@ pub use keyfile::{
     KEY_FILE, KEY_FILE_VERSION, KeyFileError, generate_identity, load_or_create_identity,
     os_entropy,
 };
+pub use metrics_http::{MetricsLimits, MetricsServer, serve_metrics, serve_metrics_with};
 pub use mismatch::{MAX_MISMATCHED_PEERS, Mismatch, PeerMismatch, SUMMARY_EVERY};
 pub use published::{
     PUBLISHED_DIR, PUBLISHED_FORMAT_VERSION, PublishedDir, PublishedEntry, PublishedError,
