@@ -39,6 +39,14 @@ pub struct NodeArgs {
     /// Log a status line this often, in seconds (0: never).
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     pub status_every: u64,
+    /// Serve the node's counters in the Prometheus text format at http://ADDR/metrics, e.g.
+    /// 127.0.0.1:9100 (off by default). Loopback addresses only, unless --metrics-public.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
+    /// Allow --metrics on an address other hosts can reach (0.0.0.0:9100, a LAN address). The
+    /// endpoint has no authentication: anyone who reaches it reads the node's counters.
+    #[arg(long, requires = "metrics")]
+    pub metrics_public: bool,
     #[command(flatten)]
     network: NetworkArgs,
 }
@@ -75,6 +83,7 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
         socket: SocketOptions::default(),
     };
     let node = spawn(&identity, options).await?;
+    let _metrics = serve_metrics(args.metrics, args.metrics_public, &node).await?;
     let node_for_join = node.clone();
     let node_for_republish = node.clone();
     info!(id = %node.id(), addr = %node.local_addr(), data_dir = %data_dir.display(), network = %args.network.network, "node started");
@@ -194,4 +203,29 @@ async fn report_status(node: NodeHandle, every: u64) {
             "status"
         );
     }
+}
+
+/// Starts the `--metrics` endpoint, if asked for; it stops when the returned server is dropped.
+/// A non-loopback address is refused (bad input) unless `public`.
+async fn serve_metrics(
+    addr: Option<SocketAddr>,
+    public: bool,
+    node: &NodeHandle,
+) -> Result<Option<qis_udp::MetricsServer>, CliError> {
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    if !addr.ip().is_loopback() && !public {
+        return Err(CliError::Input(format!(
+            "--metrics {addr}: not a loopback address, and the endpoint has no authentication; add --metrics-public to serve it to other hosts"
+        )));
+    }
+    let server = qis_udp::serve_metrics(addr, node.clone())
+        .await
+        .map_err(|e| CliError::Failed(format!("--metrics {addr}: cannot listen: {e}")))?;
+    info!(
+        "metrics at http://{}/metrics (Prometheus text format)",
+        server.local_addr()
+    );
+    Ok(Some(server))
 }
