@@ -190,7 +190,8 @@ pub(super) fn put(args: PutArgs) -> Result<ExitCode, CliError> {
         .data_dir
         .clone()
         .unwrap_or_else(|| data_home().join("client"));
-    let identity = qis_udp::load_or_create_identity(&key_dir)?;
+    // Its records are signed with this key, so a damaged file is never replaced silently.
+    let identity = qis_udp::load_or_create_identity(&key_dir, qis_udp::KeyRole::Publisher)?;
     let record = SignedRecord::sign(identity.signing_key(), RecordKind::Raw, unix_now(), value)
         .map_err(|e| CliError::Input(format!("VALUE: {e}")))?;
     let key = key_of(&args.key);

@@ -2,6 +2,7 @@
 
 use qis_core::wire::NetworkId;
 use qis_udp::KeyFileError;
+use qis_udp::LockError;
 use qis_udp::NetError;
 use qis_udp::{Mismatch, NodeHandle};
 use std::net::SocketAddr;
@@ -22,6 +23,9 @@ pub enum CliError {
     /// Starting the node.
     #[error(transparent)]
     Net(#[from] NetError),
+    /// A data directory in use by another process.
+    #[error(transparent)]
+    Lock(#[from] LockError),
     /// Anything from the operating system.
     #[error(transparent)]
     Io(#[from] std::io::Error),

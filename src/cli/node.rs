@@ -4,7 +4,7 @@ use super::common::{CliError, NetworkArgs, data_home, resolve, runtime};
 use qis_core::Config;
 use qis_core::TableConfig;
 use qis_udp::PublishedDir;
-use qis_udp::{NodeHandle, NodeOptions, SocketOptions, spawn};
+use qis_udp::{DataDirLock, KeyRole, NetError, NodeHandle, SocketOptions, bind_udp, spawn_on};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,13 +15,17 @@ use tracing::{info, warn};
 #[derive(Debug, clap::Args)]
 pub struct NodeArgs {
     /// Address to listen on, e.g. 127.0.0.1:4000, 0.0.0.0:4000 or [::]:4000 (dual-stack).
+    /// Port 0 picks a free port; the default data directory is then named after the port
+    /// picked (so such a node gets a new id each start unless --data-dir is given).
     #[arg(long, value_name = "ADDR")]
     pub listen: SocketAddr,
     /// A node to join through (HOST:PORT); repeat for several. Omit for the first node.
     #[arg(long, value_name = "ADDR")]
     pub bootstrap: Vec<String>,
     /// Where the node key lives (default: <data home>/node-<port>). A restarted node with the
-    /// same directory keeps its id.
+    /// same directory keeps its id. The directory is locked while the node runs: a second
+    /// node on it exits with status 1, naming the pid of the first. A damaged key file (an
+    /// interrupted write in an older qis) is moved aside and replaced, with a warning.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Routing-table entries allowed per IP address (0: no limit). Loopback addresses are
@@ -57,11 +61,35 @@ pub(super) fn run(args: NodeArgs) -> Result<ExitCode, CliError> {
 }
 
 async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
+    // Bind first: a listen that fails creates nothing, and with port 0 the default data
+    // directory is named after the port the system picked (never a shared `node-0`).
+    let socket =
+        bind_udp(args.listen, &SocketOptions::default()).map_err(|source| NetError::Bind {
+            addr: args.listen,
+            source,
+        })?;
+    let bound = socket.local_addr()?;
     let data_dir = args
         .data_dir
         .clone()
-        .unwrap_or_else(|| data_home().join(format!("node-{}", args.listen.port())));
-    let identity = qis_udp::load_or_create_identity(&data_dir)?;
+        .unwrap_or_else(|| data_home().join(format!("node-{}", bound.port())));
+    // Held until the process ends.
+    let _lock = DataDirLock::acquire(&data_dir, "node")?;
+    for dir in [
+        data_dir.clone(),
+        PublishedDir::in_data_dir(&data_dir).path().to_path_buf(),
+    ] {
+        match qis_udp::remove_stale_temporaries(&dir) {
+            Ok(0) => {}
+            Ok(removed) => {
+                info!(dir = %dir.display(), removed, "removed temporary files left by an interrupted write")
+            }
+            Err(error) => {
+                warn!(%error, "could not remove temporary files left by an interrupted write")
+            }
+        }
+    }
+    let identity = qis_udp::load_or_create_identity(&data_dir, KeyRole::Node)?;
     let bootstrap = resolve(&args.bootstrap).await?;
     let config = Config {
         network: args.network.id()?,
@@ -77,12 +105,7 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
         policy: std::sync::Arc::new(qis_outcomes::OutcomePolicy::allowing_raw()),
         ..Config::default()
     };
-    let options = NodeOptions {
-        listen: args.listen,
-        config,
-        socket: SocketOptions::default(),
-    };
-    let node = spawn(&identity, options).await?;
+    let node = spawn_on(socket, &identity, config).await?;
     let _metrics = serve_metrics(args.metrics, args.metrics_public, &node).await?;
     let node_for_join = node.clone();
     let node_for_republish = node.clone();

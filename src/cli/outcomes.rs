@@ -10,10 +10,11 @@ use qis_outcomes::{Evidence, NoFeedback};
 use qis_outcomes::{OutcomeBody, OutcomePacket, Query};
 use qis_outcomes::{Ranked, rank};
 use qis_outcomes::{recommend, render_json, render_table};
-use qis_udp::{PublishedDir, PublishedEntry};
+use qis_udp::{DataDirLock, KeyRole, PublishedDir, PublishedEntry};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Arguments of `qis publish`.
 #[derive(Debug, clap::Args)]
@@ -75,7 +76,14 @@ pub(super) fn publish(args: PublishArgs) -> Result<ExitCode, CliError> {
         .data_dir
         .clone()
         .unwrap_or_else(|| data_home().join("publisher"));
-    let identity = qis_udp::load_or_create_identity(&data_dir)?;
+    // One writer at a time (a concurrent `qis publish` waits a little), so stale temporary
+    // files can be removed safely.
+    let lock = DataDirLock::acquire_waiting(&data_dir, "publish", Duration::from_secs(10))?;
+    let published = PublishedDir::in_data_dir(&data_dir);
+    for dir in [data_dir.as_path(), published.path()] {
+        qis_udp::remove_stale_temporaries(dir).map_err(|e| CliError::Failed(e.to_string()))?;
+    }
+    let identity = qis_udp::load_or_create_identity(&data_dir, KeyRole::Publisher)?;
     let packet = OutcomePacket::sign(body, identity.signing_key(), unix_now())
         .map_err(|e| CliError::Input(e.to_string()))?;
     let keys = packet.keys();
@@ -83,9 +91,10 @@ pub(super) fn publish(args: PublishArgs) -> Result<ExitCode, CliError> {
         keys: keys.iter().map(|k| k.id).collect(),
         record: packet.record.clone(),
     };
-    let saved = PublishedDir::in_data_dir(&data_dir)
+    let saved = published
         .save(&entry)
         .map_err(|e| CliError::Failed(e.to_string()))?;
+    drop(lock);
     let acks = with_client(&args.client, async |client| {
         Ok(publish_packet(client, &packet).await)
     })?;

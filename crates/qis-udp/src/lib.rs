@@ -7,6 +7,7 @@
 //! opt-in Prometheus endpoint for the node's counters ([`serve_metrics`], [`prometheus`]).
 
 mod driver;
+mod durable;
 mod handle;
 mod keyfile;
 mod metrics_http;
@@ -15,9 +16,13 @@ pub mod prometheus;
 mod published;
 mod socket;
 
+pub use durable::{
+    DataDirLock, DurableError, LOCK_FILE, LockError, create_atomically, remove_stale_temporaries,
+    write_atomically,
+};
 pub use handle::{NodeHandle, NodeStats};
 pub use keyfile::{
-    KEY_FILE, KEY_FILE_VERSION, KeyFileError, generate_identity, load_or_create_identity,
+    KEY_FILE, KEY_FILE_VERSION, KeyFileError, KeyRole, generate_identity, load_or_create_identity,
     os_entropy,
 };
 pub use metrics_http::{MetricsLimits, MetricsServer, serve_metrics, serve_metrics_with};
@@ -65,14 +70,25 @@ pub enum NetError {
 /// secrets and transaction ids derive from fresh OS entropy drawn here, so two nodes never
 /// share them, whatever key and configuration they were given.
 pub async fn spawn(identity: &Identity, options: NodeOptions) -> Result<NodeHandle, NetError> {
-    let mut entropy = [0u8; 32];
-    os_entropy(&mut entropy).map_err(|e| NetError::Entropy(e.to_string()))?;
     let socket = bind_udp(options.listen, &options.socket).map_err(|source| NetError::Bind {
         addr: options.listen,
         source,
     })?;
+    spawn_on(socket, identity, options.config).await
+}
+
+/// Starts the node task on a socket already bound (by [`bind_udp`]), for a caller that binds
+/// first and only then creates what depends on the address (a data directory named after the
+/// port, a key file). Secrets as in [`spawn`].
+pub async fn spawn_on(
+    socket: tokio::net::UdpSocket,
+    identity: &Identity,
+    config: Config,
+) -> Result<NodeHandle, NetError> {
+    let mut entropy = [0u8; 32];
+    os_entropy(&mut entropy).map_err(|e| NetError::Entropy(e.to_string()))?;
     let local = socket.local_addr().map_err(|source| NetError::Bind {
-        addr: options.listen,
+        addr: "0.0.0.0:0".parse().expect("a literal address"),
         source,
     })?;
     Ok(driver::start(
@@ -80,6 +96,6 @@ pub async fn spawn(identity: &Identity, options: NodeOptions) -> Result<NodeHand
         local,
         identity.public_key(),
         qis_core::NodeSecret::from_bytes(entropy),
-        options.config,
+        config,
     ))
 }

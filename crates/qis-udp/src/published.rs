@@ -9,11 +9,11 @@
 //! version, or one that is not a published record at all, is skipped with the reason; a newer
 //! qis that wrote it can still read it.
 
+use crate::durable::{DurableError, remove_stale_temporaries, write_atomically};
 use qis_core::Id;
 use qis_core::{RecordId, SignedRecord};
 use serde::{Deserialize, Serialize};
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Name of the folder inside a data directory.
@@ -63,6 +63,9 @@ pub enum PublishedError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A crash-safe write failed (a full disk included); nothing was changed.
+    #[error(transparent)]
+    Write(#[from] DurableError),
 }
 
 /// Why a file in the published folder is not a record this build can republish.
@@ -107,28 +110,28 @@ impl PublishedDir {
         self.dir.join(format!("{id}.rec"))
     }
 
-    /// Saves an entry durably (idempotent: the file name is the record id).
+    /// Saves an entry durably (idempotent: the file name is the record id), crash-safe
+    /// ([`write_atomically`]): a file is either whole or absent, and a full disk changes
+    /// nothing.
     pub fn save(&self, entry: &PublishedEntry) -> Result<PathBuf, PublishedError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| PublishedError::Io { path, source }
-        };
-        fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
+        fs::create_dir_all(&self.dir).map_err(|source| PublishedError::Io {
+            path: self.dir.clone(),
+            source,
+        })?;
         let path = self.file_for(&entry.record.id());
-        let tmp = path.with_extension("tmp");
         let mut bytes = MAGIC.to_vec();
         bytes.extend_from_slice(
             &postcard::to_stdvec(entry).expect("an entry of ids and a record encodes into a Vec"),
         );
-        let mut file = fs::File::create(&tmp).map_err(io(&tmp))?;
-        file.write_all(&bytes).map_err(io(&tmp))?;
-        file.sync_all().map_err(io(&tmp))?;
-        fs::rename(&tmp, &path).map_err(io(&path))?;
-        // Make the rename itself durable.
-        if let Ok(dir) = fs::File::open(&self.dir) {
-            let _ = dir.sync_all();
-        }
+        write_atomically(&path, &bytes, 0o644)?;
         Ok(path)
+    }
+
+    /// Removes the temporary files a killed writer left in the folder (see
+    /// [`remove_stale_temporaries`]); returns how many. Call it only while holding the data
+    /// directory's lock.
+    pub fn remove_stale_temporaries(&self) -> Result<usize, PublishedError> {
+        Ok(remove_stale_temporaries(&self.dir)?)
     }
 
     /// Every readable entry, in file-name order, and the files that could not be read (with

@@ -1,0 +1,213 @@
+//! The data directory of real `qis node` processes on loopback: locked against a second node,
+//! untouched by a listen that fails, never a shared `node-0` for port 0, and accepted again
+//! after a `kill -9` at any point of a first start.
+
+use std::io::{BufRead, BufReader};
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How long a node may take to start.
+const START: Duration = Duration::from_secs(30);
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("qis-data-dir-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A `qis node` child, killed (and reaped) when dropped, so no test leaves one running.
+struct Node {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Node {
+    fn spawn(home: &Path, args: &[&str]) -> Node {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_qis"))
+            .arg("node")
+            .args(args)
+            .args(["--status-every", "0"])
+            .env("QIS_HOME", home)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start qis node");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Node { child, lines }
+    }
+
+    /// The first stderr line matching `want`, within [`START`]; panics (the node is killed
+    /// on drop) with what was seen otherwise.
+    fn wait_for(&self, want: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + START;
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if want(&line) => return line,
+                Ok(line) => seen.push(line),
+                Err(_) => break,
+            }
+        }
+        panic!("no such line; the node wrote: {seen:#?}");
+    }
+
+    /// The `field=value` of the "node started" line.
+    fn started(&self, field: &str) -> String {
+        let line = self.wait_for(|l| l.contains("node started"));
+        let prefix = format!("{field}=");
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(prefix.as_str()))
+            .unwrap_or_else(|| panic!("no {field} in {line:?}"))
+            .to_string()
+    }
+
+    /// Waits (bounded) for the process to exit by itself; its status and stderr.
+    fn exit(mut self) -> (Option<i32>, String) {
+        let deadline = Instant::now() + START;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "the node did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The reader thread ends with the pipe; collect what it read.
+        let mut text = String::new();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        (status.code(), text)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_second_node_on_the_same_data_dir_refuses_naming_the_first() {
+    let home = scratch("lock");
+    let dir = home.join("shared");
+    let dir_arg = dir.to_str().unwrap();
+    let first = Node::spawn(&home, &["--listen", "127.0.0.1:0", "--data-dir", dir_arg]);
+    let id = first.started("id");
+    let second = Node::spawn(&home, &["--listen", "127.0.0.1:0", "--data-dir", dir_arg]);
+    let (code, stderr) = second.exit();
+    assert_eq!(code, Some(1), "{stderr}");
+    let expected = format!(
+        "qis: error: {} is in use by another qis node (pid {})",
+        dir.display(),
+        first.pid()
+    );
+    assert!(
+        stderr.lines().any(|l| l == expected),
+        "want {expected:?}, got {stderr}"
+    );
+    // The first still runs, with its id, and after it stops the directory is free again.
+    drop(first);
+    let again = Node::spawn(&home, &["--listen", "127.0.0.1:0", "--data-dir", dir_arg]);
+    assert_eq!(again.started("id"), id);
+    drop(again);
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[test]
+fn a_listen_that_fails_leaves_no_key_behind() {
+    let home = scratch("listen");
+    let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let dir = home.join("explicit");
+    let node = Node::spawn(
+        &home,
+        &["--listen", &listen, "--data-dir", dir.to_str().unwrap()],
+    );
+    let (code, stderr) = node.exit();
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("qis: error: cannot listen on {listen}")),
+        "{stderr}"
+    );
+    assert!(!dir.join("node.key").exists());
+    // Nor with the default data directory.
+    let node = Node::spawn(&home, &["--listen", &listen]);
+    let (code, stderr) = node.exit();
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(!home.join(format!("node-{port}")).exists());
+    drop(taken);
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[test]
+fn port_0_nodes_get_a_data_dir_each() {
+    let home = scratch("port0");
+    let a = Node::spawn(&home, &["--listen", "127.0.0.1:0"]);
+    let b = Node::spawn(&home, &["--listen", "127.0.0.1:0"]);
+    let a_dir = a.started("data_dir");
+    let b_dir = b.started("data_dir");
+    assert_ne!(a_dir, b_dir);
+    assert!(
+        a_dir.starts_with(home.join("node-").to_str().unwrap()),
+        "{a_dir}"
+    );
+    assert!(!home.join("node-0").exists());
+    drop((a, b));
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[test]
+fn a_node_killed_during_its_first_start_leaves_a_directory_the_next_start_accepts() {
+    use rand::RngExt;
+    let home = scratch("kill");
+    let mut rng = rand::rng();
+    for round in 0..6u64 {
+        let dir = home.join(format!("round-{round}"));
+        let dir_arg = dir.to_str().unwrap();
+        let delay = Duration::from_millis(round * 5 + rng.random_range(0..15));
+        let mut victim = Node::spawn(&home, &["--listen", "127.0.0.1:0", "--data-dir", dir_arg]);
+        std::thread::sleep(delay);
+        // SIGKILL.
+        let _ = victim.child.kill();
+        let _ = victim.child.wait();
+        drop(victim);
+        let next = Node::spawn(&home, &["--listen", "127.0.0.1:0", "--data-dir", dir_arg]);
+        let id = next.started("id");
+        drop(next);
+        let after = Node::spawn(&home, &["--listen", "127.0.0.1:0", "--data-dir", dir_arg]);
+        assert_eq!(
+            after.started("id"),
+            id,
+            "round {round}, killed after {delay:?}"
+        );
+        drop(after);
+        let temporaries: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".tmp"))
+            .collect();
+        assert!(temporaries.is_empty(), "{temporaries:?}");
+    }
+    let _ = std::fs::remove_dir_all(&home);
+}
