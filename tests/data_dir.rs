@@ -185,7 +185,7 @@ fn a_node_killed_during_its_first_start_leaves_a_directory_the_next_start_accept
     for round in 0..6u64 {
         let dir = home.join(format!("round-{round}"));
         let dir_arg = dir.to_str().unwrap();
-        let delay = Duration::from_millis(round * 5 + rng.random_range(0..15));
+        let delay = Duration::from_millis(round * 10 + rng.random_range(0..20));
         let mut victim = Node::spawn(&home, &["--listen", "127.0.0.1:0", "--data-dir", dir_arg]);
         std::thread::sleep(delay);
         // SIGKILL.
@@ -209,5 +209,66 @@ fn a_node_killed_during_its_first_start_leaves_a_directory_the_next_start_accept
             .collect();
         assert!(temporaries.is_empty(), "{temporaries:?}");
     }
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[test]
+fn a_zero_byte_node_key_and_stale_temporaries_from_an_older_qis_are_replaced_at_start() {
+    let home = scratch("zero");
+    let dir = home.join("node");
+    std::fs::create_dir_all(dir.join("published")).unwrap();
+    std::fs::write(dir.join("node.key"), b"").unwrap();
+    std::fs::write(dir.join(".node.key.tmp-1-0"), b"half").unwrap();
+    std::fs::write(dir.join("node.key.tmp"), b"half").unwrap();
+    std::fs::write(dir.join("published").join("x.tmp"), b"half").unwrap();
+    let dir_arg = dir.to_str().unwrap();
+    let node = Node::spawn(&home, &["--listen", "127.0.0.1:0", "--data-dir", dir_arg]);
+    let warning = node.wait_for(|l| l.contains("WARN") && l.contains("node key file"));
+    assert!(warning.contains("the node id changed"), "{warning}");
+    assert!(warning.contains("(empty;"), "{warning}");
+    let id = node.started("id");
+    assert!(warning.contains(&id), "{warning} names {id}");
+    drop(node);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert_eq!(names[..2], ["lock", "node.key"]);
+    assert!(names[2].starts_with("node.key.broken-"), "{names:?}");
+    assert_eq!(names[3], "published");
+    assert_eq!(std::fs::read_dir(dir.join("published")).unwrap().count(), 0);
+    let again = Node::spawn(&home, &["--listen", "127.0.0.1:0", "--data-dir", dir_arg]);
+    assert_eq!(again.started("id"), id);
+    drop(again);
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[test]
+fn a_zero_byte_signing_key_is_refused_and_kept() {
+    let home = scratch("signer");
+    let dir = home.join("client");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("node.key"), b"").unwrap();
+    // Port 9 (discard): nothing is sent anyway, the key is read first.
+    let output = Command::new(env!("CARGO_BIN_EXE_qis"))
+        .args(["put", "--bootstrap", "127.0.0.1:9", "--data-dir"])
+        .arg(&dir)
+        .args(["k", "v"])
+        .env("QIS_HOME", &home)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run qis put");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let expected = format!(
+        "qis: error: {}: the publisher key file is damaged (empty) and was left as it is; restore it from a backup, or move it away to start a new publisher identity (records signed with the old key stay under the old id)",
+        dir.join("node.key").display()
+    );
+    assert!(stderr.lines().any(|l| l == expected), "{stderr}");
+    assert_eq!(std::fs::read(dir.join("node.key")).unwrap(), b"");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
     let _ = std::fs::remove_dir_all(&home);
 }

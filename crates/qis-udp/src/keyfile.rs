@@ -150,7 +150,14 @@ fn replace_broken(path: &Path, reason: &'static str) -> Result<Identity, KeyFile
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let aside = path.with_file_name(format!("{KEY_FILE}.broken-{now}"));
+    // A name not taken yet (two damaged keys within one second keep both).
+    let mut aside = path.with_file_name(format!("{KEY_FILE}.broken-{now}"));
+    for n in 1..100 {
+        if !aside.exists() {
+            break;
+        }
+        aside = path.with_file_name(format!("{KEY_FILE}.broken-{now}-{n}"));
+    }
     fs::rename(path, &aside).map_err(|source| KeyFileError::Io {
         path: path.to_path_buf(),
         source,
