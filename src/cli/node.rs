@@ -223,6 +223,9 @@ async fn report_status(node: NodeHandle, every: u64) {
             datagrams_out = m.datagrams_out,
             answered = m.requests_answered,
             dropped = m.dropped(),
+            shed_host = m.dropped_rate_limited,
+            shed_budget = m.dropped_over_budget,
+            stores_busy = m.store_refused_busy,
             "status"
         );
     }

@@ -21,7 +21,30 @@ pub trait PeerAddr:
     fn exempt_from_host_limit(&self) -> bool {
         false
     }
+
+    /// The prefixes rate limits are keyed on.
+    fn prefixes(&self) -> Prefixes;
 }
+
+/// The address prefixes a source is rate-limited by: its host (an IPv4 /32, an IPv6 /64: one
+/// subscriber's allocation) and its wide prefix (an IPv4 /24, an IPv6 /48: one site or one
+/// provider's block), as masked 128-bit keys (IPv4 in the IPv4-mapped range, so the families
+/// never collide).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prefixes {
+    /// The host: IPv4 /32 or IPv6 /64.
+    pub host: u128,
+    /// The wide prefix: IPv4 /24 or IPv6 /48.
+    pub wide: u128,
+}
+
+/// Keeps the top `bits` bits of `key`.
+fn mask(key: u128, bits: u32) -> u128 {
+    key & !(u128::MAX >> bits)
+}
+
+/// The top 96 bits of every IPv4-mapped address (`::ffff:a.b.c.d`), shifted down by 32.
+const IPV4_MAPPED: u128 = 0xffff;
 
 impl PeerAddr for SocketAddr {
     fn host_key(&self) -> u128 {
@@ -38,6 +61,21 @@ impl PeerAddr for SocketAddr {
     fn exempt_from_host_limit(&self) -> bool {
         self.ip().to_canonical().is_loopback()
     }
+
+    fn prefixes(&self) -> Prefixes {
+        let key = self.host_key();
+        if key >> 32 == IPV4_MAPPED {
+            Prefixes {
+                host: key,
+                wide: mask(key, 128 - 8),
+            }
+        } else {
+            Prefixes {
+                host: mask(key, 64),
+                wide: mask(key, 48),
+            }
+        }
+    }
 }
 
 /// A simulated node's address: an index, one host per address.
@@ -48,11 +86,44 @@ impl PeerAddr for SimAddr {
     fn host_key(&self) -> u128 {
         u128::from(self.0)
     }
+
+    /// A simulated address is read as an IPv4 address: its /24 is the index without its low
+    /// byte.
+    fn prefixes(&self) -> Prefixes {
+        Prefixes {
+            host: u128::from(self.0),
+            wide: u128::from(self.0 >> 8),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefixes_are_slash_32_and_24_for_ipv4_and_64_and_48_for_ipv6() {
+        let p = |s: &str| s.parse::<SocketAddr>().unwrap().prefixes();
+        assert_eq!(p("10.1.2.3:1"), p("[::ffff:10.1.2.3]:9"));
+        assert_ne!(p("10.1.2.3:1").host, p("10.1.2.4:1").host);
+        assert_eq!(p("10.1.2.3:1").wide, p("10.1.2.200:1").wide);
+        assert_ne!(p("10.1.2.3:1").wide, p("10.1.3.3:1").wide);
+        assert_eq!(
+            p("[2001:db8:1:2:aaaa::1]:1").host,
+            p("[2001:db8:1:2:bbbb::9]:1").host
+        );
+        assert_ne!(p("[2001:db8:1:2::1]:1").host, p("[2001:db8:1:3::1]:1").host);
+        assert_eq!(
+            p("[2001:db8:1:2::1]:1").wide,
+            p("[2001:db8:1:ffff::1]:1").wide
+        );
+        assert_ne!(p("[2001:db8:1::1]:1").wide, p("[2001:db8:2::1]:1").wide);
+        assert_ne!(
+            p("0.0.0.1:1").wide,
+            p("[::1]:1").wide,
+            "families never collide"
+        );
+    }
 
     #[test]
     fn host_key_ignores_port_and_mapping() {

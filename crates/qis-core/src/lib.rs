@@ -25,7 +25,7 @@ mod store;
 mod time;
 mod token;
 
-pub use addr::{PeerAddr, SimAddr};
+pub use addr::{PeerAddr, Prefixes, SimAddr};
 pub use id::{Distance, Id, hex};
 pub use identity::Identity;
 pub use lookup::{Hop, Lookup, LookupReport, LookupRequest};

@@ -38,8 +38,11 @@ pub struct Metrics {
     pub dropped_wrong_sender: u64,
     /// Dropped: a response that does not fit the request (e.g. values to a ping).
     pub dropped_unexpected: u64,
-    /// Dropped: over the per-source request rate.
+    /// Dropped: the source host (IPv4 /32, IPv6 /64) is over its request rate.
     pub dropped_rate_limited: u64,
+    /// Dropped: an unproven source whose prefix (IPv4 /24, IPv6 /48) is over its share of the
+    /// serving budget for unproven sources.
+    pub dropped_over_budget: u64,
     /// Dropped: a request sent to a client (clients do not serve).
     pub dropped_not_serving: u64,
     /// Records dropped from an answer to our get because their signature or contents fail the
@@ -60,6 +63,8 @@ pub struct Metrics {
     pub store_refused_token: u64,
     /// Stores refused: invalid record (size, signature, policy).
     pub store_refused_invalid: u64,
+    /// Stores refused: the source's prefix is over its share of the signature-check budget.
+    pub store_refused_busy: u64,
     /// Stores refused: store full.
     pub store_refused_full: u64,
     /// Records that expired.
@@ -78,6 +83,7 @@ impl Metrics {
             + self.dropped_wrong_sender
             + self.dropped_unexpected
             + self.dropped_rate_limited
+            + self.dropped_over_budget
             + self.dropped_not_serving
     }
 }

@@ -75,12 +75,6 @@ impl SecretStream {
         let bytes = self.next_bytes();
         u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
     }
-
-    /// The next 64 secret bits.
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        let bytes = self.next_bytes();
-        u64::from_le_bytes(bytes[..8].try_into().expect("32 bytes hold 8"))
-    }
 }
 
 impl fmt::Debug for SecretStream {

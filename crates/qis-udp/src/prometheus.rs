@@ -208,6 +208,7 @@ pub fn render(stats: &NodeStats) -> String {
             ("wrong_sender", m.dropped_wrong_sender),
             ("unexpected", m.dropped_unexpected),
             ("rate_limited", m.dropped_rate_limited),
+            ("over_budget", m.dropped_over_budget),
             ("not_serving", m.dropped_not_serving),
         ],
     );
@@ -274,6 +275,7 @@ pub fn render(stats: &NodeStats) -> String {
             ("token", m.store_refused_token),
             ("invalid", m.store_refused_invalid),
             ("full", m.store_refused_full),
+            ("busy", m.store_refused_busy),
         ],
     );
     e.single(
@@ -374,6 +376,7 @@ mod tests {
             dropped_unexpected: 128,
             dropped_rate_limited: 256,
             dropped_not_serving: 512,
+            dropped_over_budget: 2048,
             dropped_forged_records: 1024,
             ..Metrics::default()
         }
@@ -445,7 +448,7 @@ mod tests {
             .into_iter()
             .filter(|(name, _)| name.starts_with("qis_datagrams_dropped_total{"))
             .collect();
-        assert_eq!(reasons.len(), 10, "{reasons:?}");
+        assert_eq!(reasons.len(), 11, "{reasons:?}");
         let sum: f64 = reasons.iter().map(|(_, v)| v).sum();
         // A dropped_* counter added to Metrics::dropped() but not here fails this.
         assert_eq!(sum, metrics.dropped() as f64);

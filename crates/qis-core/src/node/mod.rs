@@ -93,7 +93,7 @@ impl<A: PeerAddr> Node<A> {
         let tokens = TokenMinter::new(secrets.next_bytes(), secrets.next_bytes(), now);
         let limiter = config
             .rate_limit
-            .map(|limit| RateLimiter::new(limit, secrets.next_u64()));
+            .map(|limit| RateLimiter::new(limit, secrets.next_bytes()));
         // A random phase, so nodes started together do not run maintenance in step.
         let phase = rng.random_range(0..config::MAINTENANCE_TICK.as_micros() as u64);
         let mut timers = Timers::default();

@@ -7,6 +7,7 @@ use super::command::Purpose;
 use crate::addr::PeerAddr;
 use crate::constants::{AMPLIFICATION_FACTOR, MAX_DATAGRAM, MAX_RECORD};
 use crate::id::Id;
+use crate::ratelimit::{Shed, Standing};
 use crate::record::RecordId;
 use crate::store::StoreError;
 use crate::time::Time;
@@ -16,12 +17,6 @@ impl<A: PeerAddr> Node<A> {
     pub(super) fn serve(&mut self, now: Time, from: A, request_len: usize, message: Message<A>) {
         if self.config.role == Role::Client {
             self.metrics.dropped_not_serving += 1;
-            return;
-        }
-        if let Some(limiter) = &mut self.limiter
-            && !limiter.allow(from.host_key(), now)
-        {
-            self.metrics.dropped_rate_limited += 1;
             return;
         }
         let sender = message.header.sender.id();
@@ -34,6 +29,9 @@ impl<A: PeerAddr> Node<A> {
             Body::Store { token, .. } => self.tokens.check(&from, token),
             _ => false,
         };
+        if !self.within_rate_limits(now, &from, sender, verified) {
+            return;
+        }
         let limit = if verified {
             MAX_DATAGRAM
         } else {
@@ -53,7 +51,7 @@ impl<A: PeerAddr> Node<A> {
                 token: presented,
                 record,
             } => {
-                let status = self.accept_store(now, &from, key, &presented, record);
+                let status = self.accept_store(now, &from, sender, key, &presented, record);
                 Some(self.reply(txid, Body::StoreAck { status }))
             }
             _ => None,
@@ -65,6 +63,42 @@ impl<A: PeerAddr> Node<A> {
         }
         if message.header.role == Role::Node {
             self.consider_verifying(now, sender, from);
+        }
+    }
+
+    /// Charges the request to the rate limits; false (and counted) when it must be shed.
+    /// Sources that proved their address or sit in our table at this address skip the budget
+    /// shared by strangers.
+    fn within_rate_limits(&mut self, now: Time, from: &A, sender: Id, verified: bool) -> bool {
+        let known = self.table.get(&sender).is_some_and(|e| e.addr == *from);
+        let Some(limiter) = &mut self.limiter else {
+            return true;
+        };
+        let standing = if verified || known {
+            Standing::Proven
+        } else {
+            Standing::Unproven
+        };
+        match limiter.admit(from.prefixes(), standing, now) {
+            Ok(()) => true,
+            Err(Shed::Host) => {
+                self.metrics.dropped_rate_limited += 1;
+                false
+            }
+            Err(Shed::Budget) => {
+                self.metrics.dropped_over_budget += 1;
+                false
+            }
+        }
+    }
+
+    /// True if a store from `from` (claiming `sender`) may spend a signature check now: peers
+    /// in our table (re-replicating) always may; others within their prefix's share.
+    fn may_check_signature(&mut self, now: Time, from: &A, sender: Id) -> bool {
+        let known = self.table.get(&sender).is_some_and(|e| e.addr == *from);
+        match &mut self.limiter {
+            Some(limiter) if !known => limiter.admit_signature_check(from.prefixes(), now),
+            _ => true,
         }
     }
 
@@ -174,6 +208,7 @@ impl<A: PeerAddr> Node<A> {
         &mut self,
         now: Time,
         from: &A,
+        sender: Id,
         key: Id,
         token: &Token,
         record: crate::record::SignedRecord,
@@ -181,6 +216,10 @@ impl<A: PeerAddr> Node<A> {
         if !self.tokens.check(from, token) {
             self.metrics.store_refused_token += 1;
             return StoreStatus::Refused(StoreRefusal::BadToken);
+        }
+        if !self.may_check_signature(now, from, sender) {
+            self.metrics.store_refused_busy += 1;
+            return StoreStatus::Refused(StoreRefusal::Busy);
         }
         if record.encoded_len() > MAX_RECORD || self.config.policy.check(&key, &record).is_err() {
             self.metrics.store_refused_invalid += 1;

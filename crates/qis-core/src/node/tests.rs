@@ -502,3 +502,99 @@ fn a_forged_record_in_a_holders_page_is_dropped_and_counted() {
     assert_eq!(report.records, vec![genuine]);
     assert_eq!(nodes[0].metrics().dropped_forged_records, 1);
 }
+
+/// 256 hosts of one /24 flood a node with pings for one second; a peer in its routing table
+/// and a requester holding a valid token are answered every time, the flood gets at most the
+/// unproven budget, and every shed request is counted.
+#[test]
+fn a_flooding_prefix_cannot_crowd_out_table_peers_or_proven_sources() {
+    let limit = crate::ratelimit::RateLimit {
+        unproven_per_second: 1_000.0,
+        ..Default::default()
+    };
+    let identity = Identity::from_secret_key([0; 32]);
+    let config = Config {
+        rate_limit: Some(limit),
+        ..Config::default()
+    };
+    let secret = NodeSecret::from_bytes([0; 32]);
+    let target: Node<SimAddr> = Node::new(config, secret, identity.public_key(), Time::ZERO);
+    let mut nodes = vec![target, node(1)];
+    // Node 1 becomes a routing-table peer of node 0 (it answers node 0's ping).
+    let op = nodes[0].ping(Time::ZERO, SimAddr(1));
+    settle(&mut nodes, Time::ZERO);
+    finished(&mut nodes[0], op);
+    assert!(nodes[0].table().get(&nodes[1].id()).is_some());
+    let request = |txid: u32, body: Body<SimAddr>| {
+        wire::encode(&Message::<SimAddr> {
+            header: Header {
+                version: crate::constants::PROTOCOL_VERSION,
+                network: NetworkId::MAIN,
+                txid: TxId(txid),
+                sender: Identity::from_secret_key([txid as u8; 32]).public_key(),
+                role: Role::Client,
+            },
+            body,
+        })
+        .unwrap()
+    };
+    // A client at 0x2001 learns its token from one pong, then presents it.
+    let prover = SimAddr(0x2001);
+    nodes[0].handle_datagram(Time::ZERO, prover, &request(7, Body::Ping));
+    let pong: Message<SimAddr> =
+        wire::decode(&nodes[0].poll_transmit().unwrap().payload, NetworkId::MAIN).unwrap();
+    let Body::Pong { token } = pong.body else {
+        panic!("a pong")
+    };
+    let peer_ping = wire::encode(&Message::<SimAddr> {
+        header: Header {
+            version: crate::constants::PROTOCOL_VERSION,
+            network: NetworkId::MAIN,
+            txid: TxId(9),
+            sender: nodes[1].public_key(),
+            role: Role::Node,
+        },
+        body: Body::Ping,
+    })
+    .unwrap();
+    let proven = request(
+        8,
+        Body::FindNode {
+            target: Id::hash(b"t"),
+            token: Some(token),
+            pad: Default::default(),
+        },
+    );
+    let flood = request(10, Body::Ping);
+    let (mut flood_answered, mut peer_answered, mut proven_answered) = (0, 0, 0);
+    let answered = |node: &mut Node<SimAddr>| {
+        let mut n = 0;
+        while node.poll_transmit().is_some() {
+            n += 1;
+        }
+        n
+    };
+    for ms in 0..1000u64 {
+        let now = Time::from_millis(ms);
+        for i in 0..40u32 {
+            let from = SimAddr(0x1000 | ((ms as u32 * 40 + i) % 256));
+            nodes[0].handle_datagram(now, from, &flood);
+            flood_answered += answered(&mut nodes[0]);
+        }
+        if ms % 20 == 0 {
+            nodes[0].handle_datagram(now, SimAddr(1), &peer_ping);
+            peer_answered += answered(&mut nodes[0]);
+            nodes[0].handle_datagram(now, prover, &proven);
+            proven_answered += answered(&mut nodes[0]);
+        }
+    }
+    assert_eq!(peer_answered, 50, "the table peer is always answered");
+    assert_eq!(proven_answered, 50, "the token holder is always answered");
+    // 40,000 flood pings in one second against a 1,000/s budget (plus its first allowance).
+    assert!(flood_answered <= 2_100, "{flood_answered}");
+    let m = *nodes[0].metrics();
+    assert_eq!(
+        m.dropped_over_budget,
+        40_000 - flood_answered as u64 - m.dropped_rate_limited
+    );
+}

@@ -116,6 +116,8 @@ pub enum StoreRefusal {
     Invalid,
     /// The store is full (per key or in total).
     Full,
+    /// The node is over its signature-check budget for the sender's prefix: try later.
+    Busy,
 }
 
 /// The result of a store.
