@@ -1,0 +1,338 @@
+//! Load shedding under a request flood (`cargo bench --bench flood`), on loopback.
+//!
+//! One `qis node` process (rate limits on) is flooded with pings from many source addresses
+//! (127.10.x.y: QIS_FLOOD_SOURCES addresses, default 1,024, over 16 /24 prefixes), as fast as
+//! one thread can send, for QIS_FLOOD_SECS (default 5). Meanwhile two well-behaved parties
+//! measure what they still get:
+//! * a **routing-table peer** (127.0.0.2, a hand-driven node that answered the target's
+//!   verification ping, so the target holds it in its table), pinging every 20 ms;
+//! * a **client holding a valid token** (127.0.0.3), sending FIND_NODE with its token every
+//!   20 ms.
+//!
+//! Printed: each party's answered share and latency p50/p99, the flood's answered share, the
+//! node's drops by reason (from its `--metrics` endpoint), its CPU (share of one core) and RSS.
+//! Targets (hardening issue): both parties ≥ 99% answered, p99 ≤ 20 ms, node CPU ≤ one core.
+
+use hdrhistogram::Histogram;
+use qis_core::wire::{self, Body, Header, Message, NetworkId, Role, TxId};
+use qis_core::{Id, Identity};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const NETWORK: &str = "flood";
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct NodeProcess(Child);
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn network() -> NetworkId {
+    NetworkId::from_name(NETWORK).expect("a valid network name")
+}
+
+fn encode(txid: u32, sender: &Identity, role: Role, body: Body<SocketAddr>) -> Vec<u8> {
+    wire::encode(&Message {
+        header: Header {
+            version: qis_core::constants::PROTOCOL_VERSION,
+            network: network(),
+            txid: TxId(txid),
+            sender: sender.public_key(),
+            role,
+        },
+        body,
+    })
+    .expect("fits")
+}
+
+fn decode(bytes: &[u8]) -> Option<Message<SocketAddr>> {
+    wire::decode(bytes, network()).ok()
+}
+
+/// CPU seconds (user + system) a process has used.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Resident set size of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The node's Prometheus exposition.
+fn scrape(metrics: SocketAddr) -> String {
+    let Ok(mut stream) = TcpStream::connect_timeout(&metrics, Duration::from_secs(2)) else {
+        return String::new();
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut text = String::new();
+    let _ = stream.read_to_string(&mut text);
+    text
+}
+
+fn sample(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
+}
+
+/// Becomes a routing-table peer of `target`: pings it as a node, then answers the
+/// verification ping it sends back. Returns once the target asked and got its answer.
+fn join_as_peer(socket: &UdpSocket, target: SocketAddr, me: &Identity) -> bool {
+    socket
+        .send_to(&encode(1, me, Role::Node, Body::Ping), target)
+        .ok();
+    let mut buf = [0u8; 2048];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let Ok((len, _)) = socket.recv_from(&mut buf) else {
+            continue;
+        };
+        if let Some(m) = decode(&buf[..len])
+            && m.body == Body::Ping
+        {
+            let pong = Body::Pong {
+                token: wire::Token([0; qis_core::constants::TOKEN_BYTES]),
+            };
+            socket
+                .send_to(&encode(m.header.txid.0, me, Role::Node, pong), target)
+                .ok();
+            return true;
+        }
+    }
+    false
+}
+
+/// Sends `request(txid)` every 20 ms until `stop`, measuring answers by transaction id.
+fn measure(
+    socket: &UdpSocket,
+    target: SocketAddr,
+    stop: &AtomicBool,
+    request: impl Fn(u32) -> Vec<u8>,
+) -> (u64, u64, Histogram<u64>) {
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
+    let (mut sent, mut answered) = (0u64, 0u64);
+    let mut buf = [0u8; 2048];
+    let mut txid = 1000;
+    while !stop.load(Ordering::Relaxed) {
+        txid += 1;
+        let started = Instant::now();
+        socket.send_to(&request(txid), target).ok();
+        sent += 1;
+        let deadline = started + Duration::from_millis(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            socket.set_read_timeout(Some(left)).ok();
+            match socket.recv_from(&mut buf) {
+                Ok((len, _)) => {
+                    let Some(m) = decode(&buf[..len]) else {
+                        continue;
+                    };
+                    if m.header.txid == TxId(txid) && !m.body.is_request() {
+                        answered += 1;
+                        let us = started.elapsed().as_micros() as u64;
+                        histogram.record(us.max(1)).ok();
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        let rest = deadline.saturating_duration_since(Instant::now());
+        std::thread::sleep(rest);
+    }
+    (sent, answered, histogram)
+}
+
+fn report(name: &str, (sent, answered, h): &(u64, u64, Histogram<u64>)) {
+    println!(
+        "  {name:<28} {answered}/{sent} answered ({:.2}%), latency p50 {} µs, p99 {} µs",
+        100.0 * *answered as f64 / (*sent).max(1) as f64,
+        h.value_at_quantile(0.5),
+        h.value_at_quantile(0.99)
+    );
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let sources = env_or("QIS_FLOOD_SOURCES", 1024) as usize;
+    let secs = env_or("QIS_FLOOD_SECS", 5);
+    let port = 48_000 + (std::process::id() % 1000) as u16;
+    let target: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
+    let metrics: SocketAddr = format!("127.0.0.1:{}", port + 1).parse().expect("address");
+    let home = std::env::temp_dir().join(format!("qis-flood-{}", std::process::id()));
+    let child = Command::new(env!("CARGO_BIN_EXE_qis"))
+        .args([
+            "node",
+            "--listen",
+            &target.to_string(),
+            "--network",
+            NETWORK,
+        ])
+        .args([
+            "--metrics",
+            &metrics.to_string(),
+            "--status-every",
+            "0",
+            "-q",
+        ])
+        .args(["--data-dir", &home.join("node").to_string_lossy()])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start qis node");
+    let node = NodeProcess(child);
+    std::thread::sleep(Duration::from_millis(400));
+
+    let peer = Identity::from_secret_key([2; 32]);
+    let peer_socket = UdpSocket::bind("127.0.0.2:0").expect("bind 127.0.0.2");
+    peer_socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .ok();
+    assert!(
+        join_as_peer(&peer_socket, target, &peer),
+        "the target verified the peer"
+    );
+    let client = Identity::from_secret_key([3; 32]);
+    let client_socket = UdpSocket::bind("127.0.0.3:0").expect("bind 127.0.0.3");
+    client_socket
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .ok();
+    client_socket
+        .send_to(&encode(1, &client, Role::Client, Body::Ping), target)
+        .ok();
+    let mut buf = [0u8; 2048];
+    let token = match client_socket
+        .recv_from(&mut buf)
+        .ok()
+        .and_then(|(n, _)| decode(&buf[..n]))
+    {
+        Some(Message {
+            body: Body::Pong { token },
+            ..
+        }) => token,
+        other => panic!("no pong for the client: {other:?}"),
+    };
+
+    let flooders: Vec<UdpSocket> = (0..sources)
+        .map(|i| {
+            let ip = format!("127.10.{}.{}", (i / 64) % 256, i % 64 + 1);
+            let socket = UdpSocket::bind(format!("{ip}:0")).expect("bind a flood source");
+            socket.set_nonblocking(true).ok();
+            socket
+        })
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flood_sent = Arc::new(AtomicU64::new(0));
+    let flood_thread = {
+        let (stop, sent) = (stop.clone(), flood_sent.clone());
+        std::thread::spawn(move || {
+            let stranger = Identity::from_secret_key([9; 32]);
+            let ping = encode(7, &stranger, Role::Client, Body::Ping);
+            let mut drain = [0u8; 2048];
+            let mut answered = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                for socket in &flooders {
+                    if socket.send_to(&ping, target).is_ok() {
+                        sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                    while socket.recv_from(&mut drain).is_ok() {
+                        answered += 1;
+                    }
+                }
+            }
+            answered
+        })
+    };
+    let cpu_before = cpu_seconds(node.0.id());
+    let started = Instant::now();
+    let measured = std::thread::scope(|scope| {
+        let peer_run = scope.spawn(|| {
+            measure(&peer_socket, target, &stop, |txid| {
+                encode(txid, &peer, Role::Node, Body::Ping)
+            })
+        });
+        let client_run = scope.spawn(|| {
+            measure(&client_socket, target, &stop, |txid| {
+                let body = Body::FindNode {
+                    target: Id::hash(&txid.to_le_bytes()),
+                    token: Some(token),
+                    pad: Default::default(),
+                };
+                encode(txid, &client, Role::Client, body)
+            })
+        });
+        std::thread::sleep(Duration::from_secs(secs));
+        stop.store(true, Ordering::Relaxed);
+        (
+            peer_run.join().expect("peer"),
+            client_run.join().expect("client"),
+        )
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = (cpu_seconds(node.0.id()) - cpu_before) / elapsed;
+    let flood_answered = flood_thread.join().expect("flood");
+    let text = scrape(metrics);
+    let sent = flood_sent.load(Ordering::Relaxed);
+    println!(
+        "flood of {sources} sources over {} /24 prefixes, {secs} s:",
+        sources.div_ceil(64)
+    );
+    println!(
+        "  flood: {sent} pings sent ({:.0}/s), {flood_answered} answered ({:.2}%)",
+        sent as f64 / elapsed,
+        100.0 * flood_answered as f64 / sent.max(1) as f64
+    );
+    report("routing-table peer", &measured.0);
+    report("client with a valid token", &measured.1);
+    let drop = |reason: &str| {
+        sample(
+            &text,
+            &format!("qis_datagrams_dropped_total{{reason=\"{reason}\"}}"),
+        )
+    };
+    println!(
+        "  node: received {} datagrams; shed per host {}, over the shared budget {}; CPU {:.2} of a core; RSS {} KiB",
+        sample(&text, "qis_datagrams_received_total"),
+        drop("rate_limited"),
+        drop("over_budget"),
+        cpu,
+        rss_kib(node.0.id())
+    );
+    let _ = std::fs::remove_dir_all(&home);
+}
