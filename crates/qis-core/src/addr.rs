@@ -24,6 +24,13 @@ pub trait PeerAddr:
 
     /// The prefixes rate limits are keyed on.
     fn prefixes(&self) -> Prefixes;
+
+    /// False for addresses no node can be reached at, which a contact list must never hold:
+    /// sending there would be wasted, or aimed at a third party (the unspecified address,
+    /// port 0, multicast and broadcast).
+    fn is_contactable(&self) -> bool {
+        true
+    }
 }
 
 /// The address prefixes a source is rate-limited by: its host (an IPv4 /32, an IPv6 /64: one
@@ -60,6 +67,12 @@ impl PeerAddr for SocketAddr {
 
     fn exempt_from_host_limit(&self) -> bool {
         self.ip().to_canonical().is_loopback()
+    }
+
+    fn is_contactable(&self) -> bool {
+        let ip = self.ip().to_canonical();
+        let broadcast = matches!(ip, IpAddr::V4(v4) if v4.is_broadcast());
+        self.port() != 0 && !ip.is_unspecified() && !ip.is_multicast() && !broadcast
     }
 
     fn prefixes(&self) -> Prefixes {
@@ -123,6 +136,23 @@ mod tests {
             p("[::1]:1").wide,
             "families never collide"
         );
+    }
+
+    #[test]
+    fn unreachable_contact_addresses_are_refused() {
+        let ok = |s: &str| s.parse::<SocketAddr>().unwrap().is_contactable();
+        assert!(ok("10.1.2.3:4000") && ok("[2001:db8::1]:4000") && ok("127.0.0.1:1"));
+        for bad in [
+            "0.0.0.0:4000",
+            "[::]:4000",
+            "10.1.2.3:0",
+            "224.0.0.1:4000",
+            "[ff02::1]:4000",
+            "255.255.255.255:4000",
+            "[::ffff:0.0.0.0]:4000",
+        ] {
+            assert!(!ok(bad), "{bad}");
+        }
     }
 
     #[test]

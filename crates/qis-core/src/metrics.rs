@@ -49,6 +49,9 @@ pub struct Metrics {
     /// record policy (forged or corrupted by a holder). The rest of the answer is used, so
     /// this counts records, not datagrams, and is not part of [`Metrics::dropped`].
     pub dropped_forged_records: u64,
+    /// Contacts dropped from answers because no node can be at their address (unspecified,
+    /// port 0, multicast, broadcast). Counts contacts, not datagrams.
+    pub contacts_refused: u64,
     /// Network notices sent: answers telling a requester of another network which network
     /// this node runs (at most `MAX_NETWORK_NOTICES_PER_SECOND`).
     pub network_notices_sent: u64,
@@ -65,8 +68,19 @@ pub struct Metrics {
     pub store_refused_invalid: u64,
     /// Stores refused: the source's prefix is over its share of the signature-check budget.
     pub store_refused_busy: u64,
-    /// Stores refused: store full.
+    /// Stores refused: store full (in total or under the key) and the record's publisher
+    /// holds the most, so nothing is evicted for it.
     pub store_refused_full: u64,
+    /// Stores refused: the record's publisher holds its quota (under the key or in all).
+    pub store_refused_publisher_quota: u64,
+    /// Stores refused: the source's wide prefix has its quota of records stored.
+    pub store_refused_prefix_quota: u64,
+    /// Stores refused: the record's `created` time is more than `MAX_CLOCK_SKEW` ahead of the
+    /// node's wall clock (answered as invalid).
+    pub store_refused_future: u64,
+    /// Records evicted to make room for a newcomer (expired, or from the publisher holding the
+    /// most).
+    pub records_evicted: u64,
     /// Records that expired.
     pub records_expired: u64,
 }

@@ -219,6 +219,12 @@ pub fn render(stats: &NodeStats) -> String {
         m.dropped_forged_records,
     );
     e.single(
+        "qis_contacts_refused_total",
+        "counter",
+        "Contacts dropped from answers because no node can be at their address (unspecified, port 0, multicast, broadcast).",
+        m.contacts_refused,
+    );
+    e.single(
         "qis_requests_answered_total",
         "counter",
         "Requests answered.",
@@ -276,7 +282,16 @@ pub fn render(stats: &NodeStats) -> String {
             ("invalid", m.store_refused_invalid),
             ("full", m.store_refused_full),
             ("busy", m.store_refused_busy),
+            ("publisher_quota", m.store_refused_publisher_quota),
+            ("prefix_quota", m.store_refused_prefix_quota),
+            ("future", m.store_refused_future),
         ],
+    );
+    e.single(
+        "qis_records_evicted_total",
+        "counter",
+        "Stored records evicted to make room for a newcomer.",
+        m.records_evicted,
     );
     e.single(
         "qis_records_expired_total",

@@ -95,6 +95,7 @@ impl<A: PeerAddr> Node<A> {
             }
             // A cut answer still helps: the lookup goes on with the contacts it got.
             (Command::Lookup { lookup, .. }, Body::Nodes { nodes, token, .. }) => {
+                let nodes = node.contactable(nodes);
                 lookup.on_answer(&sender, &nodes, Some(token));
             }
             (
@@ -131,6 +132,19 @@ impl<A: PeerAddr> Node<A> {
             ) => plan.on_ack(&sender, status),
             _ => node.metrics.dropped_unexpected += 1,
         });
+    }
+
+    /// The contacts of an answer a lookup may follow: none whose address no node can have
+    /// (unspecified, port 0, multicast, broadcast); the rest are counted and dropped, so an
+    /// answer cannot aim our requests at a third party or nowhere.
+    fn contactable(&mut self, nodes: Vec<Contact<A>>) -> Vec<Contact<A>> {
+        let before = nodes.len();
+        let kept: Vec<Contact<A>> = nodes
+            .into_iter()
+            .filter(|c| c.addr.is_contactable())
+            .collect();
+        self.metrics.contacts_refused += (before - kept.len()) as u64;
+        kept
     }
 
     /// The records of a holder's page that pass the record policy (signature included) for the
