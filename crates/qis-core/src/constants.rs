@@ -95,3 +95,25 @@ pub const DEFAULT_MAX_VALUES_PER_KEY: usize = 4096;
 
 /// Default maximum number of records one node stores in all.
 pub const DEFAULT_MAX_RECORDS: usize = 100_000;
+
+/// Values one publisher key may hold under one key: a publisher normally has one outcome
+/// packet per context, and a few more leave room for corrections; at 8, filling a key of
+/// [`DEFAULT_MAX_VALUES_PER_KEY`] takes 512 publisher keys rather than one.
+pub const MAX_VALUES_PER_PUBLISHER_PER_KEY: usize = 8;
+
+/// A publisher key's share of a node's store, in percent of its `max_records`: keys are free to
+/// make, so no single key may take more than this, and a flood has to spread over at least 100
+/// keys to fill a store (the eviction policy then takes from whoever holds the most).
+pub const PUBLISHER_SHARE_PERCENT: usize = 1;
+
+/// A wide source prefix's (IPv4 /24, IPv6 /48: one site or one provider's block) share of a
+/// node's store, in percent of its `max_records`: fresh publisher keys are free, addresses are
+/// not, so one block of addresses can fill at most a twentieth of the store with new records
+/// however many keys it signs with. Re-replications by peers of our table are not charged.
+pub const PREFIX_SHARE_PERCENT: usize = 5;
+
+/// A record whose `created` time is more than this ahead of the node's wall clock is refused:
+/// a publisher with a clock far in the future would otherwise outrank honest records for as
+/// long as that lasts. Ten minutes is far beyond the drift of any synchronised clock, yet small
+/// against [`REPUBLISH_INTERVAL`].
+pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(10 * 60);

@@ -1,12 +1,26 @@
 //! The record store: values held for others, many per key, bounded per key and in total, each
 //! expiring [`RECORD_TTL`] after it was last stored. Values under a key are kept in record-id
 //! order so that every holder pages through them the same way.
+//!
+//! Quotas keep one party from taking the store: a publisher key may hold at most
+//! [`StoreLimits::max_per_publisher_per_key`] values under one key and
+//! [`StoreLimits::max_per_publisher`] in all; the wide prefix (IPv4 /24, IPv6 /48) a store
+//! came from at most [`StoreLimits::max_per_prefix`]. A store re-replicated by a peer of our
+//! routing table is charged to its publisher only (the peer is passing on what others
+//! published, not spending its own share). A full store (in total or under one key) makes room
+//! by policy instead of refusing everyone: an expired record first, else the oldest record of
+//! the publisher holding the most (every publisher has the same quota, so that is the one most
+//! over its fair share); it refuses only when the newcomer's publisher is itself (tied for) the
+//! one holding the most.
 
-use crate::constants::{DEFAULT_MAX_RECORDS, DEFAULT_MAX_VALUES_PER_KEY, RECORD_TTL};
+use crate::constants::{
+    DEFAULT_MAX_RECORDS, DEFAULT_MAX_VALUES_PER_KEY, MAX_VALUES_PER_PUBLISHER_PER_KEY,
+    PREFIX_SHARE_PERCENT, PUBLISHER_SHARE_PERCENT, RECORD_TTL,
+};
 use crate::id::Id;
-use crate::record::{RecordId, SignedRecord};
+use crate::record::{PublicKey, RecordId, SignedRecord};
 use crate::time::{Duration, Time};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Store limits.
 #[derive(Debug, Clone, Copy)]
@@ -15,17 +29,36 @@ pub struct StoreLimits {
     pub max_values_per_key: usize,
     /// Records in all.
     pub max_records: usize,
+    /// Values one publisher key may hold under one key.
+    pub max_per_publisher_per_key: usize,
+    /// Records one publisher key may hold in all.
+    pub max_per_publisher: usize,
+    /// Records stored from one wide source prefix (IPv4 /24, IPv6 /48) in all; re-replications
+    /// by peers of our routing table are not charged.
+    pub max_per_prefix: usize,
     /// Lifetime of a record after its last store.
     pub ttl: Duration,
 }
 
-impl Default for StoreLimits {
-    fn default() -> StoreLimits {
+impl StoreLimits {
+    /// The default limits for a store of `max_records`: the publisher and prefix quotas are
+    /// [`PUBLISHER_SHARE_PERCENT`] and [`PREFIX_SHARE_PERCENT`] of it (at least 1).
+    pub fn with_capacity(max_records: usize) -> StoreLimits {
+        let share = |percent: usize| (max_records.saturating_mul(percent) / 100).max(1);
         StoreLimits {
             max_values_per_key: DEFAULT_MAX_VALUES_PER_KEY,
-            max_records: DEFAULT_MAX_RECORDS,
+            max_records,
+            max_per_publisher_per_key: MAX_VALUES_PER_PUBLISHER_PER_KEY,
+            max_per_publisher: share(PUBLISHER_SHARE_PERCENT),
+            max_per_prefix: share(PREFIX_SHARE_PERCENT),
             ttl: RECORD_TTL,
         }
+    }
+}
+
+impl Default for StoreLimits {
+    fn default() -> StoreLimits {
+        StoreLimits::with_capacity(DEFAULT_MAX_RECORDS)
     }
 }
 
@@ -38,25 +71,53 @@ pub struct Stored {
     pub stored_at: Time,
     /// When this node last replicated it.
     pub replicated_at: Time,
+    /// The wide source prefix charged for it when it was first stored; `None` for a
+    /// re-replication by a peer of our table or a store of our own.
+    pub source: Option<u128>,
 }
 
 /// Why a record was not stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
-    /// The key already holds the maximum number of values.
+    /// The key holds the maximum number of values and the newcomer's publisher holds the most
+    /// of them.
     #[error("key holds the maximum of {0} values")]
     KeyFull(usize),
-    /// The store holds the maximum number of records.
+    /// The store holds the maximum number of records and the newcomer's publisher holds the
+    /// most of them.
     #[error("store holds the maximum of {0} records")]
     StoreFull(usize),
+    /// The publisher already holds its quota of values under this key.
+    #[error("the publisher holds its quota of {0} values under this key")]
+    PublisherKeyQuota(usize),
+    /// The publisher already holds its quota of records.
+    #[error("the publisher holds its quota of {0} records")]
+    PublisherQuota(usize),
+    /// The source prefix already has its quota of records stored.
+    #[error("the source prefix has its quota of {0} records stored")]
+    PrefixQuota(usize),
 }
 
-/// Records by key, then by record id.
+/// Where a record sits: its age, key and id (ordered oldest first).
+type Slot = (Time, Id, RecordId);
+
+/// Records by key, then by record id, with the charges per publisher and source prefix. Every
+/// index holds exactly the records held, so none outgrows the store.
 #[derive(Debug, Clone, Default)]
 pub struct RecordStore {
     limits: StoreLimits,
     keys: BTreeMap<Id, BTreeMap<RecordId, Stored>>,
     count: usize,
+    /// Every record, oldest `stored_at` first (expiry).
+    by_age: BTreeSet<Slot>,
+    /// Each publisher's records, oldest first (eviction).
+    publishers: BTreeMap<PublicKey, BTreeSet<Slot>>,
+    /// Publishers by records held (the last holds the most).
+    ranking: BTreeSet<(usize, PublicKey)>,
+    /// Values per (key, publisher).
+    per_key: BTreeMap<(Id, PublicKey), usize>,
+    /// Records charged per source prefix.
+    prefixes: BTreeMap<u128, usize>,
 }
 
 impl RecordStore {
@@ -64,9 +125,13 @@ impl RecordStore {
     pub fn new(limits: StoreLimits) -> RecordStore {
         RecordStore {
             limits,
-            keys: BTreeMap::new(),
-            count: 0,
+            ..RecordStore::default()
         }
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> &StoreLimits {
+        &self.limits
     }
 
     /// Records held in all.
@@ -79,36 +144,189 @@ impl RecordStore {
         self.count == 0
     }
 
-    /// Stores `record` (already validated) under `key`, or refreshes its time if held. A full
-    /// store refuses new records and never drops what it holds.
-    pub fn put(&mut self, key: Id, record: SignedRecord, now: Time) -> Result<(), StoreError> {
+    /// Records held from `publisher`.
+    pub fn held_from(&self, publisher: &PublicKey) -> usize {
+        self.publishers.get(publisher).map_or(0, BTreeSet::len)
+    }
+
+    /// Records charged to the source prefix `prefix`.
+    pub fn charged_to(&self, prefix: u128) -> usize {
+        self.prefixes.get(&prefix).copied().unwrap_or(0)
+    }
+
+    /// Stores `record` (already validated) under `key`, or refreshes its time if held (always
+    /// allowed, charged nothing more). A new record is charged to its publisher and to
+    /// `source`, the wide prefix it came from (`None` for a re-replication by a peer of our
+    /// table, or our own store); over a quota it is refused. A full store makes room as the
+    /// module documentation describes. Returns how many records were evicted to make room.
+    pub fn put(
+        &mut self,
+        key: Id,
+        record: SignedRecord,
+        now: Time,
+        source: Option<u128>,
+    ) -> Result<usize, StoreError> {
         let rid = record.id();
-        let values = self.keys.get(&key);
-        let held = values.is_some_and(|v| v.contains_key(&rid));
-        if !held {
-            if values.map_or(0, BTreeMap::len) >= self.limits.max_values_per_key {
-                return Err(StoreError::KeyFull(self.limits.max_values_per_key));
+        if let Some(stored) = self.keys.get_mut(&key).and_then(|v| v.get_mut(&rid)) {
+            let old = (stored.stored_at, key, rid);
+            stored.stored_at = now;
+            let new = (now, key, rid);
+            self.by_age.remove(&old);
+            self.by_age.insert(new);
+            if let Some(slots) = self.publishers.get_mut(&stored.record.publisher) {
+                slots.remove(&old);
+                slots.insert(new);
             }
-            if self.count >= self.limits.max_records {
-                return Err(StoreError::StoreFull(self.limits.max_records));
+            return Ok(0);
+        }
+        let publisher = record.publisher;
+        let limits = self.limits;
+        let mine_here = self.per_key.get(&(key, publisher)).copied().unwrap_or(0);
+        if mine_here >= limits.max_per_publisher_per_key {
+            return Err(StoreError::PublisherKeyQuota(
+                limits.max_per_publisher_per_key,
+            ));
+        }
+        let mine = self.held_from(&publisher);
+        if mine >= limits.max_per_publisher {
+            return Err(StoreError::PublisherQuota(limits.max_per_publisher));
+        }
+        if let Some(prefix) = source
+            && self.charged_to(prefix) >= limits.max_per_prefix
+        {
+            return Err(StoreError::PrefixQuota(limits.max_per_prefix));
+        }
+        let mut evicted = 0;
+        if self.count(&key) >= limits.max_values_per_key {
+            let victim = self
+                .key_victim(&key, &publisher, mine_here, now)
+                .ok_or(StoreError::KeyFull(limits.max_values_per_key))?;
+            self.remove(victim);
+            evicted += 1;
+        }
+        if self.count >= limits.max_records {
+            let victim = self
+                .store_victim(&publisher, mine, now)
+                .ok_or(StoreError::StoreFull(limits.max_records))?;
+            self.remove(victim);
+            evicted += 1;
+        }
+        self.insert(key, rid, record, now, source);
+        Ok(evicted)
+    }
+
+    /// The record to drop to make room under a full `key` for a newcomer from `publisher`
+    /// (holding `mine_here` values there): an expired one, else the oldest of the publisher
+    /// holding the most values there, unless that is (tied with) the newcomer's.
+    fn key_victim(
+        &self,
+        key: &Id,
+        publisher: &PublicKey,
+        mine_here: usize,
+        now: Time,
+    ) -> Option<Slot> {
+        let values = self.keys.get(key)?;
+        let ttl = self.limits.ttl;
+        let oldest = |s: &Stored| (s.stored_at, *key, s.record.id());
+        if let Some(expired) = values
+            .values()
+            .find(|s| now.saturating_since(s.stored_at) >= ttl)
+        {
+            return Some(oldest(expired));
+        }
+        let (top, held) = self
+            .per_key
+            .range((*key, PublicKey([0; 32]))..=(*key, PublicKey([0xff; 32])))
+            .map(|((_, p), n)| (*p, *n))
+            .max_by_key(|(_, n)| *n)?;
+        if top == *publisher || held <= mine_here {
+            return None;
+        }
+        values
+            .values()
+            .filter(|s| s.record.publisher == top)
+            .map(oldest)
+            .min()
+    }
+
+    /// The record to drop to make room in a full store for a newcomer from `publisher`
+    /// (holding `mine`): the oldest expired record, else the oldest of the publisher holding
+    /// the most, unless that is (tied with) the newcomer's.
+    fn store_victim(&self, publisher: &PublicKey, mine: usize, now: Time) -> Option<Slot> {
+        if let Some(oldest) = self.by_age.first()
+            && now.saturating_since(oldest.0) >= self.limits.ttl
+        {
+            return Some(*oldest);
+        }
+        let (held, top) = self.ranking.last()?;
+        if top == publisher || *held <= mine {
+            return None;
+        }
+        self.publishers.get(top)?.first().copied()
+    }
+
+    fn insert(
+        &mut self,
+        key: Id,
+        rid: RecordId,
+        record: SignedRecord,
+        now: Time,
+        source: Option<u128>,
+    ) {
+        let publisher = record.publisher;
+        let slot = (now, key, rid);
+        self.keys.entry(key).or_default().insert(
+            rid,
+            Stored {
+                record,
+                stored_at: now,
+                replicated_at: now,
+                source,
+            },
+        );
+        self.count += 1;
+        self.by_age.insert(slot);
+        let slots = self.publishers.entry(publisher).or_default();
+        let before = slots.len();
+        slots.insert(slot);
+        self.ranking.remove(&(before, publisher));
+        self.ranking.insert((before + 1, publisher));
+        *self.per_key.entry((key, publisher)).or_default() += 1;
+        if let Some(prefix) = source {
+            *self.prefixes.entry(prefix).or_default() += 1;
+        }
+    }
+
+    /// Drops the record at `slot` and every charge it carries.
+    fn remove(&mut self, slot: Slot) {
+        let (_, key, rid) = slot;
+        let Some(values) = self.keys.get_mut(&key) else {
+            return;
+        };
+        let Some(stored) = values.remove(&rid) else {
+            return;
+        };
+        if values.is_empty() {
+            self.keys.remove(&key);
+        }
+        self.count -= 1;
+        let slot = (stored.stored_at, key, rid);
+        self.by_age.remove(&slot);
+        let publisher = stored.record.publisher;
+        if let Some(slots) = self.publishers.get_mut(&publisher) {
+            let before = slots.len();
+            slots.remove(&slot);
+            self.ranking.remove(&(before, publisher));
+            if slots.is_empty() {
+                self.publishers.remove(&publisher);
+            } else {
+                self.ranking.insert((before - 1, publisher));
             }
         }
-        let values = self.keys.entry(key).or_default();
-        match values.get_mut(&rid) {
-            Some(stored) => stored.stored_at = now,
-            None => {
-                values.insert(
-                    rid,
-                    Stored {
-                        record,
-                        stored_at: now,
-                        replicated_at: now,
-                    },
-                );
-                self.count += 1;
-            }
+        decrement(&mut self.per_key, (key, publisher));
+        if let Some(prefix) = stored.source {
+            decrement(&mut self.prefixes, prefix);
         }
-        Ok(())
     }
 
     /// Number of values under `key`.
@@ -140,13 +358,12 @@ impl RecordStore {
     pub fn expire(&mut self, now: Time) -> usize {
         let ttl = self.limits.ttl;
         let mut dropped = 0;
-        self.keys.retain(|_, values| {
-            let before = values.len();
-            values.retain(|_, s| now.saturating_since(s.stored_at) < ttl);
-            dropped += before - values.len();
-            !values.is_empty()
-        });
-        self.count -= dropped;
+        while let Some(oldest) = self.by_age.first().copied()
+            && now.saturating_since(oldest.0) >= ttl
+        {
+            self.remove(oldest);
+            dropped += 1;
+        }
         dropped
     }
 
@@ -175,15 +392,25 @@ impl RecordStore {
     }
 }
 
+/// Takes one from the count at `key`, dropping the entry at zero.
+fn decrement<K: Ord>(map: &mut BTreeMap<K, usize>, key: K) {
+    if let Some(n) = map.get_mut(&key) {
+        *n -= 1;
+        if *n == 0 {
+            map.remove(&key);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::record::RecordKind;
     use ed25519_dalek::SigningKey;
 
-    fn record(n: u32) -> SignedRecord {
+    fn signed(publisher: u8, n: u32) -> SignedRecord {
         SignedRecord::sign(
-            &SigningKey::from_bytes(&[1; 32]),
+            &SigningKey::from_bytes(&[publisher; 32]),
             RecordKind::Raw,
             1,
             n.to_le_bytes().to_vec(),
@@ -191,25 +418,35 @@ mod tests {
         .unwrap()
     }
 
+    fn record(n: u32) -> SignedRecord {
+        signed(1, n)
+    }
+
     fn limits(per_key: usize, total: usize) -> StoreLimits {
         StoreLimits {
             max_values_per_key: per_key,
             max_records: total,
+            max_per_publisher_per_key: usize::MAX,
+            max_per_publisher: usize::MAX,
+            max_per_prefix: usize::MAX,
             ttl: Duration::from_secs(100),
         }
     }
 
     #[test]
-    fn limits_refuse_new_records_and_keep_old_ones() {
+    fn limits_refuse_new_records_of_the_biggest_publisher_and_keep_old_ones() {
         let mut s = RecordStore::new(limits(2, 3));
         let (a, b) = (Id::hash(b"a"), Id::hash(b"b"));
-        s.put(a, record(1), Time::ZERO).unwrap();
-        s.put(a, record(2), Time::ZERO).unwrap();
-        assert_eq!(s.put(a, record(3), Time::ZERO), Err(StoreError::KeyFull(2)));
-        s.put(a, record(1), Time::ZERO).unwrap(); // a refresh is always allowed
-        s.put(b, record(4), Time::ZERO).unwrap();
+        s.put(a, record(1), Time::ZERO, None).unwrap();
+        s.put(a, record(2), Time::ZERO, None).unwrap();
         assert_eq!(
-            s.put(b, record(5), Time::ZERO),
+            s.put(a, record(3), Time::ZERO, None),
+            Err(StoreError::KeyFull(2))
+        );
+        s.put(a, record(1), Time::ZERO, None).unwrap(); // a refresh is always allowed
+        s.put(b, record(4), Time::ZERO, None).unwrap();
+        assert_eq!(
+            s.put(b, record(5), Time::ZERO, None),
             Err(StoreError::StoreFull(3))
         );
         assert_eq!(s.len(), 3);
@@ -217,12 +454,133 @@ mod tests {
     }
 
     #[test]
+    fn a_flooding_publisher_cannot_push_out_an_honest_record() {
+        let mut s = RecordStore::new(limits(100, 10));
+        let k = Id::hash(b"k");
+        s.put(k, signed(2, 0), Time::ZERO, None).unwrap();
+        let mut refused = 0;
+        let mut evicted = 0;
+        for n in 0..50u32 {
+            match s.put(
+                Id::hash(&n.to_le_bytes()),
+                signed(1, n),
+                Time::from_millis(n.into()),
+                None,
+            ) {
+                Ok(e) => evicted += e,
+                Err(StoreError::StoreFull(10)) => refused += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!((refused, evicted), (41, 0), "9 stored, then refused");
+        assert_eq!(s.records(&k), vec![signed(2, 0)]);
+        // A newcomer from a small publisher evicts the flooder's oldest record.
+        let k3 = Id::hash(b"k3");
+        assert_eq!(s.put(k3, signed(3, 0), Time::from_millis(100), None), Ok(1));
+        assert_eq!(s.held_from(&signed(1, 0).publisher), 8);
+        assert_eq!(s.count(&Id::hash(&0u32.to_le_bytes())), 0, "oldest went");
+        assert_eq!(s.len(), 10);
+        assert_eq!(s.records(&k), vec![signed(2, 0)]);
+    }
+
+    #[test]
+    fn a_full_key_evicts_from_the_publisher_holding_most_of_it() {
+        let mut s = RecordStore::new(limits(4, 100));
+        let k = Id::hash(b"k");
+        for n in 0..3 {
+            s.put(k, signed(1, n), Time::from_millis(n.into()), None)
+                .unwrap();
+        }
+        s.put(k, signed(2, 0), Time::ZERO, None).unwrap();
+        assert_eq!(
+            s.put(k, signed(1, 9), Time::ZERO, None),
+            Err(StoreError::KeyFull(4))
+        );
+        assert_eq!(s.put(k, signed(3, 0), Time::ZERO, None), Ok(1));
+        let held = s.records(&k);
+        assert_eq!(held.len(), 4);
+        assert!(!held.contains(&signed(1, 0)), "the oldest of the biggest");
+        assert!(held.contains(&signed(2, 0)) && held.contains(&signed(3, 0)));
+    }
+
+    #[test]
+    fn expired_records_make_room_first() {
+        let mut s = RecordStore::new(limits(100, 2));
+        s.put(Id::hash(b"a"), signed(2, 0), Time::ZERO, None)
+            .unwrap();
+        s.put(
+            Id::hash(b"b"),
+            signed(3, 0),
+            Time::from_millis(50_000),
+            None,
+        )
+        .unwrap();
+        let late = Time::from_millis(100_000);
+        assert_eq!(s.put(Id::hash(b"c"), signed(3, 1), late, None), Ok(1));
+        assert_eq!(s.count(&Id::hash(b"a")), 0, "the expired one went");
+        assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn per_key_and_overall_publisher_quotas() {
+        let mut s = RecordStore::new(StoreLimits {
+            max_per_publisher_per_key: 2,
+            max_per_publisher: 3,
+            ..limits(100, 100)
+        });
+        let (a, b) = (Id::hash(b"a"), Id::hash(b"b"));
+        s.put(a, record(1), Time::ZERO, None).unwrap();
+        s.put(a, record(2), Time::ZERO, None).unwrap();
+        assert_eq!(
+            s.put(a, record(3), Time::ZERO, None),
+            Err(StoreError::PublisherKeyQuota(2))
+        );
+        s.put(a, signed(2, 3), Time::ZERO, None).unwrap();
+        s.put(b, record(4), Time::ZERO, None).unwrap();
+        assert_eq!(
+            s.put(b, record(5), Time::ZERO, None),
+            Err(StoreError::PublisherQuota(3))
+        );
+        s.put(a, record(1), Time::ZERO, None).unwrap(); // refresh
+        assert_eq!((s.len(), s.held_from(&record(1).publisher)), (4, 3));
+        assert_eq!(s.expire(Time::from_millis(100_000)), 4);
+        assert!(s.per_key.is_empty() && s.publishers.is_empty() && s.ranking.is_empty());
+    }
+
+    #[test]
+    fn prefix_quota_charges_sources_but_not_re_replication() {
+        let mut s = RecordStore::new(StoreLimits {
+            max_per_prefix: 2,
+            ..limits(100, 100)
+        });
+        let k = Id::hash(b"k");
+        s.put(k, signed(1, 0), Time::ZERO, Some(7)).unwrap();
+        s.put(k, signed(2, 0), Time::ZERO, Some(7)).unwrap();
+        assert_eq!(
+            s.put(k, signed(3, 0), Time::ZERO, Some(7)),
+            Err(StoreError::PrefixQuota(2))
+        );
+        s.put(k, signed(3, 0), Time::ZERO, Some(8)).unwrap();
+        s.put(k, signed(4, 0), Time::ZERO, None).unwrap(); // re-replicated: not charged
+        s.put(k, signed(1, 0), Time::ZERO, Some(7)).unwrap(); // refresh: nothing more
+        assert_eq!((s.charged_to(7), s.charged_to(8), s.len()), (2, 1, 4));
+        assert_eq!(
+            s.held_from(&signed(4, 0).publisher),
+            1,
+            "still the publisher's"
+        );
+        assert_eq!(s.expire(Time::from_millis(100_000)), 4);
+        assert!(s.prefixes.is_empty());
+    }
+
+    #[test]
     fn records_expire_after_ttl_unless_restored() {
         let mut s = RecordStore::new(limits(10, 10));
         let k = Id::hash(b"k");
-        s.put(k, record(1), Time::ZERO).unwrap();
-        s.put(k, record(2), Time::ZERO).unwrap();
-        s.put(k, record(2), Time::from_millis(60_000)).unwrap();
+        s.put(k, record(1), Time::ZERO, None).unwrap();
+        s.put(k, record(2), Time::ZERO, None).unwrap();
+        s.put(k, record(2), Time::from_millis(60_000), None)
+            .unwrap();
         assert_eq!(s.expire(Time::from_millis(100_000)), 1);
         assert_eq!(s.records(&k), vec![record(2)]);
         assert_eq!(s.expire(Time::from_millis(170_000)), 1);
@@ -234,7 +592,7 @@ mod tests {
         let mut s = RecordStore::new(limits(100, 100));
         let k = Id::hash(b"k");
         for n in 0..20 {
-            s.put(k, record(n), Time::ZERO).unwrap();
+            s.put(k, record(n), Time::ZERO, None).unwrap();
         }
         let ids: Vec<RecordId> = s
             .page_from(&k, RecordId([0; 32]))
@@ -250,7 +608,7 @@ mod tests {
     fn replication_skips_recently_stored_records() {
         let mut s = RecordStore::new(limits(10, 10));
         let k = Id::hash(b"k");
-        s.put(k, record(1), Time::ZERO).unwrap();
+        s.put(k, record(1), Time::ZERO, None).unwrap();
         let hour = Duration::from_secs(3600);
         assert!(
             s.due_for_replication(Time::from_millis(1000), hour)

@@ -354,7 +354,7 @@ impl<A: PeerAddr> Node<A> {
             && among_closest
             && records.iter().all(|r| {
                 self.config.policy.check(&key, r).is_ok()
-                    && self.store.put(key, r.clone(), now).is_ok()
+                    && self.store.put(key, r.clone(), now, None).is_ok()
             });
         StorePlan::new(key, records, &targets, stored_locally)
     }

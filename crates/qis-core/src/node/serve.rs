@@ -225,13 +225,27 @@ impl<A: PeerAddr> Node<A> {
             self.metrics.store_refused_invalid += 1;
             return StoreStatus::Refused(StoreRefusal::Invalid);
         }
-        match self.store.put(key, record, now) {
-            Ok(()) => {
+        // A peer of our table at its address is re-replicating what others published: the
+        // record is charged to its publisher, not to the peer's prefix.
+        let known = self.table.get(&sender).is_some_and(|e| e.addr == *from);
+        let source = (!known).then(|| from.prefixes().wide);
+        match self.store.put(key, record, now, source) {
+            Ok(evicted) => {
                 self.metrics.records_stored += 1;
+                self.metrics.records_evicted += evicted as u64;
                 StoreStatus::Stored
             }
-            Err(StoreError::KeyFull(_) | StoreError::StoreFull(_)) => {
-                self.metrics.store_refused_full += 1;
+            Err(error) => {
+                let counter = match error {
+                    StoreError::KeyFull(_) | StoreError::StoreFull(_) => {
+                        &mut self.metrics.store_refused_full
+                    }
+                    StoreError::PublisherKeyQuota(_) | StoreError::PublisherQuota(_) => {
+                        &mut self.metrics.store_refused_publisher_quota
+                    }
+                    StoreError::PrefixQuota(_) => &mut self.metrics.store_refused_prefix_quota,
+                };
+                *counter += 1;
                 StoreStatus::Refused(StoreRefusal::Full)
             }
         }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::addr::SimAddr;
+use crate::constants::MAX_VALUES_PER_PUBLISHER_PER_KEY;
 use crate::identity::Identity;
 use crate::record::RecordKind;
 use crate::secret::NodeSecret;
@@ -363,9 +364,15 @@ fn a_key_holding_a_thousand_values_is_fully_retrievable() {
         finished(&mut nodes[i], op);
     }
     let key = Id::hash(b"popular context");
-    let publisher = Identity::from_secret_key([77; 32]);
     let mut expected = Vec::new();
     for n in 0..1000u32 {
+        // A publisher holds at most MAX_VALUES_PER_PUBLISHER_PER_KEY values under one key.
+        let publisher = Identity::from_secret_key(
+            [(n / MAX_VALUES_PER_PUBLISHER_PER_KEY as u32) as u8, 77]
+                .repeat(16)
+                .try_into()
+                .unwrap(),
+        );
         // Realistic sizes: about 250 bytes each, so a page holds four.
         let mut payload = n.to_le_bytes().to_vec();
         payload.resize(150, b'x');
