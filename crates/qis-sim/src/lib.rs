@@ -31,6 +31,18 @@ pub use testnet::{DEFAULT_ONE_WAY, Delivered, NetCounts, TestNet};
 pub use world::Simulation;
 
 use indicatif::ProgressBar;
+use qis_core::{Node, PeerAddr, Time};
+
+/// The wall-clock date of virtual time zero, in seconds since the Unix epoch (2026-01-01
+/// 00:00 UTC): simulated nodes are told the date from it (a fixed date, so a run is the same
+/// whenever it is made).
+pub const SIM_UNIX_EPOCH: u64 = 1_767_225_600;
+
+/// Tells `node` the wall clock at virtual time `now` ([`SIM_UNIX_EPOCH`] plus `now`). Virtual
+/// time never drifts, so once at start is enough.
+pub(crate) fn set_wall_clock<A: PeerAddr>(node: &mut Node<A>, now: Time) {
+    node.set_unix_time(now, SIM_UNIX_EPOCH + now.as_micros() / 1_000_000);
+}
 use std::time::Instant;
 
 /// Runs one simulation to the end and reports it. `progress` shows how far it got (pass

@@ -125,7 +125,8 @@ impl TestNet {
     pub fn add_node_with(&mut self, config: Config, identity: Identity) -> SimAddr {
         let index = self.members.len() as u32;
         let secret = NodeSecret::from_bytes(derive(self.seed, u64::from(index), "qis-sim testnet"));
-        let node = Node::new(config, secret, identity.public_key(), self.now());
+        let mut node = Node::new(config, secret, identity.public_key(), self.now());
+        crate::set_wall_clock(&mut node, self.now());
         let site = self.model.site(&mut self.rng);
         self.members.push(Member {
             node,

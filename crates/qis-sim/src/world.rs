@@ -197,7 +197,9 @@ impl Simulation {
         let slot = &mut self.slots[index as usize];
         slot.incarnation += 1;
         let secret = node_secret(self.config.seed, index, slot.incarnation);
-        slot.node = Some(Node::new(self.node_config.clone(), secret, slot.key, now));
+        let mut node = Node::new(self.node_config.clone(), secret, slot.key, now);
+        crate::set_wall_clock(&mut node, now);
+        slot.node = Some(node);
         slot.next_wake = NEVER;
     }
 

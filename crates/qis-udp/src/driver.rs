@@ -46,7 +46,8 @@ pub(super) fn start(
     config: Config,
 ) -> NodeHandle {
     let (tx, rx) = mpsc::unbounded_channel();
-    let node = Node::new(config, secret, public_key, Time::ZERO);
+    let mut node = Node::new(config, secret, public_key, Time::ZERO);
+    node.set_unix_time(Time::ZERO, unix_secs());
     let id = node.id();
     let driver = Driver {
         node,
@@ -100,6 +101,8 @@ impl Driver {
                 },
                 _ = tokio::time::sleep_until(deadline) => {
                     let now = self.now();
+                    // Every timer: the node's wall clock follows a stepped system clock.
+                    self.node.set_unix_time(now, unix_secs());
                     self.node.handle_timeout(now);
                 }
                 command = commands.recv() => match command {
@@ -246,4 +249,12 @@ impl Driver {
             }
         }
     }
+}
+
+/// The system clock in seconds since the Unix epoch (0 for a clock set before 1970), for the
+/// node's wall clock ([`Node::set_unix_time`]).
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

@@ -79,6 +79,8 @@ pub struct Node<A: PeerAddr> {
     events: VecDeque<Event<A>>,
     metrics: Metrics,
     notices: notice::NoticeBudget,
+    /// The wall clock as last told by the driver: (`now`, seconds since the Unix epoch then).
+    wall_clock: Option<(Time, u64)>,
 }
 
 impl<A: PeerAddr> Node<A> {
@@ -125,7 +127,25 @@ impl<A: PeerAddr> Node<A> {
             events: VecDeque::new(),
             metrics: Metrics::default(),
             notices: notice::NoticeBudget::default(),
+            wall_clock: None,
         }
+    }
+
+    /// Tells the node the wall-clock time: at `now` it is `unix_secs` seconds since the Unix
+    /// epoch. A [`Time`] has an epoch of the driver's choosing, so the node cannot know the
+    /// date otherwise; from this it computes the date at any later `now`. Drivers call it at
+    /// start and then now and again (a wall clock that is stepped is picked up at the next
+    /// call). Until it is called the node has no wall clock, and does not refuse records
+    /// created in the future (see [`crate::constants::MAX_CLOCK_SKEW`]).
+    pub fn set_unix_time(&mut self, now: Time, unix_secs: u64) {
+        self.wall_clock = Some((now, unix_secs));
+    }
+
+    /// Seconds since the Unix epoch at `now`, if the driver told the node the wall clock
+    /// ([`Node::set_unix_time`]); a `now` before the one given counts as that one.
+    pub fn unix_time(&self, now: Time) -> Option<u64> {
+        self.wall_clock
+            .map(|(at, unix)| unix.saturating_add(now.saturating_since(at).as_secs()))
     }
 
     /// This node's id.

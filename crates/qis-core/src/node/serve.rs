@@ -5,7 +5,7 @@
 use super::Node;
 use super::command::Purpose;
 use crate::addr::PeerAddr;
-use crate::constants::{AMPLIFICATION_FACTOR, MAX_DATAGRAM, MAX_RECORD};
+use crate::constants::{AMPLIFICATION_FACTOR, MAX_CLOCK_SKEW, MAX_DATAGRAM, MAX_RECORD};
 use crate::id::Id;
 use crate::ratelimit::{Shed, Standing};
 use crate::record::RecordId;
@@ -220,6 +220,14 @@ impl<A: PeerAddr> Node<A> {
         if !self.may_check_signature(now, from, sender) {
             self.metrics.store_refused_busy += 1;
             return StoreStatus::Refused(StoreRefusal::Busy);
+        }
+        // Checked before the signature (it is cheap); the answer is the same as for any
+        // invalid record.
+        if let Some(wall) = self.unix_time(now)
+            && record.created > wall.saturating_add(MAX_CLOCK_SKEW.as_secs())
+        {
+            self.metrics.store_refused_future += 1;
+            return StoreStatus::Refused(StoreRefusal::Invalid);
         }
         if record.encoded_len() > MAX_RECORD || self.config.policy.check(&key, &record).is_err() {
             self.metrics.store_refused_invalid += 1;
