@@ -18,7 +18,11 @@ use qis_core::wire::{self, Body, Header, Message, NetworkId, Role, TxId};
 use qis_core::{Id, Identity};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+#[path = "process.rs"]
+mod process;
+use process::{NodeProcess, cpu_seconds, rss_bytes};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -30,15 +34,6 @@ fn env_or(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-struct NodeProcess(Child);
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn network() -> NetworkId {
@@ -61,31 +56,6 @@ fn encode(txid: u32, sender: &Identity, role: Role, body: Body<SocketAddr>) -> V
 
 fn decode(bytes: &[u8]) -> Option<Message<SocketAddr>> {
     wire::decode(bytes, network()).ok()
-}
-
-/// CPU seconds (user + system) a process has used.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// Resident set size of a process, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse().ok())
-        .unwrap_or(0)
 }
 
 /// The node's Prometheus exposition.
@@ -332,7 +302,7 @@ fn main() {
         drop("rate_limited"),
         drop("over_budget"),
         cpu,
-        rss_kib(node.0.id())
+        rss_bytes(&node.0.id().to_string()) / 1024
     );
     let _ = std::fs::remove_dir_all(&home);
 }

@@ -16,7 +16,11 @@ use qis_core::wire::{self, Body, Header, Message, NetworkId, Role, TxId};
 use qis_udp::{NodeOptions, SocketOptions, spawn};
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+#[path = "process.rs"]
+mod process;
+use process::{NodeProcess, cpu_seconds, rss_bytes};
 use std::time::{Duration, Instant};
 
 fn env_or(name: &str, default: u64) -> u64 {
@@ -24,42 +28,6 @@ fn env_or(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// Resident set size of this process, in bytes.
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
-/// CPU seconds (user + system) a process has used.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may contain spaces) start after the last ')'.
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of stat; here indices 11 and 12.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-struct NodeProcess(Child);
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn find_node_request(network: NetworkId, txid: u32, target: Id, sender: PublicKey) -> Vec<u8> {
@@ -175,7 +143,7 @@ fn swarm(nodes: usize, lookups: usize) {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let rss_before = rss_bytes();
+        let rss_before = rss_bytes("self");
         let network = NetworkId::from_name("bench-swarm").expect("a valid network name");
         let mut handles = Vec::new();
         for i in 0..nodes {
@@ -205,7 +173,7 @@ fn swarm(nodes: usize, lookups: usize) {
             }
             while joins.join_next().await.is_some() {}
         }
-        let rss_after = rss_bytes();
+        let rss_after = rss_bytes("self");
         let totals = |stats: &[qis_udp::NodeStats]| {
             stats.iter().fold((0u64, 0u64), |(d, b), s| {
                 (d + s.metrics.datagrams_out, b + s.metrics.bytes_out)
