@@ -91,8 +91,16 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
     }
     let identity = qis_udp::load_or_create_identity(&data_dir, KeyRole::Node)?;
     let bootstrap = resolve(&args.bootstrap).await?;
+    let network = args.network.id()?;
+    // The main network stores only the record kinds the outcome layer registers; raw values
+    // (`qis put`) are for named test networks.
+    let policy = if network == qis_core::wire::NetworkId::MAIN {
+        qis_outcomes::OutcomePolicy::strict()
+    } else {
+        qis_outcomes::OutcomePolicy::allowing_raw()
+    };
     let config = Config {
-        network: args.network.id()?,
+        network,
         table: TableConfig {
             max_per_host: args.max_per_ip,
             ..TableConfig::default()
@@ -102,7 +110,7 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
         } else {
             Some(Default::default())
         },
-        policy: std::sync::Arc::new(qis_outcomes::OutcomePolicy::allowing_raw()),
+        policy: std::sync::Arc::new(policy),
         ..Config::default()
     };
     let node = spawn_on(socket, &identity, config).await?;
