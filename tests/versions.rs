@@ -243,3 +243,26 @@ fn a_node_of_a_newer_version_is_named_in_the_error() {
     );
     let _ = std::fs::remove_dir_all(&home);
 }
+
+#[test]
+fn the_main_network_stores_outcome_packets_only_and_a_named_network_raw_values_too() {
+    let main = NodeProcess::start("kinds-main", "main");
+    let addr = main.addr.to_string();
+    let put = main.qis(&["put", "--bootstrap", &addr, "greeting", "hello"]);
+    assert_eq!(put.status.code(), Some(1), "{}", stderr(&put));
+    assert_eq!(stderr(&put), "qis: error: no node stored the value\n");
+    let demo = NodeProcess::start("kinds-demo", "demo");
+    let addr = demo.addr.to_string();
+    let put = demo.qis(&[
+        "put",
+        "--bootstrap",
+        &addr,
+        "--network",
+        "demo",
+        "greeting",
+        "hello",
+    ]);
+    assert_eq!(put.status.code(), Some(0), "{}", stderr(&put));
+    let get = demo.qis(&["get", "--bootstrap", &addr, "--network", "demo", "greeting"]);
+    assert_eq!(String::from_utf8_lossy(&get.stdout).trim(), "hello");
+}
