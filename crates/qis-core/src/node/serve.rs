@@ -70,7 +70,12 @@ impl<A: PeerAddr> Node<A> {
     /// Sources that proved their address or sit in our table at this address skip the budget
     /// shared by strangers.
     fn within_rate_limits(&mut self, now: Time, from: &A, sender: Id, verified: bool) -> bool {
-        let known = self.table.get(&sender).is_some_and(|e| e.addr == *from);
+        // The table lookup only when a limiter runs: the simulator has none, and this is per
+        // request.
+        if self.limiter.is_none() {
+            return true;
+        }
+        let known = self.is_table_peer(&sender, from);
         let Some(limiter) = &mut self.limiter else {
             return true;
         };
@@ -95,11 +100,18 @@ impl<A: PeerAddr> Node<A> {
     /// True if a store from `from` (claiming `sender`) may spend a signature check now: peers
     /// in our table (re-replicating) always may; others within their prefix's share.
     fn may_check_signature(&mut self, now: Time, from: &A, sender: Id) -> bool {
-        let known = self.table.get(&sender).is_some_and(|e| e.addr == *from);
-        match &mut self.limiter {
-            Some(limiter) if !known => limiter.admit_signature_check(from.prefixes(), now),
-            _ => true,
+        if self.limiter.is_none() || self.is_table_peer(&sender, from) {
+            return true;
         }
+        let Some(limiter) = &mut self.limiter else {
+            return true;
+        };
+        limiter.admit_signature_check(from.prefixes(), now)
+    }
+
+    /// True if `id` is in our routing table at `addr`: a peer that answered us from there.
+    fn is_table_peer(&self, id: &Id, addr: &A) -> bool {
+        self.table.get(id).is_some_and(|e| e.addr == *addr)
     }
 
     fn reply(&self, txid: TxId, body: Body<A>) -> Message<A> {
@@ -235,8 +247,7 @@ impl<A: PeerAddr> Node<A> {
         }
         // A peer of our table at its address is re-replicating what others published: the
         // record is charged to its publisher, not to the peer's prefix.
-        let known = self.table.get(&sender).is_some_and(|e| e.addr == *from);
-        let source = (!known).then(|| from.prefixes().wide);
+        let source = (!self.is_table_peer(&sender, from)).then(|| from.prefixes().wide);
         match self.store.put(key, record, now, source) {
             Ok(evicted) => {
                 self.metrics.records_stored += 1;
