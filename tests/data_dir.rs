@@ -2,7 +2,8 @@
 //! untouched by a listen that fails, never a shared `node-0` for port 0, and accepted again
 //! after a `kill -9` at any point of a first start.
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -13,10 +14,7 @@ use std::time::{Duration, Instant};
 const START: Duration = Duration::from_secs(30);
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("qis-data-dir-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    support::scratch("data-dir", name)
 }
 
 /// A `qis node` child, killed (and reaped) when dropped, so no test leaves one running.
@@ -38,15 +36,7 @@ impl Node {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start qis node");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
+        let lines = support::stderr_lines(&mut child);
         Node { child, lines }
     }
 

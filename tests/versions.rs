@@ -1,9 +1,10 @@
 //! What a user sees when the other side runs another network or protocol version: the `qis`
 //! command against a real `qis node` on loopback.
 
+mod support;
+
 use qis_core::constants::PROTOCOL_VERSION;
 use qis_core::wire::NetworkId;
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -14,10 +15,7 @@ use std::time::Duration;
 const PATIENCE: Duration = Duration::from_secs(20);
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("qis-versions-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    support::scratch("versions", name)
 }
 
 fn id(name: &str) -> NetworkId {
@@ -47,15 +45,7 @@ impl NodeProcess {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start qis node");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
+        let lines = support::stderr_lines(&mut child);
         let mut node = NodeProcess {
             child,
             addr: "0.0.0.0:0".parse().unwrap(),
