@@ -122,13 +122,7 @@ impl NodeHandle {
         key: Id,
         record: SignedRecord,
     ) -> Result<PutReport<SocketAddr>, NetError> {
-        self.ask(|reply| Command::Put {
-            key,
-            record: Box::new(record),
-            republish: false,
-            reply,
-        })
-        .await
+        self.store(key, record, false).await
     }
 
     /// Stores `record` and keeps republishing it while the node runs.
@@ -137,10 +131,20 @@ impl NodeHandle {
         key: Id,
         record: SignedRecord,
     ) -> Result<PutReport<SocketAddr>, NetError> {
+        self.store(key, record, true).await
+    }
+
+    async fn store(
+        &self,
+        key: Id,
+        record: SignedRecord,
+        republish: bool,
+    ) -> Result<PutReport<SocketAddr>, NetError> {
+        let record = Box::new(record);
         self.ask(|reply| Command::Put {
             key,
-            record: Box::new(record),
-            republish: true,
+            record,
+            republish,
             reply,
         })
         .await
