@@ -6,7 +6,7 @@ mod support;
 
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -25,13 +25,10 @@ struct Node {
 
 impl Node {
     fn spawn(home: &Path, args: &[&str]) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_qis"))
+        let mut child = support::qis(home)
             .arg("node")
             .args(args)
             .args(["--status-every", "0"])
-            .env("QIS_HOME", home)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -242,13 +239,10 @@ fn a_zero_byte_signing_key_is_refused_and_kept() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("node.key"), b"").unwrap();
     // Port 9 (discard): nothing is sent anyway, the key is read first.
-    let output = Command::new(env!("CARGO_BIN_EXE_qis"))
+    let output = support::qis(&home)
         .args(["put", "--bootstrap", "127.0.0.1:9", "--data-dir"])
         .arg(&dir)
         .args(["k", "v"])
-        .env("QIS_HOME", &home)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
         .output()
         .expect("run qis put");
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 /// Longest wait for the node to come up (a failure bound, not a measurement).
@@ -94,15 +94,12 @@ fn the_endpoint_counts_a_ping() {
     let (port, metrics_port) = free_ports();
     let node_addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let metrics_addr: SocketAddr = format!("127.0.0.1:{metrics_port}").parse().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_qis"))
+    let child = support::qis(&home)
         .args(["node", "--status-every", "0"])
         .args(["--listen", &node_addr.to_string()])
         .args(["--metrics", &metrics_addr.to_string()])
         .arg("--data-dir")
         .arg(home.join("node"))
-        .env("QIS_HOME", &home)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -134,11 +131,8 @@ fn the_endpoint_counts_a_ping() {
     let (status, _, _) = get(metrics_addr, "/").unwrap();
     assert_eq!(status, "HTTP/1.1 404 Not Found");
 
-    let ping = Command::new(env!("CARGO_BIN_EXE_qis"))
+    let ping = support::qis(&node.home)
         .args(["ping", &node_addr.to_string()])
-        .env("QIS_HOME", &node.home)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
         .output()
         .expect("run qis ping");
     assert!(
@@ -167,14 +161,11 @@ fn the_endpoint_counts_a_ping() {
 #[test]
 fn a_public_address_needs_metrics_public() {
     let home = scratch("public");
-    let output = Command::new(env!("CARGO_BIN_EXE_qis"))
+    let output = support::qis(&home)
         .args(["node", "--listen", "127.0.0.1:0", "--status-every", "0"])
         .args(["--metrics", "0.0.0.0:0"])
         .arg("--data-dir")
         .arg(home.join("node"))
-        .env("QIS_HOME", &home)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
         .output()
         .expect("run qis node");
     let _ = std::fs::remove_dir_all(&home);

@@ -7,7 +7,7 @@ use qis_core::constants::PROTOCOL_VERSION;
 use qis_core::wire::NetworkId;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -33,14 +33,11 @@ struct NodeProcess {
 impl NodeProcess {
     fn start(name: &str, network: &str) -> NodeProcess {
         let home = scratch(name);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_qis"))
+        let mut child = support::qis(&home)
             .args(["node", "--listen", "127.0.0.1:0", "--status-every", "0"])
             .args(["--network", network])
             .arg("--data-dir")
             .arg(home.join("node"))
-            .env("QIS_HOME", &home)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -81,11 +78,8 @@ impl NodeProcess {
 
     /// Runs a `qis` client command against this node's data home.
     fn qis(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_qis"))
+        support::qis(&self.home)
             .args(args)
-            .env("QIS_HOME", &self.home)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
             .output()
             .expect("run qis")
     }
@@ -215,11 +209,8 @@ fn newer_node(answers: usize) -> (SocketAddr, std::thread::JoinHandle<usize>) {
 fn a_node_of_a_newer_version_is_named_in_the_error() {
     let home = scratch("newer");
     let (addr, newer) = newer_node(1);
-    let ping = Command::new(env!("CARGO_BIN_EXE_qis"))
+    let ping = support::qis(&home)
         .args(["ping", &addr.to_string()])
-        .env("QIS_HOME", &home)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
         .output()
         .expect("run qis");
     assert_eq!(newer.join().unwrap(), 1);

@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::Child;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 
 /// A fresh, empty scratch directory for one test: `<tmp>/qis-<suite>-<pid>-<name>`.
@@ -27,4 +27,15 @@ pub(crate) fn stderr_lines(child: &mut Child) -> mpsc::Receiver<String> {
         }
     });
     lines
+}
+
+/// The `qis` binary under test, with `home` as its data home, no `RUST_LOG` from the caller's
+/// environment and nothing on stdin; the caller adds the arguments and output handling.
+pub(crate) fn qis(home: impl AsRef<Path>) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_qis"));
+    command
+        .env("QIS_HOME", home.as_ref())
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null());
+    command
 }
