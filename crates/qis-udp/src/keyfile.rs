@@ -371,15 +371,6 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
     }
 
-    fn only_files(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    }
-
     #[test]
     fn a_damaged_node_key_is_moved_aside_and_replaced_by_a_new_one() {
         let dir = scratch("node-broken");
@@ -392,7 +383,7 @@ mod tests {
             format!("qis-key v1\n{}", &hex[..40]),
             hex[..17].to_string(),
         ] {
-            for name in only_files(&dir) {
+            for name in crate::durable::tests::names(&dir) {
                 fs::remove_file(dir.join(name)).unwrap();
             }
             fs::write(dir.join(KEY_FILE), &damaged).unwrap();
@@ -409,7 +400,7 @@ mod tests {
                 load_or_create_identity(&dir, KeyRole::Node).unwrap().id(),
                 new.id()
             );
-            let names = only_files(&dir);
+            let names = crate::durable::tests::names(&dir);
             assert_eq!(names.len(), 2, "{names:?}");
             assert_eq!(names[0], KEY_FILE);
             assert!(names[1].starts_with("node.key.broken-"), "{names:?}");
@@ -443,7 +434,10 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("restore it from a backup"), "{message}");
-        assert_eq!(only_files(&dir), vec![KEY_FILE.to_string()]);
+        assert_eq!(
+            crate::durable::tests::names(&dir),
+            vec![KEY_FILE.to_string()]
+        );
         assert_eq!(fs::read(dir.join(KEY_FILE)).unwrap(), b"");
         let _ = fs::remove_dir_all(&dir);
     }
