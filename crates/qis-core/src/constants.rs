@@ -117,3 +117,23 @@ pub const PREFIX_SHARE_PERCENT: usize = 5;
 /// long as that lasts. Ten minutes is far beyond the drift of any synchronised clock, yet small
 /// against [`REPUBLISH_INTERVAL`].
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(10 * 60);
+
+/// Memory of one id-work evaluation (Argon2id), in KiB. Memory-hard, so a GPU's thousands of
+/// cores share its memory bandwidth rather than each running at full speed; 1 MiB keeps one
+/// evaluation at about 0.3 ms on a server core (the cost of checking a new peer's id) and
+/// within reach of a small board.
+pub const ID_WORK_MEMORY_KIB: u32 = 1024;
+
+/// Passes over that memory per evaluation (Argon2id's time cost).
+pub const ID_WORK_PASSES: u32 = 1;
+
+/// Leading zero bits an id's work must have on the main network: one honest id costs 2^12
+/// evaluations on average (about 1.2 s of one core here), and taking the k closest positions
+/// to a key in a network of N nodes costs about N times that (see `work`).
+pub const DEFAULT_ID_DIFFICULTY: u8 = 12;
+
+/// Largest id difficulty a network may set: beyond it one honest id costs days.
+pub const MAX_ID_DIFFICULTY: u8 = 24;
+
+/// Bytes of the random challenge a requester sends to a node it has not seen prove its id.
+pub const CHALLENGE_BYTES: usize = 16;

@@ -16,6 +16,7 @@ mod identity;
 mod lookup;
 mod metrics;
 mod node;
+mod proof;
 mod ratelimit;
 mod record;
 mod routing;
@@ -24,6 +25,7 @@ mod secret;
 mod store;
 mod time;
 mod token;
+mod work;
 
 pub use addr::{PeerAddr, Prefixes, SimAddr};
 pub use id::{Distance, Id, hex};
@@ -33,6 +35,9 @@ pub use metrics::Metrics;
 pub use node::{
     BootstrapReport, Config, Event, GetReport, MAINTENANCE_TICK, MAX_STORES_IN_FLIGHT,
     MAX_VERIFICATIONS, Node, OpId, OpResult, PingReply, PutReport, Transmit,
+};
+pub use proof::{
+    Challenge, Credentials, IdentityProof, IdentityScheme, ProofChecker, ProofError, proof_message,
 };
 pub use ratelimit::RateLimit;
 pub use record::{
@@ -44,3 +49,4 @@ pub use secret::NodeSecret;
 pub use store::{RecordStore, StoreLimits};
 pub use time::{Duration, Time};
 pub use token::TokenMinter;
+pub use work::{Difficulty, IdWork, WorkError, WorkHasher, WorkOutput};
