@@ -15,7 +15,7 @@
 
 use hdrhistogram::Histogram;
 use qis_core::wire::{self, Body, Header, Message, NetworkId, Role, TxId};
-use qis_core::{Id, Identity};
+use qis_core::{Credentials, Difficulty, Id, IdWork, Identity};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::process::{Command, Stdio};
@@ -41,13 +41,24 @@ fn network() -> NetworkId {
 }
 
 fn encode(txid: u32, sender: &Identity, role: Role, body: Body<SocketAddr>) -> Vec<u8> {
+    encode_with(txid, sender, role, wire::Auth::None, body)
+}
+
+fn encode_with(
+    txid: u32,
+    sender: &Identity,
+    role: Role,
+    auth: wire::Auth,
+    body: Body<SocketAddr>,
+) -> Vec<u8> {
     wire::encode(&Message {
         header: Header {
             version: qis_core::constants::PROTOCOL_VERSION,
             network: network(),
             txid: TxId(txid),
-            sender: sender.public_key(),
+            sender: sender.id(),
             role,
+            auth,
         },
         body,
     })
@@ -96,9 +107,18 @@ fn join_as_peer(socket: &UdpSocket, target: SocketAddr, me: &Identity) -> bool {
             let pong = Body::Pong {
                 token: wire::Token([0; qis_core::constants::TOKEN_BYTES]),
             };
-            socket
-                .send_to(&encode(m.header.txid.0, me, Role::Node, pong), target)
-                .ok();
+            // The target challenges us before admitting us: prove the id (the node runs at
+            // no id difficulty, so any work will do).
+            let auth = match m.header.auth {
+                wire::Auth::Challenge(challenge) => {
+                    let credentials = Credentials::real(me, IdWork(0), Difficulty::NONE)
+                        .expect("any work meets no difficulty");
+                    wire::Auth::Proof(credentials.prove(network(), &challenge, &m.header.sender))
+                }
+                _ => wire::Auth::None,
+            };
+            let reply = encode_with(m.header.txid.0, me, Role::Node, auth, pong);
+            socket.send_to(&reply, target).ok();
             return true;
         }
     }
@@ -174,6 +194,8 @@ fn main() {
             &target.to_string(),
             "--network",
             NETWORK,
+            "--id-difficulty",
+            "0",
         ])
         .args([
             "--metrics",

@@ -18,7 +18,7 @@ use qis_core::Time;
 use qis_core::TokenMinter;
 use qis_core::constants::{ALPHA, K};
 use qis_core::wire::{self, Body, Contact, Header, Message, NetworkId, Role, Token, TxId};
-use qis_core::{PublicKey, RecordKind, SignedRecord};
+use qis_core::{RecordKind, SignedRecord};
 use qis_core::{RoutingTable, TableConfig};
 use std::net::SocketAddr;
 
@@ -28,11 +28,13 @@ fn id(n: u64) -> Id {
 
 fn nodes_message() -> Message<SocketAddr> {
     let header = Header {
-        version: 1,
+        version: qis_core::constants::PROTOCOL_VERSION,
         network: NetworkId::MAIN,
         txid: TxId(7),
-        sender: PublicKey([1; 32]),
+        sender: id(1),
         role: Role::Node,
+        // A peer already proven (the common case): no challenge, no proof.
+        auth: qis_core::wire::Auth::None,
     };
     let nodes = (0..K as u64)
         .map(|n| Contact {

@@ -11,8 +11,8 @@ use hdrhistogram::Histogram;
 use qis_core::Config;
 use qis_core::Id;
 use qis_core::Identity;
-use qis_core::PublicKey;
 use qis_core::wire::{self, Body, Header, Message, NetworkId, Role, TxId};
+use qis_core::{Credentials, Difficulty, IdWork};
 use qis_udp::{NodeOptions, SocketOptions, spawn};
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
@@ -30,13 +30,14 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn find_node_request(network: NetworkId, txid: u32, target: Id, sender: PublicKey) -> Vec<u8> {
+fn find_node_request(network: NetworkId, txid: u32, target: Id, sender: Id) -> Vec<u8> {
     let header = Header {
         version: qis_core::constants::PROTOCOL_VERSION,
         network,
         txid: TxId(txid),
         sender,
         role: Role::Client,
+        auth: qis_core::wire::Auth::None,
     };
     // Padded like any first contact: the node answers in full.
     let mut message = Message::<SocketAddr> {
@@ -83,7 +84,7 @@ fn single_node_throughput(secs: u64) {
         .set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
     let network = NetworkId::from_name("bench").expect("a valid network name");
-    let sender = PublicKey([7; 32]);
+    let sender = Id::hash(&[7; 32]);
     let window = 64u32;
     let mut sent_at: HashMap<u32, Instant> = HashMap::new();
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 10_000_000, 3).unwrap();
@@ -162,7 +163,10 @@ fn swarm(nodes: usize, lookups: usize) {
                     send_buffer: 1 << 18,
                 },
             };
-            handles.push(spawn(&identity, options).await.unwrap());
+            // The real scheme (signatures and one Argon2id check per new peer, as on the main
+            // network) at no id difficulty: the swarm starts in seconds, the checks cost the same.
+            let credentials = Credentials::real(&identity, IdWork(0), Difficulty::NONE).unwrap();
+            handles.push(spawn(&credentials, options).await.unwrap());
         }
         let seed = handles[0].local_addr();
         for chunk in handles[1..].chunks(20) {

@@ -8,6 +8,7 @@ use qis_core::Id;
 use qis_core::Identity;
 use qis_core::constants::K;
 use qis_core::wire::NetworkId;
+use qis_core::{Credentials, Difficulty, IdWork};
 use qis_core::{RecordKind, SignedRecord};
 use qis_outcomes::parse_packet_file;
 use qis_outcomes::recommend;
@@ -30,8 +31,10 @@ async fn start_node(index: usize) -> NodeHandle {
         ..Config::default()
     };
     let listen = SocketAddr::from((Ipv4Addr::new(127, 1, 0, index as u8 + 1), 0));
+    let credentials = Credentials::real(&identity, IdWork(0), Difficulty::NONE)
+        .expect("any work meets no difficulty");
     spawn(
-        &identity,
+        &credentials,
         NodeOptions {
             listen,
             config,

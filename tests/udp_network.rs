@@ -6,6 +6,7 @@ use qis_core::Id;
 use qis_core::Identity;
 use qis_core::constants::K;
 use qis_core::wire::NetworkId;
+use qis_core::{Credentials, Difficulty, IdWork, WorkHasher};
 use qis_core::{RecordKind, SignedRecord};
 use qis_udp::{NodeHandle, NodeOptions, SocketOptions, spawn};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -21,6 +22,20 @@ fn config() -> Config {
     }
 }
 
+/// The id difficulty of the test network: real work, small enough for 100 nodes.
+fn difficulty() -> Difficulty {
+    Difficulty::new(4).expect("4 bits is within bounds")
+}
+
+/// Real credentials for `identity` with a little real work, so the UDP path runs the real
+/// scheme end to end.
+fn credentials(identity: &Identity) -> Credentials {
+    let (work, _) = WorkHasher::new()
+        .solve(&identity.public_key(), difficulty(), IdWork(0), 10_000)
+        .expect("a solution within 10,000 tries at 4 bits");
+    Credentials::real(identity, work, difficulty()).expect("solved work")
+}
+
 async fn start_node(index: usize) -> NodeHandle {
     let ip = Ipv4Addr::new(127, 0, (index / 250) as u8, (index % 250 + 1) as u8);
     let identity = Identity::from_secret_key(*Id::hash(&(index as u64).to_le_bytes()).as_bytes());
@@ -29,7 +44,9 @@ async fn start_node(index: usize) -> NodeHandle {
         config: config(),
         socket: SocketOptions::default(),
     };
-    spawn(&identity, options).await.expect("bind on loopback")
+    spawn(&credentials(&identity), options)
+        .await
+        .expect("bind on loopback")
 }
 
 async fn start_network() -> Vec<NodeHandle> {
@@ -168,7 +185,7 @@ async fn nodes_work_over_ipv6_loopback() {
                 config,
                 socket: SocketOptions::default(),
             };
-            nodes.push(spawn(&identity, options).await.unwrap());
+            nodes.push(spawn(&credentials(&identity), options).await.unwrap());
         }
         let seed = nodes[0].local_addr();
         for node in &nodes[1..] {
@@ -206,7 +223,12 @@ async fn two_nodes_with_the_same_key_mint_different_tokens() {
             config: config(),
             socket: SocketOptions::default(),
         };
-        nodes.push(spawn(&identity, options).await.expect("bind on loopback"));
+        let credentials = credentials(&identity);
+        nodes.push(
+            spawn(&credentials, options)
+                .await
+                .expect("bind on loopback"),
+        );
     }
     let requester = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let mut tokens = Vec::new();
@@ -216,8 +238,9 @@ async fn two_nodes_with_the_same_key_mint_different_tokens() {
                 version: qis_core::constants::PROTOCOL_VERSION,
                 network: config().network,
                 txid: TxId(i as u32),
-                sender: Identity::from_secret_key([7; 32]).public_key(),
+                sender: Identity::from_secret_key([7; 32]).id(),
                 role: Role::Client,
+                auth: wire::Auth::None,
             },
             body: Body::Ping,
         })

@@ -6,6 +6,7 @@ use super::common::{
 };
 use qis_core::Config;
 use qis_core::wire::{NetworkId, Role};
+use qis_core::{Credentials, IdentityScheme};
 use qis_core::{Id, hex};
 use qis_core::{RecordKind, SignedRecord};
 use qis_udp::{NodeHandle, NodeOptions, SocketOptions, spawn};
@@ -88,9 +89,11 @@ fn timeout(secs: f64) -> Result<Duration, CliError> {
 /// Starts a client node on an ephemeral port of the bootstrap addresses' family.
 async fn start_client(
     network: NetworkId,
+    scheme: IdentityScheme,
     bootstrap: &[SocketAddr],
 ) -> Result<NodeHandle, CliError> {
     let identity = qis_udp::generate_identity()?;
+    let credentials = Credentials::client(&identity, scheme);
     let listen: SocketAddr = if bootstrap.first().is_some_and(SocketAddr::is_ipv6) {
         "[::]:0"
     } else {
@@ -106,7 +109,7 @@ async fn start_client(
         ..Config::default()
     };
     Ok(spawn(
-        &identity,
+        &credentials,
         NodeOptions {
             listen,
             config,
@@ -149,12 +152,13 @@ pub(super) fn with_client<T>(
 ) -> Result<T, CliError> {
     let limit = timeout(args.timeout)?;
     let network = args.network.id()?;
+    let scheme = args.network.scheme()?;
     runtime()?.block_on(async {
         let deadline = tokio::time::Instant::now() + limit;
         let bootstrap = tokio::time::timeout_at(deadline, resolve(&args.bootstrap))
             .await
             .unwrap_or_else(|_| Err(timed_out(args.timeout)))?;
-        let client = start_client(network, &bootstrap).await?;
+        let client = start_client(network, scheme, &bootstrap).await?;
         let mut joined = false;
         let outcome = tokio::time::timeout_at(deadline, async {
             join(&client, &bootstrap, &args.bootstrap).await?;
@@ -280,12 +284,13 @@ pub(super) fn get(args: GetArgs) -> Result<ExitCode, CliError> {
 pub(super) fn ping(args: PingArgs) -> Result<ExitCode, CliError> {
     let limit = timeout(args.timeout)?;
     let network = args.network.id()?;
+    let scheme = args.network.scheme()?;
     let reply = runtime()?.block_on(async {
         let deadline = tokio::time::Instant::now() + limit;
         let addr = tokio::time::timeout_at(deadline, resolve(std::slice::from_ref(&args.addr)))
             .await
             .unwrap_or_else(|_| Err(timed_out(args.timeout)))?;
-        let client = start_client(network, &addr).await?;
+        let client = start_client(network, scheme, &addr).await?;
         let asked = tokio::time::timeout_at(deadline, async {
             tokio::select! {
                 reply = client.ping(addr[0]) => Ok(reply?),

@@ -1,6 +1,7 @@
 //! Pieces the subcommands share: errors, data directories, address resolution, the runtime.
 
 use qis_core::wire::NetworkId;
+use qis_core::{Difficulty, IdentityScheme};
 use qis_udp::KeyFileError;
 use qis_udp::LockError;
 use qis_udp::NetError;
@@ -57,6 +58,12 @@ pub(super) struct NetworkArgs {
     /// 1 to 64 ASCII letters, digits, '-', '_' or '.'; case-insensitive ("Main" is "main").
     #[arg(long, default_value = "main", value_name = "NAME")]
     pub network: String,
+    /// Leading zero bits the network requires of a node id's work (its admission cost): a
+    /// node solves its id once at this difficulty (2^N Argon2id evaluations on average, about
+    /// 1.2 s of one core at the default) and refuses peers whose ids fall short. Every node of
+    /// a network must use the same value; lower it only on test networks.
+    #[arg(long, default_value_t = qis_core::constants::DEFAULT_ID_DIFFICULTY, value_name = "BITS")]
+    pub id_difficulty: u8,
 }
 
 impl NetworkArgs {
@@ -65,6 +72,19 @@ impl NetworkArgs {
     pub(super) fn id(&self) -> Result<NetworkId, CliError> {
         NetworkId::from_name(&self.network)
             .map_err(|e| CliError::Input(format!("--network {:?}: {e}", self.network)))
+    }
+
+    /// The id difficulty, checked against the most a network may set.
+    pub(super) fn difficulty(&self) -> Result<Difficulty, CliError> {
+        Difficulty::new(self.id_difficulty)
+            .map_err(|e| CliError::Input(format!("--id-difficulty {}: {e}", self.id_difficulty)))
+    }
+
+    /// How nodes of this network prove and check identities.
+    pub(super) fn scheme(&self) -> Result<IdentityScheme, CliError> {
+        Ok(IdentityScheme::Real {
+            difficulty: self.difficulty()?,
+        })
     }
 }
 

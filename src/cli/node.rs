@@ -90,8 +90,9 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
         }
     }
     let identity = qis_udp::load_or_create_identity(&data_dir, KeyRole::Node)?;
-    let bootstrap = resolve(&args.bootstrap).await?;
     let network = args.network.id()?;
+    let credentials = solve_credentials(&identity, args.network.difficulty()?)?;
+    let bootstrap = resolve(&args.bootstrap).await?;
     // The main network stores only the record kinds the outcome layer registers; raw values
     // (`qis put`) are for named test networks.
     let policy = if network == qis_core::wire::NetworkId::MAIN {
@@ -113,7 +114,7 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
         policy: std::sync::Arc::new(policy),
         ..Config::default()
     };
-    let node = spawn_on(socket, &identity, config).await?;
+    let node = spawn_on(socket, &credentials, config).await?;
     let _metrics = serve_metrics(args.metrics, args.metrics_public, &node).await?;
     let node_for_join = node.clone();
     let node_for_republish = node.clone();
@@ -262,4 +263,19 @@ async fn serve_metrics(
         server.local_addr()
     );
     Ok(Some(server))
+}
+
+/// The node's credentials: its key with id work meeting `difficulty`.
+// Solved at every start for now; the work moves into the key file next.
+fn solve_credentials(
+    identity: &qis_core::Identity,
+    difficulty: qis_core::Difficulty,
+) -> Result<qis_core::Credentials, CliError> {
+    let mut hasher = qis_core::WorkHasher::new();
+    let key = identity.public_key();
+    let (work, _) = hasher
+        .solve(&key, difficulty, qis_core::IdWork(0), u64::MAX)
+        .ok_or_else(|| CliError::Failed("no id work found".into()))?;
+    qis_core::Credentials::real(identity, work, difficulty)
+        .map_err(|e| CliError::Failed(format!("id work: {e}")))
 }

@@ -23,8 +23,9 @@ pub const MAX_RECORD: usize = 512;
 
 /// Wire protocol version: the first byte of every datagram. A datagram of another version is
 /// dropped (counted as `dropped_version`) before anything else is decoded; a later wire layout
-/// bumps this.
-pub const PROTOCOL_VERSION: u8 = 1;
+/// bumps this. Version 2: headers carry the sender's claimed id (not its key) and a challenge
+/// or identity proof (`wire::Auth`).
+pub const PROTOCOL_VERSION: u8 = 2;
 
 /// Longest network name, in bytes (`--network`; see `NetworkId::from_name`).
 pub const MAX_NETWORK_NAME: usize = 64;

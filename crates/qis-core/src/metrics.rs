@@ -36,6 +36,15 @@ pub struct Metrics {
     pub dropped_spoofed: u64,
     /// Dropped: a response whose sender is not the node we asked.
     pub dropped_wrong_sender: u64,
+    /// Dropped: an answer to a challenged request without a valid identity proof of the
+    /// sender's id (missing, forged, for another id, an invalid key, or work short of the
+    /// network's difficulty). Treated as no answer.
+    pub dropped_unproven: u64,
+    /// Identity proofs we sent (answers to challenges).
+    pub proofs_sent: u64,
+    /// Challenges answered without a proof because the sender's prefix was over its share of
+    /// the signing budget (the requester treats such an answer as none).
+    pub proofs_withheld: u64,
     /// Dropped: a response that does not fit the request (e.g. values to a ping).
     pub dropped_unexpected: u64,
     /// Dropped: the source host (IPv4 /32, IPv6 /64) is over its request rate.
@@ -95,6 +104,7 @@ impl Metrics {
             + self.dropped_unknown_txid
             + self.dropped_spoofed
             + self.dropped_wrong_sender
+            + self.dropped_unproven
             + self.dropped_unexpected
             + self.dropped_rate_limited
             + self.dropped_over_budget

@@ -14,7 +14,7 @@ use crate::constants::CHALLENGE_BYTES;
 use crate::id::Id;
 use crate::identity::Identity;
 use crate::record::{PublicKey, Signature};
-use crate::wire::NetworkId;
+use crate::wire::{Auth, Header, NetworkId};
 use crate::work::{Difficulty, IdWork, WorkError, WorkHasher};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -111,6 +111,19 @@ impl Credentials {
         })
     }
 
+    /// Credentials for a client (a node of role `Client`): it never answers, so it never
+    /// proves anything and needs no id work; it checks the nodes it asks in `scheme`. Its id
+    /// is `blake3(key)`, which no routing table holds.
+    pub fn client(identity: &Identity, scheme: IdentityScheme) -> Credentials {
+        Credentials {
+            public_key: identity.public_key(),
+            work: IdWork::default(),
+            id: identity.id(),
+            scheme,
+            signing: Some(identity.signing_key().clone()),
+        }
+    }
+
     /// Modelled credentials (the simulator): any 32 bytes as the key, id `blake3(key)`.
     pub fn modelled(public_key: PublicKey) -> Credentials {
         Credentials {
@@ -140,6 +153,17 @@ impl Credentials {
     /// The scheme these credentials prove in (and a node holding them checks others in).
     pub fn scheme(&self) -> IdentityScheme {
         self.scheme
+    }
+
+    /// The `auth` of an answer to a request whose header is `asked`: the proof over its
+    /// challenge if it carries one (for drivers and tests that answer requests themselves).
+    pub fn answer_auth(&self, asked: &Header) -> Auth {
+        match &asked.auth {
+            Auth::Challenge(challenge) => {
+                Auth::Proof(self.prove(asked.network, challenge, &asked.sender))
+            }
+            Auth::None | Auth::Proof(_) => Auth::None,
+        }
     }
 
     /// The proof answering `challenge` from `verifier` on `network`.
@@ -181,16 +205,16 @@ fn modelled_signature(key: &PublicKey, message: &[u8]) -> Signature {
 #[derive(Debug)]
 pub struct ProofChecker {
     scheme: IdentityScheme,
-    hasher: Option<WorkHasher>,
     checked: BTreeMap<PublicKey, (IdWork, Id)>,
 }
 
 impl ProofChecker {
-    /// A checker for `scheme`. The modelled scheme keeps no cache and no Argon2 memory.
+    /// A checker for `scheme`. It holds no Argon2 memory between checks (a node checks a new
+    /// peer now and then; a megabyte per node would be felt by a swarm of thousands of nodes
+    /// in one process), and the modelled scheme keeps no cache.
     pub fn new(scheme: IdentityScheme) -> ProofChecker {
         ProofChecker {
             scheme,
-            hasher: None,
             checked: BTreeMap::new(),
         }
     }
@@ -247,10 +271,7 @@ impl ProofChecker {
         {
             return Ok(*id);
         }
-        let id = self
-            .hasher
-            .get_or_insert_with(WorkHasher::new)
-            .check(key, work, difficulty)?;
+        let id = WorkHasher::new().check(key, work, difficulty)?;
         if self.checked.len() >= CHECKED_WORK_CACHE {
             // Forget an arbitrary (the smallest) key: any bounded rule will do, the cache only
             // saves work.

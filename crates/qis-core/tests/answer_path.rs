@@ -16,7 +16,8 @@ use proptest::prelude::*;
 use qis_core::constants::PROTOCOL_VERSION;
 use qis_core::wire::{self, Body, Contact, Header, Message, NetworkId, Role, Token, TxId};
 use qis_core::{
-    Duration, Event, Id, Identity, Node, NodeSecret, OpId, RecordKind, SignedRecord, SimAddr, Time,
+    Credentials, Duration, Event, Id, Identity, Node, NodeSecret, OpId, RecordKind, SignedRecord,
+    SimAddr, Time,
 };
 
 /// The peer it asks.
@@ -164,7 +165,7 @@ impl Harness {
         let mut node = Node::new(
             qis_core::Config::default(),
             NodeSecret::from_bytes([1; 32]),
-            me.public_key(),
+            Credentials::modelled(me.public_key()),
             now,
         );
         let op = match request {
@@ -191,8 +192,9 @@ impl Harness {
             version: PROTOCOL_VERSION,
             network: NetworkId::MAIN,
             txid: asked.header.txid,
-            sender: peer.public_key(),
+            sender: peer.id(),
             role: Role::Node,
+            auth: Credentials::modelled(peer.public_key()).answer_auth(&asked.header),
         };
         let token = Token([0x5a; 8]);
         let contacts = (10..14u32)
@@ -239,8 +241,10 @@ impl Harness {
     /// The genuine answer's header, encoded: the answer's bytes up to its body (a `Ping` body
     /// is the single byte of its variant index).
     fn header_bytes(&self) -> Vec<u8> {
+        let peer = Credentials::modelled(identity(2).public_key());
         let header = Header {
-            sender: identity(2).public_key(),
+            sender: peer.id(),
+            auth: peer.answer_auth(&self.asked.header),
             ..self.asked.header.clone()
         };
         let mut bytes = wire::encode(&Message::<SimAddr> {
@@ -336,8 +340,9 @@ impl Harness {
                 version: PROTOCOL_VERSION,
                 network: NetworkId::MAIN,
                 txid,
-                sender: identity(3).public_key(),
+                sender: identity(3).id(),
                 role: Role::Client,
+                auth: wire::Auth::None,
             },
             body: Body::Ping,
         })

@@ -3,7 +3,7 @@
 //! party or at nowhere.
 
 use qis_core::wire::{self, Body, Contact, Header, Message, NetworkId, Role};
-use qis_core::{Config, Id, Identity, Node, NodeSecret, Time};
+use qis_core::{Config, Credentials, Id, Identity, Node, NodeSecret, Time};
 use std::net::SocketAddr;
 
 #[test]
@@ -14,7 +14,7 @@ fn a_lookup_never_follows_contacts_no_node_can_have() {
     let mut node: Node<SocketAddr> = Node::new(
         Config::default(),
         NodeSecret::from_bytes([1; 32]),
-        me.public_key(),
+        Credentials::modelled(me.public_key()),
         Time::ZERO,
     );
     node.add_contact(Time::ZERO, peer.id(), peer_addr);
@@ -44,8 +44,9 @@ fn a_lookup_never_follows_contacts_no_node_can_have() {
     });
     let answer = wire::encode(&Message::<SocketAddr> {
         header: Header {
-            sender: peer.public_key(),
+            sender: peer.id(),
             role: Role::Node,
+            auth: Credentials::modelled(peer.public_key()).answer_auth(&asked.header),
             ..asked.header
         },
         body: Body::Nodes {

@@ -6,7 +6,8 @@
 use qis_core::constants::MAX_CLOCK_SKEW;
 use qis_core::wire::{self, Body, Header, Message, NetworkId, Role, StoreRefusal, StoreStatus};
 use qis_core::{
-    Config, Id, Identity, Node, NodeSecret, RecordKind, SignedRecord, StoreLimits, Time,
+    Config, Credentials, Id, Identity, Node, NodeSecret, RecordKind, SignedRecord, StoreLimits,
+    Time,
 };
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -32,7 +33,7 @@ impl Harness {
             node: Node::new(
                 config,
                 NodeSecret::from_bytes([1; 32]),
-                me.public_key(),
+                Credentials::modelled(me.public_key()),
                 Time::ZERO,
             ),
             tokens: BTreeMap::new(),
@@ -55,8 +56,9 @@ impl Harness {
                 version: qis_core::constants::PROTOCOL_VERSION,
                 network: NetworkId::MAIN,
                 txid: wire::TxId(self.txid),
-                sender: sender.public_key(),
+                sender: sender.id(),
                 role,
+                auth: wire::Auth::None,
             },
             body,
         };

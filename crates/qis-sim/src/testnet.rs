@@ -15,7 +15,8 @@ use crate::engine::{Action, EventQueue};
 use crate::network::{Network, NetworkConfig, Site};
 use crate::random::{SimRng, mix, stream};
 use qis_core::{
-    Config, Duration, Event, Identity, Node, NodeSecret, OpId, OpResult, PublicKey, SimAddr, Time,
+    Config, Credentials, Duration, Event, Identity, Node, NodeSecret, OpId, OpResult, PublicKey,
+    SimAddr, Time,
 };
 use rand::RngExt;
 use std::collections::{BTreeMap, VecDeque};
@@ -121,11 +122,24 @@ impl TestNet {
         self.add_node_with(config, Identity::from_secret_key(key))
     }
 
-    /// Adds a node with `config` and `identity`, and returns its address.
+    /// Adds a node with `config` and `identity`, proving itself in the modelled scheme (its id
+    /// is `identity.id()`), and returns its address.
     pub fn add_node_with(&mut self, config: Config, identity: Identity) -> SimAddr {
+        let credentials = Credentials::modelled(identity.public_key());
+        self.add_node_with_credentials(config, identity, credentials)
+    }
+
+    /// Adds a node with `config` proving itself with `credentials` (real ones, for tests of
+    /// the real scheme), `identity` being the key they hold; returns its address.
+    pub fn add_node_with_credentials(
+        &mut self,
+        config: Config,
+        identity: Identity,
+        credentials: Credentials,
+    ) -> SimAddr {
         let index = self.members.len() as u32;
         let secret = NodeSecret::from_bytes(derive(self.seed, u64::from(index), "qis-sim testnet"));
-        let mut node = Node::new(config, secret, identity.public_key(), self.now());
+        let mut node = Node::new(config, secret, credentials, self.now());
         crate::set_wall_clock(&mut node, self.now());
         let site = self.model.site(&mut self.rng);
         self.members.push(Member {

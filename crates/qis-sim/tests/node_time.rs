@@ -4,7 +4,7 @@
 
 use qis_core::constants::{PROTOCOL_VERSION, TOKEN_ROTATION};
 use qis_core::wire::{
-    self, Body, Header, Message, NetworkId, Role, StoreRefusal, StoreStatus, TxId,
+    self, Auth, Body, Header, Message, NetworkId, Role, StoreRefusal, StoreStatus, TxId,
 };
 use qis_core::{Config, Duration, Id, OpResult, RecordKind, SignedRecord, SimAddr, Time};
 use qis_sim::TestNet;
@@ -176,8 +176,9 @@ fn a_token_is_accepted_across_one_rotation_but_not_two() {
                 version: PROTOCOL_VERSION,
                 network: NetworkId::MAIN,
                 txid: TxId(txid),
-                sender: publisher.public_key(),
+                sender: publisher.id(),
                 role: Role::Node,
+                auth: Auth::None,
             },
             body: Body::Store {
                 key: Id::hash(b"key"),

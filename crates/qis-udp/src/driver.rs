@@ -4,8 +4,8 @@ use super::handle::{Command, NodeHandle, NodeStats};
 use super::mismatch::{Mismatch, Mismatches, Note};
 use super::prometheus::{LookupKind, LookupStats};
 use super::socket::canonical;
+use qis_core::Credentials;
 use qis_core::NodeSecret;
-use qis_core::PublicKey;
 use qis_core::Time;
 use qis_core::constants::MAX_DATAGRAM;
 use qis_core::wire::Role;
@@ -41,12 +41,12 @@ struct Driver {
 pub(super) fn start(
     socket: UdpSocket,
     addr: SocketAddr,
-    public_key: PublicKey,
+    credentials: Credentials,
     secret: NodeSecret,
     config: Config,
 ) -> NodeHandle {
     let (tx, rx) = mpsc::unbounded_channel();
-    let mut node = Node::new(config, secret, public_key, Time::ZERO);
+    let mut node = Node::new(config, secret, credentials, Time::ZERO);
     node.set_unix_time(Time::ZERO, unix_secs());
     let id = node.id();
     let driver = Driver {

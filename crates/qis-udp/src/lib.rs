@@ -33,7 +33,7 @@ pub use published::{
 pub use socket::{SocketOptions, bind_udp};
 
 use qis_core::Config;
-use qis_core::Identity;
+use qis_core::Credentials;
 use std::net::SocketAddr;
 
 /// Everything needed to start a node on UDP.
@@ -69,12 +69,15 @@ pub enum NetError {
 /// Binds the socket and starts the node task on the current tokio runtime. The node's token
 /// secrets and transaction ids derive from fresh OS entropy drawn here, so two nodes never
 /// share them, whatever key and configuration they were given.
-pub async fn spawn(identity: &Identity, options: NodeOptions) -> Result<NodeHandle, NetError> {
+pub async fn spawn(
+    credentials: &Credentials,
+    options: NodeOptions,
+) -> Result<NodeHandle, NetError> {
     let socket = bind_udp(options.listen, &options.socket).map_err(|source| NetError::Bind {
         addr: options.listen,
         source,
     })?;
-    spawn_on(socket, identity, options.config).await
+    spawn_on(socket, credentials, options.config).await
 }
 
 /// Starts the node task on a socket already bound (by [`bind_udp`]), for a caller that binds
@@ -82,7 +85,7 @@ pub async fn spawn(identity: &Identity, options: NodeOptions) -> Result<NodeHand
 /// port, a key file). Secrets as in [`spawn`].
 pub async fn spawn_on(
     socket: tokio::net::UdpSocket,
-    identity: &Identity,
+    credentials: &Credentials,
     config: Config,
 ) -> Result<NodeHandle, NetError> {
     let mut entropy = [0u8; 32];
@@ -94,7 +97,7 @@ pub async fn spawn_on(
     Ok(driver::start(
         socket,
         local,
-        identity.public_key(),
+        credentials.clone(),
         qis_core::NodeSecret::from_bytes(entropy),
         config,
     ))

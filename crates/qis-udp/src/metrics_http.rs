@@ -215,7 +215,7 @@ async fn route(head: &[u8], node: &NodeHandle) -> (&'static str, Body, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use qis_core::{Config, Identity};
+    use qis_core::{Config, Credentials, Difficulty, IdWork, Identity};
     use std::time::Instant;
 
     async fn node() -> NodeHandle {
@@ -224,9 +224,9 @@ mod tests {
             config: Config::default(),
             socket: crate::SocketOptions::default(),
         };
-        crate::spawn(&Identity::from_secret_key([7; 32]), options)
-            .await
-            .unwrap()
+        let identity = Identity::from_secret_key([7; 32]);
+        let credentials = Credentials::real(&identity, IdWork(0), Difficulty::NONE).unwrap();
+        crate::spawn(&credentials, options).await.unwrap()
     }
 
     fn limits() -> MetricsLimits {

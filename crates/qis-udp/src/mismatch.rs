@@ -139,8 +139,8 @@ mod tests {
         SocketAddr::from(([127, 0, 0, 1], port))
     }
 
-    const V2: Mismatch = Mismatch::Version {
-        theirs: 2,
+    const V1: Mismatch = Mismatch::Version {
+        theirs: 1,
         ours: PROTOCOL_VERSION,
     };
 
@@ -148,37 +148,37 @@ mod tests {
     fn each_address_is_logged_once_and_memory_stays_bounded() {
         let mut m = Mismatches::default();
         let t = Time::ZERO;
-        assert_eq!(m.note(t, addr(1), V2), Note::First);
-        assert_eq!(m.note(t, addr(1), V2), Note::Again);
+        assert_eq!(m.note(t, addr(1), V1), Note::First);
+        assert_eq!(m.note(t, addr(1), V1), Note::Again);
         assert_eq!(m.peers()[0].datagrams, 2);
         for port in 2..=MAX_MISMATCHED_PEERS as u16 {
-            assert_eq!(m.note(t, addr(port), V2), Note::First);
+            assert_eq!(m.note(t, addr(port), V1), Note::First);
         }
         // Beyond the list: one summary now, quiet for a minute, then a summary of the rest.
-        assert_eq!(m.note(t, addr(1000), V2), Note::Summary(1));
+        assert_eq!(m.note(t, addr(1000), V1), Note::Summary(1));
         for port in 1001..1100 {
             assert_eq!(
-                m.note(t + Duration::from_secs(59), addr(port), V2),
+                m.note(t + Duration::from_secs(59), addr(port), V1),
                 Note::Quiet
             );
         }
         assert_eq!(
-            m.note(t + SUMMARY_EVERY, addr(2000), V2),
+            m.note(t + SUMMARY_EVERY, addr(2000), V1),
             Note::Summary(100)
         );
         assert_eq!(m.peers().len(), MAX_MISMATCHED_PEERS);
         // A listed address is still recognised.
-        assert_eq!(m.note(t, addr(5), V2), Note::Again);
+        assert_eq!(m.note(t, addr(5), V1), Note::Again);
     }
 
     #[test]
     fn mismatches_read_the_cores_reason() {
         let ours = NetworkId::from_name("a").unwrap();
-        assert_eq!(Mismatch::of_datagram(&[2, 0, 0], ours), Some(V2));
+        assert_eq!(Mismatch::of_datagram(&[1, 0, 0], ours), Some(V1));
         assert_eq!(Mismatch::of_datagram(&[], ours), None);
         assert_eq!(
-            V2.to_string(),
-            format!("speaks protocol version 2, we speak {PROTOCOL_VERSION}")
+            V1.to_string(),
+            format!("speaks protocol version 1, we speak {PROTOCOL_VERSION}")
         );
         let other = Mismatch::Network {
             theirs: NetworkId(0x1234_abcd),

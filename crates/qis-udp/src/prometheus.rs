@@ -206,6 +206,7 @@ pub fn render(stats: &NodeStats) -> String {
             ("unknown_txid", m.dropped_unknown_txid),
             ("spoofed", m.dropped_spoofed),
             ("wrong_sender", m.dropped_wrong_sender),
+            ("unproven", m.dropped_unproven),
             ("unexpected", m.dropped_unexpected),
             ("rate_limited", m.dropped_rate_limited),
             ("over_budget", m.dropped_over_budget),
@@ -247,6 +248,18 @@ pub fn render(stats: &NodeStats) -> String {
         "counter",
         "Requests resent after a timeout.",
         m.retries,
+    );
+    e.single(
+        "qis_identity_proofs_sent_total",
+        "counter",
+        "Identity proofs sent in answer to challenges.",
+        m.proofs_sent,
+    );
+    e.single(
+        "qis_identity_proofs_withheld_total",
+        "counter",
+        "Challenges answered without a proof because the requester's prefix was over its share of the signing budget.",
+        m.proofs_withheld,
     );
     e.single(
         "qis_network_notices_sent_total",
@@ -392,6 +405,7 @@ mod tests {
             dropped_rate_limited: 256,
             dropped_not_serving: 512,
             dropped_over_budget: 2048,
+            dropped_unproven: 4096,
             dropped_forged_records: 1024,
             ..Metrics::default()
         }
@@ -463,7 +477,7 @@ mod tests {
             .into_iter()
             .filter(|(name, _)| name.starts_with("qis_datagrams_dropped_total{"))
             .collect();
-        assert_eq!(reasons.len(), 11, "{reasons:?}");
+        assert_eq!(reasons.len(), 12, "{reasons:?}");
         let sum: f64 = reasons.iter().map(|(_, v)| v).sum();
         // A dropped_* counter added to Metrics::dropped() but not here fails this.
         assert_eq!(sum, metrics.dropped() as f64);

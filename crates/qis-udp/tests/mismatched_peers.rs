@@ -2,8 +2,8 @@
 //! side counts, remembers and tells the other.
 
 use qis_core::constants::PROTOCOL_VERSION;
-use qis_core::wire::{self, Body, Header, Message, NetworkId, Role, TxId};
-use qis_core::{Config, Identity, PublicKey};
+use qis_core::wire::{self, Auth, Body, Header, Message, NetworkId, Role, TxId};
+use qis_core::{Config, Credentials, Difficulty, Id, IdWork, Identity, IdentityScheme};
 use qis_udp::{Mismatch, NodeHandle, NodeOptions, NodeStats, SocketOptions, spawn};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -22,7 +22,19 @@ async fn start(name: &str, role: Role, secret: u8) -> NodeHandle {
         },
         socket: SocketOptions::default(),
     };
-    spawn(&Identity::from_secret_key([secret; 32]), options)
+    let identity = Identity::from_secret_key([secret; 32]);
+    let credentials = if role == Role::Client {
+        Credentials::client(
+            &identity,
+            IdentityScheme::Real {
+                difficulty: Difficulty::NONE,
+            },
+        )
+    } else {
+        Credentials::real(&identity, IdWork(0), Difficulty::NONE)
+            .expect("any work meets no difficulty")
+    };
+    spawn(&credentials, options)
         .await
         .expect("bind on loopback")
 }
@@ -101,8 +113,9 @@ async fn a_datagram_of_another_version_is_counted_remembered_and_not_answered() 
             version: PROTOCOL_VERSION,
             network: network("a"),
             txid: TxId(77),
-            sender: PublicKey([9; 32]),
+            sender: Id::hash(&[9; 32]),
             role: Role::Client,
+            auth: Auth::None,
         },
         body: Body::Ping,
     })

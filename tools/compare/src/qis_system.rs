@@ -87,7 +87,15 @@ impl QisSystem {
                     config,
                     socket: SocketOptions::default(),
                 };
-                let handle = qis_udp::spawn(&identity, options)
+                // The real identity scheme (a proof on first contact, one Argon2id check per
+                // new peer), at no id difficulty so the swarm starts at once.
+                let credentials = qis_core::Credentials::real(
+                    &identity,
+                    qis_core::IdWork(0),
+                    qis_core::Difficulty::NONE,
+                )
+                .map_err(|e| format!("qis credentials: {e}"))?;
+                let handle = qis_udp::spawn(&credentials, options)
                     .await
                     .map_err(|e| format!("qis spawn: {e}"))?;
                 let seeds: Vec<SocketAddr> = nodes[i.saturating_sub(BOOTSTRAP_FANOUT)..]
@@ -230,8 +238,9 @@ fn encode_find_node(
             version: PROTOCOL_VERSION,
             network,
             txid: TxId(txid),
-            sender: qis_core::PublicKey(sender),
+            sender: Id::from_bytes(sender),
             role: Role::Client,
+            auth: wire::Auth::None,
         },
         body: Body::FindNode {
             target,

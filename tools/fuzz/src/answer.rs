@@ -24,8 +24,8 @@ use crate::reader::Reader;
 use qis_core::constants::PROTOCOL_VERSION;
 use qis_core::wire::{self, Body, Contact, Header, Message, NetworkId, Role, Token, TxId};
 use qis_core::{
-    Config, Duration, Event, Id, Identity, Node, NodeSecret, OpId, RecordKind, SignedRecord,
-    SimAddr, Time,
+    Config, Credentials, Difficulty, Duration, Event, Id, IdWork, Identity, Node, NodeSecret, OpId,
+    RecordKind, SignedRecord, SimAddr, Time,
 };
 
 /// The peer the node asks.
@@ -88,7 +88,7 @@ impl Harness {
         let mut node = Node::new(
             Config::default(),
             NodeSecret::from_bytes([1; 32]),
-            identity(1).public_key(),
+            real(&identity(1)),
             now,
         );
         let op = match request {
@@ -114,8 +114,11 @@ impl Harness {
             version: PROTOCOL_VERSION,
             network: NetworkId::MAIN,
             txid: asked.header.txid,
-            sender: peer.public_key(),
+            sender: peer.id(),
             role: Role::Node,
+            // A real proof when challenged, so mutations reach the key, work and signature
+            // checks.
+            auth: real(&peer).answer_auth(&asked.header),
         };
         let token = Token([0x5a; 8]);
         let body = match asked.body {
@@ -254,8 +257,9 @@ impl Harness {
                 version: PROTOCOL_VERSION,
                 network: NetworkId::MAIN,
                 txid,
-                sender: identity(3).public_key(),
+                sender: identity(3).id(),
                 role: Role::Client,
+                auth: wire::Auth::None,
             },
             body: Body::Ping,
         })
@@ -309,4 +313,10 @@ fn mutate(bytes: &mut Vec<u8>, op: u8, at: usize, value: u8) {
         4 => bytes.truncate(at % (len + 1)),
         _ => {}
     }
+}
+
+/// Real credentials for `identity` at no id difficulty (any work is valid; the check still
+/// runs Argon2id and ed25519 in full).
+fn real(identity: &Identity) -> Credentials {
+    Credentials::real(identity, IdWork(0), Difficulty::NONE).expect("any work meets no difficulty")
 }

@@ -11,7 +11,10 @@
 
 use qis_core::constants::{MAX_DATAGRAM, PROTOCOL_VERSION};
 use qis_core::wire::{self, Body, Contact, Header, Message, NetworkId, Role, Token, TxId};
-use qis_core::{Config, Id, Identity, Node, NodeSecret, RecordKind, SignedRecord, SimAddr, Time};
+use qis_core::{
+    Config, Credentials, Difficulty, Id, IdWork, Identity, Node, NodeSecret, RecordKind,
+    SignedRecord, SimAddr, Time,
+};
 use std::net::SocketAddr;
 
 /// The fuzz target.
@@ -32,7 +35,7 @@ pub fn run(data: &[u8]) {
     let mut node: Node<SimAddr> = Node::new(
         Config::default(),
         NodeSecret::from_bytes([1; 32]),
-        me.public_key(),
+        Credentials::real(&me, IdWork(0), Difficulty::NONE).expect("any work meets no difficulty"),
         Time::ZERO,
     );
     let now = Time::from_millis(u64::from(control >> 1) * 1000);
@@ -79,8 +82,9 @@ pub fn seeds() -> Vec<Vec<u8>> {
         version: PROTOCOL_VERSION,
         network: NetworkId::MAIN,
         txid: TxId(77),
-        sender: Identity::from_secret_key([3; 32]).public_key(),
+        sender: Identity::from_secret_key([3; 32]).id(),
         role: Role::Node,
+        auth: wire::Auth::None,
     };
     let record = SignedRecord::sign(
         Identity::from_secret_key([4; 32]).signing_key(),
@@ -90,6 +94,13 @@ pub fn seeds() -> Vec<Vec<u8>> {
     )
     .expect("a small record signs");
     let token = Token([1; 8]);
+    let challenge = qis_core::Challenge([6; qis_core::constants::CHALLENGE_BYTES]);
+    let prover = Credentials::real(
+        &Identity::from_secret_key([3; 32]),
+        IdWork(0),
+        Difficulty::NONE,
+    )
+    .expect("any work meets no difficulty");
     let bodies: Vec<Body<SimAddr>> = vec![
         Body::Ping,
         Body::Pong { token },
@@ -131,8 +142,20 @@ pub fn seeds() -> Vec<Vec<u8>> {
         .into_iter()
         .map(|body| {
             let mut bytes = vec![0];
+            // Requests carry a challenge, answers a real proof, as on first contact.
+            let auth = if body.is_request() {
+                wire::Auth::Challenge(challenge)
+            } else {
+                prover.answer_auth(&Header {
+                    auth: wire::Auth::Challenge(challenge),
+                    ..header.clone()
+                })
+            };
             let message = Message {
-                header: header.clone(),
+                header: Header {
+                    auth,
+                    ..header.clone()
+                },
                 body,
             };
             bytes.extend(wire::encode(&message).expect("a sample encodes"));

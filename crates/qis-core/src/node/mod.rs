@@ -23,6 +23,7 @@ pub use event::{
 use crate::addr::PeerAddr;
 use crate::id::Id;
 use crate::metrics::Metrics;
+use crate::proof::{Credentials, ProofChecker};
 use crate::ratelimit::RateLimiter;
 use crate::record::{PublicKey, RecordId, SignedRecord};
 use crate::routing::RoutingTable;
@@ -51,7 +52,10 @@ struct Published {
 #[derive(Debug)]
 pub struct Node<A: PeerAddr> {
     config: Config,
-    public_key: PublicKey,
+    /// Our key, id work and id: what we prove ourselves with.
+    credentials: Credentials,
+    /// Checks others' identity proofs (in our credentials' scheme).
+    checker: ProofChecker,
     id: Id,
     /// Token secrets and the rate limiter's salt: never on the wire.
     secrets: SecretStream,
@@ -84,11 +88,12 @@ pub struct Node<A: PeerAddr> {
 }
 
 impl<A: PeerAddr> Node<A> {
-    /// A node with `public_key` (its id is `blake3(public_key)`), started at `now`. Its token
-    /// secrets, transaction ids and random choices all derive from `secret` through independent
-    /// keys (see [`NodeSecret`]): pass OS entropy on a real network.
-    pub fn new(config: Config, secret: NodeSecret, public_key: PublicKey, now: Time) -> Node<A> {
-        let id = public_key.id();
+    /// A node proving itself with `credentials` (its id is theirs, and it checks others' proofs
+    /// in their scheme), started at `now`. Its token secrets, transaction ids, challenges and
+    /// random choices all derive from `secret` through independent keys (see [`NodeSecret`]):
+    /// pass OS entropy on a real network.
+    pub fn new(config: Config, secret: NodeSecret, credentials: Credentials, now: Time) -> Node<A> {
+        let id = credentials.id();
         let mut secrets = SecretStream::new(&secret, SECRETS_PURPOSE);
         let txids = SecretStream::new(&secret, TXIDS_PURPOSE);
         let mut rng = Xoshiro256PlusPlus::from_seed(secret.derive(BEHAVIOUR_PURPOSE));
@@ -108,7 +113,8 @@ impl<A: PeerAddr> Node<A> {
             table: RoutingTable::new(id, config.table),
             store: RecordStore::new(config.store),
             config,
-            public_key,
+            checker: ProofChecker::new(credentials.scheme()),
+            credentials,
             id,
             secrets,
             txids,
@@ -155,7 +161,7 @@ impl<A: PeerAddr> Node<A> {
 
     /// This node's public key.
     pub fn public_key(&self) -> PublicKey {
-        self.public_key
+        self.credentials.public_key()
     }
 
     /// The configuration.

@@ -42,7 +42,7 @@ impl<A: PeerAddr> Node<A> {
             return;
         }
         let ours = self.config.network;
-        let Some(payload) = wire::network_notice::<A>(bytes, ours, self.public_key) else {
+        let Some(payload) = wire::network_notice::<A>(bytes, ours, self.id) else {
             return;
         };
         self.metrics.network_notices_sent += 1;

@@ -4,10 +4,13 @@ use super::Node;
 use super::command::Purpose;
 use super::timers::Timer;
 use crate::addr::PeerAddr;
-use crate::constants::{MAX_REQUEST_ATTEMPTS, TOKEN_ROTATION, UNVERIFIED_REQUEST_MIN};
+use crate::constants::{
+    CHALLENGE_BYTES, MAX_REQUEST_ATTEMPTS, TOKEN_ROTATION, UNVERIFIED_REQUEST_MIN,
+};
 use crate::id::Id;
+use crate::proof::Challenge;
 use crate::time::Time;
-use crate::wire::{self, Body, Header, Message, Padding, TxId};
+use crate::wire::{self, Auth, Body, Header, Message, Padding, TxId};
 
 /// A request awaiting its answer.
 #[derive(Debug, Clone)]
@@ -19,17 +22,32 @@ pub(super) struct Pending<A> {
     pub deadline: Time,
     pub attempt: u8,
     pub purpose: Purpose,
+    /// The challenge the answer must prove the responder's id over; `None` when the responder
+    /// already proved it (it is in our table at this address).
+    pub challenge: Option<Challenge>,
 }
 
 impl<A: PeerAddr> Node<A> {
-    pub(super) fn header(&self, txid: TxId) -> Header {
+    pub(super) fn header(&self, txid: TxId, auth: Auth) -> Header {
         Header {
             version: crate::constants::PROTOCOL_VERSION,
             network: self.config.network,
             txid,
-            sender: self.public_key,
+            sender: self.id,
             role: self.config.role,
+            auth,
         }
+    }
+
+    /// A fresh challenge for a request to `to_id` at `to`, unless it already proved its id: a
+    /// node in our table at that address answered an earlier challenge from there.
+    fn challenge_for(&mut self, to: &A, to_id: Option<Id>) -> Option<Challenge> {
+        if to_id.is_some_and(|id| self.is_table_peer(&id, to)) {
+            return None;
+        }
+        let mut challenge = [0u8; CHALLENGE_BYTES];
+        challenge.copy_from_slice(&self.txids.next_bytes()[..CHALLENGE_BYTES]);
+        Some(Challenge(challenge))
     }
 
     /// Queues `message` for `to`, counting it. An encoding failure is a bug in what we built,
@@ -56,7 +74,7 @@ impl<A: PeerAddr> Node<A> {
 
     /// Adds our token for `to` to a FIND request, or pads it when we have none, so that the
     /// full answer is within the amplification limit.
-    fn prepare(&self, mut body: Body<A>, to_id: Option<Id>, now: Time) -> Body<A> {
+    fn prepare(&self, mut body: Body<A>, to_id: Option<Id>, auth: Auth, now: Time) -> Body<A> {
         let token = self.known_token(to_id, now);
         match &mut body {
             Body::FindNode { token: t, pad, .. } | Body::FindValue { token: t, pad, .. } => {
@@ -64,7 +82,7 @@ impl<A: PeerAddr> Node<A> {
                 *pad = Padding(0);
                 if token.is_none() {
                     let probe = Message {
-                        header: self.header(TxId(u32::MAX)),
+                        header: self.header(TxId(u32::MAX), auth),
                         body: body.clone(),
                     };
                     let short = UNVERIFIED_REQUEST_MIN.saturating_sub(wire::encoded_len(&probe));
@@ -96,7 +114,9 @@ impl<A: PeerAddr> Node<A> {
         body: Body<A>,
         purpose: Purpose,
     ) {
-        let body = self.prepare(body, to_id, now);
+        let challenge = self.challenge_for(&to, to_id);
+        let auth = challenge.map_or(Auth::None, Auth::Challenge);
+        let body = self.prepare(body, to_id, auth, now);
         let txid = self.fresh_txid();
         let pending = Box::new(Pending {
             to,
@@ -106,6 +126,7 @@ impl<A: PeerAddr> Node<A> {
             deadline: now,
             attempt: 0,
             purpose,
+            challenge,
         });
         self.send_attempt(now, txid, pending);
     }
@@ -114,8 +135,9 @@ impl<A: PeerAddr> Node<A> {
     /// transaction id, so an answer to an earlier attempt that was only slow, not lost, is
     /// still accepted when it arrives.
     fn send_attempt(&mut self, now: Time, txid: TxId, mut pending: Box<Pending<A>>) {
+        let auth = pending.challenge.map_or(Auth::None, Auth::Challenge);
         let message = Message {
-            header: self.header(txid),
+            header: self.header(txid, auth),
             body: std::mem::replace(&mut pending.body, Body::Ping),
         };
         if !self.transmit(pending.to, &message) {

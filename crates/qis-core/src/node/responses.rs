@@ -3,6 +3,7 @@
 //! eviction check). Beside [`super::requests`], which sends them.
 
 use super::command::{Command, Goal, Purpose};
+use super::requests::Pending;
 use super::{Event, Node, OpId, PingReply};
 use crate::addr::PeerAddr;
 use crate::constants::GOOD_NODE_WINDOW;
@@ -11,17 +12,21 @@ use crate::lookup::Pager;
 use crate::record::SignedRecord;
 use crate::routing::Admission;
 use crate::time::Time;
-use crate::wire::{Body, Contact, Message, Role, Token};
+use crate::wire::{Auth, Body, Contact, Header, Message, Role, Token};
 
 impl<A: PeerAddr> Node<A> {
     /// An answer arrived: check it is genuine, learn from it, and hand it to its command.
     pub(super) fn on_response(&mut self, now: Time, from: A, message: Message<A>) {
-        let sender = message.header.sender.id();
+        let sender = message.header.sender;
         let Some(pending) = self.take_pending(message.header.txid, from, sender) else {
             return;
         };
         if pending.attempt == 0 {
             self.rtt.observe(now.saturating_since(pending.sent_at));
+        }
+        if !self.proves_sender(&pending, &message.header) {
+            self.metrics.dropped_unproven += 1;
+            return self.request_failed(now, pending.to_id, pending.purpose);
         }
         if !answers(&pending.body, &message.body) {
             self.metrics.dropped_unexpected += 1;
@@ -48,6 +53,23 @@ impl<A: PeerAddr> Node<A> {
             }
             Purpose::Page(op, stream) => self.on_page_answer(now, op, stream, message.body),
         }
+    }
+
+    /// True if the answer's sender is proven: we did not challenge it (it is a peer of our
+    /// table at this address, matched by `take_pending`), or its proof answers our challenge
+    /// for the id it claims. Anything else is treated as no answer: nothing an unproven node
+    /// says reaches a lookup, a table or a put's count of holders.
+    fn proves_sender(&mut self, pending: &Pending<A>, header: &Header) -> bool {
+        let Some(challenge) = &pending.challenge else {
+            return true;
+        };
+        let Auth::Proof(proof) = &header.auth else {
+            return false;
+        };
+        let network = self.config.network;
+        self.checker
+            .check(proof, &header.sender, network, challenge, &self.id)
+            .is_ok()
     }
 
     /// Offers a node that answered to the routing table; if its bucket is full, checks the

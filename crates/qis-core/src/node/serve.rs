@@ -7,11 +7,14 @@ use super::command::Purpose;
 use crate::addr::PeerAddr;
 use crate::constants::{AMPLIFICATION_FACTOR, MAX_CLOCK_SKEW, MAX_DATAGRAM, MAX_RECORD};
 use crate::id::Id;
+use crate::proof::Challenge;
 use crate::ratelimit::{Shed, Standing};
 use crate::record::RecordId;
 use crate::store::StoreError;
 use crate::time::Time;
-use crate::wire::{self, Body, Contact, Message, Role, StoreRefusal, StoreStatus, Token, TxId};
+use crate::wire::{
+    self, Auth, Body, Contact, Header, Message, Role, StoreRefusal, StoreStatus, Token,
+};
 
 impl<A: PeerAddr> Node<A> {
     pub(super) fn serve(&mut self, now: Time, from: A, request_len: usize, message: Message<A>) {
@@ -19,7 +22,7 @@ impl<A: PeerAddr> Node<A> {
             self.metrics.dropped_not_serving += 1;
             return;
         }
-        let sender = message.header.sender.id();
+        let sender = message.header.sender;
         let txid = message.header.txid;
         let verified = match &message.body {
             Body::FindNode { token, .. } | Body::FindValue { token, .. } => {
@@ -38,13 +41,20 @@ impl<A: PeerAddr> Node<A> {
             (request_len * AMPLIFICATION_FACTOR).min(MAX_DATAGRAM)
         };
         let token = self.tokens.mint(&from);
+        let auth = match &message.header.auth {
+            Auth::Challenge(challenge) => {
+                self.answer_challenge(now, &from, sender, verified, challenge)
+            }
+            Auth::None | Auth::Proof(_) => Auth::None,
+        };
+        let header = self.header(txid, auth);
         let answer = match message.body {
-            Body::Ping => Some(self.reply(txid, Body::Pong { token })),
+            Body::Ping => Some(reply(&header, Body::Pong { token })),
             Body::FindNode { target, .. } => {
-                Some(self.nodes_answer(txid, token, &target, sender, limit))
+                Some(self.nodes_answer(&header, token, &target, sender, limit))
             }
             Body::FindValue { key, start, .. } => {
-                Some(self.values_answer(txid, token, &key, &start, sender, limit))
+                Some(self.values_answer(&header, token, &key, &start, sender, limit))
             }
             Body::Store {
                 key,
@@ -52,7 +62,7 @@ impl<A: PeerAddr> Node<A> {
                 record,
             } => {
                 let status = self.accept_store(now, &from, sender, key, &presented, record);
-                Some(self.reply(txid, Body::StoreAck { status }))
+                Some(reply(&header, Body::StoreAck { status }))
             }
             _ => None,
         };
@@ -110,21 +120,35 @@ impl<A: PeerAddr> Node<A> {
     }
 
     /// True if `id` is in our routing table at `addr`: a peer that answered us from there.
-    fn is_table_peer(&self, id: &Id, addr: &A) -> bool {
+    pub(super) fn is_table_peer(&self, id: &Id, addr: &A) -> bool {
         self.table.get(id).is_some_and(|e| e.addr == *addr)
     }
 
-    fn reply(&self, txid: TxId, body: Body<A>) -> Message<A> {
-        Message {
-            header: self.header(txid),
-            body,
+    /// The proof answering `challenge` from `sender`, if the source may have one signed now:
+    /// sources that proved their address or sit in our table always may, strangers within
+    /// their prefix's share of the signing budget (a signature costs tens of microseconds, so
+    /// a flood of challenges must not buy one each).
+    fn answer_challenge(
+        &mut self,
+        now: Time,
+        from: &A,
+        sender: Id,
+        verified: bool,
+        challenge: &Challenge,
+    ) -> Auth {
+        if !verified && !self.may_check_signature(now, from, sender) {
+            self.metrics.proofs_withheld += 1;
+            return Auth::None;
         }
+        self.metrics.proofs_sent += 1;
+        let network = self.config.network;
+        Auth::Proof(self.credentials.prove(network, challenge, &sender))
     }
 
     /// The k closest contacts we know to `target` (never the asker itself), cut to `limit`.
     fn nodes_answer(
         &mut self,
-        txid: TxId,
+        header: &Header,
         token: Token,
         target: &Id,
         asker: Id,
@@ -141,8 +165,8 @@ impl<A: PeerAddr> Node<A> {
                 addr: e.addr,
             })
             .collect();
-        let mut answer = self.reply(
-            txid,
+        let mut answer = reply(
+            header,
             Body::Nodes {
                 token,
                 cut: false,
@@ -170,7 +194,7 @@ impl<A: PeerAddr> Node<A> {
     /// none, the closest nodes.
     fn values_answer(
         &mut self,
-        txid: TxId,
+        header: &Header,
         token: Token,
         key: &Id,
         start: &RecordId,
@@ -179,10 +203,10 @@ impl<A: PeerAddr> Node<A> {
     ) -> Message<A> {
         let total = self.store.count(key);
         if total == 0 {
-            return self.nodes_answer(txid, token, key, asker, limit);
+            return self.nodes_answer(header, token, key, asker, limit);
         }
-        let mut answer = self.reply(
-            txid,
+        let mut answer = reply(
+            header,
             Body::Values {
                 token,
                 total: total as u32,
@@ -283,5 +307,13 @@ impl<A: PeerAddr> Node<A> {
         }
         self.verifying.insert(id);
         self.send_request(now, addr, Some(id), Body::Ping, Purpose::Verify);
+    }
+}
+
+/// An answer with `header` (ours, echoing the request's transaction id).
+fn reply<A>(header: &Header, body: Body<A>) -> Message<A> {
+    Message {
+        header: header.clone(),
+        body,
     }
 }

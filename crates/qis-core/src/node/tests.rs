@@ -4,17 +4,18 @@ use super::*;
 use crate::addr::SimAddr;
 use crate::constants::MAX_VALUES_PER_PUBLISHER_PER_KEY;
 use crate::identity::Identity;
+use crate::proof::Credentials;
 use crate::record::RecordKind;
 use crate::secret::NodeSecret;
 use crate::time::Duration;
-use crate::wire::{Body, Header, Message, NetworkId, Role, TxId};
+use crate::wire::{Auth, Body, Header, Message, NetworkId, Role, TxId};
 
 fn node(n: u32) -> Node<SimAddr> {
     let identity = Identity::from_secret_key([n as u8; 32]);
     Node::new(
         Config::default(),
         NodeSecret::from_bytes([n as u8; 32]),
-        identity.public_key(),
+        Credentials::modelled(identity.public_key()),
         Time::ZERO,
     )
 }
@@ -141,15 +142,20 @@ fn garbage_and_hostile_datagrams_are_counted_and_harmless() {
     finished(&mut nodes[0], op);
     let target = &mut nodes[1];
     target.handle_datagram(Time::ZERO, SimAddr(7), &[]);
-    target.handle_datagram(Time::ZERO, SimAddr(7), &[1, 2, 3]);
+    target.handle_datagram(
+        Time::ZERO,
+        SimAddr(7),
+        &[crate::constants::PROTOCOL_VERSION, 2, 3],
+    );
     target.handle_datagram(Time::ZERO, SimAddr(7), &[9; 40]);
     target.handle_datagram(Time::ZERO, SimAddr(7), &[1; 2000]);
     let header = |network| Header {
-        version: 1,
+        version: crate::constants::PROTOCOL_VERSION,
         network,
         txid: TxId(5),
-        sender: Identity::from_secret_key([9; 32]).public_key(),
+        sender: Identity::from_secret_key([9; 32]).id(),
         role: Role::Node,
+        auth: Auth::None,
     };
     let foreign = wire::encode(&Message::<SimAddr> {
         header: header(NetworkId(1)),
@@ -220,11 +226,12 @@ fn an_unverified_requester_gets_an_answer_at_most_three_times_its_request() {
         finished(&mut nodes[i], op);
     }
     let header = Header {
-        version: 1,
+        version: crate::constants::PROTOCOL_VERSION,
         network: NetworkId::MAIN,
         txid: TxId(1),
-        sender: Identity::from_secret_key([99; 32]).public_key(),
+        sender: Identity::from_secret_key([99; 32]).id(),
         role: Role::Client,
+        auth: Auth::None,
     };
     let small = wire::encode(&Message::<SimAddr> {
         header,
@@ -254,13 +261,14 @@ mod hostile {
 
     /// Valid datagrams of every kind, as a peer might send them.
     fn samples() -> Vec<Vec<u8>> {
-        let sender = Identity::from_secret_key([3; 32]).public_key();
+        let sender = Identity::from_secret_key([3; 32]).id();
         let header = Header {
-            version: 1,
+            version: crate::constants::PROTOCOL_VERSION,
             network: NetworkId::MAIN,
             txid: TxId(77),
             sender,
             role: Role::Node,
+            auth: Auth::None,
         };
         let record = SignedRecord::sign(
             Identity::from_secret_key([4; 32]).signing_key(),
@@ -420,7 +428,12 @@ fn a_full_bucket_of_good_nodes_parks_newcomers_without_pinging() {
     let mut config = Config::default();
     config.table.bucket_size = 1;
     let secret = NodeSecret::from_bytes([0; 32]);
-    let first: Node<SimAddr> = Node::new(config, secret, identity.public_key(), Time::ZERO);
+    let first: Node<SimAddr> = Node::new(
+        config,
+        secret,
+        Credentials::modelled(identity.public_key()),
+        Time::ZERO,
+    );
     // Three nodes that fall into the same bucket of node 0.
     let bucket_of = |n: u32| first.table.bucket_index(&node(n).id());
     let same: Vec<u32> = (1..200u32)
@@ -479,7 +492,7 @@ fn a_forged_record_in_a_holders_page_is_dropped_and_counted() {
     let answer = wire::encode(&Message::<SimAddr> {
         header: Header {
             txid: asked.header.txid,
-            sender: nodes[1].public_key(),
+            sender: nodes[1].id(),
             ..asked.header
         },
         body: Body::Values {
@@ -525,7 +538,12 @@ fn a_flooding_prefix_cannot_crowd_out_table_peers_or_proven_sources() {
         ..Config::default()
     };
     let secret = NodeSecret::from_bytes([0; 32]);
-    let target: Node<SimAddr> = Node::new(config, secret, identity.public_key(), Time::ZERO);
+    let target: Node<SimAddr> = Node::new(
+        config,
+        secret,
+        Credentials::modelled(identity.public_key()),
+        Time::ZERO,
+    );
     let mut nodes = vec![target, node(1)];
     // Node 1 becomes a routing-table peer of node 0 (it answers node 0's ping).
     let op = nodes[0].ping(Time::ZERO, SimAddr(1));
@@ -538,8 +556,9 @@ fn a_flooding_prefix_cannot_crowd_out_table_peers_or_proven_sources() {
                 version: crate::constants::PROTOCOL_VERSION,
                 network: NetworkId::MAIN,
                 txid: TxId(txid),
-                sender: Identity::from_secret_key([txid as u8; 32]).public_key(),
+                sender: Identity::from_secret_key([txid as u8; 32]).id(),
                 role: Role::Client,
+                auth: Auth::None,
             },
             body,
         })
@@ -558,8 +577,9 @@ fn a_flooding_prefix_cannot_crowd_out_table_peers_or_proven_sources() {
             version: crate::constants::PROTOCOL_VERSION,
             network: NetworkId::MAIN,
             txid: TxId(9),
-            sender: nodes[1].public_key(),
+            sender: nodes[1].id(),
             role: Role::Node,
+            auth: Auth::None,
         },
         body: Body::Ping,
     })

@@ -2,7 +2,8 @@
 
 use crate::constants::MAX_NETWORK_NAME;
 use crate::id::Id;
-use crate::record::{PublicKey, RecordId, SignedRecord};
+use crate::proof::{Challenge, IdentityProof};
+use crate::record::{RecordId, SignedRecord};
 use crate::wire::padding::Padding;
 use serde::{Deserialize, Serialize};
 
@@ -83,6 +84,17 @@ pub enum Role {
     Client,
 }
 
+/// Identity proof traffic a message carries (see [`crate::proof`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Auth {
+    /// Nothing: the sender is already proven to the receiver, or is not asked to prove itself.
+    None,
+    /// A request's challenge: the answer must prove the responder's id over it.
+    Challenge(Challenge),
+    /// An answer's proof over the request's challenge.
+    Proof(IdentityProof),
+}
+
 /// Fields every message carries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header {
@@ -92,10 +104,13 @@ pub struct Header {
     pub network: NetworkId,
     /// Transaction id, echoed in the response.
     pub txid: TxId,
-    /// The sender's public key; its node id is `blake3(sender)`.
-    pub sender: PublicKey,
+    /// The id the sender claims. Claimed, not proven: only an [`Auth::Proof`] answering our
+    /// challenge proves it (or the sender's place in our routing table at that address).
+    pub sender: Id,
     /// Full node or client.
     pub role: Role,
+    /// A challenge (requests) or a proof (answers), if any.
+    pub auth: Auth,
 }
 
 /// A node as it appears in a `Nodes` answer.

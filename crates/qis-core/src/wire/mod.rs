@@ -8,8 +8,8 @@ mod padding;
 
 pub use codec::{WireError, decode, encode, encoded_len};
 pub use message::{
-    Body, Contact, Header, Message, NetworkId, NetworkNameError, Role, StoreRefusal, StoreStatus,
-    Token, TxId,
+    Auth, Body, Contact, Header, Message, NetworkId, NetworkNameError, Role, StoreRefusal,
+    StoreStatus, Token, TxId,
 };
 pub use notice::network_notice;
 pub use padding::Padding;

@@ -13,18 +13,14 @@
 
 use crate::addr::PeerAddr;
 use crate::constants::{AMPLIFICATION_FACTOR, PROTOCOL_VERSION, TOKEN_BYTES};
-use crate::record::PublicKey;
+use crate::id::Id;
 use crate::wire::codec::{WireError, decode, encode};
-use crate::wire::message::{Body, Header, Message, NetworkId, Role, Token};
+use crate::wire::message::{Auth, Body, Header, Message, NetworkId, Role, Token};
 
 /// The notice to send back for `request`, a datagram received by a node of network `ours`
-/// whose public key is `sender`: `Some` only when `request` is a well-formed request of another
+/// whose id is `sender`: `Some` only when `request` is a well-formed request of another
 /// network of this protocol version and the notice stays within the amplification limit.
-pub fn network_notice<A: PeerAddr>(
-    request: &[u8],
-    ours: NetworkId,
-    sender: PublicKey,
-) -> Option<Vec<u8>> {
+pub fn network_notice<A: PeerAddr>(request: &[u8], ours: NetworkId, sender: Id) -> Option<Vec<u8>> {
     let Err(WireError::WrongNetwork(theirs)) = decode::<A>(request, ours) else {
         return None;
     };
@@ -39,6 +35,7 @@ pub fn network_notice<A: PeerAddr>(
             txid: asked.header.txid,
             sender,
             role: Role::Node,
+            auth: Auth::None,
         },
         body: Body::Pong {
             token: Token([0; TOKEN_BYTES]),

@@ -12,9 +12,27 @@ fn header() -> Header {
         version: PROTOCOL_VERSION,
         network: NetworkId(u32::MAX),
         txid: TxId(u32::MAX),
-        sender: PublicKey([0xff; 32]),
+        sender: Id::from_bytes([0xff; 32]),
         role: Role::Client,
+        auth: Auth::None,
     }
+}
+
+/// The widest header a message of this kind can carry: a challenge on a request, the largest
+/// identity proof on an answer.
+fn widest_header<A>(body: &Body<A>) -> Header {
+    let auth = if body.is_request() {
+        Auth::Challenge(crate::proof::Challenge(
+            [0xff; crate::constants::CHALLENGE_BYTES],
+        ))
+    } else {
+        Auth::Proof(crate::proof::IdentityProof {
+            public_key: PublicKey([0xff; 32]),
+            work: crate::work::IdWork(u64::MAX),
+            signature: Signature([0xff; 64]),
+        })
+    };
+    Header { auth, ..header() }
 }
 
 fn widest_addr() -> SocketAddr {
@@ -89,7 +107,7 @@ fn largest_messages() -> Vec<Message<SocketAddr>> {
     bodies
         .into_iter()
         .map(|body| Message {
-            header: header(),
+            header: widest_header(&body),
             body,
         })
         .collect()
@@ -211,7 +229,7 @@ fn network_names_are_case_insensitive_and_validated() {
 #[test]
 fn a_request_of_another_network_gets_a_notice_of_ours_and_nothing_else_does() {
     let ours = NetworkId(7);
-    let us = PublicKey([7; 32]);
+    let us = Id::from_bytes([7; 32]);
     let ping = encode(&Message::<SocketAddr> {
         header: header(),
         body: Body::Ping,
@@ -251,7 +269,7 @@ proptest! {
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..1400)) {
         let _ = decode::<SocketAddr>(&bytes, NetworkId(u32::MAX));
         let _ = decode::<crate::addr::SimAddr>(&bytes, NetworkId(u32::MAX));
-        let _ = network_notice::<SocketAddr>(&bytes, NetworkId(7), PublicKey([0; 32]));
+        let _ = network_notice::<SocketAddr>(&bytes, NetworkId(7), Id::from_bytes([0; 32]));
         let _ = NetworkId::from_name(&String::from_utf8_lossy(&bytes));
     }
 
