@@ -15,7 +15,7 @@ use crate::id::Id;
 use crate::identity::Identity;
 use crate::record::{PublicKey, Signature};
 use crate::wire::{Auth, Header, NetworkId};
-use crate::work::{Difficulty, IdWork, WorkError, WorkHasher};
+use crate::work::{Difficulty, IdWork, WorkError, with_thread_hasher};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -101,7 +101,7 @@ impl Credentials {
         difficulty: Difficulty,
     ) -> Result<Credentials, ProofError> {
         let public_key = identity.public_key();
-        let id = WorkHasher::new().check(&public_key, work, difficulty)?;
+        let id = with_thread_hasher(|hasher| hasher.check(&public_key, work, difficulty))?;
         Ok(Credentials {
             public_key,
             work,
@@ -209,9 +209,8 @@ pub struct ProofChecker {
 }
 
 impl ProofChecker {
-    /// A checker for `scheme`. It holds no Argon2 memory between checks (a node checks a new
-    /// peer now and then; a megabyte per node would be felt by a swarm of thousands of nodes
-    /// in one process), and the modelled scheme keeps no cache.
+    /// A checker for `scheme`. It holds no Argon2 memory of its own (checks share one hasher
+    /// per thread), and the modelled scheme keeps no cache.
     pub fn new(scheme: IdentityScheme) -> ProofChecker {
         ProofChecker {
             scheme,
@@ -271,7 +270,7 @@ impl ProofChecker {
         {
             return Ok(*id);
         }
-        let id = WorkHasher::new().check(key, work, difficulty)?;
+        let id = with_thread_hasher(|hasher| hasher.check(key, work, difficulty))?;
         if self.checked.len() >= CHECKED_WORK_CACHE {
             // Forget an arbitrary (the smallest) key: any bounded rule will do, the cache only
             // saves work.

@@ -177,6 +177,18 @@ impl WorkHasher {
     }
 }
 
+thread_local! {
+    /// One hasher per thread for checks: a node checks a new peer now and then, and a swarm
+    /// of thousands of nodes in one process should hold one megabyte per thread, not per node,
+    /// nor map and unmap a fresh megabyte per check.
+    static CHECKER: std::cell::RefCell<Option<WorkHasher>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's shared hasher (created on first use).
+pub(crate) fn with_thread_hasher<R>(f: impl FnOnce(&mut WorkHasher) -> R) -> R {
+    CHECKER.with(|cell| f(cell.borrow_mut().get_or_insert_with(WorkHasher::new)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

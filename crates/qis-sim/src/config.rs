@@ -105,6 +105,19 @@ pub struct SimConfig {
     pub timers: Timers,
     /// Show a progress bar on stderr (only if it is a terminal).
     pub progress: bool,
+    /// How nodes prove their ids: modelled (the default: same message sizes, a hash's cost)
+    /// or the real scheme (ed25519 and Argon2id, slow: for small runs that check the model).
+    pub identities: SimIdentities,
+}
+
+/// How simulated nodes prove their ids (see `qis_core::IdentityScheme`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SimIdentities {
+    /// Modelled proofs: ids drawn as if solved, signatures that verify by construction.
+    #[default]
+    Modelled,
+    /// Real ed25519 keys and Argon2id id work of this difficulty, checked in full.
+    Real(qis_core::Difficulty),
 }
 
 impl SimConfig {
@@ -127,6 +140,7 @@ impl SimConfig {
             gets: 0,
             timers: Timers::default(),
             progress: false,
+            identities: SimIdentities::Modelled,
         }
     }
 

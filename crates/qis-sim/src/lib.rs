@@ -23,7 +23,7 @@ mod truth;
 mod workload;
 mod world;
 
-pub use config::{ChurnConfig, Formation, SimConfig, Timers, default_join_rate};
+pub use config::{ChurnConfig, Formation, SimConfig, SimIdentities, Timers, default_join_rate};
 pub use network::NetworkConfig;
 pub use report::SimReport;
 pub use sweep::{sweep_table, write_sweep_outputs};

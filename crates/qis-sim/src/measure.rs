@@ -153,6 +153,10 @@ impl Simulation {
                 super::config::Formation::Prefill => "prefill".into(),
             },
             join_refresh: self.config.join_refresh,
+            identities: match self.config.identities {
+                super::config::SimIdentities::Modelled => "modelled".into(),
+                super::config::SimIdentities::Real(_) => "real".into(),
+            },
             loss: self.config.network.loss,
             burst: self.config.network.burst,
             churn_median_s: self.config.churn.map(|c| c.median_session.as_secs_f64()),

@@ -139,6 +139,8 @@ pub struct SimReport {
     pub formation: String,
     /// Whether joins refreshed shallower buckets.
     pub join_refresh: bool,
+    /// How nodes proved their ids: `modelled`, or `real` (ed25519 and Argon2id).
+    pub identities: String,
     /// Average datagram loss rate configured.
     pub loss: f64,
     /// Mean loss burst length, if loss was bursty.

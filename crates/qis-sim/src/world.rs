@@ -1,7 +1,7 @@
 //! The simulated world: every node's core, the event loop that feeds them datagrams and
 //! timeouts in virtual time, and the bookkeeping of what the workload started.
 
-use super::config::{Formation, SimConfig};
+use super::config::{Formation, SimConfig, SimIdentities};
 use super::engine::{Action, EventQueue};
 use super::network::{Network, Site};
 use super::random::{SimRng, stream};
@@ -12,7 +12,7 @@ use qis_core::PublicKey;
 use qis_core::SimAddr;
 use qis_core::TableConfig;
 use qis_core::{Config, Event, Node, Transmit};
-use qis_core::{Credentials, NodeSecret};
+use qis_core::{Credentials, Difficulty, IdWork, Identity, NodeSecret, WorkHasher};
 use qis_core::{Duration, Time};
 use rand::RngExt;
 use std::collections::{BTreeMap, VecDeque};
@@ -179,9 +179,13 @@ impl Simulation {
         self.rng.keys.fill(&mut key[..]);
         let site = self.network.site(&mut self.rng.sites);
         let index = self.slots.len() as u32;
+        let key = match self.config.identities {
+            SimIdentities::Modelled => PublicKey(key),
+            SimIdentities::Real(_) => real_identity(self.config.seed, index).public_key(),
+        };
         self.slots.push(Slot {
             node: None,
-            key: PublicKey(key),
+            key,
             site,
             next_wake: NEVER,
             joined_pos: NOT_JOINED,
@@ -197,7 +201,12 @@ impl Simulation {
         let slot = &mut self.slots[index as usize];
         slot.incarnation += 1;
         let secret = node_secret(self.config.seed, index, slot.incarnation);
-        let credentials = Credentials::modelled(slot.key);
+        let credentials = match self.config.identities {
+            SimIdentities::Modelled => Credentials::modelled(slot.key),
+            SimIdentities::Real(difficulty) => {
+                real_credentials(self.config.seed, index, difficulty)
+            }
+        };
         let mut node = Node::new(self.node_config.clone(), secret, credentials, now);
         crate::set_wall_clock(&mut node, now);
         slot.node = Some(node);
@@ -399,6 +408,24 @@ impl Simulation {
 
 /// The secret of one incarnation of a simulated node, derived from the run seed: a simulation
 /// must be reproducible, and it has no attacker to keep secrets from.
+/// The real ed25519 key of slot `index` (with `--real-identities`), derived from the seed.
+fn real_identity(seed: u64, index: u32) -> Identity {
+    let mut input = [0u8; 12];
+    input[..8].copy_from_slice(&seed.to_le_bytes());
+    input[8..].copy_from_slice(&index.to_le_bytes());
+    Identity::from_secret_key(blake3::derive_key("qis-sim 2026-12 real node key", &input))
+}
+
+/// Real credentials of slot `index`: its key with the first work that meets `difficulty`
+/// (solved again at each start: real identities are for small runs).
+fn real_credentials(seed: u64, index: u32, difficulty: Difficulty) -> Credentials {
+    let identity = real_identity(seed, index);
+    let (work, _) = WorkHasher::new()
+        .solve(&identity.public_key(), difficulty, IdWork(0), u64::MAX)
+        .expect("an unbounded search finds work");
+    Credentials::real(&identity, work, difficulty).expect("solved work meets its difficulty")
+}
+
 fn node_secret(seed: u64, index: u32, incarnation: u32) -> NodeSecret {
     let mut input = [0u8; 16];
     input[..8].copy_from_slice(&seed.to_le_bytes());
