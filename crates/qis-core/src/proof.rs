@@ -284,6 +284,7 @@ impl ProofChecker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::work::WorkHasher;
 
     fn real_credentials(seed: u8, difficulty: Difficulty) -> Credentials {
         let identity = Identity::from_secret_key([seed; 32]);
