@@ -406,8 +406,6 @@ impl Simulation {
     }
 }
 
-/// The secret of one incarnation of a simulated node, derived from the run seed: a simulation
-/// must be reproducible, and it has no attacker to keep secrets from.
 /// The real ed25519 key of slot `index` (with `--real-identities`), derived from the seed.
 fn real_identity(seed: u64, index: u32) -> Identity {
     let mut input = [0u8; 12];
@@ -426,6 +424,8 @@ fn real_credentials(seed: u64, index: u32, difficulty: Difficulty) -> Credential
     Credentials::real(&identity, work, difficulty).expect("solved work meets its difficulty")
 }
 
+/// The secret of one incarnation of a simulated node, derived from the run seed: a simulation
+/// must be reproducible, and it has no attacker to keep secrets from.
 fn node_secret(seed: u64, index: u32, incarnation: u32) -> NodeSecret {
     let mut input = [0u8; 16];
     input[..8].copy_from_slice(&seed.to_le_bytes());
