@@ -108,7 +108,10 @@ impl Simulation {
         match (purpose, outcome) {
             (Job::Bootstrap, OpResult::Bootstrap(report)) => self.on_bootstrap(index, &report),
             (Job::Lookup, OpResult::FindNode(report)) => {
-                let initiator = self.slots[index as usize].key.id();
+                let slot = &self.slots[index as usize];
+                // The node's own id: with real identities it comes out of the id work, not
+                // the key alone.
+                let initiator = slot.node.as_ref().map_or(slot.key.id(), |n| n.id());
                 self.collector.on_lookup(&report, initiator, &self.live);
             }
             (Job::Put(_), OpResult::Put(report)) => self.collector.on_put(report.acks),

@@ -182,7 +182,7 @@ impl Simulation {
             .slots
             .iter()
             .enumerate()
-            .map(|(i, s)| (s.key.id(), i as u32))
+            .map(|(i, s)| (s.node.as_ref().map_or(s.key.id(), |n| n.id()), i as u32))
             .collect();
         sorted.sort_unstable();
         let k = self.node_config.k;
