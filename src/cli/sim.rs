@@ -90,6 +90,22 @@ pub struct SimArgs {
         requires = "real_identities"
     )]
     pub id_difficulty: u8,
+    /// Fraction of nodes that are adversaries (0 to 1): they run the real core, prove their
+    /// ids and answer pings, and attack as --attack says. Lookups, puts and gets are made by
+    /// honest nodes, and a lookup succeeds when it finds the honest node closest to its target.
+    #[arg(long, default_value_t = 0.0, value_name = "F")]
+    pub adversaries: f64,
+    /// What adversaries do, comma-separated, handed out in turn: drop (answer pings, drop the
+    /// rest), misroute (answer lookups with colluders), censor-store (acknowledge stores and
+    /// discard them), serve-publisher-only (serve values only to whoever stored them), on-off
+    /// (behave for a quarter of the window, then misroute and censor).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "drop,misroute,censor-store",
+        value_name = "LIST"
+    )]
+    pub attack: Vec<String>,
 }
 
 /// Why `qis sim` could not run.
@@ -221,6 +237,32 @@ impl SimArgs {
             republish: self.republish.unwrap_or(defaults.republish),
         };
         config.progress = !self.no_progress;
+        if !(0.0..1.0).contains(&self.adversaries) {
+            return Err(invalid("adversaries", "must be at least 0 and below 1"));
+        }
+        if self.adversaries > 0.0 {
+            let attacks = self
+                .attack
+                .iter()
+                .map(|name| {
+                    qis_sim::Attack::from_name(name.trim()).ok_or_else(|| {
+                        let known: Vec<&str> =
+                            qis_sim::Attack::ALL.iter().map(|a| a.name()).collect();
+                        invalid(
+                            "attack",
+                            format!("unknown attack {name:?} (known: {})", known.join(", ")),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            if attacks.is_empty() {
+                return Err(invalid("attack", "name at least one attack"));
+            }
+            config.adversaries = Some(qis_sim::AdversaryConfig {
+                fraction: self.adversaries,
+                attacks,
+            });
+        }
         if self.real_identities {
             let difficulty = qis_core::Difficulty::new(self.id_difficulty)
                 .map_err(|e| invalid("id-difficulty", e.to_string()))?;

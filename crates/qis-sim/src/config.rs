@@ -108,6 +108,8 @@ pub struct SimConfig {
     /// How nodes prove their ids: modelled (the default: same message sizes, a hash's cost)
     /// or the real scheme (ed25519 and Argon2id, slow: for small runs that check the model).
     pub identities: SimIdentities,
+    /// Adversarial nodes, if any (`--adversaries`, `--attack`).
+    pub adversaries: Option<crate::adversary::AdversaryConfig>,
 }
 
 /// How simulated nodes prove their ids (see `qis_core::IdentityScheme`).
@@ -141,6 +143,7 @@ impl SimConfig {
             timers: Timers::default(),
             progress: false,
             identities: SimIdentities::Modelled,
+            adversaries: None,
         }
     }
 

@@ -8,6 +8,7 @@
 //! puts and gets; the ground truth (`truth`) scores them. The same seed gives the same
 //! report, byte for byte, apart from the simulator's own speed and memory figures.
 
+mod adversary;
 mod config;
 mod engine;
 mod measure;
@@ -23,9 +24,10 @@ mod truth;
 mod workload;
 mod world;
 
+pub use adversary::{AdversaryConfig, Attack, AttackCounts};
 pub use config::{ChurnConfig, Formation, SimConfig, SimIdentities, Timers, default_join_rate};
 pub use network::NetworkConfig;
-pub use report::SimReport;
+pub use report::{AdversaryReport, SimReport};
 pub use sweep::{sweep_table, write_sweep_outputs};
 pub use testnet::{DEFAULT_ONE_WAY, Delivered, NetCounts, TestNet};
 pub use world::Simulation;

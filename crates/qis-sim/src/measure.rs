@@ -2,7 +2,7 @@
 //! turning the counters into a [`SimReport`].
 
 use super::engine::Action;
-use super::report::{ChurnCounts, Joins, SimReport, round3};
+use super::report::{AdversaryReport, ChurnCounts, Joins, SimReport, round3};
 use super::workload::{Collector, Job, Step, plan};
 use super::world::{Phase, Simulation};
 use qis_core::Id;
@@ -48,6 +48,8 @@ impl Simulation {
     fn begin_measuring(&mut self, now: Time) {
         self.phase = Phase::Measuring;
         self.window_end = now + self.config.window();
+        // On-off adversaries behave for the first quarter of the window, then turn.
+        self.adversaries.turn_at = Some(now + self.config.window() / 4);
         self.plan = plan(&self.config, now);
         self.traffic_at_start = self.traffic;
         let sizes: u64 = self
@@ -191,6 +193,12 @@ impl Simulation {
                 live_mean: round3(s.live_sum as f64 / s.live_samples.max(1) as f64),
             },
             values: self.collector.values(),
+            adversaries: self.config.adversaries.as_ref().map(|a| AdversaryReport {
+                fraction: a.fraction,
+                attacks: a.attacks.iter().map(|x| x.name().to_string()).collect(),
+                nodes: self.stats.adversaries,
+                counts: self.adversaries.counts,
+            }),
             virtual_s: round3(self.queue.now().as_micros() as f64 / 1e6),
             events,
             wall_s: round3(wall_s),

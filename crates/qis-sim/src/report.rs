@@ -174,6 +174,8 @@ pub struct SimReport {
     pub churn: ChurnCounts,
     /// Values.
     pub values: Values,
+    /// The adversaries and what they did, if the run had any.
+    pub adversaries: Option<AdversaryReport>,
     /// Virtual seconds simulated.
     pub virtual_s: f64,
     /// Events processed.
@@ -204,6 +206,19 @@ impl SimReport {
             ..self.clone()
         }
     }
+}
+
+/// Who attacked and how (`--adversaries`, `--attack`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AdversaryReport {
+    /// Fraction of nodes asked for.
+    pub fraction: f64,
+    /// The attacks, in the order they were handed out.
+    pub attacks: Vec<String>,
+    /// Adversarial slots drawn (churn's replacements included).
+    pub nodes: u64,
+    /// What they did.
+    pub counts: crate::adversary::AttackCounts,
 }
 
 impl fmt::Display for SimReport {
@@ -286,6 +301,20 @@ impl fmt::Display for SimReport {
                 v.acks_mean,
                 v.gets,
                 v.availability * 100.0
+            )?;
+        }
+        if let Some(a) = &self.adversaries {
+            let c = &a.counts;
+            writeln!(
+                f,
+                "  adversaries {} nodes ({:.0}%: {}); dropped {}, misrouted {}, stores discarded {}, values withheld {}",
+                a.nodes,
+                a.fraction * 100.0,
+                a.attacks.join(","),
+                c.dropped,
+                c.misrouted,
+                c.stores_discarded,
+                c.values_withheld
             )?;
         }
         writeln!(

@@ -1,6 +1,7 @@
 //! The simulated world: every node's core, the event loop that feeds them datagrams and
 //! timeouts in virtual time, and the bookkeeping of what the workload started.
 
+use super::adversary::{Adversaries, Attack, Intercept, Verdict, is_adversary};
 use super::config::{Formation, SimConfig, SimIdentities};
 use super::engine::{Action, EventQueue};
 use super::network::{Network, Site};
@@ -37,6 +38,8 @@ pub(super) struct Slot {
     pub incarnation: u32,
     /// Gilbert–Elliott loss state of the link toward this node.
     pub burst_bad: bool,
+    /// The attack this slot's node runs, if it is an adversary.
+    pub attack: Option<Attack>,
 }
 
 /// Where the run is.
@@ -95,6 +98,8 @@ pub struct Simulation {
     pub(super) window_end: Time,
     pub(super) pending_work: usize,
     pub(super) stats: RunStats,
+    /// The adversaries, if the run has any.
+    pub(super) adversaries: Adversaries,
 }
 
 /// Counters filled in as the run goes.
@@ -113,6 +118,8 @@ pub(super) struct RunStats {
     pub live_sum: u64,
     pub rss_before: u64,
     pub rss_formed: u64,
+    /// Adversaries drawn so far (to hand out the attacks in turn).
+    pub adversaries: u64,
 }
 
 impl Simulation {
@@ -165,6 +172,7 @@ impl Simulation {
             window_end: NEVER,
             pending_work: 0,
             stats: RunStats::default(),
+            adversaries: Adversaries::default(),
             config,
         };
         for _ in 0..sim.config.nodes {
@@ -183,7 +191,9 @@ impl Simulation {
             SimIdentities::Modelled => PublicKey(key),
             SimIdentities::Real(_) => real_identity(self.config.seed, index).public_key(),
         };
+        let attack = self.draw_attack(index);
         self.slots.push(Slot {
+            attack,
             node: None,
             key,
             site,
@@ -207,6 +217,9 @@ impl Simulation {
                 real_credentials(self.config.seed, index, difficulty)
             }
         };
+        if slot.attack.is_some() {
+            self.adversaries.up(index, credentials.clone());
+        }
         let mut node = Node::new(self.node_config.clone(), secret, credentials, now);
         crate::set_wall_clock(&mut node, now);
         slot.node = Some(node);
@@ -261,6 +274,9 @@ impl Simulation {
         match action {
             Action::Deliver { to, from, payload } => {
                 let now = self.queue.now();
+                if self.adversary_handles(to, from, &payload) {
+                    return;
+                }
                 match self.slots[to as usize].node.as_mut() {
                     Some(node) => {
                         node.handle_datagram(now, SimAddr(from), &payload);
@@ -355,7 +371,9 @@ impl Simulation {
         );
     }
 
-    /// A random joined node other than `except`, if any.
+    /// A random joined node other than `except`, if any. The workload's draws
+    /// (`rng_is_work`) are honest nodes only: lookups, puts and gets are what honest users do;
+    /// a joining node may bootstrap through anyone.
     pub(super) fn random_joined(&mut self, rng_is_work: bool, except: u32) -> Option<u32> {
         let n = self.joined.len();
         if n == 0 || (n == 1 && self.joined[0] == except) {
@@ -366,10 +384,58 @@ impl Simulation {
         } else {
             &mut self.rng.churn
         };
-        loop {
+        // Bounded: with adversaries at most a fraction below 1, an honest pick comes quickly.
+        for _ in 0..10_000 {
             let pick = self.joined[rng.random_range(0..n)];
-            if pick != except {
+            let honest = self.slots[pick as usize].attack.is_none();
+            if pick != except && (honest || !rng_is_work) {
                 return Some(pick);
+            }
+        }
+        None
+    }
+
+    /// The attack slot `index` runs: adversaries are drawn from the seed and the index, and
+    /// take the configured attacks in turn.
+    fn draw_attack(&mut self, index: u32) -> Option<Attack> {
+        let config = self.config.adversaries.as_ref()?;
+        if config.attacks.is_empty() || !is_adversary(self.config.seed, index, config.fraction) {
+            return None;
+        }
+        let nth = self.stats.adversaries as usize;
+        self.stats.adversaries += 1;
+        Some(config.attacks[nth % config.attacks.len()])
+    }
+
+    /// Passes a datagram for adversary `to` through its attack; true if the attack dealt with
+    /// it (dropped it, or answered with a lie).
+    fn adversary_handles(&mut self, to: u32, from: u32, payload: &[u8]) -> bool {
+        let Some(attack) = self.slots[to as usize].attack else {
+            return false;
+        };
+        if self.slots[to as usize].node.is_none() {
+            return false;
+        }
+        let at = Intercept {
+            slot: to,
+            from,
+            payload,
+            network: self.node_config.network,
+            k: self.node_config.k,
+            now: self.queue.now(),
+        };
+        match self.adversaries.intercept(attack, &at) {
+            Verdict::Pass => false,
+            Verdict::Drop => true,
+            Verdict::Answer(bytes) => {
+                self.send(
+                    to,
+                    Transmit {
+                        to: SimAddr(from),
+                        payload: bytes,
+                    },
+                );
+                true
             }
         }
     }
@@ -384,7 +450,11 @@ impl Simulation {
             return;
         };
         slot.joined_pos = self.joined.len() as u32;
-        self.live.insert(node.id());
+        // The truth lookups are judged by is the honest nodes: a lookup succeeds when it finds
+        // the honest node closest to its target.
+        if slot.attack.is_none() {
+            self.live.insert(node.id());
+        }
         self.joined.push(index);
     }
 
@@ -398,6 +468,9 @@ impl Simulation {
         slot.joined_pos = NOT_JOINED;
         if let Some(node) = slot.node.as_ref() {
             self.live.remove(&node.id());
+        }
+        if slot.attack.is_some() {
+            self.adversaries.down(index);
         }
         self.joined.swap_remove(pos as usize);
         if let Some(&moved) = self.joined.get(pos as usize) {
