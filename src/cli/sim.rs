@@ -106,6 +106,13 @@ pub struct SimArgs {
         value_name = "LIST"
     )]
     pub attack: Vec<String>,
+    /// Disjoint paths each lookup walks (1 to 8): d paths cost about d times the requests and
+    /// survive adversaries that lie on some of them.
+    #[arg(long, default_value_t = qis_core::constants::DEFAULT_LOOKUP_PATHS, value_name = "D")]
+    pub paths: usize,
+    /// Requests each lookup path keeps in flight (α).
+    #[arg(long, default_value_t = qis_core::constants::ALPHA, value_name = "N")]
+    pub alpha: usize,
 }
 
 /// Why `qis sim` could not run.
@@ -237,6 +244,17 @@ impl SimArgs {
             republish: self.republish.unwrap_or(defaults.republish),
         };
         config.progress = !self.no_progress;
+        if !(1..=qis_core::constants::MAX_LOOKUP_PATHS).contains(&self.paths) {
+            return Err(invalid(
+                "paths",
+                format!("must be 1 to {}", qis_core::constants::MAX_LOOKUP_PATHS),
+            ));
+        }
+        config.lookup_paths = self.paths;
+        if !(1..=16).contains(&self.alpha) {
+            return Err(invalid("alpha", "must be 1 to 16"));
+        }
+        config.alpha = self.alpha;
         if !(0.0..1.0).contains(&self.adversaries) {
             return Err(invalid("adversaries", "must be at least 0 and below 1"));
         }

@@ -11,8 +11,14 @@ pub const ID_BITS: usize = ID_BYTES * 8;
 /// Bucket size and replication factor (Kademlia paper, mainline, libp2p).
 pub const K: usize = 20;
 
-/// Lookup parallelism: requests in flight per lookup.
+/// Lookup parallelism: requests in flight per lookup (per disjoint path).
 pub const ALPHA: usize = 3;
+
+/// Most disjoint paths one lookup walks.
+pub const MAX_LOOKUP_PATHS: usize = 8;
+
+/// Disjoint paths a lookup walks by default (`Config::lookup_paths`).
+pub const DEFAULT_LOOKUP_PATHS: usize = 1;
 
 /// Largest UDP payload qis ever sends: fits the IPv6 minimum MTU (1280) minus IPv6 and UDP
 /// headers, so no datagram is ever IP-fragmented.

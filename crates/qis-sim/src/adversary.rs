@@ -71,7 +71,7 @@ pub struct AdversaryConfig {
 }
 
 /// What the adversaries did, for the report.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct AttackCounts {
     /// Requests dropped.
     pub dropped: u64,
@@ -81,6 +81,10 @@ pub struct AttackCounts {
     pub stores_discarded: u64,
     /// Value requests answered with colluders instead of the values held.
     pub values_withheld: u64,
+    /// At the end of the run, the share of honest nodes' routing-table entries that are
+    /// adversaries (their share of the nodes is the fraction asked for: more means the attack
+    /// crowded honest contacts out of tables).
+    pub table_share: f64,
 }
 
 /// What the wrapper decided for one datagram.
@@ -132,6 +136,11 @@ impl Adversaries {
         self.live.insert(credentials.id());
         self.slot_of.insert(credentials.id(), slot);
         self.credentials.insert(slot, credentials);
+    }
+
+    /// True if `id` is a live adversary.
+    pub(crate) fn is_adversary_id(&self, id: &Id) -> bool {
+        self.slot_of.contains_key(id)
     }
 
     /// Records that adversary `slot` went down.

@@ -110,6 +110,10 @@ pub struct SimConfig {
     pub identities: SimIdentities,
     /// Adversarial nodes, if any (`--adversaries`, `--attack`).
     pub adversaries: Option<crate::adversary::AdversaryConfig>,
+    /// Disjoint paths each lookup walks (`Config::lookup_paths`).
+    pub lookup_paths: usize,
+    /// Requests in flight per path (`Config::alpha`).
+    pub alpha: usize,
 }
 
 /// How simulated nodes prove their ids (see `qis_core::IdentityScheme`).
@@ -144,6 +148,8 @@ impl SimConfig {
             progress: false,
             identities: SimIdentities::Modelled,
             adversaries: None,
+            lookup_paths: qis_core::constants::DEFAULT_LOOKUP_PATHS,
+            alpha: qis_core::constants::ALPHA,
         }
     }
 

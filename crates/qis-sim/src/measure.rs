@@ -1,6 +1,7 @@
 //! The measurement window: starting the workload steps, collecting finished commands, and
 //! turning the counters into a [`SimReport`].
 
+use super::adversary::AttackCounts;
 use super::engine::Action;
 use super::report::{AdversaryReport, ChurnCounts, Joins, SimReport, round3};
 use super::workload::{Collector, Job, Step, plan};
@@ -125,6 +126,21 @@ impl Simulation {
         }
     }
 
+    /// The share of honest nodes' routing-table entries that are adversaries.
+    fn adversary_table_share(&self) -> f64 {
+        let (mut entries, mut adversarial) = (0u64, 0u64);
+        for slot in self.slots.iter().filter(|s| s.attack.is_none()) {
+            let Some(node) = slot.node.as_ref() else {
+                continue;
+            };
+            for entry in node.table().entries() {
+                entries += 1;
+                adversarial += u64::from(self.adversaries.is_adversary_id(&entry.id));
+            }
+        }
+        round3(adversarial as f64 / entries.max(1) as f64)
+    }
+
     /// The report of the finished run; `wall_s` is measured by the caller.
     pub(super) fn report(&mut self, wall_s: f64) -> SimReport {
         let (hops, rounds, requests, latency) = self.collector.spreads();
@@ -158,6 +174,7 @@ impl Simulation {
                 super::config::Formation::Prefill => "prefill".into(),
             },
             join_refresh: self.config.join_refresh,
+            lookup_paths: self.config.lookup_paths,
             identities: match self.config.identities {
                 super::config::SimIdentities::Modelled => "modelled".into(),
                 super::config::SimIdentities::Real(_) => "real".into(),
@@ -197,7 +214,10 @@ impl Simulation {
                 fraction: a.fraction,
                 attacks: a.attacks.iter().map(|x| x.name().to_string()).collect(),
                 nodes: self.stats.adversaries,
-                counts: self.adversaries.counts,
+                counts: AttackCounts {
+                    table_share: self.adversary_table_share(),
+                    ..self.adversaries.counts
+                },
             }),
             virtual_s: round3(self.queue.now().as_micros() as f64 / 1e6),
             events,

@@ -67,7 +67,10 @@ impl Simulation {
 
     /// A bootstrap finished: the node is in, or tries again through another node.
     pub(super) fn on_bootstrap(&mut self, index: u32, report: &BootstrapReport<SimAddr>) {
-        if report.bootstrap_answered == 0 || report.table_size == 0 {
+        // A bootstrap node that answers pings but not lookups (an adversary that drops) would
+        // leave the joiner knowing it alone: a join whose self-lookup got no answer has not
+        // joined, and is tried again through another node, as an operator would.
+        if report.bootstrap_answered == 0 || report.table_size == 0 || report.lookup.answered == 0 {
             self.stats.join_retries += 1;
             let at = self.queue.now() + JOIN_RETRY;
             self.queue.push(at, Action::Join { node: index });

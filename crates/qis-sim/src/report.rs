@@ -141,6 +141,8 @@ pub struct SimReport {
     pub join_refresh: bool,
     /// How nodes proved their ids: `modelled`, or `real` (ed25519 and Argon2id).
     pub identities: String,
+    /// Disjoint paths each lookup walked.
+    pub lookup_paths: usize,
     /// Average datagram loss rate configured.
     pub loss: f64,
     /// Mean loss burst length, if loss was bursty.

@@ -144,6 +144,8 @@ impl Simulation {
                 ..TableConfig::default()
             },
             join_refresh: config.join_refresh,
+            lookup_paths: config.lookup_paths,
+            alpha: config.alpha,
             refresh_interval: config.timers.refresh,
             replicate_interval: config.timers.replicate,
             republish_interval: config.timers.republish,

@@ -1,9 +1,17 @@
 //! The iterative lookup. It keeps candidates sorted by distance to the target, keeps at most α
 //! requests in flight to the closest candidates not yet asked, and ends when the k closest
 //! candidates it knows (failed ones excluded) have all answered, or no candidate is left.
+//!
+//! With d > 1 it walks d disjoint paths (S/Kademlia): the starting contacts are dealt to the
+//! paths in turn by distance, a contact learned from an answer joins the path of the node that
+//! named it unless another path already has it, and each path asks only its own candidates
+//! with its own α, until its own k closest have answered. No node is asked by two paths, so an
+//! adversary that lies on one path cannot steer the others; the result is the k closest of
+//! all the paths' answers.
 
 use super::report::{Hop, LookupReport};
 use crate::addr::PeerAddr;
+use crate::constants::MAX_LOOKUP_PATHS as MAX_PATHS;
 use crate::id::Id;
 use crate::time::Time;
 use crate::wire::{Contact, Token};
@@ -37,6 +45,8 @@ pub struct Candidate<A> {
     pub state: CandidateState,
     /// The address token it gave us in its answer (needed to store at it).
     pub token: Option<Token>,
+    /// The disjoint path it belongs to (0 when there is one).
+    pub path: u8,
 }
 
 /// A request the lookup wants sent.
@@ -56,7 +66,9 @@ pub struct Lookup<A> {
     width: usize,
     parallelism: usize,
     candidates: Vec<Candidate<A>>,
-    in_flight: usize,
+    paths: usize,
+    /// Requests in flight per path.
+    in_flight: [u16; MAX_PATHS],
     requests: u32,
     answered: u32,
     failed: u32,
@@ -75,20 +87,42 @@ impl<A: PeerAddr> Lookup<A> {
         parallelism: usize,
         now: Time,
     ) -> Lookup<A> {
+        Lookup::disjoint(target, local, start, width, parallelism, 1, now)
+    }
+
+    /// Like [`Lookup::new`], walking `paths` disjoint paths (1 to
+    /// [`crate::constants::MAX_LOOKUP_PATHS`]), each with
+    /// `width` and `parallelism` of its own.
+    pub fn disjoint(
+        target: Id,
+        local: Id,
+        start: impl IntoIterator<Item = Contact<A>>,
+        width: usize,
+        parallelism: usize,
+        paths: usize,
+        now: Time,
+    ) -> Lookup<A> {
         let mut lookup = Lookup {
             target,
             local,
             width,
             parallelism,
             candidates: Vec::new(),
-            in_flight: 0,
+            paths: paths.clamp(1, MAX_PATHS),
+            in_flight: [0; MAX_PATHS],
             requests: 0,
             answered: 0,
             failed: 0,
             started: now,
         };
         for contact in start {
-            lookup.learn(contact, 1);
+            lookup.learn(contact, 1, 0);
+        }
+        // Deal the starting contacts to the paths in turn, closest first, so every path starts
+        // as close to the target as the others.
+        let paths = lookup.paths;
+        for (rank, candidate) in lookup.candidates.iter_mut().enumerate() {
+            candidate.path = (rank % paths) as u8;
         }
         lookup
     }
@@ -98,14 +132,15 @@ impl<A: PeerAddr> Lookup<A> {
         self.target
     }
 
-    /// Candidates kept: enough beyond the k closest to replace failures without growing
-    /// without bound.
+    /// Candidates kept: enough beyond each path's k closest to replace failures without
+    /// growing without bound.
     fn capacity(&self) -> usize {
-        self.width * 4
+        self.width * 4 * self.paths
     }
 
-    /// Adds a candidate learned at `depth` unless known, ourselves, or too far to matter.
-    fn learn(&mut self, contact: Contact<A>, depth: u8) {
+    /// Adds a candidate learned at `depth` on `path` unless known (on any path), ourselves, or
+    /// too far to matter.
+    fn learn(&mut self, contact: Contact<A>, depth: u8, path: u8) {
         if contact.id == self.local {
             return;
         }
@@ -131,6 +166,7 @@ impl<A: PeerAddr> Lookup<A> {
                 depth,
                 state,
                 token: None,
+                path,
             },
         );
         // Drop the farthest candidate if it was never asked; asked ones stay so their answers
@@ -154,29 +190,33 @@ impl<A: PeerAddr> Lookup<A> {
         Some(&mut self.candidates[at])
     }
 
-    /// The k closest candidates that have not failed.
-    fn closest_live(&self) -> impl Iterator<Item = &Candidate<A>> {
+    /// The k closest candidates of `path` that have not failed.
+    fn closest_live(&self, path: u8) -> impl Iterator<Item = &Candidate<A>> {
         self.candidates
             .iter()
-            .filter(|c| c.state != CandidateState::Failed)
+            .filter(move |c| c.path == path && c.state != CandidateState::Failed)
             .take(self.width)
     }
 
-    /// The next request to send, if a slot is free and a candidate among the k closest live
-    /// ones has not been asked.
+    /// The next request to send, if a path has a free slot and a candidate among its k
+    /// closest live ones that has not been asked.
     pub fn next_request(&mut self) -> Option<LookupRequest<A>> {
-        if self.in_flight >= self.parallelism {
+        (0..self.paths as u8).find_map(|path| self.next_request_on(path))
+    }
+
+    fn next_request_on(&mut self, path: u8) -> Option<LookupRequest<A>> {
+        if usize::from(self.in_flight[usize::from(path)]) >= self.parallelism {
             return None;
         }
         let width = self.width;
         let candidate = self
             .candidates
             .iter_mut()
-            .filter(|c| c.state != CandidateState::Failed)
+            .filter(|c| c.path == path && c.state != CandidateState::Failed)
             .take(width)
             .find(|c| c.state == CandidateState::Fresh)?;
         candidate.state = CandidateState::InFlight;
-        self.in_flight += 1;
+        self.in_flight[usize::from(path)] += 1;
         self.requests += 1;
         Some(LookupRequest {
             id: candidate.id,
@@ -196,12 +236,13 @@ impl<A: PeerAddr> Lookup<A> {
         candidate.state = CandidateState::Answered;
         candidate.token = token;
         let depth = candidate.depth.saturating_add(1);
+        let path = candidate.path;
         if was == CandidateState::InFlight {
-            self.in_flight -= 1;
+            self.in_flight[usize::from(path)] -= 1;
         }
         self.answered += 1;
         for contact in nodes {
-            self.learn(*contact, depth);
+            self.learn(*contact, depth, path);
         }
     }
 
@@ -215,7 +256,8 @@ impl<A: PeerAddr> Lookup<A> {
             return;
         }
         candidate.state = CandidateState::Stalled;
-        self.in_flight -= 1;
+        let path = usize::from(candidate.path);
+        self.in_flight[path] -= 1;
     }
 
     /// `id` did not answer (the node already retried).
@@ -228,21 +270,29 @@ impl<A: PeerAddr> Lookup<A> {
             return;
         }
         candidate.state = CandidateState::Failed;
+        let path = usize::from(candidate.path);
         if was == CandidateState::InFlight {
-            self.in_flight -= 1;
+            self.in_flight[path] -= 1;
         }
         self.failed += 1;
     }
 
-    /// True once the k closest live candidates have all answered (or none is left).
+    /// True once every path's k closest live candidates have all answered (or none is left).
     pub fn is_finished(&self) -> bool {
-        self.closest_live()
-            .all(|c| c.state == CandidateState::Answered)
+        (0..self.paths as u8).all(|path| {
+            self.closest_live(path)
+                .all(|c| c.state == CandidateState::Answered)
+        })
     }
 
     /// Requests in flight.
     pub fn in_flight(&self) -> usize {
-        self.in_flight
+        self.in_flight.iter().map(|&n| usize::from(n)).sum()
+    }
+
+    /// The disjoint paths this lookup walks.
+    pub fn paths(&self) -> usize {
+        self.paths
     }
 
     /// The closest candidates that answered, closest first (at most k).

@@ -67,12 +67,13 @@ impl<A: PeerAddr> Node<A> {
                 id: e.id,
                 addr: e.addr,
             });
-        Lookup::new(
+        Lookup::disjoint(
             target,
             self.id,
             start,
             self.config.k,
             self.config.alpha,
+            self.config.lookup_paths,
             now,
         )
     }

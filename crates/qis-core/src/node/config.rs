@@ -1,7 +1,9 @@
 //! Node settings. Defaults are the protocol constants; the simulator and tests may shorten
 //! timers, but they run the same code.
 
-use crate::constants::{ALPHA, BUCKET_REFRESH, K, REPLICATE_INTERVAL, REPUBLISH_INTERVAL};
+use crate::constants::{
+    ALPHA, BUCKET_REFRESH, DEFAULT_LOOKUP_PATHS, K, REPLICATE_INTERVAL, REPUBLISH_INTERVAL,
+};
 use crate::ratelimit::RateLimit;
 use crate::record::{RecordPolicy, SignatureOnly};
 use crate::routing::TableConfig;
@@ -29,8 +31,11 @@ pub struct Config {
     pub role: Role,
     /// Replication factor and lookup width (k).
     pub k: usize,
-    /// Lookup parallelism (α).
+    /// Lookup parallelism (α), per disjoint path.
     pub alpha: usize,
+    /// Disjoint paths each lookup walks (1 to `MAX_LOOKUP_PATHS`): more paths cost about that
+    /// many times the requests and survive adversaries that lie on some of them.
+    pub lookup_paths: usize,
     /// Routing-table settings.
     pub table: TableConfig,
     /// Store limits.
@@ -59,6 +64,7 @@ impl Default for Config {
             role: Role::Node,
             k: K,
             alpha: ALPHA,
+            lookup_paths: DEFAULT_LOOKUP_PATHS,
             table: TableConfig::default(),
             store: StoreLimits::default(),
             rate_limit: Some(RateLimit::default()),
