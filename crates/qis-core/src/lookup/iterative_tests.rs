@@ -162,3 +162,37 @@ fn a_stalled_request_frees_its_slot_and_its_late_answer_still_counts() {
     assert_eq!(lookup.in_flight(), ALPHA - 1);
     assert_eq!(lookup.report(Time::ZERO).failed, 1);
 }
+
+/// Disjoint paths: no node is asked twice, each path keeps α in flight of its own, and when
+/// the nodes of one path lie (they name only each other, the liars closest to the target) the
+/// other path still reaches the true closest node.
+#[test]
+fn a_lying_path_cannot_steer_the_other() {
+    let world: Vec<_> = (1..=400).map(contact).collect();
+    let target = Id::hash(b"disjoint");
+    let honest_truth = closest_to(&target, &world[..300], 1)[0];
+    let liars: Vec<_> = world[300..].to_vec();
+    let is_liar = |id: &Id| liars.iter().any(|c| c.id == *id);
+    // Start from two contacts: the closest liar and a far honest node, one per path.
+    let start = vec![closest_to(&target, &liars, 1)[0], world[0]];
+    let mut lookup = Lookup::disjoint(target, contact(0).id, start, K, ALPHA, 2, Time::ZERO);
+    let mut asked = std::collections::BTreeSet::new();
+    let mut steps = 0;
+    while !lookup.is_finished() {
+        steps += 1;
+        assert!(steps < 5000, "bounded");
+        let Some(q) = lookup.next_request() else {
+            panic!("an unfinished lookup with nothing in flight has a query")
+        };
+        assert!(asked.insert(q.id), "asked twice: {:?}", q.id);
+        let answer = if is_liar(&q.id) {
+            closest_to(&target, &liars, K)
+        } else {
+            closest_to(&target, &world[..300], K)
+        };
+        lookup.on_answer(&q.id, &answer, None);
+    }
+    assert_eq!(lookup.paths(), 2);
+    let found: Vec<Id> = lookup.answered().map(|c| c.id).collect();
+    assert!(found.contains(&honest_truth.id), "the honest path found it");
+}
