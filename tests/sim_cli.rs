@@ -67,3 +67,22 @@ fn bad_arguments_are_explained() {
         .expect("refused");
     assert!(error.to_string().contains("unknown unit"), "{error}");
 }
+
+#[test]
+fn bad_adversary_arguments_are_explained() {
+    let error = qis::cli::sim::run(args("--nodes 10 --adversaries 1.0")).unwrap_err();
+    assert!(error.to_string().contains("--adversaries"), "{error}");
+    let error =
+        qis::cli::sim::run(args("--nodes 10 --adversaries 0.2 --attack drop,eclipse")).unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("--attack") && text.contains("\"eclipse\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("censor-store"),
+        "names the known attacks: {text}"
+    );
+    let error = qis::cli::sim::run(args("--nodes 10 --paths 9")).unwrap_err();
+    assert!(error.to_string().contains("--paths"), "{error}");
+}

@@ -1,0 +1,65 @@
+//! The adversarial workload, mounted and counted: colluding adversaries that drop, misroute,
+//! censor stores, serve only the publisher, or turn after behaving. Lookups, puts and gets
+//! are honest nodes'; a lookup succeeds when it finds the honest node closest to its target.
+
+use qis_sim::{AdversaryConfig, Attack, SimConfig, SimReport, simulate};
+
+fn attacked(fraction: f64, attacks: &[Attack], seed: u64) -> SimReport {
+    let mut config = SimConfig::new(600, 300, seed);
+    config.values = 20;
+    config.gets = 200;
+    config.adversaries = Some(AdversaryConfig {
+        fraction,
+        attacks: attacks.to_vec(),
+    });
+    simulate(config)
+}
+
+#[test]
+fn a_fifth_of_droppers_misrouters_and_censors_is_survived() {
+    let r = attacked(
+        0.2,
+        &[Attack::Drop, Attack::Misroute, Attack::CensorStore],
+        7,
+    );
+    let a = r.adversaries.as_ref().expect("adversaries reported");
+    assert!(
+        (90..150).contains(&a.nodes),
+        "about a fifth of 600 slots: {r}"
+    );
+    let c = &a.counts;
+    assert!(
+        c.dropped > 0 && c.misrouted > 0 && c.stores_discarded > 0,
+        "{r}"
+    );
+    assert!(r.success_rate >= 0.97, "{r}");
+    assert!(r.values.availability >= 0.97, "{r}");
+}
+
+#[test]
+fn adversaries_that_turn_or_serve_only_the_publisher_are_survived() {
+    for attack in [Attack::OnOff, Attack::ServePublisherOnly] {
+        let r = attacked(0.2, &[attack], 8);
+        assert!(
+            r.adversaries.as_ref().unwrap().counts.values_withheld > 0,
+            "{r}"
+        );
+        assert!(r.values.availability >= 0.97, "{attack:?}: {r}");
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_attacked_report() {
+    let strip = |mut r: SimReport| {
+        r.wall_s = 0.0;
+        r.events_per_s = 0.0;
+        r.peak_rss_bytes = 0;
+        r.bytes_per_node = 0;
+        r
+    };
+    let attacks = [Attack::Drop, Attack::Misroute, Attack::CensorStore];
+    assert_eq!(
+        strip(attacked(0.2, &attacks, 9)),
+        strip(attacked(0.2, &attacks, 9))
+    );
+}
