@@ -22,8 +22,9 @@ pub use durable::{
 };
 pub use handle::{NodeHandle, NodeStats};
 pub use keyfile::{
-    KEY_FILE, KEY_FILE_VERSION, KeyFileError, KeyRole, generate_identity, load_or_create_identity,
-    os_entropy,
+    KEY_FILE, KEY_FILE_VERSION, KeyFileError, KeyRole, MAX_SOLVER_THREADS, default_solver_threads,
+    generate_identity, load_or_create_credentials, load_or_create_identity, os_entropy,
+    solve_id_work,
 };
 pub use metrics_http::{MetricsLimits, MetricsServer, serve_metrics, serve_metrics_with};
 pub use mismatch::{MAX_MISMATCHED_PEERS, Mismatch, PeerMismatch, SUMMARY_EVERY};
