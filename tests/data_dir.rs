@@ -211,10 +211,9 @@ fn a_zero_byte_node_key_and_stale_temporaries_from_an_older_qis_are_replaced_at_
     let dir_arg = dir.to_str().unwrap();
     let node = Node::spawn(&home, &["--listen", "127.0.0.1:0", "--data-dir", dir_arg]);
     let warning = node.wait_for(|l| l.contains("WARN") && l.contains("node key file"));
-    assert!(warning.contains("the node id changed"), "{warning}");
+    assert!(warning.contains("the node gets a new id"), "{warning}");
     assert!(warning.contains("(empty;"), "{warning}");
     let id = node.started("id");
-    assert!(warning.contains(&id), "{warning} names {id}");
     drop(node);
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()

@@ -4,7 +4,7 @@ use super::common::{CliError, NetworkArgs, data_home, resolve, runtime};
 use qis_core::Config;
 use qis_core::TableConfig;
 use qis_udp::PublishedDir;
-use qis_udp::{DataDirLock, KeyRole, NetError, NodeHandle, SocketOptions, bind_udp, spawn_on};
+use qis_udp::{DataDirLock, NetError, NodeHandle, SocketOptions, bind_udp, spawn_on};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -89,9 +89,12 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
             }
         }
     }
-    let identity = qis_udp::load_or_create_identity(&data_dir, KeyRole::Node)?;
     let network = args.network.id()?;
-    let credentials = solve_credentials(&identity, args.network.difficulty()?)?;
+    let credentials = qis_udp::load_or_create_credentials(
+        &data_dir,
+        args.network.difficulty()?,
+        qis_udp::default_solver_threads(),
+    )?;
     let bootstrap = resolve(&args.bootstrap).await?;
     // The main network stores only the record kinds the outcome layer registers; raw values
     // (`qis put`) are for named test networks.
@@ -263,19 +266,4 @@ async fn serve_metrics(
         server.local_addr()
     );
     Ok(Some(server))
-}
-
-/// The node's credentials: its key with id work meeting `difficulty`.
-// Solved at every start for now; the work moves into the key file next.
-fn solve_credentials(
-    identity: &qis_core::Identity,
-    difficulty: qis_core::Difficulty,
-) -> Result<qis_core::Credentials, CliError> {
-    let mut hasher = qis_core::WorkHasher::new();
-    let key = identity.public_key();
-    let (work, _) = hasher
-        .solve(&key, difficulty, qis_core::IdWork(0), u64::MAX)
-        .ok_or_else(|| CliError::Failed("no id work found".into()))?;
-    qis_core::Credentials::real(identity, work, difficulty)
-        .map_err(|e| CliError::Failed(format!("id work: {e}")))
 }
