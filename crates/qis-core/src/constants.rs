@@ -90,6 +90,27 @@ pub const REPLACEMENT_CACHE: usize = 8;
 /// Default maximum routing-table entries that share one IP address.
 pub const DEFAULT_MAX_PER_IP: usize = 2;
 
+/// Default maximum entries of one k-bucket that share one wide prefix (IPv4 /24, IPv6 /48: one
+/// site or one provider's block). Addresses in one block are cheap to rent together, ids are
+/// cheap to grind per bucket, so without this one /24 of 253 addresses fills every bucket
+/// (issue 10 measured it taking a whole 500-entry table). At 2 a bucket of [`K`] needs ten
+/// distinct /24s, and an honest /24 is only refused a place in a bucket when it holds more
+/// than about a tenth of that bucket's id range (its expected share of a bucket of 20 is
+/// `20 * c / n` for `c` of `n` nodes). IPFS chose the same per-bucket figure after
+/// CVE-2020-10937, but per /16: qis keys on the /24 so that a cloud or carrier block of
+/// honest nodes is not charged for its whole provider.
+pub const DEFAULT_MAX_PER_PREFIX_IN_BUCKET: usize = 2;
+
+/// Default maximum entries of the whole routing table that share one wide prefix (IPv4 /24,
+/// IPv6 /48). The per-bucket limit alone would still let one /24 take 2 places in every
+/// bucket, 50 of a 500-entry table; at 10 it holds at most 10, 2% of a 500-entry table and
+/// about 7% of the 150 a node holds in a 2,000-node network. An honest /24 of `c` nodes in a
+/// network of `n` has about `c * len / n` entries in a table of `len`, so the cap binds only
+/// for a /24 holding a fifteenth of a 2,000-node network (`c` > 130) and never for one of
+/// at most 254 hosts in a network above 5,000 nodes; the simulator's clustered address model
+/// measures what it costs (`qis sim --clustered`).
+pub const DEFAULT_MAX_PER_PREFIX_IN_TABLE: usize = 10;
+
 /// Default maximum number of values stored under one key.
 pub const DEFAULT_MAX_VALUES_PER_KEY: usize = 4096;
 

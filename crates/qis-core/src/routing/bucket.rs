@@ -86,14 +86,14 @@ impl<A: PeerAddr> Bucket<A> {
         push_bounded(&mut self.replacements, entry, REPLACEMENT_CACHE);
     }
 
-    /// Removes `entries[at]` and promotes the newest replacement into its place, if any.
-    /// Returns the removed entry.
-    pub(super) fn evict(&mut self, at: usize) -> Entry<A> {
-        let gone = self.entries.remove(at);
-        if let Some(replacement) = self.replacements.pop() {
+    /// Removes `entries[at]` and promotes `replacements[promote]` into its place, if given
+    /// (the table chooses it: only it can count entries per address across buckets).
+    pub(super) fn evict(&mut self, at: usize, promote: Option<usize>) {
+        self.entries.remove(at);
+        if let Some(chosen) = promote {
+            let replacement = self.replacements.remove(chosen);
             self.entries.push(replacement);
         }
-        gone
     }
 }
 

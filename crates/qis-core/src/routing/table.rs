@@ -1,10 +1,15 @@
 //! The routing table proper. Only nodes that answered one of our requests are admitted, at most
-//! `max_per_host` per IP address; a full bucket keeps its old entries (long-lived nodes are the
-//! most likely to stay) and parks newcomers in a replacement cache until an entry fails.
+//! `max_per_host` per IP address and, per wide prefix (IPv4 /24, IPv6 /48),
+//! `max_per_prefix_in_bucket` per bucket and `max_per_prefix_in_table` in all; a full bucket
+//! keeps its old entries (long-lived nodes are the most likely to stay) and parks newcomers in
+//! a replacement cache until an entry fails. A replacement is promoted only if the limits
+//! still admit it then.
 
 use super::bucket::{Bucket, Entry, push_bounded};
 use crate::addr::PeerAddr;
-use crate::constants::{DEFAULT_MAX_PER_IP, K};
+use crate::constants::{
+    DEFAULT_MAX_PER_IP, DEFAULT_MAX_PER_PREFIX_IN_BUCKET, DEFAULT_MAX_PER_PREFIX_IN_TABLE, K,
+};
 use crate::id::{Distance, Id};
 use crate::time::{Duration, Time};
 use crate::wire::{Contact, Token};
@@ -19,6 +24,20 @@ pub struct TableConfig {
     pub bucket_size: usize,
     /// Entries that may share one IP address; 0 means no limit.
     pub max_per_host: usize,
+    /// Entries of one bucket that may share one wide prefix (IPv4 /24, IPv6 /48); 0 means no
+    /// limit.
+    pub max_per_prefix_in_bucket: usize,
+    /// Entries of the whole table that may share one wide prefix; 0 means no limit.
+    pub max_per_prefix_in_table: usize,
+}
+
+impl TableConfig {
+    /// True when no address limit is set, so admissions need not count anything.
+    fn unlimited(&self) -> bool {
+        self.max_per_host == 0
+            && self.max_per_prefix_in_bucket == 0
+            && self.max_per_prefix_in_table == 0
+    }
 }
 
 impl Default for TableConfig {
@@ -26,8 +45,30 @@ impl Default for TableConfig {
         TableConfig {
             bucket_size: K,
             max_per_host: DEFAULT_MAX_PER_IP,
+            max_per_prefix_in_bucket: DEFAULT_MAX_PER_PREFIX_IN_BUCKET,
+            max_per_prefix_in_table: DEFAULT_MAX_PER_PREFIX_IN_TABLE,
         }
     }
+}
+
+/// Why the table refused a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// It has our own id.
+    OwnId,
+    /// Its IP address has `max_per_host` entries already.
+    HostLimit,
+    /// Its wide prefix has `max_per_prefix_in_bucket` entries in its bucket, or
+    /// `max_per_prefix_in_table` in the table, already.
+    PrefixLimit,
+}
+
+/// How many entries share a candidate's IP address and wide prefix.
+#[derive(Debug, Clone, Copy, Default)]
+struct Crowding {
+    host: usize,
+    prefix_in_bucket: usize,
+    prefix_in_table: usize,
 }
 
 /// What happened when a node that answered was offered to the table.
@@ -45,8 +86,8 @@ pub enum Admission<A> {
         /// When it last answered us.
         least_recent_seen: Time,
     },
-    /// Refused: our own id, or too many entries for its IP address.
-    Refused,
+    /// Refused: our own id, or too many entries for its IP address or wide prefix.
+    Refused(Refusal),
 }
 
 /// k-buckets indexed by common prefix length with the local id.
@@ -107,19 +148,48 @@ impl<A: PeerAddr> RoutingTable<A> {
         bucket.entries.iter().find(|e| e.id == *id)
     }
 
-    fn host_count(&self, addr: &A) -> usize {
-        let host = addr.host_key();
-        self.buckets
-            .iter()
-            .flat_map(|b| &b.entries)
-            .filter(|e| e.addr.host_key() == host)
-            .count()
+    /// Counts the entries other than `except` that share `addr`'s IP address, and its wide
+    /// prefix in bucket `index` and in the whole table (one pass over the table).
+    fn crowding(&self, addr: &A, index: usize, except: Option<&Id>) -> Crowding {
+        let (host, prefix) = (addr.host_key(), addr.prefixes().wide);
+        let mut count = Crowding::default();
+        for (at, bucket) in self.buckets.iter().enumerate() {
+            for e in bucket.entries.iter().filter(|e| Some(&e.id) != except) {
+                count.host += usize::from(e.addr.host_key() == host);
+                if e.addr.prefixes().wide == prefix {
+                    count.prefix_in_table += 1;
+                    count.prefix_in_bucket += usize::from(at == index);
+                }
+            }
+        }
+        count
+    }
+
+    /// Why a node at `addr` may not take a place in bucket `index` now (not counting the entry
+    /// `except`, which is about to leave), if it may not. Loopback addresses are exempt: they
+    /// are all on this machine, never a Sybil from afar.
+    fn address_refusal(&self, addr: &A, index: usize, except: Option<&Id>) -> Option<Refusal> {
+        let limits = &self.config;
+        if limits.unlimited() || addr.exempt_from_host_limit() {
+            return None;
+        }
+        let count = self.crowding(addr, index, except);
+        let over = |limit: usize, count: usize| limit > 0 && count >= limit;
+        if over(limits.max_per_host, count.host) {
+            Some(Refusal::HostLimit)
+        } else if over(limits.max_per_prefix_in_bucket, count.prefix_in_bucket)
+            || over(limits.max_per_prefix_in_table, count.prefix_in_table)
+        {
+            Some(Refusal::PrefixLimit)
+        } else {
+            None
+        }
     }
 
     /// Offers a node that has just answered one of our requests from `addr`.
     pub fn on_answer(&mut self, id: Id, addr: A, now: Time, token: Option<Token>) -> Admission<A> {
         if id == self.local {
-            return Admission::Refused;
+            return Admission::Refused(Refusal::OwnId);
         }
         let index = self.bucket_index(&id);
         let bucket_size = self.config.bucket_size;
@@ -135,11 +205,8 @@ impl<A: PeerAddr> RoutingTable<A> {
             bucket.refresh(at, addr, now, token);
             return Admission::Refreshed;
         }
-        if self.config.max_per_host > 0
-            && !addr.exempt_from_host_limit()
-            && self.host_count(&addr) >= self.config.max_per_host
-        {
-            return Admission::Refused;
+        if let Some(refusal) = self.address_refusal(&addr, index, None) {
+            return Admission::Refused(refusal);
         }
         let entry = Entry::answered(id, addr, now, token);
         let bucket = self.bucket_mut(index, now);
@@ -172,8 +239,9 @@ impl<A: PeerAddr> RoutingTable<A> {
     }
 
     /// Records that `id` did not answer a request (after retries). An entry with a waiting
-    /// replacement is evicted at once; without one it stays (our own link may be the problem)
-    /// but is skipped once unreliable. Returns true if it was evicted.
+    /// replacement that the address limits admit in its place is evicted at once; without one
+    /// it stays (our own link may be the problem) but is skipped once unreliable. Returns true
+    /// if it was evicted.
     pub fn on_failure(&mut self, id: &Id) -> bool {
         let index = self.bucket_index(id);
         let Some(bucket) = self.buckets.get_mut(index) else {
@@ -184,27 +252,33 @@ impl<A: PeerAddr> RoutingTable<A> {
             return false;
         };
         bucket.entries[at].failures = bucket.entries[at].failures.saturating_add(1);
-        if bucket.replacements.is_empty() {
+        let Some(replacement) = self.admissible_replacement(index, id) else {
             return false;
-        }
-        bucket.evict(at);
+        };
+        self.buckets[index].evict(at, Some(replacement));
         true
+    }
+
+    /// The newest replacement of bucket `index` that the address limits admit once `leaving`
+    /// is gone (the position in its replacement cache).
+    fn admissible_replacement(&self, index: usize, leaving: &Id) -> Option<usize> {
+        let bucket = &self.buckets[index];
+        (0..bucket.replacements.len()).rev().find(|&at| {
+            let addr = &bucket.replacements[at].addr;
+            self.address_refusal(addr, index, Some(leaving)).is_none()
+        })
     }
 
     /// Removes `id` outright (it proved to be someone else, or left).
     pub fn remove(&mut self, id: &Id) -> bool {
         let index = self.bucket_index(id);
-        let Some(bucket) = self.buckets.get_mut(index) else {
+        let Some(at) = self.buckets.get(index).and_then(|b| b.position(id)) else {
             return false;
         };
-        match bucket.position(id) {
-            Some(at) => {
-                bucket.evict(at);
-                self.recount();
-                true
-            }
-            None => false,
-        }
+        let replacement = self.admissible_replacement(index, id);
+        self.buckets[index].evict(at, replacement);
+        self.recount();
+        true
     }
 
     fn recount(&mut self) {
