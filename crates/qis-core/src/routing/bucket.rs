@@ -91,9 +91,14 @@ impl<A: PeerAddr> Bucket<A> {
     pub(super) fn evict(&mut self, at: usize, promote: Option<usize>) {
         self.entries.remove(at);
         if let Some(chosen) = promote {
-            let replacement = self.replacements.remove(chosen);
-            self.entries.push(replacement);
+            self.promote(chosen);
         }
+    }
+
+    /// Moves `replacements[at]` into the live entries (most recently seen end).
+    pub(super) fn promote(&mut self, at: usize) {
+        let replacement = self.replacements.remove(at);
+        self.entries.push(replacement);
     }
 }
 

@@ -199,8 +199,8 @@ fn admitted_from(t: &RoutingTable<SocketAddr>, wide: u128) -> usize {
 
 /// Issue 10's attack: 253 addresses of one /24, two ids each (the per-IP limit), ground so that
 /// 20 land in each of 25 buckets, offered to a table that can hold 500. Without prefix limits
-/// they take all of it; with the defaults they hold the per-table cap, at most 2 per bucket,
-/// and 490 honest contacts from distinct /24s offered after them still get in.
+/// they take all of it; with the defaults they hold the per-table cap (10), at most 2 per
+/// bucket, and 490 honest contacts from distinct /24s offered after them still get in.
 #[test]
 fn one_slash_24_with_ids_ground_per_bucket_holds_at_most_the_table_cap() {
     const BUCKETS: usize = 25;
@@ -246,9 +246,17 @@ fn one_slash_24_with_ids_ground_per_bucket_holds_at_most_the_table_cap() {
     let wide = attack[0].1.prefixes().wide;
     assert_eq!(t.len(), DEFAULT_MAX_PER_PREFIX_IN_TABLE);
     assert_eq!(admitted_from(&t, wide), DEFAULT_MAX_PER_PREFIX_IN_TABLE);
-    assert_eq!(refused, BUCKETS * K - DEFAULT_MAX_PER_PREFIX_IN_TABLE);
+    // Each bucket took at most 2 of its 20 offers (some displaced shallower ones later).
+    assert!(refused >= BUCKETS * (K - DEFAULT_MAX_PER_PREFIX_IN_BUCKET));
+    // Its share ends in the deepest buckets, 2 each.
+    let deepest = BUCKETS - DEFAULT_MAX_PER_PREFIX_IN_TABLE / DEFAULT_MAX_PER_PREFIX_IN_BUCKET;
     for bucket in 0..BUCKETS {
-        assert!(t.bucket_len(bucket) <= DEFAULT_MAX_PER_PREFIX_IN_BUCKET);
+        let expected = if bucket >= deepest {
+            DEFAULT_MAX_PER_PREFIX_IN_BUCKET
+        } else {
+            0
+        };
+        assert_eq!(t.bucket_len(bucket), expected, "bucket {bucket}");
     }
 
     for (node, addr) in &honest {
@@ -364,4 +372,58 @@ fn replacements_are_promoted_only_within_the_prefix_limits() {
     assert!(t.remove(&ids[0]));
     assert!(t.get(&ids[K]).is_some());
     assert_eq!(t.bucket_len(0), K);
+}
+
+/// A /24 at its share of the table keeps it in the deepest buckets: a newcomer of it with room
+/// in a deeper bucket displaces its entry in the shallowest one, which refills from its
+/// replacements; with no such entry (or no room) the newcomer is refused.
+#[test]
+fn a_prefix_at_its_table_share_keeps_its_deepest_entries() {
+    let local = id(0);
+    let config = TableConfig {
+        max_per_prefix_in_table: 3,
+        ..TableConfig::default()
+    };
+    let mut t: RoutingTable<SocketAddr> = RoutingTable::new(local, config);
+    let crowded = |n: u32| v4(0x0a01_0200 | n, 1); // 10.1.2.n
+    let diverse = |n: u32| v4(0x0b00_0001 + (n << 8), 1);
+    // Bucket 0 full: 19 diverse entries and one of the crowded /24, one diverse replacement.
+    for n in 0..K as u32 - 1 {
+        t.on_answer(id_in_bucket(&local, 0, n), diverse(n), Time::ZERO, None);
+    }
+    let shallow = id_in_bucket(&local, 0, 100);
+    assert_eq!(
+        t.on_answer(shallow, crowded(1), Time::ZERO, None),
+        Admission::Inserted
+    );
+    let waiting = id_in_bucket(&local, 0, 101);
+    let parked = t.on_answer(waiting, diverse(101), Time::ZERO, None);
+    assert!(matches!(parked, Admission::Parked { .. }));
+    // Two more of the /24 in buckets 3 and 5: at its share (3).
+    for (bucket, n) in [(3, 2), (5, 3)] {
+        let node = id_in_bucket(&local, bucket, 200 + n);
+        assert_eq!(
+            t.on_answer(node, crowded(n), Time::ZERO, None),
+            Admission::Inserted
+        );
+    }
+    let refused = t.on_answer(id_in_bucket(&local, 0, 300), crowded(4), Time::ZERO, None);
+    assert_eq!(
+        refused,
+        Admission::Refused(Refusal::PrefixLimit),
+        "no shallower entry"
+    );
+    let deep = id_in_bucket(&local, 8, 301);
+    assert_eq!(
+        t.on_answer(deep, crowded(5), Time::ZERO, None),
+        Admission::Inserted
+    );
+    assert!(t.get(&shallow).is_none(), "the shallowest entry made way");
+    assert!(
+        t.get(&waiting).is_some(),
+        "and its bucket refilled from its replacements"
+    );
+    assert_eq!(t.bucket_len(0), K);
+    assert_eq!(admitted_from(&t, crowded(0).prefixes().wide), 3);
+    assert_eq!(t.len(), K + 3);
 }
