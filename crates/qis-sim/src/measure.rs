@@ -184,6 +184,7 @@ impl Simulation {
                 live_mean: round3(s.live_sum as f64 / s.live_samples.max(1) as f64),
             },
             values: self.collector.values(),
+            prefixes: self.prefix_report(),
             virtual_s: round3(self.queue.now().as_micros() as f64 / 1e6),
             events,
             wall_s: round3(wall_s),

@@ -1,6 +1,7 @@
 //! The simulated world: every node's core, the event loop that feeds them datagrams and
 //! timeouts in virtual time, and the bookkeeping of what the workload started.
 
+use super::addresses::Addresses;
 use super::config::{Formation, SimConfig};
 use super::engine::{Action, EventQueue};
 use super::network::{Network, Site};
@@ -78,6 +79,7 @@ pub struct Simulation {
     pub(super) queue: EventQueue,
     pub(super) slots: Vec<Slot>,
     pub(super) network: Network,
+    pub(super) addresses: Addresses,
     pub(super) rng: Rngs,
     pub(super) live: LiveIndex,
     pub(super) joined: Vec<u32>,
@@ -113,6 +115,8 @@ pub(super) struct RunStats {
     pub live_sum: u64,
     pub rss_before: u64,
     pub rss_formed: u64,
+    /// Offers refused by the prefix limits at node incarnations that have ended.
+    pub refused_prefix_departed: u64,
 }
 
 impl Simulation {
@@ -126,14 +130,17 @@ impl Simulation {
             keys: stream(config.seed, 5),
         };
         let network = Network::new(config.network, &mut rng.sites);
+        let addresses = Addresses::new(config.addresses, config.nodes, stream(config.seed, 7));
         let node_config = Config {
             // The simulator has no attackers, and a few busy nodes (bootstrap nodes, the
             // neighbourhood of popular keys) must not be throttled into looking dead.
             rate_limit: None,
-            // Every simulated node is its own host, so the per-host cap can never bind; turning
-            // it off only skips a scan of the table on every insert.
+            // Every simulated node is its own host, so the per-host cap can never bind; the
+            // prefix limits stay on, and the address model decides how often they bind.
             table: TableConfig {
                 max_per_host: 0,
+                max_per_prefix_in_bucket: config.max_per_prefix_in_bucket,
+                max_per_prefix_in_table: config.max_per_prefix_in_table,
                 ..TableConfig::default()
             },
             join_refresh: config.join_refresh,
@@ -148,6 +155,7 @@ impl Simulation {
             queue: EventQueue::new(),
             slots: Vec::with_capacity(config.nodes),
             network,
+            addresses,
             rng,
             live: LiveIndex::new(),
             joined: Vec::with_capacity(config.nodes),
@@ -179,6 +187,7 @@ impl Simulation {
         self.rng.keys.fill(&mut key[..]);
         let site = self.network.site(&mut self.rng.sites);
         let index = self.slots.len() as u32;
+        self.addresses.add_slot();
         self.slots.push(Slot {
             node: None,
             key: PublicKey(key),
@@ -253,7 +262,7 @@ impl Simulation {
                 let now = self.queue.now();
                 match self.slots[to as usize].node.as_mut() {
                     Some(node) => {
-                        node.handle_datagram(now, SimAddr(from), &payload);
+                        node.handle_datagram(now, self.addresses.of(from), &payload);
                         self.drain(to);
                     }
                     None => self.traffic.to_dead += 1,
@@ -317,7 +326,10 @@ impl Simulation {
     fn send(&mut self, from: u32, t: Transmit<SimAddr>) {
         self.traffic.datagrams += 1;
         self.traffic.bytes += t.payload.len() as u64;
-        let to = t.to.0;
+        let Some(to) = self.addresses.slot(t.to) else {
+            self.traffic.to_dead += 1;
+            return;
+        };
         let Some(receiver) = self.slots.get_mut(to as usize) else {
             self.traffic.to_dead += 1;
             return;
