@@ -229,6 +229,24 @@ impl<A: PeerAddr> RoutingTable<A> {
             })
     }
 
+    /// Checks a newcomer at `addr` for bucket `index` against the address limits. One over its
+    /// prefix's share of the table only, with room in its bucket, displaces that prefix's
+    /// entry in the shallowest bucket above: the bucket to refill once the newcomer is in.
+    fn clear_limits(&mut self, addr: &A, index: usize) -> Result<Option<usize>, Refusal> {
+        match self.limit_over(addr, index, None) {
+            None => Ok(None),
+            Some(Limit::PrefixInTable) if self.bucket_len(index) < self.config.bucket_size => {
+                let (shallow, at) = self
+                    .shallower_of_prefix(addr, index)
+                    .ok_or(Refusal::PrefixLimit)?;
+                self.buckets[shallow].evict(at, None);
+                self.len -= 1;
+                Ok(Some(shallow))
+            }
+            Some(limit) => Err(limit.refusal()),
+        }
+    }
+
     /// Fills a free place of bucket `index` with its newest admissible replacement, if any.
     fn refill(&mut self, index: usize) {
         if let Some(at) = self.admissible_replacement(index, None) {
@@ -256,21 +274,10 @@ impl<A: PeerAddr> RoutingTable<A> {
             bucket.refresh(at, addr, now, token);
             return Admission::Refreshed;
         }
-        let mut displaced_from = None;
-        match self.limit_over(&addr, index, None) {
-            None => {}
-            // Over its share of the table only, with room here: the prefix's entry in the
-            // shallowest bucket makes way.
-            Some(Limit::PrefixInTable) if self.bucket_len(index) < bucket_size => {
-                let Some((shallow, at)) = self.shallower_of_prefix(&addr, index) else {
-                    return Admission::Refused(Refusal::PrefixLimit);
-                };
-                self.buckets[shallow].evict(at, None);
-                self.len -= 1;
-                displaced_from = Some(shallow);
-            }
-            Some(limit) => return Admission::Refused(limit.refusal()),
-        }
+        let displaced_from = match self.clear_limits(&addr, index) {
+            Ok(displaced_from) => displaced_from,
+            Err(refusal) => return Admission::Refused(refusal),
+        };
         let entry = Entry::answered(id, addr, now, token);
         let bucket = self.bucket_mut(index, now);
         bucket.last_activity = now;
