@@ -19,7 +19,7 @@ use qis_core::SimAddr;
 use rand::RngExt;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, DefaultHasher};
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Hosts of a /24 a node can have (`.1` to `.254`).
 const HOSTS_PER_SLASH_24: u32 = 254;
@@ -54,8 +54,32 @@ struct Block {
     used: u32,
 }
 
-/// Lookups only (iteration order is never used), with a fixed hasher all the same.
-type FixedHasher = BuildHasherDefault<DefaultHasher>;
+/// Maps keyed by address or /24: a fixed hasher (same buckets every run, though only lookups
+/// and sums use them) that is cheap, as the simulator looks up the receiver of every datagram.
+type FixedHasher = BuildHasherDefault<AddressHasher>;
+
+/// A multiplicative hash of 32-bit keys (Fibonacci hashing): addresses are not chosen by an
+/// adversary here, so no keyed hash is needed.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        // The product's high bits mix every key bit; fold them into the low ones, which pick
+        // the bucket.
+        self.0 ^ (self.0 >> 32)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u32(u32::from(byte));
+        }
+    }
+
+    fn write_u32(&mut self, key: u32) {
+        self.0 = (self.0.rotate_left(32) ^ u64::from(key)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
 
 /// Every slot's address and the slot behind every address.
 #[derive(Debug)]

@@ -8,7 +8,7 @@ use super::report::PrefixLimits;
 use super::truth::prefix_range;
 use super::world::Simulation;
 use qis_core::{Id, Node, SimAddr, TableConfig};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// A bucket whose id range holds more live nodes than this is not examined: with that many
 /// candidates, room in it is not the limits' doing (and scanning it would cost O(N) a node).
@@ -17,35 +17,39 @@ const MAX_RANGE_EXAMINED: usize = 1024;
 /// A live node: its id and its address.
 type Live = (Id, SimAddr);
 
-/// The /24 counts of one routing table.
-struct TableCrowding {
-    in_table: BTreeMap<u32, usize>,
-    in_bucket: BTreeMap<(usize, u32), usize>,
+/// A bucket with room and the live nodes of its range that its table does not hold.
+struct Unfilled {
+    bucket: usize,
+    room: usize,
+    absent: Vec<Live>,
 }
+
+/// The /24 of every entry of one table and its bucket, sorted by /24.
+struct TableCrowding(Vec<(u32, usize)>);
 
 impl TableCrowding {
     fn of(node: &Node<SimAddr>) -> TableCrowding {
         let table = node.table();
-        let mut crowding = TableCrowding {
-            in_table: BTreeMap::new(),
-            in_bucket: BTreeMap::new(),
-        };
-        for entry in table.entries() {
-            let block = slash_24(entry.addr);
-            *crowding.in_table.entry(block).or_insert(0) += 1;
-            let bucket = table.bucket_index(&entry.id);
-            *crowding.in_bucket.entry((bucket, block)).or_insert(0) += 1;
-        }
-        crowding
+        let mut blocks: Vec<(u32, usize)> = table
+            .entries()
+            .map(|e| (slash_24(e.addr), table.bucket_index(&e.id)))
+            .collect();
+        blocks.sort_unstable();
+        TableCrowding(blocks)
     }
 
     /// True if the limits refuse another node of `block` in `bucket`.
     fn full(&self, limits: &TableConfig, bucket: usize, block: u32) -> bool {
-        let over = |limit: usize, count: Option<&usize>| limit > 0 && count >= Some(&limit);
-        over(
-            limits.max_per_prefix_in_bucket,
-            self.in_bucket.get(&(bucket, block)),
-        ) || over(limits.max_per_prefix_in_table, self.in_table.get(&block))
+        let start = self.0.partition_point(|&(b, _)| b < block);
+        let end = self.0.partition_point(|&(b, _)| b <= block);
+        let in_table = end - start;
+        let in_bucket = self.0[start..end]
+            .iter()
+            .filter(|&&(_, at)| at == bucket)
+            .count();
+        let over = |limit: usize, count: usize| limit > 0 && count >= limit;
+        over(limits.max_per_prefix_in_bucket, in_bucket)
+            || over(limits.max_per_prefix_in_table, in_table)
     }
 }
 
@@ -61,6 +65,7 @@ impl Simulation {
     pub(super) fn prefix_report(&self) -> PrefixLimits {
         let model = self.addresses.config();
         let per_block = self.addresses.slots_per_slash_24();
+        let limits = &self.node_config.table;
         let mut report = PrefixLimits {
             clustered: model.clustered,
             cluster_size: model.cluster_size as u64,
@@ -71,18 +76,15 @@ impl Simulation {
                 .map(|&n| u64::from(n))
                 .sum(),
             largest_slash_24: per_block.values().copied().max().map_or(0, u64::from),
-            max_per_prefix_in_bucket: self.node_config.table.max_per_prefix_in_bucket as u64,
-            max_per_prefix_in_table: self.node_config.table.max_per_prefix_in_table as u64,
+            max_per_prefix_in_bucket: limits.max_per_prefix_in_bucket as u64,
+            max_per_prefix_in_table: limits.max_per_prefix_in_table as u64,
             refused_admissions: self.stats.refused_prefix_departed,
             ..PrefixLimits::default()
         };
         let live = self.live_sorted();
         let mut kept_out = BTreeSet::new();
-        for node in self
-            .joined
-            .iter()
-            .filter_map(|&i| self.slots[i as usize].node.as_ref())
-        {
+        let nodes = self.joined.iter();
+        for node in nodes.filter_map(|&i| self.slots[i as usize].node.as_ref()) {
             let refused = node.metrics().table_refused_prefix;
             report.refused_admissions += refused;
             report.nodes_refusing += u64::from(refused > 0);
@@ -114,32 +116,60 @@ impl Simulation {
     /// The places `node`'s buckets have free while live nodes of their ranges, not in its
     /// table, are kept out by the prefix limits.
     fn shortfall(&self, node: &Node<SimAddr>, live: &[Live]) -> Shortfall {
-        let (table, limits) = (node.table(), &self.node_config.table);
-        let crowding = TableCrowding::of(node);
-        let own = node.id();
+        let unfilled = unfilled_buckets(node, live, self.node_config.table.bucket_size);
         let mut shortfall = Shortfall::default();
-        for bucket in 0..qis_core::constants::ID_BITS - 1 {
-            let room = limits.bucket_size.saturating_sub(table.bucket_len(bucket));
-            let candidates = range(live, sibling_range(&own, bucket));
-            if room > 0 && candidates.len() <= MAX_RANGE_EXAMINED {
-                let blocked: Vec<Id> = candidates
-                    .iter()
-                    .filter(|(id, addr)| {
-                        table.get(id).is_none() && crowding.full(limits, bucket, slash_24(*addr))
-                    })
-                    .map(|(id, _)| *id)
-                    .collect();
-                shortfall.missing += room.min(blocked.len());
-                shortfall.kept_out.extend(blocked);
-            }
-            // Deeper buckets lie inside the range sharing `bucket + 1` bits: stop once only
-            // this node is left there.
-            if range(live, prefix_range(&own, bucket + 1)).len() <= 1 {
-                break;
-            }
+        if unfilled.is_empty() {
+            // The common case: every bucket with room holds its whole range.
+            return shortfall;
+        }
+        let crowding = TableCrowding::of(node);
+        let limits = &self.node_config.table;
+        for Unfilled {
+            bucket,
+            room,
+            absent,
+        } in unfilled
+        {
+            let blocked: Vec<Id> = absent
+                .iter()
+                .filter(|(_, addr)| crowding.full(limits, bucket, slash_24(*addr)))
+                .map(|(id, _)| *id)
+                .collect();
+            shortfall.missing += room.min(blocked.len());
+            shortfall.kept_out.extend(blocked);
         }
         shortfall
     }
+}
+
+/// The buckets of `node`'s table with room while live nodes of their ranges are absent from it.
+fn unfilled_buckets(node: &Node<SimAddr>, live: &[Live], bucket_size: usize) -> Vec<Unfilled> {
+    let (table, own) = (node.table(), node.id());
+    let mut unfilled = Vec::new();
+    for bucket in 0..qis_core::constants::ID_BITS - 1 {
+        let room = bucket_size.saturating_sub(table.bucket_len(bucket));
+        let candidates = range(live, sibling_range(&own, bucket));
+        if room > 0 && candidates.len() <= MAX_RANGE_EXAMINED {
+            let absent: Vec<Live> = candidates
+                .iter()
+                .filter(|(id, _)| table.get(id).is_none())
+                .copied()
+                .collect();
+            if !absent.is_empty() {
+                unfilled.push(Unfilled {
+                    bucket,
+                    room,
+                    absent,
+                });
+            }
+        }
+        // Deeper buckets lie inside the range sharing `bucket + 1` bits: stop once only this
+        // node is left there.
+        if range(live, prefix_range(&own, bucket + 1)).len() <= 1 {
+            break;
+        }
+    }
+    unfilled
 }
 
 /// The live nodes whose ids lie in `lo..=hi`.
