@@ -244,6 +244,7 @@ async fn report_status(node: NodeHandle, every: u64) {
         let m = stats.metrics;
         info!(
             table = stats.table_size,
+            table_refused_prefix = m.table_refused_prefix,
             records = stats.records,
             datagrams_in = m.datagrams_in,
             datagrams_out = m.datagrams_out,
