@@ -82,6 +82,8 @@ fn main() {
     let config = TableConfig {
         bucket_size: K,
         max_per_host: 0,
+        max_per_prefix_in_bucket: 0,
+        max_per_prefix_in_table: 0,
     };
     let mut n = 0u64;
     let mut table: RoutingTable<SimAddr> = RoutingTable::new(local, config);

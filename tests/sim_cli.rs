@@ -44,6 +44,7 @@ fn a_sweep_writes_json_csv_and_plots() {
         "wall_s",
         "events_per_s",
         "peak_rss_bytes",
+        "prefixes",
     ] {
         assert!(runs[0].get(key).is_some(), "missing {key}");
     }
@@ -62,6 +63,10 @@ fn a_sweep_writes_json_csv_and_plots() {
 fn bad_arguments_are_explained() {
     let error = qis::cli::sim::run(args("--nodes 10 --loss 1.5")).unwrap_err();
     assert!(error.to_string().contains("--loss"), "{error}");
+    let error = qis::cli::sim::run(args("--nodes 10 --clustered 1.5")).unwrap_err();
+    assert!(error.to_string().contains("--clustered"), "{error}");
+    let error = qis::cli::sim::run(args("--nodes 10 --cluster-size 0")).unwrap_err();
+    assert!(error.to_string().contains("--cluster-size"), "{error}");
     let error = Cli::try_parse_from(["qis-sim", "--churn", "1y"])
         .err()
         .expect("refused");

@@ -3,7 +3,7 @@
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use qis_core::Duration;
-use qis_sim::NetworkConfig;
+use qis_sim::{AddressConfig, NetworkConfig};
 use qis_sim::{ChurnConfig, Formation, SimConfig, Timers, default_join_rate};
 use qis_sim::{SimReport, simulate_with_progress, sweep_table, write_sweep_outputs};
 use std::io::IsTerminal;
@@ -56,6 +56,27 @@ pub struct SimArgs {
     /// Joins per virtual second while the network forms (default: N/60, at least 20).
     #[arg(long)]
     pub join_rate: Option<f64>,
+    /// Fraction of nodes the address model packs into shared /24s (cloud ranges, carrier NAT
+    /// pools; a few big, most small); the rest get random addresses. 0: all spread.
+    #[arg(long, default_value_t = AddressConfig::default().clustered, value_name = "F")]
+    pub clustered: f64,
+    /// Mean number of nodes per shared /24 (at most 254 fit in one).
+    #[arg(long, default_value_t = AddressConfig::default().cluster_size, value_name = "N")]
+    pub cluster_size: usize,
+    /// Routing-table entries of one bucket allowed per /24 (0: no limit).
+    #[arg(
+        long,
+        default_value_t = qis_core::constants::DEFAULT_MAX_PER_PREFIX_IN_BUCKET,
+        value_name = "N"
+    )]
+    pub max_per_prefix_in_bucket: usize,
+    /// Routing-table entries allowed per /24 in all (0: no limit).
+    #[arg(
+        long,
+        default_value_t = qis_core::constants::DEFAULT_MAX_PER_PREFIX_IN_TABLE,
+        value_name = "N"
+    )]
+    pub max_per_prefix_in_table: usize,
     /// Median round-trip time of the latency model in ms.
     #[arg(long, default_value_t = 100.0)]
     pub rtt_ms: f64,
@@ -209,6 +230,12 @@ impl SimArgs {
         if !positive(self.rtt_ms) {
             return Err(invalid("rtt-ms", "must be positive"));
         }
+        if !(0.0..=1.0).contains(&self.clustered) {
+            return Err(invalid("clustered", "must be a fraction in [0, 1]"));
+        }
+        if self.cluster_size == 0 {
+            return Err(invalid("cluster-size", "must be at least 1"));
+        }
         if self.churn.is_some_and(|c| c.is_zero()) {
             return Err(invalid("churn", "the median session must be positive"));
         }
@@ -220,6 +247,12 @@ impl SimArgs {
             burst: self.burst,
             ..NetworkConfig::default()
         };
+        config.addresses = AddressConfig {
+            clustered: self.clustered,
+            cluster_size: self.cluster_size,
+        };
+        config.max_per_prefix_in_bucket = self.max_per_prefix_in_bucket;
+        config.max_per_prefix_in_table = self.max_per_prefix_in_table;
         config.churn = self.churn.map(|median| ChurnConfig {
             shape: self.churn_shape,
             crash_fraction: self.crash_fraction,

@@ -16,8 +16,9 @@ pub trait PeerAddr:
     /// cap routing-table entries and requests per host.
     fn host_key(&self) -> u128;
 
-    /// True for addresses the per-IP limit does not apply to: loopback peers are all on this
-    /// machine by construction (local test networks), never a Sybil from afar.
+    /// True for addresses the routing table's address limits (per IP address, per wide prefix
+    /// in a bucket and in the table) do not apply to: loopback peers are all on this machine by
+    /// construction (local test networks), never a Sybil from afar.
     fn exempt_from_host_limit(&self) -> bool {
         false
     }
@@ -91,16 +92,29 @@ impl PeerAddr for SocketAddr {
     }
 }
 
-/// A simulated node's address: an index, one host per address.
+/// A simulated node's address, read as an IPv4 address (`10.1.2.3` is `SimAddr(0x0a01_0203)`):
+/// one host per address, its /24 the address without its low byte. The simulator gives its
+/// nodes addresses from an address model (`qis_sim`'s `addresses`), so that nodes share /24s
+/// as real ones do. Small numbers, `0.0.0.0/8` (`SimAddr(0)` to `SimAddr(0xff_ffff)`), which no
+/// host on the internet has, stand for a local test network, as loopback does for a
+/// `SocketAddr`: harnesses number their nodes 0, 1, 2… and the routing table's address limits
+/// exempt them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct SimAddr(pub u32);
+
+/// Simulated addresses below this one (`0.0.0.0/8`) are a local test network.
+const SIM_LOCAL_END: u32 = 1 << 24;
 
 impl PeerAddr for SimAddr {
     fn host_key(&self) -> u128 {
         u128::from(self.0)
     }
 
-    /// A simulated address is read as an IPv4 address: its /24 is the index without its low
+    fn exempt_from_host_limit(&self) -> bool {
+        self.0 < SIM_LOCAL_END
+    }
+
+    /// A simulated address is read as an IPv4 address: its /24 is the address without its low
     /// byte.
     fn prefixes(&self) -> Prefixes {
         Prefixes {
@@ -153,6 +167,16 @@ mod tests {
         ] {
             assert!(!ok(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn small_simulated_addresses_are_a_local_network_and_others_ipv4() {
+        assert!(SimAddr(0).exempt_from_host_limit() && SimAddr(0xff_ffff).exempt_from_host_limit());
+        assert!(!SimAddr(0x0100_0000).exempt_from_host_limit());
+        let a = SimAddr(0x0a01_0203).prefixes();
+        assert_eq!(a.wide, SimAddr(0x0a01_02fe).prefixes().wide);
+        assert_ne!(a.wide, SimAddr(0x0a01_0303).prefixes().wide);
+        assert_ne!(a.host, SimAddr(0x0a01_0204).prefixes().host);
     }
 
     #[test]

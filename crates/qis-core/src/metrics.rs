@@ -92,6 +92,10 @@ pub struct Metrics {
     pub records_evicted: u64,
     /// Records that expired.
     pub records_expired: u64,
+    /// Nodes that answered us but were kept out of the routing table because their wide prefix
+    /// (IPv4 /24, IPv6 /48) holds its share of it already (per bucket or in all; see
+    /// `TableConfig`). Counts offers, not distinct nodes.
+    pub table_refused_prefix: u64,
 }
 
 impl Metrics {

@@ -1,8 +1,12 @@
 //! What one simulation run is asked to do.
 
+use super::addresses::AddressConfig;
 use super::network::NetworkConfig;
 use qis_core::Duration;
-use qis_core::constants::{BUCKET_REFRESH, REPLICATE_INTERVAL, REPUBLISH_INTERVAL};
+use qis_core::constants::{
+    BUCKET_REFRESH, DEFAULT_MAX_PER_PREFIX_IN_BUCKET, DEFAULT_MAX_PER_PREFIX_IN_TABLE,
+    REPLICATE_INTERVAL, REPUBLISH_INTERVAL,
+};
 use serde::Serialize;
 
 /// How the network forms before measurements start.
@@ -80,6 +84,12 @@ pub struct SimConfig {
     pub seed: u64,
     /// Latency and loss.
     pub network: NetworkConfig,
+    /// How nodes are spread over /24s.
+    pub addresses: AddressConfig,
+    /// Routing-table entries of one bucket allowed per /24 (0: no limit).
+    pub max_per_prefix_in_bucket: usize,
+    /// Routing-table entries allowed per /24 in all (0: no limit).
+    pub max_per_prefix_in_table: usize,
     /// Churn during the measurement window, if any.
     pub churn: Option<ChurnConfig>,
     /// How the network forms.
@@ -134,6 +144,9 @@ impl SimConfig {
             lookups,
             seed,
             network: NetworkConfig::default(),
+            addresses: AddressConfig::default(),
+            max_per_prefix_in_bucket: DEFAULT_MAX_PER_PREFIX_IN_BUCKET,
+            max_per_prefix_in_table: DEFAULT_MAX_PER_PREFIX_IN_TABLE,
             churn: None,
             formation: Formation::Protocol,
             join_refresh: true,

@@ -4,17 +4,20 @@
 //! datagram a core emits is delivered, as bytes, to the receiving core after a modelled delay,
 //! or lost. A discrete-event engine (`engine`) orders deliveries and each node's single next
 //! deadline; a network model (`network`) gives per-pair latency and loss; churn
-//! (`membership`) crashes, removes and adds nodes; a workload (`workload`) runs lookups,
+//! (`membership`) crashes, removes and adds nodes; an address model (`addresses`) places nodes
+//! in shared and spread /24s; a workload (`workload`) runs lookups,
 //! puts and gets; the ground truth (`truth`) scores them. The same seed gives the same
 //! report, byte for byte, apart from the simulator's own speed and memory figures.
 
 mod adversary;
+mod addresses;
 mod config;
 mod engine;
 mod measure;
 mod membership;
 mod memory;
 mod network;
+mod prefix_report;
 mod random;
 mod report;
 mod svg;
@@ -24,6 +27,7 @@ mod truth;
 mod workload;
 mod world;
 
+pub use addresses::AddressConfig;
 pub use adversary::{AdversaryConfig, Attack, AttackCounts};
 pub use config::{ChurnConfig, Formation, SimConfig, SimIdentities, Timers, default_join_rate};
 pub use network::NetworkConfig;

@@ -219,6 +219,7 @@ impl Simulation {
                     ..self.adversaries.counts
                 },
             }),
+            prefixes: self.prefix_report(),
             virtual_s: round3(self.queue.now().as_micros() as f64 / 1e6),
             events,
             wall_s: round3(wall_s),

@@ -60,7 +60,7 @@ impl Simulation {
             .node
             .as_mut()
             .expect("started above");
-        let op = node.bootstrap(now, &[SimAddr(through)]);
+        let op = node.bootstrap(now, &[self.addresses.of(through)]);
         self.tracked.insert((index, op.0), (Job::Bootstrap, now));
         self.drain(index);
     }
@@ -138,7 +138,9 @@ impl Simulation {
             return;
         }
         self.mark_gone(index);
-        self.slots[index as usize].node = None;
+        if let Some(node) = self.slots[index as usize].node.take() {
+            self.stats.refused_prefix_departed += node.metrics().table_refused_prefix;
+        }
         let ops: Vec<(u32, u64)> = self
             .tracked
             .range((index, 0)..=(index, u64::MAX))
@@ -221,8 +223,8 @@ impl Simulation {
                 }
             }
             let node = self.slots[index as usize].node.as_mut().expect("started");
-            for (id, addr) in contacts {
-                node.add_contact(now, id, SimAddr(addr));
+            for (id, slot) in contacts {
+                node.add_contact(now, id, self.addresses.of(slot));
             }
         }
         for index in 0..n as u32 {
@@ -240,7 +242,7 @@ impl Simulation {
 }
 
 /// The ids that share exactly `prefix` leading bits with `id` (bit `prefix` differs).
-fn sibling_range(id: &Id, prefix: usize) -> (Id, Id) {
+pub(super) fn sibling_range(id: &Id, prefix: usize) -> (Id, Id) {
     let mut flipped = *id.as_bytes();
     flipped[prefix / 8] ^= 0x80u8 >> (prefix % 8);
     super::truth::prefix_range(&Id::from_bytes(flipped), prefix + 1)

@@ -126,6 +126,41 @@ pub struct ChurnCounts {
     pub live_mean: f64,
 }
 
+/// The address model, and what the routing tables' prefix limits (per /24 in a bucket and in
+/// the table) turned away.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct PrefixLimits {
+    /// Fraction of nodes the address model packs into shared /24s.
+    pub clustered: f64,
+    /// Mean nodes per shared /24 in the model.
+    pub cluster_size: u64,
+    /// /24s holding at least one node (of every node the run added).
+    pub slash_24s: u64,
+    /// Nodes that share their /24 with at least one other.
+    pub nodes_sharing: u64,
+    /// Nodes in the most crowded /24.
+    pub largest_slash_24: u64,
+    /// Routing-table entries of one bucket allowed per /24 (0: no limit).
+    pub max_per_prefix_in_bucket: u64,
+    /// Routing-table entries allowed per /24 in all (0: no limit).
+    pub max_per_prefix_in_table: u64,
+    /// Offers of a node that answered which a routing table refused for the prefix limits,
+    /// summed over every node (`table_refused_prefix`, departed incarnations included; an
+    /// offer refused again counts again).
+    pub refused_admissions: u64,
+    /// Live nodes at the end whose table refused at least one offer that way.
+    pub nodes_refusing: u64,
+    /// Live nodes at the end whose table is smaller because of the limits: one of its buckets
+    /// has room while a live node of that bucket's id range is kept out by them.
+    pub tables_short: u64,
+    /// Places left empty that way, all tables summed (at most the room of each such bucket,
+    /// at most its kept-out nodes; an upper bound, as some of those may never have answered
+    /// that table's node).
+    pub entries_missing: u64,
+    /// Distinct live nodes kept out of at least one table that had room for them.
+    pub nodes_kept_out: u64,
+}
+
 /// The report of one run.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SimReport {
@@ -178,6 +213,8 @@ pub struct SimReport {
     pub values: Values,
     /// The adversaries and what they did, if the run had any.
     pub adversaries: Option<AdversaryReport>,
+    /// The address model and what the prefix limits turned away.
+    pub prefixes: PrefixLimits,
     /// Virtual seconds simulated.
     pub virtual_s: f64,
     /// Events processed.
@@ -293,6 +330,18 @@ impl fmt::Display for SimReport {
             f,
             "  latency ms  p50 {:.0}  p90 {:.0}  p99 {:.0}  max {:.0}",
             l.p50, l.p90, l.p99, l.max
+        )?;
+        let p = &self.prefixes;
+        writeln!(
+            f,
+            "  prefixes    {:.0}% of nodes in shared /24s (largest {}); limits refused {} offers at {} nodes; {} tables short by {} entries, {} nodes kept out",
+            p.clustered * 100.0,
+            p.largest_slash_24,
+            p.refused_admissions,
+            p.nodes_refusing,
+            p.tables_short,
+            p.entries_missing,
+            p.nodes_kept_out
         )?;
         if self.values.published > 0 {
             let v = &self.values;

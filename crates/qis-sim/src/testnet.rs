@@ -71,7 +71,8 @@ struct Member {
 }
 
 /// A handful of real protocol cores on a virtual network. Addresses are `SimAddr(index)` in
-/// the order nodes were added.
+/// the order nodes were added: `0.0.0.0/8`, a local test network that the routing table's
+/// address limits exempt, as they do loopback.
 #[derive(Debug)]
 pub struct TestNet {
     seed: u64,

@@ -2,6 +2,7 @@
 //! timeouts in virtual time, and the bookkeeping of what the workload started.
 
 use super::adversary::{Adversaries, Attack, Intercept, Verdict, is_adversary};
+use super::addresses::Addresses;
 use super::config::{Formation, SimConfig, SimIdentities};
 use super::engine::{Action, EventQueue};
 use super::network::{Network, Site};
@@ -81,6 +82,7 @@ pub struct Simulation {
     pub(super) queue: EventQueue,
     pub(super) slots: Vec<Slot>,
     pub(super) network: Network,
+    pub(super) addresses: Addresses,
     pub(super) rng: Rngs,
     pub(super) live: LiveIndex,
     pub(super) joined: Vec<u32>,
@@ -120,6 +122,8 @@ pub(super) struct RunStats {
     pub rss_formed: u64,
     /// Adversaries drawn so far (to hand out the attacks in turn).
     pub adversaries: u64,
+    /// Offers refused by the prefix limits at node incarnations that have ended.
+    pub refused_prefix_departed: u64,
 }
 
 impl Simulation {
@@ -133,14 +137,17 @@ impl Simulation {
             keys: stream(config.seed, 5),
         };
         let network = Network::new(config.network, &mut rng.sites);
+        let addresses = Addresses::new(config.addresses, config.nodes, stream(config.seed, 7));
         let node_config = Config {
             // The simulator has no attackers, and a few busy nodes (bootstrap nodes, the
             // neighbourhood of popular keys) must not be throttled into looking dead.
             rate_limit: None,
-            // Every simulated node is its own host, so the per-host cap can never bind; turning
-            // it off only skips a scan of the table on every insert.
+            // Every simulated node is its own host, so the per-host cap can never bind; the
+            // prefix limits stay on, and the address model decides how often they bind.
             table: TableConfig {
                 max_per_host: 0,
+                max_per_prefix_in_bucket: config.max_per_prefix_in_bucket,
+                max_per_prefix_in_table: config.max_per_prefix_in_table,
                 ..TableConfig::default()
             },
             join_refresh: config.join_refresh,
@@ -157,6 +164,7 @@ impl Simulation {
             queue: EventQueue::new(),
             slots: Vec::with_capacity(config.nodes),
             network,
+            addresses,
             rng,
             live: LiveIndex::new(),
             joined: Vec::with_capacity(config.nodes),
@@ -194,6 +202,7 @@ impl Simulation {
             SimIdentities::Real(_) => real_identity(self.config.seed, index).public_key(),
         };
         let attack = self.draw_attack(index);
+        self.addresses.add_slot();
         self.slots.push(Slot {
             attack,
             node: None,
@@ -281,7 +290,7 @@ impl Simulation {
                 }
                 match self.slots[to as usize].node.as_mut() {
                     Some(node) => {
-                        node.handle_datagram(now, SimAddr(from), &payload);
+                        node.handle_datagram(now, self.addresses.of(from), &payload);
                         self.drain(to);
                     }
                     None => self.traffic.to_dead += 1,
@@ -345,7 +354,10 @@ impl Simulation {
     fn send(&mut self, from: u32, t: Transmit<SimAddr>) {
         self.traffic.datagrams += 1;
         self.traffic.bytes += t.payload.len() as u64;
-        let to = t.to.0;
+        let Some(to) = self.addresses.slot(t.to) else {
+            self.traffic.to_dead += 1;
+            return;
+        };
         let Some(receiver) = self.slots.get_mut(to as usize) else {
             self.traffic.to_dead += 1;
             return;

@@ -313,6 +313,12 @@ pub fn render(stats: &NodeStats) -> String {
         m.records_expired,
     );
     e.single(
+        "qis_routing_table_refused_prefix_total",
+        "counter",
+        "Nodes that answered but were kept out of the routing table because their /24 (IPv6 /48) holds its share of a bucket or of the table.",
+        m.table_refused_prefix,
+    );
+    e.single(
         "qis_routing_table_entries",
         "gauge",
         "Nodes in the routing table.",

@@ -310,7 +310,7 @@ impl<A: PeerAddr> Node<A> {
     /// formation, tests). Returns true if the entry is in the table afterwards.
     pub fn add_contact(&mut self, now: Time, id: Id, addr: A) -> bool {
         matches!(
-            self.table.on_answer(id, addr, now, None),
+            self.offer_to_table(now, id, addr, None),
             crate::routing::Admission::Inserted | crate::routing::Admission::Refreshed
         )
     }

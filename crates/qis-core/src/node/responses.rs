@@ -10,7 +10,7 @@ use crate::constants::GOOD_NODE_WINDOW;
 use crate::id::Id;
 use crate::lookup::Pager;
 use crate::record::SignedRecord;
-use crate::routing::Admission;
+use crate::routing::{Admission, Refusal};
 use crate::time::Time;
 use crate::wire::{Auth, Body, Contact, Header, Message, Role, Token};
 
@@ -80,13 +80,28 @@ impl<A: PeerAddr> Node<A> {
         if let Admission::Parked {
             least_recent,
             least_recent_seen,
-        } = self.table.on_answer(id, addr, now, token)
+        } = self.offer_to_table(now, id, addr, token)
             && now.saturating_since(least_recent_seen) >= GOOD_NODE_WINDOW
             && self.evict_checks.insert(least_recent.id)
         {
             let (to, to_id) = (least_recent.addr, Some(least_recent.id));
             self.send_request(now, to, to_id, Body::Ping, Purpose::EvictCheck);
         }
+    }
+
+    /// Offers a node to the routing table, counting a refusal by the prefix limits.
+    pub(super) fn offer_to_table(
+        &mut self,
+        now: Time,
+        id: Id,
+        addr: A,
+        token: Option<Token>,
+    ) -> Admission<A> {
+        let admission = self.table.on_answer(id, addr, now, token);
+        if admission == Admission::Refused(Refusal::PrefixLimit) {
+            self.metrics.table_refused_prefix += 1;
+        }
+        admission
     }
 
     fn on_command_answer(&mut self, now: Time, op: OpId, answer: Answer<A>) {

@@ -86,14 +86,19 @@ impl<A: PeerAddr> Bucket<A> {
         push_bounded(&mut self.replacements, entry, REPLACEMENT_CACHE);
     }
 
-    /// Removes `entries[at]` and promotes the newest replacement into its place, if any.
-    /// Returns the removed entry.
-    pub(super) fn evict(&mut self, at: usize) -> Entry<A> {
-        let gone = self.entries.remove(at);
-        if let Some(replacement) = self.replacements.pop() {
-            self.entries.push(replacement);
+    /// Removes `entries[at]` and promotes `replacements[promote]` into its place, if given
+    /// (the table chooses it: only it can count entries per address across buckets).
+    pub(super) fn evict(&mut self, at: usize, promote: Option<usize>) {
+        self.entries.remove(at);
+        if let Some(chosen) = promote {
+            self.promote(chosen);
         }
-        gone
+    }
+
+    /// Moves `replacements[at]` into the live entries (most recently seen end).
+    pub(super) fn promote(&mut self, at: usize) {
+        let replacement = self.replacements.remove(at);
+        self.entries.push(replacement);
     }
 }
 

@@ -4,5 +4,5 @@ mod bucket;
 mod table;
 
 pub use bucket::Entry;
-pub(crate) use table::Admission;
+pub(crate) use table::{Admission, Refusal};
 pub use table::{RoutingTable, TableConfig};

@@ -1,10 +1,22 @@
 //! The routing table proper. Only nodes that answered one of our requests are admitted, at most
-//! `max_per_host` per IP address; a full bucket keeps its old entries (long-lived nodes are the
-//! most likely to stay) and parks newcomers in a replacement cache until an entry fails.
+//! `max_per_host` per IP address and, per wide prefix (IPv4 /24, IPv6 /48),
+//! `max_per_prefix_in_bucket` per bucket and `max_per_prefix_in_table` in all; a full bucket
+//! keeps its old entries (long-lived nodes are the most likely to stay) and parks newcomers in
+//! a replacement cache until an entry fails. A replacement is promoted only if the limits
+//! still admit it then.
+//!
+//! A prefix that holds its share of the table keeps it in the buckets closest to us: a node of
+//! it with room in a deeper bucket than one of its entries takes that entry's place, and the
+//! shallow bucket refills from its replacements. Deep buckets have the fewest candidates (a
+//! node's neighbourhood), shallow ones many; in the simulator's clustered address model this
+//! halves the tables left short by the limits and brings lookup success back to what it is
+//! without them. The prefix's count never exceeds its share, and only its own entries move.
 
 use super::bucket::{Bucket, Entry, push_bounded};
 use crate::addr::PeerAddr;
-use crate::constants::{DEFAULT_MAX_PER_IP, K};
+use crate::constants::{
+    DEFAULT_MAX_PER_IP, DEFAULT_MAX_PER_PREFIX_IN_BUCKET, DEFAULT_MAX_PER_PREFIX_IN_TABLE, K,
+};
 use crate::id::{Distance, Id};
 use crate::time::{Duration, Time};
 use crate::wire::{Contact, Token};
@@ -19,6 +31,20 @@ pub struct TableConfig {
     pub bucket_size: usize,
     /// Entries that may share one IP address; 0 means no limit.
     pub max_per_host: usize,
+    /// Entries of one bucket that may share one wide prefix (IPv4 /24, IPv6 /48); 0 means no
+    /// limit.
+    pub max_per_prefix_in_bucket: usize,
+    /// Entries of the whole table that may share one wide prefix; 0 means no limit.
+    pub max_per_prefix_in_table: usize,
+}
+
+impl TableConfig {
+    /// True when no address limit is set, so admissions need not count anything.
+    fn unlimited(&self) -> bool {
+        self.max_per_host == 0
+            && self.max_per_prefix_in_bucket == 0
+            && self.max_per_prefix_in_table == 0
+    }
 }
 
 impl Default for TableConfig {
@@ -26,8 +52,47 @@ impl Default for TableConfig {
         TableConfig {
             bucket_size: K,
             max_per_host: DEFAULT_MAX_PER_IP,
+            max_per_prefix_in_bucket: DEFAULT_MAX_PER_PREFIX_IN_BUCKET,
+            max_per_prefix_in_table: DEFAULT_MAX_PER_PREFIX_IN_TABLE,
         }
     }
+}
+
+/// Why the table refused a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// It has our own id.
+    OwnId,
+    /// Its IP address has `max_per_host` entries already.
+    HostLimit,
+    /// Its wide prefix has `max_per_prefix_in_bucket` entries in its bucket, or
+    /// `max_per_prefix_in_table` in the table, already.
+    PrefixLimit,
+}
+
+/// Which address limit a newcomer is over (the first, in this order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Limit {
+    Host,
+    PrefixInBucket,
+    PrefixInTable,
+}
+
+impl Limit {
+    fn refusal(self) -> Refusal {
+        match self {
+            Limit::Host => Refusal::HostLimit,
+            Limit::PrefixInBucket | Limit::PrefixInTable => Refusal::PrefixLimit,
+        }
+    }
+}
+
+/// How many entries share a candidate's IP address and wide prefix.
+#[derive(Debug, Clone, Copy, Default)]
+struct Crowding {
+    host: usize,
+    prefix_in_bucket: usize,
+    prefix_in_table: usize,
 }
 
 /// What happened when a node that answered was offered to the table.
@@ -45,8 +110,8 @@ pub enum Admission<A> {
         /// When it last answered us.
         least_recent_seen: Time,
     },
-    /// Refused: our own id, or too many entries for its IP address.
-    Refused,
+    /// Refused: our own id, or too many entries for its IP address or wide prefix.
+    Refused(Refusal),
 }
 
 /// k-buckets indexed by common prefix length with the local id.
@@ -107,19 +172,93 @@ impl<A: PeerAddr> RoutingTable<A> {
         bucket.entries.iter().find(|e| e.id == *id)
     }
 
-    fn host_count(&self, addr: &A) -> usize {
-        let host = addr.host_key();
+    /// Counts the entries other than `except` that share `addr`'s IP address, and its wide
+    /// prefix in bucket `index` and in the whole table (one pass over the table).
+    fn crowding(&self, addr: &A, index: usize, except: Option<&Id>) -> Crowding {
+        let (host, prefix) = (addr.host_key(), addr.prefixes().wide);
+        let mut count = Crowding::default();
+        for (at, bucket) in self.buckets.iter().enumerate() {
+            for e in bucket.entries.iter().filter(|e| Some(&e.id) != except) {
+                count.host += usize::from(e.addr.host_key() == host);
+                if e.addr.prefixes().wide == prefix {
+                    count.prefix_in_table += 1;
+                    count.prefix_in_bucket += usize::from(at == index);
+                }
+            }
+        }
+        count
+    }
+
+    /// The limit a node at `addr` is over for a place in bucket `index` now (not counting the
+    /// entry `except`, which is about to leave), if any. Loopback addresses are exempt: they
+    /// are all on this machine, never a Sybil from afar.
+    fn limit_over(&self, addr: &A, index: usize, except: Option<&Id>) -> Option<Limit> {
+        let limits = &self.config;
+        if limits.unlimited() || addr.exempt_from_host_limit() {
+            return None;
+        }
+        let count = self.crowding(addr, index, except);
+        let over = |limit: usize, count: usize| limit > 0 && count >= limit;
+        if over(limits.max_per_host, count.host) {
+            Some(Limit::Host)
+        } else if over(limits.max_per_prefix_in_bucket, count.prefix_in_bucket) {
+            Some(Limit::PrefixInBucket)
+        } else if over(limits.max_per_prefix_in_table, count.prefix_in_table) {
+            Some(Limit::PrefixInTable)
+        } else {
+            None
+        }
+    }
+
+    /// For a newcomer at `addr` whose wide prefix holds its share of the table, the place of
+    /// that prefix's entry in the shallowest bucket above `index` (bucket, position), if any:
+    /// a deeper bucket has fewer candidates to fill it, so the prefix's share goes to the
+    /// entries closest to us, and the shallow bucket refills from its many candidates.
+    fn shallower_of_prefix(&self, addr: &A, index: usize) -> Option<(usize, usize)> {
+        let prefix = addr.prefixes().wide;
         self.buckets
             .iter()
-            .flat_map(|b| &b.entries)
-            .filter(|e| e.addr.host_key() == host)
-            .count()
+            .take(index)
+            .enumerate()
+            .find_map(|(at, bucket)| {
+                let position = bucket
+                    .entries
+                    .iter()
+                    .position(|e| e.addr.prefixes().wide == prefix);
+                position.map(|position| (at, position))
+            })
+    }
+
+    /// Checks a newcomer at `addr` for bucket `index` against the address limits. One over its
+    /// prefix's share of the table only, with room in its bucket, displaces that prefix's
+    /// entry in the shallowest bucket above: the bucket to refill once the newcomer is in.
+    fn clear_limits(&mut self, addr: &A, index: usize) -> Result<Option<usize>, Refusal> {
+        match self.limit_over(addr, index, None) {
+            None => Ok(None),
+            Some(Limit::PrefixInTable) if self.bucket_len(index) < self.config.bucket_size => {
+                let (shallow, at) = self
+                    .shallower_of_prefix(addr, index)
+                    .ok_or(Refusal::PrefixLimit)?;
+                self.buckets[shallow].evict(at, None);
+                self.len -= 1;
+                Ok(Some(shallow))
+            }
+            Some(limit) => Err(limit.refusal()),
+        }
+    }
+
+    /// Fills a free place of bucket `index` with its newest admissible replacement, if any.
+    fn refill(&mut self, index: usize) {
+        if let Some(at) = self.admissible_replacement(index, None) {
+            self.buckets[index].promote(at);
+            self.len += 1;
+        }
     }
 
     /// Offers a node that has just answered one of our requests from `addr`.
     pub fn on_answer(&mut self, id: Id, addr: A, now: Time, token: Option<Token>) -> Admission<A> {
         if id == self.local {
-            return Admission::Refused;
+            return Admission::Refused(Refusal::OwnId);
         }
         let index = self.bucket_index(&id);
         let bucket_size = self.config.bucket_size;
@@ -135,18 +274,19 @@ impl<A: PeerAddr> RoutingTable<A> {
             bucket.refresh(at, addr, now, token);
             return Admission::Refreshed;
         }
-        if self.config.max_per_host > 0
-            && !addr.exempt_from_host_limit()
-            && self.host_count(&addr) >= self.config.max_per_host
-        {
-            return Admission::Refused;
-        }
+        let displaced_from = match self.clear_limits(&addr, index) {
+            Ok(displaced_from) => displaced_from,
+            Err(refusal) => return Admission::Refused(refusal),
+        };
         let entry = Entry::answered(id, addr, now, token);
         let bucket = self.bucket_mut(index, now);
         bucket.last_activity = now;
         if bucket.entries.len() < bucket_size {
             push_bounded(&mut bucket.entries, entry, bucket_size);
             self.len += 1;
+            if let Some(shallow) = displaced_from {
+                self.refill(shallow);
+            }
             return Admission::Inserted;
         }
         // Replace a failing entry at once; otherwise park the newcomer and ask the caller to
@@ -172,8 +312,9 @@ impl<A: PeerAddr> RoutingTable<A> {
     }
 
     /// Records that `id` did not answer a request (after retries). An entry with a waiting
-    /// replacement is evicted at once; without one it stays (our own link may be the problem)
-    /// but is skipped once unreliable. Returns true if it was evicted.
+    /// replacement that the address limits admit in its place is evicted at once; without one
+    /// it stays (our own link may be the problem) but is skipped once unreliable. Returns true
+    /// if it was evicted.
     pub fn on_failure(&mut self, id: &Id) -> bool {
         let index = self.bucket_index(id);
         let Some(bucket) = self.buckets.get_mut(index) else {
@@ -184,27 +325,33 @@ impl<A: PeerAddr> RoutingTable<A> {
             return false;
         };
         bucket.entries[at].failures = bucket.entries[at].failures.saturating_add(1);
-        if bucket.replacements.is_empty() {
+        let Some(replacement) = self.admissible_replacement(index, Some(id)) else {
             return false;
-        }
-        bucket.evict(at);
+        };
+        self.buckets[index].evict(at, Some(replacement));
         true
+    }
+
+    /// The newest replacement of bucket `index` that the address limits admit (once the entry
+    /// `leaving`, if any, is gone): its position in the replacement cache.
+    fn admissible_replacement(&self, index: usize, leaving: Option<&Id>) -> Option<usize> {
+        let bucket = &self.buckets[index];
+        (0..bucket.replacements.len()).rev().find(|&at| {
+            let addr = &bucket.replacements[at].addr;
+            self.limit_over(addr, index, leaving).is_none()
+        })
     }
 
     /// Removes `id` outright (it proved to be someone else, or left).
     pub fn remove(&mut self, id: &Id) -> bool {
         let index = self.bucket_index(id);
-        let Some(bucket) = self.buckets.get_mut(index) else {
+        let Some(at) = self.buckets.get(index).and_then(|b| b.position(id)) else {
             return false;
         };
-        match bucket.position(id) {
-            Some(at) => {
-                bucket.evict(at);
-                self.recount();
-                true
-            }
-            None => false,
-        }
+        let replacement = self.admissible_replacement(index, Some(id));
+        self.buckets[index].evict(at, replacement);
+        self.recount();
+        true
     }
 
     fn recount(&mut self) {

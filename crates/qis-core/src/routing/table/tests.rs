@@ -1,18 +1,24 @@
 use super::*;
 use crate::addr::SimAddr;
+use crate::constants::{DEFAULT_MAX_PER_PREFIX_IN_BUCKET, DEFAULT_MAX_PER_PREFIX_IN_TABLE};
+use std::net::SocketAddr;
 
 fn id(n: u32) -> Id {
     Id::hash(&n.to_le_bytes())
 }
 
+/// A table with only the per-host limit (simulated addresses this small are exempt anyway).
 fn table(max_per_host: usize) -> RoutingTable<SimAddr> {
-    RoutingTable::new(
-        id(0),
-        TableConfig {
-            bucket_size: K,
-            max_per_host,
-        },
-    )
+    RoutingTable::new(id(0), host_limit_only(max_per_host))
+}
+
+fn host_limit_only(max_per_host: usize) -> TableConfig {
+    TableConfig {
+        bucket_size: K,
+        max_per_host,
+        max_per_prefix_in_bucket: 0,
+        max_per_prefix_in_table: 0,
+    }
 }
 
 /// Ids that land in bucket 0 (first bit differs from the local id).
@@ -39,7 +45,7 @@ fn nodes_land_in_the_bucket_of_their_common_prefix() {
     );
     assert_eq!(
         t.on_answer(id(0), SimAddr(0), Time::ZERO, None),
-        Admission::Refused
+        Admission::Refused(Refusal::OwnId)
     );
 }
 
@@ -91,13 +97,7 @@ fn a_failing_entry_without_replacement_stays_but_is_skipped() {
 
 #[test]
 fn at_most_max_per_host_entries_per_ip() {
-    let mut t: RoutingTable<std::net::SocketAddr> = RoutingTable::new(
-        id(0),
-        TableConfig {
-            bucket_size: K,
-            max_per_host: 2,
-        },
-    );
+    let mut t: RoutingTable<std::net::SocketAddr> = RoutingTable::new(id(0), host_limit_only(2));
     let addr = |port: u16| std::net::SocketAddr::from(([10, 0, 0, 1], port));
     assert_eq!(
         t.on_answer(id(1), addr(1), Time::ZERO, None),
@@ -109,7 +109,7 @@ fn at_most_max_per_host_entries_per_ip() {
     );
     assert_eq!(
         t.on_answer(id(3), addr(3), Time::ZERO, None),
-        Admission::Refused
+        Admission::Refused(Refusal::HostLimit)
     );
     let other = std::net::SocketAddr::from(([10, 0, 0, 2], 3));
     assert_eq!(
@@ -178,4 +178,252 @@ fn stale_buckets_are_reported_until_touched() {
         !t.stale_buckets(later, hour)
             .contains(&t.bucket_index(&target))
     );
+}
+
+/// An id in bucket `bucket` of a table around `local`, drawn from `seed`.
+fn id_in_bucket(local: &Id, bucket: usize, seed: u32) -> Id {
+    let random = *Id::hash(&[&seed.to_le_bytes()[..], b"in bucket"].concat()).as_bytes();
+    local.random_at_prefix(bucket, random)
+}
+
+fn v4(ip: u32, port: u16) -> SocketAddr {
+    SocketAddr::from((std::net::Ipv4Addr::from(ip), port))
+}
+
+/// The ids of a table around `local` that were offered from `addrs`.
+fn admitted_from(t: &RoutingTable<SocketAddr>, wide: u128) -> usize {
+    t.entries()
+        .filter(|e| e.addr.prefixes().wide == wide)
+        .count()
+}
+
+/// Issue 10's attack: 253 addresses of one /24, two ids each (the per-IP limit), ground so that
+/// 20 land in each of 25 buckets, offered to a table that can hold 500. Without prefix limits
+/// they take all of it; with the defaults they hold the per-table cap (10), at most 2 per
+/// bucket, and 490 honest contacts from distinct /24s offered after them still get in.
+#[test]
+fn one_slash_24_with_ids_ground_per_bucket_holds_at_most_the_table_cap() {
+    const BUCKETS: usize = 25;
+    let local = id(0);
+    let attacker_ip = |n: u32| 0xcb00_7100 | (1 + n % 253); // 203.0.113.1 to .253
+    let attack: Vec<(Id, SocketAddr)> = (0..(BUCKETS * K) as u32)
+        .map(|n| {
+            let bucket = n as usize / K;
+            (
+                id_in_bucket(&local, bucket, n),
+                v4(attacker_ip(n), 4000 + n as u16),
+            )
+        })
+        .collect();
+    let honest: Vec<(Id, SocketAddr)> = (0..(BUCKETS * K) as u32)
+        .map(|n| {
+            let bucket = n as usize / K;
+            // 11.0.0.1, 11.0.1.1, 11.0.2.1…: every honest node in its own /24.
+            let addr = v4(0x0b00_0001 + (n << 8), 4000);
+            (id_in_bucket(&local, bucket, 1_000_000 + n), addr)
+        })
+        .collect();
+
+    let mut open = RoutingTable::new(local, host_limit_only(DEFAULT_MAX_PER_IP));
+    for (node, addr) in &attack {
+        open.on_answer(*node, *addr, Time::ZERO, None);
+    }
+    assert_eq!(
+        open.len(),
+        BUCKETS * K,
+        "the per-IP limit alone lets it fill the table"
+    );
+
+    let mut t = RoutingTable::new(local, TableConfig::default());
+    let mut refused = 0;
+    for (node, addr) in &attack {
+        match t.on_answer(*node, *addr, Time::ZERO, None) {
+            Admission::Refused(Refusal::PrefixLimit) => refused += 1,
+            Admission::Inserted => {}
+            other => panic!("attacker offer: {other:?}"),
+        }
+    }
+    let wide = attack[0].1.prefixes().wide;
+    assert_eq!(t.len(), DEFAULT_MAX_PER_PREFIX_IN_TABLE);
+    assert_eq!(admitted_from(&t, wide), DEFAULT_MAX_PER_PREFIX_IN_TABLE);
+    // Each bucket took at most 2 of its 20 offers (some displaced shallower ones later).
+    assert!(refused >= BUCKETS * (K - DEFAULT_MAX_PER_PREFIX_IN_BUCKET));
+    // Its share ends in the deepest buckets, 2 each.
+    let deepest = BUCKETS - DEFAULT_MAX_PER_PREFIX_IN_TABLE / DEFAULT_MAX_PER_PREFIX_IN_BUCKET;
+    for bucket in 0..BUCKETS {
+        let expected = if bucket >= deepest {
+            DEFAULT_MAX_PER_PREFIX_IN_BUCKET
+        } else {
+            0
+        };
+        assert_eq!(t.bucket_len(bucket), expected, "bucket {bucket}");
+    }
+
+    for (node, addr) in &honest {
+        let admission = t.on_answer(*node, *addr, Time::ZERO, None);
+        assert!(
+            matches!(admission, Admission::Inserted | Admission::Parked { .. }),
+            "honest offer: {admission:?}"
+        );
+    }
+    assert_eq!(
+        t.len(),
+        BUCKETS * K,
+        "honest contacts fill every place left"
+    );
+    assert_eq!(admitted_from(&t, wide), DEFAULT_MAX_PER_PREFIX_IN_TABLE);
+    for bucket in 0..BUCKETS {
+        assert_eq!(t.bucket_len(bucket), K);
+    }
+}
+
+#[test]
+fn one_wide_prefix_holds_at_most_two_places_in_a_bucket() {
+    let local = id(0);
+    let mut t: RoutingTable<SocketAddr> = RoutingTable::new(local, TableConfig::default());
+    let offer = |t: &mut RoutingTable<SocketAddr>, bucket, seed, addr: &str| {
+        let addr = addr.parse().unwrap();
+        t.on_answer(id_in_bucket(&local, bucket, seed), addr, Time::ZERO, None)
+    };
+    assert_eq!(offer(&mut t, 0, 1, "10.1.2.1:1"), Admission::Inserted);
+    assert_eq!(offer(&mut t, 0, 2, "10.1.2.2:1"), Admission::Inserted);
+    assert_eq!(
+        offer(&mut t, 0, 3, "10.1.2.3:1"),
+        Admission::Refused(Refusal::PrefixLimit)
+    );
+    assert_eq!(
+        offer(&mut t, 0, 4, "10.1.3.3:1"),
+        Admission::Inserted,
+        "another /24"
+    );
+    assert_eq!(
+        offer(&mut t, 1, 5, "10.1.2.3:1"),
+        Admission::Inserted,
+        "another bucket"
+    );
+    // IPv6: one /48 per site.
+    assert_eq!(
+        offer(&mut t, 2, 6, "[2001:db8:1:1::1]:1"),
+        Admission::Inserted
+    );
+    assert_eq!(
+        offer(&mut t, 2, 7, "[2001:db8:1:2::1]:1"),
+        Admission::Inserted
+    );
+    assert_eq!(
+        offer(&mut t, 2, 8, "[2001:db8:1:ffff::1]:1"),
+        Admission::Refused(Refusal::PrefixLimit)
+    );
+    assert_eq!(
+        offer(&mut t, 2, 9, "[2001:db8:2::1]:1"),
+        Admission::Inserted
+    );
+}
+
+#[test]
+fn loopback_is_exempt_from_the_prefix_limits() {
+    let local = id(0);
+    let mut t: RoutingTable<SocketAddr> = RoutingTable::new(local, TableConfig::default());
+    for n in 0..40u32 {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 4000 + n as u16));
+        let node = id_in_bucket(&local, n as usize % 4, n);
+        assert_eq!(
+            t.on_answer(node, addr, Time::ZERO, None),
+            Admission::Inserted
+        );
+    }
+    assert_eq!(t.len(), 40);
+}
+
+/// A replacement parked while its /24 had room is not promoted once the /24 has filled its
+/// bucket share: the failing entry stays until an admissible replacement turns up.
+#[test]
+fn replacements_are_promoted_only_within_the_prefix_limits() {
+    let local = id(0);
+    let mut t: RoutingTable<SocketAddr> = RoutingTable::new(local, TableConfig::default());
+    let crowded = |n: u32| v4(0x0a01_0200 | n, 1); // 10.1.2.n
+    let diverse = |n: u32| v4(0x0b00_0001 + (n << 8), 1);
+    let ids: Vec<Id> = (0..K as u32 + 3)
+        .map(|n| id_in_bucket(&local, 0, n))
+        .collect();
+    assert_eq!(
+        t.on_answer(ids[0], crowded(1), Time::ZERO, None),
+        Admission::Inserted
+    );
+    for (n, node) in ids.iter().enumerate().take(K).skip(1) {
+        t.on_answer(*node, diverse(n as u32), Time::ZERO, None);
+    }
+    assert_eq!(t.bucket_len(0), K);
+    for (at, addr) in [(K, crowded(2)), (K + 1, crowded(3))] {
+        let admission = t.on_answer(ids[at], addr, Time::ZERO, None);
+        assert!(
+            matches!(admission, Admission::Parked { .. }),
+            "{admission:?}"
+        );
+    }
+    // The first diverse entry fails: the newest replacement (10.1.2.3) takes its place and the
+    // /24 now holds 2 places in the bucket.
+    assert!(t.on_failure(&ids[1]));
+    assert!(t.get(&ids[K + 1]).is_some());
+    // The second fails: the remaining replacement (10.1.2.2) would be a third, so it stays out.
+    assert!(!t.on_failure(&ids[2]));
+    assert!(t.get(&ids[2]).is_some() && t.get(&ids[K]).is_none());
+    // Removing a crowded entry makes room for it again.
+    assert!(t.remove(&ids[0]));
+    assert!(t.get(&ids[K]).is_some());
+    assert_eq!(t.bucket_len(0), K);
+}
+
+/// A /24 at its share of the table keeps it in the deepest buckets: a newcomer of it with room
+/// in a deeper bucket displaces its entry in the shallowest one, which refills from its
+/// replacements; with no such entry (or no room) the newcomer is refused.
+#[test]
+fn a_prefix_at_its_table_share_keeps_its_deepest_entries() {
+    let local = id(0);
+    let config = TableConfig {
+        max_per_prefix_in_table: 3,
+        ..TableConfig::default()
+    };
+    let mut t: RoutingTable<SocketAddr> = RoutingTable::new(local, config);
+    let crowded = |n: u32| v4(0x0a01_0200 | n, 1); // 10.1.2.n
+    let diverse = |n: u32| v4(0x0b00_0001 + (n << 8), 1);
+    // Bucket 0 full: 19 diverse entries and one of the crowded /24, one diverse replacement.
+    for n in 0..K as u32 - 1 {
+        t.on_answer(id_in_bucket(&local, 0, n), diverse(n), Time::ZERO, None);
+    }
+    let shallow = id_in_bucket(&local, 0, 100);
+    assert_eq!(
+        t.on_answer(shallow, crowded(1), Time::ZERO, None),
+        Admission::Inserted
+    );
+    let waiting = id_in_bucket(&local, 0, 101);
+    let parked = t.on_answer(waiting, diverse(101), Time::ZERO, None);
+    assert!(matches!(parked, Admission::Parked { .. }));
+    // Two more of the /24 in buckets 3 and 5: at its share (3).
+    for (bucket, n) in [(3, 2), (5, 3)] {
+        let node = id_in_bucket(&local, bucket, 200 + n);
+        assert_eq!(
+            t.on_answer(node, crowded(n), Time::ZERO, None),
+            Admission::Inserted
+        );
+    }
+    let refused = t.on_answer(id_in_bucket(&local, 0, 300), crowded(4), Time::ZERO, None);
+    assert_eq!(
+        refused,
+        Admission::Refused(Refusal::PrefixLimit),
+        "no shallower entry"
+    );
+    let deep = id_in_bucket(&local, 8, 301);
+    assert_eq!(
+        t.on_answer(deep, crowded(5), Time::ZERO, None),
+        Admission::Inserted
+    );
+    assert!(t.get(&shallow).is_none(), "the shallowest entry made way");
+    assert!(
+        t.get(&waiting).is_some(),
+        "and its bucket refilled from its replacements"
+    );
+    assert_eq!(t.bucket_len(0), K);
+    assert_eq!(admitted_from(&t, crowded(0).prefixes().wide), 3);
+    assert_eq!(t.len(), K + 3);
 }
