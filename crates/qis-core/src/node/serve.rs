@@ -71,7 +71,11 @@ impl<A: PeerAddr> Node<A> {
         {
             self.metrics.requests_answered += 1;
         }
-        if message.header.role == Role::Node {
+        // A verification ping (and its retries) is traffic toward the source beyond the answer,
+        // so only a source that proved its address (a valid token) gets one: a request with a
+        // forged source address must not buy more than the amplification limit's answer. An
+        // honest node presents our token from its second request on, and is verified then.
+        if message.header.role == Role::Node && verified {
             self.consider_verifying(now, sender, from);
         }
     }

@@ -68,9 +68,14 @@ fn ping_learns_the_id_and_admits_the_node() {
     );
     assert_eq!(
         nodes[1].table().len(),
-        1,
-        "it verified us with its own ping"
+        0,
+        "a ping proves nothing of our address: it does not verify us yet"
     );
+    // Our next request presents its token: now it verifies us with its own ping.
+    let op = nodes[0].find_node(Time::ZERO, Id::hash(b"anything"));
+    settle(&mut nodes, Time::ZERO);
+    finished(&mut nodes[0], op);
+    assert_eq!(nodes[1].table().len(), 1, "it verified us");
 }
 
 #[test]
@@ -340,6 +345,10 @@ mod hostile {
         ) {
             let mut nodes = vec![node(0), node(1)];
             let op = nodes[0].ping(Time::ZERO, SimAddr(1));
+            settle(&mut nodes, Time::ZERO);
+            finished(&mut nodes[0], op);
+            // A lookup presents node 1's token, so node 1 verifies node 0 and admits it.
+            let op = nodes[0].find_node(Time::ZERO, Id::hash(b"t"));
             settle(&mut nodes, Time::ZERO);
             finished(&mut nodes[0], op);
             let mut bytes = samples()[which].clone();
@@ -624,4 +633,69 @@ fn a_flooding_prefix_cannot_crowd_out_table_peers_or_proven_sources() {
         m.dropped_over_budget,
         40_000 - flood_answered as u64 - m.dropped_rate_limited
     );
+}
+
+/// A request with a forged source address (the victim's) claiming to come from a full node:
+/// everything the node sends toward that address because of it, retries of any verification
+/// ping included, stays within three times what the "victim" sent. A node that presents our
+/// token (its address proven) is verified and admitted.
+#[test]
+fn a_spoofed_node_gets_at_most_three_times_its_bytes_back_retries_included() {
+    let mut target = node(0);
+    let victim = SimAddr(500);
+    let mut sent_by_victim = 0usize;
+    let mut received_by_victim = 0usize;
+    let mut drain = |target: &mut Node<SimAddr>| {
+        let mut to_victim = 0;
+        while let Some(t) = target.poll_transmit() {
+            if t.to == victim {
+                to_victim += t.payload.len();
+            }
+        }
+        to_victim
+    };
+    for txid in 0..20u32 {
+        let ping = wire::encode(&Message::<SimAddr> {
+            header: Header {
+                version: crate::constants::PROTOCOL_VERSION,
+                network: NetworkId::MAIN,
+                txid: TxId(txid),
+                sender: Identity::from_secret_key([txid as u8 + 40; 32]).id(),
+                role: Role::Node,
+                auth: Auth::None,
+            },
+            body: Body::Ping,
+        })
+        .unwrap();
+        sent_by_victim += ping.len();
+        target.handle_datagram(Time::ZERO, victim, &ping);
+        received_by_victim += drain(&mut target);
+    }
+    // Let every timer run out (verification retries would go now).
+    let mut now = Time::ZERO;
+    for _ in 0..100 {
+        let Some(deadline) = target.poll_timeout() else {
+            break;
+        };
+        if deadline > Time::from_millis(60_000) {
+            break;
+        }
+        now = deadline;
+        target.handle_timeout(now);
+        received_by_victim += drain(&mut target);
+    }
+    assert!(
+        received_by_victim <= 3 * sent_by_victim,
+        "{received_by_victim} bytes toward the victim for {sent_by_victim}"
+    );
+    assert_eq!(target.table().len(), 0, "nobody was admitted");
+    // A real node that proves its address with our token is verified and admitted.
+    let mut nodes = vec![target, node(1)];
+    let op = nodes[1].ping(now, SimAddr(0));
+    settle(&mut nodes, now);
+    finished(&mut nodes[1], op);
+    let op = nodes[1].find_node(now, Id::hash(b"anything"));
+    settle(&mut nodes, now);
+    finished(&mut nodes[1], op);
+    assert!(nodes[0].table().get(&nodes[1].id()).is_some());
 }
