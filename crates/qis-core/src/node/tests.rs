@@ -645,7 +645,7 @@ fn a_spoofed_node_gets_at_most_three_times_its_bytes_back_retries_included() {
     let victim = SimAddr(500);
     let mut sent_by_victim = 0usize;
     let mut received_by_victim = 0usize;
-    let mut drain = |target: &mut Node<SimAddr>| {
+    let drain = |target: &mut Node<SimAddr>| {
         let mut to_victim = 0;
         while let Some(t) = target.poll_transmit() {
             if t.to == victim {
