@@ -32,22 +32,9 @@ pub struct NodeArgs {
     /// exempt, so any number of local nodes can know each other.
     #[arg(long, default_value_t = qis_core::constants::DEFAULT_MAX_PER_IP, value_name = "N")]
     pub max_per_ip: usize,
-    /// Routing-table entries of one bucket allowed per /24 (IPv6 /48) (0: no limit); loopback
-    /// is exempt.
-    #[arg(
-        long,
-        default_value_t = qis_core::constants::DEFAULT_MAX_PER_PREFIX_IN_BUCKET,
-        value_name = "N"
-    )]
-    pub max_per_prefix_in_bucket: usize,
-    /// Routing-table entries allowed per /24 (IPv6 /48) in all (0: no limit); loopback is
-    /// exempt. A LAN test network of more nodes than this in one /24 sets it to 0.
-    #[arg(
-        long,
-        default_value_t = qis_core::constants::DEFAULT_MAX_PER_PREFIX_IN_TABLE,
-        value_name = "N"
-    )]
-    pub max_per_prefix_in_table: usize,
+    /// The routing table's prefix limits.
+    #[command(flatten)]
+    pub prefix_limits: super::sim::PrefixLimitArgs,
     /// Serve any number of requests per source (for load tests).
     #[arg(long)]
     pub no_rate_limit: bool,
@@ -123,8 +110,8 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
         network,
         table: TableConfig {
             max_per_host: args.max_per_ip,
-            max_per_prefix_in_bucket: args.max_per_prefix_in_bucket,
-            max_per_prefix_in_table: args.max_per_prefix_in_table,
+            max_per_prefix_in_bucket: args.prefix_limits.max_per_prefix_in_bucket,
+            max_per_prefix_in_table: args.prefix_limits.max_per_prefix_in_table,
             ..TableConfig::default()
         },
         rate_limit: if args.no_rate_limit {

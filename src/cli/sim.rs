@@ -63,20 +63,9 @@ pub struct SimArgs {
     /// Mean number of nodes per shared /24 (at most 254 fit in one).
     #[arg(long, default_value_t = AddressConfig::default().cluster_size, value_name = "N")]
     pub cluster_size: usize,
-    /// Routing-table entries of one bucket allowed per /24 (0: no limit).
-    #[arg(
-        long,
-        default_value_t = qis_core::constants::DEFAULT_MAX_PER_PREFIX_IN_BUCKET,
-        value_name = "N"
-    )]
-    pub max_per_prefix_in_bucket: usize,
-    /// Routing-table entries allowed per /24 in all (0: no limit).
-    #[arg(
-        long,
-        default_value_t = qis_core::constants::DEFAULT_MAX_PER_PREFIX_IN_TABLE,
-        value_name = "N"
-    )]
-    pub max_per_prefix_in_table: usize,
+    /// The routing table's prefix limits.
+    #[command(flatten)]
+    pub prefix_limits: PrefixLimitArgs,
     /// Median round-trip time of the latency model in ms.
     #[arg(long, default_value_t = 100.0)]
     pub rtt_ms: f64,
@@ -134,6 +123,27 @@ pub struct SimArgs {
     /// Requests each lookup path keeps in flight (α).
     #[arg(long, default_value_t = qis_core::constants::ALPHA, value_name = "N")]
     pub alpha: usize,
+}
+
+/// The routing table's prefix limits, as `qis node` and `qis sim` take them.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PrefixLimitArgs {
+    /// Routing-table entries of one bucket allowed per /24 (IPv6 /48) (0: no limit); loopback
+    /// is exempt.
+    #[arg(
+        long,
+        default_value_t = qis_core::constants::DEFAULT_MAX_PER_PREFIX_IN_BUCKET,
+        value_name = "N"
+    )]
+    pub max_per_prefix_in_bucket: usize,
+    /// Routing-table entries allowed per /24 (IPv6 /48) in all (0: no limit); loopback is
+    /// exempt. A LAN test network of more nodes than this in one /24 sets it to 0.
+    #[arg(
+        long,
+        default_value_t = qis_core::constants::DEFAULT_MAX_PER_PREFIX_IN_TABLE,
+        value_name = "N"
+    )]
+    pub max_per_prefix_in_table: usize,
 }
 
 /// Why `qis sim` could not run.
@@ -251,8 +261,8 @@ impl SimArgs {
             clustered: self.clustered,
             cluster_size: self.cluster_size,
         };
-        config.max_per_prefix_in_bucket = self.max_per_prefix_in_bucket;
-        config.max_per_prefix_in_table = self.max_per_prefix_in_table;
+        config.max_per_prefix_in_bucket = self.prefix_limits.max_per_prefix_in_bucket;
+        config.max_per_prefix_in_table = self.prefix_limits.max_per_prefix_in_table;
         config.churn = self.churn.map(|median| ChurnConfig {
             shape: self.churn_shape,
             crash_fraction: self.crash_fraction,
