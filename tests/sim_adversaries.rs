@@ -34,6 +34,7 @@ fn a_fifth_of_droppers_misrouters_and_censors_is_survived() {
     );
     assert!(r.success_rate >= 0.97, "{r}");
     assert!(r.values.availability >= 0.97, "{r}");
+    assert_eq!(r.datagrams_unaddressed, 0, "lies reach their askers: {r}");
 }
 
 #[test]

@@ -9,6 +9,7 @@
 //! closest to it (the strongest lie a routing answer can tell: every contact in it is another
 //! liar). Each adversary runs one attack of the list, assigned in turn.
 
+use super::addresses::Addresses;
 use crate::truth::LiveIndex;
 use qis_core::wire::{self, Auth, Body, Contact, Header, Message, NetworkId, Role, StoreStatus};
 use qis_core::wire::{Token, TxId};
@@ -128,6 +129,8 @@ pub(crate) struct Intercept<'a> {
     pub k: usize,
     /// Now.
     pub now: Time,
+    /// Every slot's address (a lie names colluders by their addresses).
+    pub addresses: &'a Addresses,
 }
 
 impl Adversaries {
@@ -215,7 +218,7 @@ impl Adversaries {
                 let slot = *self.slot_of.get(&id)?;
                 Some(Contact {
                     id,
-                    addr: SimAddr(slot),
+                    addr: at.addresses.of(slot),
                 })
             })
             .collect();

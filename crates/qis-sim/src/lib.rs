@@ -9,8 +9,8 @@
 //! puts and gets; the ground truth (`truth`) scores them. The same seed gives the same
 //! report, byte for byte, apart from the simulator's own speed and memory figures.
 
-mod adversary;
 mod addresses;
+mod adversary;
 mod config;
 mod engine;
 mod measure;

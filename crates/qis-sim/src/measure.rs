@@ -220,6 +220,7 @@ impl Simulation {
                 },
             }),
             prefixes: self.prefix_report(),
+            datagrams_unaddressed: self.traffic.unaddressed,
             virtual_s: round3(self.queue.now().as_micros() as f64 / 1e6),
             events,
             wall_s: round3(wall_s),

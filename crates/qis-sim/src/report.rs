@@ -205,6 +205,10 @@ pub struct SimReport {
     pub bytes_per_lookup: f64,
     /// Fraction of datagrams lost in the network.
     pub loss_observed: f64,
+    /// Datagrams sent to an address no simulated node has. Always 0 unless the simulator
+    /// itself names a node by its slot index instead of its address (cores only ever send to
+    /// addresses they were given); a test guards it.
+    pub datagrams_unaddressed: u64,
     /// Formation.
     pub joins: Joins,
     /// Churn.

@@ -1,8 +1,8 @@
 //! The simulated world: every node's core, the event loop that feeds them datagrams and
 //! timeouts in virtual time, and the bookkeeping of what the workload started.
 
-use super::adversary::{Adversaries, Attack, Intercept, Verdict, is_adversary};
 use super::addresses::Addresses;
+use super::adversary::{Adversaries, Attack, Intercept, Verdict, is_adversary};
 use super::config::{Formation, SimConfig, SimIdentities};
 use super::engine::{Action, EventQueue};
 use super::network::{Network, Site};
@@ -63,6 +63,8 @@ pub(super) struct Traffic {
     pub bytes: u64,
     pub lost: u64,
     pub to_dead: u64,
+    /// Sent to an address no slot has (a simulator bug: see `SimReport::datagrams_unaddressed`).
+    pub unaddressed: u64,
 }
 
 /// Independent random streams.
@@ -355,7 +357,7 @@ impl Simulation {
         self.traffic.datagrams += 1;
         self.traffic.bytes += t.payload.len() as u64;
         let Some(to) = self.addresses.slot(t.to) else {
-            self.traffic.to_dead += 1;
+            self.traffic.unaddressed += 1;
             return;
         };
         let Some(receiver) = self.slots.get_mut(to as usize) else {
@@ -437,6 +439,7 @@ impl Simulation {
             network: self.node_config.network,
             k: self.node_config.k,
             now: self.queue.now(),
+            addresses: &self.addresses,
         };
         match self.adversaries.intercept(attack, &at) {
             Verdict::Pass => false,
@@ -445,7 +448,7 @@ impl Simulation {
                 self.send(
                     to,
                     Transmit {
-                        to: SimAddr(from),
+                        to: self.addresses.of(from),
                         payload: bytes,
                     },
                 );
