@@ -93,7 +93,7 @@ impl std::fmt::Debug for Credentials {
 
 impl Credentials {
     /// Real credentials: `identity`'s key with `work`, checked against `difficulty` (one
-    /// Argon2id evaluation). The driver finds `work` with [`WorkHasher::solve`] once and
+    /// Argon2id evaluation). The driver finds `work` with [`crate::WorkHasher::solve`] once and
     /// keeps it beside the key.
     pub fn real(
         identity: &Identity,

@@ -84,7 +84,7 @@ pub enum Role {
     Client,
 }
 
-/// Identity proof traffic a message carries (see [`crate::proof`]).
+/// Identity proof traffic a message carries (see [`crate::IdentityProof`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Auth {
     /// Nothing: the sender is already proven to the receiver, or is not asked to prove itself.
