@@ -120,6 +120,9 @@ pub struct SimArgs {
     /// survive adversaries that lie on some of them.
     #[arg(long, default_value_t = qis_core::constants::DEFAULT_LOOKUP_PATHS, value_name = "D")]
     pub paths: usize,
+    /// Disjoint paths each get walks (1 to 8).
+    #[arg(long, default_value_t = qis_core::constants::DEFAULT_GET_PATHS, value_name = "D")]
+    pub get_paths: usize,
     /// Requests each lookup path keeps in flight (α).
     #[arg(long, default_value_t = qis_core::constants::ALPHA, value_name = "N")]
     pub alpha: usize,
@@ -294,6 +297,13 @@ impl SimArgs {
             ));
         }
         config.lookup_paths = self.paths;
+        if !(1..=qis_core::constants::MAX_LOOKUP_PATHS).contains(&self.get_paths) {
+            return Err(invalid(
+                "get-paths",
+                format!("must be 1 to {}", qis_core::constants::MAX_LOOKUP_PATHS),
+            ));
+        }
+        config.get_paths = self.get_paths;
         if !(1..=16).contains(&self.alpha) {
             return Err(invalid("alpha", "must be 1 to 16"));
         }

@@ -124,6 +124,8 @@ pub struct SimConfig {
     pub lookup_paths: usize,
     /// Requests in flight per path (`Config::alpha`).
     pub alpha: usize,
+    /// Disjoint paths each get walks (`Config::get_paths`).
+    pub get_paths: usize,
 }
 
 /// How simulated nodes prove their ids (see `qis_core::IdentityScheme`).
@@ -163,6 +165,7 @@ impl SimConfig {
             adversaries: None,
             lookup_paths: qis_core::constants::DEFAULT_LOOKUP_PATHS,
             alpha: qis_core::constants::ALPHA,
+            get_paths: qis_core::constants::DEFAULT_GET_PATHS,
         }
     }
 

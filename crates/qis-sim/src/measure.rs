@@ -175,6 +175,7 @@ impl Simulation {
             },
             join_refresh: self.config.join_refresh,
             lookup_paths: self.config.lookup_paths,
+            get_paths: self.config.get_paths,
             identities: match self.config.identities {
                 super::config::SimIdentities::Modelled => "modelled".into(),
                 super::config::SimIdentities::Real(_) => "real".into(),

@@ -178,6 +178,8 @@ pub struct SimReport {
     pub identities: String,
     /// Disjoint paths each lookup walked.
     pub lookup_paths: usize,
+    /// Disjoint paths each get walked.
+    pub get_paths: usize,
     /// Average datagram loss rate configured.
     pub loss: f64,
     /// Mean loss burst length, if loss was bursty.

@@ -154,6 +154,7 @@ impl Simulation {
             },
             join_refresh: config.join_refresh,
             lookup_paths: config.lookup_paths,
+            get_paths: config.get_paths,
             alpha: config.alpha,
             refresh_interval: config.timers.refresh,
             replicate_interval: config.timers.replicate,

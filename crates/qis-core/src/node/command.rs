@@ -58,6 +58,11 @@ pub(super) enum Command<A> {
 
 impl<A: PeerAddr> Node<A> {
     fn new_lookup(&mut self, now: Time, target: Id) -> Lookup<A> {
+        self.new_lookup_on(now, target, self.config.lookup_paths)
+    }
+
+    /// A lookup of `target` walking `paths` disjoint paths.
+    fn new_lookup_on(&mut self, now: Time, target: Id, paths: usize) -> Lookup<A> {
         self.table.touch(&target, now);
         let start = self
             .table
@@ -73,7 +78,7 @@ impl<A: PeerAddr> Node<A> {
             start,
             self.config.k,
             self.config.alpha,
-            self.config.lookup_paths,
+            paths,
             now,
         )
     }
@@ -85,7 +90,7 @@ impl<A: PeerAddr> Node<A> {
     }
 
     pub(super) fn start_get(&mut self, now: Time, op: OpId, key: Id) {
-        let lookup = self.new_lookup(now, key);
+        let lookup = self.new_lookup_on(now, key, self.config.get_paths);
         let mut pager = Pager::new(key, self.config.max_get_records);
         pager.add_local(self.store.records(&key));
         let goal = Goal::Get {

@@ -2,7 +2,8 @@
 //! timers, but they run the same code.
 
 use crate::constants::{
-    ALPHA, BUCKET_REFRESH, DEFAULT_LOOKUP_PATHS, K, REPLICATE_INTERVAL, REPUBLISH_INTERVAL,
+    ALPHA, BUCKET_REFRESH, DEFAULT_GET_PATHS, DEFAULT_LOOKUP_PATHS, K, REPLICATE_INTERVAL,
+    REPUBLISH_INTERVAL,
 };
 use crate::ratelimit::RateLimit;
 use crate::record::{RecordPolicy, SignatureOnly};
@@ -36,6 +37,10 @@ pub struct Config {
     /// Disjoint paths each lookup walks (1 to `MAX_LOOKUP_PATHS`): more paths cost about that
     /// many times the requests and survive adversaries that lie on some of them.
     pub lookup_paths: usize,
+    /// Disjoint paths each get walks. Holders that withhold values answer a get with the
+    /// colluders closest to the key, and one path that meets them ends among liars: two paths
+    /// measured enough where one was not (see `DEFAULT_GET_PATHS`).
+    pub get_paths: usize,
     /// Routing-table settings.
     pub table: TableConfig,
     /// Store limits.
@@ -65,6 +70,7 @@ impl Default for Config {
             k: K,
             alpha: ALPHA,
             lookup_paths: DEFAULT_LOOKUP_PATHS,
+            get_paths: DEFAULT_GET_PATHS,
             table: TableConfig::default(),
             store: StoreLimits::default(),
             rate_limit: Some(RateLimit::default()),
