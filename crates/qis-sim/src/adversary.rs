@@ -11,7 +11,7 @@
 
 use super::addresses::Addresses;
 use crate::truth::LiveIndex;
-use qis_core::wire::{self, Auth, Body, Contact, Header, Message, NetworkId, Role, StoreStatus};
+use qis_core::wire::{self, Body, Contact, Header, Message, NetworkId, Role, StoreStatus};
 use qis_core::wire::{Token, TxId};
 use qis_core::{Credentials, Id, SimAddr, Time};
 use std::collections::BTreeMap;
@@ -245,10 +245,7 @@ impl Adversaries {
                 txid: TxId(asked.txid.0),
                 sender: credentials.id(),
                 role: Role::Node,
-                auth: match credentials.answer_auth(asked) {
-                    Auth::Proof(proof) => Auth::Proof(proof),
-                    _ => Auth::None,
-                },
+                auth: credentials.answer_auth(asked),
             },
             body,
         };
