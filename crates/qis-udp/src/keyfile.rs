@@ -154,6 +154,10 @@ pub fn load_or_create_identity(dir: &Path, role: KeyRole) -> Result<Identity, Ke
 /// node's id is the new one. Work that meets `difficulty` is kept, so the id survives
 /// restarts (and a network lowering its difficulty). Saving is crash-safe; a failed save is
 /// logged and the node runs with the solved work anyway (it solves again at its next start).
+///
+/// A solve blocks the calling thread for about `2^d ÷ threads` Argon2id evaluations (at the
+/// default difficulty 12, half a second on two cores of a server; see `bench/grind.rs`):
+/// call it before starting the runtime, or in `spawn_blocking`.
 pub fn load_or_create_credentials(
     dir: &Path,
     difficulty: Difficulty,
