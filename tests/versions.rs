@@ -32,10 +32,15 @@ struct NodeProcess {
 
 impl NodeProcess {
     fn start(name: &str, network: &str) -> NodeProcess {
+        NodeProcess::start_with(name, network, &[])
+    }
+
+    fn start_with(name: &str, network: &str, extra: &[&str]) -> NodeProcess {
         let home = scratch(name);
         let mut child = support::qis(&home)
             .args(["node", "--listen", "127.0.0.1:0", "--status-every", "0"])
             .args(["--network", network])
+            .args(extra)
             .arg("--data-dir")
             .arg(home.join("node"))
             .stdout(Stdio::null())
@@ -133,6 +138,35 @@ fn a_client_of_another_network_is_told_so() {
         )),
         "{logged}"
     );
+}
+
+/// A node whose ids cost less than the client requires answers, but its proof is refused:
+/// the client says so instead of "did not answer".
+#[test]
+fn a_client_of_a_higher_id_difficulty_is_told_why_the_answers_do_not_count() {
+    let node = NodeProcess::start_with("difficulty", "cheap", &["--id-difficulty", "0"]);
+    let addr = node.addr.to_string();
+    // The most a network may ask (24 bits): the node's unsolved work meets it once in 2^24.
+    let ping = node.qis(&[
+        "ping",
+        &addr,
+        "--network",
+        "cheap",
+        "--id-difficulty",
+        "24",
+        "--timeout",
+        "5",
+    ]);
+    assert_eq!(ping.status.code(), Some(1));
+    let text = stderr(&ping);
+    assert!(
+        text.contains("without a valid identity proof for --id-difficulty 24"),
+        "{text}"
+    );
+    assert!(text.contains("lower --id-difficulty"), "{text}");
+    // The same difficulty on both sides works.
+    let ping = node.qis(&["ping", &addr, "--network", "cheap", "--id-difficulty", "0"]);
+    assert_eq!(ping.status.code(), Some(0), "{}", stderr(&ping));
 }
 
 #[test]

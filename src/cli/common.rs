@@ -135,6 +135,14 @@ pub(super) async fn explain_silence(
             }
         })
         .collect();
+    if clauses.is_empty() && stats.metrics.dropped_unproven > 0 {
+        // Someone answered, but not with a proof we accept: most often a node of a network
+        // that runs a lower id difficulty than ours.
+        return Some(CliError::Failed(format!(
+            "{} answer(s) came without a valid identity proof for --id-difficulty {}: the nodes asked may run a lower --id-difficulty (every node and client of a network must use the same value)",
+            stats.metrics.dropped_unproven, network.id_difficulty
+        )));
+    }
     (!clauses.is_empty()).then(|| CliError::Failed(clauses.join("; ")))
 }
 
