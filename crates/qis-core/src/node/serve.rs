@@ -5,7 +5,9 @@
 use super::Node;
 use super::command::Purpose;
 use crate::addr::PeerAddr;
-use crate::constants::{AMPLIFICATION_FACTOR, MAX_CLOCK_SKEW, MAX_DATAGRAM, MAX_RECORD};
+use crate::constants::{
+    AMPLIFICATION_FACTOR, MAX_CLOCK_SKEW, MAX_DATAGRAM, MAX_RECORD, MAX_REQUEST_ATTEMPTS,
+};
 use crate::id::Id;
 use crate::proof::Challenge;
 use crate::ratelimit::{Shed, Standing};
@@ -66,16 +68,21 @@ impl<A: PeerAddr> Node<A> {
             }
             _ => None,
         };
+        let answer_len = answer.as_ref().map_or(0, wire::encoded_len);
         if let Some(answer) = answer
             && self.transmit(from, &answer)
         {
             self.metrics.requests_answered += 1;
         }
         // A verification ping (and its retries) is traffic toward the source beyond the answer,
-        // so only a source that proved its address (a valid token) gets one: a request with a
-        // forged source address must not buy more than the amplification limit's answer. An
-        // honest node presents our token from its second request on, and is verified then.
-        if message.header.role == Role::Node && verified {
+        // so a source that has not proved its address (no valid token) gets one only if the
+        // answer and every attempt of the ping together stay within the amplification limit:
+        // a request with a forged source address must not buy more than that. A padded first
+        // request to a node with a small table leaves room; otherwise the requester is
+        // verified at its next request, which carries our token.
+        let budget = request_len * AMPLIFICATION_FACTOR;
+        let ping_cost = usize::from(MAX_REQUEST_ATTEMPTS) * self.verification_ping_len();
+        if message.header.role == Role::Node && (verified || answer_len + ping_cost <= budget) {
             self.consider_verifying(now, sender, from);
         }
     }
@@ -126,6 +133,16 @@ impl<A: PeerAddr> Node<A> {
     /// True if `id` is in our routing table at `addr`: a peer that answered us from there.
     pub(super) fn is_table_peer(&self, id: &Id, addr: &A) -> bool {
         self.table.get(id).is_some_and(|e| e.addr == *addr)
+    }
+
+    /// The size of a verification ping at its largest (a challenge, the widest transaction id).
+    fn verification_ping_len(&self) -> usize {
+        let challenge = Challenge([0xff; crate::constants::CHALLENGE_BYTES]);
+        let ping = Message::<A> {
+            header: self.header(crate::wire::TxId(u32::MAX), Auth::Challenge(challenge)),
+            body: Body::Ping,
+        };
+        wire::encoded_len(&ping)
     }
 
     /// The proof answering `challenge` from `sender`, if the source may have one signed now:
