@@ -68,7 +68,12 @@ impl<A: PeerAddr> Node<A> {
             }
             _ => None,
         };
-        let answer_len = answer.as_ref().map_or(0, wire::encoded_len);
+        // Sized only where the verification rule below needs it: this runs per request.
+        let needs_budget = message.header.role == Role::Node && !verified;
+        let answer_len = match &answer {
+            Some(answer) if needs_budget => wire::encoded_len(answer),
+            _ => 0,
+        };
         if let Some(answer) = answer
             && self.transmit(from, &answer)
         {
@@ -80,9 +85,11 @@ impl<A: PeerAddr> Node<A> {
         // a request with a forged source address must not buy more than that. A padded first
         // request to a node with a small table leaves room; otherwise the requester is
         // verified at its next request, which carries our token.
-        let budget = request_len * AMPLIFICATION_FACTOR;
-        let ping_cost = usize::from(MAX_REQUEST_ATTEMPTS) * self.verification_ping_len();
-        if message.header.role == Role::Node && (verified || answer_len + ping_cost <= budget) {
+        let within_budget = || {
+            let ping_cost = usize::from(MAX_REQUEST_ATTEMPTS) * self.verification_ping_len();
+            answer_len + ping_cost <= request_len * AMPLIFICATION_FACTOR
+        };
+        if message.header.role == Role::Node && (verified || within_budget()) {
             self.consider_verifying(now, sender, from);
         }
     }
