@@ -5,20 +5,39 @@ use qis_core::Id;
 use qis_outcomes::OutcomePacket;
 use qis_udp::NodeHandle;
 
-/// Stores `packet` under each of its semantic keys, in parallel. Returns the acknowledgements
-/// per key, in the order of [`OutcomePacket::keys`].
-pub async fn publish_packet(node: &NodeHandle, packet: &OutcomePacket) -> Vec<u32> {
+/// How one key of a packet was stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyStored {
+    /// Nodes that acknowledged the store.
+    pub acks: u32,
+    /// Of those, nodes that served the packet back to an audit from another identity and
+    /// socket: the holders the publisher can vouch for.
+    pub verified: u32,
+}
+
+/// Stores `packet` under each of its semantic keys, in parallel. Returns how each key was
+/// stored, in the order of [`OutcomePacket::keys`].
+pub async fn publish_packet(node: &NodeHandle, packet: &OutcomePacket) -> Vec<KeyStored> {
     let keys = packet.keys();
     let mut tasks = tokio::task::JoinSet::new();
     for (index, key) in keys.iter().enumerate() {
         let (node, record, id) = (node.clone(), packet.record.clone(), key.id);
-        tasks.spawn(async move { (index, node.put(id, record).await.map_or(0, |r| r.acks)) });
+        tasks.spawn(async move {
+            let stored = node
+                .put(id, record)
+                .await
+                .map_or(KeyStored::default(), |r| KeyStored {
+                    acks: r.acks,
+                    verified: r.verified,
+                });
+            (index, stored)
+        });
     }
-    let mut acks = vec![0; keys.len()];
-    while let Some(Ok((index, n))) = tasks.join_next().await {
-        acks[index] = n;
+    let mut stored = vec![KeyStored::default(); keys.len()];
+    while let Some(Ok((index, key_stored))) = tasks.join_next().await {
+        stored[index] = key_stored;
     }
-    acks
+    stored
 }
 
 /// Everything the network holds under `keys`: the valid packets (signature and contents are

@@ -146,7 +146,8 @@ async fn publish_query_and_recommend_across_nodes() {
             let acks = publish_packet(&nodes[1 + i * 5], p).await;
             assert_eq!(acks.len(), p.keys().len());
             assert!(
-                acks.iter().all(|&a| a as usize >= K),
+                acks.iter()
+                    .all(|a| a.acks as usize >= K && a.verified == a.acks),
                 "packet {i} acks per key: {acks:?}"
             );
         }

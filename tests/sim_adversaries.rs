@@ -64,3 +64,28 @@ fn the_same_seed_gives_the_same_attacked_report() {
         strip(attacked(0.2, &attacks, 9))
     );
 }
+
+#[test]
+fn holders_that_discard_or_serve_only_the_publisher_are_not_verified() {
+    let honest = attacked(0.0, &[], 10);
+    assert!(honest.values.acks_mean >= 19.0, "{honest}");
+    assert_eq!(
+        honest.values.verified_mean, honest.values.acks_mean,
+        "every honest holder serves the audit: {honest}"
+    );
+    for attack in [Attack::CensorStore, Attack::ServePublisherOnly] {
+        let r = attacked(0.2, &[attack], 10);
+        let v = &r.values;
+        // About a fifth of the holders are adversaries: they acknowledge, and fail the audit
+        // (one has discarded the value, the other serves only the address that stored it).
+        assert!(
+            v.verified_mean <= v.acks_mean - 2.0,
+            "{attack:?}: acknowledged but unverified holders are not counted: {r}"
+        );
+        assert!(
+            v.verified_mean >= 12.0,
+            "{attack:?}: honest holders are: {r}"
+        );
+        assert_eq!(v.puts_unverified, 0, "{attack:?}: {r}");
+    }
+}

@@ -207,6 +207,7 @@ pub(super) fn put(args: PutArgs) -> Result<ExitCode, CliError> {
             "key": key.to_hex(),
             "record_id": record.id().to_string(),
             "acks": report.acks,
+            "verified": report.verified,
             "refused": report.refused,
             "failed": report.failed,
             "hops": report.lookup.hops,
@@ -217,8 +218,9 @@ pub(super) fn put(args: PutArgs) -> Result<ExitCode, CliError> {
         println!("{out}");
     } else {
         println!(
-            "stored {:?} at {} nodes (key {}, hops {}, {} requests, {:.1} ms)",
+            "stored {:?}: verified at {} nodes ({} acknowledged; key {}, hops {}, {} requests, {:.1} ms)",
             args.key,
+            report.verified,
             report.acks,
             &key.to_hex()[..16],
             report.lookup.hops,
@@ -228,6 +230,11 @@ pub(super) fn put(args: PutArgs) -> Result<ExitCode, CliError> {
     }
     if report.acks == 0 {
         return Err(CliError::Failed("no node stored the value".into()));
+    }
+    if report.verified == 0 {
+        return Err(CliError::Failed(
+            "no node that acknowledged the value served it back to an audit: it may be censored (see the README's Security section)".into(),
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -212,7 +212,7 @@ async fn republish_forever(node: NodeHandle, dirs: Vec<PathBuf>) {
                     let record = entry.record.clone();
                     tokio::spawn(async move {
                         if let Ok(report) = node.publish(key, record).await {
-                            info!(key = %&key.to_hex()[..16], acks = report.acks, "republishing a published record");
+                            info!(key = %&key.to_hex()[..16], acks = report.acks, verified = report.verified, "republishing a published record");
                         }
                     });
                 }

@@ -95,24 +95,26 @@ pub(super) fn publish(args: PublishArgs) -> Result<ExitCode, CliError> {
         .save(&entry)
         .map_err(|e| CliError::Failed(e.to_string()))?;
     drop(lock);
-    let acks = with_client(&args.client, async |client| {
+    let stored = with_client(&args.client, async |client| {
         Ok(publish_packet(client, &packet).await)
     })?;
     let id = packet.id().to_string();
     let size = packet.record.encoded_len();
     if args.client.json {
-        let keys: Vec<_> = keys.iter().zip(&acks).map(|(k, a)| json!({"level": k.level.label(), "key": k.text, "id": k.id.to_hex(), "acks": a})).collect();
+        let keys: Vec<_> = keys.iter().zip(&stored).map(|(k, s)| json!({"level": k.level.label(), "key": k.text, "id": k.id.to_hex(), "acks": s.acks, "verified": s.verified})).collect();
         println!(
             "{}",
             json!({ "packet_id": id, "encoded_size": size, "keys": keys, "saved": saved })
         );
     } else {
         println!("published packet {id} ({size} bytes)");
-        for (key, acks) in keys.iter().zip(&acks) {
+        for (key, s) in keys.iter().zip(&stored) {
             println!(
-                "  {:<12} {:<60} stored at {acks} nodes",
+                "  {:<12} {:<60} verified at {} nodes ({} acknowledged)",
                 key.level.label(),
-                key.text
+                key.text,
+                s.verified,
+                s.acks
             );
         }
         println!(
@@ -120,8 +122,13 @@ pub(super) fn publish(args: PublishArgs) -> Result<ExitCode, CliError> {
             saved.display()
         );
     }
-    if acks.iter().all(|&a| a == 0) {
+    if stored.iter().all(|s| s.acks == 0) {
         return Err(CliError::Failed("no node stored the packet".into()));
+    }
+    if stored.iter().all(|s| s.verified == 0) {
+        return Err(CliError::Failed(
+            "no node that acknowledged the packet served it back to an audit: it may be censored (see the README's Security section)".into(),
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }

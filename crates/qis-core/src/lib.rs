@@ -33,7 +33,7 @@ pub use identity::Identity;
 pub use lookup::{Hop, Lookup, LookupReport, LookupRequest};
 pub use metrics::Metrics;
 pub use node::{
-    BootstrapReport, Config, Event, GetReport, MAINTENANCE_TICK, MAX_STORES_IN_FLIGHT,
+    BootstrapReport, Config, Endpoint, Event, GetReport, MAINTENANCE_TICK, MAX_STORES_IN_FLIGHT,
     MAX_VERIFICATIONS, Node, OpId, OpResult, PingReply, PutReport, Transmit,
 };
 pub use proof::{

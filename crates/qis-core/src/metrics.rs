@@ -96,6 +96,13 @@ pub struct Metrics {
     /// (IPv4 /24, IPv6 /48) holds its share of it already (per bucket or in all; see
     /// `TableConfig`). Counts offers, not distinct nodes.
     pub table_refused_prefix: u64,
+    /// Holders our puts and republishes audited: a FIND_VALUE from the audit socket to each
+    /// node that acknowledged a store.
+    pub holders_audited: u64,
+    /// Audited holders that served the record they acknowledged.
+    pub holders_verified: u64,
+    /// Dropped: a request that reached the audit socket, which serves nothing.
+    pub dropped_audit_request: u64,
 }
 
 impl Metrics {
@@ -113,5 +120,6 @@ impl Metrics {
             + self.dropped_rate_limited
             + self.dropped_over_budget
             + self.dropped_not_serving
+            + self.dropped_audit_request
     }
 }

@@ -15,7 +15,7 @@
 //! same seed gives the same addresses.
 
 use super::random::SimRng;
-use qis_core::SimAddr;
+use qis_core::{Endpoint, SimAddr};
 use rand::RngExt;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -157,9 +157,25 @@ impl Addresses {
         self.by_slot[index as usize]
     }
 
+    /// The address of socket `via` of slot `index`.
+    pub(crate) fn of_endpoint(&self, index: u32, via: Endpoint) -> SimAddr {
+        match via {
+            Endpoint::Main => self.of(index),
+            Endpoint::Audit => audit_address(index),
+        }
+    }
+
     /// The slot at `addr`, if any.
     pub(crate) fn slot(&self, addr: SimAddr) -> Option<u32> {
         self.slots.get(&addr).copied()
+    }
+
+    /// The slot and socket at `addr`, if any.
+    pub(crate) fn endpoint(&self, addr: SimAddr) -> Option<(u32, Endpoint)> {
+        match audit_slot(addr) {
+            Some(index) => (index < self.by_slot.len() as u32).then_some((index, Endpoint::Audit)),
+            None => Some((self.slot(addr)?, Endpoint::Main)),
+        }
     }
 
     /// The model's settings.
@@ -175,6 +191,35 @@ impl Addresses {
         }
         counts
     }
+}
+
+/// Audit sockets live in `240.0.0.0/4`, which no node's address is drawn from
+/// ([`random_slash_24`] stops at 223): slot `i` has a /24 of its own there (`i` mod 2^20 in
+/// the middle bits, the rest in the low byte), so audits of different nodes never share a
+/// prefix's rate budget at a holder. A real node's audit socket is another port of its own
+/// address; the simulator's address has no port, so it models the audit as coming from an
+/// address no adversary can link to the node's (see the README's Security section).
+const AUDIT_BASE: u32 = 0xF000_0000;
+
+/// Slots with an audit address of their own: 2^20 /24s times 254 hosts each.
+const AUDIT_SLOTS: u32 = (1 << 20) * HOSTS_PER_SLASH_24;
+
+/// The audit address of slot `index`.
+fn audit_address(index: u32) -> SimAddr {
+    let index = index % AUDIT_SLOTS;
+    SimAddr(AUDIT_BASE | ((index & 0xF_FFFF) << 8) | ((index >> 20) + 1))
+}
+
+/// The slot whose audit address `addr` is, if it is one.
+fn audit_slot(addr: SimAddr) -> Option<u32> {
+    if addr.0 < AUDIT_BASE {
+        return None;
+    }
+    let host = addr.0 & 0xff;
+    let block = (addr.0 >> 8) & 0xF_FFFF;
+    (1..=HOSTS_PER_SLASH_24)
+        .contains(&host)
+        .then(|| block | ((host - 1) << 20))
 }
 
 /// The /24 of a simulated address (the address without its low byte).
@@ -259,5 +304,24 @@ mod tests {
         let (a, b, c) = (model(0.3, 500, 9), model(0.3, 500, 9), model(0.3, 500, 10));
         assert_eq!(a.by_slot, b.by_slot);
         assert_ne!(a.by_slot, c.by_slot);
+    }
+
+    #[test]
+    fn audit_addresses_map_back_to_their_slot_and_never_to_a_node() {
+        let addresses = model(0.3, 500, 9);
+        for index in [0, 1, 255, 256, 499] {
+            let audit = addresses.of_endpoint(index, Endpoint::Audit);
+            assert_eq!(addresses.endpoint(audit), Some((index, Endpoint::Audit)));
+            assert_eq!(addresses.slot(audit), None);
+            let main = addresses.of_endpoint(index, Endpoint::Main);
+            assert_eq!(addresses.endpoint(main), Some((index, Endpoint::Main)));
+        }
+        assert_ne!(slash_24(audit_address(1)), slash_24(audit_address(2)));
+        assert_eq!(audit_slot(audit_address(3_000_000)), Some(3_000_000));
+        assert_eq!(
+            addresses.endpoint(audit_address(10_000)),
+            None,
+            "no such slot"
+        );
     }
 }

@@ -108,7 +108,7 @@ pub(crate) struct Adversaries {
     /// Each adversary's credentials, to prove itself in the answers it makes up.
     credentials: BTreeMap<u32, Credentials>,
     /// For `ServePublisherOnly`: the address that stored each key at each adversary.
-    storers: BTreeMap<(u32, Id), u32>,
+    storers: BTreeMap<(u32, Id), SimAddr>,
     /// When `OnOff` adversaries turn.
     pub turn_at: Option<Time>,
     /// What they did.
@@ -119,8 +119,8 @@ pub(crate) struct Adversaries {
 pub(crate) struct Intercept<'a> {
     /// The adversary's slot.
     pub slot: u32,
-    /// The sender's slot.
-    pub from: u32,
+    /// The sender's address (its main socket, or its audit socket).
+    pub source: SimAddr,
     /// The datagram.
     pub payload: &'a [u8],
     /// The run's network.
@@ -192,11 +192,11 @@ impl Adversaries {
                 )
             }
             (Attack::ServePublisherOnly, Body::Store { key, .. }) => {
-                self.storers.insert((at.slot, *key), at.from);
+                self.storers.insert((at.slot, *key), at.source);
                 Verdict::Pass
             }
             (Attack::ServePublisherOnly, Body::FindValue { key, .. }) => {
-                if self.storers.get(&(at.slot, *key)) == Some(&at.from) {
+                if self.storers.get(&(at.slot, *key)) == Some(&at.source) {
                     return Verdict::Pass;
                 }
                 self.counts.values_withheld += 1;

@@ -1,7 +1,7 @@
 //! The discrete-event engine: one queue of timed actions in virtual time. Ties are broken by a
 //! sequence number, so the order of events, and hence every result, depends only on the seed.
 
-use qis_core::Time;
+use qis_core::{Endpoint, Time};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
@@ -16,6 +16,10 @@ pub(crate) enum Action {
         from: u32,
         /// The encoded message, exactly as the core produced it.
         payload: Vec<u8>,
+        /// The receiver's socket it is addressed to.
+        to_via: Endpoint,
+        /// The sender's socket it left from (with `from`, the source address).
+        from_via: Endpoint,
     },
     /// A node's timer may be due. Entries are invalidated lazily: the slot remembers the one
     /// wake-up that is current, and any other is skipped.

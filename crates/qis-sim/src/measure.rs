@@ -117,7 +117,9 @@ impl Simulation {
                 let initiator = slot.node.as_ref().map_or(slot.key.id(), |n| n.id());
                 self.collector.on_lookup(&report, initiator, &self.live);
             }
-            (Job::Put(_), OpResult::Put(report)) => self.collector.on_put(report.acks),
+            (Job::Put(_), OpResult::Put(report)) => {
+                self.collector.on_put(report.acks, report.verified)
+            }
             (Job::Get(i), OpResult::Get(report)) => {
                 let found = report.records.contains(&self.values.items[i].1);
                 self.collector.on_get(found);

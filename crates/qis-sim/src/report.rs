@@ -89,6 +89,12 @@ pub struct Values {
     pub put_acked: u64,
     /// Mean acknowledgements per put.
     pub acks_mean: f64,
+    /// Mean verified holders per put: nodes that acknowledged and then served the value to
+    /// the publisher's audit (from another identity and address). Below `acks_mean` by the
+    /// holders that acknowledged and discarded, or served the publisher only.
+    pub verified_mean: f64,
+    /// Puts with no verified holder (each reported it: a censored publication is known).
+    pub puts_unverified: u64,
     /// Gets started.
     pub gets: u64,
     /// Gets that returned the value.
@@ -353,9 +359,10 @@ impl fmt::Display for SimReport {
             let v = &self.values;
             writeln!(
                 f,
-                "  values      {} published ({:.1} acks each), {} gets, availability {:.2}%",
+                "  values      {} published ({:.1} acks, {:.1} verified each), {} gets, availability {:.2}%",
                 v.published,
                 v.acks_mean,
+                v.verified_mean,
                 v.gets,
                 v.availability * 100.0
             )?;

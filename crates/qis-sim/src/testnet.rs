@@ -15,8 +15,8 @@ use crate::engine::{Action, EventQueue};
 use crate::network::{Network, NetworkConfig, Site};
 use crate::random::{SimRng, mix, stream};
 use qis_core::{
-    Config, Credentials, Duration, Event, Identity, Node, NodeSecret, OpId, OpResult, PublicKey,
-    SimAddr, Time,
+    Config, Credentials, Duration, Endpoint, Event, Identity, Node, NodeSecret, OpId, OpResult,
+    PublicKey, SimAddr, Time,
 };
 use rand::RngExt;
 use std::collections::{BTreeMap, VecDeque};
@@ -234,7 +234,7 @@ impl TestNet {
     /// Sends raw bytes from `from` to `to` now, as if `from` had sent them (through the same
     /// link, delay and loss).
     pub fn inject(&mut self, from: SimAddr, to: SimAddr, payload: Vec<u8>) {
-        self.send(from.0, to, payload);
+        self.send(from.0, Endpoint::Main, to, payload);
     }
 
     /// Events the node at `addr` raised since the last call.
@@ -319,17 +319,27 @@ impl TestNet {
 
     fn dispatch(&mut self, action: Action) {
         match action {
-            Action::Deliver { to, from, payload } => {
+            Action::Deliver {
+                to,
+                from,
+                payload,
+                to_via,
+                from_via,
+            } => {
                 let now = self.now();
                 self.counts.delivered += 1;
+                let source = endpoint_address(from, from_via);
                 self.delivered.push(Delivered {
                     at: now,
-                    from: SimAddr(from),
-                    to: SimAddr(to),
+                    from: source,
+                    to: endpoint_address(to, to_via),
                     payload: payload.clone(),
                 });
                 let member = &mut self.members[to as usize];
-                member.node.handle_datagram(now, SimAddr(from), &payload);
+                match to_via {
+                    Endpoint::Main => member.node.handle_datagram(now, source, &payload),
+                    Endpoint::Audit => member.node.handle_audit_datagram(now, source, &payload),
+                }
                 self.flush(to);
             }
             Action::Wake { node } => {
@@ -360,7 +370,7 @@ impl TestNet {
             }
         }
         for t in outgoing {
-            self.send(index, t.to, t.payload);
+            self.send(index, t.via, t.to, t.payload);
         }
         let member = &mut self.members[index as usize];
         let deadline = member.node.poll_timeout();
@@ -372,8 +382,9 @@ impl TestNet {
         }
     }
 
-    fn send(&mut self, from: u32, to: SimAddr, mut payload: Vec<u8>) {
+    fn send(&mut self, from: u32, from_via: Endpoint, to: SimAddr, mut payload: Vec<u8>) {
         self.counts.sent += 1;
+        let (to, to_via) = endpoint_of(to);
         if to.0 as usize >= self.members.len() {
             self.counts.to_nobody += 1;
             return;
@@ -418,8 +429,30 @@ impl TestNet {
                 to: to.0,
                 from,
                 payload,
+                to_via,
+                from_via,
             },
         );
+    }
+}
+
+/// A member's audit socket is at its index plus this (still in the local test network
+/// `0.0.0.0/8`, far above any member's index).
+const AUDIT_OFFSET: u32 = 0x0080_0000;
+
+/// The address of member `index`'s socket `via`.
+fn endpoint_address(index: u32, via: Endpoint) -> SimAddr {
+    match via {
+        Endpoint::Main => SimAddr(index),
+        Endpoint::Audit => SimAddr(index + AUDIT_OFFSET),
+    }
+}
+
+/// The member address and socket behind `addr`.
+fn endpoint_of(addr: SimAddr) -> (SimAddr, Endpoint) {
+    match addr.0.checked_sub(AUDIT_OFFSET) {
+        Some(index) if index < AUDIT_OFFSET => (SimAddr(index), Endpoint::Audit),
+        _ => (addr, Endpoint::Main),
     }
 }
 

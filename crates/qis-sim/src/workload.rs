@@ -124,6 +124,7 @@ pub(crate) struct Collector {
     /// Values.
     pub values: Values,
     acks_sum: u64,
+    verified_sum: u64,
 }
 
 impl Default for Collector {
@@ -138,6 +139,7 @@ impl Default for Collector {
             unfinished: 0,
             values: Values::default(),
             acks_sum: 0,
+            verified_sum: 0,
         }
     }
 }
@@ -170,12 +172,16 @@ impl Collector {
         let _ = self.latency_us.record(us);
     }
 
-    /// A put finished with `acks` acknowledgements.
-    pub(crate) fn on_put(&mut self, acks: u32) {
+    /// A put finished with `acks` acknowledgements, `verified` of them by an audit.
+    pub(crate) fn on_put(&mut self, acks: u32, verified: u32) {
         self.values.published += 1;
         self.acks_sum += u64::from(acks);
+        self.verified_sum += u64::from(verified);
         if acks > 0 {
             self.values.put_acked += 1;
+        }
+        if verified == 0 {
+            self.values.puts_unverified += 1;
         }
     }
 
@@ -227,6 +233,11 @@ impl Collector {
             0.0
         } else {
             round3(self.acks_sum as f64 / v.published as f64)
+        };
+        v.verified_mean = if v.published == 0 {
+            0.0
+        } else {
+            round3(self.verified_sum as f64 / v.published as f64)
         };
         v.availability = if v.gets == 0 {
             1.0

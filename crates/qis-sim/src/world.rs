@@ -13,7 +13,7 @@ use indicatif::ProgressBar;
 use qis_core::PublicKey;
 use qis_core::SimAddr;
 use qis_core::TableConfig;
-use qis_core::{Config, Event, Node, Transmit};
+use qis_core::{Config, Endpoint, Event, Node, Transmit};
 use qis_core::{Credentials, Difficulty, IdWork, Identity, NodeSecret, WorkHasher};
 use qis_core::{Duration, Time};
 use rand::RngExt;
@@ -286,14 +286,24 @@ impl Simulation {
 
     fn dispatch(&mut self, action: Action) {
         match action {
-            Action::Deliver { to, from, payload } => {
+            Action::Deliver {
+                to,
+                from,
+                payload,
+                to_via,
+                from_via,
+            } => {
                 let now = self.queue.now();
-                if self.adversary_handles(to, from, &payload) {
+                let source = self.addresses.of_endpoint(from, from_via);
+                if to_via == Endpoint::Main && self.adversary_handles(to, source, &payload) {
                     return;
                 }
                 match self.slots[to as usize].node.as_mut() {
                     Some(node) => {
-                        node.handle_datagram(now, self.addresses.of(from), &payload);
+                        match to_via {
+                            Endpoint::Main => node.handle_datagram(now, source, &payload),
+                            Endpoint::Audit => node.handle_audit_datagram(now, source, &payload),
+                        }
                         self.drain(to);
                     }
                     None => self.traffic.to_dead += 1,
@@ -357,7 +367,7 @@ impl Simulation {
     fn send(&mut self, from: u32, t: Transmit<SimAddr>) {
         self.traffic.datagrams += 1;
         self.traffic.bytes += t.payload.len() as u64;
-        let Some(to) = self.addresses.slot(t.to) else {
+        let Some((to, to_via)) = self.addresses.endpoint(t.to) else {
             self.traffic.unaddressed += 1;
             return;
         };
@@ -384,6 +394,8 @@ impl Simulation {
                 to,
                 from,
                 payload: t.payload,
+                to_via,
+                from_via: t.via,
             },
         );
     }
@@ -426,7 +438,7 @@ impl Simulation {
 
     /// Passes a datagram for adversary `to` through its attack; true if the attack dealt with
     /// it (dropped it, or answered with a lie).
-    fn adversary_handles(&mut self, to: u32, from: u32, payload: &[u8]) -> bool {
+    fn adversary_handles(&mut self, to: u32, source: SimAddr, payload: &[u8]) -> bool {
         let Some(attack) = self.slots[to as usize].attack else {
             return false;
         };
@@ -435,7 +447,7 @@ impl Simulation {
         }
         let at = Intercept {
             slot: to,
-            from,
+            source,
             payload,
             network: self.node_config.network,
             k: self.node_config.k,
@@ -449,8 +461,9 @@ impl Simulation {
                 self.send(
                     to,
                     Transmit {
-                        to: self.addresses.of(from),
+                        to: source,
                         payload: bytes,
+                        via: Endpoint::Main,
                     },
                 );
                 true

@@ -9,7 +9,7 @@ use qis_core::NodeSecret;
 use qis_core::Time;
 use qis_core::constants::MAX_DATAGRAM;
 use qis_core::wire::Role;
-use qis_core::{Config, Event, Node, OpId, OpResult};
+use qis_core::{Config, Endpoint, Event, Node, OpId, OpResult};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use tokio::net::UdpSocket;
@@ -26,9 +26,18 @@ enum Waiter {
     Ping(oneshot::Sender<Option<qis_core::PingReply<SocketAddr>>>),
 }
 
+/// A node's two sockets: its address, and the one its audits leave from.
+pub(super) struct Sockets {
+    /// The node's address: serving and lookups.
+    pub main: UdpSocket,
+    /// Audits of the node's puts (another port, unknown to the network).
+    pub audit: UdpSocket,
+}
+
 struct Driver {
     node: Node<SocketAddr>,
     socket: UdpSocket,
+    audit: UdpSocket,
     addr: SocketAddr,
     epoch: Instant,
     waiters: HashMap<OpId, Waiter>,
@@ -39,7 +48,7 @@ struct Driver {
 }
 
 pub(super) fn start(
-    socket: UdpSocket,
+    sockets: Sockets,
     addr: SocketAddr,
     credentials: Credentials,
     secret: NodeSecret,
@@ -51,7 +60,8 @@ pub(super) fn start(
     let id = node.id();
     let driver = Driver {
         node,
-        socket,
+        socket: sockets.main,
+        audit: sockets.audit,
         addr,
         epoch: Instant::now(),
         waiters: HashMap::new(),
@@ -77,6 +87,7 @@ impl Driver {
 
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         let mut buf = vec![0u8; MAX_DATAGRAM + 1];
+        let mut audit_buf = vec![0u8; MAX_DATAGRAM + 1];
         loop {
             // With no deadline, sleep a long time: a command or datagram will wake us.
             let deadline = self
@@ -98,6 +109,13 @@ impl Driver {
                     }
                     // ICMP errors surface here on some systems; the peer is simply not there.
                     Err(error) => debug!(%error, "recv failed"),
+                },
+                received = self.audit.recv_from(&mut audit_buf) => match received {
+                    Ok((len, from)) => {
+                        let now = self.now();
+                        self.node.handle_audit_datagram(now, canonical(from), &audit_buf[..len]);
+                    }
+                    Err(error) => debug!(%error, "audit socket recv failed"),
                 },
                 _ = tokio::time::sleep_until(deadline) => {
                     let now = self.now();
@@ -200,7 +218,11 @@ impl Driver {
     /// Sends every queued datagram and delivers every event.
     async fn flush(&mut self) {
         while let Some(transmit) = self.node.poll_transmit() {
-            if let Err(error) = self.socket.send_to(&transmit.payload, transmit.to).await {
+            let socket = match transmit.via {
+                Endpoint::Main => &self.socket,
+                Endpoint::Audit => &self.audit,
+            };
+            if let Err(error) = socket.send_to(&transmit.payload, transmit.to).await {
                 // An unreachable peer must not stop the node; the request times out as lost.
                 debug!(%error, to = %transmit.to, "send failed");
             }

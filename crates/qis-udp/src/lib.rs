@@ -95,8 +95,18 @@ pub async fn spawn_on(
         addr: "0.0.0.0:0".parse().expect("a literal address"),
         source,
     })?;
+    // The audit socket: another port of the same address, from which the node checks that
+    // the holders of its puts serve them to a stranger (see qis_core::Endpoint).
+    let audit_at = SocketAddr::new(local.ip(), 0);
+    let audit = bind_udp(audit_at, &SocketOptions::default()).map_err(|source| NetError::Bind {
+        addr: audit_at,
+        source,
+    })?;
     Ok(driver::start(
-        socket,
+        driver::Sockets {
+            main: socket,
+            audit,
+        },
         local,
         credentials.clone(),
         qis_core::NodeSecret::from_bytes(entropy),

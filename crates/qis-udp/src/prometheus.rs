@@ -211,6 +211,7 @@ pub fn render(stats: &NodeStats) -> String {
             ("rate_limited", m.dropped_rate_limited),
             ("over_budget", m.dropped_over_budget),
             ("not_serving", m.dropped_not_serving),
+            ("audit_request", m.dropped_audit_request),
         ],
     );
     e.single(
@@ -319,6 +320,18 @@ pub fn render(stats: &NodeStats) -> String {
         m.table_refused_prefix,
     );
     e.single(
+        "qis_put_holders_audited_total",
+        "counter",
+        "Holders our puts and republishes audited from the audit socket.",
+        m.holders_audited,
+    );
+    e.single(
+        "qis_put_holders_verified_total",
+        "counter",
+        "Audited holders that served the record they acknowledged.",
+        m.holders_verified,
+    );
+    e.single(
         "qis_routing_table_entries",
         "gauge",
         "Nodes in the routing table.",
@@ -412,6 +425,7 @@ mod tests {
             dropped_not_serving: 512,
             dropped_over_budget: 2048,
             dropped_unproven: 4096,
+            dropped_audit_request: 8192,
             dropped_forged_records: 1024,
             ..Metrics::default()
         }
@@ -483,7 +497,7 @@ mod tests {
             .into_iter()
             .filter(|(name, _)| name.starts_with("qis_datagrams_dropped_total{"))
             .collect();
-        assert_eq!(reasons.len(), 12, "{reasons:?}");
+        assert_eq!(reasons.len(), 13, "{reasons:?}");
         let sum: f64 = reasons.iter().map(|(_, v)| v).sum();
         // A dropped_* counter added to Metrics::dropped() but not here fails this.
         assert_eq!(sum, metrics.dropped() as f64);

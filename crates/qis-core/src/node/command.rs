@@ -22,6 +22,8 @@ pub(super) enum Purpose {
     Verify,
     /// Checking the least recently seen entry of a full bucket.
     EvictCheck,
+    /// Auditing a holder of a put, from the audit socket.
+    Audit(OpId),
 }
 
 /// What a lookup is for, and the phase that follows it.
@@ -39,6 +41,8 @@ pub(super) enum Goal<A> {
         records: Vec<SignedRecord>,
         storing: Option<StorePlan<A>>,
         public: bool,
+        /// Audit the holders once stored (puts and republishes; not re-replication).
+        audit: bool,
     },
 }
 
@@ -107,6 +111,7 @@ impl<A: PeerAddr> Node<A> {
         key: Id,
         records: Vec<SignedRecord>,
         public: bool,
+        audit: bool,
     ) {
         let lookup = self.new_lookup(now, key);
         let goal = Goal::Put {
@@ -114,6 +119,7 @@ impl<A: PeerAddr> Node<A> {
             records,
             storing: None,
             public,
+            audit,
         };
         self.run(now, op, Command::Lookup { lookup, goal });
     }
@@ -289,9 +295,11 @@ impl<A: PeerAddr> Node<A> {
                 records,
                 storing,
                 public,
+                audit,
             } => {
                 let records = std::mem::take(records);
-                let plan = storing.insert(self.plan_stores(now, lookup, *key, records));
+                let plan = self.plan_stores(now, lookup, *key, records, *audit);
+                let plan = storing.insert(plan);
                 self.step_storing(now, id, lookup, plan, *public)
             }
         }
@@ -340,6 +348,7 @@ impl<A: PeerAddr> Node<A> {
         lookup: &Lookup<A>,
         key: Id,
         records: Vec<SignedRecord>,
+        audit: bool,
     ) -> StorePlan<A> {
         let targets: Vec<(Contact<A>, Token)> = lookup
             .answered()
@@ -362,10 +371,11 @@ impl<A: PeerAddr> Node<A> {
                 self.config.policy.check(&key, r).is_ok()
                     && self.store.put(key, r.clone(), now, None).is_ok()
             });
-        StorePlan::new(key, records, &targets, stored_locally)
+        StorePlan::new(key, records, &targets, stored_locally, audit)
     }
 
-    /// Sends the stores the plan allows now; reports the put once every store is answered.
+    /// Sends the stores the plan allows now, then the audits; reports the put once every store
+    /// and every audit is answered.
     fn step_storing(
         &mut self,
         now: Time,
@@ -383,9 +393,21 @@ impl<A: PeerAddr> Node<A> {
             let (addr, to) = (store.to.addr, Some(store.to.id));
             self.send_request(now, addr, to, body, Purpose::Command(id));
         }
+        while let Some(holder) = plan.next_audit(super::MAX_STORES_IN_FLIGHT) {
+            let body = Body::FindValue {
+                key: plan.key(),
+                start: plan.audited_record(),
+                token: None,
+                pad: Default::default(),
+            };
+            self.metrics.holders_audited += 1;
+            let (addr, to, purpose) = (holder.addr, Some(holder.id), Purpose::Audit(id));
+            self.send_request_via(now, addr, to, body, purpose, super::Endpoint::Audit);
+        }
         if !plan.is_finished() {
             return false;
         }
+        self.metrics.holders_verified += u64::from(plan.verified());
         if public {
             self.finish(id, OpResult::Put(plan.report(lookup.report(now))));
         }

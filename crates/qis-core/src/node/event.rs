@@ -9,6 +9,20 @@ use crate::time::Duration;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct OpId(pub u64);
 
+/// Which of a node's two sockets a datagram leaves from or arrived on.
+///
+/// A node serves and looks up from its main socket. It checks its own puts from a second one,
+/// under an identity no other node knows: a holder that serves a record only to the address
+/// that stored it (to pass the publisher's check) cannot tell the check from a stranger's get.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Endpoint {
+    /// The node's address: everything but audits.
+    #[default]
+    Main,
+    /// The audit socket: FIND_VALUE requests checking a put's holders, and their answers.
+    Audit,
+}
+
 /// A datagram to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit<A> {
@@ -16,6 +30,8 @@ pub struct Transmit<A> {
     pub to: A,
     /// Encoded message (at most `MAX_DATAGRAM` bytes).
     pub payload: Vec<u8>,
+    /// The socket to send it from.
+    pub via: Endpoint,
 }
 
 /// Something the application should know.
@@ -102,6 +118,10 @@ pub struct PutReport<A> {
     pub lookup: LookupReport<A>,
     /// Distinct nodes that acknowledged storing every record.
     pub acks: u32,
+    /// Of those, the nodes that then served the record to an audit from another identity
+    /// and socket (see [`Endpoint::Audit`]): the holders the put can vouch for. An
+    /// acknowledgement alone proves nothing (a node may acknowledge and discard).
+    pub verified: u32,
     /// Store requests refused (token, validity or space).
     pub refused: u32,
     /// Store requests that got no answer.

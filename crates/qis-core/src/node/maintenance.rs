@@ -37,7 +37,7 @@ impl<A: PeerAddr> Node<A> {
             .due_for_replication(now, self.config.replicate_interval)
         {
             let op = self.new_op();
-            self.start_put(now, op, key, records, false);
+            self.start_put(now, op, key, records, false, false);
         }
     }
 
@@ -73,7 +73,7 @@ impl<A: PeerAddr> Node<A> {
         }
         for (key, record) in due {
             let op = self.new_op();
-            self.start_put(now, op, key, vec![record], false);
+            self.start_put(now, op, key, vec![record], false, true);
         }
     }
 }

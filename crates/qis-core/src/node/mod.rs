@@ -17,7 +17,7 @@ mod timers;
 
 pub use config::{Config, MAINTENANCE_TICK, MAX_STORES_IN_FLIGHT, MAX_VERIFICATIONS};
 pub use event::{
-    BootstrapReport, Event, GetReport, OpId, OpResult, PingReply, PutReport, Transmit,
+    BootstrapReport, Endpoint, Event, GetReport, OpId, OpResult, PingReply, PutReport, Transmit,
 };
 
 use crate::addr::PeerAddr;
@@ -57,6 +57,9 @@ pub struct Node<A: PeerAddr> {
     /// Checks others' identity proofs (in our credentials' scheme).
     checker: ProofChecker,
     id: Id,
+    /// The client identity audits of our puts go out under (see [`Endpoint::Audit`]): drawn
+    /// at start, never linked to `id` on the wire.
+    audit_id: Id,
     /// Token secrets and the rate limiter's salt: never on the wire.
     secrets: SecretStream,
     /// Transaction ids: on the wire, unpredictable, independent of `secrets`.
@@ -101,6 +104,7 @@ impl<A: PeerAddr> Node<A> {
         let limiter = config
             .rate_limit
             .map(|limit| RateLimiter::new(limit, secrets.next_bytes()));
+        let audit_id = Id::from_bytes(secrets.next_bytes());
         // A random phase, so nodes started together do not run maintenance in step.
         let phase = rng.random_range(0..config::MAINTENANCE_TICK.as_micros() as u64);
         let mut timers = Timers::default();
@@ -116,6 +120,7 @@ impl<A: PeerAddr> Node<A> {
             checker: ProofChecker::new(credentials.scheme()),
             credentials,
             id,
+            audit_id,
             secrets,
             txids,
             rng,
@@ -207,7 +212,20 @@ impl<A: PeerAddr> Node<A> {
         if message.body.is_request() {
             self.serve(now, from, bytes.len(), message);
         } else {
-            self.on_response(now, from, message);
+            self.on_response(now, from, message, Endpoint::Main);
+        }
+    }
+
+    /// Feeds one datagram received on the audit socket ([`Endpoint::Audit`]). Only answers to
+    /// our audits are taken there; a request is counted and dropped (the audit socket serves
+    /// nothing, so it cannot be told apart from a client's by what it answers).
+    pub fn handle_audit_datagram(&mut self, now: Time, from: A, bytes: &[u8]) {
+        self.metrics.datagrams_in += 1;
+        self.metrics.bytes_in += bytes.len() as u64;
+        match wire::decode::<A>(bytes, self.config.network) {
+            Ok(message) if message.body.is_request() => self.metrics.dropped_audit_request += 1,
+            Ok(message) => self.on_response(now, from, message, Endpoint::Audit),
+            Err(error) => self.count_decode_error(&error),
         }
     }
 
@@ -278,7 +296,7 @@ impl<A: PeerAddr> Node<A> {
     /// Stores `record` at the k nodes closest to `key`, once.
     pub fn put(&mut self, now: Time, key: Id, record: SignedRecord) -> OpId {
         let op = self.new_op();
-        self.start_put(now, op, key, vec![record], true);
+        self.start_put(now, op, key, vec![record], true, true);
         op
     }
 

@@ -48,7 +48,11 @@ impl<A: PeerAddr> Node<A> {
         self.metrics.network_notices_sent += 1;
         self.metrics.datagrams_out += 1;
         self.metrics.bytes_out += payload.len() as u64;
-        self.transmits.push_back(Transmit { to: from, payload });
+        self.transmits.push_back(Transmit {
+            to: from,
+            payload,
+            via: super::Endpoint::Main,
+        });
     }
 }
 

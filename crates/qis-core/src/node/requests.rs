@@ -1,8 +1,8 @@
 //! Outgoing requests: transaction ids, padding, the pending table, timeouts and retries.
 
-use super::Node;
 use super::command::Purpose;
 use super::timers::Timer;
+use super::{Endpoint, Node};
 use crate::addr::PeerAddr;
 use crate::constants::{
     CHALLENGE_BYTES, MAX_REQUEST_ATTEMPTS, TOKEN_ROTATION, UNVERIFIED_REQUEST_MIN,
@@ -10,7 +10,7 @@ use crate::constants::{
 use crate::id::Id;
 use crate::proof::Challenge;
 use crate::time::Time;
-use crate::wire::{self, Auth, Body, Header, Message, Padding, TxId};
+use crate::wire::{self, Auth, Body, Header, Message, Padding, Role, TxId};
 
 /// A request awaiting its answer.
 #[derive(Debug, Clone)]
@@ -25,6 +25,8 @@ pub(super) struct Pending<A> {
     /// The challenge the answer must prove the responder's id over; `None` when the responder
     /// already proved it (it is in our table at this address).
     pub challenge: Option<Challenge>,
+    /// The socket it left from, which the answer must reach.
+    pub via: Endpoint,
 }
 
 impl<A: PeerAddr> Node<A> {
@@ -36,6 +38,20 @@ impl<A: PeerAddr> Node<A> {
             sender: self.id,
             role: self.config.role,
             auth,
+        }
+    }
+
+    /// The header of a request leaving from `via`: an audit goes out as a client under the
+    /// audit identity, which no other node knows to be ours.
+    fn request_header(&self, txid: TxId, auth: Auth, via: Endpoint) -> Header {
+        let header = self.header(txid, auth);
+        match via {
+            Endpoint::Main => header,
+            Endpoint::Audit => Header {
+                sender: self.audit_id,
+                role: Role::Client,
+                ..header
+            },
         }
     }
 
@@ -53,11 +69,17 @@ impl<A: PeerAddr> Node<A> {
     /// Queues `message` for `to`, counting it. An encoding failure is a bug in what we built,
     /// never caused by input; it is dropped and counted rather than sent oversize.
     pub(super) fn transmit(&mut self, to: A, message: &Message<A>) -> bool {
+        self.transmit_via(to, message, Endpoint::Main)
+    }
+
+    /// Like [`Node::transmit`], from the socket `via`.
+    fn transmit_via(&mut self, to: A, message: &Message<A>, via: Endpoint) -> bool {
         match wire::encode(message) {
             Ok(payload) => {
                 self.metrics.datagrams_out += 1;
                 self.metrics.bytes_out += payload.len() as u64;
-                self.transmits.push_back(super::Transmit { to, payload });
+                self.transmits
+                    .push_back(super::Transmit { to, payload, via });
                 true
             }
             Err(_) => {
@@ -73,16 +95,27 @@ impl<A: PeerAddr> Node<A> {
     }
 
     /// Adds our token for `to` to a FIND request, or pads it when we have none, so that the
-    /// full answer is within the amplification limit.
-    fn prepare(&self, mut body: Body<A>, to_id: Option<Id>, auth: Auth, now: Time) -> Body<A> {
-        let token = self.known_token(to_id, now);
+    /// full answer is within the amplification limit. A token is bound to the address it was
+    /// given to, so the audit socket never has one.
+    fn prepare(
+        &self,
+        mut body: Body<A>,
+        to_id: Option<Id>,
+        auth: Auth,
+        now: Time,
+        via: Endpoint,
+    ) -> Body<A> {
+        let token = match via {
+            Endpoint::Main => self.known_token(to_id, now),
+            Endpoint::Audit => None,
+        };
         match &mut body {
             Body::FindNode { token: t, pad, .. } | Body::FindValue { token: t, pad, .. } => {
                 *t = token;
                 *pad = Padding(0);
                 if token.is_none() {
                     let probe = Message {
-                        header: self.header(TxId(u32::MAX), auth),
+                        header: self.request_header(TxId(u32::MAX), auth, via),
                         body: body.clone(),
                     };
                     let short = UNVERIFIED_REQUEST_MIN.saturating_sub(wire::encoded_len(&probe));
@@ -114,9 +147,22 @@ impl<A: PeerAddr> Node<A> {
         body: Body<A>,
         purpose: Purpose,
     ) {
+        self.send_request_via(now, to, to_id, body, purpose, Endpoint::Main);
+    }
+
+    /// Like [`Node::send_request`], from the socket `via`.
+    pub(super) fn send_request_via(
+        &mut self,
+        now: Time,
+        to: A,
+        to_id: Option<Id>,
+        body: Body<A>,
+        purpose: Purpose,
+        via: Endpoint,
+    ) {
         let challenge = self.challenge_for(&to, to_id);
         let auth = challenge.map_or(Auth::None, Auth::Challenge);
-        let body = self.prepare(body, to_id, auth, now);
+        let body = self.prepare(body, to_id, auth, now, via);
         let txid = self.fresh_txid();
         let pending = Box::new(Pending {
             to,
@@ -127,6 +173,7 @@ impl<A: PeerAddr> Node<A> {
             attempt: 0,
             purpose,
             challenge,
+            via,
         });
         self.send_attempt(now, txid, pending);
     }
@@ -137,10 +184,10 @@ impl<A: PeerAddr> Node<A> {
     fn send_attempt(&mut self, now: Time, txid: TxId, mut pending: Box<Pending<A>>) {
         let auth = pending.challenge.map_or(Auth::None, Auth::Challenge);
         let message = Message {
-            header: self.header(txid, auth),
+            header: self.request_header(txid, auth, pending.via),
             body: std::mem::replace(&mut pending.body, Body::Ping),
         };
-        if !self.transmit(pending.to, &message) {
+        if !self.transmit_via(pending.to, &message, pending.via) {
             return self.request_failed(now, pending.to_id, pending.purpose);
         }
         self.metrics.requests_sent += 1;
@@ -157,12 +204,13 @@ impl<A: PeerAddr> Node<A> {
         txid: TxId,
         from: A,
         sender: Id,
+        via: Endpoint,
     ) -> Option<Box<Pending<A>>> {
         let Some(pending) = self.pending.get(&txid) else {
             self.metrics.dropped_unknown_txid += 1;
             return None;
         };
-        if pending.to != from {
+        if pending.to != from || pending.via != via {
             // A forged answer must not cancel the real one: the request stays pending.
             self.metrics.dropped_spoofed += 1;
             return None;

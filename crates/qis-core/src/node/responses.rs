@@ -4,7 +4,7 @@
 
 use super::command::{Command, Goal, Purpose};
 use super::requests::Pending;
-use super::{Event, Node, OpId, PingReply};
+use super::{Endpoint, Event, Node, OpId, PingReply};
 use crate::addr::PeerAddr;
 use crate::constants::GOOD_NODE_WINDOW;
 use crate::id::Id;
@@ -16,9 +16,9 @@ use crate::wire::{Auth, Body, Contact, Header, Message, Role, Token};
 
 impl<A: PeerAddr> Node<A> {
     /// An answer arrived: check it is genuine, learn from it, and hand it to its command.
-    pub(super) fn on_response(&mut self, now: Time, from: A, message: Message<A>) {
+    pub(super) fn on_response(&mut self, now: Time, from: A, message: Message<A>, via: Endpoint) {
         let sender = message.header.sender;
-        let Some(pending) = self.take_pending(message.header.txid, from, sender) else {
+        let Some(pending) = self.take_pending(message.header.txid, from, sender, via) else {
             return;
         };
         if pending.attempt == 0 {
@@ -32,7 +32,9 @@ impl<A: PeerAddr> Node<A> {
             self.metrics.dropped_unexpected += 1;
             return self.request_failed(now, pending.to_id, pending.purpose);
         }
-        if message.header.role == Role::Node {
+        // An audit's answer says nothing new about the holder, and its token is for the audit
+        // socket: the table keeps what the main socket learned.
+        if message.header.role == Role::Node && via == Endpoint::Main {
             self.admit(now, sender, from, answer_token(&message.body));
         }
         match pending.purpose {
@@ -52,7 +54,31 @@ impl<A: PeerAddr> Node<A> {
                 self.on_command_answer(now, op, answer)
             }
             Purpose::Page(op, stream) => self.on_page_answer(now, op, stream, message.body),
+            Purpose::Audit(op) => self.on_audit_answer(now, op, sender, message.body),
         }
+    }
+
+    /// A holder answered the audit of a put: it is verified if the page holds the record.
+    fn on_audit_answer(&mut self, now: Time, op: OpId, holder: Id, body: Body<A>) {
+        self.with_command(now, op, |_, command| {
+            let Command::Lookup {
+                goal:
+                    Goal::Put {
+                        storing: Some(plan),
+                        ..
+                    },
+                ..
+            } = command
+            else {
+                return;
+            };
+            let wanted = plan.audited_record();
+            // A record id is the hash of the signed record's encoding: the same id is the
+            // same record, signature included.
+            let served = matches!(&body, Body::Values { records, .. }
+                if records.iter().any(|r| r.id() == wanted));
+            plan.on_audit(&holder, served);
+        });
     }
 
     /// True if the answer's sender is proven: we did not challenge it (it is a peer of our
@@ -67,8 +93,13 @@ impl<A: PeerAddr> Node<A> {
             return false;
         };
         let network = self.config.network;
+        // The proof is made for the identity that asked.
+        let asker = match pending.via {
+            Endpoint::Main => self.id,
+            Endpoint::Audit => self.audit_id,
+        };
         self.checker
-            .check(proof, &header.sender, network, challenge, &self.id)
+            .check(proof, &header.sender, network, challenge, &asker)
             .is_ok()
     }
 
@@ -250,6 +281,22 @@ impl<A: PeerAddr> Node<A> {
                     self.evict_checks.remove(&id);
                 }
             }
+            Purpose::Audit(op) => self.with_command(now, op, |_, command| {
+                if let (
+                    Command::Lookup {
+                        goal:
+                            Goal::Put {
+                                storing: Some(plan),
+                                ..
+                            },
+                        ..
+                    },
+                    Some(id),
+                ) = (command, to_id)
+                {
+                    plan.on_audit(&id, false);
+                }
+            }),
             Purpose::Page(op, stream) => self.with_command(now, op, |_, command| {
                 if let Command::Lookup {
                     goal: Goal::Get { pager, .. },

@@ -1,10 +1,17 @@
 //! The store phase of a put, as a pure planner: which STOREs to send next, what an
-//! acknowledgement or a failure changes, and the report at the end. It sends nothing itself;
-//! the node turns each [`StoreRequest`] into a datagram and feeds the answers back.
+//! acknowledgement or a failure changes, then which holders to audit, and the report at the
+//! end. It sends nothing itself; the node turns each [`StoreRequest`] and each audit into a
+//! datagram and feeds the answers back.
+//!
+//! An acknowledgement proves nothing: a node may acknowledge a store and discard it. So once
+//! every store is answered, each node that acknowledged every record is audited: asked for
+//! the key's values from the audit socket, under an identity it cannot tell from a stranger's
+//! (see [`super::Endpoint::Audit`]). Only a holder that serves the record back counts as
+//! verified, and the put reports that count beside its acknowledgements.
 
 use crate::id::Id;
 use crate::lookup::LookupReport;
-use crate::record::SignedRecord;
+use crate::record::{RecordId, SignedRecord};
 use crate::wire::{Contact, StoreStatus, Token};
 
 use super::PutReport;
@@ -37,9 +44,28 @@ pub(super) struct StorePlan<A> {
     in_flight: usize,
     /// Per target node: records it acknowledged.
     acked: Vec<(Id, usize)>,
+    /// Every target, closest first (to find a holder's address for its audit).
+    targets: Vec<Contact<A>>,
     refused: u32,
     failed: u32,
     stored_locally: bool,
+    /// Whether holders are audited once the stores are answered.
+    audit: Audits<A>,
+}
+
+/// The audit phase: holders still to ask, asks out, and the holders verified.
+#[derive(Debug)]
+enum Audits<A> {
+    /// This put does not audit (re-replication of records held for others).
+    Off,
+    /// The stores are not all answered yet.
+    Waiting,
+    /// Auditing.
+    Running {
+        queue: Vec<Contact<A>>,
+        in_flight: usize,
+        verified: Vec<Id>,
+    },
 }
 
 impl<A: Copy> StorePlan<A> {
@@ -51,6 +77,7 @@ impl<A: Copy> StorePlan<A> {
         records: Vec<SignedRecord>,
         targets: &[(Contact<A>, Token)],
         stored_locally: bool,
+        audit: bool,
     ) -> StorePlan<A> {
         let mut queue = Vec::with_capacity(targets.len() * records.len());
         for &(to, token) in targets.iter().rev() {
@@ -64,9 +91,83 @@ impl<A: Copy> StorePlan<A> {
             queue,
             in_flight: 0,
             acked: targets.iter().map(|(c, _)| (c.id, 0)).collect(),
+            targets: targets.iter().map(|(c, _)| *c).collect(),
             refused: 0,
             failed: 0,
             stored_locally,
+            audit: if audit { Audits::Waiting } else { Audits::Off },
+        }
+    }
+
+    /// The key.
+    pub(super) fn key(&self) -> Id {
+        self.key
+    }
+
+    /// The record an audit asks a holder for: the first in record-id order, so it heads the
+    /// page an audit starting there gets back.
+    pub(super) fn audited_record(&self) -> RecordId {
+        self.records
+            .iter()
+            .map(SignedRecord::id)
+            .min()
+            .unwrap_or(RecordId([0; 32]))
+    }
+
+    /// The next holder to audit while fewer than `max_in_flight` audits are out; starts the
+    /// audit phase once every store is answered.
+    pub(super) fn next_audit(&mut self, max_in_flight: usize) -> Option<Contact<A>> {
+        if matches!(self.audit, Audits::Waiting) && self.stores_finished() {
+            let full = self.records.len();
+            let queue = self
+                .targets
+                .iter()
+                .rev()
+                .filter(|c| self.acked.iter().any(|(id, n)| id == &c.id && *n == full))
+                .copied()
+                .collect();
+            self.audit = Audits::Running {
+                queue,
+                in_flight: 0,
+                verified: Vec::new(),
+            };
+        }
+        let Audits::Running {
+            queue, in_flight, ..
+        } = &mut self.audit
+        else {
+            return None;
+        };
+        if *in_flight >= max_in_flight {
+            return None;
+        }
+        let next = queue.pop()?;
+        *in_flight += 1;
+        Some(next)
+    }
+
+    /// The audit of `holder` ended: it served the audited record (`served`) or did not (it
+    /// answered with nodes, without the record, or not at all).
+    pub(super) fn on_audit(&mut self, holder: &Id, served: bool) {
+        let Audits::Running {
+            in_flight,
+            verified,
+            ..
+        } = &mut self.audit
+        else {
+            return;
+        };
+        *in_flight = in_flight.saturating_sub(1);
+        if served && !verified.contains(holder) {
+            verified.push(*holder);
+        }
+    }
+
+    /// Holders verified so far.
+    pub(super) fn verified(&self) -> u32 {
+        match &self.audit {
+            Audits::Running { verified, .. } => verified.len() as u32,
+            _ => 0,
         }
     }
 
@@ -105,8 +206,20 @@ impl<A: Copy> StorePlan<A> {
     }
 
     /// True once every store was sent and answered or given up on.
-    pub(super) fn is_finished(&self) -> bool {
+    fn stores_finished(&self) -> bool {
         self.in_flight == 0 && self.queue.is_empty()
+    }
+
+    /// True once every store is answered and, if this plan audits, every audit too.
+    pub(super) fn is_finished(&self) -> bool {
+        self.stores_finished()
+            && match &self.audit {
+                Audits::Off => true,
+                Audits::Waiting => self.full_acks() == 0,
+                Audits::Running {
+                    queue, in_flight, ..
+                } => queue.is_empty() && *in_flight == 0,
+            }
     }
 
     /// Nodes that acknowledged every record.
@@ -123,6 +236,7 @@ impl<A: Copy> StorePlan<A> {
             key: self.key,
             lookup,
             acks: self.full_acks(),
+            verified: self.verified(),
             refused: self.refused,
             failed: self.failed,
             stored_locally: self.stored_locally,
@@ -161,7 +275,7 @@ mod tests {
     #[test]
     fn stores_go_closest_first_within_the_in_flight_bound() {
         let targets = [contact(1), contact(2), contact(3)];
-        let mut plan = StorePlan::new(KEY, records(2), &targets, false);
+        let mut plan = StorePlan::new(KEY, records(2), &targets, false, false);
         let first = plan.next_store(2).unwrap();
         let second = plan.next_store(2).unwrap();
         let all = records(2);
@@ -178,7 +292,7 @@ mod tests {
     #[test]
     fn a_node_counts_only_once_it_acknowledged_every_record() {
         let targets = [contact(1), contact(2)];
-        let mut plan = StorePlan::new(KEY, records(2), &targets, true);
+        let mut plan = StorePlan::new(KEY, records(2), &targets, true, false);
         while let Some(store) = plan.next_store(usize::MAX) {
             let refused = store.to.id == targets[1].0.id && store.record.payload == [1];
             let status = if refused {
@@ -211,7 +325,7 @@ mod tests {
 
     #[test]
     fn failures_end_the_phase_and_are_reported() {
-        let mut plan = StorePlan::new(KEY, records(1), &[contact(1)], false);
+        let mut plan = StorePlan::new(KEY, records(1), &[contact(1)], false, false);
         assert!(plan.next_store(8).is_some());
         plan.on_failure();
         assert!(plan.is_finished());

@@ -22,13 +22,23 @@ fn node(n: u32) -> Node<SimAddr> {
 
 /// Delivers every queued datagram among `nodes` (address = index) until quiet; returns the
 /// number delivered. Bounded.
+/// Node `i`'s audit socket is at `i + AUDIT_OFFSET`.
+const AUDIT_OFFSET: u32 = 0x0080_0000;
+
 fn settle(nodes: &mut [Node<SimAddr>], now: Time) -> usize {
     let mut delivered = 0;
     for _ in 0..10_000 {
         let mut moved = false;
         for i in 0..nodes.len() {
             while let Some(t) = nodes[i].poll_transmit() {
-                nodes[t.to.0 as usize].handle_datagram(now, SimAddr(i as u32), &t.payload);
+                let from = match t.via {
+                    Endpoint::Main => SimAddr(i as u32),
+                    Endpoint::Audit => SimAddr(i as u32 + AUDIT_OFFSET),
+                };
+                match t.to.0.checked_sub(AUDIT_OFFSET) {
+                    Some(to) => nodes[to as usize].handle_audit_datagram(now, from, &t.payload),
+                    None => nodes[t.to.0 as usize].handle_datagram(now, from, &t.payload),
+                }
                 delivered += 1;
                 moved = true;
             }
@@ -128,6 +138,10 @@ fn bootstrap_then_put_and_get_across_a_small_network() {
         panic!("put did not finish")
     };
     assert_eq!(put.acks as usize, crate::constants::K, "{put:?}");
+    assert_eq!(
+        put.verified, put.acks,
+        "every honest holder serves the audit"
+    );
     for i in [0, 17, 29] {
         let op = nodes[i].get(now, key);
         settle(&mut nodes, now);

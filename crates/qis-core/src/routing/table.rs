@@ -36,6 +36,10 @@ pub struct TableConfig {
     pub max_per_prefix_in_bucket: usize,
     /// Entries of the whole table that may share one wide prefix; 0 means no limit.
     pub max_per_prefix_in_table: usize,
+    /// Apply the limits to loopback addresses too. Off by default: nodes on loopback are all on
+    /// this machine (a local test network), never Sybils from afar. Tests that mount an attack
+    /// from many loopback addresses turn it on, to meet the limits as a real network would.
+    pub limit_local: bool,
 }
 
 impl TableConfig {
@@ -54,7 +58,16 @@ impl Default for TableConfig {
             max_per_host: DEFAULT_MAX_PER_IP,
             max_per_prefix_in_bucket: DEFAULT_MAX_PER_PREFIX_IN_BUCKET,
             max_per_prefix_in_table: DEFAULT_MAX_PER_PREFIX_IN_TABLE,
+            limit_local: false,
         }
+    }
+}
+
+impl TableConfig {
+    /// True if the address limits apply to a node at `addr`: any address but a local one,
+    /// and local ones too when `limit_local` is set.
+    pub fn limits<A: crate::addr::PeerAddr>(&self, addr: &A) -> bool {
+        self.limit_local || !addr.exempt_from_host_limit()
     }
 }
 
@@ -190,11 +203,11 @@ impl<A: PeerAddr> RoutingTable<A> {
     }
 
     /// The limit a node at `addr` is over for a place in bucket `index` now (not counting the
-    /// entry `except`, which is about to leave), if any. Loopback addresses are exempt: they
-    /// are all on this machine, never a Sybil from afar.
+    /// entry `except`, which is about to leave), if any. Loopback addresses are exempt unless
+    /// the configuration says otherwise: they are all on this machine, never a Sybil from afar.
     fn limit_over(&self, addr: &A, index: usize, except: Option<&Id>) -> Option<Limit> {
         let limits = &self.config;
-        if limits.unlimited() || addr.exempt_from_host_limit() {
+        if limits.unlimited() || !limits.limits(addr) {
             return None;
         }
         let count = self.crowding(addr, index, except);

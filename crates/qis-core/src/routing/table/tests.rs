@@ -18,6 +18,7 @@ fn host_limit_only(max_per_host: usize) -> TableConfig {
         max_per_host,
         max_per_prefix_in_bucket: 0,
         max_per_prefix_in_table: 0,
+        limit_local: false,
     }
 }
 
@@ -333,6 +334,22 @@ fn loopback_is_exempt_from_the_prefix_limits() {
         );
     }
     assert_eq!(t.len(), 40);
+    // Unless the limits are asked for on loopback too: then one address holds 2 entries.
+    let config = TableConfig {
+        limit_local: true,
+        ..TableConfig::default()
+    };
+    let mut t: RoutingTable<SocketAddr> = RoutingTable::new(local, config);
+    for n in 0..40u32 {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 4000 + n as u16));
+        t.on_answer(
+            id_in_bucket(&local, n as usize % 4, n),
+            addr,
+            Time::ZERO,
+            None,
+        );
+    }
+    assert_eq!(t.len(), 2);
 }
 
 /// A replacement parked while its /24 had room is not promoted once the /24 has filled its
