@@ -89,3 +89,16 @@ fn holders_that_discard_or_serve_only_the_publisher_are_not_verified() {
         assert_eq!(v.puts_unverified, 0, "{attack:?}: {r}");
     }
 }
+
+/// Misrouters alone, who name only their colluders for every target: a node that joined
+/// through one of them alone used to learn nothing else, and 20% of them took two thirds of
+/// honest tables. Joins through several seeds and table admission of only the k closest that
+/// answered a lookup keep them near their share.
+#[test]
+fn a_fifth_of_misrouters_does_not_take_the_tables() {
+    let r = attacked(0.2, &[Attack::Misroute], 11);
+    let a = r.adversaries.as_ref().expect("adversaries reported");
+    assert!(a.counts.misrouted > 0, "{r}");
+    assert!(a.counts.table_share <= 0.35, "{r}");
+    assert!(r.success_rate >= 0.75, "{r}");
+}

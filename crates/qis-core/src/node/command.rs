@@ -265,6 +265,8 @@ impl<A: PeerAddr> Node<A> {
         lookup: &Lookup<A>,
         goal: &mut Goal<A>,
     ) -> bool {
+        let closest = lookup.answered().map(|c| (c.id, c.addr, c.token)).collect();
+        self.admit_closest(now, closest);
         match goal {
             Goal::FindNode { public } => {
                 if *public {
