@@ -120,7 +120,7 @@ pub struct SimArgs {
     /// survive adversaries that lie on some of them.
     #[arg(long, default_value_t = qis_core::constants::DEFAULT_LOOKUP_PATHS, value_name = "D")]
     pub paths: usize,
-    /// Disjoint paths each get walks (1 to 8).
+    /// Disjoint paths each get, and each put a publisher makes, walks (1 to 8).
     #[arg(long, default_value_t = qis_core::constants::DEFAULT_GET_PATHS, value_name = "D")]
     pub get_paths: usize,
     /// Requests each lookup path keeps in flight (α).

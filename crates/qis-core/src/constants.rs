@@ -17,13 +17,14 @@ pub const ALPHA: usize = 3;
 /// Most disjoint paths one lookup walks.
 pub const MAX_LOOKUP_PATHS: usize = 8;
 
-/// Disjoint paths a lookup (find_node, put, join, refresh) walks by default
+/// Disjoint paths a lookup (find_node, join, refresh, re-replication) walks by default
 /// (`Config::lookup_paths`): at 10,000 simulated nodes a second path did not change lookup
 /// success under any attack measured (100% either way with 20% droppers, misrouters and
 /// censors), and it doubles the requests.
 pub const DEFAULT_LOOKUP_PATHS: usize = 1;
 
-/// Disjoint paths a get walks by default (`Config::get_paths`). At 10,000 simulated nodes with
+/// Disjoint paths a get, and a publisher's put, walk by default (`Config::get_paths`). At
+/// 10,000 simulated nodes with
 /// 20% adversaries that withhold values (on-off, serve-publisher-only), one path retrieved
 /// 89–92% of values and two paths 100%, for about twice the requests of one get.
 pub const DEFAULT_GET_PATHS: usize = 2;

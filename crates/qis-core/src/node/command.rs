@@ -113,7 +113,15 @@ impl<A: PeerAddr> Node<A> {
         public: bool,
         audit: bool,
     ) {
-        let lookup = self.new_lookup(now, key);
+        // A put the publisher made (or republishes) walks the paths a get walks, so its
+        // holders are the union's closest, as a get will look for them; re-replication of
+        // what a node holds for others is upkeep on one path.
+        let paths = if audit {
+            self.config.get_paths
+        } else {
+            self.config.lookup_paths
+        };
+        let lookup = self.new_lookup_on(now, key, paths);
         let goal = Goal::Put {
             key,
             records,

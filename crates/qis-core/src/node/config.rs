@@ -37,7 +37,8 @@ pub struct Config {
     /// Disjoint paths each lookup walks (1 to `MAX_LOOKUP_PATHS`): more paths cost about that
     /// many times the requests and survive adversaries that lie on some of them.
     pub lookup_paths: usize,
-    /// Disjoint paths each get walks. Holders that withhold values answer a get with the
+    /// Disjoint paths each get, and each put a publisher makes or republishes, walks (a put
+    /// stores at the closest of all its paths' answers). Holders that withhold values answer a get with the
     /// colluders closest to the key, and one path that meets them ends among liars: two paths
     /// measured enough where one was not (see `DEFAULT_GET_PATHS`).
     pub get_paths: usize,
