@@ -106,11 +106,10 @@ fn mount_attack(lookups: u64, minutes: u64) -> (Tally, qis_core::Metrics) {
             }
         }
         // On to the next thing that happens: a timer or the next lookup.
-        let wake = node.poll_timeout().unwrap_or(end).min(if started < lookups {
-            next_lookup
-        } else {
-            end
-        });
+        let wake = node
+            .poll_timeout()
+            .unwrap_or(end)
+            .min(if started < lookups { next_lookup } else { end });
         steps += 1;
         assert!(steps < 1_000_000, "the attack run is bounded");
         now = wake.max(now);
@@ -143,5 +142,8 @@ fn a_liar_cannot_reflect_our_lookups_at_a_victim() {
     // Eleven windows are touched by ten minutes that need not start at a window's start.
     assert!(tally.datagrams_to_victim <= 11 * u64::from(FIRST_CONTACTS_PER_WINDOW));
     assert!(metrics.first_contacts_limited > 0);
-    assert_eq!(tally.lookups_done, 50, "the lookups end (with the liar's answer only)");
+    assert_eq!(
+        tally.lookups_done, 50,
+        "the lookups end (with the liar's answer only)"
+    );
 }

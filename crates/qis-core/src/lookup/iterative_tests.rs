@@ -250,7 +250,11 @@ fn one_slash_24_holds_at_most_its_share_of_the_k_closest() {
     let (lookup, asked) = run_in(target, &world);
     let found: Vec<Id> = lookup.answered().map(|c| c.id).collect();
     assert_eq!(found.len(), K);
-    let of_crowd: Vec<Id> = found.iter().copied().filter(|id| crowd.contains(id)).collect();
+    let of_crowd: Vec<Id> = found
+        .iter()
+        .copied()
+        .filter(|id| crowd.contains(id))
+        .collect();
     assert_eq!(of_crowd, crowd[..LOOKUP_MAX_PER_PREFIX].to_vec());
     let others: Vec<Id> = world[10..10 + K - LOOKUP_MAX_PER_PREFIX]
         .iter()
@@ -258,7 +262,10 @@ fn one_slash_24_holds_at_most_its_share_of_the_k_closest() {
         .collect();
     assert_eq!(found[LOOKUP_MAX_PER_PREFIX..], others[..]);
     for skipped in &crowd[LOOKUP_MAX_PER_PREFIX..] {
-        assert!(!asked.contains(skipped), "a node over its block's share was asked");
+        assert!(
+            !asked.contains(skipped),
+            "a node over its block's share was asked"
+        );
     }
     let report = lookup.report(Time::ZERO);
     assert_eq!(report.closest.len(), K);
@@ -300,7 +307,10 @@ fn one_host_holds_one_place() {
     let found: Vec<Id> = lookup.answered().map(|c| c.id).collect();
     assert_eq!(found[0], world[0].id);
     assert!(!found.contains(&world[1].id) && !asked.contains(&world[1].id));
-    assert_eq!(found[1..], world[2..K + 1].iter().map(|c| c.id).collect::<Vec<_>>()[..]);
+    assert_eq!(
+        found[1..],
+        world[2..K + 1].iter().map(|c| c.id).collect::<Vec<_>>()[..]
+    );
 }
 
 /// Local addresses (loopback, the simulator's 0.0.0.0/8) are exempt: ten of them closest to
