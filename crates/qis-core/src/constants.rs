@@ -208,9 +208,10 @@ pub const FIRST_CONTACTS_PER_WINDOW: u8 = 4;
 pub const FIRST_CONTACT_WINDOW: Duration = Duration::from_secs(60);
 
 /// Hosts (IPv4 /32, IPv6 /64) a node remembers having answered it, beyond its routing table
-/// (whose peers answered it by construction), in two generations of this many each: a bounded
-/// record, so an answer from an unknown host costs at most one slot and old ones age out.
-pub const HEARD_HOSTS_GENERATION: usize = 256;
+/// (whose peers answered it by construction): the last this many, a bounded record (1 KiB), so
+/// an answer from an unknown host costs at most one slot and old ones age out. Forgetting a
+/// host costs little: it only goes back to one probe per lookup and four a minute.
+pub const HEARD_HOSTS: usize = 128;
 
 /// Distinct never-heard hosts one [`FIRST_CONTACT_WINDOW`] counts first contacts for, at most:
 /// bounded memory. When every slot is taken a first contact to yet another stranger is treated
