@@ -204,6 +204,14 @@ pub const LOOKUP_MAX_PER_HOST: usize = 1;
 /// trip, after which the host is no longer a stranger.
 pub const FIRST_CONTACTS_PER_WINDOW: u8 = 4;
 
+/// Times one lookup request is sent to a host that never answered us: the first contact and
+/// one resend. Without the resend, 5% loss each way (`qis sim --loss 0.05`, 2,000 nodes) cut
+/// lookup success from 99.5% to 90.6%: a lost first contact to the closest node lost the
+/// lookup. With it a liar's victim still gets at most 2 × [`FIRST_CONTACTS_PER_WINDOW`]
+/// datagrams a window from us; the rest of the request's patience ([`MAX_REQUEST_ATTEMPTS`]
+/// timeouts) is waited without sending.
+pub const STRANGER_ATTEMPTS: u8 = 2;
+
 /// The window [`FIRST_CONTACTS_PER_WINDOW`] counts over.
 pub const FIRST_CONTACT_WINDOW: Duration = Duration::from_secs(60);
 

@@ -5,9 +5,9 @@
 //! the victim padded FIND requests (padded so that an answer fits three times the request) and
 //! their retries. A node therefore tells hosts (IPv4 /32, IPv6 /64) that have answered it from
 //! strangers: to a stranger a lookup sends at most [`FIRST_CONTACTS_PER_WINDOW`] requests per
-//! [`FIRST_CONTACT_WINDOW`], and never resends one (one probe per learned contact; it still
-//! waits the request's full patience, so a slow node is not lost, only a lost datagram is not
-//! made up for). A host that answered one of our requests (the answer matched a transaction id
+//! [`FIRST_CONTACT_WINDOW`], and resends each at most once ([`STRANGER_ATTEMPTS`] sends in
+//! all, where a known host gets [`MAX_REQUEST_ATTEMPTS`]; the request's full patience is still
+//! waited, so a slow node is not lost). A host that answered one of our requests (the answer matched a transaction id
 //! we sent it, which an off-path spoofer cannot guess) is no longer a stranger; neither is a
 //! peer of our routing table.
 //!
@@ -18,6 +18,8 @@
 use crate::constants::{
     FIRST_CONTACT_HOSTS, FIRST_CONTACT_WINDOW, FIRST_CONTACTS_PER_WINDOW, HEARD_HOSTS,
 };
+#[cfg(doc)]
+use crate::constants::{MAX_REQUEST_ATTEMPTS, STRANGER_ATTEMPTS};
 use crate::time::Time;
 use std::collections::BTreeMap;
 

@@ -5,7 +5,8 @@ use super::command::Purpose;
 use super::timers::Timer;
 use crate::addr::PeerAddr;
 use crate::constants::{
-    CHALLENGE_BYTES, MAX_REQUEST_ATTEMPTS, TOKEN_ROTATION, UNVERIFIED_REQUEST_MIN,
+    CHALLENGE_BYTES, MAX_REQUEST_ATTEMPTS, STRANGER_ATTEMPTS, TOKEN_ROTATION,
+    UNVERIFIED_REQUEST_MIN,
 };
 use crate::id::Id;
 use crate::proof::Challenge;
@@ -206,9 +207,12 @@ impl<A: PeerAddr> Node<A> {
             if p.attempt + 1 < MAX_REQUEST_ATTEMPTS {
                 let (to_id, purpose, first_retry) = (p.to_id, p.purpose, p.attempt == 0);
                 p.attempt += 1;
-                if is_lookup_request(&p.body) && self.is_stranger(&p.to, p.to_id) {
-                    // One probe per learned contact: a stranger is not sent the request again
-                    // (it may be a victim named by a liar), but its answer is awaited as long.
+                if p.attempt >= STRANGER_ATTEMPTS
+                    && is_lookup_request(&p.body)
+                    && self.is_stranger(&p.to, p.to_id)
+                {
+                    // A stranger (it may be a victim named by a liar) is sent a lookup request
+                    // at most `STRANGER_ATTEMPTS` times; its answer is awaited as long as ever.
                     p.deadline = now + self.rtt.timeout(p.attempt);
                     self.timers.set(Timer::Request(txid), p.deadline);
                     self.pending.insert(txid, p);
