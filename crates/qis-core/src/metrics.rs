@@ -61,6 +61,11 @@ pub struct Metrics {
     /// Contacts dropped from answers because no node can be at their address (unspecified,
     /// port 0, multicast, broadcast). Counts contacts, not datagrams.
     pub contacts_refused: u64,
+    /// Lookup requests not sent because their host (IPv4 /32, IPv6 /64) never answered us and
+    /// had its `FIRST_CONTACTS_PER_WINDOW` this window already: the lookup counted the
+    /// candidate as failed. High on a node that lookups keep steering at one address (a
+    /// reflection attempt through lying answers).
+    pub first_contacts_limited: u64,
     /// Network notices sent: answers telling a requester of another network which network
     /// this node runs (at most `MAX_NETWORK_NOTICES_PER_SECOND`).
     pub network_notices_sent: u64,

@@ -275,6 +275,12 @@ pub fn render(stats: &NodeStats) -> String {
         m.encode_failures,
     );
     e.single(
+        "qis_first_contacts_limited_total",
+        "counter",
+        "Lookup requests not sent to a host that never answered us, over its first contacts this minute (the candidate counted as failed).",
+        m.first_contacts_limited,
+    );
+    e.single(
         "qis_answers_cut_total",
         "counter",
         "Answers cut to respect the amplification limit.",

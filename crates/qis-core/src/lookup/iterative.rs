@@ -8,10 +8,18 @@
 //! with its own α, until its own k closest have answered. No node is asked by two paths, so an
 //! adversary that lies on one path cannot steer the others; the result is the k closest of
 //! all the paths' answers.
+//!
+//! The k closest set is spread over address blocks: among the candidates a path counts as its
+//! k closest, and among those a lookup returns, at most [`LOOKUP_MAX_PER_PREFIX`] share a wide
+//! prefix (IPv4 /24, IPv6 /48) and at most [`LOOKUP_MAX_PER_HOST`] a host (IPv4 /32, IPv6 /64);
+//! the others are skipped, so ids ground near a key from one block take at most that many of
+//! the k places (and of a put's holders). Loopback addresses are exempt, as in the routing
+//! table. A failed candidate holds no place, so the next of its block may take it.
 
 use super::report::{Hop, LookupReport};
 use crate::addr::PeerAddr;
 use crate::constants::MAX_LOOKUP_PATHS as MAX_PATHS;
+use crate::constants::{LOOKUP_MAX_PER_HOST, LOOKUP_MAX_PER_PREFIX};
 use crate::id::Id;
 use crate::time::Time;
 use crate::wire::{Contact, Token};
@@ -154,7 +162,9 @@ impl<A: PeerAddr> Lookup<A> {
             Ok(_) => return,
             Err(at) => at,
         };
-        if at >= self.capacity() {
+        // The starting contacts (depth 1, our own table, whose limits they passed) are all
+        // kept: they are dealt to the paths only once all are in.
+        if at >= self.capacity() || (depth > 1 && self.crowded_at(at, &contact.addr, path)) {
             return;
         }
         let state = CandidateState::Fresh;
@@ -181,6 +191,33 @@ impl<A: PeerAddr> Lookup<A> {
         }
     }
 
+    /// True if the candidates of `path` closer than position `at` that have not failed hold
+    /// the places of `addr`'s wide prefix or host already: a contact learned there would be
+    /// skipped by every walk, so it is not kept (a block cannot crowd honest candidates out of
+    /// the bounded list by naming many of its own). One learned before closer ones of its
+    /// block stays, skipped by the walks; it takes a place again if those fail.
+    fn crowded_at(&self, at: usize, addr: &A, path: u8) -> bool {
+        if addr.exempt_from_host_limit() {
+            return false;
+        }
+        let mine = addr.prefixes();
+        let (mut wide, mut host) = (0, 0);
+        for c in &self.candidates[..at] {
+            if c.path != path || c.state == CandidateState::Failed {
+                continue;
+            }
+            let theirs = c.addr.prefixes();
+            if theirs.wide == mine.wide && !c.addr.exempt_from_host_limit() {
+                wide += 1;
+                host += usize::from(theirs.host == mine.host);
+                if wide >= LOOKUP_MAX_PER_PREFIX || host >= LOOKUP_MAX_PER_HOST {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
     fn find(&mut self, id: &Id) -> Option<&mut Candidate<A>> {
         let target = self.target;
         let at = self
@@ -190,11 +227,16 @@ impl<A: PeerAddr> Lookup<A> {
         Some(&mut self.candidates[at])
     }
 
-    /// The k closest candidates of `path` that have not failed.
-    fn closest_live(&self, path: u8) -> impl Iterator<Item = &Candidate<A>> {
+    /// The k closest candidates of `path` that have not failed, at most
+    /// [`LOOKUP_MAX_PER_PREFIX`] of a wide prefix and [`LOOKUP_MAX_PER_HOST`] of a host, with
+    /// their positions.
+    fn closest_live(&self, path: u8) -> impl Iterator<Item = (usize, &Candidate<A>)> {
+        let mut spread = Spread::default();
         self.candidates
             .iter()
-            .filter(move |c| c.path == path && c.state != CandidateState::Failed)
+            .enumerate()
+            .filter(move |(_, c)| c.path == path && c.state != CandidateState::Failed)
+            .filter(move |(_, c)| spread.admit(&c.addr))
             .take(self.width)
     }
 
@@ -208,13 +250,10 @@ impl<A: PeerAddr> Lookup<A> {
         if usize::from(self.in_flight[usize::from(path)]) >= self.parallelism {
             return None;
         }
-        let width = self.width;
-        let candidate = self
-            .candidates
-            .iter_mut()
-            .filter(|c| c.path == path && c.state != CandidateState::Failed)
-            .take(width)
-            .find(|c| c.state == CandidateState::Fresh)?;
+        let (at, _) = self
+            .closest_live(path)
+            .find(|(_, c)| c.state == CandidateState::Fresh)?;
+        let candidate = &mut self.candidates[at];
         candidate.state = CandidateState::InFlight;
         self.in_flight[usize::from(path)] += 1;
         self.requests += 1;
@@ -281,7 +320,7 @@ impl<A: PeerAddr> Lookup<A> {
     pub fn is_finished(&self) -> bool {
         (0..self.paths as u8).all(|path| {
             self.closest_live(path)
-                .all(|c| c.state == CandidateState::Answered)
+                .all(|(_, c)| c.state == CandidateState::Answered)
         })
     }
 
@@ -295,11 +334,15 @@ impl<A: PeerAddr> Lookup<A> {
         self.paths
     }
 
-    /// The closest candidates that answered, closest first (at most k).
+    /// The closest candidates that answered, closest first (at most k, at most
+    /// [`LOOKUP_MAX_PER_PREFIX`] of one wide prefix and [`LOOKUP_MAX_PER_HOST`] of one host
+    /// over all paths).
     pub fn answered(&self) -> impl Iterator<Item = &Candidate<A>> {
+        let mut spread = Spread::default();
         self.candidates
             .iter()
             .filter(|c| c.state == CandidateState::Answered)
+            .filter(move |c| spread.admit(&c.addr))
             .take(self.width)
     }
 
@@ -333,6 +376,57 @@ impl<A: PeerAddr> Lookup<A> {
             failed: self.failed,
             elapsed: now.saturating_since(self.started),
         }
+    }
+}
+
+/// The wide prefixes and hosts a walk over candidates (closest first) has taken so far, to
+/// skip those over [`LOOKUP_MAX_PER_PREFIX`] or [`LOOKUP_MAX_PER_HOST`]. Lookups are the
+/// simulator's hot path, so it allocates nothing: a 64-bit filter of the wide prefixes taken
+/// answers "none of this block yet" (nearly every candidate of an honest network) without a
+/// scan, and only a hit compares with the recorded ones.
+struct Spread {
+    filter: u64,
+    taken: [(u128, u128); SPREAD_RECORDED],
+    len: usize,
+}
+
+/// Blocks a walk records exactly: a walk takes at most k, and k = 20 by default. Past this
+/// many (a k above 32) the rest are still counted in the filter but not compared.
+const SPREAD_RECORDED: usize = 32;
+
+impl Default for Spread {
+    fn default() -> Spread {
+        Spread {
+            filter: 0,
+            taken: [(0, 0); SPREAD_RECORDED],
+            len: 0,
+        }
+    }
+}
+
+impl Spread {
+    /// True (and taken) if `addr` is within the limits given what was taken before.
+    fn admit<A: PeerAddr>(&mut self, addr: &A) -> bool {
+        if addr.exempt_from_host_limit() {
+            return true;
+        }
+        let p = addr.prefixes();
+        let folded = (p.wide ^ (p.wide >> 64)) as u64;
+        let bit = 1u64 << (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58);
+        if self.filter & bit != 0 {
+            let taken = &self.taken[..self.len];
+            let wide = taken.iter().filter(|(w, _)| *w == p.wide).count();
+            let host = taken.iter().filter(|(_, h)| *h == p.host).count();
+            if wide >= LOOKUP_MAX_PER_PREFIX || host >= LOOKUP_MAX_PER_HOST {
+                return false;
+            }
+        }
+        self.filter |= bit;
+        if self.len < SPREAD_RECORDED {
+            self.taken[self.len] = (p.wide, p.host);
+            self.len += 1;
+        }
+        true
     }
 }
 

@@ -261,7 +261,10 @@ impl<A: PeerAddr> Node<A> {
                 }
             };
             let purpose = Purpose::Command(id);
-            self.send_request(now, request.addr, Some(request.id), body, purpose);
+            if !self.send_request(now, request.addr, Some(request.id), body, purpose) {
+                // Over a stranger's first contacts (see `hosts`): the candidate has failed.
+                lookup.on_failure(&request.id);
+            }
         }
     }
 

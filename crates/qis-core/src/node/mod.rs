@@ -7,6 +7,7 @@
 mod command;
 mod config;
 mod event;
+mod hosts;
 mod maintenance;
 mod notice;
 mod requests;
@@ -86,6 +87,8 @@ pub struct Node<A: PeerAddr> {
     events: VecDeque<Event<A>>,
     metrics: Metrics,
     notices: notice::NoticeBudget,
+    /// Hosts that answered us, and first contacts to those that did not (see [`hosts`]).
+    hosts: hosts::Hosts,
     /// The wall clock as last told by the driver: (`now`, seconds since the Unix epoch then).
     wall_clock: Option<(Time, u64)>,
 }
@@ -138,6 +141,7 @@ impl<A: PeerAddr> Node<A> {
             events: VecDeque::new(),
             metrics: Metrics::default(),
             notices: notice::NoticeBudget::default(),
+            hosts: hosts::Hosts::default(),
             wall_clock: None,
         }
     }

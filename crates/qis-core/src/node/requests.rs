@@ -5,7 +5,8 @@ use super::timers::Timer;
 use super::{Endpoint, Node};
 use crate::addr::PeerAddr;
 use crate::constants::{
-    CHALLENGE_BYTES, MAX_REQUEST_ATTEMPTS, TOKEN_ROTATION, UNVERIFIED_REQUEST_MIN,
+    CHALLENGE_BYTES, MAX_REQUEST_ATTEMPTS, STRANGER_ATTEMPTS, TOKEN_ROTATION,
+    UNVERIFIED_REQUEST_MIN,
 };
 use crate::id::Id;
 use crate::proof::Challenge;
@@ -138,7 +139,19 @@ impl<A: PeerAddr> Node<A> {
         }
     }
 
-    /// Sends a request and remembers it until answered or timed out.
+    /// True if `to` (claiming `to_id`) is a stranger to the reflection defence (see
+    /// [`super::hosts`]): not exempt (loopback), not a peer of our table there, and its host
+    /// has not answered us lately.
+    fn is_stranger(&self, to: &A, to_id: Option<Id>) -> bool {
+        !to.exempt_from_host_limit()
+            && !self.hosts.has_heard(to.prefixes().host)
+            && !to_id.is_some_and(|id| self.is_table_peer(&id, to))
+    }
+
+    /// Sends a request and remembers it until answered or timed out. Returns false if it was
+    /// not sent: a lookup's request (FIND_NODE, FIND_VALUE of a command, not a page) to a
+    /// stranger over its first contacts this window (counted in `first_contacts_limited`); the caller treats it as
+    /// failed.
     pub(super) fn send_request(
         &mut self,
         now: Time,
@@ -146,8 +159,8 @@ impl<A: PeerAddr> Node<A> {
         to_id: Option<Id>,
         body: Body<A>,
         purpose: Purpose,
-    ) {
-        self.send_request_via(now, to, to_id, body, purpose, Endpoint::Main);
+    ) -> bool {
+        self.send_request_via(now, to, to_id, body, purpose, Endpoint::Main)
     }
 
     /// Like [`Node::send_request`], from the socket `via`.
@@ -159,7 +172,15 @@ impl<A: PeerAddr> Node<A> {
         body: Body<A>,
         purpose: Purpose,
         via: Endpoint,
-    ) {
+    ) -> bool {
+        if matches!(purpose, Purpose::Command(_))
+            && is_lookup_request(&body)
+            && self.is_stranger(&to, to_id)
+            && !self.hosts.first_contact(to.prefixes().host, now)
+        {
+            self.metrics.first_contacts_limited += 1;
+            return false;
+        }
         let challenge = self.challenge_for(&to, to_id);
         let auth = challenge.map_or(Auth::None, Auth::Challenge);
         let body = self.prepare(body, to_id, auth, now, via);
@@ -176,6 +197,7 @@ impl<A: PeerAddr> Node<A> {
             via,
         });
         self.send_attempt(now, txid, pending);
+        true
     }
 
     /// Sends (or re-sends) `pending` under `txid` and arms its deadline. A retry keeps the
@@ -231,10 +253,21 @@ impl<A: PeerAddr> Node<A> {
                 continue;
             };
             if p.attempt + 1 < MAX_REQUEST_ATTEMPTS {
-                self.metrics.retries += 1;
                 let (to_id, purpose, first_retry) = (p.to_id, p.purpose, p.attempt == 0);
                 p.attempt += 1;
-                self.send_attempt(now, txid, p);
+                if p.attempt >= STRANGER_ATTEMPTS
+                    && is_lookup_request(&p.body)
+                    && self.is_stranger(&p.to, p.to_id)
+                {
+                    // A stranger (it may be a victim named by a liar) is sent a lookup request
+                    // at most `STRANGER_ATTEMPTS` times; its answer is awaited as long as ever.
+                    p.deadline = now + self.rtt.timeout(p.attempt);
+                    self.timers.set(Timer::Request(txid), p.deadline);
+                    self.pending.insert(txid, p);
+                } else {
+                    self.metrics.retries += 1;
+                    self.send_attempt(now, txid, p);
+                }
                 if first_retry {
                     self.request_stalled(now, to_id, purpose);
                 }
@@ -247,4 +280,10 @@ impl<A: PeerAddr> Node<A> {
             }
         }
     }
+}
+
+/// True for the requests a lookup sends to contacts others named (FIND_NODE, FIND_VALUE): the
+/// ones the first-contact limits apply to.
+fn is_lookup_request<A>(body: &Body<A>) -> bool {
+    matches!(body, Body::FindNode { .. } | Body::FindValue { .. })
 }

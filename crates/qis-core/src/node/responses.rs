@@ -21,6 +21,8 @@ impl<A: PeerAddr> Node<A> {
         let Some(pending) = self.take_pending(message.header.txid, from, sender, via) else {
             return;
         };
+        // It answered a transaction id we sent there: a host at that address hears us.
+        self.hosts.heard_from(from.prefixes().host);
         if pending.attempt == 0 {
             self.rtt.observe(now.saturating_since(pending.sent_at));
         }
