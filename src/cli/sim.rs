@@ -405,7 +405,7 @@ impl SimArgs {
             };
             targeted
                 .check(nodes, config.values)
-                .map_err(|reason| invalid("attack", reason))?;
+                .map_err(|(name, reason)| invalid(name, reason))?;
             config.targeted = Some(targeted);
         }
         if self.real_identities {
@@ -484,5 +484,53 @@ mod tests {
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert!(parse_duration("1y").is_err());
         assert!(parse_duration("h").is_err());
+    }
+
+    #[derive(clap::Parser)]
+    struct Wrapped {
+        #[command(flatten)]
+        sim: SimArgs,
+    }
+
+    fn args(flags: &str) -> SimArgs {
+        let argv = std::iter::once("qis").chain(flags.split_whitespace());
+        <Wrapped as clap::Parser>::try_parse_from(argv)
+            .expect("flags parse")
+            .sim
+    }
+
+    #[test]
+    fn targeted_attacks_are_configured_and_bad_flags_refused() {
+        let config = args("--attack eclipse-key --values 3 --eclipse-keys 2 --grind-cpu-hours 5")
+            .config(1000)
+            .unwrap();
+        let t = config.targeted.expect("targeted attack");
+        assert_eq!((t.eclipse_keys, t.grind_cpu_hours), (2, 5.0));
+        assert!(config.adversaries.is_none());
+        let both =
+            args("--adversaries 0.1 --attack drop,sybil-table --attack-addresses one-prefix")
+                .config(1000)
+                .unwrap();
+        assert_eq!(
+            both.adversaries.unwrap().attacks,
+            vec![qis_sim::Attack::Drop]
+        );
+        assert_eq!(both.targeted.unwrap().plan, qis_sim::AddressPlan::OnePrefix);
+        for bad in [
+            "--attack eclipse-key --values 3 --grind-cpu-hours -1",
+            "--attack eclipse-key --values 3 --grind-cpu-hours NaN",
+            "--attack eclipse-key --values 3 --grind-cpu-hours 1e12",
+            "--attack eclipse-key --values 3 --attack-addresses one-prefix --attacker-addresses 257",
+            "--attack eclipse-key --values 3 --attack-addresses nowhere",
+            "--attack eclipse-key --values 3 --eclipse-keys 4",
+            "--attack eclipse-key",
+            "--attack eclipse-key,sybil-table --values 3",
+            "--attack sybil-table --attacker-addresses 0",
+            "--attack sybil-table --real-identities",
+            "--adversaries 0.2 --attack sybil-table",
+            "--attack bogus",
+        ] {
+            assert!(args(bad).config(1000).is_err(), "{bad}");
+        }
     }
 }

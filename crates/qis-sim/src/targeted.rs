@@ -121,50 +121,52 @@ impl TargetedConfig {
         }
     }
 
-    /// Why the attack cannot run in a network of `nodes` publishing `values`, if it cannot.
-    pub fn check(&self, nodes: usize, values: usize) -> Result<(), String> {
+    /// Why the attack cannot run in a network of `nodes` publishing `values`, if it cannot:
+    /// the flag at fault (without its dashes) and what is wrong.
+    pub fn check(&self, nodes: usize, values: usize) -> Result<(), (&'static str, String)> {
         if !self.attack.is_targeted() {
-            return Err(format!("{} is not a targeted attack", self.attack.name()));
+            let reason = format!("{} is not a targeted attack", self.attack.name());
+            return Err(("attack", reason));
         }
         let h = self.grind_cpu_hours;
         if !(h.is_finite() && (0.0..=MAX_GRIND_CPU_HOURS).contains(&h)) {
-            return Err(format!(
-                "--grind-cpu-hours {h}: must be a number from 0 to {MAX_GRIND_CPU_HOURS}"
-            ));
+            let reason =
+                format!("{h} is not a number of CPU-hours from 0 to {MAX_GRIND_CPU_HOURS}");
+            return Err(("grind-cpu-hours", reason));
         }
         if self.addresses == 0 || self.addresses > 65_536 {
-            return Err(format!(
-                "--attacker-addresses {}: must be 1 to 65536",
-                self.addresses
-            ));
+            let reason = format!("{} is not 1 to 65536", self.addresses);
+            return Err(("attacker-addresses", reason));
         }
         if self.plan == AddressPlan::OnePrefix && self.addresses > ONE_PREFIX_ADDRESSES {
-            return Err(format!(
-                "--attacker-addresses {} with --attack-addresses one-prefix: a /24 holds at most {ONE_PREFIX_ADDRESSES} addresses",
+            let reason = format!(
+                "{} addresses with --attack-addresses one-prefix: a /24 holds at most {ONE_PREFIX_ADDRESSES}",
                 self.addresses
-            ));
+            );
+            return Err(("attacker-addresses", reason));
         }
         if self.attack == Attack::EclipseKey {
             if self.eclipse_keys == 0 {
-                return Err("--eclipse-keys: must be at least 1".into());
+                return Err(("eclipse-keys", "must be at least 1".into()));
             }
             if self.eclipse_keys > values {
-                return Err(format!(
-                    "--eclipse-keys {}: the run publishes only {values} values (--values)",
+                let reason = format!(
+                    "{} keys to eclipse, but the run publishes {values} values (--values)",
                     self.eclipse_keys
-                ));
+                );
+                return Err(("eclipse-keys", reason));
             }
             if self.eclipse_keys > self.addresses {
-                return Err(format!(
-                    "--eclipse-keys {}: needs at least one attacker address per key",
-                    self.eclipse_keys
-                ));
+                let reason = format!(
+                    "{} keys need at least one attacker address each (--attacker-addresses {})",
+                    self.eclipse_keys, self.addresses
+                );
+                return Err(("eclipse-keys", reason));
             }
         }
         if self.attack == Attack::SybilTable && nodes < 2 {
-            return Err(
-                "sybil-table needs a victim besides the bootstrap node (--nodes 2 or more)".into(),
-            );
+            let reason = "sybil-table needs a victim besides the bootstrap node (2 or more)";
+            return Err(("nodes", reason.into()));
         }
         Ok(())
     }
