@@ -108,7 +108,13 @@ pub struct SimArgs {
     /// What adversaries do, comma-separated, handed out in turn: drop (answer pings, drop the
     /// rest), misroute (answer lookups with colluders), censor-store (acknowledge stores and
     /// discard them), serve-publisher-only (serve values only to whoever stored them), on-off
-    /// (behave for a quarter of the window, then misroute and censor).
+    /// (behave for a quarter of the window, then misroute and censor). Two targeted attacks
+    /// run extra nodes with ids ground on a --grind-cpu-hours budget, one per attacker address,
+    /// with or without --adversaries (at most one of them a run): eclipse-key (ids closest to
+    /// the keys of the first --eclipse-keys values; they discard those keys' stores and answer
+    /// gets of them, and lookups near them, with colluders) and sybil-table (ids filling the
+    /// buckets of one honest victim's table; they join through it and answer its lookups with
+    /// colluders).
     #[arg(
         long,
         value_delimiter = ',',
@@ -116,6 +122,33 @@ pub struct SimArgs {
         value_name = "LIST"
     )]
     pub attack: Vec<String>,
+    /// Targeted attacks: CPU-hours of id grinding, priced at the measured 3,279 Argon2id
+    /// candidates per core-second and difficulty 12 (about 2,882 valid ids an hour).
+    #[arg(
+        long,
+        default_value_t = 1.0,
+        value_name = "H",
+        allow_negative_numbers = true
+    )]
+    pub grind_cpu_hours: f64,
+    /// Targeted attacks: how the attacker's addresses lie: one-prefix (all in one /24, at most
+    /// 256) or spread (each in its own /24).
+    #[arg(long, default_value = "spread", value_name = "PLAN")]
+    pub attack_addresses: String,
+    /// Targeted attacks: addresses the attacker has; it runs one node (one id) on each.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub attacker_addresses: usize,
+    /// eclipse-key: how many values' keys to eclipse (the first ones published; at most
+    /// --values).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub eclipse_keys: usize,
+    /// eclipse-key: gets of each eclipsed key by random honest nodes over the window (besides
+    /// the workload's gets, which count too).
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub eclipse_gets: usize,
+    /// sybil-table: lookups of random targets by the victim over the window.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub victim_lookups: usize,
     /// Disjoint paths each lookup walks (1 to 8): d paths cost about d times the requests and
     /// survive adversaries that lie on some of them.
     #[arg(long, default_value_t = qis_core::constants::DEFAULT_LOOKUP_PATHS, value_name = "D")]
@@ -311,28 +344,69 @@ impl SimArgs {
         if !(0.0..1.0).contains(&self.adversaries) {
             return Err(invalid("adversaries", "must be at least 0 and below 1"));
         }
-        if self.adversaries > 0.0 {
-            let attacks = self
-                .attack
-                .iter()
-                .map(|name| {
-                    qis_sim::Attack::from_name(name.trim()).ok_or_else(|| {
-                        let known: Vec<&str> =
-                            qis_sim::Attack::ALL.iter().map(|a| a.name()).collect();
-                        invalid(
-                            "attack",
-                            format!("unknown attack {name:?} (known: {})", known.join(", ")),
-                        )
-                    })
+        let attacks = self
+            .attack
+            .iter()
+            .map(|name| {
+                qis_sim::Attack::from_name(name.trim()).ok_or_else(|| {
+                    let known: Vec<&str> = qis_sim::Attack::ALL.iter().map(|a| a.name()).collect();
+                    invalid(
+                        "attack",
+                        format!("unknown attack {name:?} (known: {})", known.join(", ")),
+                    )
                 })
-                .collect::<Result<Vec<_>, _>>()?;
-            if attacks.is_empty() {
-                return Err(invalid("attack", "name at least one attack"));
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let (targeted, drawn): (Vec<_>, Vec<_>) =
+            attacks.into_iter().partition(|a| a.is_targeted());
+        if targeted.len() > 1 {
+            return Err(invalid(
+                "attack",
+                "eclipse-key and sybil-table: one targeted attack a run",
+            ));
+        }
+        if self.adversaries > 0.0 {
+            if drawn.is_empty() {
+                return Err(invalid(
+                    "attack",
+                    "--adversaries needs at least one of drop, misroute, censor-store, serve-publisher-only, on-off",
+                ));
             }
             config.adversaries = Some(qis_sim::AdversaryConfig {
                 fraction: self.adversaries,
-                attacks,
+                attacks: drawn,
             });
+        }
+        if let Some(&attack) = targeted.first() {
+            if self.real_identities {
+                return Err(invalid(
+                    "attack",
+                    format!(
+                        "{}: ground ids are modelled; not with --real-identities",
+                        attack.name()
+                    ),
+                ));
+            }
+            let plan =
+                qis_sim::AddressPlan::from_name(self.attack_addresses.trim()).ok_or_else(|| {
+                    invalid(
+                        "attack-addresses",
+                        format!("{:?}: use one-prefix or spread", self.attack_addresses),
+                    )
+                })?;
+            let targeted = qis_sim::TargetedConfig {
+                grind_cpu_hours: self.grind_cpu_hours,
+                addresses: self.attacker_addresses,
+                plan,
+                eclipse_keys: self.eclipse_keys,
+                eclipse_gets: self.eclipse_gets,
+                victim_lookups: self.victim_lookups,
+                ..qis_sim::TargetedConfig::new(attack)
+            };
+            targeted
+                .check(nodes, config.values)
+                .map_err(|(name, reason)| invalid(name, reason))?;
+            config.targeted = Some(targeted);
         }
         if self.real_identities {
             let difficulty = qis_core::Difficulty::new(self.id_difficulty)
@@ -410,5 +484,53 @@ mod tests {
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert!(parse_duration("1y").is_err());
         assert!(parse_duration("h").is_err());
+    }
+
+    #[derive(clap::Parser)]
+    struct Wrapped {
+        #[command(flatten)]
+        sim: SimArgs,
+    }
+
+    fn args(flags: &str) -> SimArgs {
+        let argv = std::iter::once("qis").chain(flags.split_whitespace());
+        <Wrapped as clap::Parser>::try_parse_from(argv)
+            .expect("flags parse")
+            .sim
+    }
+
+    #[test]
+    fn targeted_attacks_are_configured_and_bad_flags_refused() {
+        let config = args("--attack eclipse-key --values 3 --eclipse-keys 2 --grind-cpu-hours 5")
+            .config(1000)
+            .unwrap();
+        let t = config.targeted.expect("targeted attack");
+        assert_eq!((t.eclipse_keys, t.grind_cpu_hours), (2, 5.0));
+        assert!(config.adversaries.is_none());
+        let both =
+            args("--adversaries 0.1 --attack drop,sybil-table --attack-addresses one-prefix")
+                .config(1000)
+                .unwrap();
+        assert_eq!(
+            both.adversaries.unwrap().attacks,
+            vec![qis_sim::Attack::Drop]
+        );
+        assert_eq!(both.targeted.unwrap().plan, qis_sim::AddressPlan::OnePrefix);
+        for bad in [
+            "--attack eclipse-key --values 3 --grind-cpu-hours -1",
+            "--attack eclipse-key --values 3 --grind-cpu-hours NaN",
+            "--attack eclipse-key --values 3 --grind-cpu-hours 1e12",
+            "--attack eclipse-key --values 3 --attack-addresses one-prefix --attacker-addresses 257",
+            "--attack eclipse-key --values 3 --attack-addresses nowhere",
+            "--attack eclipse-key --values 3 --eclipse-keys 4",
+            "--attack eclipse-key",
+            "--attack eclipse-key,sybil-table --values 3",
+            "--attack sybil-table --attacker-addresses 0",
+            "--attack sybil-table --real-identities",
+            "--adversaries 0.2 --attack sybil-table",
+            "--attack bogus",
+        ] {
+            assert!(args(bad).config(1000).is_err(), "{bad}");
+        }
     }
 }

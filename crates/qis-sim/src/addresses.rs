@@ -132,6 +132,17 @@ impl Addresses {
         addr
     }
 
+    /// Gives the next slot `addr`, chosen by the caller (an attacker's address plan); false,
+    /// and no slot added, if a slot has it already.
+    pub(crate) fn add_fixed(&mut self, addr: SimAddr) -> bool {
+        if self.slots.contains_key(&addr) {
+            return false;
+        }
+        self.slots.insert(addr, self.by_slot.len() as u32);
+        self.by_slot.push(addr);
+        true
+    }
+
     /// The next free host of a block drawn by popularity (or of the next one with room), if
     /// any block has room.
     fn clustered_address(&mut self) -> Option<SimAddr> {
@@ -229,7 +240,7 @@ pub(crate) fn slash_24(addr: SimAddr) -> u32 {
 
 /// The base of a random /24 of the public unicast space: first octet 1 to 223 but not 10 or
 /// 127 (so never in `0.0.0.0/8`, which the core treats as a local test network).
-fn random_slash_24(rng: &mut SimRng) -> u32 {
+pub(crate) fn random_slash_24(rng: &mut SimRng) -> u32 {
     loop {
         let base = rng.random::<u32>() & 0xffff_ff00;
         let first = base >> 24;

@@ -23,6 +23,15 @@ pub enum Attack {
     Drop,
     /// Answers every FIND_NODE and FIND_VALUE with the colluders closest to the target.
     Misroute,
+    /// Targeted (extra nodes with ground ids, see `targeted`): nodes whose ids are the closest
+    /// to chosen keys an attacker's grinding budget buys. They acknowledge and discard stores
+    /// of those keys, answer FIND_VALUE for them and FIND_NODE near them with colluders, and
+    /// behave honestly otherwise, so they earn table places.
+    EclipseKey,
+    /// Targeted (extra nodes with ground ids, see `targeted`): nodes whose ids fill the buckets
+    /// of one honest victim's routing table; they bootstrap through the victim, answer its
+    /// lookups with colluders, and behave honestly toward everyone else.
+    SybilTable,
     /// Acknowledges every store and discards it; answers FIND_VALUE with colluders, as if it
     /// held nothing.
     CensorStore,
@@ -36,9 +45,11 @@ pub enum Attack {
 
 impl Attack {
     /// Every attack, in the order of the names `--attack` takes.
-    pub const ALL: [Attack; 5] = [
+    pub const ALL: [Attack; 7] = [
         Attack::Drop,
         Attack::Misroute,
+        Attack::EclipseKey,
+        Attack::SybilTable,
         Attack::CensorStore,
         Attack::ServePublisherOnly,
         Attack::OnOff,
@@ -49,6 +60,8 @@ impl Attack {
         match self {
             Attack::Drop => "drop",
             Attack::Misroute => "misroute",
+            Attack::EclipseKey => "eclipse-key",
+            Attack::SybilTable => "sybil-table",
             Attack::CensorStore => "censor-store",
             Attack::ServePublisherOnly => "serve-publisher-only",
             Attack::OnOff => "on-off",
@@ -58,6 +71,12 @@ impl Attack {
     /// The attack called `name`.
     pub fn from_name(name: &str) -> Option<Attack> {
         Attack::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// True for the targeted attacks (`eclipse-key`, `sybil-table`): run by extra nodes with
+    /// ground ids (`SimConfig::targeted`), not by slots drawn at `--adversaries F`.
+    pub fn is_targeted(self) -> bool {
+        matches!(self, Attack::EclipseKey | Attack::SybilTable)
     }
 }
 
@@ -111,6 +130,13 @@ pub(crate) struct Adversaries {
     storers: BTreeMap<(u32, Id), SimAddr>,
     /// When `OnOff` adversaries turn.
     pub turn_at: Option<Time>,
+    /// For `EclipseKey`: the eclipsed keys.
+    pub eclipsed: Vec<Id>,
+    /// For `EclipseKey`: a FIND_NODE target sharing at least this many leading bits with an
+    /// eclipsed key is "near" it (its range holds about k to 2k honest nodes).
+    pub near_bits: usize,
+    /// For `SybilTable`: the victim's slot.
+    pub victim: Option<u32>,
     /// What they did.
     pub counts: AttackCounts,
 }
@@ -119,6 +145,8 @@ pub(crate) struct Adversaries {
 pub(crate) struct Intercept<'a> {
     /// The adversary's slot.
     pub slot: u32,
+    /// The sender's slot.
+    pub from: u32,
     /// The sender's address (its main socket, or its audit socket).
     pub source: SimAddr,
     /// The datagram.
@@ -165,6 +193,8 @@ impl Adversaries {
         let attack = match attack {
             Attack::OnOff if self.turn_at.is_some_and(|t| at.now >= t) => Attack::CensorStore,
             Attack::OnOff => return Verdict::Pass,
+            Attack::EclipseKey => return self.eclipse(at, &message),
+            Attack::SybilTable => return self.sybil(at, &message),
             other => other,
         };
         match (attack, &message.body) {
@@ -204,6 +234,60 @@ impl Adversaries {
             }
             _ => Verdict::Pass,
         }
+    }
+
+    /// `EclipseKey`: lies about the eclipsed keys and the ids near them, honest otherwise.
+    fn eclipse(&mut self, at: &Intercept<'_>, message: &Message<SimAddr>) -> Verdict {
+        let eclipsed = |key: &Id| self.eclipsed.contains(key);
+        match &message.body {
+            Body::Store { key, .. } if eclipsed(key) => {
+                self.counts.stores_discarded += 1;
+                self.answer(
+                    at,
+                    &message.header,
+                    Body::StoreAck {
+                        status: StoreStatus::Stored,
+                    },
+                )
+            }
+            Body::FindValue { key, .. } if eclipsed(key) => {
+                self.counts.values_withheld += 1;
+                self.lie_about_closest(at, &message.header, *key)
+            }
+            Body::FindNode { target, .. }
+                if self
+                    .eclipsed
+                    .iter()
+                    .any(|key| key.common_prefix_len(target) >= self.near_bits) =>
+            {
+                self.counts.misrouted += 1;
+                self.lie_about_closest(at, &message.header, *target)
+            }
+            _ => Verdict::Pass,
+        }
+    }
+
+    /// `SybilTable`: lies to the victim's lookups, honest otherwise.
+    fn sybil(&mut self, at: &Intercept<'_>, message: &Message<SimAddr>) -> Verdict {
+        if self.victim != Some(at.from) {
+            return Verdict::Pass;
+        }
+        match &message.body {
+            Body::FindNode { target, .. } => {
+                self.counts.misrouted += 1;
+                self.lie_about_closest(at, &message.header, *target)
+            }
+            Body::FindValue { key, .. } => {
+                self.counts.values_withheld += 1;
+                self.lie_about_closest(at, &message.header, *key)
+            }
+            _ => Verdict::Pass,
+        }
+    }
+
+    /// The live adversary ids among the `k` closest to `target`, closest first.
+    pub(crate) fn closest(&self, target: &Id, k: usize) -> Vec<Id> {
+        self.live.closest(target, k)
     }
 
     /// A `Nodes` answer listing the k colluders closest to `target` (never the asker).
@@ -281,6 +365,7 @@ mod tests {
             assert_eq!(Attack::from_name(attack.name()), Some(attack));
         }
         assert_eq!(Attack::from_name("eclipse"), None);
+        assert!(Attack::EclipseKey.is_targeted() && !Attack::Misroute.is_targeted());
     }
 
     #[test]

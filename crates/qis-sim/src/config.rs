@@ -120,6 +120,8 @@ pub struct SimConfig {
     pub identities: SimIdentities,
     /// Adversarial nodes, if any (`--adversaries`, `--attack`).
     pub adversaries: Option<crate::adversary::AdversaryConfig>,
+    /// A targeted attack with ground ids (`--attack eclipse-key` or `sybil-table`), if any.
+    pub targeted: Option<crate::targeted::TargetedConfig>,
     /// Disjoint paths each lookup walks (`Config::lookup_paths`).
     pub lookup_paths: usize,
     /// Requests in flight per path (`Config::alpha`).
@@ -163,6 +165,7 @@ impl SimConfig {
             progress: false,
             identities: SimIdentities::Modelled,
             adversaries: None,
+            targeted: None,
             lookup_paths: qis_core::constants::DEFAULT_LOOKUP_PATHS,
             alpha: qis_core::constants::ALPHA,
             get_paths: qis_core::constants::DEFAULT_GET_PATHS,

@@ -22,6 +22,7 @@ mod random;
 mod report;
 mod svg;
 mod sweep;
+mod targeted;
 mod testnet;
 mod truth;
 mod workload;
@@ -33,6 +34,11 @@ pub use config::{ChurnConfig, Formation, SimConfig, SimIdentities, Timers, defau
 pub use network::NetworkConfig;
 pub use report::{AdversaryReport, SimReport};
 pub use sweep::{sweep_table, write_sweep_outputs};
+pub use targeted::{
+    AddressPlan, CANDIDATES_PER_CORE_SECOND, EclipseKeyReport, EclipseReport, MAX_GRIND_CPU_HOURS,
+    ONE_PREFIX_ADDRESSES, PRICED_DIFFICULTY_BITS, SybilBucket, SybilReport, TargetedConfig,
+    valid_ids_for,
+};
 pub use testnet::{DEFAULT_ONE_WAY, Delivered, NetCounts, TestNet};
 pub use world::Simulation;
 

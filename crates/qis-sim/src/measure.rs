@@ -52,6 +52,14 @@ impl Simulation {
         // On-off adversaries behave for the first quarter of the window, then turn.
         self.adversaries.turn_at = Some(now + self.config.window() / 4);
         self.plan = plan(&self.config, now);
+        let extra = self.targeted_steps(now);
+        if !extra.is_empty() {
+            let mut all: Vec<(Time, Step)> = self.plan.drain(..).collect();
+            all.extend(extra);
+            // Stable: at equal times the workload's own steps stay first, in their order.
+            all.sort_by_key(|&(at, _)| at);
+            self.plan = all.into();
+        }
         self.traffic_at_start = self.traffic;
         let sizes: u64 = self
             .slots
@@ -66,6 +74,10 @@ impl Simulation {
     }
 
     fn run_step(&mut self, step: Step) {
+        if matches!(step, Step::EclipseGet(_) | Step::VictimLookup) {
+            self.run_targeted_step(step);
+            return;
+        }
         let now = self.queue.now();
         let Some(index) = self.random_joined(true, u32::MAX) else {
             return;
@@ -93,7 +105,11 @@ impl Simulation {
                     self.published[Collector::pick_value(&mut self.rng.work, self.published.len())];
                 (node.get(now, self.values.items[i].0), Job::Get(i))
             }
+            Step::EclipseGet(_) | Step::VictimLookup => return,
         };
+        if let Step::Put(i) = step {
+            self.note_publication(i);
+        }
         self.tracked.insert((index, op.0), (purpose, now));
         self.pending_work += 1;
         self.drain(index);
@@ -117,13 +133,20 @@ impl Simulation {
                 let initiator = slot.node.as_ref().map_or(slot.key.id(), |n| n.id());
                 self.collector.on_lookup(&report, initiator, &self.live);
             }
-            (Job::Put(_), OpResult::Put(report)) => {
-                self.collector.on_put(report.acks, report.verified)
+            (Job::Put(i), OpResult::Put(report)) => {
+                self.collector.on_put(report.acks, report.verified);
+                self.note_put(i, report.acks);
             }
             (Job::Get(i), OpResult::Get(report)) => {
                 let found = report.records.contains(&self.values.items[i].1);
                 self.collector.on_get(found);
+                self.note_get(i, found);
             }
+            (Job::EclipseGet(j), OpResult::Get(report)) => {
+                let found = report.records.contains(&self.values.items[j].1);
+                self.note_get(j, found);
+            }
+            (Job::VictimLookup, OpResult::FindNode(report)) => self.note_victim_lookup(&report),
             _ => {}
         }
     }
@@ -141,6 +164,36 @@ impl Simulation {
             }
         }
         round3(adversarial as f64 / entries.max(1) as f64)
+    }
+
+    /// Who attacked and how, if anyone did.
+    fn adversary_report(&self) -> Option<AdversaryReport> {
+        let targeted = self.config.targeted.as_ref();
+        if self.config.adversaries.is_none() && targeted.is_none() {
+            return None;
+        }
+        let drawn = self.config.adversaries.as_ref();
+        let mut attacks: Vec<String> = drawn
+            .map(|a| {
+                a.attacks
+                    .iter()
+                    .filter(|x| !x.is_targeted())
+                    .map(|x| x.name().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        attacks.extend(targeted.map(|t| t.attack.name().to_string()));
+        Some(AdversaryReport {
+            fraction: drawn.map_or(0.0, |a| a.fraction),
+            attacks,
+            nodes: self.stats.adversaries + self.targeted_nodes(),
+            counts: AttackCounts {
+                table_share: self.adversary_table_share(),
+                ..self.adversaries.counts
+            },
+            eclipse: self.eclipse_report(),
+            sybil_table: self.sybil_report(),
+        })
     }
 
     /// The report of the finished run; `wall_s` is measured by the caller.
@@ -213,15 +266,7 @@ impl Simulation {
                 live_mean: round3(s.live_sum as f64 / s.live_samples.max(1) as f64),
             },
             values: self.collector.values(),
-            adversaries: self.config.adversaries.as_ref().map(|a| AdversaryReport {
-                fraction: a.fraction,
-                attacks: a.attacks.iter().map(|x| x.name().to_string()).collect(),
-                nodes: self.stats.adversaries,
-                counts: AttackCounts {
-                    table_share: self.adversary_table_share(),
-                    ..self.adversaries.counts
-                },
-            }),
+            adversaries: self.adversary_report(),
             prefixes: self.prefix_report(),
             datagrams_unaddressed: self.traffic.unaddressed,
             virtual_s: round3(self.queue.now().as_micros() as f64 / 1e6),

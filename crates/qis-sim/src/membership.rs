@@ -45,7 +45,14 @@ impl Simulation {
         if self.slots[index as usize].joined_pos != NOT_JOINED {
             return;
         }
-        let through = if self.phase == Phase::Forming
+        let through = if self.is_targeted_slot(index) {
+            let Some(through) = self.targeted_bootstrap() else {
+                self.queue
+                    .push(now + JOIN_RETRY, Action::Join { node: index });
+                return;
+            };
+            Some(through)
+        } else if self.phase == Phase::Forming
             && (index as usize) < self.config.first_through_node_zero
             && index != 0
         {
@@ -107,7 +114,11 @@ impl Simulation {
     }
 
     fn on_joined(&mut self, index: u32, table_size: usize) {
-        let _ = index;
+        if self.is_targeted_slot(index) {
+            // The attacker's joins are not the honest network's.
+            self.note_attacker_joined();
+            return;
+        }
         self.stats.joins_completed += 1;
         self.stats.join_table_sum += table_size as u64;
         if self.phase != Phase::Forming {
@@ -126,7 +137,9 @@ impl Simulation {
         self.stats.formation_done = Some(now);
         self.stats.rss_formed = super::memory::current_rss();
         self.phase = Phase::Settling;
-        self.queue.push(now + self.config.settle, Action::Workload);
+        // A targeted attack starts now: its nodes join while the network settles.
+        self.place_attackers();
+        self.queue.push(now + self.settle_time(), Action::Workload);
     }
 
     /// Schedules the end of the session of slot `index`, if there is churn.
@@ -134,6 +147,11 @@ impl Simulation {
         let Some(churn) = self.config.churn else {
             return;
         };
+        // A targeted attacker keeps its nodes up, and the sybil's victim is kept up so its
+        // table is the one measured at the end.
+        if self.is_targeted_slot(index) || self.is_victim(index) {
+            return;
+        }
         let secs = weibull(
             &mut self.rng.churn,
             churn.median_session.as_secs_f64(),

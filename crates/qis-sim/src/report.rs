@@ -270,6 +270,12 @@ pub struct AdversaryReport {
     pub nodes: u64,
     /// What they did.
     pub counts: crate::adversary::AttackCounts,
+    /// The eclipse of chosen keys (`eclipse-key`), if one ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eclipse: Option<crate::targeted::EclipseReport>,
+    /// The sybil attack on one routing table (`sybil-table`), if one ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sybil_table: Option<crate::targeted::SybilReport>,
 }
 
 impl fmt::Display for SimReport {
@@ -380,6 +386,53 @@ impl fmt::Display for SimReport {
                 c.stores_discarded,
                 c.values_withheld
             )?;
+            if let Some(e) = &a.eclipse {
+                writeln!(
+                    f,
+                    "  eclipse     {} CPU-h = {} ids, {} nodes ({}, {} /24s, {} joined)",
+                    e.cpu_hours,
+                    e.valid_ids,
+                    e.attacker_nodes,
+                    e.address_plan,
+                    e.attacker_slash_24s,
+                    e.attacker_nodes_joined
+                )?;
+                for key in &e.keys {
+                    writeln!(
+                        f,
+                        "    value {}  attackers in closest {}: {} at publication, {} at end (model {:.1}); retrieval {}/{} = {:.2}%",
+                        key.value,
+                        e.closest,
+                        key.attackers_in_closest_at_publication
+                            .map_or("-".to_string(), |n| n.to_string()),
+                        key.attackers_in_closest_at_end,
+                        key.expected_attackers_in_closest,
+                        key.found,
+                        key.gets,
+                        key.retrieval * 100.0
+                    )?;
+                }
+            }
+            if let Some(s) = &a.sybil_table {
+                writeln!(
+                    f,
+                    "  sybil-table {} CPU-h = {} ids, {} nodes ({}, {} /24s); victim slot {}: {} of {} entries attackers ({:.1}%), max {} from one /24, {} refused for prefixes, {} kept out; victim lookups {} success {:.2}%",
+                    s.cpu_hours,
+                    s.valid_ids,
+                    s.attacker_nodes,
+                    s.address_plan,
+                    s.attacker_slash_24s,
+                    s.victim_slot,
+                    s.attacker_entries,
+                    s.victim_table_size,
+                    s.attacker_share * 100.0,
+                    s.attacker_entries_max_per_slash_24,
+                    s.victim_refused_prefix,
+                    s.attackers_kept_out,
+                    s.victim_lookups,
+                    s.victim_success_rate * 100.0
+                )?;
+            }
         }
         writeln!(
             f,

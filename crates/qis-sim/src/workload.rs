@@ -27,6 +27,10 @@ pub(crate) enum Step {
     Put(usize),
     /// Fetch a random published value from a random node.
     Get,
+    /// Fetch eclipsed key `j` from a random honest node (`targeted`).
+    EclipseGet(usize),
+    /// A lookup of a random id by the sybil's victim (`targeted`).
+    VictimLookup,
 }
 
 /// What a command the simulator started is for.
@@ -40,6 +44,10 @@ pub(crate) enum Job {
     Put(usize),
     /// Fetching value `i`.
     Get(usize),
+    /// Fetching eclipsed key `j` (`targeted`).
+    EclipseGet(usize),
+    /// A lookup by the sybil's victim (`targeted`).
+    VictimLookup,
 }
 
 /// The schedule of steps over the window starting at `start`, in time order.

@@ -104,6 +104,8 @@ pub struct Simulation {
     pub(super) stats: RunStats,
     /// The adversaries, if the run has any.
     pub(super) adversaries: Adversaries,
+    /// The targeted attack, once it has started.
+    pub(super) targeted: Option<super::targeted::Targeted>,
 }
 
 /// Counters filled in as the run goes.
@@ -186,6 +188,7 @@ impl Simulation {
             pending_work: 0,
             stats: RunStats::default(),
             adversaries: Adversaries::default(),
+            targeted: None,
             config,
         };
         for _ in 0..sim.config.nodes {
@@ -242,8 +245,13 @@ impl Simulation {
 
     /// Runs the event loop to the end and leaves the figures in place.
     pub fn run(&mut self) {
-        self.progress
-            .set_length((self.config.nodes + self.config.lookups + self.config.gets) as u64);
+        let targeted_steps = self.config.targeted.as_ref().map_or(0, |t| {
+            t.eclipse_keys * t.eclipse_gets * usize::from(t.attack == Attack::EclipseKey)
+                + t.victim_lookups * usize::from(t.attack == Attack::SybilTable)
+        });
+        self.progress.set_length(
+            (self.config.nodes + self.config.lookups + self.config.gets + targeted_steps) as u64,
+        );
         match self.config.formation {
             Formation::Protocol => self.schedule_joins(),
             Formation::Prefill => self.prefill(),
@@ -270,6 +278,12 @@ impl Simulation {
             .values()
             .filter(|(p, _)| *p == Job::Lookup)
             .count() as u64;
+        let victim_unfinished = self
+            .tracked
+            .values()
+            .filter(|(p, _)| *p == Job::VictimLookup)
+            .count() as u64;
+        self.note_victim_unfinished(victim_unfinished);
         self.phase = Phase::Done;
     }
 
@@ -279,7 +293,7 @@ impl Simulation {
             + Duration::from_secs(3600);
         Time::ZERO
             + formation
-            + self.config.settle
+            + self.settle_time()
             + self.config.window()
             + Duration::from_secs(600)
     }
@@ -295,7 +309,7 @@ impl Simulation {
             } => {
                 let now = self.queue.now();
                 let source = self.addresses.of_endpoint(from, from_via);
-                if to_via == Endpoint::Main && self.adversary_handles(to, source, &payload) {
+                if to_via == Endpoint::Main && self.adversary_handles(to, from, source, &payload) {
                     return;
                 }
                 match self.slots[to as usize].node.as_mut() {
@@ -428,17 +442,24 @@ impl Simulation {
     /// take the configured attacks in turn.
     fn draw_attack(&mut self, index: u32) -> Option<Attack> {
         let config = self.config.adversaries.as_ref()?;
-        if config.attacks.is_empty() || !is_adversary(self.config.seed, index, config.fraction) {
+        // The targeted attacks are run by nodes of their own (`targeted`), not by drawn slots.
+        let drawn = config.attacks.iter().filter(|a| !a.is_targeted()).count();
+        if drawn == 0 || !is_adversary(self.config.seed, index, config.fraction) {
             return None;
         }
         let nth = self.stats.adversaries as usize;
         self.stats.adversaries += 1;
-        Some(config.attacks[nth % config.attacks.len()])
+        config
+            .attacks
+            .iter()
+            .copied()
+            .filter(|a| !a.is_targeted())
+            .nth(nth % drawn)
     }
 
     /// Passes a datagram for adversary `to` through its attack; true if the attack dealt with
     /// it (dropped it, or answered with a lie).
-    fn adversary_handles(&mut self, to: u32, source: SimAddr, payload: &[u8]) -> bool {
+    fn adversary_handles(&mut self, to: u32, from: u32, source: SimAddr, payload: &[u8]) -> bool {
         let Some(attack) = self.slots[to as usize].attack else {
             return false;
         };
@@ -447,6 +468,7 @@ impl Simulation {
         }
         let at = Intercept {
             slot: to,
+            from,
             source,
             payload,
             network: self.node_config.network,
