@@ -39,8 +39,18 @@ fn a_small_budget_takes_the_share_of_the_closest_places_the_model_predicts() {
     // 0.2 CPU-hours: 576 ids against 1,000 honest nodes; each of the 20 closest places of a
     // key is the attacker's with probability 576/1576 (7.3 of 20), summed over 4 keys: 29.
     let r = eclipse(1000, 4, 0.2, 80, 11);
-    let e = r.adversaries.as_ref().unwrap().eclipse.as_ref().expect("eclipse reported");
-    assert_eq!((e.valid_ids, e.attacker_nodes, e.keys.len()), (576, 80, 4), "{r}");
+    let e = r
+        .adversaries
+        .as_ref()
+        .unwrap()
+        .eclipse
+        .as_ref()
+        .expect("eclipse reported");
+    assert_eq!(
+        (e.valid_ids, e.attacker_nodes, e.keys.len()),
+        (576, 80, 4),
+        "{r}"
+    );
     assert_eq!(e.attacker_nodes_joined, 80, "{r}");
     let expected: f64 = e.keys.iter().map(|k| k.expected_attackers_in_closest).sum();
     assert!((expected - 29.2).abs() < 0.5, "{expected}");
@@ -49,7 +59,10 @@ fn a_small_budget_takes_the_share_of_the_closest_places_the_model_predicts() {
         .iter()
         .map(|k| k.attackers_in_closest_at_publication.expect("published"))
         .sum();
-    assert!((15..=45).contains(&measured), "{measured} of 80, model {expected}: {r}");
+    assert!(
+        (15..=45).contains(&measured),
+        "{measured} of 80, model {expected}: {r}"
+    );
     for key in &e.keys {
         assert!(key.gets >= 20, "every dedicated get counted: {r}");
     }
@@ -68,7 +81,13 @@ fn a_big_budget_takes_every_closest_place() {
     assert!(key.retrieval < 0.5, "an eclipsed key is mostly lost: {r}");
     let json = serde_json::to_value(&r).unwrap();
     let eclipse = &json["adversaries"]["eclipse"];
-    for field in ["cpu_hours", "valid_ids", "attacker_nodes", "address_plan", "keys"] {
+    for field in [
+        "cpu_hours",
+        "valid_ids",
+        "attacker_nodes",
+        "address_plan",
+        "keys",
+    ] {
         assert!(!eclipse[field].is_null(), "{field} in {eclipse}");
     }
     for field in [
@@ -86,7 +105,13 @@ fn a_big_budget_takes_every_closest_place() {
 #[test]
 fn the_prefix_limits_hold_a_one_prefix_sybil_to_ten_entries() {
     let one = sybil(AddressPlan::OnePrefix, 13);
-    let s = one.adversaries.as_ref().unwrap().sybil_table.as_ref().expect("sybil reported");
+    let s = one
+        .adversaries
+        .as_ref()
+        .unwrap()
+        .sybil_table
+        .as_ref()
+        .expect("sybil reported");
     assert_eq!(s.attacker_slash_24s, 1, "{one}");
     assert!(s.attacker_nodes > 100, "{one}");
     assert!((1..=10).contains(&s.attacker_entries), "{one}");
@@ -94,8 +119,17 @@ fn the_prefix_limits_hold_a_one_prefix_sybil_to_ten_entries() {
     assert!(s.victim_refused_prefix > 0, "{one}");
     assert_eq!(s.victim_lookups, 20, "{one}");
     let spread = sybil(AddressPlan::Spread, 13);
-    let t = spread.adversaries.as_ref().unwrap().sybil_table.as_ref().unwrap();
-    assert!(t.attacker_entries > 10, "spread addresses pass the limits: {spread}");
+    let t = spread
+        .adversaries
+        .as_ref()
+        .unwrap()
+        .sybil_table
+        .as_ref()
+        .unwrap();
+    assert!(
+        t.attacker_entries > 10,
+        "spread addresses pass the limits: {spread}"
+    );
     assert_eq!(t.attacker_entries_max_per_slash_24, 1, "{spread}");
 }
 

@@ -35,9 +35,9 @@ pub use network::NetworkConfig;
 pub use report::{AdversaryReport, SimReport};
 pub use sweep::{sweep_table, write_sweep_outputs};
 pub use targeted::{
-    AddressPlan, CANDIDATES_PER_CORE_SECOND, EclipseKeyReport, EclipseReport,
-    MAX_GRIND_CPU_HOURS, ONE_PREFIX_ADDRESSES, PRICED_DIFFICULTY_BITS, SybilBucket, SybilReport,
-    TargetedConfig, valid_ids_for,
+    AddressPlan, CANDIDATES_PER_CORE_SECOND, EclipseKeyReport, EclipseReport, MAX_GRIND_CPU_HOURS,
+    ONE_PREFIX_ADDRESSES, PRICED_DIFFICULTY_BITS, SybilBucket, SybilReport, TargetedConfig,
+    valid_ids_for,
 };
 pub use testnet::{DEFAULT_ONE_WAY, Delivered, NetCounts, TestNet};
 pub use world::Simulation;
