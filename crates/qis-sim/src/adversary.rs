@@ -7,7 +7,9 @@
 //!
 //! Adversaries collude: a lie about the closest nodes to a target lists the adversaries
 //! closest to it (the strongest lie a routing answer can tell: every contact in it is another
-//! liar). Each adversary runs one attack of the list, assigned in turn.
+//! liar). Each adversary drawn at `--adversaries F` runs one attack of the list, assigned in
+//! turn; the targeted attacks (`eclipse-key`, `sybil-table`) are run by extra nodes with ground
+//! ids instead (see `targeted`), through the same wrapper.
 
 use super::addresses::Addresses;
 use crate::truth::LiveIndex;

@@ -262,11 +262,12 @@ impl SimReport {
 /// Who attacked and how (`--adversaries`, `--attack`).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct AdversaryReport {
-    /// Fraction of nodes asked for.
+    /// Fraction of nodes asked for (0 with only a targeted attack).
     pub fraction: f64,
-    /// The attacks, in the order they were handed out.
+    /// The attacks, in the order they were handed out, then the targeted one, if any.
     pub attacks: Vec<String>,
-    /// Adversarial slots drawn (churn's replacements included).
+    /// Adversarial slots drawn (churn's replacements included), plus a targeted attack's
+    /// nodes.
     pub nodes: u64,
     /// What they did.
     pub counts: crate::adversary::AttackCounts,
