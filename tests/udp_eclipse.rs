@@ -323,7 +323,6 @@ fn within_bound<T>(
 /// prefix limits keep the attacker to its share of the put's holders and of the gets'
 /// results; the put reports only the holders that served its audit; every get finds the value.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "lands with prefix diversity in lookup results"]
 async fn an_eclipsed_key_is_found_and_its_put_reports_only_verified_holders() {
     let o = within_bound(mount(18, true)).await;
     assert!(
@@ -362,7 +361,6 @@ async fn a_put_whose_every_holder_lies_reports_no_verified_holder() {
 /// The same complete eclipse from one /24 against nodes that apply the prefix limits: the
 /// attacker keeps its share and the value is found.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "lands with prefix diversity in lookup results"]
 async fn a_complete_eclipse_from_one_prefix_is_defeated_by_the_prefix_limits() {
     let o = within_bound(mount(20, true)).await;
     assert!(o.fake_holders <= 2, "{o:?}");

@@ -77,6 +77,8 @@ pub struct Lookup<A> {
     paths: usize,
     /// Requests in flight per path.
     in_flight: [u16; MAX_PATHS],
+    /// Apply the address limits to loopback addresses too (see [`Lookup::limiting_local`]).
+    limit_local: bool,
     requests: u32,
     answered: u32,
     failed: u32,
@@ -122,6 +124,7 @@ impl<A: PeerAddr> Lookup<A> {
             answered: 0,
             failed: 0,
             started: now,
+            limit_local: false,
         };
         for contact in start {
             lookup.learn(contact, 1, 0);
@@ -133,6 +136,19 @@ impl<A: PeerAddr> Lookup<A> {
             candidate.path = (rank % paths) as u8;
         }
         lookup
+    }
+
+    /// The same lookup applying the address limits to loopback addresses too, as the routing
+    /// table does when `TableConfig::limit_local` is set: tests that mount an attack from
+    /// many loopback addresses meet the limits a real network would.
+    pub fn limiting_local(mut self, limit_local: bool) -> Lookup<A> {
+        self.limit_local = limit_local;
+        self
+    }
+
+    /// True if the address limits do not apply to `addr` (loopback, unless limited too).
+    fn exempt(&self, addr: &A) -> bool {
+        !self.limit_local && addr.exempt_from_host_limit()
     }
 
     /// The target.
@@ -197,7 +213,7 @@ impl<A: PeerAddr> Lookup<A> {
     /// the bounded list by naming many of its own). One learned before closer ones of its
     /// block stays, skipped by the walks; it takes a place again if those fail.
     fn crowded_at(&self, at: usize, addr: &A, path: u8) -> bool {
-        if addr.exempt_from_host_limit() {
+        if self.exempt(addr) {
             return false;
         }
         let mine = addr.prefixes();
@@ -207,7 +223,7 @@ impl<A: PeerAddr> Lookup<A> {
                 continue;
             }
             let theirs = c.addr.prefixes();
-            if theirs.wide == mine.wide && !c.addr.exempt_from_host_limit() {
+            if theirs.wide == mine.wide && !self.exempt(&c.addr) {
                 wide += 1;
                 host += usize::from(theirs.host == mine.host);
                 if wide >= LOOKUP_MAX_PER_PREFIX || host >= LOOKUP_MAX_PER_HOST {
@@ -231,7 +247,7 @@ impl<A: PeerAddr> Lookup<A> {
     /// [`LOOKUP_MAX_PER_PREFIX`] of a wide prefix and [`LOOKUP_MAX_PER_HOST`] of a host, with
     /// their positions.
     fn closest_live(&self, path: u8) -> impl Iterator<Item = (usize, &Candidate<A>)> {
-        let mut spread = Spread::default();
+        let mut spread = Spread::new(self.limit_local);
         self.candidates
             .iter()
             .enumerate()
@@ -338,7 +354,7 @@ impl<A: PeerAddr> Lookup<A> {
     /// [`LOOKUP_MAX_PER_PREFIX`] of one wide prefix and [`LOOKUP_MAX_PER_HOST`] of one host
     /// over all paths).
     pub fn answered(&self) -> impl Iterator<Item = &Candidate<A>> {
-        let mut spread = Spread::default();
+        let mut spread = Spread::new(self.limit_local);
         self.candidates
             .iter()
             .filter(|c| c.state == CandidateState::Answered)
@@ -385,6 +401,7 @@ impl<A: PeerAddr> Lookup<A> {
 /// answers "none of this block yet" (nearly every candidate of an honest network) without a
 /// scan, and only a hit compares with the recorded ones.
 struct Spread {
+    limit_local: bool,
     filter: u64,
     taken: [(u128, u128); SPREAD_RECORDED],
     len: usize,
@@ -394,20 +411,20 @@ struct Spread {
 /// many (a k above 32) the rest are still counted in the filter but not compared.
 const SPREAD_RECORDED: usize = 32;
 
-impl Default for Spread {
-    fn default() -> Spread {
+impl Spread {
+    /// An empty walk; `limit_local` applies the limits to loopback addresses too.
+    fn new(limit_local: bool) -> Spread {
         Spread {
+            limit_local,
             filter: 0,
             taken: [(0, 0); SPREAD_RECORDED],
             len: 0,
         }
     }
-}
 
-impl Spread {
     /// True (and taken) if `addr` is within the limits given what was taken before.
     fn admit<A: PeerAddr>(&mut self, addr: &A) -> bool {
-        if addr.exempt_from_host_limit() {
+        if !self.limit_local && addr.exempt_from_host_limit() {
             return true;
         }
         let p = addr.prefixes();

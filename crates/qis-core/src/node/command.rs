@@ -85,6 +85,7 @@ impl<A: PeerAddr> Node<A> {
             paths,
             now,
         )
+        .limiting_local(self.config.table.limit_local)
     }
 
     pub(super) fn start_find_node(&mut self, now: Time, op: OpId, target: Id, public: bool) {

@@ -143,7 +143,7 @@ impl<A: PeerAddr> Node<A> {
     /// [`super::hosts`]): not exempt (loopback), not a peer of our table there, and its host
     /// has not answered us lately.
     fn is_stranger(&self, to: &A, to_id: Option<Id>) -> bool {
-        !to.exempt_from_host_limit()
+        self.config.table.limits(to)
             && !self.hosts.has_heard(to.prefixes().host)
             && !to_id.is_some_and(|id| self.is_table_peer(&id, to))
     }
