@@ -32,7 +32,12 @@ fn bursty_loss_is_survived() {
     // A receiver in a bad state loses every datagram for a while, all three attempts of a
     // request included, so bursts cost more than independent loss at the same average: over
     // six seeds of 1,500 nodes and 1,000 lookups, 97.8% of lookups find the true closest node
-    // (99.8% with independent 5% loss). 200 lookups vary by a couple of points around that.
+    // (99.8% with independent 5% loss); since a node that never answered us gets two of the
+    // three attempts (`STRANGER_ATTEMPTS`), seeds 1 and 2 give 97.6% and 97.3% (98.2%, 99.5%
+    // before). 200 lookups vary by a couple of points around that. Recall is against the plain
+    // k closest, which a lookup no longer returns where a /24 is crowded (at most
+    // `LOOKUP_MAX_PER_PREFIX` of it): here the biggest /24 holds 33 of 300 nodes, and recall
+    // is 0.94 without loss.
     assert!(r.success_rate >= 0.95, "{r}");
-    assert!(r.recall_k >= 0.95, "{r}");
+    assert!(r.recall_k >= 0.90, "{r}");
 }

@@ -15,7 +15,10 @@ fn lookups_succeed_and_hop_depth_grows_no_faster_than_a_log_slope() {
     for r in &reports {
         assert_eq!(r.lookups, 200, "every lookup finished: {r}");
         assert!(r.success_rate >= 0.99, "success: {r}");
-        assert!(r.recall_k >= 0.98, "recall: {r}");
+        // Against the plain k closest: a lookup returns at most `LOOKUP_MAX_PER_PREFIX` of one
+        // /24, and the default address model packs 30% of nodes into shared /24s (at 250
+        // nodes the biggest holds a tenth of the network), so recall is 0.95 to 0.98 here.
+        assert!(r.recall_k >= 0.94, "recall: {r}");
         assert!(r.requests_per_lookup.mean <= 30.0, "requests: {r}");
         assert!(
             r.hops.mean < (r.nodes as f64).log2() / 2.0,

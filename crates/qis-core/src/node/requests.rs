@@ -255,12 +255,13 @@ impl<A: PeerAddr> Node<A> {
             if p.attempt + 1 < MAX_REQUEST_ATTEMPTS {
                 let (to_id, purpose, first_retry) = (p.to_id, p.purpose, p.attempt == 0);
                 p.attempt += 1;
-                if p.attempt >= STRANGER_ATTEMPTS
+                if p.attempt <= MAX_REQUEST_ATTEMPTS - STRANGER_ATTEMPTS
                     && is_lookup_request(&p.body)
                     && self.is_stranger(&p.to, p.to_id)
                 {
                     // A stranger (it may be a victim named by a liar) is sent a lookup request
-                    // at most `STRANGER_ATTEMPTS` times; its answer is awaited as long as ever.
+                    // at most `STRANGER_ATTEMPTS` times, the resends at the last attempts (the
+                    // farthest from a loss burst); its answer is awaited as long as ever.
                     p.deadline = now + self.rtt.timeout(p.attempt);
                     self.timers.set(Timer::Request(txid), p.deadline);
                     self.pending.insert(txid, p);
