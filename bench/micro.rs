@@ -84,6 +84,7 @@ fn main() {
         max_per_host: 0,
         max_per_prefix_in_bucket: 0,
         max_per_prefix_in_table: 0,
+        limit_local: false,
     };
     let mut n = 0u64;
     let mut table: RoutingTable<SimAddr> = RoutingTable::new(local, config);

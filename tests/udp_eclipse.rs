@@ -309,14 +309,10 @@ async fn mount(taken: usize, limit_local: bool) -> Outcome {
     outcome
 }
 
-fn within_bound<T>(
-    test: impl std::future::Future<Output = T>,
-) -> impl std::future::Future<Output = T> {
-    async move {
-        tokio::time::timeout(Duration::from_secs(240), test)
-            .await
-            .expect("the test finishes within its time bound")
-    }
+async fn within_bound<T>(test: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(240), test)
+        .await
+        .expect("the test finishes within its time bound")
 }
 
 /// The reproduction: 18 of the 20 closest positions, 50 addresses of one /24. The

@@ -112,6 +112,9 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
             max_per_host: args.max_per_ip,
             max_per_prefix_in_bucket: args.prefix_limits.max_per_prefix_in_bucket,
             max_per_prefix_in_table: args.prefix_limits.max_per_prefix_in_table,
+            // Loopback is exempt from the address limits only on named test networks (local
+            // networks of nodes on one machine); on the main network no peer is local.
+            limit_local: network == qis_core::wire::NetworkId::MAIN,
             ..TableConfig::default()
         },
         rate_limit: if args.no_rate_limit {
