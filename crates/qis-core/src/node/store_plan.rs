@@ -331,4 +331,55 @@ mod tests {
         assert!(plan.is_finished());
         assert_eq!((plan.full_acks(), plan.failed), (0, 1));
     }
+
+    #[test]
+    fn only_holders_that_acknowledged_everything_are_audited_and_only_servers_verified() {
+        let targets = [contact(1), contact(2), contact(3)];
+        let mut plan = StorePlan::new(KEY, records(1), &targets, false, true);
+        assert_eq!(
+            plan.next_audit(8),
+            None,
+            "no audit before the stores are answered"
+        );
+        while let Some(store) = plan.next_store(8) {
+            if store.to.id == targets[2].0.id {
+                plan.on_failure();
+            } else {
+                plan.on_ack(&store.to.id, StoreStatus::Stored);
+            }
+        }
+        assert!(!plan.is_finished(), "the audits are still to run");
+        let first = plan.next_audit(8).unwrap();
+        let second = plan.next_audit(8).unwrap();
+        assert_eq!((first.id, second.id), (targets[0].0.id, targets[1].0.id));
+        assert_eq!(
+            plan.next_audit(8),
+            None,
+            "the node that never answered is not audited"
+        );
+        plan.on_audit(&first.id, true);
+        plan.on_audit(&second.id, false);
+        assert!(plan.is_finished());
+        let report = plan.report(LookupReport {
+            target: KEY,
+            closest: Vec::new(),
+            hops: 0,
+            rounds: 0,
+            requests: 0,
+            answered: 0,
+            failed: 0,
+            elapsed: Duration::ZERO,
+        });
+        assert_eq!((report.acks, report.verified), (2, 1));
+    }
+
+    #[test]
+    fn a_plan_without_audits_never_asks_for_one() {
+        let mut plan = StorePlan::new(KEY, records(1), &[contact(1)], false, false);
+        let store = plan.next_store(8).unwrap();
+        plan.on_ack(&store.to.id, StoreStatus::Stored);
+        assert_eq!(plan.next_audit(8), None);
+        assert!(plan.is_finished());
+        assert_eq!(plan.verified(), 0);
+    }
 }
