@@ -213,16 +213,7 @@ impl Adversaries {
                 self.counts.values_withheld += 1;
                 self.lie_about_closest(at, &message.header, *key)
             }
-            (Attack::CensorStore, Body::Store { .. }) => {
-                self.counts.stores_discarded += 1;
-                self.answer(
-                    at,
-                    &message.header,
-                    Body::StoreAck {
-                        status: StoreStatus::Stored,
-                    },
-                )
-            }
+            (Attack::CensorStore, Body::Store { .. }) => self.discard_store(at, &message.header),
             (Attack::ServePublisherOnly, Body::Store { key, .. }) => {
                 self.storers.insert((at.slot, *key), at.source);
                 Verdict::Pass
@@ -242,16 +233,7 @@ impl Adversaries {
     fn eclipse(&mut self, at: &Intercept<'_>, message: &Message<SimAddr>) -> Verdict {
         let eclipsed = |key: &Id| self.eclipsed.contains(key);
         match &message.body {
-            Body::Store { key, .. } if eclipsed(key) => {
-                self.counts.stores_discarded += 1;
-                self.answer(
-                    at,
-                    &message.header,
-                    Body::StoreAck {
-                        status: StoreStatus::Stored,
-                    },
-                )
-            }
+            Body::Store { key, .. } if eclipsed(key) => self.discard_store(at, &message.header),
             Body::FindValue { key, .. } if eclipsed(key) => {
                 self.counts.values_withheld += 1;
                 self.lie_about_closest(at, &message.header, *key)
@@ -317,6 +299,15 @@ impl Adversaries {
                 nodes,
             },
         )
+    }
+
+    /// Acknowledges a store it then discards.
+    fn discard_store(&mut self, at: &Intercept<'_>, asked: &Header) -> Verdict {
+        self.counts.stores_discarded += 1;
+        let body = Body::StoreAck {
+            status: StoreStatus::Stored,
+        };
+        self.answer(at, asked, body)
     }
 
     /// An answer from adversary `at.slot` with its genuine proof when challenged.

@@ -36,7 +36,7 @@ use super::engine::Action;
 use super::random::{SimRng, stream};
 use super::report::round3;
 use super::workload::{Collector, Job, Step};
-use super::world::{NEVER, NOT_JOINED, Simulation, Slot};
+use super::world::{NOT_JOINED, Simulation, Slot};
 use qis_core::{Duration, Id, LookupReport, PublicKey, SimAddr, Time};
 use rand::RngExt;
 use serde::Serialize;
@@ -544,16 +544,7 @@ impl Simulation {
             }
             let index = self.slots.len() as u32;
             let site = self.network.site(&mut sites);
-            self.slots.push(Slot {
-                attack: Some(config.attack),
-                node: None,
-                key,
-                site,
-                next_wake: NEVER,
-                joined_pos: NOT_JOINED,
-                incarnation: 0,
-                burst_bad: false,
-            });
+            self.slots.push(Slot::new(key, site, Some(config.attack)));
             state.slots.push(index);
             state.ids.insert(key.id());
             let at = now + Duration::from_secs_f64(step * i as f64);

@@ -43,6 +43,22 @@ pub(super) struct Slot {
     pub attack: Option<Attack>,
 }
 
+impl Slot {
+    /// A slot not yet started: its key, site and attack, nothing else yet.
+    pub(super) fn new(key: PublicKey, site: Site, attack: Option<Attack>) -> Slot {
+        Slot {
+            attack,
+            node: None,
+            key,
+            site,
+            next_wake: NEVER,
+            joined_pos: NOT_JOINED,
+            incarnation: 0,
+            burst_bad: false,
+        }
+    }
+}
+
 /// Where the run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Phase {
@@ -209,16 +225,7 @@ impl Simulation {
         };
         let attack = self.draw_attack(index);
         self.addresses.add_slot();
-        self.slots.push(Slot {
-            attack,
-            node: None,
-            key,
-            site,
-            next_wake: NEVER,
-            joined_pos: NOT_JOINED,
-            incarnation: 0,
-            burst_bad: false,
-        });
+        self.slots.push(Slot::new(key, site, attack));
         index
     }
 

@@ -272,6 +272,20 @@ mod tests {
 
     const KEY: Id = Id::from_bytes([9; 32]);
 
+    /// A lookup report with nothing in it, for plans' reports.
+    fn no_lookup() -> LookupReport<SimAddr> {
+        LookupReport {
+            target: KEY,
+            closest: Vec::new(),
+            hops: 0,
+            rounds: 0,
+            requests: 0,
+            answered: 0,
+            failed: 0,
+            elapsed: Duration::ZERO,
+        }
+    }
+
     #[test]
     fn stores_go_closest_first_within_the_in_flight_bound() {
         let targets = [contact(1), contact(2), contact(3)];
@@ -309,16 +323,7 @@ mod tests {
             "the second node refused one of two records"
         );
         assert_eq!(plan.refused, 1);
-        let report = plan.report(LookupReport {
-            target: Id::from_bytes([9; 32]),
-            closest: Vec::new(),
-            hops: 0,
-            rounds: 0,
-            requests: 0,
-            answered: 0,
-            failed: 0,
-            elapsed: Duration::ZERO,
-        });
+        let report = plan.report(no_lookup());
         assert!(report.stored_locally);
         assert_eq!((report.acks, report.refused, report.failed), (1, 1, 0));
     }
@@ -360,16 +365,7 @@ mod tests {
         plan.on_audit(&first.id, true);
         plan.on_audit(&second.id, false);
         assert!(plan.is_finished());
-        let report = plan.report(LookupReport {
-            target: KEY,
-            closest: Vec::new(),
-            hops: 0,
-            rounds: 0,
-            requests: 0,
-            answered: 0,
-            failed: 0,
-            elapsed: Duration::ZERO,
-        });
+        let report = plan.report(no_lookup());
         assert_eq!((report.acks, report.verified), (2, 1));
     }
 
