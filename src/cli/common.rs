@@ -27,6 +27,9 @@ pub enum CliError {
     /// A data directory in use by another process.
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// The journal of held records cannot be read or written.
+    #[error(transparent)]
+    Journal(#[from] qis_udp::JournalError),
     /// Anything from the operating system.
     #[error(transparent)]
     Io(#[from] std::io::Error),

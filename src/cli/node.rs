@@ -4,7 +4,7 @@ use super::common::{CliError, NetworkArgs, data_home, resolve, runtime};
 use qis_core::Config;
 use qis_core::TableConfig;
 use qis_udp::PublishedDir;
-use qis_udp::{DataDirLock, NetError, NodeHandle, SocketOptions, bind_udp, spawn_on};
+use qis_udp::{DataDirLock, Journal, NetError, NodeHandle, SocketOptions, bind_udp, spawn_keeping};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,10 +22,11 @@ pub struct NodeArgs {
     /// A node to join through (HOST:PORT); repeat for several. Omit for the first node.
     #[arg(long, value_name = "ADDR")]
     pub bootstrap: Vec<String>,
-    /// Where the node key lives (default: <data home>/node-<port>). A restarted node with the
-    /// same directory keeps its id. The directory is locked while the node runs: a second
-    /// node on it exits with status 1, naming the pid of the first. A damaged key file (an
-    /// interrupted write in an older qis) is moved aside and replaced, with a warning.
+    /// Where the node key and the journal of records held for others live (default: <data
+    /// home>/node-<port>). A restarted node with the same directory keeps its id and what it
+    /// held. The directory is locked while the node runs: a second node on it exits with
+    /// status 1, naming the pid of the first. A damaged key file (an interrupted write in an
+    /// older qis) is moved aside and replaced, with a warning.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Routing-table entries allowed per IP address (0: no limit). Loopback addresses are
@@ -125,7 +126,9 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
         policy: std::sync::Arc::new(policy),
         ..Config::default()
     };
-    let node = spawn_on(socket, &credentials, config).await?;
+    // What the node held before it stopped: a store is acknowledged only once written here.
+    let (journal, replayed) = Journal::open(&data_dir, unix_secs())?;
+    let node = spawn_keeping(socket, &credentials, config, journal, replayed).await?;
     let _metrics = serve_metrics(args.metrics, args.metrics_public, &node).await?;
     let node_for_join = node.clone();
     let node_for_republish = node.clone();
@@ -236,6 +239,7 @@ async fn report_status(node: NodeHandle, every: u64) {
             return;
         };
         let m = stats.metrics;
+        let journal = stats.journal.unwrap_or_default();
         info!(
             table = stats.table_size,
             table_refused_prefix = m.table_refused_prefix,
@@ -247,6 +251,8 @@ async fn report_status(node: NodeHandle, every: u64) {
             shed_host = m.dropped_rate_limited,
             shed_budget = m.dropped_over_budget,
             stores_busy = m.store_refused_busy,
+            journal_bytes = journal.bytes,
+            journal_failures = journal.failures,
             "status"
         );
     }
@@ -275,4 +281,11 @@ async fn serve_metrics(
         server.local_addr()
     );
     Ok(Some(server))
+}
+
+/// Seconds since the Unix epoch (0 for a clock set before 1970).
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

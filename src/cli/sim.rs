@@ -33,10 +33,14 @@ pub struct SimArgs {
     /// Weibull shape of session lengths (measured P2P sessions: 0.4 to 0.6).
     #[arg(long, default_value_t = 0.5)]
     pub churn_shape: f64,
-    /// Fraction of departures that are crashes (the node restarts later, empty, same id); the
-    /// rest leave for good and are replaced by new nodes.
+    /// Fraction of departures that are crashes (the node restarts later with the same id and
+    /// the records it held, as a `qis node` keeps them on disk); the rest leave for good and
+    /// are replaced by new nodes.
     #[arg(long, default_value_t = 0.5)]
     pub crash_fraction: f64,
+    /// Crashed nodes restart empty (as nodes did before they kept their records on disk).
+    #[arg(long, requires = "churn")]
+    pub crash_loses_store: bool,
     /// Length of the measurement window (default: lookups at 100/s, or 2h with churn/values).
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
@@ -302,6 +306,7 @@ impl SimArgs {
         config.churn = self.churn.map(|median| ChurnConfig {
             shape: self.churn_shape,
             crash_fraction: self.crash_fraction,
+            crash_keeps_store: !self.crash_loses_store,
             ..ChurnConfig::with_median(median)
         });
         config.formation = if self.prefill {

@@ -100,6 +100,12 @@ pub const REPUBLISH_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
 /// A stored record expires this long after it was last stored (republished).
 pub const RECORD_TTL: Duration = Duration::from_secs(25 * 60 * 60);
 
+/// A held record stored again is journaled (for a node that keeps what it holds across
+/// restarts) at most this often: its holders replicate it every [`REPLICATE_INTERVAL`], and
+/// an entry per replication would write a record's worth of journal per holder per hour.
+/// Restored, a record is at most this much older than it was.
+pub const JOURNAL_REFRESH_INTERVAL: Duration = REPLICATE_INTERVAL;
+
 /// Entries per k-bucket replacement cache.
 pub const REPLACEMENT_CACHE: usize = 8;
 

@@ -34,7 +34,7 @@ pub use lookup::{Hop, Lookup, LookupReport, LookupRequest};
 pub use metrics::Metrics;
 pub use node::{
     BootstrapReport, Config, Endpoint, Event, GetReport, MAINTENANCE_TICK, MAX_STORES_IN_FLIGHT,
-    MAX_VERIFICATIONS, Node, OpId, OpResult, PingReply, PutReport, Transmit,
+    MAX_VERIFICATIONS, Node, OpId, OpResult, PingReply, PutReport, RestoreReport, Transmit,
 };
 pub use proof::{
     Challenge, Credentials, IdentityProof, IdentityScheme, ProofChecker, ProofError, proof_message,
@@ -46,7 +46,7 @@ pub use record::{
 };
 pub use routing::{Entry, RoutingTable, TableConfig};
 pub use secret::NodeSecret;
-pub use store::{RecordStore, StoreLimits};
+pub use store::{HeldChange, HeldRecord, RecordStore, StoreLimits};
 pub use time::{Duration, Time};
 pub use token::TokenMinter;
 pub use work::{Difficulty, IdWork, WorkError, WorkHasher, WorkOutput};

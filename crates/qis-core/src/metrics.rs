@@ -76,6 +76,8 @@ pub struct Metrics {
     pub answers_cut: u64,
     /// Records stored (new or refreshed).
     pub records_stored: u64,
+    /// Records held before a restart and taken back (see `Node::restore_held`).
+    pub records_restored: u64,
     /// Stores refused: bad or missing token.
     pub store_refused_token: u64,
     /// Stores refused: invalid record (size, signature, policy).

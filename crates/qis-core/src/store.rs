@@ -12,15 +12,20 @@
 //! the publisher holding the most (every publisher has the same quota, so that is the one most
 //! over its fair share); it refuses only when the newcomer's publisher is itself (tied for) the
 //! one holding the most.
+//!
+//! A node that keeps what it holds across restarts turns on the store's journal
+//! ([`RecordStore::enable_journal`]): every change to the held records is queued as a
+//! [`HeldChange`] for the driver to write down, and [`RecordStore::restore`] takes the records
+//! back after a restart with their age.
 
 use crate::constants::{
-    DEFAULT_MAX_RECORDS, DEFAULT_MAX_VALUES_PER_KEY, MAX_VALUES_PER_PUBLISHER_PER_KEY,
-    PREFIX_SHARE_PERCENT, PUBLISHER_SHARE_PERCENT, RECORD_TTL,
+    DEFAULT_MAX_RECORDS, DEFAULT_MAX_VALUES_PER_KEY, JOURNAL_REFRESH_INTERVAL,
+    MAX_VALUES_PER_PUBLISHER_PER_KEY, PREFIX_SHARE_PERCENT, PUBLISHER_SHARE_PERCENT, RECORD_TTL,
 };
 use crate::id::Id;
 use crate::record::{PublicKey, RecordId, SignedRecord};
 use crate::time::{Duration, Time};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Store limits.
 #[derive(Debug, Clone, Copy)]
@@ -74,6 +79,47 @@ pub struct Stored {
     /// The wide source prefix charged for it when it was first stored; `None` for a
     /// re-replication by a peer of our table or a store of our own.
     pub source: Option<u128>,
+    /// When its store time was last journaled (see [`HeldChange::Refreshed`]).
+    pub journaled_at: Time,
+}
+
+/// A record held for others, as kept across a restart: where it is stored, what it is, how
+/// long ago it was last stored, and the source prefix it is charged to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldRecord {
+    /// The key it is stored under.
+    pub key: Id,
+    /// The record.
+    pub record: SignedRecord,
+    /// Time since it was last stored (it expires when this reaches the TTL).
+    pub age: Duration,
+    /// The wide source prefix charged for it (see [`Stored::source`]).
+    pub source: Option<u128>,
+}
+
+/// A change to the records a store holds, queued while its journal is on
+/// ([`RecordStore::enable_journal`]) for a driver that keeps them on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeldChange {
+    /// A record newly held (its age is zero).
+    Stored(HeldRecord),
+    /// A held record was stored again: its lifetime starts over. Queued at most once per
+    /// [`JOURNAL_REFRESH_INTERVAL`] per record, so a record replicated by all its holders
+    /// costs one entry an hour, not one per replication; restored, it is then at most that
+    /// much older than it was (it expires that much sooner unless stored again).
+    Refreshed {
+        /// The key.
+        key: Id,
+        /// The record.
+        record: RecordId,
+    },
+    /// A record dropped (expired or evicted to make room).
+    Removed {
+        /// The key.
+        key: Id,
+        /// The record.
+        record: RecordId,
+    },
 }
 
 /// Why a record was not stored.
@@ -118,6 +164,8 @@ pub struct RecordStore {
     per_key: BTreeMap<(Id, PublicKey), usize>,
     /// Records charged per source prefix.
     prefixes: BTreeMap<u128, usize>,
+    /// Changes not yet taken by [`RecordStore::poll_change`]; `None` while the journal is off.
+    journal: Option<VecDeque<HeldChange>>,
 }
 
 impl RecordStore {
@@ -166,16 +214,52 @@ impl RecordStore {
         now: Time,
         source: Option<u128>,
     ) -> Result<usize, StoreError> {
+        self.put_stored_at(key, record, now, now, source)
+    }
+
+    /// Takes back a record held before a restart (already validated again), `held.age` old:
+    /// charged and bounded like any store (quotas may have changed), not journaled (it is
+    /// on disk already). An expired record is not restored (`Ok(None)`); otherwise returns
+    /// how many records were evicted to make room.
+    pub fn restore(&mut self, held: HeldRecord, now: Time) -> Result<Option<usize>, StoreError> {
+        if held.age >= self.limits.ttl {
+            return Ok(None);
+        }
+        let journal = self.journal.take();
+        let stored_at = now - held.age;
+        let result = self.put_stored_at(held.key, held.record, stored_at, now, held.source);
+        self.journal = journal;
+        result.map(Some)
+    }
+
+    /// [`RecordStore::put`] of a record last stored at `stored_at` (`now` but for a restore).
+    fn put_stored_at(
+        &mut self,
+        key: Id,
+        record: SignedRecord,
+        stored_at: Time,
+        now: Time,
+        source: Option<u128>,
+    ) -> Result<usize, StoreError> {
         let rid = record.id();
         if let Some(stored) = self.keys.get_mut(&key).and_then(|v| v.get_mut(&rid)) {
+            if stored_at <= stored.stored_at {
+                return Ok(0);
+            }
             let old = (stored.stored_at, key, rid);
-            stored.stored_at = now;
-            let new = (now, key, rid);
+            stored.stored_at = stored_at;
+            let new = (stored_at, key, rid);
             self.by_age.remove(&old);
             self.by_age.insert(new);
             if let Some(slots) = self.publishers.get_mut(&stored.record.publisher) {
                 slots.remove(&old);
                 slots.insert(new);
+            }
+            if let Some(journal) = &mut self.journal
+                && stored_at.saturating_since(stored.journaled_at) >= JOURNAL_REFRESH_INTERVAL
+            {
+                stored.journaled_at = stored_at;
+                journal.push_back(HeldChange::Refreshed { key, record: rid });
             }
             return Ok(0);
         }
@@ -211,8 +295,35 @@ impl RecordStore {
             self.remove(victim);
             evicted += 1;
         }
-        self.insert(key, rid, record, now, source);
+        self.insert(key, rid, record, stored_at, source);
         Ok(evicted)
+    }
+
+    /// Turns the journal on: from now on every change to the held records is queued for
+    /// [`RecordStore::poll_change`].
+    pub fn enable_journal(&mut self) {
+        self.journal.get_or_insert_with(VecDeque::new);
+    }
+
+    /// The oldest change not yet taken (always `None` while the journal is off).
+    pub fn poll_change(&mut self) -> Option<HeldChange> {
+        self.journal.as_mut()?.pop_front()
+    }
+
+    /// Every record held, with its age at `now`: what a driver writes down to start its
+    /// journal afresh (compaction), or what a simulated crash keeps.
+    pub fn held(&self, now: Time) -> Vec<HeldRecord> {
+        self.keys
+            .iter()
+            .flat_map(|(key, values)| {
+                values.values().map(move |stored| HeldRecord {
+                    key: *key,
+                    record: stored.record.clone(),
+                    age: now.saturating_since(stored.stored_at),
+                    source: stored.source,
+                })
+            })
+            .collect()
     }
 
     /// The record to drop to make room under a full `key` for a newcomer from `publisher`
@@ -275,6 +386,14 @@ impl RecordStore {
     ) {
         let publisher = record.publisher;
         let slot = (now, key, rid);
+        if let Some(journal) = &mut self.journal {
+            journal.push_back(HeldChange::Stored(HeldRecord {
+                key,
+                record: record.clone(),
+                age: Duration::ZERO,
+                source,
+            }));
+        }
         self.keys.entry(key).or_default().insert(
             rid,
             Stored {
@@ -282,6 +401,7 @@ impl RecordStore {
                 stored_at: now,
                 replicated_at: now,
                 source,
+                journaled_at: now,
             },
         );
         self.count += 1;
@@ -326,6 +446,9 @@ impl RecordStore {
         decrement(&mut self.per_key, (key, publisher));
         if let Some(prefix) = stored.source {
             decrement(&mut self.prefixes, prefix);
+        }
+        if let Some(journal) = &mut self.journal {
+            journal.push_back(HeldChange::Removed { key, record: rid });
         }
     }
 
@@ -620,5 +743,108 @@ mod tests {
             s.due_for_replication(later, hour).is_empty(),
             "marked as replicated"
         );
+    }
+
+    fn changes(s: &mut RecordStore) -> Vec<HeldChange> {
+        std::iter::from_fn(|| s.poll_change()).collect()
+    }
+
+    #[test]
+    fn the_journal_records_new_refreshed_and_removed_records() {
+        let mut s = RecordStore::new(StoreLimits::with_capacity(100));
+        assert!(s.poll_change().is_none(), "off until enabled");
+        s.enable_journal();
+        let (a, b) = (Id::hash(b"a"), Id::hash(b"b"));
+        s.put(a, signed(1, 0), Time::ZERO, Some(7)).unwrap();
+        let stored = changes(&mut s);
+        assert_eq!(stored.len(), 1);
+        assert!(matches!(&stored[0], HeldChange::Stored(h) if h.key == a && h.source == Some(7)));
+        // Stored again within the interval: nothing; after it: one refresh.
+        s.put(a, signed(1, 0), Time::ZERO + Duration::from_secs(60), None)
+            .unwrap();
+        assert!(changes(&mut s).is_empty());
+        s.put(a, signed(1, 0), Time::ZERO + JOURNAL_REFRESH_INTERVAL, None)
+            .unwrap();
+        let rid = signed(1, 0).id();
+        assert_eq!(
+            changes(&mut s),
+            vec![HeldChange::Refreshed {
+                key: a,
+                record: rid
+            }]
+        );
+        // Expiry removes, and says so.
+        s.put(b, signed(2, 1), Time::ZERO, None).unwrap();
+        changes(&mut s);
+        let late = Time::ZERO + RECORD_TTL + Duration::from_secs(1);
+        assert_eq!(s.expire(late), 1);
+        assert_eq!(
+            changes(&mut s),
+            vec![HeldChange::Removed {
+                key: b,
+                record: signed(2, 1).id()
+            }]
+        );
+    }
+
+    #[test]
+    fn restored_records_keep_their_age_and_charges_and_expired_ones_stay_gone() {
+        let mut before = RecordStore::new(StoreLimits::with_capacity(100));
+        let k = Id::hash(b"k");
+        before.put(k, signed(1, 0), Time::ZERO, Some(9)).unwrap();
+        before
+            .put(
+                k,
+                signed(2, 1),
+                Time::ZERO + Duration::from_secs(3600),
+                None,
+            )
+            .unwrap();
+        let at = Time::ZERO + Duration::from_secs(7200);
+        let held = before.held(at);
+        assert_eq!(held.len(), 2);
+        let mut after = RecordStore::new(StoreLimits::with_capacity(100));
+        after.enable_journal();
+        // Restarted later in another process, whose clock starts one TTL after its epoch (as
+        // the UDP driver's does, so that restored ages fit).
+        let restart = Time::ZERO + RECORD_TTL;
+        for h in held.clone() {
+            assert_eq!(after.restore(h, restart), Ok(Some(0)));
+        }
+        assert!(changes(&mut after).is_empty(), "restores are not journaled");
+        assert_eq!(after.len(), 2);
+        assert_eq!(after.charged_to(9), 1);
+        let mut ages: Vec<Duration> = after.held(restart).iter().map(|h| h.age).collect();
+        ages.sort();
+        assert_eq!(
+            ages,
+            vec![Duration::from_secs(3600), Duration::from_secs(7200)]
+        );
+        let mut expired = held[0].clone();
+        expired.age = RECORD_TTL;
+        let mut fresh = RecordStore::new(StoreLimits::with_capacity(100));
+        assert_eq!(fresh.restore(expired, restart), Ok(None));
+        assert!(fresh.is_empty());
+    }
+
+    #[test]
+    fn restores_are_bounded_by_the_quotas() {
+        let mut s = RecordStore::new(StoreLimits::with_capacity(100_000));
+        let k = Id::hash(b"k");
+        let quota = s.limits().max_per_publisher_per_key;
+        let mut refused = 0;
+        for n in 0..(quota as u32 + 3) {
+            let held = HeldRecord {
+                key: k,
+                record: signed(1, n),
+                age: Duration::ZERO,
+                source: None,
+            };
+            if s.restore(held, Time::ZERO).is_err() {
+                refused += 1;
+            }
+        }
+        assert_eq!(s.count(&k), quota);
+        assert_eq!(refused, 3);
     }
 }

@@ -29,9 +29,12 @@ pub struct ChurnConfig {
     pub median_session: Duration,
     /// Weibull shape of session lengths (measured P2P sessions: about 0.4 to 0.6).
     pub shape: f64,
-    /// Fraction of departures that are crashes (the node comes back later with the same id and
-    /// an empty state); the rest leave for good and are replaced by new nodes.
+    /// Fraction of departures that are crashes (the node comes back later with the same id);
+    /// the rest leave for good and are replaced by new nodes.
     pub crash_fraction: f64,
+    /// A crashed node comes back with the records it held for others, as a `qis node` does
+    /// from its journal (true), or empty, as before nodes kept them (false).
+    pub crash_keeps_store: bool,
     /// Mean time until the departure is matched by an arrival (a restart or a new node).
     #[serde(serialize_with = "super::report::as_secs")]
     pub mean_arrival_delay: Duration,
@@ -44,6 +47,7 @@ impl ChurnConfig {
             median_session,
             shape: 0.5,
             crash_fraction: 0.5,
+            crash_keeps_store: true,
             mean_arrival_delay: Duration::from_secs(60),
         }
     }

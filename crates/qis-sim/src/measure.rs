@@ -94,7 +94,6 @@ impl Simulation {
             }
             Step::Put(i) => {
                 let (key, record) = self.values.items[i].clone();
-                self.published.push(i);
                 (node.publish(now, key, record), Job::Put(i))
             }
             Step::Get => {
@@ -120,7 +119,7 @@ impl Simulation {
         let Some((purpose, _started)) = self.tracked.remove(&(index, op.0)) else {
             return;
         };
-        if purpose != Job::Bootstrap {
+        if purpose.is_workload() {
             self.pending_work -= 1;
             self.progress.inc(1);
         }
@@ -136,7 +135,9 @@ impl Simulation {
             (Job::Put(i), OpResult::Put(report)) => {
                 self.collector.on_put(report.acks, report.verified);
                 self.note_put(i, report.acks);
+                self.mark_published(i);
             }
+            (Job::Republish(i), OpResult::Put(_)) => self.mark_published(i),
             (Job::Get(i), OpResult::Get(report)) => {
                 let found = report.records.contains(&self.values.items[i].1);
                 self.collector.on_get(found);
@@ -148,6 +149,16 @@ impl Simulation {
             }
             (Job::VictimLookup, OpResult::FindNode(report)) => self.note_victim_lookup(&report),
             _ => {}
+        }
+    }
+
+    /// Value `i`'s publisher finished a put of it: from now on gets may ask for it. A put cut
+    /// short by its publisher's departure stored the value nowhere it could be found, so gets
+    /// of it would measure the publisher, not the network; a publisher that restarts puts it
+    /// again (see `Simulation::republish_kept`).
+    fn mark_published(&mut self, i: usize) {
+        if !self.published.contains(&i) {
+            self.published.push(i);
         }
     }
 
@@ -247,6 +258,15 @@ impl Simulation {
             latency_ms: latency,
             datagrams_per_lookup: per_lookup(window.datagrams),
             bytes_per_lookup: per_lookup(window.bytes),
+            bytes_per_node_hour: {
+                let live = if s.live_samples == 0 {
+                    self.config.nodes as f64
+                } else {
+                    s.live_sum as f64 / s.live_samples as f64
+                };
+                let hours = self.config.window().as_secs_f64() / 3600.0;
+                round3(window.bytes as f64 / live.max(1.0) / hours.max(1e-9))
+            },
             loss_observed: if self.traffic.datagrams == 0 {
                 0.0
             } else {
@@ -261,6 +281,7 @@ impl Simulation {
             },
             churn: ChurnCounts {
                 crashes: s.crashes,
+                records_kept: s.records_kept,
                 leaves: s.leaves,
                 abandoned: s.abandoned,
                 live_mean: round3(s.live_sum as f64 / s.live_samples.max(1) as f64),

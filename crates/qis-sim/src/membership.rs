@@ -3,8 +3,9 @@
 //!
 //! The protocol has no goodbye message, so a crash and a departure look the same to other
 //! nodes: the node falls silent. They differ in what follows: a crashed node comes back later
-//! with the same id and address and an empty state (a restart), a departed node never does and
-//! a new node with a new id takes its place. Each departure is matched by one arrival after an
+//! with the same id and address (a restart) and, as a `qis node` does from its journal, the
+//! records it held for others (unless `crash_keeps_store` is off); a departed node never
+//! does and a new node with a new id takes its place. Each departure is matched by one arrival after an
 //! exponential delay, so the population stays near its size.
 
 use super::engine::Action;
@@ -111,6 +112,47 @@ impl Simulation {
         }
         self.mark_joined(index);
         self.on_joined(index, report.table_size);
+        self.republish_kept(index);
+    }
+
+    /// A crashing node keeps what a `qis node` keeps on disk: the records it held for others
+    /// (its journal) and those it published (its `published/` folder).
+    fn keep_store(&mut self, index: u32, node: &qis_core::Node<SimAddr>) {
+        let now = self.queue.now();
+        let held = node.held_records(now);
+        if !held.is_empty() {
+            self.kept_stores.insert(index, (now, held));
+        }
+        let published: Vec<usize> = node
+            .published_records()
+            .filter_map(|(key, record)| {
+                self.values
+                    .items
+                    .iter()
+                    .position(|(k, r)| k == key && r == record)
+            })
+            .collect();
+        if !published.is_empty() {
+            self.kept_publications.insert(index, published);
+        }
+    }
+
+    /// A restarted node that has joined puts what it published again, as `qis node` does
+    /// from its `published/` folder at start.
+    fn republish_kept(&mut self, index: u32) {
+        let Some(values) = self.kept_publications.remove(&index) else {
+            return;
+        };
+        let now = self.queue.now();
+        for i in values {
+            let (key, record) = self.values.items[i].clone();
+            let Some(node) = self.slots[index as usize].node.as_mut() else {
+                return;
+            };
+            let op = node.publish(now, key, record);
+            self.tracked.insert((index, op.0), (Job::Republish(i), now));
+        }
+        self.drain(index);
     }
 
     fn on_joined(&mut self, index: u32, table_size: usize) {
@@ -182,7 +224,8 @@ impl Simulation {
             return;
         }
         self.mark_gone(index);
-        if let Some(node) = self.slots[index as usize].node.take() {
+        let node = self.slots[index as usize].node.take();
+        if let Some(node) = &node {
             self.stats.refused_prefix_departed += node.metrics().table_refused_prefix;
         }
         let ops: Vec<(u32, u64)> = self
@@ -192,7 +235,7 @@ impl Simulation {
             .collect();
         for key in ops {
             if let Some((purpose, _)) = self.tracked.remove(&key)
-                && purpose != Job::Bootstrap
+                && purpose.is_workload()
             {
                 self.stats.abandoned += 1;
                 self.pending_work -= 1;
@@ -210,6 +253,11 @@ impl Simulation {
             .random_bool(churn.crash_fraction.clamp(0.0, 1.0))
         {
             self.stats.crashes += 1;
+            if churn.crash_keeps_store
+                && let Some(node) = &node
+            {
+                self.keep_store(index, node);
+            }
             self.queue.push(at, Action::Join { node: index });
         } else {
             self.stats.leaves += 1;

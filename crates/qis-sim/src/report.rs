@@ -124,6 +124,8 @@ pub struct Joins {
 pub struct ChurnCounts {
     /// Nodes that crashed (and came back later).
     pub crashes: u64,
+    /// Records crashed nodes came back with (0 when crashes lose the store).
+    pub records_kept: u64,
     /// Nodes that left for good.
     pub leaves: u64,
     /// Lookups abandoned because their initiator went away (excluded from the figures).
@@ -211,6 +213,10 @@ pub struct SimReport {
     pub datagrams_per_lookup: f64,
     /// Bytes sent during the measurement window, per lookup.
     pub bytes_per_lookup: f64,
+    /// Bytes sent during the measurement window per live node and hour: what keeping the
+    /// network up (maintenance, replication, republish, churn repair) and the workload cost
+    /// each node.
+    pub bytes_per_node_hour: f64,
     /// Fraction of datagrams lost in the network.
     pub loss_observed: f64,
     /// Datagrams sent to an address no simulated node has. Always 0 unless the simulator

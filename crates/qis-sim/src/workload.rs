@@ -48,6 +48,16 @@ pub(crate) enum Job {
     EclipseGet(usize),
     /// A lookup by the sybil's victim (`targeted`).
     VictimLookup,
+    /// A restarted publisher putting value `i` again (not part of the measured workload).
+    Republish(usize),
+}
+
+impl Job {
+    /// True for the measured workload's commands (the run waits for them and counts them),
+    /// false for joins and a restarted publisher's republishes.
+    pub(crate) fn is_workload(self) -> bool {
+        !matches!(self, Job::Bootstrap | Job::Republish(_))
+    }
 }
 
 /// The schedule of steps over the window starting at `start`, in time order.

@@ -105,6 +105,11 @@ pub struct Simulation {
     pub(super) live: LiveIndex,
     pub(super) joined: Vec<u32>,
     pub(super) tracked: BTreeMap<(u32, u64), (Job, Time)>,
+    /// What crashed nodes held, kept until they restart (see `ChurnConfig::crash_keeps_store`),
+    /// and when they crashed.
+    pub(super) kept_stores: BTreeMap<u32, (Time, Vec<qis_core::HeldRecord>)>,
+    /// The workload values crashed nodes had published, put again once they are back.
+    pub(super) kept_publications: BTreeMap<u32, Vec<usize>>,
     pub(super) outbox: Vec<Transmit<SimAddr>>,
     pub(super) inbox: Vec<qis_core::Event<SimAddr>>,
     pub(super) collector: Collector,
@@ -134,6 +139,8 @@ pub(super) struct RunStats {
     pub formation_done: Option<Time>,
     pub table_at_start_mean: f64,
     pub crashes: u64,
+    /// Records crashed nodes restarted with.
+    pub records_kept: u64,
     pub leaves: u64,
     pub abandoned: u64,
     pub live_samples: u64,
@@ -190,6 +197,8 @@ impl Simulation {
             live: LiveIndex::new(),
             joined: Vec::with_capacity(config.nodes),
             tracked: BTreeMap::new(),
+            kept_stores: BTreeMap::new(),
+            kept_publications: BTreeMap::new(),
             outbox: Vec::new(),
             inbox: Vec::new(),
             collector: Collector::default(),
@@ -246,6 +255,13 @@ impl Simulation {
         }
         let mut node = Node::new(self.node_config.clone(), secret, credentials, now);
         crate::set_wall_clock(&mut node, now);
+        if let Some((crashed_at, mut held)) = self.kept_stores.remove(&index) {
+            let down = now.saturating_since(crashed_at);
+            for record in &mut held {
+                record.age += down;
+            }
+            self.stats.records_kept += node.restore_held(now, held).restored as u64;
+        }
         slot.node = Some(node);
         slot.next_wake = NEVER;
     }

@@ -1,6 +1,7 @@
 //! The node task.
 
 use super::handle::{Command, NodeHandle, NodeStats};
+use super::journal::{Journal, Replayed};
 use super::mismatch::{Mismatch, Mismatches, Note};
 use super::prometheus::{LookupKind, LookupStats};
 use super::socket::canonical;
@@ -9,13 +10,20 @@ use qis_core::NodeSecret;
 use qis_core::Time;
 use qis_core::constants::MAX_DATAGRAM;
 use qis_core::wire::Role;
-use qis_core::{Config, Endpoint, Event, Node, OpId, OpResult};
+use qis_core::{Config, Endpoint, Event, HeldChange, Node, OpId, OpResult};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
+
+/// Datagrams taken from the main socket per wake-up when more are waiting: one group commit
+/// of the journal and one flush cover them all.
+const RECEIVE_BATCH: usize = 64;
+
+/// A failing journal is logged at most this often.
+const JOURNAL_WARNING_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Where each finished command's result goes.
 enum Waiter {
@@ -45,6 +53,18 @@ struct Driver {
     mismatches: Mismatches,
     /// Finished commands' lookups and how long they took.
     lookups: LookupStats,
+    /// Where the records held for others are kept across restarts, if anywhere.
+    journal: Option<Journal>,
+    /// The core's clock at `epoch` (see [`clock_start`]).
+    clock_start: Time,
+    /// When a failing journal was last logged.
+    journal_warned: Option<Instant>,
+}
+
+/// The core's clock when the driver starts: one record lifetime after its epoch, so that
+/// records restored from the journal, up to that old, are placed at their real age.
+fn clock_start(config: &Config) -> Time {
+    Time::ZERO + config.store.ttl
 }
 
 pub(super) fn start(
@@ -52,13 +72,16 @@ pub(super) fn start(
     addr: SocketAddr,
     credentials: Credentials,
     secret: NodeSecret,
-    config: Config,
+    mut config: Config,
+    journal: Option<(Journal, Replayed)>,
 ) -> NodeHandle {
     let (tx, rx) = mpsc::unbounded_channel();
-    let mut node = Node::new(config, secret, credentials, Time::ZERO);
-    node.set_unix_time(Time::ZERO, unix_secs());
+    config.journal_held = journal.is_some();
+    let start = clock_start(&config);
+    let mut node = Node::new(config, secret, credentials, start);
+    node.set_unix_time(start, unix_secs());
     let id = node.id();
-    let driver = Driver {
+    let mut driver = Driver {
         node,
         socket: sockets.main,
         audit: sockets.audit,
@@ -67,7 +90,13 @@ pub(super) fn start(
         waiters: HashMap::new(),
         mismatches: Mismatches::default(),
         lookups: LookupStats::default(),
+        journal: None,
+        clock_start: start,
+        journal_warned: None,
     };
+    if let Some((journal, replayed)) = journal {
+        driver.restore(journal, replayed);
+    }
     tokio::spawn(driver.run(rx));
     NodeHandle {
         commands: tx,
@@ -78,11 +107,89 @@ pub(super) fn start(
 
 impl Driver {
     fn now(&self) -> Time {
-        Time::from_micros(self.epoch.elapsed().as_micros() as u64)
+        self.clock_start + self.epoch.elapsed()
     }
 
     fn instant(&self, t: Time) -> Instant {
-        self.epoch + std::time::Duration::from_micros(t.as_micros())
+        self.epoch + t.saturating_since(self.clock_start)
+    }
+
+    /// Takes back what the journal says the node held, then rewrites the journal as exactly
+    /// what was taken back (dropping what expired, failed its checks or was cut off).
+    fn restore(&mut self, mut journal: Journal, replayed: Replayed) {
+        let now = self.now();
+        let read = replayed.records.len();
+        let report = self.node.restore_held(now, replayed.records);
+        if read > 0 || replayed.torn_bytes > 0 || replayed.undecodable > 0 {
+            info!(
+                journal = %journal.path().display(),
+                entries = replayed.entries,
+                restored = report.restored,
+                expired = report.expired,
+                invalid = report.invalid,
+                refused = report.refused + report.evicted,
+                torn_bytes = replayed.torn_bytes,
+                undecodable = replayed.undecodable,
+                "took back the records held before the restart"
+            );
+        }
+        if let Err(error) = journal.compact(&self.node.held_records(now), unix_secs()) {
+            warn!(%error, "could not rewrite the journal of held records; appending to it as it is");
+        }
+        self.journal = Some(journal);
+    }
+
+    /// Writes down what the last input changed in the records held, before anything that input
+    /// produced is sent (one group commit). Returns false if a change that a datagram about to
+    /// be sent may acknowledge could not be made durable.
+    fn commit_journal(&mut self) -> bool {
+        let Some(journal) = self.journal.as_mut() else {
+            return true;
+        };
+        let changes: Vec<HeldChange> =
+            std::iter::from_fn(|| self.node.poll_held_change()).collect();
+        if changes.is_empty() {
+            return true;
+        }
+        let now_unix = unix_secs();
+        match journal.commit(&changes, now_unix) {
+            Ok(()) => {
+                if journal.wants_compaction() {
+                    let held = self
+                        .node
+                        .held_records(self.clock_start + self.epoch.elapsed());
+                    if let Err(error) = journal.compact(&held, now_unix) {
+                        warn!(%error, "could not compact the journal of held records");
+                    }
+                }
+                true
+            }
+            Err(error) => {
+                let quiet = self
+                    .journal_warned
+                    .is_some_and(|at| at.elapsed() < JOURNAL_WARNING_EVERY);
+                if !quiet {
+                    self.journal_warned = Some(Instant::now());
+                    warn!(%error, "could not write the journal of held records: stores are not acknowledged until it works again (logged once a minute)");
+                }
+                // Removals only: nothing sent vouches for them (a record restored that should
+                // have been dropped expires or is evicted again).
+                changes
+                    .iter()
+                    .all(|c| matches!(c, HeldChange::Removed { .. }))
+            }
+        }
+    }
+
+    /// Feeds one datagram received on the main socket to the core.
+    fn on_datagram(&mut self, from: SocketAddr, bytes: &[u8]) {
+        let now = self.now();
+        let from = canonical(from);
+        let before = self.version_and_network_drops();
+        self.node.handle_datagram(now, from, bytes);
+        if self.version_and_network_drops() != before {
+            self.on_mismatch(now, from, bytes);
+        }
     }
 
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
@@ -99,12 +206,14 @@ impl Driver {
             tokio::select! {
                 received = self.socket.recv_from(&mut buf) => match received {
                     Ok((len, from)) => {
-                        let now = self.now();
-                        let from = canonical(from);
-                        let before = self.version_and_network_drops();
-                        self.node.handle_datagram(now, from, &buf[..len]);
-                        if self.version_and_network_drops() != before {
-                            self.on_mismatch(now, from, &buf[..len]);
+                        self.on_datagram(from, &buf[..len]);
+                        // Whatever else is already waiting, so that one commit and one flush
+                        // serve the whole batch.
+                        for _ in 1..RECEIVE_BATCH {
+                            let Ok((len, from)) = self.socket.try_recv_from(&mut buf) else {
+                                break;
+                            };
+                            self.on_datagram(from, &buf[..len]);
                         }
                     }
                     // ICMP errors surface here on some systems; the peer is simply not there.
@@ -125,7 +234,7 @@ impl Driver {
                 }
                 command = commands.recv() => match command {
                     Some(Command::Shutdown(done)) => {
-                        self.flush().await;
+                        self.commit_and_flush().await;
                         let _ = done.send(());
                         return;
                     }
@@ -133,8 +242,18 @@ impl Driver {
                     None => return,
                 },
             }
-            self.flush().await;
+            self.commit_and_flush().await;
         }
+    }
+
+    /// Commits the journal, then sends what the core produced; if a change those datagrams
+    /// may acknowledge could not be made durable, they are dropped instead (their requests
+    /// time out and are retried or go elsewhere, as if this node were down).
+    async fn commit_and_flush(&mut self) {
+        if !self.commit_journal() {
+            while self.node.poll_transmit().is_some() {}
+        }
+        self.flush().await;
     }
 
     fn version_and_network_drops(&self) -> (u64, u64) {
@@ -209,6 +328,7 @@ impl Driver {
                     mismatches: self.mismatches.peers().to_vec(),
                     notices_sent: self.node.metrics().network_notices_sent,
                     lookups: self.lookups,
+                    journal: self.journal.as_ref().map(Journal::stats),
                 });
             }
             Command::Shutdown(_) => {}

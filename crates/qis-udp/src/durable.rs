@@ -44,7 +44,7 @@ pub enum DurableError {
 }
 
 impl DurableError {
-    fn new(path: &Path, source: std::io::Error) -> DurableError {
+    pub(crate) fn new(path: &Path, source: std::io::Error) -> DurableError {
         let path = path.to_path_buf();
         // ENOSPC and EDQUOT.
         if matches!(

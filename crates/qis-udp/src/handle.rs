@@ -33,6 +33,8 @@ pub struct NodeStats {
     pub notices_sent: u64,
     /// The lookups of finished commands, by kind, and their latency histogram.
     pub lookups: LookupStats,
+    /// The journal of held records, if the node keeps one ([`crate::spawn_keeping`]).
+    pub journal: Option<crate::JournalStats>,
 }
 
 impl NodeStats {

@@ -9,6 +9,7 @@
 mod driver;
 mod durable;
 mod handle;
+mod journal;
 mod keyfile;
 mod metrics_http;
 mod mismatch;
@@ -21,6 +22,10 @@ pub use durable::{
     write_atomically,
 };
 pub use handle::{NodeHandle, NodeStats};
+pub use journal::{
+    COMPACT_AFTER_BYTES, JOURNAL_FILE, JOURNAL_VERSION, Journal, JournalError, JournalStats,
+    Replayed,
+};
 pub use keyfile::{
     KEY_FILE, KEY_FILE_VERSION, KeyFileError, KeyRole, MAX_SOLVER_THREADS, default_solver_threads,
     generate_identity, load_or_create_credentials, load_or_create_identity, os_entropy,
@@ -89,6 +94,29 @@ pub async fn spawn_on(
     credentials: &Credentials,
     config: Config,
 ) -> Result<NodeHandle, NetError> {
+    spawn_with(socket, credentials, config, None).await
+}
+
+/// Like [`spawn_on`], for a node that keeps the records it holds for others across restarts:
+/// it first takes back what `journal` held (`replayed`, from [`Journal::open`]), each checked
+/// as a fresh store, and from then on writes every change down before it answers (a store is
+/// acknowledged only once it is durable).
+pub async fn spawn_keeping(
+    socket: tokio::net::UdpSocket,
+    credentials: &Credentials,
+    config: Config,
+    journal: Journal,
+    replayed: Replayed,
+) -> Result<NodeHandle, NetError> {
+    spawn_with(socket, credentials, config, Some((journal, replayed))).await
+}
+
+async fn spawn_with(
+    socket: tokio::net::UdpSocket,
+    credentials: &Credentials,
+    config: Config,
+    journal: Option<(Journal, Replayed)>,
+) -> Result<NodeHandle, NetError> {
     let mut entropy = [0u8; 32];
     os_entropy(&mut entropy).map_err(|e| NetError::Entropy(e.to_string()))?;
     let local = socket.local_addr().map_err(|source| NetError::Bind {
@@ -111,5 +139,6 @@ pub async fn spawn_on(
         credentials.clone(),
         qis_core::NodeSecret::from_bytes(entropy),
         config,
+        journal,
     ))
 }

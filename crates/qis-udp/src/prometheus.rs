@@ -292,6 +292,12 @@ pub fn render(stats: &NodeStats) -> String {
         "Records stored for others (new or refreshed).",
         m.records_stored,
     );
+    e.single(
+        "qis_records_restored_total",
+        "counter",
+        "Records held for others before a restart and taken back from the node's journal.",
+        m.records_restored,
+    );
     e.labelled(
         "qis_stores_refused_total",
         "counter",
@@ -349,6 +355,38 @@ pub fn render(stats: &NodeStats) -> String {
         "Records held for others.",
         stats.records,
     );
+    if let Some(j) = &stats.journal {
+        e.single(
+            "qis_journal_entries_total",
+            "counter",
+            "Changes to the held records written to the journal since start.",
+            j.entries,
+        );
+        e.single(
+            "qis_journal_commits_total",
+            "counter",
+            "Group commits of the journal (one write and one sync each).",
+            j.commits,
+        );
+        e.single(
+            "qis_journal_compactions_total",
+            "counter",
+            "Rewrites of the journal from the held records.",
+            j.compactions,
+        );
+        e.single(
+            "qis_journal_failures_total",
+            "counter",
+            "Journal commits that failed (the datagrams of that batch were not sent).",
+            j.failures,
+        );
+        e.single(
+            "qis_journal_bytes",
+            "gauge",
+            "Size of the journal of held records.",
+            j.bytes,
+        );
+    }
     e.single(
         "qis_mismatched_peers",
         "gauge",
@@ -411,6 +449,7 @@ mod tests {
             mismatches: Vec::new(),
             notices_sent: metrics.network_notices_sent,
             lookups,
+            journal: None,
         }
     }
 

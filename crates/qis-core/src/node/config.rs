@@ -61,6 +61,9 @@ pub struct Config {
     pub replicate_interval: Duration,
     /// Republish own records this often.
     pub republish_interval: Duration,
+    /// Queue every change to the records held for others for [`crate::Node::poll_held_change`],
+    /// for a driver that keeps them across restarts. Off, nothing is queued.
+    pub journal_held: bool,
 }
 
 impl Default for Config {
@@ -81,6 +84,7 @@ impl Default for Config {
             refresh_interval: BUCKET_REFRESH,
             replicate_interval: REPLICATE_INTERVAL,
             republish_interval: REPUBLISH_INTERVAL,
+            journal_held: false,
         }
     }
 }

@@ -7,6 +7,7 @@
 mod command;
 mod config;
 mod event;
+mod held;
 mod hosts;
 mod maintenance;
 mod notice;
@@ -20,6 +21,7 @@ pub use config::{Config, MAINTENANCE_TICK, MAX_STORES_IN_FLIGHT, MAX_VERIFICATIO
 pub use event::{
     BootstrapReport, Endpoint, Event, GetReport, OpId, OpResult, PingReply, PutReport, Transmit,
 };
+pub use held::RestoreReport;
 
 use crate::addr::PeerAddr;
 use crate::id::Id;
@@ -118,7 +120,7 @@ impl<A: PeerAddr> Node<A> {
         }
         Node {
             table: RoutingTable::new(id, config.table),
-            store: RecordStore::new(config.store),
+            store: held::new_store(&config),
             config,
             checker: ProofChecker::new(credentials.scheme()),
             credentials,
@@ -317,6 +319,11 @@ impl<A: PeerAddr> Node<A> {
             },
         );
         self.put(now, key, record)
+    }
+
+    /// The records this node publishes (and republishes), with their keys.
+    pub fn published_records(&self) -> impl Iterator<Item = (&Id, &SignedRecord)> + '_ {
+        self.published.values().map(|p| (&p.key, &p.record))
     }
 
     /// Pings an address.

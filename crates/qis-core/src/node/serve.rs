@@ -285,17 +285,16 @@ impl<A: PeerAddr> Node<A> {
             self.metrics.store_refused_busy += 1;
             return StoreStatus::Refused(StoreRefusal::Busy);
         }
-        // Checked before the signature (it is cheap); the answer is the same as for any
-        // invalid record.
-        if let Some(wall) = self.unix_time(now)
-            && record.created > wall.saturating_add(MAX_CLOCK_SKEW.as_secs())
-        {
-            self.metrics.store_refused_future += 1;
-            return StoreStatus::Refused(StoreRefusal::Invalid);
-        }
-        if record.encoded_len() > MAX_RECORD || self.config.policy.check(&key, &record).is_err() {
-            self.metrics.store_refused_invalid += 1;
-            return StoreStatus::Refused(StoreRefusal::Invalid);
+        match self.record_validity(now, &key, &record) {
+            Validity::Valid => {}
+            Validity::Future => {
+                self.metrics.store_refused_future += 1;
+                return StoreStatus::Refused(StoreRefusal::Invalid);
+            }
+            Validity::Invalid => {
+                self.metrics.store_refused_invalid += 1;
+                return StoreStatus::Refused(StoreRefusal::Invalid);
+            }
         }
         // A peer of our table at its address is re-replicating what others published: the
         // record is charged to its publisher, not to the peer's prefix.
@@ -322,6 +321,26 @@ impl<A: PeerAddr> Node<A> {
         }
     }
 
+    /// Whether `record` may be held under `key`: created no later than the wall clock
+    /// allows (checked first: it is cheap), within the size limit, and passing the policy
+    /// (which checks the signature). Stores and restores after a restart both ask this.
+    pub(super) fn record_validity(
+        &self,
+        now: Time,
+        key: &Id,
+        record: &crate::record::SignedRecord,
+    ) -> Validity {
+        if let Some(wall) = self.unix_time(now)
+            && record.created > wall.saturating_add(MAX_CLOCK_SKEW.as_secs())
+        {
+            return Validity::Future;
+        }
+        if record.encoded_len() > MAX_RECORD || self.config.policy.check(key, record).is_err() {
+            return Validity::Invalid;
+        }
+        Validity::Valid
+    }
+
     /// A full node that contacted us may belong in our table, but only nodes that answer our
     /// own requests are admitted: ping it if its bucket has room.
     fn consider_verifying(&mut self, now: Time, id: Id, addr: A) {
@@ -339,6 +358,17 @@ impl<A: PeerAddr> Node<A> {
 }
 
 /// An answer with `header` (ours, echoing the request's transaction id).
+/// What [`Node::record_validity`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Validity {
+    /// The record may be held.
+    Valid,
+    /// Created further ahead of the wall clock than `MAX_CLOCK_SKEW`.
+    Future,
+    /// Too large, refused by the policy, or badly signed.
+    Invalid,
+}
+
 fn reply<A>(header: &Header, body: Body<A>) -> Message<A> {
     Message {
         header: header.clone(),

@@ -1,0 +1,209 @@
+//! A `qis node` keeps the records it holds for others across restarts: killed with SIGKILL
+//! at random points while a client stores records on it, it comes back with the same id and
+//! every record it acknowledged (its journal is synced before any acknowledgement leaves).
+//! Real processes on loopback, a named test network (raw values are stored there).
+
+mod support;
+
+use qis_core::wire::{NetworkId, Role};
+use qis_core::{Config, Credentials, Difficulty, Id, IdentityScheme, RecordKind, SignedRecord};
+use qis_udp::{NodeHandle, NodeOptions, SocketOptions};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The test network's name: its nodes store raw values.
+const NETWORK: &str = "restart-test";
+
+/// Cheap ids: the test is about the journal, not id work.
+const DIFFICULTY: u8 = 0;
+
+/// How long a node may take to start, and a client command to finish.
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// Kill-and-restart rounds.
+const ROUNDS: u64 = 4;
+
+/// A `qis node` child, killed and reaped when dropped.
+struct NodeProcess {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl NodeProcess {
+    fn start(home: &Path, listen: SocketAddr, data_dir: &Path) -> NodeProcess {
+        let mut child = support::qis(home)
+            .env("RUST_LOG", "info")
+            .args(["node", "--listen", &listen.to_string(), "--data-dir"])
+            .arg(data_dir)
+            .args(["--network", NETWORK])
+            .args(["--id-difficulty", &DIFFICULTY.to_string()])
+            .args(["--status-every", "0", "--no-rate-limit"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start qis node");
+        let lines = support::stderr_lines(&mut child);
+        NodeProcess { child, lines }
+    }
+
+    /// The first stderr line containing `want`, within [`LIMIT`].
+    fn wait_for(&self, want: &str) -> String {
+        let deadline = Instant::now() + LIMIT;
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(want) => return line,
+                Ok(line) => seen.push(line),
+                Err(_) => break,
+            }
+        }
+        panic!("no line with {want:?}; the node wrote: {seen:#?}");
+    }
+
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `field=value` of a log line.
+fn field(line: &str, name: &str) -> String {
+    let prefix = format!("{name}=");
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(prefix.as_str()))
+        .unwrap_or_else(|| panic!("no {name} in {line:?}"))
+        .trim_matches('"')
+        .to_string()
+}
+
+/// A client of the test network, joined through `node`.
+async fn client(node: SocketAddr) -> NodeHandle {
+    let scheme = IdentityScheme::Real {
+        difficulty: Difficulty::new(DIFFICULTY).unwrap(),
+    };
+    let identity = qis_udp::generate_identity().unwrap();
+    let config = Config {
+        network: NetworkId::from_name(NETWORK).unwrap(),
+        role: Role::Client,
+        rate_limit: None,
+        join_refresh: false,
+        ..Config::default()
+    };
+    let options = NodeOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        config,
+        socket: SocketOptions::default(),
+    };
+    let client = qis_udp::spawn(&Credentials::client(&identity, scheme), options)
+        .await
+        .unwrap();
+    let joined = tokio::time::timeout(LIMIT, client.bootstrap(vec![node]))
+        .await
+        .expect("bootstrap in time")
+        .unwrap();
+    assert_eq!(joined.bootstrap_answered, 1);
+    client
+}
+
+fn record(n: u64) -> (Id, SignedRecord) {
+    let publisher = qis_core::Identity::from_secret_key([7; 32]);
+    let key = Id::hash(format!("restart-key-{n}").as_bytes());
+    let record = SignedRecord::sign(
+        publisher.signing_key(),
+        RecordKind::Raw,
+        1_700_000_000,
+        format!("value {n}").into_bytes(),
+    )
+    .unwrap();
+    (key, record)
+}
+
+/// Stores records one after another on the node until `stop`, returning those acknowledged.
+async fn put_until(client: &NodeHandle, first: u64, stop: Instant) -> Vec<u64> {
+    let mut acknowledged = Vec::new();
+    let mut n = first;
+    while Instant::now() < stop && n < first + 10_000 {
+        let (key, record) = record(n);
+        if let Ok(Ok(report)) = tokio::time::timeout(LIMIT, client.put(key, record)).await
+            && report.acks > 0
+        {
+            acknowledged.push(n);
+        }
+        n += 1;
+    }
+    acknowledged
+}
+
+#[test]
+fn a_node_killed_while_storing_comes_back_with_every_record_it_acknowledged() {
+    use rand::RngExt;
+    let home = support::scratch("node-restart", "kill");
+    let data_dir = home.join("node");
+    // A fixed port, so the restarted node is at the same address.
+    let listen = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut rng = rand::rng();
+    let mut acknowledged: Vec<u64> = Vec::new();
+    let mut id = None;
+    for round in 0..=ROUNDS {
+        let mut node = NodeProcess::start(&home, listen, &data_dir);
+        let started = node.wait_for("node started");
+        let this_id = field(&started, "id");
+        assert_eq!(id.get_or_insert(this_id.clone()), &this_id, "round {round}");
+        let client = runtime.block_on(client(listen));
+        // Everything acknowledged before the last kill is there.
+        runtime.block_on(async {
+            for &n in &acknowledged {
+                let (key, record) = record(n);
+                let got = tokio::time::timeout(LIMIT, client.get(key))
+                    .await
+                    .expect("get in time")
+                    .unwrap();
+                assert!(
+                    got.records.contains(&record),
+                    "round {round}: record {n}, acknowledged before the kill, is gone"
+                );
+            }
+        });
+        if round == ROUNDS {
+            runtime.block_on(client.shutdown());
+            break;
+        }
+        // Store more, and kill the node (SIGKILL) at a random moment meanwhile.
+        let kill_after = Duration::from_millis(rng.random_range(100..500));
+        // Each round's records are numbered apart from the others'.
+        let first = round * 10_000;
+        let stop = Instant::now() + kill_after + Duration::from_millis(200);
+        let stored = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                std::thread::sleep(kill_after);
+                let _ = node.child.kill();
+                let _ = node.child.wait();
+            });
+            runtime.block_on(put_until(&client, first, stop))
+        });
+        assert!(
+            !stored.is_empty(),
+            "round {round}: nothing acknowledged in {kill_after:?}"
+        );
+        acknowledged.extend(stored);
+        runtime.block_on(client.shutdown());
+        node.kill();
+    }
+    assert!(acknowledged.len() >= ROUNDS as usize);
+    drop(runtime);
+    let _ = std::fs::remove_dir_all(&home);
+}
