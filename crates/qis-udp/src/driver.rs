@@ -1,7 +1,7 @@
 //! The node task.
 
 use super::handle::{Command, NodeHandle, NodeStats};
-use super::journal::{Journal, Replayed};
+use super::journal::{Commit, Journal, Replayed};
 use super::mismatch::{Mismatch, Mismatches, Note};
 use super::prometheus::{LookupKind, LookupStats};
 use super::socket::canonical;
@@ -10,7 +10,7 @@ use qis_core::NodeSecret;
 use qis_core::Time;
 use qis_core::constants::MAX_DATAGRAM;
 use qis_core::wire::Role;
-use qis_core::{Config, Endpoint, Event, HeldChange, Node, OpId, OpResult};
+use qis_core::{Config, Endpoint, Event, Node, OpId, OpResult};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use tokio::net::UdpSocket;
@@ -115,11 +115,12 @@ impl Driver {
     }
 
     /// Takes back what the journal says the node held, then rewrites the journal as exactly
-    /// what was taken back (dropping what expired, failed its checks or was cut off).
+    /// what was taken back.
     fn restore(&mut self, mut journal: Journal, replayed: Replayed) {
         let now = self.now();
         let read = replayed.records.len();
-        let report = self.node.restore_held(now, replayed.records);
+        let (report, rewritten) =
+            journal.restore_into(&mut self.node, replayed.records, now, unix_secs());
         if read > 0 || replayed.torn_bytes > 0 || replayed.undecodable > 0 {
             info!(
                 journal = %journal.path().display(),
@@ -133,7 +134,7 @@ impl Driver {
                 "took back the records held before the restart"
             );
         }
-        if let Err(error) = journal.compact(&self.node.held_records(now), unix_secs()) {
+        if let Err(error) = rewritten {
             warn!(%error, "could not rewrite the journal of held records; appending to it as it is");
         }
         self.journal = Some(journal);
@@ -143,42 +144,21 @@ impl Driver {
     /// produced is sent (one group commit). Returns false if a change that a datagram about to
     /// be sent may acknowledge could not be made durable.
     fn commit_journal(&mut self) -> bool {
+        let now = self.now();
         let Some(journal) = self.journal.as_mut() else {
             return true;
         };
-        let changes: Vec<HeldChange> =
-            std::iter::from_fn(|| self.node.poll_held_change()).collect();
-        if changes.is_empty() {
-            return true;
-        }
-        let now_unix = unix_secs();
-        match journal.commit(&changes, now_unix) {
-            Ok(()) => {
-                if journal.wants_compaction() {
-                    let held = self
-                        .node
-                        .held_records(self.clock_start + self.epoch.elapsed());
-                    if let Err(error) = journal.compact(&held, now_unix) {
-                        warn!(%error, "could not compact the journal of held records");
-                    }
-                }
-                true
-            }
-            Err(error) => {
-                let quiet = self
-                    .journal_warned
-                    .is_some_and(|at| at.elapsed() < JOURNAL_WARNING_EVERY);
-                if !quiet {
-                    self.journal_warned = Some(Instant::now());
-                    warn!(%error, "could not write the journal of held records: stores are not acknowledged until it works again (logged once a minute)");
-                }
-                // Removals only: nothing sent vouches for them (a record restored that should
-                // have been dropped expires or is evicted again).
-                changes
-                    .iter()
-                    .all(|c| matches!(c, HeldChange::Removed { .. }))
+        let commit = journal.write_down(&mut self.node, now, unix_secs());
+        if let Commit::Failed { error, .. } = &commit {
+            let quiet = self
+                .journal_warned
+                .is_some_and(|at| at.elapsed() < JOURNAL_WARNING_EVERY);
+            if !quiet {
+                self.journal_warned = Some(Instant::now());
+                warn!(%error, "could not write the journal of held records: stores are not acknowledged until it works again (logged once a minute)");
             }
         }
+        commit.may_send()
     }
 
     /// Feeds one datagram received on the main socket to the core.

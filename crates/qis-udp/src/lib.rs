@@ -23,8 +23,8 @@ pub use durable::{
 };
 pub use handle::{NodeHandle, NodeStats};
 pub use journal::{
-    COMPACT_AFTER_BYTES, JOURNAL_FILE, JOURNAL_VERSION, Journal, JournalError, JournalStats,
-    Replayed,
+    COMPACT_AFTER_BYTES, Commit, DiskFile, JOURNAL_FILE, JOURNAL_VERSION, Journal, JournalError,
+    JournalFile, JournalStats, Replayed,
 };
 pub use keyfile::{
     KEY_FILE, KEY_FILE_VERSION, KeyFileError, KeyRole, MAX_SOLVER_THREADS, default_solver_threads,

@@ -16,12 +16,16 @@
 //! What is read back is checked again by the core ([`qis_core::Node::restore_held`]) as any
 //! store would be: a journal is no more trusted than a datagram.
 
-use super::durable::{DurableError, write_atomically};
+mod storage;
+mod write_down;
+
+pub use storage::{DiskFile, JournalFile};
+pub use write_down::Commit;
+
+use super::durable::DurableError;
 use qis_core::{HeldChange, HeldRecord, Id, RecordId, SignedRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -121,8 +125,7 @@ pub struct JournalStats {
 /// An open journal, appended to by the node's driver.
 #[derive(Debug)]
 pub struct Journal {
-    path: PathBuf,
-    file: File,
+    file: Box<dyn JournalFile>,
     /// Size of the file as last synced (a failed append is cut back to it).
     len: u64,
     /// Size right after the last compaction (or the open).
@@ -134,41 +137,37 @@ impl Journal {
     /// Opens (or creates) the journal in `data_dir` and reads back what it holds, with ages
     /// as of `now_unix` (seconds since the Unix epoch). A torn tail is cut off.
     pub fn open(data_dir: &Path, now_unix: u64) -> Result<(Journal, Replayed), JournalError> {
-        let path = data_dir.join(JOURNAL_FILE);
-        let bytes = match fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(io_error(&path, e)),
-        };
-        // A missing or empty file (never one of ours: we create it whole) starts a new one.
-        if bytes.is_empty() {
-            write_atomically(&path, &header(), 0o600)?;
-            let journal = Journal::append_to(path, header().len() as u64)?;
-            return Ok((journal, Replayed::default()));
-        }
-        check_header(&path, &bytes)?;
-        let (replayed, good_len) = replay(&bytes, now_unix);
-        let journal = Journal::append_to(path, good_len)?;
-        if good_len < bytes.len() as u64 {
-            journal
-                .file
-                .set_len(good_len)
-                .map_err(|e| io_error(&journal.path, e))?;
-            journal
-                .file
-                .sync_data()
-                .map_err(|e| io_error(&journal.path, e))?;
-        }
-        Ok((journal, replayed))
+        Journal::open_on(
+            Box::new(DiskFile::new(data_dir.join(JOURNAL_FILE))),
+            now_unix,
+        )
     }
 
-    fn append_to(path: PathBuf, len: u64) -> Result<Journal, JournalError> {
-        let file = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(|e| io_error(&path, e))?;
-        Ok(Journal {
-            path,
+    /// [`Journal::open`] on any [`JournalFile`] (a test's fault-injecting one).
+    pub fn open_on(
+        mut file: Box<dyn JournalFile>,
+        now_unix: u64,
+    ) -> Result<(Journal, Replayed), JournalError> {
+        let bytes = file.read_all().map_err(|e| io_error(file.path(), e))?;
+        // A missing or empty file (never one of ours: we create it whole) starts a new one.
+        if bytes.is_empty() {
+            file.replace(&header())?;
+            return Ok((
+                Journal::new(file, header().len() as u64),
+                Replayed::default(),
+            ));
+        }
+        check_header(file.path(), &bytes)?;
+        let (replayed, good_len) = replay(&bytes, now_unix);
+        if good_len < bytes.len() as u64 {
+            file.truncate(good_len)
+                .map_err(|e| io_error(file.path(), e))?;
+        }
+        Ok((Journal::new(file, good_len), replayed))
+    }
+
+    fn new(file: Box<dyn JournalFile>, len: u64) -> Journal {
+        Journal {
             file,
             len,
             compacted_len: len,
@@ -176,12 +175,12 @@ impl Journal {
                 bytes: len,
                 ..JournalStats::default()
             },
-        })
+        }
     }
 
     /// The journal's path.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.file.path()
     }
 
     /// Its counters.
@@ -199,15 +198,12 @@ impl Journal {
         for change in changes {
             push_entry(&mut bytes, &entry_of(change, now_unix));
         }
-        let written = self
-            .file
-            .write_all(&bytes)
-            .and_then(|()| self.file.sync_data());
+        let written = self.file.append(&bytes).and_then(|()| self.file.sync());
         if let Err(error) = written {
             self.stats.failures += 1;
             // Best effort: a failed cut leaves a torn entry, which the next open cuts off.
-            let _ = self.file.set_len(self.len);
-            return Err(io_error(&self.path, error));
+            let _ = self.file.truncate(self.len);
+            return Err(io_error(self.file.path(), error));
         }
         self.len += bytes.len() as u64;
         self.stats.entries += changes.len() as u64;
@@ -229,15 +225,11 @@ impl Journal {
             let stored_unix = now_unix.saturating_sub(record.age.as_secs());
             push_entry(&mut bytes, &stored_entry(record, stored_unix));
         }
-        write_atomically(&self.path, &bytes, 0o600)?;
-        let compactions = self.stats.compactions + 1;
-        let mut reopened = Journal::append_to(self.path.clone(), bytes.len() as u64)?;
-        reopened.stats = JournalStats {
-            compactions,
-            bytes: reopened.len,
-            ..self.stats
-        };
-        *self = reopened;
+        self.file.replace(&bytes)?;
+        self.len = bytes.len() as u64;
+        self.compacted_len = self.len;
+        self.stats.compactions += 1;
+        self.stats.bytes = self.len;
         Ok(())
     }
 }
@@ -383,176 +375,4 @@ fn apply(held: &mut BTreeMap<(Id, RecordId), Replaying>, replayed: &mut Replayed
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use qis_core::{Identity, RecordKind};
-
-    const NOW: u64 = 1_800_000_000;
-
-    /// Reads a whole file, to look at a journal's bytes.
-    fn read_all(path: &Path) -> Vec<u8> {
-        fs::read(path).unwrap()
-    }
-
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("qis-journal-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
-    fn held(n: u8) -> HeldRecord {
-        let key = Identity::from_secret_key([n; 32]);
-        let record =
-            SignedRecord::sign(key.signing_key(), RecordKind::Raw, 5, vec![n; 40]).unwrap();
-        HeldRecord {
-            key: Id::hash(&[n]),
-            record,
-            age: Duration::ZERO,
-            source: Some(u128::from(n)),
-        }
-    }
-
-    fn removed(n: u8) -> HeldChange {
-        let h = held(n);
-        HeldChange::Removed {
-            key: h.key,
-            record: h.record.id(),
-        }
-    }
-
-    fn keys(replayed: &Replayed) -> Vec<Id> {
-        let mut keys: Vec<Id> = replayed.records.iter().map(|r| r.key).collect();
-        keys.sort();
-        keys
-    }
-
-    fn sorted(ns: &[u8]) -> Vec<Id> {
-        let mut keys: Vec<Id> = ns.iter().map(|&n| held(n).key).collect();
-        keys.sort();
-        keys
-    }
-
-    #[test]
-    fn what_was_committed_comes_back_with_its_age() {
-        let dir = scratch("round-trip");
-        let (mut journal, replayed) = Journal::open(&dir, NOW).unwrap();
-        assert!(replayed.records.is_empty());
-        let stored: Vec<HeldChange> = (1..=3).map(|n| HeldChange::Stored(held(n))).collect();
-        journal.commit(&stored, NOW - 7200).unwrap();
-        let refreshed = HeldChange::Refreshed {
-            key: held(2).key,
-            record: held(2).record.id(),
-        };
-        journal
-            .commit(&[refreshed, removed(3)], NOW - 3600)
-            .unwrap();
-        assert_eq!(journal.stats().commits, 2);
-        assert_eq!(journal.stats().entries, 5);
-        drop(journal);
-        let (_, replayed) = Journal::open(&dir, NOW).unwrap();
-        assert_eq!(replayed.entries, 5);
-        assert_eq!(keys(&replayed), sorted(&[1, 2]));
-        for r in &replayed.records {
-            let expected = if r.key == held(1).key { 7200 } else { 3600 };
-            assert_eq!(r.age, Duration::from_secs(expected));
-            assert_eq!(
-                r.record,
-                held(if r.key == held(1).key { 1 } else { 2 }).record
-            );
-        }
-        assert_eq!(replayed.torn_bytes, 0);
-    }
-
-    #[test]
-    fn a_journal_cut_anywhere_keeps_every_whole_entry_and_is_cut_back() {
-        let dir = scratch("torn");
-        let (mut journal, _) = Journal::open(&dir, NOW).unwrap();
-        let path = journal.path().to_path_buf();
-        let mut ends = vec![fs::metadata(&path).unwrap().len()];
-        for n in 1..=4 {
-            journal.commit(&[HeldChange::Stored(held(n))], NOW).unwrap();
-            ends.push(fs::metadata(&path).unwrap().len());
-        }
-        drop(journal);
-        let full = read_all(&path);
-        // Every length from the bare header to the whole file: what a crash can leave.
-        for len in ends[0]..=full.len() as u64 {
-            fs::write(&path, &full[..len as usize]).unwrap();
-            let whole = ends.iter().filter(|&&end| end <= len).count() - 1;
-            let (_, replayed) = Journal::open(&dir, NOW).unwrap();
-            let expected: Vec<u8> = (1..=whole as u8).collect();
-            assert_eq!(keys(&replayed), sorted(&expected), "cut at {len}");
-            assert_eq!(replayed.torn_bytes, len - ends[whole]);
-            assert_eq!(fs::metadata(&path).unwrap().len(), ends[whole], "cut back");
-        }
-    }
-
-    #[test]
-    fn a_damaged_entry_ends_the_replay_there() {
-        let dir = scratch("flip");
-        let (mut journal, _) = Journal::open(&dir, NOW).unwrap();
-        journal.commit(&[HeldChange::Stored(held(1))], NOW).unwrap();
-        let first_end = journal.stats().bytes as usize;
-        journal.commit(&[HeldChange::Stored(held(2))], NOW).unwrap();
-        let path = journal.path().to_path_buf();
-        drop(journal);
-        let mut bytes = read_all(&path);
-        bytes[first_end + 20] ^= 0x40;
-        fs::write(&path, &bytes).unwrap();
-        let (_, replayed) = Journal::open(&dir, NOW).unwrap();
-        assert_eq!(keys(&replayed), sorted(&[1]));
-        assert!(replayed.torn_bytes > 0);
-    }
-
-    #[test]
-    fn another_version_or_another_file_is_refused_and_left_alone() {
-        let dir = scratch("version");
-        let path = dir.join(JOURNAL_FILE);
-        let mut newer = header();
-        *newer.last_mut().unwrap() = JOURNAL_VERSION + 1;
-        newer.extend_from_slice(b"entries of a later format");
-        fs::write(&path, &newer).unwrap();
-        let error = Journal::open(&dir, NOW).unwrap_err();
-        assert!(
-            matches!(error, JournalError::Version { found, .. } if found == JOURNAL_VERSION + 1)
-        );
-        assert!(error.to_string().contains("version 2"), "{error}");
-        assert_eq!(read_all(&path), newer, "untouched");
-        fs::write(&path, b"something else entirely").unwrap();
-        assert!(matches!(
-            Journal::open(&dir, NOW).unwrap_err(),
-            JournalError::NotAJournal { .. }
-        ));
-        assert_eq!(read_all(&path), b"something else entirely");
-    }
-
-    #[test]
-    fn compaction_keeps_exactly_the_held_records() {
-        let dir = scratch("compact");
-        let (mut journal, _) = Journal::open(&dir, NOW).unwrap();
-        for round in 0..3 {
-            let changes: Vec<HeldChange> = (1..=50)
-                .flat_map(|n| [HeldChange::Stored(held(n)), removed(n)])
-                .collect();
-            journal.commit(&changes, NOW + round).unwrap();
-        }
-        journal.commit(&[HeldChange::Stored(held(7))], NOW).unwrap();
-        let before = journal.stats().bytes;
-        let mut kept = held(7);
-        kept.age = Duration::from_secs(60);
-        journal.compact(&[kept], NOW).unwrap();
-        assert!(journal.stats().bytes < before / 50);
-        assert_eq!(journal.stats().compactions, 1);
-        journal.commit(&[HeldChange::Stored(held(8))], NOW).unwrap();
-        drop(journal);
-        let (_, replayed) = Journal::open(&dir, NOW).unwrap();
-        assert_eq!(keys(&replayed), sorted(&[7, 8]));
-        let seven = replayed
-            .records
-            .iter()
-            .find(|r| r.key == held(7).key)
-            .unwrap();
-        assert_eq!(seven.age, Duration::from_secs(60));
-    }
-}
+mod tests;
