@@ -1,7 +1,9 @@
 //! A `qis node` keeps the records it holds for others across restarts: killed with SIGKILL
 //! at random points while a client stores records on it, it comes back with the same id and
-//! every record it acknowledged (its journal is synced before any acknowledgement leaves).
-//! Real processes on loopback, a named test network (raw values are stored there).
+//! every record it acknowledged (its journal is synced before any acknowledgement leaves); and
+//! a `qis publish` killed at random points leaves its key and `published/` files whole, and the
+//! next publish succeeds. Real processes on loopback, a named test network (raw values are
+//! stored there).
 
 mod support;
 
@@ -205,5 +207,93 @@ fn a_node_killed_while_storing_comes_back_with_every_record_it_acknowledged() {
     }
     assert!(acknowledged.len() >= ROUNDS as usize);
     drop(runtime);
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+/// `qis publish` at `dir`, through the node at `node`.
+fn publish_command(
+    home: &Path,
+    packet: &Path,
+    node: SocketAddr,
+    dir: &Path,
+) -> std::process::Command {
+    let mut command = support::qis(home);
+    command
+        .arg("publish")
+        .arg(packet)
+        .args(["--bootstrap", &node.to_string(), "--network", NETWORK])
+        .args(["--id-difficulty", &DIFFICULTY.to_string(), "--data-dir"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+#[test]
+fn a_publish_killed_at_any_point_leaves_a_data_dir_the_next_publish_accepts() {
+    use rand::RngExt;
+    let home = support::scratch("node-restart", "publish");
+    let listen = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let node = NodeProcess::start(&home, listen, &home.join("node"));
+    node.wait_for("node started");
+    let packet = home.join("medqa.toml");
+    let made = support::qis(&home)
+        .args(["packet", "from-run"])
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/runs/qlora-llama3-medqa"
+        ))
+        .args(["--task", "medical-qa", "--tag", "medicine,english", "-o"])
+        .arg(&packet)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let dir = home.join("publisher");
+    let mut rng = rand::rng();
+    for round in 0..8u64 {
+        let delay = Duration::from_millis(round * 25 + rng.random_range(0..25));
+        let mut publishing = publish_command(&home, &packet, listen, &dir)
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        // SIGKILL.
+        let _ = publishing.kill();
+        let _ = publishing.wait();
+        // Whatever the moment: every published file whole, the key either absent or whole.
+        let (entries, bad) = qis_udp::PublishedDir::in_data_dir(&dir).load_all();
+        assert!(
+            bad.is_empty(),
+            "round {round}, killed after {delay:?}: {bad:?}"
+        );
+        assert!(entries.len() <= round as usize + 1);
+        if dir.join(qis_udp::KEY_FILE).exists() {
+            qis_udp::load_or_create_identity(&dir, qis_udp::KeyRole::Publisher)
+                .unwrap_or_else(|e| panic!("round {round}, killed after {delay:?}: {e}"));
+        }
+    }
+    let finished = publish_command(&home, &packet, listen, &dir)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&finished.stdout);
+    assert!(
+        finished.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&finished.stderr)
+    );
+    assert!(out.contains("verified at 1 nodes"), "{out}");
+    let temporaries: Vec<_> = std::fs::read_dir(dir.join(qis_udp::PUBLISHED_DIR))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp"))
+        .collect();
+    assert!(temporaries.is_empty(), "{temporaries:?}");
+    drop(node);
     let _ = std::fs::remove_dir_all(&home);
 }
