@@ -357,7 +357,6 @@ impl<A: PeerAddr> Node<A> {
     }
 }
 
-/// An answer with `header` (ours, echoing the request's transaction id).
 /// What [`Node::record_validity`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Validity {
@@ -369,6 +368,7 @@ pub(super) enum Validity {
     Invalid,
 }
 
+/// An answer with `header` (ours, echoing the request's transaction id).
 fn reply<A>(header: &Header, body: Body<A>) -> Message<A> {
     Message {
         header: header.clone(),

@@ -1,0 +1,169 @@
+//! The honest parties of the flood benches (`flood`, `spoof`): a routing-table peer and a
+//! client holding a valid token, each sending one request every 20 ms and counting the answers
+//! that come back within 20 ms; and the node's Prometheus counters (`#[path]`-included).
+
+use hdrhistogram::Histogram;
+use qis_core::wire::{self, Body, Header, Message, NetworkId, Role, TxId};
+use qis_core::{Credentials, Difficulty, IdWork, Identity};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+pub(crate) const NETWORK: &str = "flood";
+
+pub(crate) fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+pub(crate) fn network() -> NetworkId {
+    NetworkId::from_name(NETWORK).expect("a valid network name")
+}
+
+pub(crate) fn encode(txid: u32, sender: &Identity, role: Role, body: Body<SocketAddr>) -> Vec<u8> {
+    encode_with(txid, sender, role, wire::Auth::None, body)
+}
+
+pub(crate) fn encode_with(
+    txid: u32,
+    sender: &Identity,
+    role: Role,
+    auth: wire::Auth,
+    body: Body<SocketAddr>,
+) -> Vec<u8> {
+    wire::encode(&Message {
+        header: Header {
+            version: qis_core::constants::PROTOCOL_VERSION,
+            network: network(),
+            txid: TxId(txid),
+            sender: sender.id(),
+            role,
+            auth,
+        },
+        body,
+    })
+    .expect("fits")
+}
+
+pub(crate) fn decode(bytes: &[u8]) -> Option<Message<SocketAddr>> {
+    wire::decode(bytes, network()).ok()
+}
+
+/// The node's Prometheus exposition.
+pub(crate) fn scrape(metrics: SocketAddr) -> String {
+    let Ok(mut stream) = TcpStream::connect_timeout(&metrics, Duration::from_secs(2)) else {
+        return String::new();
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut text = String::new();
+    let _ = stream.read_to_string(&mut text);
+    text
+}
+
+pub(crate) fn sample(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
+}
+
+/// Becomes a routing-table peer of `target`: asks it (padded) as a node, then answers the
+/// verification ping it sends back. Returns once the target asked and got its answer.
+pub(crate) fn join_as_peer(socket: &UdpSocket, target: SocketAddr, me: &Identity) -> bool {
+    // Padded, so that the answer and a verification ping with every retry stay within the
+    // amplification limit toward a source that has not proved its address (a bare ping does
+    // not leave room: the node would verify us only at a later request carrying its token).
+    let first = Body::FindNode {
+        target: me.id(),
+        token: None,
+        pad: wire::Padding(400),
+    };
+    socket
+        .send_to(&encode(1, me, Role::Node, first), target)
+        .ok();
+    let mut buf = [0u8; 2048];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let Ok((len, _)) = socket.recv_from(&mut buf) else {
+            continue;
+        };
+        if let Some(m) = decode(&buf[..len])
+            && m.body == Body::Ping
+        {
+            let pong = Body::Pong {
+                token: wire::Token([0; qis_core::constants::TOKEN_BYTES]),
+            };
+            // The target challenges us before admitting us: prove the id (the node runs at
+            // no id difficulty, so any work will do).
+            let auth = match m.header.auth {
+                wire::Auth::Challenge(challenge) => {
+                    let credentials = Credentials::real(me, IdWork(0), Difficulty::NONE)
+                        .expect("any work meets no difficulty");
+                    wire::Auth::Proof(credentials.prove(network(), &challenge, &m.header.sender))
+                }
+                _ => wire::Auth::None,
+            };
+            let reply = encode_with(m.header.txid.0, me, Role::Node, auth, pong);
+            socket.send_to(&reply, target).ok();
+            return true;
+        }
+    }
+    false
+}
+
+/// Sends `request(txid)` every 20 ms until `stop`, measuring answers by transaction id.
+pub(crate) fn measure(
+    socket: &UdpSocket,
+    target: SocketAddr,
+    stop: &AtomicBool,
+    request: impl Fn(u32) -> Vec<u8>,
+) -> (u64, u64, Histogram<u64>) {
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
+    let (mut sent, mut answered) = (0u64, 0u64);
+    let mut buf = [0u8; 2048];
+    let mut txid = 1000;
+    while !stop.load(Ordering::Relaxed) {
+        txid += 1;
+        let started = Instant::now();
+        socket.send_to(&request(txid), target).ok();
+        sent += 1;
+        let deadline = started + Duration::from_millis(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            socket.set_read_timeout(Some(left)).ok();
+            match socket.recv_from(&mut buf) {
+                Ok((len, _)) => {
+                    let Some(m) = decode(&buf[..len]) else {
+                        continue;
+                    };
+                    if m.header.txid == TxId(txid) && !m.body.is_request() {
+                        answered += 1;
+                        let us = started.elapsed().as_micros() as u64;
+                        histogram.record(us.max(1)).ok();
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        let rest = deadline.saturating_duration_since(Instant::now());
+        std::thread::sleep(rest);
+    }
+    (sent, answered, histogram)
+}
+
+pub(crate) fn report(name: &str, (sent, answered, h): &(u64, u64, Histogram<u64>)) {
+    println!(
+        "  {name:<28} {answered}/{sent} answered ({:.2}%), latency p50 {} µs, p99 {} µs",
+        100.0 * *answered as f64 / (*sent).max(1) as f64,
+        h.value_at_quantile(0.5),
+        h.value_at_quantile(0.99)
+    );
+}
