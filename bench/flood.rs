@@ -63,6 +63,7 @@ fn main() {
     std::thread::sleep(Duration::from_millis(400));
 
     let peer = Identity::from_secret_key([2; 32]);
+    let peer_id = parties::peer_credentials(&peer).id();
     let peer_socket = UdpSocket::bind("127.0.0.2:0").expect("bind 127.0.0.2");
     peer_socket
         .set_read_timeout(Some(Duration::from_millis(200)))
@@ -77,7 +78,7 @@ fn main() {
         .set_read_timeout(Some(Duration::from_secs(1)))
         .ok();
     client_socket
-        .send_to(&encode(1, &client, Role::Client, Body::Ping), target)
+        .send_to(&encode(1, client.id(), Role::Client, Body::Ping), target)
         .ok();
     let mut buf = [0u8; 2048];
     let token = match client_socket
@@ -106,7 +107,7 @@ fn main() {
         let (stop, sent) = (stop.clone(), flood_sent.clone());
         std::thread::spawn(move || {
             let stranger = Identity::from_secret_key([9; 32]);
-            let ping = encode(7, &stranger, Role::Client, Body::Ping);
+            let ping = encode(7, stranger.id(), Role::Client, Body::Ping);
             let mut drain = [0u8; 2048];
             let mut answered = 0u64;
             while !stop.load(Ordering::Relaxed) {
@@ -126,18 +127,18 @@ fn main() {
     let started = Instant::now();
     let measured = std::thread::scope(|scope| {
         let peer_run = scope.spawn(|| {
-            measure(&peer_socket, target, &stop, |txid| {
-                encode(txid, &peer, Role::Node, Body::Ping)
+            measure(&peer_socket, target, &stop, Some(&peer), |txid| {
+                encode(txid, peer_id, Role::Node, Body::Ping)
             })
         });
         let client_run = scope.spawn(|| {
-            measure(&client_socket, target, &stop, |txid| {
+            measure(&client_socket, target, &stop, None, |txid| {
                 let body = Body::FindNode {
                     target: Id::hash(&txid.to_le_bytes()),
                     token: Some(token),
                     pad: Default::default(),
                 };
-                encode(txid, &client, Role::Client, body)
+                encode(txid, client.id(), Role::Client, body)
             })
         });
         std::thread::sleep(Duration::from_secs(secs));
@@ -170,12 +171,13 @@ fn main() {
         )
     };
     println!(
-        "  node: received {} datagrams; shed per host {}, over the shared budget {}; CPU {:.2} of a core; RSS {} KiB",
+        "  node: received {} datagrams; shed per host {}, over the shared budget {}; CPU {:.2} of a core; RSS {} KiB; table {}",
         sample(&text, "qis_datagrams_received_total"),
         drop("rate_limited"),
         drop("over_budget"),
         cpu,
-        rss_bytes(&node.0.id().to_string()) / 1024
+        rss_bytes(&node.0.id().to_string()) / 1024,
+        sample(&text, "qis_routing_table_entries")
     );
     let _ = std::fs::remove_dir_all(&home);
 }

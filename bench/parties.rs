@@ -4,7 +4,7 @@
 
 use hdrhistogram::Histogram;
 use qis_core::wire::{self, Body, Header, Message, NetworkId, Role, TxId};
-use qis_core::{Credentials, Difficulty, IdWork, Identity};
+use qis_core::{Credentials, Difficulty, Id, IdWork, Identity};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,13 +23,13 @@ pub(crate) fn network() -> NetworkId {
     NetworkId::from_name(NETWORK).expect("a valid network name")
 }
 
-pub(crate) fn encode(txid: u32, sender: &Identity, role: Role, body: Body<SocketAddr>) -> Vec<u8> {
+pub(crate) fn encode(txid: u32, sender: Id, role: Role, body: Body<SocketAddr>) -> Vec<u8> {
     encode_with(txid, sender, role, wire::Auth::None, body)
 }
 
 pub(crate) fn encode_with(
     txid: u32,
-    sender: &Identity,
+    sender: Id,
     role: Role,
     auth: wire::Auth,
     body: Body<SocketAddr>,
@@ -39,7 +39,7 @@ pub(crate) fn encode_with(
             version: qis_core::constants::PROTOCOL_VERSION,
             network: network(),
             txid: TxId(txid),
-            sender: sender.id(),
+            sender,
             role,
             auth,
         },
@@ -72,6 +72,12 @@ pub(crate) fn sample(text: &str, name: &str) -> u64 {
         .map_or(0, |v| v as u64)
 }
 
+/// The credentials a peer proves itself with: the node runs at no id difficulty, so any
+/// work will do. Its id (which its requests must claim) comes out of that work, not the key.
+pub(crate) fn peer_credentials(me: &Identity) -> Credentials {
+    Credentials::real(me, IdWork(0), Difficulty::NONE).expect("any work meets no difficulty")
+}
+
 /// Becomes a routing-table peer of `target`: asks it (padded) as a node, then answers the
 /// verification ping it sends back. Returns once the target asked and got its answer.
 pub(crate) fn join_as_peer(socket: &UdpSocket, target: SocketAddr, me: &Identity) -> bool {
@@ -84,7 +90,10 @@ pub(crate) fn join_as_peer(socket: &UdpSocket, target: SocketAddr, me: &Identity
         pad: wire::Padding(400),
     };
     socket
-        .send_to(&encode(1, me, Role::Node, first), target)
+        .send_to(
+            &encode(1, peer_credentials(me).id(), Role::Node, first),
+            target,
+        )
         .ok();
     let mut buf = [0u8; 2048];
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -95,32 +104,46 @@ pub(crate) fn join_as_peer(socket: &UdpSocket, target: SocketAddr, me: &Identity
         if let Some(m) = decode(&buf[..len])
             && m.body == Body::Ping
         {
-            let pong = Body::Pong {
-                token: wire::Token([0; qis_core::constants::TOKEN_BYTES]),
-            };
-            // The target challenges us before admitting us: prove the id (the node runs at
-            // no id difficulty, so any work will do).
-            let auth = match m.header.auth {
-                wire::Auth::Challenge(challenge) => {
-                    let credentials = Credentials::real(me, IdWork(0), Difficulty::NONE)
-                        .expect("any work meets no difficulty");
-                    wire::Auth::Proof(credentials.prove(network(), &challenge, &m.header.sender))
-                }
-                _ => wire::Auth::None,
-            };
-            let reply = encode_with(m.header.txid.0, me, Role::Node, auth, pong);
-            socket.send_to(&reply, target).ok();
+            answer(socket, target, me, &m);
             return true;
         }
     }
     false
 }
 
-/// Sends `request(txid)` every 20 ms until `stop`, measuring answers by transaction id.
+/// Answers the target's request `m` as a node would: a ping with a pong, a lookup with an
+/// empty list, proving our id if it challenges us (the node runs at no id difficulty, so any
+/// work will do). A peer that ignored them would be dropped from the target's table for not
+/// answering its refreshes.
+fn answer(socket: &UdpSocket, target: SocketAddr, me: &Identity, m: &Message<SocketAddr>) {
+    let token = wire::Token([0; qis_core::constants::TOKEN_BYTES]);
+    let body = match m.body {
+        Body::Ping => Body::Pong { token },
+        Body::FindNode { .. } | Body::FindValue { .. } => Body::Nodes {
+            token,
+            cut: false,
+            nodes: Vec::new(),
+        },
+        _ => return,
+    };
+    let credentials = peer_credentials(me);
+    let auth = match m.header.auth {
+        wire::Auth::Challenge(challenge) => {
+            wire::Auth::Proof(credentials.prove(network(), &challenge, &m.header.sender))
+        }
+        _ => wire::Auth::None,
+    };
+    let reply = encode_with(m.header.txid.0, credentials.id(), Role::Node, auth, body);
+    socket.send_to(&reply, target).ok();
+}
+
+/// Sends `request(txid)` every 20 ms until `stop`, measuring answers by transaction id. A
+/// party that is a node (`node`: its identity) also answers the target's own requests.
 pub(crate) fn measure(
     socket: &UdpSocket,
     target: SocketAddr,
     stop: &AtomicBool,
+    node: Option<&Identity>,
     request: impl Fn(u32) -> Vec<u8>,
 ) -> (u64, u64, Histogram<u64>) {
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
@@ -144,7 +167,13 @@ pub(crate) fn measure(
                     let Some(m) = decode(&buf[..len]) else {
                         continue;
                     };
-                    if m.header.txid == TxId(txid) && !m.body.is_request() {
+                    if m.body.is_request() {
+                        if let Some(me) = node {
+                            answer(socket, target, me, &m);
+                        }
+                        continue;
+                    }
+                    if m.header.txid == TxId(txid) {
                         answered += 1;
                         let us = started.elapsed().as_micros() as u64;
                         histogram.record(us.max(1)).ok();

@@ -228,6 +228,7 @@ fn inside(args: &[String]) {
     let metrics: SocketAddr = format!("10.77.0.1:{METRICS_PORT}").parse().unwrap();
 
     let peer = Identity::from_secret_key([2; 32]);
+    let peer_id = parties::peer_credentials(&peer).id();
     let peer_socket = UdpSocket::bind(peer_at).expect("bind the peer");
     peer_socket
         .set_read_timeout(Some(Duration::from_millis(200)))
@@ -243,7 +244,7 @@ fn inside(args: &[String]) {
         .set_read_timeout(Some(Duration::from_secs(1)))
         .ok();
     client_socket
-        .send_to(&encode(1, &client, Role::Client, Body::Ping), target)
+        .send_to(&encode(1, client.id(), Role::Client, Body::Ping), target)
         .ok();
     let mut buf = [0u8; 2048];
     let token = match client_socket
@@ -268,18 +269,18 @@ fn inside(args: &[String]) {
     let started = Instant::now();
     let measured = std::thread::scope(|scope| {
         let peer_run = scope.spawn(|| {
-            measure(&peer_socket, target, &stop, |txid| {
-                encode(txid, &peer, Role::Node, Body::Ping)
+            measure(&peer_socket, target, &stop, Some(&peer), |txid| {
+                encode(txid, peer_id, Role::Node, Body::Ping)
             })
         });
         let client_run = scope.spawn(|| {
-            measure(&client_socket, target, &stop, |txid| {
+            measure(&client_socket, target, &stop, None, |txid| {
                 let body = Body::FindNode {
                     target: Id::hash(&txid.to_le_bytes()),
                     token: Some(token),
                     pad: Default::default(),
                 };
-                encode(txid, &client, Role::Client, body)
+                encode(txid, client.id(), Role::Client, body)
             })
         });
         std::thread::sleep(Duration::from_secs(secs));
@@ -371,7 +372,7 @@ fn flood(target: SocketAddr, sources: usize, stop: &AtomicBool, sent: &AtomicU64
     let socket = Socket::new(domain, Type::RAW, Some(Protocol::from(255))).expect("raw socket");
     let to = SockAddr::from(SocketAddr::new(target.ip(), 0));
     let stranger = Identity::from_secret_key([9; 32]);
-    let ping = encode(7, &stranger, Role::Client, Body::Ping);
+    let ping = encode(7, stranger.id(), Role::Client, Body::Ping);
     let mut i = 0;
     while !stop.load(Ordering::Relaxed) {
         let packet = datagram(spoofed(i, v6), target, &ping);
