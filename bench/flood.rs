@@ -171,10 +171,11 @@ fn main() {
         )
     };
     println!(
-        "  node: received {} datagrams; shed per host {}, over the shared budget {}; CPU {:.2} of a core; RSS {} KiB; table {}",
+        "  node: received {} datagrams; shed per host {}, over the shared budget {}; sends dropped (buffer full) {}; CPU {:.2} of a core; RSS {} KiB; table {}",
         sample(&text, "qis_datagrams_received_total"),
         drop("rate_limited"),
         drop("over_budget"),
+        sample(&text, "qis_sends_dropped_total"),
         cpu,
         rss_bytes(&node.0.id().to_string()) / 1024,
         sample(&text, "qis_routing_table_entries")

@@ -311,10 +311,11 @@ fn inside(args: &[String]) {
     };
     let rss = rss_bytes(&node_pid.to_string());
     println!(
-        "  node: received {} datagrams; shed per host {}, over the shared budget {}; CPU {:.2} of a core; RSS {} KiB",
+        "  node: received {} datagrams; shed per host {}, over the shared budget {}; sends dropped (buffer full) {}; CPU {:.2} of a core; RSS {} KiB",
         sample(&text, "qis_datagrams_received_total"),
         drop("rate_limited"),
         drop("over_budget"),
+        sample(&text, "qis_sends_dropped_total"),
         cpu,
         rss / 1024
     );

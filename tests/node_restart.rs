@@ -28,6 +28,9 @@ const LIMIT: Duration = Duration::from_secs(30);
 /// Kill-and-restart rounds.
 const ROUNDS: u64 = 4;
 
+/// Most records stored per round.
+const PUTS_PER_ROUND: u64 = 1_000;
+
 /// A `qis node` child, killed and reaped when dropped.
 struct NodeProcess {
     child: Child,
@@ -118,7 +121,10 @@ async fn client(node: SocketAddr) -> NodeHandle {
 }
 
 fn record(n: u64) -> (Id, SignedRecord) {
-    let publisher = qis_core::Identity::from_secret_key([7; 32]);
+    // A publisher per record: one publisher may hold only a small share of a node's store.
+    let mut secret = [7; 32];
+    secret[..8].copy_from_slice(&n.to_le_bytes());
+    let publisher = qis_core::Identity::from_secret_key(secret);
     let key = Id::hash(format!("restart-key-{n}").as_bytes());
     let record = SignedRecord::sign(
         publisher.signing_key(),
@@ -134,7 +140,9 @@ fn record(n: u64) -> (Id, SignedRecord) {
 async fn put_until(client: &NodeHandle, first: u64, stop: Instant) -> Vec<u64> {
     let mut acknowledged = Vec::new();
     let mut n = first;
-    while Instant::now() < stop && n < first + 10_000 {
+    // At most PUTS_PER_ROUND: every store comes from one source prefix, which may fill only
+    // a share of the node's store (ROUNDS × PUTS_PER_ROUND stays below it).
+    while Instant::now() < stop && n < first + PUTS_PER_ROUND {
         let (key, record) = record(n);
         if let Ok(Ok(report)) = tokio::time::timeout(LIMIT, client.put(key, record)).await
             && report.acks > 0
@@ -200,6 +208,10 @@ fn a_node_killed_while_storing_comes_back_with_every_record_it_acknowledged() {
         assert!(
             !stored.is_empty(),
             "round {round}: nothing acknowledged in {kill_after:?}"
+        );
+        assert!(
+            stored.len() < PUTS_PER_ROUND as usize,
+            "round {round}: the kill came after the last put"
         );
         acknowledged.extend(stored);
         runtime.block_on(client.shutdown());

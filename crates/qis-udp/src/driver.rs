@@ -59,6 +59,8 @@ struct Driver {
     clock_start: Time,
     /// When a failing journal was last logged.
     journal_warned: Option<Instant>,
+    /// Datagrams not sent because the socket's send buffer was full.
+    sends_dropped: u64,
 }
 
 /// The core's clock when the driver starts: one record lifetime after its epoch, so that
@@ -93,6 +95,7 @@ pub(super) fn start(
         journal: None,
         clock_start: start,
         journal_warned: None,
+        sends_dropped: 0,
     };
     if let Some((journal, replayed)) = journal {
         driver.restore(journal, replayed);
@@ -309,6 +312,7 @@ impl Driver {
                     notices_sent: self.node.metrics().network_notices_sent,
                     lookups: self.lookups,
                     journal: self.journal.as_ref().map(Journal::stats),
+                    sends_dropped: self.sends_dropped,
                 });
             }
             Command::Shutdown(_) => {}
@@ -322,9 +326,16 @@ impl Driver {
                 Endpoint::Main => &self.socket,
                 Endpoint::Audit => &self.audit,
             };
-            if let Err(error) = socket.send_to(&transmit.payload, transmit.to).await {
+            // Never wait for room in the send buffer: under a flood it fills with answers the
+            // kernel has not yet delivered, and waiting would stall every honest request
+            // queued behind. A datagram that does not fit is lost, as on the wire (counted).
+            match socket.try_send_to(&transmit.payload, transmit.to) {
+                Ok(_) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                    self.sends_dropped += 1;
+                }
                 // An unreachable peer must not stop the node; the request times out as lost.
-                debug!(%error, to = %transmit.to, "send failed");
+                Err(error) => debug!(%error, to = %transmit.to, "send failed"),
             }
         }
         while let Some(event) = self.node.poll_event() {

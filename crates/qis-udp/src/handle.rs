@@ -35,6 +35,9 @@ pub struct NodeStats {
     pub lookups: LookupStats,
     /// The journal of held records, if the node keeps one ([`crate::spawn_keeping`]).
     pub journal: Option<crate::JournalStats>,
+    /// Datagrams not sent because the socket's send buffer was full (the node never waits
+    /// for room: a flood must not stall it).
+    pub sends_dropped: u64,
 }
 
 impl NodeStats {

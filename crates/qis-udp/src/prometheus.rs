@@ -355,6 +355,12 @@ pub fn render(stats: &NodeStats) -> String {
         "Records held for others.",
         stats.records,
     );
+    e.single(
+        "qis_sends_dropped_total",
+        "counter",
+        "Datagrams not sent because the socket's send buffer was full.",
+        stats.sends_dropped,
+    );
     if let Some(j) = &stats.journal {
         e.single(
             "qis_journal_entries_total",
@@ -450,6 +456,7 @@ mod tests {
             notices_sent: metrics.network_notices_sent,
             lookups,
             journal: None,
+            sends_dropped: 0,
         }
     }
 
