@@ -15,7 +15,9 @@
 //! Printed per run: sent/s, each party's answered share and p99, the node's drops by reason,
 //! CPU (share of one core) and RSS, and a PASS/MISS line against the hardening issue's target
 //! (both parties ≥ 99% answered with p99 ≤ 20 ms, node CPU ≤ one core). Skips with a message
-//! when not root or without `ip`.
+//! when not root or without `ip`. `QIS_SPOOF_ISOLATE=1` pins the node to CPU 0 and the attacker
+//! side to CPU 1, and steers the node veth's receive processing (RPS) to CPU 1, as if the flood
+//! came from another machine.
 
 use qis_core::wire::{Body, Message, Role};
 use qis_core::{Id, Identity};
@@ -171,9 +173,28 @@ fn main() {
 fn run(ns: &Namespaces, family: &str, sources: usize, secs: u64) -> bool {
     let home = std::env::temp_dir().join(format!("qis-spoof-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&home);
+    let isolate = std::env::var_os("QIS_SPOOF_ISOLATE").is_some();
+    let pin = |cpu: &'static str| -> Vec<&'static str> {
+        if isolate {
+            vec!["taskset", "-c", cpu]
+        } else {
+            vec![]
+        }
+    };
+    if isolate {
+        let veth = format!("qsn{}", std::process::id());
+        let _ = Command::new("ip")
+            .args(["netns", "exec", &ns.node, "sh", "-c"])
+            .arg(format!(
+                "echo 2 > /sys/class/net/{veth}/queues/rx-0/rps_cpus"
+            ))
+            .status();
+    }
     let node = NodeProcess(
         Command::new("ip")
-            .args(["netns", "exec", &ns.node, env!("CARGO_BIN_EXE_qis"), "node"])
+            .args(["netns", "exec", &ns.node])
+            .args(pin("0"))
+            .args([env!("CARGO_BIN_EXE_qis"), "node"])
             .args(["--listen", &format!("[::]:{PORT}"), "--network", NETWORK])
             .args(["--id-difficulty", "0", "--status-every", "0", "-q"])
             .args([
@@ -191,6 +212,7 @@ fn run(ns: &Namespaces, family: &str, sources: usize, secs: u64) -> bool {
     let exe = std::env::current_exe().expect("the bench's own path");
     let output = Command::new("ip")
         .args(["netns", "exec", &ns.attacker])
+        .args(pin("1"))
         .arg(exe)
         .args(["--inside", family, &sources.to_string(), &secs.to_string()])
         .arg(pid.to_string())
