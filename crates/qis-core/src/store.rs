@@ -93,7 +93,8 @@ pub struct HeldRecord {
     pub record: SignedRecord,
     /// Time since it was last stored (it expires when this reaches the TTL).
     pub age: Duration,
-    /// The wide source prefix charged for it (see [`Stored::source`]).
+    /// The wide source prefix charged for it (`None`: a re-replication by a peer of the table,
+    /// or a store of the node's own).
     pub source: Option<u128>,
 }
 
