@@ -34,18 +34,49 @@ enum Waiter {
     Ping(oneshot::Sender<Option<qis_core::PingReply<SocketAddr>>>),
 }
 
-/// A node's two sockets: its address, and the one its audits leave from.
+/// A node's two sockets: its address, and the one its audits leave from. Each is read through
+/// tokio and written through a clone of its descriptor (see [`Sockets::new`]).
 pub(super) struct Sockets {
     /// The node's address: serving and lookups.
-    pub main: UdpSocket,
+    main: UdpSocket,
     /// Audits of the node's puts (another port, unknown to the network).
-    pub audit: UdpSocket,
+    audit: UdpSocket,
+    /// The main socket, for sending.
+    main_send: std::net::UdpSocket,
+    /// The audit socket, for sending.
+    audit_send: std::net::UdpSocket,
+}
+
+impl Sockets {
+    /// Splits each socket into a tokio one to receive and a non-blocking clone of its
+    /// descriptor to send. A send on the clone fails with `WouldBlock` only when the send buffer
+    /// is full (tokio's `try_send_to` also fails until its reactor has seen the socket
+    /// writable, which would drop a new node's first datagrams), and never waits.
+    pub(super) fn new(main: UdpSocket, audit: UdpSocket) -> std::io::Result<Sockets> {
+        let (main, main_send) = split(main)?;
+        let (audit, audit_send) = split(audit)?;
+        Ok(Sockets {
+            main,
+            audit,
+            main_send,
+            audit_send,
+        })
+    }
+}
+
+/// A tokio socket to receive and a clone of its descriptor to send (non-blocking, like it).
+fn split(socket: UdpSocket) -> std::io::Result<(UdpSocket, std::net::UdpSocket)> {
+    let std_socket = socket.into_std()?;
+    let send = std_socket.try_clone()?;
+    Ok((UdpSocket::from_std(std_socket)?, send))
 }
 
 struct Driver {
     node: Node<SocketAddr>,
     socket: UdpSocket,
     audit: UdpSocket,
+    socket_send: std::net::UdpSocket,
+    audit_send: std::net::UdpSocket,
     addr: SocketAddr,
     epoch: Instant,
     waiters: HashMap<OpId, Waiter>,
@@ -87,6 +118,8 @@ pub(super) fn start(
         node,
         socket: sockets.main,
         audit: sockets.audit,
+        socket_send: sockets.main_send,
+        audit_send: sockets.audit_send,
         addr,
         epoch: Instant::now(),
         waiters: HashMap::new(),
@@ -217,7 +250,7 @@ impl Driver {
                 }
                 command = commands.recv() => match command {
                     Some(Command::Shutdown(done)) => {
-                        self.commit_and_flush().await;
+                        self.commit_and_flush();
                         let _ = done.send(());
                         return;
                     }
@@ -225,18 +258,18 @@ impl Driver {
                     None => return,
                 },
             }
-            self.commit_and_flush().await;
+            self.commit_and_flush();
         }
     }
 
     /// Commits the journal, then sends what the core produced; if a change those datagrams
     /// may acknowledge could not be made durable, they are dropped instead (their requests
     /// time out and are retried or go elsewhere, as if this node were down).
-    async fn commit_and_flush(&mut self) {
+    fn commit_and_flush(&mut self) {
         if !self.commit_journal() {
             while self.node.poll_transmit().is_some() {}
         }
-        self.flush().await;
+        self.flush();
     }
 
     fn version_and_network_drops(&self) -> (u64, u64) {
@@ -320,16 +353,16 @@ impl Driver {
     }
 
     /// Sends every queued datagram and delivers every event.
-    async fn flush(&mut self) {
+    fn flush(&mut self) {
         while let Some(transmit) = self.node.poll_transmit() {
             let socket = match transmit.via {
-                Endpoint::Main => &self.socket,
-                Endpoint::Audit => &self.audit,
+                Endpoint::Main => &self.socket_send,
+                Endpoint::Audit => &self.audit_send,
             };
             // Never wait for room in the send buffer: under a flood it fills with answers the
             // kernel has not yet delivered, and waiting would stall every honest request
             // queued behind. A datagram that does not fit is lost, as on the wire (counted).
-            match socket.try_send_to(&transmit.payload, transmit.to) {
+            match socket.send_to(&transmit.payload, transmit.to) {
                 Ok(_) => {}
                 Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
                     self.sends_dropped += 1;

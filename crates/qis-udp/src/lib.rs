@@ -130,11 +130,12 @@ async fn spawn_with(
         addr: audit_at,
         source,
     })?;
+    let sockets = driver::Sockets::new(socket, audit).map_err(|source| NetError::Bind {
+        addr: local,
+        source,
+    })?;
     Ok(driver::start(
-        driver::Sockets {
-            main: socket,
-            audit,
-        },
+        sockets,
         local,
         credentials.clone(),
         qis_core::NodeSecret::from_bytes(entropy),
