@@ -71,6 +71,12 @@ fn bad_arguments_are_explained() {
         .err()
         .expect("refused");
     assert!(error.to_string().contains("unknown unit"), "{error}");
+    // Crashes keep or lose the store only where there is churn.
+    let error = Cli::try_parse_from(["qis-sim", "--crash-loses-store"])
+        .err()
+        .expect("refused");
+    assert!(error.to_string().contains("--churn"), "{error}");
+    assert!(Cli::try_parse_from(["qis-sim", "--churn", "1h", "--crash-loses-store"]).is_ok());
 }
 
 #[test]
