@@ -13,8 +13,8 @@
 //! node's drops by reason (from its `--metrics` endpoint), its CPU (share of one core) and RSS.
 //! Targets (hardening issue): both parties ≥ 99% answered, p99 ≤ 20 ms, node CPU ≤ one core.
 
-use qis_core::wire::{Body, Message, Role};
-use qis_core::{Id, Identity};
+use qis_core::Identity;
+use qis_core::wire::{Body, Role};
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Command, Stdio};
 
@@ -23,7 +23,7 @@ mod process;
 use process::{NodeProcess, cpu_seconds, rss_bytes};
 #[path = "parties.rs"]
 mod parties;
-use parties::{NETWORK, decode, encode, env_or, join_as_peer, measure, report, sample, scrape};
+use parties::{NETWORK, Parties, encode, env_or, report, sample, scrape};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -62,36 +62,7 @@ fn main() {
     let node = NodeProcess(child);
     std::thread::sleep(Duration::from_millis(400));
 
-    let peer = Identity::from_secret_key([2; 32]);
-    let peer_id = parties::peer_credentials(&peer).id();
-    let peer_socket = UdpSocket::bind("127.0.0.2:0").expect("bind 127.0.0.2");
-    peer_socket
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .ok();
-    assert!(
-        join_as_peer(&peer_socket, target, &peer),
-        "the target verified the peer"
-    );
-    let client = Identity::from_secret_key([3; 32]);
-    let client_socket = UdpSocket::bind("127.0.0.3:0").expect("bind 127.0.0.3");
-    client_socket
-        .set_read_timeout(Some(Duration::from_secs(1)))
-        .ok();
-    client_socket
-        .send_to(&encode(1, client.id(), Role::Client, Body::Ping), target)
-        .ok();
-    let mut buf = [0u8; 2048];
-    let token = match client_socket
-        .recv_from(&mut buf)
-        .ok()
-        .and_then(|(n, _)| decode(&buf[..n]))
-    {
-        Some(Message {
-            body: Body::Pong { token },
-            ..
-        }) => token,
-        other => panic!("no pong for the client: {other:?}"),
-    };
+    let parties = Parties::join(target, "127.0.0.2:0", "127.0.0.3:0");
 
     let flooders: Vec<UdpSocket> = (0..sources)
         .map(|i| {
@@ -125,29 +96,7 @@ fn main() {
     };
     let cpu_before = cpu_seconds(node.0.id());
     let started = Instant::now();
-    let measured = std::thread::scope(|scope| {
-        let peer_run = scope.spawn(|| {
-            measure(&peer_socket, target, &stop, Some(&peer), |txid| {
-                encode(txid, peer_id, Role::Node, Body::Ping)
-            })
-        });
-        let client_run = scope.spawn(|| {
-            measure(&client_socket, target, &stop, None, |txid| {
-                let body = Body::FindNode {
-                    target: Id::hash(&txid.to_le_bytes()),
-                    token: Some(token),
-                    pad: Default::default(),
-                };
-                encode(txid, client.id(), Role::Client, body)
-            })
-        });
-        std::thread::sleep(Duration::from_secs(secs));
-        stop.store(true, Ordering::Relaxed);
-        (
-            peer_run.join().expect("peer"),
-            client_run.join().expect("client"),
-        )
-    });
+    let measured = parties.measure_for(secs, &stop);
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = (cpu_seconds(node.0.id()) - cpu_before) / elapsed;
     let flood_answered = flood_thread.join().expect("flood");

@@ -3,6 +3,7 @@
 //! that come back within 20 ms; and the node's Prometheus counters (`#[path]`-included).
 
 use hdrhistogram::Histogram;
+use qis_core::wire::Token;
 use qis_core::wire::{self, Body, Header, Message, NetworkId, Role, TxId};
 use qis_core::{Credentials, Difficulty, Id, IdWork, Identity};
 use std::io::{Read, Write};
@@ -195,4 +196,96 @@ pub(crate) fn report(name: &str, (sent, answered, h): &(u64, u64, Histogram<u64>
         h.value_at_quantile(0.5),
         h.value_at_quantile(0.99)
     );
+}
+
+/// What one party measured: requests sent, answers within 20 ms, their latency (µs).
+pub(crate) type Outcome = (u64, u64, Histogram<u64>);
+
+/// The two honest parties: a peer admitted to the target's routing table and a client holding
+/// the target's address token.
+pub(crate) struct Parties {
+    target: SocketAddr,
+    peer: Identity,
+    peer_socket: UdpSocket,
+    client: Identity,
+    client_socket: UdpSocket,
+    token: Token,
+}
+
+impl Parties {
+    /// Binds the peer at `peer_at` and the client at `client_at`, has the peer admitted to
+    /// `target`'s table (a few tries: the node may still be starting) and fetches the client's
+    /// token.
+    pub(crate) fn join(target: SocketAddr, peer_at: &str, client_at: &str) -> Parties {
+        let peer = Identity::from_secret_key([2; 32]);
+        let peer_socket = UdpSocket::bind(peer_at).expect("bind the peer");
+        peer_socket
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .ok();
+        assert!(
+            (0..10).any(|_| join_as_peer(&peer_socket, target, &peer)),
+            "the node verified the peer"
+        );
+        let client = Identity::from_secret_key([3; 32]);
+        let client_socket = UdpSocket::bind(client_at).expect("bind the client");
+        client_socket
+            .set_read_timeout(Some(Duration::from_secs(1)))
+            .ok();
+        client_socket
+            .send_to(&encode(1, client.id(), Role::Client, Body::Ping), target)
+            .ok();
+        let mut buf = [0u8; 2048];
+        let token = match client_socket
+            .recv_from(&mut buf)
+            .ok()
+            .and_then(|(n, _)| decode(&buf[..n]))
+        {
+            Some(Message {
+                body: Body::Pong { token },
+                ..
+            }) => token,
+            other => panic!("no pong for the client: {other:?}"),
+        };
+        Parties {
+            target,
+            peer,
+            peer_socket,
+            client,
+            client_socket,
+            token,
+        }
+    }
+
+    /// Both parties measure for `secs` (the peer pings, the client looks up with its token),
+    /// then `stop` is raised; what each measured.
+    pub(crate) fn measure_for(&self, secs: u64, stop: &AtomicBool) -> (Outcome, Outcome) {
+        let peer_id = peer_credentials(&self.peer).id();
+        std::thread::scope(|scope| {
+            let peer_run = scope.spawn(|| {
+                measure(
+                    &self.peer_socket,
+                    self.target,
+                    stop,
+                    Some(&self.peer),
+                    |txid| encode(txid, peer_id, Role::Node, Body::Ping),
+                )
+            });
+            let client_run = scope.spawn(|| {
+                measure(&self.client_socket, self.target, stop, None, |txid| {
+                    let body = Body::FindNode {
+                        target: Id::hash(&txid.to_le_bytes()),
+                        token: Some(self.token),
+                        pad: Default::default(),
+                    };
+                    encode(txid, self.client.id(), Role::Client, body)
+                })
+            });
+            std::thread::sleep(Duration::from_secs(secs));
+            stop.store(true, Ordering::Relaxed);
+            (
+                peer_run.join().expect("peer"),
+                client_run.join().expect("client"),
+            )
+        })
+    }
 }

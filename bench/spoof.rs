@@ -19,10 +19,10 @@
 //! side to CPU 1, and steers the node veth's receive processing (RPS) to CPU 1, as if the flood
 //! came from another machine.
 
-use qis_core::wire::{Body, Message, Role};
-use qis_core::{Id, Identity};
+use qis_core::Identity;
+use qis_core::wire::{Body, Role};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -33,7 +33,7 @@ mod process;
 use process::{NodeProcess, cpu_seconds, rss_bytes};
 #[path = "parties.rs"]
 mod parties;
-use parties::{NETWORK, decode, encode, env_or, join_as_peer, measure, report, sample, scrape};
+use parties::{NETWORK, Parties, encode, env_or, report, sample, scrape};
 
 /// The node's UDP port and its metrics port.
 const PORT: u16 = 4000;
@@ -249,37 +249,7 @@ fn inside(args: &[String]) {
     };
     let metrics: SocketAddr = format!("10.77.0.1:{METRICS_PORT}").parse().unwrap();
 
-    let peer = Identity::from_secret_key([2; 32]);
-    let peer_id = parties::peer_credentials(&peer).id();
-    let peer_socket = UdpSocket::bind(peer_at).expect("bind the peer");
-    peer_socket
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .ok();
-    // The node may still be starting: a few tries.
-    assert!(
-        (0..10).any(|_| join_as_peer(&peer_socket, target, &peer)),
-        "the node verified the peer"
-    );
-    let client = Identity::from_secret_key([3; 32]);
-    let client_socket = UdpSocket::bind(client_at).expect("bind the client");
-    client_socket
-        .set_read_timeout(Some(Duration::from_secs(1)))
-        .ok();
-    client_socket
-        .send_to(&encode(1, client.id(), Role::Client, Body::Ping), target)
-        .ok();
-    let mut buf = [0u8; 2048];
-    let token = match client_socket
-        .recv_from(&mut buf)
-        .ok()
-        .and_then(|(n, _)| decode(&buf[..n]))
-    {
-        Some(Message {
-            body: Body::Pong { token },
-            ..
-        }) => token,
-        other => panic!("no pong for the client: {other:?}"),
-    };
+    let parties = Parties::join(target, peer_at, client_at);
 
     let stop = Arc::new(AtomicBool::new(false));
     let flood_sent = Arc::new(AtomicU64::new(0));
@@ -289,29 +259,7 @@ fn inside(args: &[String]) {
     };
     let cpu_before = cpu_seconds(node_pid);
     let started = Instant::now();
-    let measured = std::thread::scope(|scope| {
-        let peer_run = scope.spawn(|| {
-            measure(&peer_socket, target, &stop, Some(&peer), |txid| {
-                encode(txid, peer_id, Role::Node, Body::Ping)
-            })
-        });
-        let client_run = scope.spawn(|| {
-            measure(&client_socket, target, &stop, None, |txid| {
-                let body = Body::FindNode {
-                    target: Id::hash(&txid.to_le_bytes()),
-                    token: Some(token),
-                    pad: Default::default(),
-                };
-                encode(txid, client.id(), Role::Client, body)
-            })
-        });
-        std::thread::sleep(Duration::from_secs(secs));
-        stop.store(true, Ordering::Relaxed);
-        (
-            peer_run.join().expect("peer"),
-            client_run.join().expect("client"),
-        )
-    });
+    let measured = parties.measure_for(secs, &stop);
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = (cpu_seconds(node_pid) - cpu_before) / elapsed;
     flood_thread.join().expect("flood");
