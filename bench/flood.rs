@@ -23,7 +23,7 @@ mod process;
 use process::{NodeProcess, cpu_seconds, rss_bytes};
 #[path = "parties.rs"]
 mod parties;
-use parties::{NETWORK, Parties, encode, env_or, report, sample, scrape};
+use parties::{NETWORK, Parties, encode, env_or, report, report_node, scrape};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -113,21 +113,6 @@ fn main() {
     );
     report("routing-table peer", &measured.0);
     report("client with a valid token", &measured.1);
-    let drop = |reason: &str| {
-        sample(
-            &text,
-            &format!("qis_datagrams_dropped_total{{reason=\"{reason}\"}}"),
-        )
-    };
-    println!(
-        "  node: received {} datagrams; shed per host {}, over the shared budget {}; sends dropped (buffer full) {}; CPU {:.2} of a core; RSS {} KiB; table {}",
-        sample(&text, "qis_datagrams_received_total"),
-        drop("rate_limited"),
-        drop("over_budget"),
-        sample(&text, "qis_sends_dropped_total"),
-        cpu,
-        rss_bytes(&node.0.id().to_string()) / 1024,
-        sample(&text, "qis_routing_table_entries")
-    );
+    report_node(&text, cpu, rss_bytes(&node.0.id().to_string()));
     let _ = std::fs::remove_dir_all(&home);
 }

@@ -289,3 +289,24 @@ impl Parties {
         })
     }
 }
+
+/// Prints what the node's counters (`metrics`, its Prometheus text) say about the flood: what
+/// it received, shed per host and over the shared budget, sends dropped, its CPU and RSS, and
+/// its routing-table size.
+pub(crate) fn report_node(metrics: &str, cpu: f64, rss_bytes: u64) {
+    let drop = |reason: &str| {
+        sample(
+            metrics,
+            &format!("qis_datagrams_dropped_total{{reason=\"{reason}\"}}"),
+        )
+    };
+    println!(
+        "  node: received {} datagrams; shed per host {}, over the shared budget {}; sends dropped (buffer full) {}; CPU {cpu:.2} of a core; RSS {} KiB; table {}",
+        sample(metrics, "qis_datagrams_received_total"),
+        drop("rate_limited"),
+        drop("over_budget"),
+        sample(metrics, "qis_sends_dropped_total"),
+        rss_bytes / 1024,
+        sample(metrics, "qis_routing_table_entries")
+    );
+}

@@ -33,7 +33,7 @@ mod process;
 use process::{NodeProcess, cpu_seconds, rss_bytes};
 #[path = "parties.rs"]
 mod parties;
-use parties::{NETWORK, Parties, encode, env_or, report, sample, scrape};
+use parties::{NETWORK, Parties, encode, env_or, report, report_node, scrape};
 
 /// The node's UDP port and its metrics port.
 const PORT: u16 = 4000;
@@ -69,58 +69,28 @@ impl Namespaces {
         };
         let (n, a) = (ns.node.as_str(), ns.attacker.as_str());
         let (vn, va) = (format!("qsn{pid}"), format!("qsa{pid}"));
-        let steps: Vec<Vec<&str>> = vec![
-            vec!["netns", "add", n],
-            vec!["netns", "add", a],
-            vec!["link", "add", &vn, "type", "veth", "peer", "name", &va],
-            vec!["link", "set", &vn, "netns", n],
-            vec!["link", "set", &va, "netns", a],
-            vec!["-n", n, "addr", "add", "10.77.0.1/24", "dev", &vn],
-            vec![
-                "-n",
-                n,
-                "-6",
-                "addr",
-                "add",
-                "fd77::1/64",
-                "dev",
-                &vn,
-                "nodad",
-            ],
-            vec!["-n", n, "link", "set", &vn, "up"],
-            vec!["-n", n, "link", "set", "lo", "up"],
-            vec!["-n", a, "addr", "add", "10.77.0.2/24", "dev", &va],
-            vec!["-n", a, "addr", "add", "10.77.0.3/24", "dev", &va],
-            vec![
-                "-n",
-                a,
-                "-6",
-                "addr",
-                "add",
-                "fd77::2/64",
-                "dev",
-                &va,
-                "nodad",
-            ],
-            vec![
-                "-n",
-                a,
-                "-6",
-                "addr",
-                "add",
-                "fd77::3/64",
-                "dev",
-                &va,
-                "nodad",
-            ],
-            vec!["-n", a, "link", "set", &va, "up"],
-            vec!["-n", a, "link", "set", "lo", "up"],
-            vec!["-n", n, "route", "add", "default", "via", "10.77.0.2"],
-            vec!["-n", n, "-6", "route", "add", "default", "via", "fd77::2"],
+        let steps = [
+            format!("netns add {n}"),
+            format!("netns add {a}"),
+            format!("link add {vn} type veth peer name {va}"),
+            format!("link set {vn} netns {n}"),
+            format!("link set {va} netns {a}"),
+            format!("-n {n} addr add 10.77.0.1/24 dev {vn}"),
+            format!("-n {n} -6 addr add fd77::1/64 dev {vn} nodad"),
+            format!("-n {n} link set {vn} up"),
+            format!("-n {n} link set lo up"),
+            format!("-n {a} addr add 10.77.0.2/24 dev {va}"),
+            format!("-n {a} addr add 10.77.0.3/24 dev {va}"),
+            format!("-n {a} -6 addr add fd77::2/64 dev {va} nodad"),
+            format!("-n {a} -6 addr add fd77::3/64 dev {va} nodad"),
+            format!("-n {a} link set {va} up"),
+            format!("-n {a} link set lo up"),
+            format!("-n {n} route add default via 10.77.0.2"),
+            format!("-n {n} -6 route add default via fd77::2"),
         ];
         for step in &steps {
-            if !ip(step) {
-                eprintln!("spoof: `ip {}` failed", step.join(" "));
+            if !ip(&step.split_whitespace().collect::<Vec<_>>()) {
+                eprintln!("spoof: `ip {step}` failed");
                 return None;
             }
         }
@@ -273,22 +243,8 @@ fn inside(args: &[String]) {
     );
     report("routing-table peer", &measured.0);
     report("client with a valid token", &measured.1);
-    let drop = |reason: &str| {
-        sample(
-            &text,
-            &format!("qis_datagrams_dropped_total{{reason=\"{reason}\"}}"),
-        )
-    };
     let rss = rss_bytes(&node_pid.to_string());
-    println!(
-        "  node: received {} datagrams; shed per host {}, over the shared budget {}; sends dropped (buffer full) {}; CPU {:.2} of a core; RSS {} KiB",
-        sample(&text, "qis_datagrams_received_total"),
-        drop("rate_limited"),
-        drop("over_budget"),
-        sample(&text, "qis_sends_dropped_total"),
-        cpu,
-        rss / 1024
-    );
+    report_node(&text, cpu, rss);
     let ok = |(sent, answered, h): &(u64, u64, hdrhistogram::Histogram<u64>)| {
         *answered as f64 >= 0.99 * *sent as f64 && h.value_at_quantile(0.99) <= 20_000
     };
