@@ -58,7 +58,7 @@ fn packet(
     rank: u32,
 ) -> OutcomePacket {
     let text = format!(
-        "family = \"{family}\"\ntask = \"{task}\"\ntags = [{tags}]\ndata_scale = \"1k-10k\"\nbenchmark = \"xlsum\"\n\
+        "family = \"{family}\"\ntask = \"{task}\"\ntags = [{tags}]\ndata_scale = \"1k-10k\"\nbenchmark = \"xlsum\"\nmetric = \"rougel\"\n\
          score_scale = \"unit\"\nhigher_is_better = true\nbaseline = {baseline}\noutcome = {outcome}\nmethod = \"{method}\"\n\
          held_out = true\neval_samples = 400\nconfidence = 0.9\nbuilt_on = []\n\n[hyperparameters]\nlearning_rate = {lr}\nlora_rank = {rank}\n"
     );

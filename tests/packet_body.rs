@@ -90,6 +90,11 @@ fn every_field_at_its_maximum_fits_on_its_own() {
     b.benchmark = long(MAX_BENCHMARK_LEN, 'b');
     fits_and_round_trips(b);
     let mut b = base.clone();
+    b.metric = long(MAX_METRIC_LEN, 'm');
+    b.filter = long(MAX_METRIC_LEN, 'f');
+    b.shots = Some(u8::MAX);
+    fits_and_round_trips(b);
+    let mut b = base.clone();
     b.method = Method {
         tuning: Tuning::Other(long(MAX_NAME_LEN, 'm')),
         objective: Objective::Other(long(MAX_NAME_LEN, 'o')),
@@ -207,6 +212,19 @@ fn every_validation_rule_names_its_field() {
         ),
         ("family", Box::new(|b| b.family = "llama/3".into())),
         ("task", Box::new(|b| b.task = "".into())),
+        ("metric", Box::new(|b| b.metric = String::new())),
+        ("metric", Box::new(|b| b.metric = "Acc".into())),
+        ("metric", Box::new(|b| b.metric = "acc/norm".into())),
+        (
+            "metric",
+            Box::new(|b| b.metric = long(MAX_METRIC_LEN + 1, 'm')),
+        ),
+        ("filter", Box::new(|b| b.filter = String::new())),
+        ("filter", Box::new(|b| b.filter = "strict match".into())),
+        (
+            "higher_is_better",
+            Box::new(|b| b.metric = "word_perplexity".into()),
+        ),
         ("task", Box::new(|b| b.task = " summarization".into())),
         ("task", Box::new(|b| b.task = "sum,mary".into())),
         ("task", Box::new(|b| b.task = long(MAX_TASK_LEN + 1, 't'))),
@@ -357,6 +375,47 @@ fn every_validation_rule_names_its_field() {
         let stem = expected.split(['.', '[']).next().unwrap_or_default();
         assert!(message.starts_with(stem), "{message}");
     }
+}
+
+#[test]
+fn measurement_settings_are_normalised_and_compared_whole() {
+    let mut draft = parse_packet_file(&template()).unwrap();
+    draft.metric = Some(" Pass@1 ".into());
+    draft.filter = None;
+    draft.shots = None;
+    let body = draft.build().unwrap();
+    assert_eq!(
+        (body.metric.as_str(), body.filter.as_str()),
+        ("pass@1", NO_FILTER)
+    );
+    assert_eq!(body.setting().to_string(), "xlsum_sw pass@1");
+    draft.filter = Some("Strict-Match".into());
+    draft.shots = Some(5);
+    let other = draft.build().unwrap();
+    assert_eq!(
+        other.setting().to_string(),
+        "xlsum_sw pass@1 (5-shot, filter strict-match)"
+    );
+    assert_ne!(body.setting(), other.setting());
+    draft.shots = Some(256);
+    assert_eq!(draft.build().unwrap_err().field(), Some("shots"));
+    draft.shots = Some(0);
+    draft.metric = None;
+    assert_eq!(
+        draft.build().unwrap_err(),
+        PacketError::Missing {
+            field: "metric".into()
+        }
+    );
+    // A lower-is-better metric stated the right way round is fine; its gain is the fall.
+    draft.metric = Some("word_perplexity".into());
+    draft.higher_is_better = Some(false);
+    draft.score_scale = Some(ScoreScale::Unbounded);
+    draft.baseline = Some(12.0);
+    draft.outcome = Some(10.5);
+    draft.delta = None;
+    let perplexity = draft.build().unwrap();
+    assert!(perplexity.gain() > 1.49 && perplexity.gain() < 1.51);
 }
 
 fn set(body: &mut OutcomeBody, key: HyperKey, value: HyperValue) {

@@ -53,6 +53,13 @@ fn qlora_llama3_medqa() {
     assert_eq!(hyper(&body, HyperKey::Epochs), Some(3.0));
     assert_eq!(hyper(&body, HyperKey::BatchSize), Some(16.0));
     assert_eq!(body.benchmark, "medqa_4options");
+    // How it was measured, from the lm-eval result the scores came from.
+    assert_eq!(
+        (body.metric.as_str(), body.filter.as_str(), body.shots),
+        ("acc", "none", Some(0))
+    );
+    assert_eq!(body.setting().to_string(), "medqa_4options acc (0-shot)");
+    assert!(from(&run, "metric").contains("results.medqa_4options.acc,none"));
     assert_eq!(body.baseline, 0.5161);
     assert_eq!(body.outcome, 0.5931);
     assert!((body.delta() - 0.077).abs() < 1e-6);
@@ -151,6 +158,23 @@ fn full_mistral_gsm8k_needs_an_explicit_filter() {
 }
 
 #[test]
+fn full_mistral_gsm8k_with_a_filter_records_metric_filter_and_shots() {
+    let overrides = Overrides {
+        lm_eval_filter: Some("strict-match".into()),
+        ..with_task("math-reasoning")
+    };
+    let result = from_run(&fixture("full-mistral-gsm8k"), &overrides);
+    // Whatever else this run lacks, the measurement fields come from the chosen result.
+    let run = match result {
+        Ok(run) => run,
+        Err(err) => *err.partial.expect("a partial draft"),
+    };
+    assert_eq!(run.draft.metric.as_deref(), Some("exact_match"));
+    assert_eq!(run.draft.filter.as_deref(), Some("strict-match"));
+    assert_eq!(run.draft.shots, Some(5));
+}
+
+#[test]
 fn full_mistral_gsm8k_refuses_to_pair_lm_eval_with_the_trainer_baseline() {
     let overrides = Overrides {
         lm_eval_filter: Some("flexible-extract".into()),
@@ -202,6 +226,11 @@ fn full_mistral_gsm8k_trainer_pair() {
     let body = run.build().unwrap();
     assert_eq!(body.family, "mistral-7b");
     assert_eq!(body.method.to_string(), "full");
+    // The Trainer names its metric (eval_accuracy) but no filter or shots.
+    assert_eq!(
+        (body.metric.as_str(), body.filter.as_str(), body.shots),
+        ("accuracy", "none", None)
+    );
     assert_eq!(body.baseline, 0.372);
     assert_eq!(body.outcome, 0.491);
     assert_eq!(body.eval_samples, 1319);
@@ -287,6 +316,7 @@ fn dpo_qwen_llamafactory_has_no_benchmark_on_disk() {
     // With the benchmark supplied by flags, the packet is complete.
     let overrides = Overrides {
         benchmark: Some("legalbench_sw".into()),
+        metric: Some("acc".into()),
         baseline: Some(0.41),
         outcome: Some(0.47),
         eval_samples: Some(400),

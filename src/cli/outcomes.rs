@@ -176,6 +176,8 @@ fn packet_json(r: &Ranked) -> serde_json::Value {
         "level": r.similarity.level.label(),
         "family": b.family, "task": b.task, "tags": b.tags,
         "method": b.method.to_string(), "benchmark": b.benchmark,
+        "metric": b.metric, "filter": b.filter, "shots": b.shots,
+        "higher_is_better": b.higher_is_better, "gain": b.gain(),
         "baseline": b.baseline, "outcome": b.outcome, "delta": b.delta(),
         "eval_samples": b.eval_samples, "held_out": b.held_out, "confidence": b.confidence,
         "hyperparams": b.hyperparams.iter().map(|(k, v)| (k.name().to_string(), v.to_string())).collect::<std::collections::BTreeMap<_, _>>(),
@@ -194,19 +196,20 @@ pub(super) fn query(args: QueryArgs) -> Result<ExitCode, CliError> {
         );
     } else {
         println!(
-            "{:<5} {:<12} {:<14} {:<16} {:<22} {:<12} {:>8} {:>6} {:>5}  id",
-            "sim", "level", "family", "method", "tags", "benchmark", "delta", "n", "conf"
+            "{:<5} {:<12} {:<14} {:<16} {:<22} {:<16} {:<12} {:>8} {:>6} {:>5}  id",
+            "sim", "level", "family", "method", "tags", "benchmark", "metric", "delta", "n", "conf"
         );
         for r in shown {
             let b = &r.packet.body;
             println!(
-                "{:<5.2} {:<12} {:<14} {:<16} {:<22} {:<12} {:>+8.4} {:>6} {:>5.2}  {}",
+                "{:<5.2} {:<12} {:<14} {:<16} {:<22} {:<16} {:<12} {:>+8.4} {:>6} {:>5.2}  {}",
                 r.similarity.score,
                 r.similarity.level.label(),
                 b.family,
                 b.method.to_string(),
                 b.tags.join(","),
                 b.benchmark,
+                b.metric,
                 b.delta(),
                 b.eval_samples,
                 b.confidence,

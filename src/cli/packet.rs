@@ -59,12 +59,16 @@ pub struct RunFlags {
     /// Benchmark name (also picks the lm-eval task when results hold several).
     #[arg(long)]
     pub benchmark: Option<String>,
-    /// lm-eval metric (default: the task's first).
+    /// Metric of both scores: picks the lm-eval metric (default: the task's first) or names the
+    /// metric of scores given by flag (acc, exact_match, ...).
     #[arg(long)]
     pub metric: Option<String>,
     /// lm-eval filter when a task reports several (e.g. strict-match).
     #[arg(long)]
     pub lm_eval_filter: Option<String>,
+    /// Few-shot examples per prompt, where the results do not say.
+    #[arg(long, value_name = "N")]
+    pub shots: Option<u64>,
     /// Where scores come from: auto, lm-eval or trainer.
     #[arg(long, value_parser = parse_source, default_value = "auto")]
     pub score_source: ScoreSource,
@@ -154,6 +158,7 @@ impl RunFlags {
             benchmark: self.benchmark.clone(),
             metric: self.metric.clone(),
             lm_eval_filter: self.lm_eval_filter.clone(),
+            shots: self.shots,
             score_source: self.score_source,
             score_scale: self.score_scale,
             higher_is_better: self.lower_is_better.then_some(false),

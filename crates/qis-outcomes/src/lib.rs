@@ -26,8 +26,8 @@ pub use packet::size::{TYPICAL_CREATED, check_size, record_size};
 pub use packet::template::{parse_packet_file, render_packet_file, template as packet_template};
 pub use packet::validate::validate as validate_body;
 pub use packet::{
-    DataScale, HyperKey, HyperValue, KeyLevel, Method, Objective, OutcomeBody, OutcomePacket,
-    OutcomePolicy, PacketError, Query, ScoreScale, SemanticKey, Tuning,
+    DataScale, EvalSetting, HyperKey, HyperValue, KeyLevel, Method, NO_FILTER, Objective,
+    OutcomeBody, OutcomePacket, OutcomePolicy, PacketError, Query, ScoreScale, SemanticKey, Tuning,
 };
 pub use synth::render::{table as render_table, to_json as render_json};
 pub use synth::{Evidence, NoFeedback, Recommendation, RecommendedParam, Trust, recommend};

@@ -15,7 +15,12 @@ use serde::{Deserialize, Serialize};
 /// ([`PacketError::Version`]) instead of misreading its fields. Bodies from before the version
 /// byte existed (pre-release) start with the family's length, 1 to 48, and are refused the same
 /// way; they were never published on the main network.
-pub const PACKET_FORMAT_VERSION: u8 = 1;
+///
+/// Version 2 added the metric, the evaluation filter and the number of shots, so that gains
+/// are compared only between packets measured alike. A version-1 packet does not say how it
+/// was measured and cannot be given those fields by anyone but its publisher, so it is refused
+/// (nodes count it as a policy refusal; `query` counts it as unreadable) rather than guessed.
+pub const PACKET_FORMAT_VERSION: u8 = 2;
 
 /// One fine-tuning result, in canonical form once validated
 /// ([`validate_body`](crate::validate_body)).
@@ -35,6 +40,14 @@ pub struct OutcomeBody {
     pub data_scale: DataScale,
     /// Benchmark (canonical, usually an lm-evaluation-harness task name): `medqa_4options`.
     pub benchmark: String,
+    /// The metric both scores are (canonical, as lm-evaluation-harness names it): `acc`,
+    /// `acc_norm`, `exact_match`, `word_perplexity`.
+    pub metric: String,
+    /// The filter applied to the model's answers before scoring (lm-evaluation-harness:
+    /// `strict-match`, `flexible-extract`); `none` when there is none.
+    pub filter: String,
+    /// Few-shot examples in each prompt, if stated (0: zero-shot).
+    pub shots: Option<u8>,
     /// The scale both scores are on.
     pub score_scale: ScoreScale,
     /// Whether a higher score is better (false for perplexity, loss, error rate).
@@ -56,6 +69,37 @@ pub struct OutcomeBody {
     /// Packets this result built on (credited when it proves useful), at most
     /// [`MAX_BUILT_ON`](super::limits::MAX_BUILT_ON).
     pub built_on: Vec<RecordId>,
+}
+
+/// The filter of a packet whose answers were scored as they stand.
+pub const NO_FILTER: &str = "none";
+
+/// How a packet's scores were measured: benchmark, metric, filter and shots. Two packets'
+/// gains are comparable as numbers only when their settings are equal; displayed as
+/// `gsm8k exact_match (5-shot, filter flexible-extract)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EvalSetting<'a> {
+    /// The benchmark.
+    pub benchmark: &'a str,
+    /// The metric.
+    pub metric: &'a str,
+    /// The filter (`none` for none).
+    pub filter: &'a str,
+    /// Few-shot examples, if stated.
+    pub shots: Option<u8>,
+}
+
+impl std::fmt::Display for EvalSetting<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.benchmark, self.metric)?;
+        let shots = self.shots.map(|s| format!("{s}-shot"));
+        let filter = (self.filter != NO_FILTER).then(|| format!("filter {}", self.filter));
+        let details: Vec<String> = shots.into_iter().chain(filter).collect();
+        if !details.is_empty() {
+            write!(f, " ({})", details.join(", "))?;
+        }
+        Ok(())
+    }
 }
 
 impl OutcomeBody {
@@ -84,6 +128,17 @@ impl OutcomeBody {
                 let reference = f64::from(self.baseline).abs().max(1e-9);
                 (self.gain() / reference).clamp(-1.0, 1.0)
             }
+        }
+    }
+
+    /// How both scores were measured: packets are compared like for like only when this is
+    /// equal.
+    pub fn setting(&self) -> EvalSetting<'_> {
+        EvalSetting {
+            benchmark: &self.benchmark,
+            metric: &self.metric,
+            filter: &self.filter,
+            shots: self.shots,
         }
     }
 
@@ -189,9 +244,15 @@ mod tests {
         assert!(
             error
                 .to_string()
-                .contains("format version 2, this qis reads version 1"),
+                .contains("format version 3, this qis reads version 2"),
             "{error}"
         );
+        // A version-1 packet (no metric, filter or shots) is refused the same way.
+        payload[0] = 1;
+        assert!(matches!(
+            OutcomeBody::decode(&payload),
+            Err(PacketError::Version { found: 1, .. })
+        ));
         // A body without the version byte (pre-release) starts with the family's length.
         let unversioned = postcard::to_stdvec(&sample()).unwrap();
         assert!(matches!(

@@ -115,6 +115,7 @@ pub fn check_text(text: &str) -> Result<CheckReport, TextError> {
         ("task".to_string(), body.task.clone()),
         ("tags".to_string(), body.tags.join(", ")),
         ("benchmark".to_string(), body.benchmark.clone()),
+        ("measured".to_string(), body.setting().to_string()),
         ("method".to_string(), body.method.to_string()),
         (
             "delta".to_string(),

@@ -1,7 +1,7 @@
 //! [`Draft`]: a packet as a person or a tool states it, before normalisation and validation.
 //! Every field is optional until [`Draft::build`], which names the first missing one.
 
-use super::body::OutcomeBody;
+use super::body::{NO_FILTER, OutcomeBody};
 use super::error::PacketError;
 use super::hyper::{HyperKey, HyperValue};
 use super::method::Method;
@@ -22,6 +22,12 @@ pub struct Draft {
     pub data_scale: Option<DataScale>,
     /// Benchmark name.
     pub benchmark: Option<String>,
+    /// Metric name (`acc`, `exact_match`).
+    pub metric: Option<String>,
+    /// Filter applied before scoring (default: `none`).
+    pub filter: Option<String>,
+    /// Few-shot examples per prompt.
+    pub shots: Option<u64>,
     /// Scale of both scores (default: unit interval).
     pub score_scale: Option<ScoreScale>,
     /// Whether higher scores are better (default: true).
@@ -81,12 +87,23 @@ impl Draft {
             value: eval_samples.to_string(),
             range: "1..=4294967295".into(),
         })?;
+        let shots = match self.shots {
+            Some(shots) => Some(u8::try_from(shots).map_err(|_| PacketError::OutOfRange {
+                field: "shots".into(),
+                value: shots.to_string(),
+                range: "0..=255".into(),
+            })?),
+            None => None,
+        };
         let body = OutcomeBody {
             family: required(&self.family, "family")?,
             task: required(&self.task, "task")?,
             tags: self.tags.clone(),
             data_scale: required(&self.data_scale, "data_scale")?,
             benchmark: required(&self.benchmark, "benchmark")?,
+            metric: required(&self.metric, "metric")?,
+            filter: self.filter.clone().unwrap_or_else(|| NO_FILTER.into()),
+            shots,
             score_scale: self.score_scale.unwrap_or(ScoreScale::Unit),
             higher_is_better: self.higher_is_better.unwrap_or(true),
             baseline: to_f32("baseline", required(&self.baseline, "baseline")?)?,

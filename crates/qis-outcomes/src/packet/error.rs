@@ -94,6 +94,15 @@ pub enum PacketError {
         /// The value given.
         found: String,
     },
+    /// The metric is one where lower scores are better, but the packet says higher is better
+    /// (its gain would be read with the wrong sign).
+    #[error(
+        "higher_is_better: {metric} is better when lower; set higher_is_better = false (or --lower-is-better)"
+    )]
+    Direction {
+        /// The metric.
+        metric: String,
+    },
     /// The encoded packet exceeds the record limit.
     #[error("packet is {size} bytes encoded, the limit is {limit}; largest fields: {}", largest_fields(.largest))]
     TooLarge {
@@ -148,6 +157,7 @@ impl PacketError {
             | PacketError::NotCanonical { field, .. } => Some(field),
             PacketError::DeltaMismatch { .. } => Some("delta"),
             PacketError::HyperparamType { .. } => Some("hyperparameters"),
+            PacketError::Direction { .. } => Some("higher_is_better"),
             _ => None,
         }
     }

@@ -20,6 +20,9 @@ pub const MAX_TAGS: usize = 6;
 /// Longest canonical benchmark name, in bytes (lm-evaluation-harness task names can be long).
 pub const MAX_BENCHMARK_LEN: usize = 64;
 
+/// Longest metric or filter name, in bytes (`acc_norm`, `flexible-extract`).
+pub const MAX_METRIC_LEN: usize = 32;
+
 /// Longest free-form name: a method or hyperparameter outside the well-known sets, or a text
 /// hyperparameter value.
 pub const MAX_NAME_LEN: usize = 32;

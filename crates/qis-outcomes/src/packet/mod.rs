@@ -36,7 +36,7 @@ pub(crate) mod size;
 pub(crate) mod template;
 pub(crate) mod validate;
 
-pub use body::OutcomeBody;
+pub use body::{EvalSetting, NO_FILTER, OutcomeBody};
 pub use error::PacketError;
 pub use hyper::{HyperKey, HyperValue};
 pub use keys::{KeyLevel, Query, SemanticKey};

@@ -11,6 +11,7 @@
 //!   (well-known ones such as `learning_rate` encode in one byte);
 //! * unknown names outside that section are errors, so a typo is never silently dropped.
 
+use super::body::NO_FILTER;
 use super::draft::Draft;
 use super::hyper::{HyperKey, HyperValue, format_number};
 use super::method::Method;
@@ -55,6 +56,14 @@ data_scale = "1k-10k"
 
 # Benchmark both scores come from; an lm-evaluation-harness task name where there is one.
 benchmark = "xlsum_sw"
+
+# How both scores were measured, as lm-evaluation-harness names it: the metric (acc, acc_norm,
+# exact_match, rougel, word_perplexity, ...), the filter applied to answers before scoring
+# ("none" if none, else e.g. "strict-match") and the few-shot examples per prompt. Gains are
+# only compared between packets measured alike.
+metric = "rougel"
+filter = "none"
+shots = 0
 
 # Scale of the scores: "unit" (0..1, as lm-eval reports accuracy), "percent" (0..100) or
 # "unbounded" (perplexity, loss, BLEU above 1). Set higher_is_better = false for loss-like ones.
@@ -168,6 +177,10 @@ fn set_field(draft: &mut Draft, name: &str, value: Value) -> Result<(), String> 
         ("family", Value::Text(s)) => draft.family = Some(s),
         ("task", Value::Text(s)) => draft.task = Some(s),
         ("benchmark", Value::Text(s)) => draft.benchmark = Some(s),
+        ("metric", Value::Text(s)) => draft.metric = Some(s),
+        ("filter", Value::Text(s)) => draft.filter = Some(s),
+        ("shots", Value::Number(x, true)) if x >= 0.0 => draft.shots = Some(x as u64),
+        ("shots", v) => return Err(wrong("a whole number", &v)),
         ("tags", Value::List(list)) => draft.tags = list,
         ("data_scale", Value::Text(s)) => {
             draft.data_scale = Some(DataScale::parse(&s).ok_or_else(|| {
@@ -198,7 +211,7 @@ fn set_field(draft: &mut Draft, name: &str, value: Value) -> Result<(), String> 
                 .collect::<Option<Vec<_>>>()
                 .ok_or_else(|| "built_on: every entry must be a packet id of 64 hex characters".to_string())?
         }
-        ("family" | "task" | "benchmark" | "data_scale" | "score_scale" | "method", v) => {
+        ("family" | "task" | "benchmark" | "metric" | "filter" | "data_scale" | "score_scale" | "method", v) => {
             return Err(wrong("text in double quotes", &v));
         }
         ("tags" | "built_on", v) => return Err(wrong("a list like [\"a\", \"b\"]", &v)),
@@ -335,6 +348,12 @@ pub fn render_packet_file(draft: &Draft, notes: &BTreeMap<String, String>) -> St
     line("tags", Some(list(draft.tags.clone())));
     line("data_scale", draft.data_scale.map(|s| quote(s.label())));
     line("benchmark", draft.benchmark.as_deref().map(quote));
+    line("metric", draft.metric.as_deref().map(quote));
+    line(
+        "filter",
+        Some(quote(draft.filter.as_deref().unwrap_or(NO_FILTER))),
+    );
+    line("shots", draft.shots.map(|n| n.to_string()));
     line(
         "score_scale",
         Some(quote(draft.score_scale.unwrap_or(ScoreScale::Unit).label())),

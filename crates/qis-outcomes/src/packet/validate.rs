@@ -19,6 +19,8 @@ pub(crate) fn normalize(mut body: OutcomeBody) -> OutcomeBody {
     body.task = canonical_token(&body.task);
     body.tags = canonical_tags(&body.tags);
     body.benchmark = canonical_benchmark(&body.benchmark);
+    body.metric = canonical_benchmark(&body.metric);
+    body.filter = canonical_benchmark(&body.filter);
     body.method = normalize_method(body.method);
     body.hyperparams = body
         .hyperparams
@@ -63,6 +65,13 @@ pub fn validate(body: &OutcomeBody) -> Result<(), PacketError> {
         &body.benchmark,
         &canonical_benchmark(&body.benchmark),
     )?;
+    check_measure_name("metric", &body.metric)?;
+    check_measure_name("filter", &body.filter)?;
+    if body.higher_is_better && is_lower_better_metric(&body.metric) {
+        return Err(PacketError::Direction {
+            metric: body.metric.clone(),
+        });
+    }
     check_scores(body)?;
     check_method(&body.method)?;
     check_hyperparams(&body.hyperparams)?;
@@ -169,6 +178,54 @@ fn check_token(field: &str, value: &str, max: usize, benchmark: bool) -> Result<
         });
     }
     Ok(())
+}
+
+/// Metrics lower scores of which are better: a packet naming one must say so, or its gain
+/// would count with the wrong sign.
+const LOWER_IS_BETTER_METRICS: [&str; 9] = [
+    "perplexity",
+    "word_perplexity",
+    "byte_perplexity",
+    "bits_per_byte",
+    "loss",
+    "eval_loss",
+    "ter",
+    "wer",
+    "cer",
+];
+
+/// Whether `metric` is one of [`LOWER_IS_BETTER_METRICS`].
+pub(crate) fn is_lower_better_metric(metric: &str) -> bool {
+    LOWER_IS_BETTER_METRICS.contains(&metric)
+}
+
+/// A metric or filter name: non-empty, within [`MAX_METRIC_LEN`], lower-case, and made of
+/// letters, digits and `- _ . + @` (lm-evaluation-harness names such as `pass@1`). These names
+/// are not part of any key, so `@` is safe here.
+fn check_measure_name(field: &str, value: &str) -> Result<(), PacketError> {
+    if value.is_empty() {
+        return Err(PacketError::Empty {
+            field: field.into(),
+        });
+    }
+    if value.len() > MAX_METRIC_LEN {
+        return Err(PacketError::TooLong {
+            field: field.into(),
+            len: value.len(),
+            max: MAX_METRIC_LEN,
+        });
+    }
+    expect_canonical(field, value, &canonical_benchmark(value))?;
+    let allowed = |ch: char| {
+        (ch.is_alphanumeric() && !ch.is_uppercase()) || matches!(ch, '-' | '_' | '.' | '+' | '@')
+    };
+    match value.chars().find(|&ch| !allowed(ch)) {
+        Some(ch) => Err(PacketError::BadChar {
+            field: field.into(),
+            ch,
+        }),
+        None => Ok(()),
+    }
 }
 
 fn check_tags(tags: &[String]) -> Result<(), PacketError> {

@@ -17,7 +17,10 @@
 //! about three times smaller.
 //!
 //! Gains are compared on one scale: [`OutcomeBody::normalized_gain`](crate::packet::OutcomeBody)
-//! (unit-interval points, sign flipped when lower scores are better).
+//! (unit-interval points, sign flipped when lower scores are better). Every packet also states
+//! how it was measured ([`EvalSetting`](crate::packet::EvalSetting): benchmark, metric, filter,
+//! shots), which `query` shows per packet; this synthesis still pools gains of different
+//! settings on that common scale.
 //!
 //! # Aggregation
 //!

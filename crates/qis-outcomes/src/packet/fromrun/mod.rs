@@ -163,11 +163,12 @@ impl Assembly {
     fn finish(mut self, overrides: &Overrides) -> Result<RunDraft, FromRunError> {
         self.apply_overrides(overrides);
         let d = &self.draft;
-        let required: [(&str, &str, bool); 10] = [
+        let required: [(&str, &str, bool); 11] = [
             ("family", "--family", d.family.is_some()),
             ("task", "--task", d.task.is_some()),
             ("data_scale", "--data-scale", d.data_scale.is_some()),
             ("benchmark", "--benchmark", d.benchmark.is_some()),
+            ("metric", "--metric", d.metric.is_some()),
             ("baseline", "--baseline", d.baseline.is_some()),
             ("outcome", "--outcome", d.outcome.is_some()),
             ("method", "--method", d.method.is_some()),
@@ -234,6 +235,12 @@ impl Assembly {
         take!(task, "--task");
         take!(data_scale, "--data-scale");
         take!(benchmark, "--benchmark");
+        take!(metric, "--metric");
+        take!(shots, "--shots");
+        if let Some(filter) = &o.lm_eval_filter {
+            d.filter = Some(filter.clone());
+            mark("filter", "--lm-eval-filter");
+        }
         take!(score_scale, "--score-scale");
         take!(higher_is_better, "--lower-is-better");
         take!(baseline, "--baseline");

@@ -36,6 +36,8 @@ pub struct Overrides {
     pub metric: Option<String>,
     /// `--lm-eval-filter`: the lm-eval filter when a task reports several (`strict-match`).
     pub lm_eval_filter: Option<String>,
+    /// `--shots`: few-shot examples per prompt, where the results do not say.
+    pub shots: Option<u64>,
     /// `--score-source`
     pub score_source: ScoreSource,
     /// `--score-scale`

@@ -117,6 +117,9 @@ impl RunDraft {
         push("tags", (!d.tags.is_empty()).then(|| d.tags.join(", ")));
         push("data_scale", d.data_scale.map(|s| s.label().to_string()));
         push("benchmark", d.benchmark.clone());
+        push("metric", d.metric.clone());
+        push("filter", d.filter.clone());
+        push("shots", d.shots.map(|n| n.to_string()));
         push("score_scale", d.score_scale.map(|s| s.label().to_string()));
         push(
             "higher_is_better",

@@ -161,6 +161,7 @@ fn set_common(a: &mut Assembly, outcome: &Chosen) {
             );
         }
     }
+    set_measure(a, outcome);
     if let Some(higher) = outcome.higher_is_better {
         a.draft.higher_is_better = Some(higher);
         a.note_from(
@@ -170,6 +171,34 @@ fn set_common(a: &mut Assembly, outcome: &Chosen) {
                 &format!("higher_is_better.{}.{}", outcome.task, outcome.score.metric),
             ),
         );
+    }
+}
+
+/// Metric, filter and shots of the outcome's lm-eval result (the baseline was paired only
+/// with a result measured the same way).
+fn set_measure(a: &mut Assembly, outcome: &Chosen) {
+    let key = format!(
+        "results.{}.{},{}",
+        outcome.task, outcome.score.metric, outcome.score.filter
+    );
+    a.draft.metric = Some(outcome.score.metric.clone());
+    a.note_from("metric", &Provenance::file(&outcome.file, &key));
+    a.draft.filter = Some(outcome.score.filter.clone());
+    a.note_from("filter", &Provenance::file(&outcome.file, &key));
+    match outcome.shots {
+        Some(shots) => {
+            a.draft.shots = Some(shots);
+            a.note_from(
+                "shots",
+                &Provenance::file(&outcome.file, &format!("n-shot.{}", outcome.task)),
+            );
+        }
+        None => {
+            a.why_missing.insert(
+                "shots",
+                format!("{} has no n-shot for {}", outcome.file, outcome.task),
+            );
+        }
     }
 }
 
@@ -267,6 +296,11 @@ fn trainer_scores(found: &Findings, overrides: &Overrides, a: &mut Assembly) {
     };
     a.draft.baseline = Some(start.value);
     a.note_from("baseline", &start.from);
+    a.draft.metric = Some(metric.to_string());
+    a.note_from(
+        "metric",
+        &Provenance::derived(format!("the Trainer's eval_{metric} ({})", start.from)),
+    );
     a.draft.outcome = Some(end.value);
     a.note_from("outcome", &end.from);
     set_scale(a, start.value, end.value);
