@@ -6,6 +6,7 @@ use qis_outcomes::*;
 use qis_outcomes::{Evidence, recommend};
 use qis_outcomes::{packet_template as template, parse_packet_file};
 use qis_outcomes::{render_json as to_json, render_table as table};
+use std::sync::Arc;
 
 struct Run {
     id: u8,
@@ -158,13 +159,13 @@ fn weights_follow_evidence_quality() {
     let mut base = evidence(&run(1, "lora", 0.05, &[]));
     let w = base.weight();
     assert!((w - 10.0).abs() < 1e-9, "{w}"); // 1 × 1 × 1 × √100 × 1
-    base.body.held_out = false;
+    Arc::make_mut(&mut base.body).held_out = false;
     assert!((base.weight() - 5.0).abs() < 1e-9);
-    base.body.held_out = true;
-    base.body.eval_samples = 400;
+    Arc::make_mut(&mut base.body).held_out = true;
+    Arc::make_mut(&mut base.body).eval_samples = 400;
     assert!((base.weight() - 20.0).abs() < 1e-9);
     base.similarity = 0.5;
-    base.body.confidence = 0.5;
+    Arc::make_mut(&mut base.body).confidence = 0.5;
     base.trust = 2.0;
     assert!((base.weight() - 10.0).abs() < 1e-9);
     base.trust = f64::NAN;
@@ -198,15 +199,15 @@ fn expected_gain_and_range_are_weighted() {
 #[test]
 fn percent_and_lower_is_better_scores_compare_on_one_scale() {
     let mut percent = evidence(&run(1, "lora", 0.0, &[]));
-    percent.body.score_scale = ScoreScale::Percent;
-    percent.body.baseline = 50.0;
-    percent.body.outcome = 55.0;
+    Arc::make_mut(&mut percent.body).score_scale = ScoreScale::Percent;
+    Arc::make_mut(&mut percent.body).baseline = 50.0;
+    Arc::make_mut(&mut percent.body).outcome = 55.0;
     assert!((percent.gain() - 0.05).abs() < 1e-9);
     let mut loss = evidence(&run(2, "qlora", 0.0, &[]));
-    loss.body.score_scale = ScoreScale::Unbounded;
-    loss.body.higher_is_better = false;
-    loss.body.baseline = 2.0;
-    loss.body.outcome = 1.8;
+    Arc::make_mut(&mut loss.body).score_scale = ScoreScale::Unbounded;
+    Arc::make_mut(&mut loss.body).higher_is_better = false;
+    Arc::make_mut(&mut loss.body).baseline = 2.0;
+    Arc::make_mut(&mut loss.body).outcome = 1.8;
     assert!((loss.gain() - 0.1).abs() < 1e-6); // 10% lower loss
     let rec = recommend(&[percent, loss]).unwrap();
     assert_eq!(rec.method.to_string(), "qlora");

@@ -241,21 +241,22 @@ impl Ranked {
 pub fn rank(query: &Query, found: impl IntoIterator<Item = OutcomePacket>) -> Vec<Ranked> {
     let unique: BTreeMap<RecordId, OutcomePacket> =
         found.into_iter().map(|p| (p.id(), p)).collect();
-    let mut ranked: Vec<Ranked> = unique
-        .into_values()
-        .filter_map(|packet| {
+    // Ids are hashes of the whole record: computed once here, not in every comparison.
+    let mut ranked: Vec<(RecordId, Ranked)> = unique
+        .into_iter()
+        .filter_map(|(id, packet)| {
             query
                 .similarity(&packet.body)
-                .map(|similarity| Ranked { packet, similarity })
+                .map(|similarity| (id, Ranked { packet, similarity }))
         })
         .collect();
-    ranked.sort_by(|a, b| {
+    ranked.sort_by(|(a_id, a), (b_id, b)| {
         b.similarity
             .score
             .total_cmp(&a.similarity.score)
-            .then_with(|| a.id().cmp(&b.id()))
+            .then_with(|| a_id.cmp(b_id))
     });
-    ranked
+    ranked.into_iter().map(|(_, ranked)| ranked).collect()
 }
 
 #[cfg(test)]

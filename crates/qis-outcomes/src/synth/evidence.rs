@@ -3,6 +3,7 @@
 use crate::packet::keys::Ranked;
 use crate::packet::{OutcomeBody, OutcomePacket};
 use qis_core::{PublicKey, RecordId};
+use std::sync::Arc;
 
 /// Where per-packet trust comes from. Feedback (reproduction reports, credit) will implement
 /// this; until then [`NoFeedback`] trusts every packet equally.
@@ -26,8 +27,9 @@ impl Trust for NoFeedback {
 pub struct Evidence {
     /// The packet id.
     pub id: RecordId,
-    /// What the packet states.
-    pub body: OutcomeBody,
+    /// What the packet states (shared: a simulation hands the same packet to thousands of
+    /// queries without copying it).
+    pub body: Arc<OutcomeBody>,
     /// Similarity of its context to the query, in `[0, 1]`.
     pub similarity: f64,
     /// Trust multiplier from feedback (1.0 = neutral).
@@ -40,6 +42,11 @@ pub(crate) const NOT_HELD_OUT_FACTOR: f64 = 0.5;
 impl Evidence {
     /// Evidence with neutral trust.
     pub fn new(id: RecordId, body: OutcomeBody, similarity: f64) -> Evidence {
+        Evidence::shared(id, Arc::new(body), similarity)
+    }
+
+    /// Evidence with neutral trust, from a body shared with other evidence lists.
+    pub fn shared(id: RecordId, body: Arc<OutcomeBody>, similarity: f64) -> Evidence {
         Evidence {
             id,
             body,
@@ -53,7 +60,7 @@ impl Evidence {
         let packet: &OutcomePacket = &ranked.packet;
         Evidence {
             id: packet.id(),
-            body: packet.body.clone(),
+            body: Arc::new(packet.body.clone()),
             similarity: ranked.similarity.score,
             trust: trust.trust(&packet.id(), &packet.publisher()),
         }
