@@ -4,6 +4,7 @@
 
 mod client;
 mod common;
+mod elections;
 mod node;
 mod outcomes;
 mod packet;
@@ -51,6 +52,9 @@ pub enum Command {
     Recommend(outcomes::RecommendArgs),
     /// Simulate a network of many nodes in one process (real protocol cores, virtual time).
     Sim(sim::SimArgs),
+    /// Simulate publishers who query, fine-tune and deposit over rounds, some of them liars,
+    /// and measure the regret of qis's advice against no network and the write-up's router.
+    Elections(elections::ElectionsArgs),
 }
 
 /// Sets up tracing on stderr.
@@ -84,6 +88,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Publish(args) => outcomes::publish(args),
         Command::Query(args) => outcomes::query(args),
         Command::Recommend(args) => outcomes::recommend_cmd(args),
+        Command::Elections(mut args) => {
+            args.no_progress |= cli.quiet;
+            elections::run_elections(args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Sim(mut args) => {
             args.no_progress |= cli.quiet;
             sim::run(args)?;

@@ -16,6 +16,7 @@ pub use packet::check::{
 };
 pub use packet::draft::Draft;
 pub use packet::family::fold_family;
+pub use packet::fromrun::confidence::{binomial_stderr, from_stderr as confidence_from_stderr};
 pub use packet::fromrun::{
     FromRunError, Overrides, Provenance, RunDraft, RunProblem, ScoreSource, from_run,
 };

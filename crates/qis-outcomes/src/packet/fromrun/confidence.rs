@@ -29,7 +29,7 @@ pub(crate) fn erf(x: f64) -> f64 {
 
 /// The confidence for `delta` given the two standard errors; `None` when they give no
 /// information (zero, negative or non-finite).
-pub(crate) fn from_stderr(delta: f64, se_baseline: f64, se_outcome: f64) -> Option<f64> {
+pub fn from_stderr(delta: f64, se_baseline: f64, se_outcome: f64) -> Option<f64> {
     let se = (se_baseline * se_baseline + se_outcome * se_outcome).sqrt();
     if !(se.is_finite() && se > 0.0 && delta.is_finite()) {
         return None;
@@ -39,7 +39,7 @@ pub(crate) fn from_stderr(delta: f64, se_baseline: f64, se_outcome: f64) -> Opti
 }
 
 /// The binomial standard error of a proportion `p` measured on `n` items.
-pub(crate) fn binomial_stderr(p: f64, n: u64) -> Option<f64> {
+pub fn binomial_stderr(p: f64, n: u64) -> Option<f64> {
     ((0.0..=1.0).contains(&p) && n > 0).then(|| (p * (1.0 - p) / n as f64).sqrt())
 }
 

@@ -1,0 +1,98 @@
+//! Retrieval modelled as key → values: one real [`RecordStore`] stands for the holders of every
+//! key (the discrete-event network is not needed to ask what a key holds). Packets go under
+//! their real semantic keys with the store's real limits (4,096 values per key, 8 per publisher
+//! per key), so what a query finds is what a node would serve.
+
+use qis_core::{RecordId, RecordStore, StoreLimits, Time};
+use qis_outcomes::{OutcomeBody, OutcomePacket, Query, SemanticKey};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+/// What the network holds.
+pub struct Network {
+    store: RecordStore,
+    /// Decoded bodies by packet id: a query reads them without decoding again.
+    bodies: HashMap<RecordId, Arc<OutcomeBody>>,
+    /// Packets published by liars (for the report only: no strategy reads this).
+    lies: HashSet<RecordId>,
+    /// Values refused by the store (a full key, a publisher over its quota).
+    refused: u64,
+}
+
+impl Default for Network {
+    fn default() -> Network {
+        Network::new()
+    }
+}
+
+impl Network {
+    /// An empty network with the store's default per-key limits and room for every packet.
+    pub fn new() -> Network {
+        let mut limits = StoreLimits::with_capacity(usize::MAX / 4);
+        limits.max_per_publisher = usize::MAX / 4;
+        limits.max_per_prefix = usize::MAX / 4;
+        Network {
+            store: RecordStore::new(limits),
+            bodies: HashMap::new(),
+            lies: HashSet::new(),
+            refused: 0,
+        }
+    }
+
+    /// Stores `packet` under each of its keys, charged to `prefix`. Rounds are not time:
+    /// publishers republish, so nothing expires during a run.
+    pub fn publish(&mut self, packet: &OutcomePacket, prefix: u128, liar: bool) {
+        let id = packet.id();
+        let mut stored = false;
+        for key in packet.keys() {
+            match self
+                .store
+                .put(key.id, packet.record.clone(), Time::ZERO, Some(prefix))
+            {
+                Ok(_) => stored = true,
+                Err(_) => self.refused += 1,
+            }
+        }
+        if stored {
+            self.bodies.insert(id, Arc::new(packet.body.clone()));
+            if liar {
+                self.lies.insert(id);
+            }
+        }
+    }
+
+    /// The distinct packets held under `keys`, in id order.
+    pub fn found(&self, keys: &[SemanticKey]) -> Vec<(RecordId, Arc<OutcomeBody>)> {
+        let mut ids = BTreeSet::new();
+        for key in keys {
+            ids.extend(
+                self.store
+                    .page_from(&key.id, RecordId([0; 32]))
+                    .map(|(id, _)| *id),
+            );
+        }
+        ids.into_iter()
+            .filter_map(|id| self.bodies.get(&id).map(|b| (id, b.clone())))
+            .collect()
+    }
+
+    /// The packets a query finds: every key of the query.
+    pub fn query(&self, query: &Query) -> Vec<(RecordId, Arc<OutcomeBody>)> {
+        self.found(&query.keys())
+    }
+
+    /// Whether a liar published `id`.
+    pub fn is_lie(&self, id: &RecordId) -> bool {
+        self.lies.contains(id)
+    }
+
+    /// Distinct packets held.
+    pub fn packets(&self) -> usize {
+        self.bodies.len()
+    }
+
+    /// Values the store refused.
+    pub fn refused(&self) -> u64 {
+        self.refused
+    }
+}

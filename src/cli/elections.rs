@@ -1,0 +1,91 @@
+//! `qis elections`: the elections simulator (crate `qis-elections`).
+
+use super::CliError;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use qis_elections::{Config, Report, report, run};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// Flags of `qis elections`.
+#[derive(Debug, Args)]
+pub struct ElectionsArgs {
+    /// Publishers (several, comma-separated, run one after another).
+    #[arg(long, value_delimiter = ',', default_value = "1000")]
+    pub publishers: Vec<u64>,
+    /// Rounds: each honest publisher queries, runs and deposits once per round.
+    #[arg(long, default_value_t = 8)]
+    pub rounds: u64,
+    /// Share of publishers who lie, in [0, 1] (several, comma-separated: one run each).
+    #[arg(long, value_delimiter = ',', default_value = "0,0.2")]
+    pub liars: Vec<f64>,
+    /// Seed of the world and of every publisher: the same seed gives the same report.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Print the reports as JSON (one array) instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write an SVG of regret by round to this file.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// Runs `qis elections`.
+pub(super) fn run_elections(args: ElectionsArgs) -> Result<(), CliError> {
+    let mut configs = Vec::new();
+    for &publishers in &args.publishers {
+        if publishers == 0 || args.rounds == 0 {
+            return Err(CliError::Input(
+                "--publishers and --rounds must be at least 1".into(),
+            ));
+        }
+        for &liar_share in &args.liars {
+            if !(0.0..=1.0).contains(&liar_share) {
+                return Err(CliError::Input(format!(
+                    "--liars: {liar_share} is outside [0, 1]"
+                )));
+            }
+            configs.push(Config {
+                publishers,
+                rounds: args.rounds,
+                liar_share,
+                seed: args.seed,
+            });
+        }
+    }
+    let bar = progress_bar(!args.no_progress, configs.len() as u64 * args.rounds);
+    let reports: Vec<Report> = configs
+        .iter()
+        .map(|config| run(config, |_| bar.inc(1)))
+        .collect();
+    bar.finish_and_clear();
+    if args.json {
+        let json =
+            serde_json::to_string(&reports).map_err(|e| CliError::Failed(format!("JSON: {e}")))?;
+        println!("{json}");
+    } else {
+        for r in &reports {
+            println!("{}", report::table(r));
+        }
+    }
+    if let Some(path) = &args.svg {
+        std::fs::write(path, report::svg(&reports))
+            .map_err(|e| CliError::Failed(format!("{}: {e}", path.display())))?;
+    }
+    Ok(())
+}
+
+fn progress_bar(enabled: bool, steps: u64) -> ProgressBar {
+    if !enabled || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(steps), ProgressDrawTarget::stderr());
+    let style =
+        ProgressStyle::with_template("[{elapsed_precise}] {wide_bar} {pos}/{len} rounds ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
+}
