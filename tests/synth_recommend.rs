@@ -1,7 +1,7 @@
 //! Synthesis on hand-built evidence sets with known answers: weighted medians (log space for
 //! learning rates), votes, method choice by expected gain, tie rules, weights, determinism.
 
-use qis_core::RecordId;
+use qis_core::{PublicKey, RecordId};
 use qis_outcomes::*;
 use qis_outcomes::{Evidence, recommend};
 use qis_outcomes::{packet_template as template, parse_packet_file};
@@ -34,7 +34,7 @@ fn evidence(r: &Run) -> Evidence {
     draft.confidence = Some(1.0);
     draft.hyperparams = r.params.clone();
     let body = draft.build().unwrap();
-    Evidence::new(RecordId([r.id; 32]), body, 1.0)
+    Evidence::new(RecordId([r.id; 32]), PublicKey([r.id; 32]), body, 1.0)
 }
 
 fn lr(x: f32) -> (HyperKey, HyperValue) {
@@ -92,14 +92,25 @@ fn medians_and_votes_over_equal_evidence() {
 
 #[test]
 fn larger_gains_pull_the_hyperparameters() {
-    // Same weight, but the run with rank 64 improved three times as much as each of the others.
+    // Same weight, but the runs with rank 64 improved more than the others.
     let runs = [
-        run(1, "lora", 0.01, &[rank(8)]),
-        run(2, "lora", 0.01, &[rank(8)]),
+        run(1, "lora", 0.02, &[rank(8)]),
+        run(2, "lora", 0.02, &[rank(8)]),
         run(3, "lora", 0.03, &[rank(64)]),
+        run(4, "lora", 0.035, &[rank(64)]),
     ];
     let rec = recommend(&runs.iter().map(evidence).collect::<Vec<_>>()).unwrap();
     assert_eq!(param(&rec, HyperKey::LoraRank).0, HyperValue::Int(64));
+    // But a gain counts only up to twice the median: one huge claim cannot outvote three
+    // runs that agree.
+    let runs = [
+        run(1, "lora", 0.02, &[rank(8)]),
+        run(2, "lora", 0.02, &[rank(8)]),
+        run(3, "lora", 0.02, &[rank(8)]),
+        run(4, "lora", 0.5, &[rank(128)]),
+    ];
+    let rec = recommend(&runs.iter().map(evidence).collect::<Vec<_>>()).unwrap();
+    assert_eq!(param(&rec, HyperKey::LoraRank).0, HyperValue::Int(8));
     // A run that hurt does not vote for its settings, though it lowers the expected gain.
     let runs = [
         run(1, "lora", 0.02, &[rank(8)]),
@@ -158,12 +169,17 @@ fn ties_follow_the_stated_rules() {
 fn weights_follow_evidence_quality() {
     let mut base = evidence(&run(1, "lora", 0.05, &[]));
     let w = base.weight();
-    assert!((w - 10.0).abs() < 1e-9, "{w}"); // 1 × 1 × 1 × √100 × 1
+    // 1 × 1 × 0.9 (confidence 1, credited up to its bound) × √100 × 1
+    assert!((w - 9.0).abs() < 1e-9, "{w}");
     Arc::make_mut(&mut base.body).held_out = false;
-    assert!((base.weight() - 5.0).abs() < 1e-9);
+    assert!((base.weight() - 4.5).abs() < 1e-9);
     Arc::make_mut(&mut base.body).held_out = true;
     Arc::make_mut(&mut base.body).eval_samples = 400;
-    assert!((base.weight() - 20.0).abs() < 1e-9);
+    assert!((base.weight() - 18.0).abs() < 1e-9);
+    // Samples beyond the bound buy nothing.
+    Arc::make_mut(&mut base.body).eval_samples = 1_000_000;
+    assert!((base.weight() - 0.9 * f64::from(EVAL_SAMPLES_BOUND).sqrt()).abs() < 1e-9);
+    Arc::make_mut(&mut base.body).eval_samples = 400;
     base.similarity = 0.5;
     Arc::make_mut(&mut base.body).confidence = 0.5;
     base.trust = 2.0;
@@ -185,8 +201,9 @@ fn expected_gain_and_range_are_weighted() {
     b.trust = 2.0; // twice the weight
     a.trust = 1.0;
     let rec = recommend(&[a, b, c]).unwrap();
+    // The weighted median: 0.01 holds a quarter of the weight, 0.05 the next half.
     assert!(
-        (rec.expected_gain - 0.0525).abs() < 1e-6,
+        (rec.expected_gain - 0.05).abs() < 1e-6,
         "{}",
         rec.expected_gain
     );
@@ -245,7 +262,8 @@ fn renders_as_table_and_json() {
     let rec = recommend(&runs.iter().map(evidence).collect::<Vec<_>>()).unwrap();
     let text = table(&rec);
     println!("{text}");
-    assert!(text.starts_with("method qlora: expected +6.0 points (80% of evidence: +5.0 to +7.0), agreement 67%, 3 packets"), "{text}");
+    assert!(text.starts_with("method qlora: expected +6.0 points (80% of evidence: +5.0 to +7.0, agreement 67%, 3 packets from 3 publishers)"), "{text}");
+    assert!(text.contains("standing: 100% of the weight"), "{text}");
     assert!(
         text.contains("learning_rate            2e-4     100%         2"),
         "{text}"
@@ -262,6 +280,47 @@ fn renders_as_table_and_json() {
     assert_eq!(json["hyperparameters"][2]["value"], "cosine");
     assert_eq!(json["contributors"][0], "01".repeat(32));
     assert_eq!(json["methods"][1]["method"], "lora");
+    assert_eq!(json["publishers"], 3);
+    assert_eq!(json["only_losses"], false);
+}
+
+#[test]
+fn one_publisher_or_only_losses_say_so() {
+    // Two packets of one publisher: one voice, no spread claimed.
+    let mut a = evidence(&run(1, "lora", 0.05, &[lr(2e-4)]));
+    let mut b = evidence(&run(2, "lora", 0.07, &[lr(2e-4)]));
+    a.publisher = PublicKey([9; 32]);
+    b.publisher = PublicKey([9; 32]);
+    let rec = recommend(&[a.clone(), b.clone()]).unwrap();
+    assert!(rec.single_source());
+    let text = table(&rec);
+    assert!(
+        text.contains("2 packet(s) from 1 publisher: no independent evidence, no spread"),
+        "{text}"
+    );
+    // Together they weigh what one of them weighs alone.
+    let alone = recommend(std::slice::from_ref(&a)).unwrap();
+    assert_eq!(alone.methods[0].weight_share, 1.0);
+    let c = evidence(&run(3, "qlora", 0.06, &[]));
+    let with_other = recommend(&[a, b, c.clone()]).unwrap();
+    let lora = with_other
+        .methods
+        .iter()
+        .find(|m| m.method.to_string() == "lora")
+        .unwrap();
+    assert!(
+        (lora.weight_share - 0.5).abs() < 1e-9,
+        "{}",
+        lora.weight_share
+    );
+    // Evidence that only ever hurt says so.
+    let hurt = [
+        evidence(&run(4, "lora", -0.02, &[])),
+        evidence(&run(5, "qlora", -0.01, &[])),
+    ];
+    let rec = recommend(&hurt).unwrap();
+    assert!(rec.only_losses());
+    assert!(table(&rec).starts_with("every method's evidence shows a loss"));
 }
 
 #[test]

@@ -6,7 +6,7 @@ use super::packet::{RunFlags, draft_from_run};
 use crate::exchange::{fetch_packets, publish_packet};
 use qis_core::Id;
 use qis_outcomes::check_packet_file as check;
-use qis_outcomes::{Evidence, NoFeedback};
+use qis_outcomes::{Evidence, Ledger, NoFeedback, standing};
 use qis_outcomes::{OutcomeBody, OutcomePacket, Query};
 use qis_outcomes::{Ranked, rank};
 use qis_outcomes::{recommend, render_json, render_table};
@@ -67,6 +67,24 @@ pub struct QueryArgs {
 pub struct RecommendArgs {
     #[command(flatten)]
     context: ContextArgs,
+    /// A publisher you trust outright, by the id `query` shows (repeatable): its packets get
+    /// full standing. Everyone else's standing comes from feedback.
+    #[arg(long = "trust", value_name = "PUBLISHER")]
+    pub trust: Vec<String>,
+}
+
+/// The publisher ids of `--trust`, checked.
+fn trusted_ids(args: &RecommendArgs) -> Result<Vec<qis_core::Id>, CliError> {
+    args.trust
+        .iter()
+        .map(|hex| {
+            qis_core::Id::from_hex(hex).ok_or_else(|| {
+                CliError::Input(format!(
+                    "--trust {hex:?}: expected a publisher id of 64 hex characters (as `query` shows it)"
+                ))
+            })
+        })
+        .collect()
 }
 
 /// Runs `qis publish`.
@@ -239,11 +257,26 @@ fn refused_note(refused: usize) -> String {
 
 /// Runs `qis recommend`.
 pub(super) fn recommend_cmd(args: RecommendArgs) -> Result<ExitCode, CliError> {
+    let trusted = trusted_ids(&args)?;
     let (_, ranked, refused) = search(&args.context)?;
-    let evidence: Vec<Evidence> = ranked
+    let mut evidence: Vec<Evidence> = ranked
         .iter()
         .map(|r| Evidence::from_ranked(r, &NoFeedback))
         .collect();
+    // Standing from feedback in what was found, rooted in the publishers the user trusts.
+    let ledger = Ledger {
+        outcomes: Vec::new(),
+        trusted: evidence
+            .iter()
+            .map(|e| e.publisher)
+            .filter(|key| trusted.contains(&key.id()))
+            .collect(),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let standing = standing::standings(&evidence, &ledger, now);
+    standing::apply(&mut evidence, &standing);
     let Some(rec) = recommend::recommend(&evidence) else {
         if args.context.client.json {
             println!(

@@ -3,16 +3,29 @@
 //! their real semantic keys with the store's real limits (4,096 values per key, 8 per publisher
 //! per key), so what a query finds is what a node would serve.
 
-use qis_core::{RecordId, RecordStore, StoreLimits, Time};
+use qis_core::{PublicKey, RecordId, RecordStore, StoreLimits, Time};
 use qis_outcomes::{OutcomeBody, OutcomePacket, Query, SemanticKey};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+
+/// A packet as a query finds it: decoded once, shared by every query.
+#[derive(Clone, Debug)]
+pub struct Found {
+    /// The packet id.
+    pub id: RecordId,
+    /// Its publisher.
+    pub publisher: PublicKey,
+    /// Its creation time.
+    pub created: u64,
+    /// Its body.
+    pub body: Arc<OutcomeBody>,
+}
 
 /// What the network holds.
 pub struct Network {
     store: RecordStore,
-    /// Decoded bodies by packet id: a query reads them without decoding again.
-    bodies: HashMap<RecordId, Arc<OutcomeBody>>,
+    /// Decoded packets by id: a query reads them without decoding again.
+    bodies: HashMap<RecordId, Found>,
     /// Packets published by liars (for the report only: no strategy reads this).
     lies: HashSet<RecordId>,
     /// Values refused by the store (a full key, a publisher over its quota).
@@ -54,7 +67,15 @@ impl Network {
             }
         }
         if stored {
-            self.bodies.insert(id, Arc::new(packet.body.clone()));
+            self.bodies.insert(
+                id,
+                Found {
+                    id,
+                    publisher: packet.publisher(),
+                    created: packet.created(),
+                    body: Arc::new(packet.body.clone()),
+                },
+            );
             if liar {
                 self.lies.insert(id);
             }
@@ -62,8 +83,8 @@ impl Network {
     }
 
     /// The distinct packets held under `keys`, in id order.
-    pub fn found(&self, keys: &[SemanticKey]) -> Vec<(RecordId, Arc<OutcomeBody>)> {
-        let mut ids = BTreeSet::new();
+    pub fn found(&self, keys: &[SemanticKey]) -> Vec<Found> {
+        let mut ids: Vec<RecordId> = Vec::new();
         for key in keys {
             ids.extend(
                 self.store
@@ -71,13 +92,15 @@ impl Network {
                     .map(|(id, _)| *id),
             );
         }
+        ids.sort_unstable();
+        ids.dedup();
         ids.into_iter()
-            .filter_map(|id| self.bodies.get(&id).map(|b| (id, b.clone())))
+            .filter_map(|id| self.bodies.get(&id).cloned())
             .collect()
     }
 
     /// The packets a query finds: every key of the query.
-    pub fn query(&self, query: &Query) -> Vec<(RecordId, Arc<OutcomeBody>)> {
+    pub fn query(&self, query: &Query) -> Vec<Found> {
         self.found(&query.keys())
     }
 

@@ -134,10 +134,15 @@ impl Publisher {
                 .collect(),
         };
         let body = draft.build().ok()?;
-        // Creation times a round apart, from a fixed epoch: the same seed signs the same bytes.
-        let created = 1_800_000_000 + round * 3600;
+        let created = created_at(round);
         OutcomePacket::sign(body, &self.key, created).ok()
     }
+}
+
+/// The creation time of round `round`'s packets: rounds an hour apart from a fixed epoch, so
+/// the same seed signs the same bytes.
+pub fn created_at(round: u64) -> u64 {
+    1_800_000_000 + round * 3600
 }
 
 /// A recipe that looks plausible and works badly.

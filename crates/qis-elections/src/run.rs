@@ -3,8 +3,9 @@
 use crate::network::Network;
 use crate::publisher::{Publisher, Role};
 use crate::random::{Purpose, stream};
-use crate::strategy::{Strategy, advise};
+use crate::strategy::{Advice, Strategy, advise};
 use crate::world::World;
+use qis_outcomes::{Ledger, OwnOutcome};
 use serde::Serialize;
 
 /// What to simulate.
@@ -67,6 +68,38 @@ struct Sums {
     evidence: f64,
 }
 
+/// Every honest publisher's advice, computed on every core (queries only read the network;
+/// the order of the result is the publishers' order, so the report does not depend on the
+/// number of threads).
+fn advise_all(
+    strategy: Strategy,
+    network: &Network,
+    honest: &[&Publisher],
+    ledgers: &[Ledger],
+    now: u64,
+) -> Vec<Advice> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = honest.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = honest
+            .chunks(chunk)
+            .zip(ledgers.chunks(chunk))
+            .map(|(part, ledgers)| {
+                scope.spawn(move || {
+                    part.iter()
+                        .zip(ledgers)
+                        .map(|(p, ledger)| advise(strategy, network, &p.context, ledger, now))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|part| part.join().expect("advice threads do not panic"))
+            .collect()
+    })
+}
+
 /// Runs `config`; `progress` is called after each round with its number.
 pub fn run(config: &Config, mut progress: impl FnMut(u64)) -> Report {
     let world = World::new(config.seed);
@@ -79,16 +112,19 @@ pub fn run(config: &Config, mut progress: impl FnMut(u64)) -> Report {
         .collect();
     let honest_rare = honest.iter().filter(|p| p.context.is_rare()).count();
     let mut networks: Vec<Network> = Strategy::ALL.iter().map(|_| Network::new()).collect();
+    // Each honest publisher's own results, per strategy (only qis reads them).
+    let mut ledgers: Vec<Vec<Ledger>> = Strategy::ALL
+        .iter()
+        .map(|_| vec![Ledger::default(); honest.len()])
+        .collect();
     let mut rounds = Vec::new();
     for round in 1..=config.rounds {
         let mut sums: Vec<Sums> = Strategy::ALL.iter().map(|_| Sums::default()).collect();
         for (s, strategy) in Strategy::ALL.iter().enumerate() {
             let network = &mut networks[s];
             // Everyone asks before anyone deposits: a round is one synchronous step.
-            let advice: Vec<_> = honest
-                .iter()
-                .map(|p| advise(*strategy, network, &p.context))
-                .collect();
+            let now = crate::publisher::created_at(round);
+            let advice = advise_all(*strategy, network, &honest, &ledgers[s], now);
             let sum = &mut sums[s];
             for (p, a) in honest.iter().zip(&advice) {
                 let regret = world.best_gain(&p.context) - world.true_gain(&p.context, &a.recipe);
@@ -107,12 +143,18 @@ pub fn run(config: &Config, mut progress: impl FnMut(u64)) -> Report {
             if *strategy == Strategy::NoNetwork {
                 continue;
             }
-            for (p, a) in honest.iter().zip(&advice) {
+            for ((p, a), ledger) in honest.iter().zip(&advice).zip(&mut ledgers[s]) {
                 let mut rng = stream(config.seed, Purpose::Explore, p.index, round);
                 let ran = a.recipe.explore(&mut rng);
-                if let Some(packet) = p.honest_packet(&world, config.seed, round, &ran, &a.built_on)
-                {
+                let built_on = a.built_on_ids();
+                if let Some(packet) = p.honest_packet(&world, config.seed, round, &ran, &built_on) {
                     network.publish(&packet, p.prefix, false);
+                    ledger.outcomes.push(OwnOutcome {
+                        built_on: a.built_on.clone(),
+                        realised: packet.body.normalized_gain(),
+                        eval_samples: packet.body.eval_samples,
+                        created: packet.created(),
+                    });
                 }
             }
             for p in publishers.iter().filter(|p| p.role == Role::Liar) {

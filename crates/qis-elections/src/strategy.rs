@@ -1,12 +1,15 @@
 //! The compared strategies: how a publisher picks its next recipe.
 
-use crate::network::Network;
+use crate::network::{Found, Network};
 use crate::recipe::Recipe;
 use crate::world::{Context, FAMILIES, TASKS};
-use qis_core::RecordId;
-use qis_outcomes::{Evidence, KeyLevel, OutcomeBody, Query, recommend};
+use qis_core::{PublicKey, RecordId};
+use qis_outcomes::{Evidence, KeyLevel, Ledger, Query, recommend, standing};
 use serde::Serialize;
-use std::sync::Arc;
+
+/// Contributors of a recommendation the client's ledger checks against its outcome (the
+/// heaviest ones: a saved recommendation lists them all).
+pub const LEDGER_CONTRIBUTORS: usize = 16;
 
 /// A way of choosing a recipe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -40,8 +43,11 @@ impl Strategy {
 pub struct Advice {
     /// The recipe to run.
     pub recipe: Recipe,
-    /// The packets it rests on (what the next packet records as `built_on`).
-    pub built_on: Vec<RecordId>,
+    /// The packets it rests on, heaviest first, with their publishers, claimed gains and
+    /// evaluation sizes: the first [`MAX_BUILT_ON`](qis_outcomes::limits::MAX_BUILT_ON) are what
+    /// the next packet records as `built_on`, up to [`LEDGER_CONTRIBUTORS`] what the client's
+    /// ledger keeps.
+    pub built_on: Vec<(RecordId, PublicKey, f64, u32)>,
     /// The share of the evidence weight that liars' packets held, when evidence was weighed.
     pub liar_weight: Option<f64>,
     /// Packets weighed.
@@ -57,6 +63,15 @@ impl Advice {
             evidence: 0,
         }
     }
+
+    /// The ids of the packets a new packet records as built on.
+    pub fn built_on_ids(&self) -> Vec<RecordId> {
+        self.built_on
+            .iter()
+            .take(qis_outcomes::limits::MAX_BUILT_ON)
+            .map(|(id, ..)| *id)
+            .collect()
+    }
 }
 
 /// The query a publisher in `c` asks.
@@ -64,13 +79,29 @@ pub fn query_for(c: &Context) -> Query {
     Query::new(Some(FAMILIES[c.family]), TASKS[c.task], &c.tags())
 }
 
-/// The advice of `strategy` in context `c`, from what `network` holds.
-pub fn advise(strategy: Strategy, network: &Network, c: &Context) -> Advice {
+/// The advice of `strategy` in context `c`, from what `network` holds and (for qis) the
+/// client's own `ledger`, at time `now`.
+pub fn advise(
+    strategy: Strategy,
+    network: &Network,
+    c: &Context,
+    ledger: &Ledger,
+    now: u64,
+) -> Advice {
     match strategy {
         Strategy::NoNetwork => Advice::default_recipe(),
         Strategy::Writeup => writeup(network, c),
-        Strategy::Qis => qis(network, c),
+        Strategy::Qis => qis(network, c, ledger, now),
     }
+}
+
+fn claim(found: &Found) -> (RecordId, PublicKey, f64, u32) {
+    (
+        found.id,
+        found.publisher,
+        found.body.normalized_gain(),
+        found.body.eval_samples,
+    )
 }
 
 fn writeup(network: &Network, c: &Context) -> Advice {
@@ -84,24 +115,21 @@ fn writeup(network: &Network, c: &Context) -> Advice {
     // Largest claimed gain; ties by packet id (the found list is in id order).
     let best = found
         .iter()
-        .filter(|(_, body)| {
+        .filter(|f| {
             query
-                .similarity(body)
+                .similarity(&f.body)
                 .is_some_and(|s| s.level == KeyLevel::Exact)
         })
-        .fold(
-            None,
-            |best: Option<&(RecordId, Arc<OutcomeBody>)>, candidate| match best {
-                Some(b) if b.1.gain() >= candidate.1.gain() => Some(b),
-                _ => Some(candidate),
-            },
-        );
+        .fold(None, |best: Option<&Found>, candidate| match best {
+            Some(b) if b.body.gain() >= candidate.body.gain() => Some(b),
+            _ => Some(candidate),
+        });
     match best {
-        Some((id, body)) => Advice {
-            recipe: Recipe::from_stated(&body.method, |key| {
-                body.hyperparam(key).and_then(|v| v.as_f64())
+        Some(best) => Advice {
+            recipe: Recipe::from_stated(&best.body.method, |key| {
+                best.body.hyperparam(key).and_then(|v| v.as_f64())
             }),
-            built_on: vec![*id],
+            built_on: vec![claim(best)],
             liar_weight: None,
             evidence: found.len(),
         },
@@ -109,16 +137,24 @@ fn writeup(network: &Network, c: &Context) -> Advice {
     }
 }
 
-fn qis(network: &Network, c: &Context) -> Advice {
+fn qis(network: &Network, c: &Context, ledger: &Ledger, now: u64) -> Advice {
     let query = query_for(c);
-    let evidence: Vec<Evidence> = network
-        .query(&query)
-        .into_iter()
-        .filter_map(|(id, body)| {
-            let similarity = query.similarity(&body)?.score;
-            Some(Evidence::shared(id, body, similarity))
+    let found = network.query(&query);
+    let mut evidence: Vec<Evidence> = found
+        .iter()
+        .filter_map(|f| {
+            let similarity = query.similarity(&f.body)?.score;
+            Some(Evidence::shared(
+                f.id,
+                f.publisher,
+                f.created,
+                f.body.clone(),
+                similarity,
+            ))
         })
         .collect();
+    let standing = standing::standings(&evidence, ledger, now);
+    standing::apply(&mut evidence, &standing);
     let Some(rec) = recommend(&evidence) else {
         return Advice::default_recipe();
     };
@@ -130,9 +166,16 @@ fn qis(network: &Network, c: &Context) -> Advice {
             lies += w;
         }
     }
+    let by_id: std::collections::HashMap<RecordId, &Found> =
+        found.iter().map(|f| (f.id, f)).collect();
     Advice {
         recipe: Recipe::from_recommendation(&rec),
-        built_on: rec.contributors.iter().take(4).copied().collect(),
+        built_on: rec
+            .contributors
+            .iter()
+            .take(LEDGER_CONTRIBUTORS)
+            .filter_map(|id| by_id.get(id).map(|f| claim(f)))
+            .collect(),
         liar_weight: (total > 0.0).then(|| lies / total),
         evidence: evidence.len(),
     }

@@ -31,4 +31,8 @@ pub use packet::{
     OutcomeBody, OutcomePacket, OutcomePolicy, PacketError, Query, ScoreScale, SemanticKey, Tuning,
 };
 pub use synth::render::{table as render_table, to_json as render_json};
-pub use synth::{Evidence, NoFeedback, Recommendation, RecommendedParam, Trust, recommend};
+pub use synth::standing::{self as standing, Ledger, OwnOutcome};
+pub use synth::{
+    CONFIDENCE_BOUND, EVAL_SAMPLES_BOUND, Evidence, NoFeedback, Recommendation, RecommendedParam,
+    Trust, recommend,
+};

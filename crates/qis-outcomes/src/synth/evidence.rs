@@ -27,6 +27,10 @@ impl Trust for NoFeedback {
 pub struct Evidence {
     /// The packet id.
     pub id: RecordId,
+    /// Who published it.
+    pub publisher: PublicKey,
+    /// When it was published (Unix seconds).
+    pub created: u64,
     /// What the packet states (shared: a simulation hands the same packet to thousands of
     /// queries without copying it).
     pub body: Arc<OutcomeBody>,
@@ -34,24 +38,46 @@ pub struct Evidence {
     pub similarity: f64,
     /// Trust multiplier from feedback (1.0 = neutral).
     pub trust: f64,
+    /// The publisher's standing in `[0, 1]` ([`standing`](super::standing)): how far its
+    /// stated gains are believed. 1.0 (face value) unless a standing model set it.
+    pub standing: f64,
 }
+
+/// Largest evaluation size the weight credits: a claim of more samples (which nobody can check
+/// before feedback exists) buys nothing more than a 1,000-sample evaluation, whose standard
+/// error already sits near lm-eval's typical ±0.016.
+pub const EVAL_SAMPLES_BOUND: u32 = 1000;
+
+/// Largest stated confidence the weight credits (honest evaluations with a clear gain reach it
+/// routinely; a claim of more buys nothing).
+pub const CONFIDENCE_BOUND: f64 = 0.9;
 
 /// Weight factor of an evaluation that was not held out.
 pub(crate) const NOT_HELD_OUT_FACTOR: f64 = 0.5;
 
 impl Evidence {
     /// Evidence with neutral trust.
-    pub fn new(id: RecordId, body: OutcomeBody, similarity: f64) -> Evidence {
-        Evidence::shared(id, Arc::new(body), similarity)
+    pub fn new(id: RecordId, publisher: PublicKey, body: OutcomeBody, similarity: f64) -> Evidence {
+        Evidence::shared(id, publisher, 0, Arc::new(body), similarity)
     }
 
-    /// Evidence with neutral trust, from a body shared with other evidence lists.
-    pub fn shared(id: RecordId, body: Arc<OutcomeBody>, similarity: f64) -> Evidence {
+    /// Evidence with neutral trust, from a body shared with other evidence lists, published
+    /// at `created`.
+    pub fn shared(
+        id: RecordId,
+        publisher: PublicKey,
+        created: u64,
+        body: Arc<OutcomeBody>,
+        similarity: f64,
+    ) -> Evidence {
         Evidence {
             id,
+            publisher,
+            created,
             body,
             similarity,
             trust: 1.0,
+            standing: 1.0,
         }
     }
 
@@ -60,9 +86,12 @@ impl Evidence {
         let packet: &OutcomePacket = &ranked.packet;
         Evidence {
             id: packet.id(),
+            publisher: packet.publisher(),
+            created: packet.created(),
             body: Arc::new(packet.body.clone()),
             similarity: ranked.similarity.score,
             trust: trust.trust(&packet.id(), &packet.publisher()),
+            standing: 1.0,
         }
     }
 
@@ -77,8 +106,8 @@ impl Evidence {
         };
         clean(self.trust)
             * clean(self.similarity.min(1.0))
-            * clean(f64::from(self.body.confidence).min(1.0))
-            * f64::from(self.body.eval_samples).sqrt()
+            * clean(f64::from(self.body.confidence).min(CONFIDENCE_BOUND))
+            * f64::from(self.body.eval_samples.min(EVAL_SAMPLES_BOUND)).sqrt()
             * held
     }
 

@@ -45,7 +45,9 @@
 pub(crate) mod evidence;
 pub mod recommend;
 pub(crate) mod render;
+pub mod standing;
 pub(crate) mod stats;
 
-pub use evidence::{Evidence, NoFeedback, Trust};
+pub use evidence::{CONFIDENCE_BOUND, EVAL_SAMPLES_BOUND, Evidence, NoFeedback, Trust};
+
 pub use recommend::{Recommendation, RecommendedParam, recommend};

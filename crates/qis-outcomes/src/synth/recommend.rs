@@ -1,14 +1,17 @@
 //! Building a [`Recommendation`] from evidence (rules in the `synth` module's documentation).
 
 use super::evidence::Evidence;
-use super::stats::{Midpoint, weighted_mean, weighted_median, weighted_quantile, weighted_vote};
+use super::stats::{Midpoint, weighted_median, weighted_quantile, weighted_vote};
 use crate::packet::hyper::HyperKind;
 use crate::packet::{HyperKey, HyperValue, Method};
-use qis_core::RecordId;
+use qis_core::{PublicKey, RecordId};
 use std::collections::BTreeMap;
 
 /// Relative distance from the median within which a number counts as agreeing with it.
 pub const NUMERIC_AGREEMENT: f64 = 0.25;
+
+/// A gain counts in the hyperparameter weights up to this multiple of its method's median gain.
+pub const GAIN_CAP_FACTOR: f64 = 2.0;
 
 /// Lower and upper quantiles of the reported gain range.
 pub const GAIN_RANGE: (f64, f64) = (0.1, 0.9);
@@ -31,12 +34,14 @@ pub struct RecommendedParam {
 pub struct MethodSummary {
     /// The method.
     pub method: Method,
-    /// Weighted mean normalised gain.
+    /// Weighted median normalised gain.
     pub expected_gain: f64,
     /// Packets with positive weight.
     pub packets: usize,
     /// Share of all evidence weight.
     pub weight_share: f64,
+    /// Share of all evidence weight held by publishers with standing (weight × standing).
+    pub established_share: f64,
 }
 
 /// What the evidence recommends.
@@ -44,7 +49,7 @@ pub struct MethodSummary {
 pub struct Recommendation {
     /// The method with the highest expected gain.
     pub method: Method,
-    /// Its weighted mean gain, in unit-interval points (0.05 = +5 points of accuracy).
+    /// Its weighted median gain, in unit-interval points (0.05 = +5 points of accuracy).
     pub expected_gain: f64,
     /// Weighted 10th and 90th percentile of its gains.
     pub gain_range: (f64, f64),
@@ -58,6 +63,24 @@ pub struct Recommendation {
     pub methods: Vec<MethodSummary>,
     /// Packets that contributed to the chosen method, heaviest first (ties by id).
     pub contributors: Vec<RecordId>,
+    /// Distinct publishers behind the evidence.
+    pub publishers: usize,
+    /// Share of the evidence weight from publishers with standing (0 when nobody has any:
+    /// the method was then chosen by what most runs used, not by claimed gains).
+    pub established_share: f64,
+}
+
+impl Recommendation {
+    /// Whether the evidence is a single publisher's: no independent check, no spread.
+    pub fn single_source(&self) -> bool {
+        self.publishers <= 1
+    }
+
+    /// Whether every method's evidence shows a loss: there is no recipe to recommend, only
+    /// the least harmful one.
+    pub fn only_losses(&self) -> bool {
+        self.methods.iter().all(|m| m.expected_gain <= 0.0)
+    }
 }
 
 /// Synthesises a recommendation; `None` when no evidence has positive weight.
@@ -69,6 +92,15 @@ pub fn recommend(evidence: &[Evidence]) -> Option<Recommendation> {
         .collect();
     weighted.sort_by_key(|(e, _)| e.id);
     weighted.dedup_by(|a, b| a.0.id == b.0.id);
+    // One publisher's packets are correlated evidence (one lab, one pipeline, possibly one
+    // liar): together they weigh what one of them would.
+    let mut per_publisher: BTreeMap<&PublicKey, usize> = BTreeMap::new();
+    for (e, _) in &weighted {
+        *per_publisher.entry(&e.publisher).or_default() += 1;
+    }
+    for (e, w) in &mut weighted {
+        *w /= per_publisher[&e.publisher] as f64;
+    }
     let total: f64 = weighted.iter().map(|(_, w)| w).sum();
     if weighted.is_empty() || total <= 0.0 {
         return None;
@@ -80,22 +112,40 @@ pub fn recommend(evidence: &[Evidence]) -> Option<Recommendation> {
     let mut methods: Vec<MethodSummary> = by_method
         .iter()
         .map(|(method, group)| {
-            let gains: Vec<(f64, f64)> = group.iter().map(|(e, w)| (e.gain(), *w)).collect();
             let weight: f64 = group.iter().map(|(_, w)| w).sum();
+            let established: Vec<(f64, f64)> = group
+                .iter()
+                .map(|(e, w)| (e.gain(), w * e.standing))
+                .collect();
+            let all: Vec<(f64, f64)> = group.iter().map(|(e, w)| (e.gain(), *w)).collect();
+            let established_weight: f64 = established.iter().map(|(_, w)| w).sum();
             MethodSummary {
                 method: (*method).clone(),
-                expected_gain: weighted_mean(&gains).unwrap_or(0.0),
+                expected_gain: weighted_median(&established, Midpoint::Arithmetic)
+                    .or_else(|| weighted_median(&all, Midpoint::Arithmetic))
+                    .unwrap_or(0.0),
                 packets: group.len(),
                 weight_share: weight / total,
+                established_share: established_weight / total,
             }
         })
         .collect();
-    // Best expected gain; ties: more weight, then canonical method order (the map's order,
-    // kept by the stable sort).
+    // Claimed gains choose the method only where publishers have standing: among methods
+    // with established evidence, the best expected gain (ties: more weight, then canonical
+    // method order, kept by the stable sort). Without any, the method most of the weight used
+    // (a fresh key's claim is a vote for its configuration, not proof of its gain).
+    let any_established = methods.iter().any(|m| m.established_share > 0.0);
     methods.sort_by(|a, b| {
-        b.expected_gain
-            .total_cmp(&a.expected_gain)
-            .then_with(|| b.weight_share.total_cmp(&a.weight_share))
+        if any_established {
+            (b.established_share > 0.0)
+                .cmp(&(a.established_share > 0.0))
+                .then_with(|| b.expected_gain.total_cmp(&a.expected_gain))
+                .then_with(|| b.weight_share.total_cmp(&a.weight_share))
+        } else {
+            b.weight_share
+                .total_cmp(&a.weight_share)
+                .then_with(|| b.expected_gain.total_cmp(&a.expected_gain))
+        }
     });
     let best = methods.first()?.clone();
     let group = by_method.get(&best.method)?;
@@ -106,7 +156,13 @@ pub fn recommend(evidence: &[Evidence]) -> Option<Recommendation> {
     );
     let mut contributors: Vec<(RecordId, f64)> = group.iter().map(|(e, w)| (e.id, *w)).collect();
     contributors.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let established: f64 = weighted
+        .iter()
+        .map(|(e, w)| w * e.standing.clamp(0.0, 1.0))
+        .sum();
     Some(Recommendation {
+        publishers: per_publisher.len(),
+        established_share: established / total,
         method: best.method.clone(),
         expected_gain: best.expected_gain,
         gain_range,
@@ -122,7 +178,26 @@ pub fn recommend(evidence: &[Evidence]) -> Option<Recommendation> {
 /// run improved).
 fn synthesise_params(group: &[(&Evidence, f64)]) -> Vec<RecommendedParam> {
     let any_gain = group.iter().any(|(e, _)| e.gain() > 0.0);
-    let param_weight = |e: &Evidence, w: f64| if any_gain { w * e.gain().max(0.0) } else { w };
+    // A stated gain above twice the group's median buys no more: the claim nobody has checked
+    // must not outweigh the runs that agree with each other.
+    let gains: Vec<(f64, f64)> = group.iter().map(|(e, w)| (e.gain(), *w)).collect();
+    // The lower middle value on an even split: an outlier must not drag the cap up with it.
+    let cap = GAIN_CAP_FACTOR
+        * weighted_median(&gains, Midpoint::Lower)
+            .unwrap_or(0.0)
+            .max(f64::MIN_POSITIVE);
+    let median = cap / GAIN_CAP_FACTOR;
+    // A publisher's stated gain weighs its configuration by its standing: without standing
+    // every configuration counts as one vote (the median gain), with full standing by its
+    // gain.
+    let param_weight = |e: &Evidence, w: f64| {
+        if any_gain {
+            let s = e.standing.clamp(0.0, 1.0);
+            w * ((1.0 - s) * median + s * e.gain().clamp(0.0, cap))
+        } else {
+            w
+        }
+    };
     let mut by_key: BTreeMap<&HyperKey, Vec<(&HyperValue, f64)>> = BTreeMap::new();
     for (e, w) in group {
         for (key, value) in &e.body.hyperparams {

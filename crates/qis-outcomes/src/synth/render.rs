@@ -16,16 +16,45 @@ fn percent(share: f64) -> String {
 /// The recommendation as a plain-text table.
 pub fn table(rec: &Recommendation) -> String {
     let mut out = String::new();
+    if rec.only_losses() {
+        let _ = writeln!(
+            out,
+            "every method's evidence shows a loss: nothing here is worth copying; the least harmful is"
+        );
+    }
+    let spread = if rec.single_source() {
+        format!(
+            "{} packet(s) from 1 publisher: no independent evidence, no spread",
+            rec.evidence_count
+        )
+    } else {
+        format!(
+            "80% of evidence: {} to {}, agreement {}, {} packets from {} publishers",
+            points(rec.gain_range.0),
+            points(rec.gain_range.1),
+            percent(rec.agreement),
+            rec.evidence_count,
+            rec.publishers
+        )
+    };
     let _ = writeln!(
         out,
-        "method {}: expected {} points (80% of evidence: {} to {}), agreement {}, {} packets",
+        "method {}: expected {} points ({spread})",
         rec.method,
         points(rec.expected_gain),
-        points(rec.gain_range.0),
-        points(rec.gain_range.1),
-        percent(rec.agreement),
-        rec.evidence_count,
     );
+    let _ = if rec.established_share > 0.0 {
+        writeln!(
+            out,
+            "standing: {} of the weight is from publishers vouched for by feedback or --trust",
+            percent(rec.established_share)
+        )
+    } else {
+        writeln!(
+            out,
+            "standing: no publisher has any yet (no feedback reaches them, none trusted): the method is the one most runs used, not the highest claim"
+        )
+    };
     if !rec.hyperparams.is_empty() {
         let _ = writeln!(
             out,
@@ -88,6 +117,12 @@ pub struct RecommendationJson {
     pub methods: Vec<MethodJson>,
     /// Contributing packet ids, hex.
     pub contributors: Vec<String>,
+    /// Distinct publishers behind the evidence.
+    pub publishers: usize,
+    /// Share of the weight from publishers with standing.
+    pub established_share: f64,
+    /// True when every method's evidence shows a loss.
+    pub only_losses: bool,
 }
 
 /// One hyperparameter in JSON.
@@ -155,5 +190,8 @@ pub fn to_json(rec: &Recommendation) -> RecommendationJson {
             })
             .collect(),
         contributors: rec.contributors.iter().map(|id| id.to_string()).collect(),
+        publishers: rec.publishers,
+        established_share: rec.established_share,
+        only_losses: rec.only_losses(),
     }
 }

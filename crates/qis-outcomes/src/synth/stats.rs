@@ -70,13 +70,6 @@ pub(crate) fn weighted_quantile(points: &[(f64, f64)], q: f64) -> Option<f64> {
     points.last().map(|(v, _)| *v)
 }
 
-/// The weighted mean.
-pub(crate) fn weighted_mean(points: &[(f64, f64)]) -> Option<f64> {
-    let points = clean(points);
-    let total: f64 = points.iter().map(|(_, w)| w).sum();
-    (total > 0.0).then(|| points.iter().map(|(v, w)| v * w).sum::<f64>() / total)
-}
-
 /// The weighted vote: the option with the most weight; ties go to the smallest option (by
 /// `Ord`). Returns the winner and its share of the total weight.
 pub(crate) fn weighted_vote<T: Ord + Clone>(votes: &[(T, f64)]) -> Option<(T, f64)> {
@@ -145,7 +138,6 @@ mod tests {
         assert_eq!(weighted_quantile(&points, 0.1), Some(0.01));
         assert_eq!(weighted_quantile(&points, 0.5), Some(0.05));
         assert_eq!(weighted_quantile(&points, 0.9), Some(0.10));
-        assert!((weighted_mean(&points).unwrap() - 0.0525).abs() < 1e-12);
     }
 
     #[test]

@@ -1,0 +1,195 @@
+//! Standing: how far this client trusts each publisher, computed locally from feedback and
+//! rooted in the client's own realised outcomes. No node serves a score anyone must believe.
+//!
+//! # Observations
+//!
+//! An *observation* of a packet X says what happened when somebody built on X: the gain they
+//! realised against the gain X claimed. It *agrees* when the realised gain is no more than
+//! [`tolerance`] below the claim (two combined standard errors of the two evaluations plus
+//! [`CONTEXT_SLACK`] for the difference between their contexts); a realised gain above the
+//! claim always agrees (under-claiming is not lying). Observations come from:
+//!
+//! * the client's own [`Ledger`]: its realised outcomes and the packets each built on, weight 1
+//!   (ground truth for this client);
+//! * the packets it fetched: a packet Y whose `built_on` names X is Y's publisher's report on X,
+//!   weighted by *that publisher's* standing from the previous pass, so reports by keys nobody
+//!   vouches for (fresh Sybils, colluding liars) weigh nothing. Self-reports (Y and X by one
+//!   publisher) are ignored.
+//!
+//! Each observation's weight halves every [`HALF_LIFE_SECS`] of age (from its packet's
+//! creation time to `now`), so standing follows a publisher's recent behaviour.
+//!
+//! # Standing and trust
+//!
+//! A publisher's standing is `A / (A + D + PRIOR_WEIGHT)` with `A` and `D` the weights of the
+//! agreeing and disagreeing observations of its packets: 0 for a key nobody has observed, and
+//! the same 0 for a key caught lying, so **a fresh key buys nothing** (whitewashing: a caught
+//! liar who returns with a new key starts where it was left). [`PRIOR_WEIGHT`] = 2 is the
+//! minimum evidence before standing moves far: one agreeing observation gives 1/3, five give
+//! 5/7. Keys the user lists as trusted have standing 1. Standing is computed in
+//! [`PASSES`] passes, each weighing the fetched reports by the previous pass's standing, so it
+//! spreads from the client's own outcomes to the publishers those vouch for, and on.
+//!
+//! The evidence weight's trust factor is `TRUST_FLOOR + (1 − TRUST_FLOOR) × standing`: a
+//! packet nobody vouches for still counts (without any feedback, synthesis must still work),
+//! at a twentieth of a fully established one.
+
+use super::evidence::Evidence;
+use crate::packet::OutcomeBody;
+use qis_core::{PublicKey, RecordId};
+use std::collections::HashMap;
+
+/// Pseudo-weight of "not yet observed" in every publisher's standing.
+pub const PRIOR_WEIGHT: f64 = 2.0;
+
+/// Trust of a packet whose publisher has no standing (fresh, or caught).
+pub const TRUST_FLOOR: f64 = 0.05;
+
+/// Allowance, in unit-interval points, for the difference between the claimant's context and
+/// the observer's.
+pub const CONTEXT_SLACK: f64 = 0.02;
+
+/// Age at which an observation counts half.
+pub const HALF_LIFE_SECS: u64 = 90 * 24 * 3600;
+
+/// Passes over the fetched reports.
+pub const PASSES: usize = 3;
+
+/// One of the client's own results: what it realised, and the packets it built on with the
+/// gains they claimed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OwnOutcome {
+    /// The packets built on: id, publisher, claimed gain (unit-interval points), and the
+    /// claim's evaluation size.
+    pub built_on: Vec<(RecordId, PublicKey, f64, u32)>,
+    /// The realised gain (unit-interval points).
+    pub realised: f64,
+    /// The evaluation size of the realised gain.
+    pub eval_samples: u32,
+    /// When it was realised (Unix seconds).
+    pub created: u64,
+}
+
+/// The client's own results: the root of its standing.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Ledger {
+    /// Results, oldest first.
+    pub outcomes: Vec<OwnOutcome>,
+    /// Publishers the user trusts outright.
+    pub trusted: Vec<PublicKey>,
+}
+
+/// The standard error of a gain measured on `n` items, taken at its largest (a proportion
+/// near 0.5, two scores): `√(0.5 / n)`.
+pub fn gain_stderr(n: u32) -> f64 {
+    (0.5 / f64::from(n.max(1))).sqrt()
+}
+
+/// How far below a claim (measured on `claim_n` items) a realised gain (on `real_n`) may fall
+/// and still agree with it.
+pub fn tolerance(claim_n: u32, real_n: u32) -> f64 {
+    let (a, b) = (gain_stderr(claim_n), gain_stderr(real_n));
+    2.0 * (a * a + b * b).sqrt() + CONTEXT_SLACK
+}
+
+fn agrees(claimed: f64, claim_n: u32, realised: f64, real_n: u32) -> bool {
+    realised >= claimed - tolerance(claim_n, real_n)
+}
+
+fn decay(created: u64, now: u64) -> f64 {
+    let age = now.saturating_sub(created) as f64;
+    0.5f64.powf(age / HALF_LIFE_SECS as f64)
+}
+
+#[derive(Clone, Copy, Default)]
+struct Tally {
+    agree: f64,
+    disagree: f64,
+}
+
+impl Tally {
+    fn add(&mut self, agrees: bool, weight: f64) {
+        if agrees {
+            self.agree += weight;
+        } else {
+            self.disagree += weight;
+        }
+    }
+
+    fn standing(self) -> f64 {
+        self.agree / (self.agree + self.disagree + PRIOR_WEIGHT)
+    }
+}
+
+/// Each publisher's standing, from the ledger and from the reports in `evidence` (see the
+/// module documentation); publishers absent from the map have standing 0.
+pub fn standings(evidence: &[Evidence], ledger: &Ledger, now: u64) -> HashMap<PublicKey, f64> {
+    let mut own: HashMap<PublicKey, Tally> = HashMap::new();
+    for outcome in &ledger.outcomes {
+        let weight = decay(outcome.created, now);
+        for (_, publisher, claimed, claim_n) in &outcome.built_on {
+            let agrees = agrees(*claimed, *claim_n, outcome.realised, outcome.eval_samples);
+            own.entry(*publisher).or_default().add(agrees, weight);
+        }
+    }
+    let by_id: HashMap<RecordId, (&PublicKey, &OutcomeBody)> = evidence
+        .iter()
+        .map(|e| (e.id, (&e.publisher, &*e.body)))
+        .collect();
+    // (reporter, claimant, agrees, decay) for every report in the fetched packets.
+    let mut reports = Vec::new();
+    for e in evidence {
+        for x in &e.body.built_on {
+            let Some((claimant, claim)) = by_id.get(x) else {
+                continue;
+            };
+            if **claimant == e.publisher {
+                continue;
+            }
+            let agrees = agrees(
+                claim.normalized_gain(),
+                claim.eval_samples,
+                e.body.normalized_gain(),
+                e.body.eval_samples,
+            );
+            reports.push((e.publisher, **claimant, agrees, decay(e.created, now)));
+        }
+    }
+    let mut standing = finish(&own, &ledger.trusted);
+    for _ in 0..PASSES {
+        let mut tally = own.clone();
+        for (reporter, claimant, agrees, weight) in &reports {
+            let credibility = standing.get(reporter).copied().unwrap_or(0.0);
+            if credibility > 0.0 {
+                tally
+                    .entry(*claimant)
+                    .or_default()
+                    .add(*agrees, weight * credibility);
+            }
+        }
+        standing = finish(&tally, &ledger.trusted);
+    }
+    standing
+}
+
+fn finish(tally: &HashMap<PublicKey, Tally>, trusted: &[PublicKey]) -> HashMap<PublicKey, f64> {
+    let mut standing: HashMap<PublicKey, f64> =
+        tally.iter().map(|(k, t)| (*k, t.standing())).collect();
+    for key in trusted {
+        standing.insert(*key, 1.0);
+    }
+    standing
+}
+
+/// The trust factor of a publisher of `standing`.
+pub fn trust_of(standing: f64) -> f64 {
+    TRUST_FLOOR + (1.0 - TRUST_FLOOR) * standing.clamp(0.0, 1.0)
+}
+
+/// Sets every evidence's standing and trust from the standings (see [`standings`]).
+pub fn apply(evidence: &mut [Evidence], standing: &HashMap<PublicKey, f64>) {
+    for e in evidence {
+        e.standing = standing.get(&e.publisher).copied().unwrap_or(0.0);
+        e.trust = trust_of(e.standing);
+    }
+}
