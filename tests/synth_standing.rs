@@ -23,14 +23,20 @@ fn evidence(id: u8, publisher: u8, method: &str, gain: f64, built_on: &[u8]) -> 
     e
 }
 
+/// A claim of +`gain` by publisher `id` (packet `id`), observed with the same recipe.
+fn claim(id: u8, gain: f64) -> Claim {
+    Claim {
+        id: RecordId([id; 32]),
+        publisher: PublicKey([id; 32]),
+        gain,
+        eval_samples: 1000,
+        proximity: 1.0,
+    }
+}
+
 fn own(claimant: u8, claimed: f64, realised: f64) -> OwnOutcome {
     OwnOutcome {
-        built_on: vec![(
-            RecordId([claimant; 32]),
-            PublicKey([claimant; 32]),
-            claimed,
-            1000,
-        )],
+        built_on: vec![claim(claimant, claimed)],
         realised,
         eval_samples: 1000,
         created: NOW,
@@ -55,7 +61,8 @@ fn own_outcomes_raise_a_claim_that_held_and_sink_one_that_did_not() {
     };
     assert!(0.20 - 0.04 > tolerance(1000, 1000));
     let map = standings(&evidence, &ledger, NOW);
-    assert!((of(&map, 1) - 1.0 / 3.0).abs() < 1e-9, "{}", of(&map, 1));
+    // One agreeing observation against the prior weight of 1: standing 1/2.
+    assert!((of(&map, 1) - 0.5).abs() < 1e-9, "{}", of(&map, 1));
     assert_eq!(of(&map, 2), 0.0);
     let mut weighed = evidence.to_vec();
     standing::apply(&mut weighed, &map);
@@ -83,7 +90,10 @@ fn reports_count_by_the_reporters_standing_so_sybils_buy_nothing() {
     // on 2 still count for nothing.
     let ledger = Ledger {
         outcomes: vec![OwnOutcome {
-            built_on: vec![(RecordId([30; 32]), PublicKey([3; 32]), 0.05, 1000)],
+            built_on: vec![Claim {
+                publisher: PublicKey([3; 32]),
+                ..claim(30, 0.05)
+            }],
             realised: 0.05,
             eval_samples: 1000,
             created: NOW,

@@ -43,6 +43,10 @@ pub struct Round {
     pub evidence: f64,
     /// Packets held by qis's network after the round.
     pub packets: usize,
+    /// Share of qis's advice per tuning, in [`TUNINGS`](crate::recipe::TUNINGS) order.
+    pub qis_tunings: Vec<f64>,
+    /// Mean share of qis's evidence weight from publishers with standing.
+    pub established: f64,
 }
 
 /// A whole run.
@@ -60,6 +64,8 @@ pub struct Report {
 
 #[derive(Default)]
 struct Sums {
+    tunings: [f64; crate::recipe::TUNINGS.len()],
+    established: f64,
     regret: f64,
     rare: f64,
     common: f64,
@@ -139,6 +145,8 @@ pub fn run(config: &Config, mut progress: impl FnMut(u64)) -> Report {
                     sum.weighed += 1;
                 }
                 sum.evidence += a.evidence as f64;
+                sum.tunings[a.recipe.tuning] += 1.0;
+                sum.established += a.established;
             }
             if *strategy == Strategy::NoNetwork {
                 continue;
@@ -150,7 +158,7 @@ pub fn run(config: &Config, mut progress: impl FnMut(u64)) -> Report {
                 if let Some(packet) = p.honest_packet(&world, config.seed, round, &ran, &built_on) {
                     network.publish(&packet, p.prefix, false);
                     ledger.outcomes.push(OwnOutcome {
-                        built_on: a.built_on.clone(),
+                        built_on: a.claims(&packet.body),
                         realised: packet.body.normalized_gain(),
                         eval_samples: packet.body.eval_samples,
                         created: packet.created(),
@@ -177,6 +185,8 @@ pub fn run(config: &Config, mut progress: impl FnMut(u64)) -> Report {
             liar_weight: qis.liar_weight / qis.weighed.max(1) as f64,
             evidence: qis.evidence / n,
             packets: networks[2].packets(),
+            qis_tunings: qis.tunings.iter().map(|t| t / n).collect(),
+            established: qis.established / n,
         });
         progress(round);
     }

@@ -3,8 +3,8 @@
 use crate::network::{Found, Network};
 use crate::recipe::Recipe;
 use crate::world::{Context, FAMILIES, TASKS};
-use qis_core::{PublicKey, RecordId};
-use qis_outcomes::{Evidence, KeyLevel, Ledger, Query, recommend, standing};
+use qis_core::RecordId;
+use qis_outcomes::{Claim, Evidence, KeyLevel, Ledger, OutcomeBody, Query, recommend, standing};
 use serde::Serialize;
 
 /// Contributors of a recommendation the client's ledger checks against its outcome (the
@@ -43,15 +43,16 @@ impl Strategy {
 pub struct Advice {
     /// The recipe to run.
     pub recipe: Recipe,
-    /// The packets it rests on, heaviest first, with their publishers, claimed gains and
-    /// evaluation sizes: the first [`MAX_BUILT_ON`](qis_outcomes::limits::MAX_BUILT_ON) are what
-    /// the next packet records as `built_on`, up to [`LEDGER_CONTRIBUTORS`] what the client's
-    /// ledger keeps.
-    pub built_on: Vec<(RecordId, PublicKey, f64, u32)>,
+    /// The packets it rests on, heaviest first: the first
+    /// [`MAX_BUILT_ON`](qis_outcomes::limits::MAX_BUILT_ON) are what the next packet records as
+    /// `built_on`, up to [`LEDGER_CONTRIBUTORS`] what the client's ledger checks.
+    pub built_on: Vec<Found>,
     /// The share of the evidence weight that liars' packets held, when evidence was weighed.
     pub liar_weight: Option<f64>,
     /// Packets weighed.
     pub evidence: usize,
+    /// Share of the weight from publishers with standing.
+    pub established: f64,
 }
 
 impl Advice {
@@ -61,6 +62,7 @@ impl Advice {
             built_on: Vec::new(),
             liar_weight: None,
             evidence: 0,
+            established: 0.0,
         }
     }
 
@@ -69,7 +71,15 @@ impl Advice {
         self.built_on
             .iter()
             .take(qis_outcomes::limits::MAX_BUILT_ON)
-            .map(|(id, ..)| *id)
+            .map(|f| f.id)
+            .collect()
+    }
+
+    /// The claims the ledger keeps once `ran` (the client's own packet body) is known.
+    pub fn claims(&self, ran: &OutcomeBody) -> Vec<Claim> {
+        self.built_on
+            .iter()
+            .map(|f| Claim::of(f.id, f.publisher, &f.body, ran))
             .collect()
     }
 }
@@ -93,15 +103,6 @@ pub fn advise(
         Strategy::Writeup => writeup(network, c),
         Strategy::Qis => qis(network, c, ledger, now),
     }
-}
-
-fn claim(found: &Found) -> (RecordId, PublicKey, f64, u32) {
-    (
-        found.id,
-        found.publisher,
-        found.body.normalized_gain(),
-        found.body.eval_samples,
-    )
 }
 
 fn writeup(network: &Network, c: &Context) -> Advice {
@@ -129,9 +130,10 @@ fn writeup(network: &Network, c: &Context) -> Advice {
             recipe: Recipe::from_stated(&best.body.method, |key| {
                 best.body.hyperparam(key).and_then(|v| v.as_f64())
             }),
-            built_on: vec![claim(best)],
+            built_on: vec![best.clone()],
             liar_weight: None,
             evidence: found.len(),
+            established: 0.0,
         },
         None => Advice::default_recipe(),
     }
@@ -174,9 +176,10 @@ fn qis(network: &Network, c: &Context, ledger: &Ledger, now: u64) -> Advice {
             .contributors
             .iter()
             .take(LEDGER_CONTRIBUTORS)
-            .filter_map(|id| by_id.get(id).map(|f| claim(f)))
+            .filter_map(|id| by_id.get(id).map(|f| (*f).clone()))
             .collect(),
         liar_weight: (total > 0.0).then(|| lies / total),
         evidence: evidence.len(),
+        established: rec.established_share,
     }
 }

@@ -30,8 +30,9 @@ pub use packet::{
     DataScale, EvalSetting, HyperKey, HyperValue, KeyLevel, Method, NO_FILTER, Objective,
     OutcomeBody, OutcomePacket, OutcomePolicy, PacketError, Query, ScoreScale, SemanticKey, Tuning,
 };
+pub use synth::proximity::{self as proximity, recipe_proximity};
 pub use synth::render::{table as render_table, to_json as render_json};
-pub use synth::standing::{self as standing, Ledger, OwnOutcome};
+pub use synth::standing::{self as standing, Claim, Ledger, OwnOutcome};
 pub use synth::{
     CONFIDENCE_BOUND, EVAL_SAMPLES_BOUND, Evidence, NoFeedback, Recommendation, RecommendedParam,
     Trust, recommend,

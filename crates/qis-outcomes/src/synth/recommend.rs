@@ -1,6 +1,7 @@
 //! Building a [`Recommendation`] from evidence (rules in the `synth` module's documentation).
 
 use super::evidence::Evidence;
+use super::standing::{CONTEXT_SLACK, gain_stderr};
 use super::stats::{Midpoint, weighted_median, weighted_quantile, weighted_vote};
 use crate::packet::hyper::HyperKind;
 use crate::packet::{HyperKey, HyperValue, Method};
@@ -42,6 +43,36 @@ pub struct MethodSummary {
     pub weight_share: f64,
     /// Share of all evidence weight held by publishers with standing (weight × standing).
     pub established_share: f64,
+    /// What the method is ranked by: its established evidence's median gain less
+    /// [`LOWER_BOUND_Z`] standard errors, so that one lucky run cannot switch the method.
+    pub score: f64,
+}
+
+/// Standard errors a method's median gain is discounted by before methods are compared.
+pub const LOWER_BOUND_Z: f64 = 1.0;
+
+/// The weighted median of `gains` less [`LOWER_BOUND_Z`] standard errors, `spread / √n_eff`,
+/// with `spread` their weighted standard deviation (at least `min_spread`: the runs' own noise,
+/// even when they agree exactly) and `n_eff = (Σw)² / Σw²` the effective number of runs; minus
+/// infinity without weight.
+fn lower_bound(gains: &[(f64, f64)], min_spread: f64) -> f64 {
+    let Some(median) = weighted_median(gains, Midpoint::Arithmetic) else {
+        return f64::NEG_INFINITY;
+    };
+    let positive = gains.iter().filter(|(g, w)| g.is_finite() && *w > 0.0);
+    let (sum, squares, weighted) = positive.fold((0.0, 0.0, 0.0), |(s, q, m), (g, w)| {
+        (s + w, q + w * w, m + w * g)
+    });
+    let mean = weighted / sum;
+    let variance = gains
+        .iter()
+        .filter(|(g, w)| g.is_finite() && *w > 0.0)
+        .map(|(g, w)| w * (g - mean) * (g - mean))
+        .sum::<f64>()
+        / sum;
+    let spread = variance.sqrt().max(min_spread);
+    let n_eff = sum * sum / squares;
+    median - LOWER_BOUND_Z * spread / n_eff.sqrt()
 }
 
 /// What the evidence recommends.
@@ -119,6 +150,14 @@ pub fn recommend(evidence: &[Evidence]) -> Option<Recommendation> {
                 .collect();
             let all: Vec<(f64, f64)> = group.iter().map(|(e, w)| (e.gain(), *w)).collect();
             let established_weight: f64 = established.iter().map(|(_, w)| w).sum();
+            // The runs' own evaluation noise, plus what separates their contexts from the
+            // query's, is the least spread a method's gains can be trusted to have.
+            let noise: f64 = group
+                .iter()
+                .map(|(e, w)| w * e.standing * gain_stderr(e.body.eval_samples))
+                .sum::<f64>()
+                / established_weight.max(f64::MIN_POSITIVE);
+            let score = lower_bound(&established, noise + CONTEXT_SLACK);
             MethodSummary {
                 method: (*method).clone(),
                 expected_gain: weighted_median(&established, Midpoint::Arithmetic)
@@ -127,11 +166,12 @@ pub fn recommend(evidence: &[Evidence]) -> Option<Recommendation> {
                 packets: group.len(),
                 weight_share: weight / total,
                 established_share: established_weight / total,
+                score,
             }
         })
         .collect();
     // Claimed gains choose the method only where publishers have standing: among methods
-    // with established evidence, the best expected gain (ties: more weight, then canonical
+    // with established evidence, the best score (ties: more weight, then canonical
     // method order, kept by the stable sort). Without any, the method most of the weight used
     // (a fresh key's claim is a vote for its configuration, not proof of its gain).
     let any_established = methods.iter().any(|m| m.established_share > 0.0);
@@ -139,7 +179,7 @@ pub fn recommend(evidence: &[Evidence]) -> Option<Recommendation> {
         if any_established {
             (b.established_share > 0.0)
                 .cmp(&(a.established_share > 0.0))
-                .then_with(|| b.expected_gain.total_cmp(&a.expected_gain))
+                .then_with(|| b.score.total_cmp(&a.score))
                 .then_with(|| b.weight_share.total_cmp(&a.weight_share))
         } else {
             b.weight_share

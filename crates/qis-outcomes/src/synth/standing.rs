@@ -4,7 +4,8 @@
 //! # Observations
 //!
 //! An *observation* of a packet X says what happened when somebody built on X: the gain they
-//! realised against the gain X claimed. It *agrees* when the realised gain is no more than
+//! realised against the gain X claimed, weighted by how close the recipe they ran was to X's
+//! ([`recipe_proximity`]: a result says nothing about a recipe nobody ran). It *agrees* when the realised gain is no more than
 //! [`tolerance`] below the claim (two combined standard errors of the two evaluations plus
 //! [`CONTEXT_SLACK`] for the difference between their contexts); a realised gain above the
 //! claim always agrees (under-claiming is not lying). Observations come from:
@@ -24,26 +25,32 @@
 //! A publisher's standing is `A / (A + D + PRIOR_WEIGHT)` with `A` and `D` the weights of the
 //! agreeing and disagreeing observations of its packets: 0 for a key nobody has observed, and
 //! the same 0 for a key caught lying, so **a fresh key buys nothing** (whitewashing: a caught
-//! liar who returns with a new key starts where it was left). [`PRIOR_WEIGHT`] = 2 is the
-//! minimum evidence before standing moves far: one agreeing observation gives 1/3, five give
-//! 5/7. Keys the user lists as trusted have standing 1. Standing is computed in
+//! liar who returns with a new key starts where it was left). [`PRIOR_WEIGHT`] = 1 is the
+//! minimum evidence before standing moves far: one agreeing observation gives 1/2, five give
+//! 5/6, and a standing under [`MIN_STANDING`] (1/4) counts as none, so observations of recipes
+//! far from the claim's (tiny proximity) never make it established. Keys the user lists as
+//! trusted have standing 1. Standing is computed in
 //! [`PASSES`] passes, each weighing the fetched reports by the previous pass's standing, so it
 //! spreads from the client's own outcomes to the publishers those vouch for, and on.
 //!
 //! The evidence weight's trust factor is `TRUST_FLOOR + (1 − TRUST_FLOOR) × standing`: a
 //! packet nobody vouches for still counts (without any feedback, synthesis must still work),
-//! at a twentieth of a fully established one.
+//! but at a five-hundredth of a fully established one: where anyone is established, the
+//! unproven mass, liars included, barely moves the result. The recommendation also uses
+//! standing directly: claimed gains rank methods and pull hyperparameters only for
+//! publishers with standing ([`recommend`](super::recommend::recommend)).
 
 use super::evidence::Evidence;
+use super::proximity::recipe_proximity;
 use crate::packet::OutcomeBody;
 use qis_core::{PublicKey, RecordId};
 use std::collections::HashMap;
 
 /// Pseudo-weight of "not yet observed" in every publisher's standing.
-pub const PRIOR_WEIGHT: f64 = 2.0;
+pub const PRIOR_WEIGHT: f64 = 1.0;
 
 /// Trust of a packet whose publisher has no standing (fresh, or caught).
-pub const TRUST_FLOOR: f64 = 0.05;
+pub const TRUST_FLOOR: f64 = 0.002;
 
 /// Allowance, in unit-interval points, for the difference between the claimant's context and
 /// the observer's.
@@ -55,13 +62,40 @@ pub const HALF_LIFE_SECS: u64 = 90 * 24 * 3600;
 /// Passes over the fetched reports.
 pub const PASSES: usize = 3;
 
-/// One of the client's own results: what it realised, and the packets it built on with the
-/// gains they claimed.
+/// A claim one of the client's results built on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Claim {
+    /// The packet.
+    pub id: RecordId,
+    /// Its publisher.
+    pub publisher: PublicKey,
+    /// The gain it claimed (unit-interval points).
+    pub gain: f64,
+    /// The claim's evaluation size.
+    pub eval_samples: u32,
+    /// How close the recipe the client ran was to the claim's
+    /// ([`recipe_proximity`](super::proximity::recipe_proximity)): the observation's weight.
+    pub proximity: f64,
+}
+
+impl Claim {
+    /// The claim of `body` (packet `id` by `publisher`), as observed by a run of `ran`.
+    pub fn of(id: RecordId, publisher: PublicKey, body: &OutcomeBody, ran: &OutcomeBody) -> Claim {
+        Claim {
+            id,
+            publisher,
+            gain: body.normalized_gain(),
+            eval_samples: body.eval_samples,
+            proximity: recipe_proximity(ran, body),
+        }
+    }
+}
+
+/// One of the client's own results: what it realised, and the claims it built on.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OwnOutcome {
-    /// The packets built on: id, publisher, claimed gain (unit-interval points), and the
-    /// claim's evaluation size.
-    pub built_on: Vec<(RecordId, PublicKey, f64, u32)>,
+    /// The claims built on.
+    pub built_on: Vec<Claim>,
     /// The realised gain (unit-interval points).
     pub realised: f64,
     /// The evaluation size of the realised gain.
@@ -127,9 +161,17 @@ pub fn standings(evidence: &[Evidence], ledger: &Ledger, now: u64) -> HashMap<Pu
     let mut own: HashMap<PublicKey, Tally> = HashMap::new();
     for outcome in &ledger.outcomes {
         let weight = decay(outcome.created, now);
-        for (_, publisher, claimed, claim_n) in &outcome.built_on {
-            let agrees = agrees(*claimed, *claim_n, outcome.realised, outcome.eval_samples);
-            own.entry(*publisher).or_default().add(agrees, weight);
+        for claim in &outcome.built_on {
+            let agrees = agrees(
+                claim.gain,
+                claim.eval_samples,
+                outcome.realised,
+                outcome.eval_samples,
+            );
+            let weight = weight * claim.proximity.clamp(0.0, 1.0);
+            if weight > 0.0 {
+                own.entry(claim.publisher).or_default().add(agrees, weight);
+            }
         }
     }
     let by_id: HashMap<RecordId, (&PublicKey, &OutcomeBody)> = evidence
@@ -152,7 +194,10 @@ pub fn standings(evidence: &[Evidence], ledger: &Ledger, now: u64) -> HashMap<Pu
                 e.body.normalized_gain(),
                 e.body.eval_samples,
             );
-            reports.push((e.publisher, **claimant, agrees, decay(e.created, now)));
+            let weight = decay(e.created, now) * recipe_proximity(&e.body, claim);
+            if weight > 0.0 {
+                reports.push((e.publisher, **claimant, agrees, weight));
+            }
         }
     }
     let mut standing = finish(&own, &ledger.trusted);
@@ -186,10 +231,16 @@ pub fn trust_of(standing: f64) -> f64 {
     TRUST_FLOOR + (1.0 - TRUST_FLOOR) * standing.clamp(0.0, 1.0)
 }
 
-/// Sets every evidence's standing and trust from the standings (see [`standings`]).
+/// Standing below which a publisher counts as unproven: observations of a recipe far from
+/// the one actually run (tiny proximity) must not make a claim count as established.
+pub const MIN_STANDING: f64 = 0.25;
+
+/// Sets every evidence's standing and trust from the standings (see [`standings`]); a
+/// standing under [`MIN_STANDING`] counts as none.
 pub fn apply(evidence: &mut [Evidence], standing: &HashMap<PublicKey, f64>) {
     for e in evidence {
-        e.standing = standing.get(&e.publisher).copied().unwrap_or(0.0);
+        let s = standing.get(&e.publisher).copied().unwrap_or(0.0);
+        e.standing = if s >= MIN_STANDING { s } else { 0.0 };
         e.trust = trust_of(e.standing);
     }
 }

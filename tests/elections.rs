@@ -1,0 +1,73 @@
+//! The elections simulator: same seed, same report; qis's advice beats no network with honest
+//! publishers, and 20% liars neither push it above no network nor hold its weight.
+
+use qis_elections::{Config, Report, run};
+
+fn simulate(publishers: u64, rounds: u64, liar_share: f64) -> Report {
+    run(
+        &Config {
+            publishers,
+            rounds,
+            liar_share,
+            seed: 7,
+        },
+        |_| {},
+    )
+}
+
+#[test]
+fn the_same_seed_gives_the_same_report() {
+    let a = simulate(150, 3, 0.2);
+    let b = simulate(150, 3, 0.2);
+    assert_eq!(
+        serde_json::to_string(&a).unwrap(),
+        serde_json::to_string(&b).unwrap()
+    );
+    assert_eq!(a.rounds.len(), 3);
+    // Round 1 has no evidence: every strategy gives the default recipe.
+    let first = &a.rounds[0];
+    assert_eq!(first.qis, first.no_network);
+    assert_eq!(first.writeup, first.no_network);
+}
+
+#[test]
+fn honest_advice_improves_on_no_network() {
+    let report = simulate(400, 6, 0.0);
+    let last = report.rounds.last().unwrap();
+    assert!(
+        last.qis < 0.9 * last.no_network,
+        "qis {} vs no network {}",
+        last.qis,
+        last.no_network
+    );
+    assert!(last.qis < last.writeup, "{last:?}");
+    assert_eq!(last.liar_weight, 0.0);
+}
+
+#[test]
+fn liars_neither_push_advice_above_no_network_nor_keep_their_weight() {
+    let honest = simulate(400, 6, 0.0);
+    let lied = simulate(400, 6, 0.2);
+    for round in &lied.rounds {
+        // A hair of slack: the two worlds have different honest populations.
+        assert!(
+            round.qis <= round.no_network * 1.02,
+            "round {}: qis {} above no network {}",
+            round.round,
+            round.qis,
+            round.no_network
+        );
+    }
+    let r5 = &lied.rounds[4];
+    assert!(
+        r5.liar_weight <= 0.05,
+        "liars hold {} by round 5",
+        r5.liar_weight
+    );
+    assert!(
+        r5.qis <= 1.25 * honest.rounds[4].qis,
+        "round 5: {} with liars vs {} honest",
+        r5.qis,
+        honest.rounds[4].qis
+    );
+}
