@@ -1,7 +1,7 @@
 //! The elections simulator: same seed, same report; qis's advice beats no network with honest
 //! publishers, and 20% liars neither push it above no network nor hold its weight.
 
-use qis_elections::{Config, Report, run};
+use qis_elections::{Config, Report, Squat, run};
 
 fn simulate(publishers: u64, rounds: u64, liar_share: f64) -> Report {
     run(
@@ -10,6 +10,7 @@ fn simulate(publishers: u64, rounds: u64, liar_share: f64) -> Report {
             rounds,
             liar_share,
             seed: 7,
+            squat: Squat::default(),
         },
         |_| {},
     )
@@ -69,5 +70,30 @@ fn liars_neither_push_advice_above_no_network_nor_keep_their_weight() {
         "round 5: {} with liars vs {} honest",
         r5.qis,
         honest.rounds[4].qis
+    );
+}
+
+#[test]
+fn squatters_filling_a_key_push_out_only_their_own_packets() {
+    // 600 keys × 8 values each would overfill the 4,096-value key; every honest packet filed
+    // under it stays, because a full key evicts from the publisher holding the most there.
+    let report = run(
+        &Config {
+            publishers: 300,
+            rounds: 3,
+            liar_share: 0.0,
+            seed: 7,
+            squat: Squat {
+                keys: 600,
+                prefixes: 10,
+            },
+        },
+        |_| {},
+    );
+    let last = report.rounds.last().unwrap();
+    assert_eq!(last.squatted_key_honest_held, Some(1.0), "{last:?}");
+    assert_eq!(
+        last.squatted_key_values,
+        qis_core::constants::DEFAULT_MAX_VALUES_PER_KEY
     );
 }

@@ -3,7 +3,7 @@
 use super::CliError;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use qis_elections::{Config, Report, report, run};
+use qis_elections::{Config, Report, Squat, report, run};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -22,6 +22,13 @@ pub struct ElectionsArgs {
     /// Seed of the world and of every publisher: the same seed gives the same report.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Squatters: publisher keys that fill the most popular task's key with valid packets
+    /// every round (0: none).
+    #[arg(long, default_value_t = 0, value_name = "KEYS")]
+    pub squatters: u64,
+    /// Address prefixes the squatters store from.
+    #[arg(long, default_value_t = 10, value_name = "PREFIXES")]
+    pub squat_prefixes: u64,
     /// Print the reports as JSON (one array) instead of tables.
     #[arg(long)]
     pub json: bool,
@@ -53,6 +60,10 @@ pub(super) fn run_elections(args: ElectionsArgs) -> Result<(), CliError> {
                 rounds: args.rounds,
                 liar_share,
                 seed: args.seed,
+                squat: Squat {
+                    keys: args.squatters,
+                    prefixes: args.squat_prefixes,
+                },
             });
         }
     }

@@ -19,10 +19,12 @@ pub(crate) mod random;
 pub mod recipe;
 pub mod report;
 pub mod run;
+pub mod squat;
 pub mod strategy;
 pub mod world;
 
 pub use recipe::Recipe;
 pub use run::{Config, Report, Round, run};
+pub use squat::Squat;
 pub use strategy::Strategy;
 pub use world::World;

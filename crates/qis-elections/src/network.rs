@@ -3,7 +3,7 @@
 //! their real semantic keys with the store's real limits (4,096 values per key, 8 per publisher
 //! per key), so what a query finds is what a node would serve.
 
-use qis_core::{PublicKey, RecordId, RecordStore, StoreLimits, Time};
+use qis_core::{Id, PublicKey, RecordId, RecordStore, StoreLimits, Time};
 use qis_outcomes::{OutcomeBody, OutcomePacket, Query, SemanticKey};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -26,10 +26,13 @@ pub struct Network {
     store: RecordStore,
     /// Decoded packets by id: a query reads them without decoding again.
     bodies: HashMap<RecordId, Found>,
-    /// Packets published by liars (for the report only: no strategy reads this).
+    /// Packets published by adversaries, liars or squatters (for the report only: no strategy
+    /// reads this).
     lies: HashSet<RecordId>,
     /// Values refused by the store (a full key, a publisher over its quota).
     refused: u64,
+    /// Honest packets watched under one key (the squatted one): key, packet.
+    watched: Vec<(Id, RecordId)>,
 }
 
 impl Default for Network {
@@ -49,6 +52,7 @@ impl Network {
             bodies: HashMap::new(),
             lies: HashSet::new(),
             refused: 0,
+            watched: Vec::new(),
         }
     }
 
@@ -104,7 +108,36 @@ impl Network {
         self.found(&query.keys())
     }
 
-    /// Whether a liar published `id`.
+    /// Watches honest packet `id` under `key`: [`watched_held`](Self::watched_held) reports
+    /// the share still held.
+    pub fn watch(&mut self, key: Id, id: RecordId) {
+        self.watched.push((key, id));
+    }
+
+    /// The share of watched packets still held under their key (`None` when none is watched).
+    pub fn watched_held(&self) -> Option<f64> {
+        if self.watched.is_empty() {
+            return None;
+        }
+        let held = self
+            .watched
+            .iter()
+            .filter(|(key, id)| {
+                self.store
+                    .page_from(key, *id)
+                    .next()
+                    .is_some_and(|(found, _)| found == id)
+            })
+            .count();
+        Some(held as f64 / self.watched.len() as f64)
+    }
+
+    /// Values held under `key`.
+    pub fn values_under(&self, key: &Id) -> usize {
+        self.store.count(key)
+    }
+
+    /// Whether an adversary (a liar or a squatter) published `id`.
     pub fn is_lie(&self, id: &RecordId) -> bool {
         self.lies.contains(id)
     }

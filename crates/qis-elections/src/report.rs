@@ -14,15 +14,32 @@ pub fn table(report: &Report) -> String {
         100.0 * c.liar_share,
         c.seed
     );
+    if c.squat.keys > 0 {
+        let _ = writeln!(
+            out,
+            "{} squatter keys from {} prefixes fill the {} key",
+            c.squat.keys,
+            c.squat.prefixes,
+            crate::world::TASKS[crate::squat::TARGET_TASK]
+        );
+    }
     let _ = writeln!(
         out,
-        "{:>5} {:>10} {:>9} {:>8} {:>9} {:>9} {:>10} {:>9}",
-        "round", "no-network", "write-up", "qis", "qis rare", "qis/none", "liar wght", "evidence"
+        "{:>5} {:>10} {:>9} {:>8} {:>9} {:>9} {:>10} {:>9} {:>12}",
+        "round",
+        "no-network",
+        "write-up",
+        "qis",
+        "qis rare",
+        "qis/none",
+        "liar wght",
+        "evidence",
+        "honest held"
     );
     for r in &report.rounds {
         let _ = writeln!(
             out,
-            "{:>5} {:>10.4} {:>9.4} {:>8.4} {:>9.4} {:>9.2} {:>9.1}% {:>9.0}",
+            "{:>5} {:>10.4} {:>9.4} {:>8.4} {:>9.4} {:>9.2} {:>9.1}% {:>9.0} {:>12}",
             r.round,
             r.no_network,
             r.writeup,
@@ -30,7 +47,9 @@ pub fn table(report: &Report) -> String {
             r.qis_rare,
             r.qis / r.no_network.max(1e-12),
             100.0 * r.liar_weight,
-            r.evidence
+            r.evidence,
+            r.squatted_key_honest_held
+                .map_or("-".to_string(), |h| format!("{:.2}%", 100.0 * h))
         );
     }
     out

@@ -3,6 +3,7 @@
 use crate::network::Network;
 use crate::publisher::{Publisher, Role};
 use crate::random::{Purpose, stream};
+use crate::squat::{Squat, Squatters, target_key};
 use crate::strategy::{Advice, Strategy, advise};
 use crate::world::World;
 use qis_outcomes::{Ledger, OwnOutcome};
@@ -19,6 +20,8 @@ pub struct Config {
     pub liar_share: f64,
     /// Seed of the world and of every publisher.
     pub seed: u64,
+    /// A key-squatting attack on the most popular task's key, if any.
+    pub squat: Squat,
 }
 
 /// Mean regret of the honest publishers' advice in one round, per strategy, and what qis's
@@ -47,6 +50,11 @@ pub struct Round {
     pub qis_tunings: Vec<f64>,
     /// Mean share of qis's evidence weight from publishers with standing.
     pub established: f64,
+    /// Share of the honest packets filed under the squatted key (the most popular task's)
+    /// still held there, in qis's network.
+    pub squatted_key_honest_held: Option<f64>,
+    /// Values under the squatted key in qis's network.
+    pub squatted_key_values: usize,
 }
 
 /// A whole run.
@@ -123,6 +131,8 @@ pub fn run(config: &Config, mut progress: impl FnMut(u64)) -> Report {
         .iter()
         .map(|_| vec![Ledger::default(); honest.len()])
         .collect();
+    let squatters = Squatters::new(config.seed, config.squat);
+    let mut squatted_key = None;
     let mut rounds = Vec::new();
     for round in 1..=config.rounds {
         let mut sums: Vec<Sums> = Strategy::ALL.iter().map(|_| Sums::default()).collect();
@@ -157,6 +167,10 @@ pub fn run(config: &Config, mut progress: impl FnMut(u64)) -> Report {
                 let built_on = a.built_on_ids();
                 if let Some(packet) = p.honest_packet(&world, config.seed, round, &ran, &built_on) {
                     network.publish(&packet, p.prefix, false);
+                    if let Some(key) = target_key(&packet) {
+                        network.watch(key, packet.id());
+                        squatted_key = Some(key);
+                    }
                     ledger.outcomes.push(OwnOutcome {
                         built_on: a.claims(&packet.body),
                         realised: packet.body.normalized_gain(),
@@ -170,6 +184,7 @@ pub fn run(config: &Config, mut progress: impl FnMut(u64)) -> Report {
                     network.publish(&packet, p.prefix, true);
                 }
             }
+            squatters.publish(&world, config.seed, round, network);
         }
         let n = honest.len().max(1) as f64;
         let rare = honest_rare.max(1) as f64;
@@ -187,6 +202,8 @@ pub fn run(config: &Config, mut progress: impl FnMut(u64)) -> Report {
             packets: networks[2].packets(),
             qis_tunings: qis.tunings.iter().map(|t| t / n).collect(),
             established: qis.established / n,
+            squatted_key_honest_held: networks[2].watched_held(),
+            squatted_key_values: squatted_key.map_or(0, |k| networks[2].values_under(&k)),
         });
         progress(round);
     }
