@@ -1,7 +1,7 @@
 //! The elections simulator: same seed, same report; qis's advice beats no network with honest
 //! publishers, and 20% liars neither push it above no network nor hold its weight.
 
-use qis_elections::{Config, Report, Squat, run};
+use qis_elections::{Config, LiarMode, Report, Squat, run};
 
 fn simulate(publishers: u64, rounds: u64, liar_share: f64) -> Report {
     run(
@@ -11,6 +11,7 @@ fn simulate(publishers: u64, rounds: u64, liar_share: f64) -> Report {
             liar_share,
             seed: 7,
             squat: Squat::default(),
+            liar_mode: LiarMode::Inflate,
         },
         |_| {},
     )
@@ -87,6 +88,7 @@ fn squatters_filling_a_key_push_out_only_their_own_packets() {
                 keys: 600,
                 prefixes: 10,
             },
+            liar_mode: LiarMode::Inflate,
         },
         |_| {},
     );

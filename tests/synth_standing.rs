@@ -30,13 +30,13 @@ fn claim(id: u8, gain: f64) -> Claim {
         publisher: PublicKey([id; 32]),
         gain,
         eval_samples: 1000,
-        proximity: 1.0,
+        weight: 1.0,
     }
 }
 
 fn own(claimant: u8, claimed: f64, realised: f64) -> OwnOutcome {
     OwnOutcome {
-        built_on: vec![claim(claimant, claimed)],
+        checked: vec![claim(claimant, claimed)],
         realised,
         eval_samples: 1000,
         created: NOW,
@@ -90,7 +90,7 @@ fn reports_count_by_the_reporters_standing_so_sybils_buy_nothing() {
     // on 2 still count for nothing.
     let ledger = Ledger {
         outcomes: vec![OwnOutcome {
-            built_on: vec![Claim {
+            checked: vec![Claim {
                 publisher: PublicKey([3; 32]),
                 ..claim(30, 0.05)
             }],

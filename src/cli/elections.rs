@@ -3,7 +3,7 @@
 use super::CliError;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use qis_elections::{Config, Report, Squat, report, run};
+use qis_elections::{Config, LiarMode, Report, Squat, report, run};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -22,6 +22,11 @@ pub struct ElectionsArgs {
     /// Seed of the world and of every publisher: the same seed gives the same report.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// How liars lie: inflate (one key, inflated claims), collude (vouching for each other's
+    /// lies), whitewash (a fresh key every round), sybil (ten fresh keys a round, reporting
+    /// on each other). Several, comma-separated: one run each.
+    #[arg(long, value_delimiter = ',', default_value = "inflate", value_parser = parse_mode)]
+    pub liar_mode: Vec<LiarMode>,
     /// Squatters: publisher keys that fill the most popular task's key with valid packets
     /// every round (0: none).
     #[arg(long, default_value_t = 0, value_name = "KEYS")]
@@ -49,7 +54,11 @@ pub(super) fn run_elections(args: ElectionsArgs) -> Result<(), CliError> {
                 "--publishers and --rounds must be at least 1".into(),
             ));
         }
-        for &liar_share in &args.liars {
+        for (&liar_share, &liar_mode) in args
+            .liars
+            .iter()
+            .flat_map(|l| args.liar_mode.iter().map(move |m| (l, m)))
+        {
             if !(0.0..=1.0).contains(&liar_share) {
                 return Err(CliError::Input(format!(
                     "--liars: {liar_share} is outside [0, 1]"
@@ -64,6 +73,7 @@ pub(super) fn run_elections(args: ElectionsArgs) -> Result<(), CliError> {
                     keys: args.squatters,
                     prefixes: args.squat_prefixes,
                 },
+                liar_mode,
             });
         }
     }
@@ -87,6 +97,16 @@ pub(super) fn run_elections(args: ElectionsArgs) -> Result<(), CliError> {
             .map_err(|e| CliError::Failed(format!("{}: {e}", path.display())))?;
     }
     Ok(())
+}
+
+fn parse_mode(text: &str) -> Result<LiarMode, String> {
+    LiarMode::ALL
+        .into_iter()
+        .find(|m| m.label() == text)
+        .ok_or_else(|| {
+            let names: Vec<&str> = LiarMode::ALL.iter().map(|m| m.label()).collect();
+            format!("{text:?} is not one of {}", names.join(", "))
+        })
 }
 
 fn progress_bar(enabled: bool, steps: u64) -> ProgressBar {

@@ -3,6 +3,7 @@
 //! their real semantic keys with the store's real limits (4,096 values per key, 8 per publisher
 //! per key), so what a query finds is what a node would serve.
 
+use crate::world::Context;
 use qis_core::{Id, PublicKey, RecordId, RecordStore, StoreLimits, Time};
 use qis_outcomes::{OutcomeBody, OutcomePacket, Query, SemanticKey};
 use std::collections::{HashMap, HashSet};
@@ -19,6 +20,8 @@ pub struct Found {
     pub created: u64,
     /// Its body.
     pub body: Arc<OutcomeBody>,
+    /// The index of its context ([`Context::index`]), for memoising similarities.
+    pub context: Option<usize>,
 }
 
 /// What the network holds.
@@ -78,6 +81,7 @@ impl Network {
                     publisher: packet.publisher(),
                     created: packet.created(),
                     body: Arc::new(packet.body.clone()),
+                    context: Context::of_body(&packet.body).map(|c| c.index()),
                 },
             );
             if liar {

@@ -5,8 +5,10 @@ use crate::recipe::Recipe;
 use crate::world::{Context, DOMAINS, FAMILIES, LANGUAGES, TASKS, World};
 use ed25519_dalek::SigningKey;
 use qis_core::RecordId;
+use qis_outcomes::limits::MAX_BUILT_ON;
 use qis_outcomes::{DataScale, Draft, OutcomePacket, ScoreScale, confidence_from_stderr};
 use rand::RngExt;
+use serde::Serialize;
 
 /// How a publisher behaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +22,46 @@ pub enum Role {
 /// What a liar claims: the gain, the confidence and the evaluation size that today's weights
 /// reward most (the measured example).
 pub const LIAR_CLAIM: (f64, f64, u32) = (0.2, 0.95, 2000);
+
+/// How liars lie.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LiarMode {
+    /// One key, one inflated claim for a bad recipe every round.
+    #[default]
+    Inflate,
+    /// As inflate, but building on other liars' packets with their recipe and claim, so that
+    /// their reports vouch for each other.
+    Collude,
+    /// A fresh key every round (a caught liar coming back as somebody new).
+    Whitewash,
+    /// [`SYBIL_KEYS`] × 2 fresh keys every round: the same lie, the second half building on the
+    /// first (self-made reports).
+    Sybil,
+}
+
+impl LiarMode {
+    /// Every mode.
+    pub const ALL: [LiarMode; 4] = [
+        LiarMode::Inflate,
+        LiarMode::Collude,
+        LiarMode::Whitewash,
+        LiarMode::Sybil,
+    ];
+
+    /// The name on the command line and in reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            LiarMode::Inflate => "inflate",
+            LiarMode::Collude => "collude",
+            LiarMode::Whitewash => "whitewash",
+            LiarMode::Sybil => "sybil",
+        }
+    }
+}
+
+/// Keys a Sybil liar makes per round for each half of its lie.
+pub const SYBIL_KEYS: u64 = 5;
 
 /// Evaluation sizes an honest run uses, drawn uniformly.
 pub const EVAL_SIZES: [u32; 4] = [250, 500, 1000, 2000];
@@ -88,14 +130,86 @@ impl Publisher {
         self.packet(ran, outcome, eval, confidence, built_on, round)
     }
 
-    /// A liar's packet in round `round`: [`LIAR_CLAIM`] for a recipe far from anything that
-    /// works (a learning rate 10–30× off the default, extreme rank and epochs).
-    pub fn lying_packet(&self, seed: u64, round: u64) -> Option<OutcomePacket> {
+    /// A liar's packets in round `round` (see [`LiarMode`]); `previous` are the liars'
+    /// packets of the round before, which colluders build on.
+    pub fn lying_packets(
+        &self,
+        seed: u64,
+        round: u64,
+        mode: LiarMode,
+        previous: &[(RecordId, Recipe)],
+    ) -> Vec<OutcomePacket> {
         let mut rng = stream(seed, Purpose::Lie, self.index, round);
         let (gain, confidence, eval) = LIAR_CLAIM;
-        let recipe = poison(&mut rng);
         let outcome = (self.baseline + gain).min(1.0);
-        self.packet(&recipe, outcome, eval, confidence, &[], round)
+        match mode {
+            LiarMode::Inflate => {
+                let recipe = poison(&mut rng);
+                self.packet(&recipe, outcome, eval, confidence, &[], round)
+                    .into_iter()
+                    .collect()
+            }
+            LiarMode::Collude => {
+                // Vouch for other liars: run "their" recipe, claim what they claimed.
+                let picks: Vec<&(RecordId, Recipe)> = if previous.is_empty() {
+                    Vec::new()
+                } else {
+                    (0..MAX_BUILT_ON)
+                        .map(|_| &previous[rng.random_range(0..previous.len())])
+                        .collect()
+                };
+                let recipe = picks
+                    .first()
+                    .map_or_else(|| poison(&mut rng), |p| p.1.clone());
+                let mut built_on: Vec<RecordId> = picks.iter().map(|p| p.0).collect();
+                built_on.sort();
+                built_on.dedup();
+                self.packet(&recipe, outcome, eval, confidence, &built_on, round)
+                    .into_iter()
+                    .collect()
+            }
+            LiarMode::Whitewash => {
+                let fresh = self.with_key(seed, round, 0);
+                let recipe = poison(&mut rng);
+                fresh
+                    .packet(&recipe, outcome, eval, confidence, &[], round)
+                    .into_iter()
+                    .collect()
+            }
+            LiarMode::Sybil => {
+                // SYBIL_KEYS fresh keys, the same lie, each building on the others' packets.
+                let recipe = poison(&mut rng);
+                let first: Vec<OutcomePacket> = (0..SYBIL_KEYS)
+                    .filter_map(|k| {
+                        self.with_key(seed, round, k).packet(
+                            &recipe,
+                            outcome,
+                            eval,
+                            confidence,
+                            &[],
+                            round,
+                        )
+                    })
+                    .collect();
+                let ids: Vec<RecordId> = first.iter().map(|p| p.id()).take(MAX_BUILT_ON).collect();
+                let mut all = first;
+                all.extend((0..SYBIL_KEYS).filter_map(|k| {
+                    self.with_key(seed, round, SYBIL_KEYS + k)
+                        .packet(&recipe, outcome, eval, confidence, &ids, round)
+                }));
+                all
+            }
+        }
+    }
+
+    /// This publisher under a fresh key (number `k` of round `round`).
+    fn with_key(&self, seed: u64, round: u64, k: u64) -> Publisher {
+        let mut rng = stream(seed, Purpose::Lie, self.index ^ (1 << 50), round * 1000 + k);
+        let secret: [u8; 32] = rng.random();
+        Publisher {
+            key: SigningKey::from_bytes(&secret),
+            ..self.clone()
+        }
     }
 
     fn packet(

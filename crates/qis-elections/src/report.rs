@@ -7,11 +7,12 @@ use std::fmt::Write as _;
 pub fn table(report: &Report) -> String {
     let c = &report.config;
     let mut out = format!(
-        "{} publishers ({} honest, {} in a rare language), {:.0}% liars, seed {}\n",
+        "{} publishers ({} honest, {} in a rare language), {:.0}% liars ({}), seed {}\n",
         c.publishers,
         report.honest,
         report.honest_rare,
         100.0 * c.liar_share,
+        c.liar_mode.label(),
         c.seed
     );
     if c.squat.keys > 0 {

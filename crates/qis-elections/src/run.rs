@@ -1,11 +1,14 @@
 //! One run: N publishers over R rounds, every strategy on its own network.
 
 use crate::network::Network;
-use crate::publisher::{Publisher, Role};
+use crate::publisher::{LiarMode, Publisher, Role};
 use crate::random::{Purpose, stream};
+use crate::recipe::Recipe;
 use crate::squat::{Squat, Squatters, target_key};
-use crate::strategy::{Advice, Strategy, advise};
+use crate::strategy::{Advice, Strategy, advise, checked_claims};
 use crate::world::World;
+use qis_core::RecordId;
+use qis_outcomes::OutcomePacket;
 use qis_outcomes::{Ledger, OwnOutcome};
 use serde::Serialize;
 
@@ -22,6 +25,8 @@ pub struct Config {
     pub seed: u64,
     /// A key-squatting attack on the most popular task's key, if any.
     pub squat: Squat,
+    /// How the liars lie.
+    pub liar_mode: LiarMode,
 }
 
 /// Mean regret of the honest publishers' advice in one round, per strategy, and what qis's
@@ -82,36 +87,75 @@ struct Sums {
     evidence: f64,
 }
 
-/// Every honest publisher's advice, computed on every core (queries only read the network;
-/// the order of the result is the publishers' order, so the report does not depend on the
-/// number of threads).
-fn advise_all(
+/// One honest publisher's round: the advice, and (where the strategy uses a network) the
+/// packet of the run it made and the entry its ledger gains.
+struct Step {
+    advice: Advice,
+    packet: Option<OutcomePacket>,
+    outcome: Option<OwnOutcome>,
+}
+
+/// What one honest publisher does in `round`: ask, run its own variation, deposit.
+struct RoundStep<'a> {
     strategy: Strategy,
-    network: &Network,
-    honest: &[&Publisher],
-    ledgers: &[Ledger],
-    now: u64,
-) -> Vec<Advice> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = honest.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = honest
-            .chunks(chunk)
-            .zip(ledgers.chunks(chunk))
-            .map(|(part, ledgers)| {
-                scope.spawn(move || {
-                    part.iter()
-                        .zip(ledgers)
-                        .map(|(p, ledger)| advise(strategy, network, &p.context, ledger, now))
-                        .collect::<Vec<_>>()
+    network: &'a Network,
+    world: &'a World,
+    seed: u64,
+    round: u64,
+}
+
+impl RoundStep<'_> {
+    fn step(&self, p: &Publisher, ledger: &Ledger) -> Step {
+        let now = crate::publisher::created_at(self.round);
+        let (advice, found) = advise(self.strategy, self.network, &p.context, ledger, now);
+        if self.strategy == Strategy::NoNetwork {
+            return Step {
+                advice,
+                packet: None,
+                outcome: None,
+            };
+        }
+        let mut rng = stream(self.seed, Purpose::Explore, p.index, self.round);
+        let ran = advice.recipe.explore(&mut rng);
+        let packet = p.honest_packet(self.world, self.seed, self.round, &ran, &advice.built_on);
+        let outcome = packet.as_ref().map(|packet| OwnOutcome {
+            checked: checked_claims(&found, &p.context, &packet.body),
+            realised: packet.body.normalized_gain(),
+            eval_samples: packet.body.eval_samples,
+            created: packet.created(),
+        });
+        Step {
+            advice,
+            packet,
+            outcome,
+        }
+    }
+
+    /// Every honest publisher's step, computed on every core (steps only read the network;
+    /// the result is in the publishers' order, so the report does not depend on the number of
+    /// threads).
+    fn steps(&self, honest: &[&Publisher], ledgers: &[Ledger]) -> Vec<Step> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = honest.len().div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = honest
+                .chunks(chunk)
+                .zip(ledgers.chunks(chunk))
+                .map(|(part, ledgers)| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .zip(ledgers)
+                            .map(|(p, ledger)| self.step(p, ledger))
+                            .collect::<Vec<_>>()
+                    })
                 })
-            })
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|part| part.join().expect("advice threads do not panic"))
-            .collect()
-    })
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|part| part.join().expect("step threads do not panic"))
+                .collect()
+        })
+    }
 }
 
 /// Runs `config`; `progress` is called after each round with its number.
@@ -132,17 +176,36 @@ pub fn run(config: &Config, mut progress: impl FnMut(u64)) -> Report {
         .map(|_| vec![Ledger::default(); honest.len()])
         .collect();
     let squatters = Squatters::new(config.seed, config.squat);
+    let liars: Vec<&Publisher> = publishers.iter().filter(|p| p.role == Role::Liar).collect();
+    let mut previous_lies: Vec<(RecordId, Recipe)> = Vec::new();
     let mut squatted_key = None;
     let mut rounds = Vec::new();
     for round in 1..=config.rounds {
+        // The adversaries' packets of this round, the same for every network.
+        let lies: Vec<(OutcomePacket, u128)> = liars
+            .iter()
+            .flat_map(|p| {
+                p.lying_packets(config.seed, round, config.liar_mode, &previous_lies)
+                    .into_iter()
+                    .map(|packet| (packet, p.prefix))
+            })
+            .collect();
+        let squats = squatters.packets(&world, config.seed, round);
         let mut sums: Vec<Sums> = Strategy::ALL.iter().map(|_| Sums::default()).collect();
         for (s, strategy) in Strategy::ALL.iter().enumerate() {
-            let network = &mut networks[s];
             // Everyone asks before anyone deposits: a round is one synchronous step.
-            let now = crate::publisher::created_at(round);
-            let advice = advise_all(*strategy, network, &honest, &ledgers[s], now);
+            let steps = RoundStep {
+                strategy: *strategy,
+                network: &networks[s],
+                world: &world,
+                seed: config.seed,
+                round,
+            }
+            .steps(&honest, &ledgers[s]);
+            let network = &mut networks[s];
             let sum = &mut sums[s];
-            for (p, a) in honest.iter().zip(&advice) {
+            for (p, step) in honest.iter().zip(&steps) {
+                let a = &step.advice;
                 let regret = world.best_gain(&p.context) - world.true_gain(&p.context, &a.recipe);
                 sum.regret += regret;
                 if p.context.is_rare() {
@@ -161,31 +224,30 @@ pub fn run(config: &Config, mut progress: impl FnMut(u64)) -> Report {
             if *strategy == Strategy::NoNetwork {
                 continue;
             }
-            for ((p, a), ledger) in honest.iter().zip(&advice).zip(&mut ledgers[s]) {
-                let mut rng = stream(config.seed, Purpose::Explore, p.index, round);
-                let ran = a.recipe.explore(&mut rng);
-                let built_on = a.built_on_ids();
-                if let Some(packet) = p.honest_packet(&world, config.seed, round, &ran, &built_on) {
+            for ((p, step), ledger) in honest.iter().zip(steps).zip(&mut ledgers[s]) {
+                if let Some(packet) = step.packet {
                     network.publish(&packet, p.prefix, false);
                     if let Some(key) = target_key(&packet) {
                         network.watch(key, packet.id());
                         squatted_key = Some(key);
                     }
-                    ledger.outcomes.push(OwnOutcome {
-                        built_on: a.claims(&packet.body),
-                        realised: packet.body.normalized_gain(),
-                        eval_samples: packet.body.eval_samples,
-                        created: packet.created(),
-                    });
                 }
+                ledger.outcomes.extend(step.outcome);
             }
-            for p in publishers.iter().filter(|p| p.role == Role::Liar) {
-                if let Some(packet) = p.lying_packet(config.seed, round) {
-                    network.publish(&packet, p.prefix, true);
-                }
+            for (packet, prefix) in lies.iter().chain(&squats) {
+                network.publish(packet, *prefix, true);
             }
-            squatters.publish(&world, config.seed, round, network);
         }
+        previous_lies = lies
+            .iter()
+            .map(|(packet, _)| {
+                let body = &packet.body;
+                let recipe = Recipe::from_stated(&body.method, |key| {
+                    body.hyperparam(key).and_then(|v| v.as_f64())
+                });
+                (packet.id(), recipe)
+            })
+            .collect();
         let n = honest.len().max(1) as f64;
         let rare = honest_rare.max(1) as f64;
         let common = (honest.len() - honest_rare).max(1) as f64;

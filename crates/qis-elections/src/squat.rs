@@ -2,7 +2,6 @@
 //! of the most popular task with valid packets every round, as many as the store lets each
 //! keep. The question is what is left of the honest packets filed under that key.
 
-use crate::network::Network;
 use crate::publisher::Publisher;
 use crate::recipe::Recipe;
 use crate::world::{Context, DOMAINS, FAMILIES, LANGUAGES, World};
@@ -47,9 +46,15 @@ impl Squatters {
         Squatters { publishers }
     }
 
-    /// Every squatter publishes its quota of valid packets for round `round`, each in a
-    /// different context of the target task.
-    pub(crate) fn publish(&self, world: &World, seed: u64, round: u64, network: &mut Network) {
+    /// Every squatter's quota of valid packets for round `round`, each in a different context
+    /// of the target task, with the prefix it stores from.
+    pub(crate) fn packets(
+        &self,
+        world: &World,
+        seed: u64,
+        round: u64,
+    ) -> Vec<(OutcomePacket, u128)> {
+        let mut out = Vec::new();
         for p in &self.publishers {
             for slot in 0..MAX_VALUES_PER_PUBLISHER_PER_KEY as u64 {
                 let mut squatter = p.clone();
@@ -62,10 +67,11 @@ impl Squatters {
                 let ran = Recipe::default_recipe();
                 let round_slot = round * 1000 + slot;
                 if let Some(packet) = squatter.honest_packet(world, seed, round_slot, &ran, &[]) {
-                    network.publish(&packet, p.prefix, true);
+                    out.push((packet, p.prefix));
                 }
             }
         }
+        out
     }
 }
 

@@ -2,14 +2,35 @@
 
 use crate::network::{Found, Network};
 use crate::recipe::Recipe;
-use crate::world::{Context, FAMILIES, TASKS};
+use crate::world::{CONTEXTS, Context, FAMILIES, TASKS};
 use qis_core::RecordId;
 use qis_outcomes::{Claim, Evidence, KeyLevel, Ledger, OutcomeBody, Query, recommend, standing};
 use serde::Serialize;
 
-/// Contributors of a recommendation the client's ledger checks against its outcome (the
-/// heaviest ones: a saved recommendation lists them all).
-pub const LEDGER_CONTRIBUTORS: usize = 16;
+/// Claims a client's outcome checks, at most: the fetched packets closest to the recipe it
+/// ran (proximity × similarity), above [`MIN_CHECK_WEIGHT`].
+pub const LEDGER_CLAIMS: usize = 32;
+
+/// Least weight a fetched claim needs for the client's outcome to check it.
+pub const MIN_CHECK_WEIGHT: f64 = 0.05;
+
+/// The claims among `found` that the client's run of `ran` in context `c` checks (see
+/// [`LEDGER_CLAIMS`]), closest first.
+pub fn checked_claims(found: &[Found], c: &Context, ran: &OutcomeBody) -> Vec<Claim> {
+    let mut similarities = Similarities::new(c);
+    let mut claims: Vec<Claim> = found
+        .iter()
+        .filter(|f| f.body.method == ran.method)
+        .filter_map(|f| {
+            let similarity = similarities.of(f)?;
+            let claim = Claim::checked_by(f.id, f.publisher, &f.body, similarity, ran);
+            (claim.weight >= MIN_CHECK_WEIGHT).then_some(claim)
+        })
+        .collect();
+    claims.sort_by(|a, b| b.weight.total_cmp(&a.weight).then_with(|| a.id.cmp(&b.id)));
+    claims.truncate(LEDGER_CLAIMS);
+    claims
+}
 
 /// A way of choosing a recipe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -20,7 +41,9 @@ pub enum Strategy {
     /// The original write-up's router: the exact context's key only, and the single packet
     /// claiming the largest gain, copied.
     Writeup,
-    /// qis: every key level, ranked by similarity, synthesised by [`recommend`].
+    /// qis: every key level, ranked by similarity, weighed by the client's own standing
+    /// model, synthesised by [`recommend`]; followed only when some of its weight has standing
+    /// (otherwise the default recipe).
     Qis,
 }
 
@@ -43,10 +66,8 @@ impl Strategy {
 pub struct Advice {
     /// The recipe to run.
     pub recipe: Recipe,
-    /// The packets it rests on, heaviest first: the first
-    /// [`MAX_BUILT_ON`](qis_outcomes::limits::MAX_BUILT_ON) are what the next packet records as
-    /// `built_on`, up to [`LEDGER_CONTRIBUTORS`] what the client's ledger checks.
-    pub built_on: Vec<Found>,
+    /// The packets it rests on, heaviest first (the next packet records them as `built_on`).
+    pub built_on: Vec<RecordId>,
     /// The share of the evidence weight that liars' packets held, when evidence was weighed.
     pub liar_weight: Option<f64>,
     /// Packets weighed.
@@ -65,22 +86,29 @@ impl Advice {
             established: 0.0,
         }
     }
+}
 
-    /// The ids of the packets a new packet records as built on.
-    pub fn built_on_ids(&self) -> Vec<RecordId> {
-        self.built_on
-            .iter()
-            .take(qis_outcomes::limits::MAX_BUILT_ON)
-            .map(|f| f.id)
-            .collect()
+/// The query's similarity to each found packet ([`Query::similarity`]), computed once per
+/// distinct context of the world: thousands of packets share a few hundred contexts.
+struct Similarities {
+    query: Query,
+    memo: Vec<Option<Option<f64>>>,
+}
+
+impl Similarities {
+    fn new(c: &Context) -> Similarities {
+        Similarities {
+            query: query_for(c),
+            memo: vec![None; CONTEXTS],
+        }
     }
 
-    /// The claims the ledger keeps once `ran` (the client's own packet body) is known.
-    pub fn claims(&self, ran: &OutcomeBody) -> Vec<Claim> {
-        self.built_on
-            .iter()
-            .map(|f| Claim::of(f.id, f.publisher, &f.body, ran))
-            .collect()
+    fn of(&mut self, found: &Found) -> Option<f64> {
+        let compute = |q: &Query| q.similarity(&found.body).map(|s| s.score);
+        match found.context {
+            Some(i) => *self.memo[i].get_or_insert_with(|| compute(&self.query)),
+            None => compute(&self.query),
+        }
     }
 }
 
@@ -90,22 +118,22 @@ pub fn query_for(c: &Context) -> Query {
 }
 
 /// The advice of `strategy` in context `c`, from what `network` holds and (for qis) the
-/// client's own `ledger`, at time `now`.
+/// client's own `ledger`, at time `now`; with the packets it found.
 pub fn advise(
     strategy: Strategy,
     network: &Network,
     c: &Context,
     ledger: &Ledger,
     now: u64,
-) -> Advice {
+) -> (Advice, Vec<Found>) {
     match strategy {
-        Strategy::NoNetwork => Advice::default_recipe(),
+        Strategy::NoNetwork => (Advice::default_recipe(), Vec::new()),
         Strategy::Writeup => writeup(network, c),
         Strategy::Qis => qis(network, c, ledger, now),
     }
 }
 
-fn writeup(network: &Network, c: &Context) -> Advice {
+fn writeup(network: &Network, c: &Context) -> (Advice, Vec<Found>) {
     let query = query_for(c);
     let exact: Vec<_> = query
         .keys()
@@ -125,27 +153,28 @@ fn writeup(network: &Network, c: &Context) -> Advice {
             Some(b) if b.body.gain() >= candidate.body.gain() => Some(b),
             _ => Some(candidate),
         });
-    match best {
+    let advice = match best {
         Some(best) => Advice {
             recipe: Recipe::from_stated(&best.body.method, |key| {
                 best.body.hyperparam(key).and_then(|v| v.as_f64())
             }),
-            built_on: vec![best.clone()],
+            built_on: vec![best.id],
             liar_weight: None,
             evidence: found.len(),
             established: 0.0,
         },
         None => Advice::default_recipe(),
-    }
+    };
+    (advice, found)
 }
 
-fn qis(network: &Network, c: &Context, ledger: &Ledger, now: u64) -> Advice {
-    let query = query_for(c);
-    let found = network.query(&query);
+fn qis(network: &Network, c: &Context, ledger: &Ledger, now: u64) -> (Advice, Vec<Found>) {
+    let mut similarities = Similarities::new(c);
+    let found = network.query(&similarities.query);
     let mut evidence: Vec<Evidence> = found
         .iter()
         .filter_map(|f| {
-            let similarity = query.similarity(&f.body)?.score;
+            let similarity = similarities.of(f)?;
             Some(Evidence::shared(
                 f.id,
                 f.publisher,
@@ -158,7 +187,7 @@ fn qis(network: &Network, c: &Context, ledger: &Ledger, now: u64) -> Advice {
     let standing = standing::standings(&evidence, ledger, now);
     standing::apply(&mut evidence, &standing);
     let Some(rec) = recommend(&evidence) else {
-        return Advice::default_recipe();
+        return (Advice::default_recipe(), found);
     };
     let (mut lies, mut total) = (0.0, 0.0);
     for e in &evidence {
@@ -168,18 +197,24 @@ fn qis(network: &Network, c: &Context, ledger: &Ledger, now: u64) -> Advice {
             lies += w;
         }
     }
-    let by_id: std::collections::HashMap<RecordId, &Found> =
-        found.iter().map(|f| (f.id, f)).collect();
-    Advice {
-        recipe: Recipe::from_recommendation(&rec),
+    // A client follows only advice somebody vouches for: with no standing behind any of the
+    // evidence (a young network, or one flooded with fresh keys), it runs its default.
+    let recipe = if rec.established_share > 0.0 {
+        Recipe::from_recommendation(&rec)
+    } else {
+        Recipe::default_recipe()
+    };
+    let advice = Advice {
+        recipe,
         built_on: rec
             .contributors
             .iter()
-            .take(LEDGER_CONTRIBUTORS)
-            .filter_map(|id| by_id.get(id).map(|f| (*f).clone()))
+            .take(qis_outcomes::limits::MAX_BUILT_ON)
+            .copied()
             .collect(),
         liar_weight: (total > 0.0).then(|| lies / total),
         evidence: evidence.len(),
         established: rec.established_share,
-    }
+    };
+    (advice, found)
 }

@@ -93,7 +93,31 @@ pub struct Context {
     pub domain: usize,
 }
 
+/// How many distinct contexts the world has.
+pub const CONTEXTS: usize = FAMILIES.len() * TASKS.len() * LANGUAGES.len() * DOMAINS.len();
+
 impl Context {
+    /// A number in `0..CONTEXTS`, distinct for every context.
+    pub fn index(&self) -> usize {
+        ((self.family * TASKS.len() + self.task) * LANGUAGES.len() + self.language) * DOMAINS.len()
+            + self.domain
+    }
+
+    /// The context a packet body of this world states (`None` for a body from outside it).
+    pub fn of_body(body: &qis_outcomes::OutcomeBody) -> Option<Context> {
+        let find = |names: &[&str], name: &str| names.iter().position(|n| *n == name);
+        let languages: Vec<&str> = LANGUAGES.iter().map(|(n, _)| *n).collect();
+        let domains: Vec<&str> = DOMAINS.iter().map(|(n, _)| *n).collect();
+        let language = body.tags.iter().find_map(|t| find(&languages, t))?;
+        let domain = body.tags.iter().find_map(|t| find(&domains, t))?;
+        Some(Context {
+            family: find(&FAMILIES, &body.family)?,
+            task: find(&TASKS, &body.task)?,
+            language,
+            domain,
+        })
+    }
+
     /// Whether the language is rare.
     pub fn is_rare(&self) -> bool {
         LANGUAGES[self.language].1 < RARE_SHARE

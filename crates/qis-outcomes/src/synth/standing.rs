@@ -10,8 +10,10 @@
 //! [`CONTEXT_SLACK`] for the difference between their contexts); a realised gain above the
 //! claim always agrees (under-claiming is not lying). Observations come from:
 //!
-//! * the client's own [`Ledger`]: its realised outcomes and the packets each built on, weight 1
-//!   (ground truth for this client);
+//! * the client's own [`Ledger`]: its realised outcomes and the claims each checks — the
+//!   packets it fetched for recipes close to the one it ran, whether or not they were among
+//!   the contributors, weighted by [`Claim::weight`] (ground truth for this client, about the
+//!   recipe it ran);
 //! * the packets it fetched: a packet Y whose `built_on` names X is Y's publisher's report on X,
 //!   weighted by *that publisher's* standing from the previous pass, so reports by keys nobody
 //!   vouches for (fresh Sybils, colluding liars) weigh nothing. Self-reports (Y and X by one
@@ -62,7 +64,8 @@ pub const HALF_LIFE_SECS: u64 = 90 * 24 * 3600;
 /// Passes over the fetched reports.
 pub const PASSES: usize = 3;
 
-/// A claim one of the client's results built on.
+/// A claim one of the client's results checks: a packet it fetched whose recipe is close to
+/// the one it ran.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Claim {
     /// The packet.
@@ -73,29 +76,38 @@ pub struct Claim {
     pub gain: f64,
     /// The claim's evaluation size.
     pub eval_samples: u32,
-    /// How close the recipe the client ran was to the claim's
-    /// ([`recipe_proximity`](super::proximity::recipe_proximity)): the observation's weight.
-    pub proximity: f64,
+    /// How much the client's result says about the claim, in `[0, 1]`: the proximity of the
+    /// recipes ([`recipe_proximity`](super::proximity::recipe_proximity)) times the similarity
+    /// of the claim's context to the client's.
+    pub weight: f64,
 }
 
 impl Claim {
-    /// The claim of `body` (packet `id` by `publisher`), as observed by a run of `ran`.
-    pub fn of(id: RecordId, publisher: PublicKey, body: &OutcomeBody, ran: &OutcomeBody) -> Claim {
+    /// The claim of `body` (packet `id` by `publisher`, context `similarity` to the client's),
+    /// as checked by the client's run of `ran`.
+    pub fn checked_by(
+        id: RecordId,
+        publisher: PublicKey,
+        body: &OutcomeBody,
+        similarity: f64,
+        ran: &OutcomeBody,
+    ) -> Claim {
         Claim {
             id,
             publisher,
             gain: body.normalized_gain(),
             eval_samples: body.eval_samples,
-            proximity: recipe_proximity(ran, body),
+            weight: recipe_proximity(ran, body) * similarity.clamp(0.0, 1.0),
         }
     }
 }
 
-/// One of the client's own results: what it realised, and the claims it built on.
+/// One of the client's own results: what it realised, and the claims it checks (those it
+/// built on, and any it fetched for a recipe close to the one it ran).
 #[derive(Clone, Debug, PartialEq)]
 pub struct OwnOutcome {
-    /// The claims built on.
-    pub built_on: Vec<Claim>,
+    /// The claims checked.
+    pub checked: Vec<Claim>,
     /// The realised gain (unit-interval points).
     pub realised: f64,
     /// The evaluation size of the realised gain.
@@ -161,14 +173,14 @@ pub fn standings(evidence: &[Evidence], ledger: &Ledger, now: u64) -> HashMap<Pu
     let mut own: HashMap<PublicKey, Tally> = HashMap::new();
     for outcome in &ledger.outcomes {
         let weight = decay(outcome.created, now);
-        for claim in &outcome.built_on {
+        for claim in &outcome.checked {
             let agrees = agrees(
                 claim.gain,
                 claim.eval_samples,
                 outcome.realised,
                 outcome.eval_samples,
             );
-            let weight = weight * claim.proximity.clamp(0.0, 1.0);
+            let weight = weight * claim.weight.clamp(0.0, 1.0);
             if weight > 0.0 {
                 own.entry(claim.publisher).or_default().add(agrees, weight);
             }
