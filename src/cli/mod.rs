@@ -5,6 +5,7 @@
 mod client;
 mod common;
 mod elections;
+mod ledger;
 mod node;
 mod outcomes;
 mod packet;

@@ -2,11 +2,12 @@
 
 use super::client::{ClientArgs, with_client};
 use super::common::{CliError, data_home, unix_now};
+use super::ledger;
 use super::packet::{RunFlags, draft_from_run};
 use crate::exchange::{fetch_packets, publish_packet};
 use qis_core::Id;
 use qis_outcomes::check_packet_file as check;
-use qis_outcomes::{Evidence, Ledger, NoFeedback, standing};
+use qis_outcomes::{Evidence, NoFeedback, SavedRecommendation, standing};
 use qis_outcomes::{OutcomeBody, OutcomePacket, Query};
 use qis_outcomes::{Ranked, rank};
 use qis_outcomes::{recommend, render_json, render_table};
@@ -71,6 +72,11 @@ pub struct RecommendArgs {
     /// full standing. Everyone else's standing comes from feedback.
     #[arg(long = "trust", value_name = "PUBLISHER")]
     pub trust: Vec<String>,
+    /// Do not save the recommendation (by default it is kept in <data home>/recommendations,
+    /// so the result you publish with --built-on ID records what it used and is checked
+    /// against it in your ledger).
+    #[arg(long)]
+    pub no_save: bool,
 }
 
 /// The publisher ids of `--trust`, checked.
@@ -116,13 +122,14 @@ pub(super) fn publish(args: PublishArgs) -> Result<ExitCode, CliError> {
     let stored = with_client(&args.client, async |client| {
         Ok(publish_packet(client, &packet).await)
     })?;
+    let checked = ledger::record_outcome(&args.flags.built_on, &packet.body, packet.created())?;
     let id = packet.id().to_string();
     let size = packet.record.encoded_len();
     if args.client.json {
         let keys: Vec<_> = keys.iter().zip(&stored).map(|(k, s)| json!({"level": k.level.label(), "key": k.text, "id": k.id.to_hex(), "acks": s.acks, "verified": s.verified})).collect();
         println!(
             "{}",
-            json!({ "packet_id": id, "encoded_size": size, "keys": keys, "saved": saved })
+            json!({ "packet_id": id, "encoded_size": size, "keys": keys, "saved": saved, "ledger_entries": checked })
         );
     } else {
         println!("published packet {id} ({size} bytes)");
@@ -133,6 +140,11 @@ pub(super) fn publish(args: PublishArgs) -> Result<ExitCode, CliError> {
                 key.text,
                 s.verified,
                 s.acks
+            );
+        }
+        if checked > 0 {
+            println!(
+                "checked against the recommendation it built on: your ledger now roots standing in it"
             );
         }
         println!(
@@ -263,15 +275,15 @@ pub(super) fn recommend_cmd(args: RecommendArgs) -> Result<ExitCode, CliError> {
         .iter()
         .map(|r| Evidence::from_ranked(r, &NoFeedback))
         .collect();
-    // Standing from feedback in what was found, rooted in the publishers the user trusts.
-    let ledger = Ledger {
-        outcomes: Vec::new(),
-        trusted: evidence
+    // Standing from feedback in what was found, rooted in the user's own outcomes (its
+    // ledger) and the publishers it trusts.
+    let mut ledger = ledger::load_ledger()?.ledger;
+    ledger.trusted.extend(
+        evidence
             .iter()
             .map(|e| e.publisher)
-            .filter(|key| trusted.contains(&key.id()))
-            .collect(),
-    };
+            .filter(|key| trusted.contains(&key.id())),
+    );
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -290,14 +302,25 @@ pub(super) fn recommend_cmd(args: RecommendArgs) -> Result<ExitCode, CliError> {
             refused_note(refused)
         )));
     };
+    let saved_id = if args.no_save {
+        None
+    } else {
+        let query = query_of(&args.context)?;
+        let records: Vec<_> = ranked.iter().map(|r| r.packet.record.clone()).collect();
+        let saved = SavedRecommendation::new(&rec, &query, &evidence, &records, now);
+        Some(ledger::save_recommendation(&saved)?)
+    };
     if args.context.client.json {
         println!(
             "{}",
-            json!({ "found": ranked.len(), "refused": refused, "recommendation": render_json(&rec) })
+            json!({ "found": ranked.len(), "refused": refused, "recommendation": render_json(&rec), "recommendation_id": saved_id, "ledger_outcomes": ledger.outcomes.len() })
         );
     } else {
         print!("{}", render_table(&rec));
         eprintln!("from {} packet(s){}", ranked.len(), refused_note(refused));
+        if let Some(id) = &saved_id {
+            eprintln!("saved as recommendation {id}: publish your result with --built-on {id}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,7 +2,6 @@
 
 use super::common::CliError;
 use clap::Subcommand;
-use qis_core::RecordId;
 use qis_outcomes::check_packet_file as check;
 use qis_outcomes::packet_template as template;
 use qis_outcomes::{DataScale, Method, ScoreScale};
@@ -99,9 +98,11 @@ pub struct RunFlags {
     /// Hyperparameter NAME=VALUE (repeatable), e.g. lora_rank=16 learning_rate=2e-4.
     #[arg(long = "param", value_parser = parse_param)]
     pub params: Vec<(HyperKey, HyperValue)>,
-    /// Id of a packet this result built on (repeatable; 64 hex characters).
-    #[arg(long, value_parser = parse_record_id)]
-    pub built_on: Vec<RecordId>,
+    /// What this result built on (repeatable): a packet id, or a recommendation `qis
+    /// recommend` saved (its id or file), whose contributors are recorded and against which
+    /// your result is checked in your ledger when you publish it.
+    #[arg(long, value_parser = super::ledger::parse_built_on, value_name = "ID|FILE")]
+    pub built_on: Vec<super::ledger::BuiltOn>,
 }
 
 fn parse_scale(s: &str) -> Result<DataScale, String> {
@@ -141,12 +142,6 @@ fn parse_param(s: &str) -> Result<(HyperKey, HyperValue), String> {
     ))
 }
 
-fn parse_record_id(s: &str) -> Result<RecordId, String> {
-    qis_core::Id::from_hex(s)
-        .map(|id| RecordId(*id.as_bytes()))
-        .ok_or_else(|| format!("expected 64 hex characters, got {s:?}"))
-}
-
 impl RunFlags {
     /// The flags as from-run overrides.
     pub fn overrides(&self) -> Overrides {
@@ -169,7 +164,7 @@ impl RunFlags {
             confidence: self.confidence,
             method: self.method.clone(),
             hyperparams: self.params.clone(),
-            built_on: self.built_on.clone(),
+            built_on: super::ledger::built_on_ids(&self.built_on),
         }
     }
 }

@@ -42,7 +42,7 @@ pub enum Strategy {
     /// claiming the largest gain, copied.
     Writeup,
     /// qis: every key level, ranked by similarity, weighed by the client's own standing
-    /// model, synthesised by [`recommend`]; followed only when some of its weight has standing
+    /// model, synthesised by [`recommend()`]; followed only when some of its weight has standing
     /// (otherwise the default recipe).
     Qis,
 }

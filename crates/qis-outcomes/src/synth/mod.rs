@@ -59,6 +59,7 @@ pub(crate) mod evidence;
 pub mod proximity;
 pub mod recommend;
 pub(crate) mod render;
+pub mod saved;
 pub mod standing;
 pub(crate) mod stats;
 

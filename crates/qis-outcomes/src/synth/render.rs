@@ -1,7 +1,7 @@
 //! Rendering a recommendation: a table for people and JSON for tools.
 
 use super::recommend::Recommendation;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
 /// Gain in points (unit-interval gain × 100), signed: `+7.7`.
@@ -99,7 +99,7 @@ pub fn table(rec: &Recommendation) -> String {
 }
 
 /// JSON form of a recommendation (ids as hex, gains in unit-interval points).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RecommendationJson {
     /// Method, canonical text (`qlora`, `dpo+qlora`).
     pub method: String,
@@ -126,7 +126,7 @@ pub struct RecommendationJson {
 }
 
 /// One hyperparameter in JSON.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ParamJson {
     /// Name.
     pub name: String,
@@ -139,7 +139,7 @@ pub struct ParamJson {
 }
 
 /// One method in JSON.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MethodJson {
     /// Method, canonical text.
     pub method: String,

@@ -46,6 +46,7 @@ use super::evidence::Evidence;
 use super::proximity::recipe_proximity;
 use crate::packet::OutcomeBody;
 use qis_core::{PublicKey, RecordId};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// Pseudo-weight of "not yet observed" in every publisher's standing.
@@ -66,7 +67,7 @@ pub const PASSES: usize = 3;
 
 /// A claim one of the client's results checks: a packet it fetched whose recipe is close to
 /// the one it ran.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Claim {
     /// The packet.
     pub id: RecordId,
@@ -104,7 +105,7 @@ impl Claim {
 
 /// One of the client's own results: what it realised, and the claims it checks (those it
 /// built on, and any it fetched for a recipe close to the one it ran).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OwnOutcome {
     /// The claims checked.
     pub checked: Vec<Claim>,
@@ -117,7 +118,7 @@ pub struct OwnOutcome {
 }
 
 /// The client's own results: the root of its standing.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ledger {
     /// Results, oldest first.
     pub outcomes: Vec<OwnOutcome>,

@@ -1,0 +1,155 @@
+//! The feedback loop through real processes on loopback: `recommend` saves what it weighed,
+//! `publish --built-on <id>` records what the result used and adds the result to the client's
+//! ledger, and the next `recommend` roots standing in it.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Child, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const NETWORK: &str = "loop-test";
+
+/// A `qis node` child, killed and reaped when dropped.
+struct Node(Child);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a node and waits (bounded) for its address.
+fn node(home: &Path) -> (Node, String) {
+    let mut child = support::qis(home)
+        .args(["node", "--listen", "127.0.0.1:0", "--network", NETWORK])
+        .args(["--id-difficulty", "0", "--status-every", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start qis node");
+    let lines = support::stderr_lines(&mut child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let Ok(line) = lines.recv_timeout(left) else {
+            break;
+        };
+        if let Some(addr) = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("addr="))
+        {
+            return (Node(child), addr.to_string());
+        }
+    }
+    panic!("the node did not start");
+}
+
+fn run(home: &Path, args: &[&str]) -> Output {
+    let out = support::qis(home).args(args).output().expect("run qis");
+    assert!(
+        out.status.success(),
+        "qis {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+/// A packet file from the template with `outcome` as the fine-tuned score.
+fn packet_file(home: &Path, name: &str, outcome: &str) -> String {
+    let path = home.join(name);
+    let path_text = path.to_str().unwrap().to_string();
+    run(home, &["packet", "new", &path_text]);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text
+        .lines()
+        .filter(|l| !l.starts_with("delta"))
+        .map(|l| {
+            if l.starts_with("outcome =") {
+                format!("outcome = {outcome}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&path, text).unwrap();
+    path_text
+}
+
+#[test]
+fn a_result_built_on_a_recommendation_lands_in_the_ledger_and_roots_standing() {
+    let home = support::scratch("feedback-loop", "loop");
+    let (_node, addr) = node(&home.join("node"));
+    let net = [
+        "--bootstrap",
+        addr.as_str(),
+        "--network",
+        NETWORK,
+        "--id-difficulty",
+        "0",
+    ];
+    let context = [
+        "--family",
+        "llama-3-8b",
+        "--task",
+        "summarization",
+        "--tags",
+        "news,swahili",
+    ];
+    // Somebody else publishes a result.
+    let other = home.join("other").to_str().unwrap().to_string();
+    let a = packet_file(&home, "a.toml", "0.2610");
+    let mut args = vec!["publish", a.as_str(), "--data-dir", other.as_str()];
+    args.extend(net);
+    run(&home, &args);
+    // We ask: the recommendation is saved, nobody has standing with us yet.
+    let mut args = vec!["recommend", "--json"];
+    args.extend(context);
+    args.extend(net);
+    let first = json(&run(&home, &args));
+    let id = first["recommendation_id"]
+        .as_str()
+        .expect("saved")
+        .to_string();
+    assert_eq!(first["ledger_outcomes"], 0);
+    assert_eq!(first["recommendation"]["established_share"], 0.0);
+    assert!(
+        home.join("recommendations")
+            .join(format!("{id}.json"))
+            .is_file()
+    );
+    // We run it, realise about what was claimed, and publish built on the recommendation.
+    let b = packet_file(&home, "b.toml", "0.2590");
+    let mut args = vec!["publish", b.as_str(), "--built-on", id.as_str(), "--json"];
+    args.extend(net);
+    let published = json(&run(&home, &args));
+    assert_eq!(published["ledger_entries"], 1);
+    let ledger: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(home.join("ledger.json")).unwrap()).unwrap();
+    assert_eq!(ledger["format"], 1);
+    let checked = &ledger["ledger"]["outcomes"][0]["checked"];
+    assert_eq!(checked.as_array().map(Vec::len), Some(1), "{ledger}");
+    // Next time, the publisher whose claim held has standing with us.
+    let mut args = vec!["recommend", "--json", "--no-save"];
+    args.extend(context);
+    args.extend(net);
+    let second = json(&run(&home, &args));
+    assert_eq!(second["ledger_outcomes"], 1);
+    assert!(second["recommendation_id"].is_null());
+    let established = second["recommendation"]["established_share"]
+        .as_f64()
+        .unwrap();
+    assert!(established > 0.0, "{second}");
+    // A ledger of another format is refused by name, not misread.
+    std::fs::write(home.join("ledger.json"), r#"{"format": 9, "ledger": {}}"#).unwrap();
+    let out = support::qis(&home).args(&args).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("format 9"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&home);
+}
