@@ -46,8 +46,9 @@ pub(super) struct ContextArgs {
     /// Task type, e.g. summarization.
     #[arg(long)]
     pub task: String,
-    /// Domain tags, comma-separated, e.g. swahili,news.
-    #[arg(long, value_delimiter = ',')]
+    /// Domain tags, comma-separated or repeated, e.g. swahili,news (at most 6, each at most 32
+    /// bytes, as in a packet; --tag works too).
+    #[arg(long, visible_alias = "tag", value_delimiter = ',')]
     pub tags: Vec<String>,
     #[command(flatten)]
     client: ClientArgs,
@@ -178,9 +179,10 @@ fn packet_body(args: &PublishArgs) -> Result<OutcomeBody, CliError> {
 }
 
 fn query_of(context: &ContextArgs) -> Result<Query, CliError> {
-    if context.task.trim().is_empty() {
-        return Err(CliError::Input("--task: must not be empty".into()));
-    }
+    // The context is held to the rules of the packets it looks for: a tag no packet may carry
+    // would only ever find nothing.
+    qis_outcomes::check_query(context.family.as_deref(), &context.task, &context.tags)
+        .map_err(|e| CliError::Input(format!("--{e}")))?;
     Ok(Query::new(
         context.family.as_deref(),
         &context.task,

@@ -50,7 +50,7 @@ pub struct RunFlags {
     #[arg(long)]
     pub task: Option<String>,
     /// Domain tag (repeatable, or comma-separated).
-    #[arg(long = "tag", value_delimiter = ',')]
+    #[arg(long = "tag", visible_alias = "tags", value_delimiter = ',')]
     pub tags: Vec<String>,
     /// Training-data bucket: <100, 100-1k, 1k-10k, 10k-100k, >100k.
     #[arg(long, value_parser = parse_scale)]

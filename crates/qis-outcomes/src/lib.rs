@@ -25,7 +25,7 @@ pub use packet::keys::{KEY_PREFIX, KEY_SCHEME_VERSION, Ranked, jaccard, packet_k
 pub use packet::limits;
 pub use packet::size::{TYPICAL_CREATED, check_size, record_size};
 pub use packet::template::{parse_packet_file, render_packet_file, template as packet_template};
-pub use packet::validate::validate as validate_body;
+pub use packet::validate::{check_query, validate as validate_body};
 pub use packet::{
     DataScale, EvalSetting, HyperKey, HyperValue, KeyLevel, Method, NO_FILTER, Objective,
     OutcomeBody, OutcomePacket, OutcomePolicy, PacketError, Query, ScoreScale, SemanticKey, Tuning,

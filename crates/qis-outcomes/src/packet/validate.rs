@@ -107,6 +107,29 @@ pub fn validate(body: &OutcomeBody) -> Result<(), PacketError> {
     Ok(())
 }
 
+/// Checks a query's context by the rules a packet's context obeys (after the same
+/// normalisation): a task token of at most [`MAX_TASK_LEN`] bytes, at most [`MAX_TAGS`] tags of
+/// at most [`MAX_TAG_LEN`] bytes, a family of at most [`MAX_FAMILY_LEN`] bytes; each error names
+/// the field and the rule.
+pub fn check_query(family: Option<&str>, task: &str, tags: &[String]) -> Result<(), PacketError> {
+    if let Some(family) = family {
+        check_token("family", &fold_family(family), MAX_FAMILY_LEN, false)?;
+    }
+    check_token("task", &canonical_token(task), MAX_TASK_LEN, false)?;
+    let canonical = canonical_tags(tags);
+    if canonical.len() > MAX_TAGS {
+        return Err(PacketError::TooMany {
+            field: "tags".into(),
+            count: canonical.len(),
+            max: MAX_TAGS,
+        });
+    }
+    for (i, tag) in canonical.iter().enumerate() {
+        check_token(&format!("tags[{i}]"), tag, MAX_TAG_LEN, false)?;
+    }
+    Ok(())
+}
+
 /// Checks a stated delta against `outcome - baseline` (tolerance
 /// [`DELTA_TOLERANCE`], scaled to percent scores).
 pub(crate) fn check_delta(body: &OutcomeBody, stated: f64) -> Result<(), PacketError> {

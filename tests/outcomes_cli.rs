@@ -1,0 +1,56 @@
+//! Bad input to the outcome commands gets an error naming the field and the rule, exit code 2,
+//! before anything touches the network.
+
+mod support;
+
+fn fails_with(args: &[&str], expected: &str) {
+    let home = support::scratch("outcomes-cli", "input");
+    let out = support::qis(&home).args(args).output().expect("run qis");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(stderr.contains(expected), "{args:?}: {stderr}");
+}
+
+#[test]
+fn a_query_is_held_to_the_rules_of_the_packets_it_looks_for() {
+    let nowhere = ["--bootstrap", "127.0.0.1:9"];
+    let tags = "a,b,c,d,e,f,g";
+    fails_with(
+        &[&["query", "--task", "qa", "--tags", tags], &nowhere[..]].concat(),
+        "--tags: 7 entries, the limit is 6",
+    );
+    let long = "x".repeat(40);
+    fails_with(
+        &[
+            &["recommend", "--task", "qa", "--tag", long.as_str()],
+            &nowhere[..],
+        ]
+        .concat(),
+        "40 bytes, the limit is 32",
+    );
+    fails_with(
+        &[&["query", "--task", " "], &nowhere[..]].concat(),
+        "--task: must not be empty",
+    );
+    fails_with(
+        &[
+            &["recommend", "--task", "qa", "--tags", "news/sports"],
+            &nowhere[..],
+        ]
+        .concat(),
+        "'/'",
+    );
+}
+
+#[test]
+fn elections_flags_are_checked() {
+    fails_with(
+        &["elections", "--liars", "1.5"],
+        "--liars: 1.5 is outside [0, 1]",
+    );
+    fails_with(
+        &["elections", "--liar-mode", "bogus"],
+        "\"bogus\" is not one of inflate, collude, whitewash, sybil",
+    );
+    fails_with(&["elections", "--publishers", "0"], "at least 1");
+}
