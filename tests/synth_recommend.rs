@@ -191,7 +191,8 @@ fn weights_follow_evidence_quality() {
     base.similarity = 0.5;
     Arc::make_mut(&mut base.body).confidence = 0.5;
     base.trust = 2.0;
-    assert!((base.weight() - 10.0).abs() < 1e-9);
+    // 2 × 0.5² (similarity counts squared) × 0.5 × √400
+    assert!((base.weight() - 5.0).abs() < 1e-9);
     base.trust = f64::NAN;
     assert_eq!(base.weight(), 0.0);
     base.trust = -1.0;

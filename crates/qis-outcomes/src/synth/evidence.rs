@@ -105,7 +105,7 @@ impl Evidence {
             NOT_HELD_OUT_FACTOR
         };
         clean(self.trust)
-            * clean(self.similarity.min(1.0))
+            * clean(self.similarity.min(1.0)).powi(2)
             * clean(f64::from(self.body.confidence).min(CONFIDENCE_BOUND))
             * f64::from(self.body.eval_samples.min(EVAL_SAMPLES_BOUND)).sqrt()
             * held
