@@ -322,6 +322,22 @@ fn one_publisher_or_only_losses_say_so() {
         "{}",
         lora.weight_share
     );
+    // Gains measured on different benchmarks say they were pooled, and how far apart.
+    let mut other = evidence(&run(6, "lora", 0.03, &[]));
+    let mut body = (*other.body).clone();
+    body.benchmark = "arc_challenge".into();
+    other.body = Arc::new(body);
+    let rec = recommend(&[evidence(&run(7, "lora", 0.05, &[])), other]).unwrap();
+    assert_eq!(rec.settings.len(), 2);
+    let text = table(&rec);
+    assert!(
+        text.contains("measured 2 ways, gains pooled in unit-interval points: "),
+        "{text}"
+    );
+    assert!(
+        text.contains("arc_challenge rougel (0-shot) (1 packets, median +3.0)"),
+        "{text}"
+    );
     // Evidence that only ever hurt says so.
     let hurt = [
         evidence(&run(4, "lora", -0.02, &[])),

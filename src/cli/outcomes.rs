@@ -229,7 +229,7 @@ pub(super) fn query(args: QueryArgs) -> Result<ExitCode, CliError> {
     } else {
         println!(
             "{:<5} {:<12} {:<14} {:<16} {:<22} {:<16} {:<12} {:>8} {:>6} {:>5}  id",
-            "sim", "level", "family", "method", "tags", "benchmark", "metric", "delta", "n", "conf"
+            "sim", "level", "family", "method", "tags", "benchmark", "metric", "gain", "n", "conf"
         );
         for r in shown {
             let b = &r.packet.body;
@@ -242,7 +242,9 @@ pub(super) fn query(args: QueryArgs) -> Result<ExitCode, CliError> {
                 b.tags.join(","),
                 b.benchmark,
                 b.metric,
-                b.delta(),
+                // The gain (positive: the fine-tune helped, whichever way the metric points),
+                // as `recommend` reports it.
+                b.gain(),
                 b.eval_samples,
                 b.confidence,
                 &r.id().to_string()[..12]

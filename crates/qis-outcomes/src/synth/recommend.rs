@@ -96,9 +96,26 @@ pub struct Recommendation {
     pub contributors: Vec<RecordId>,
     /// Distinct publishers behind the evidence.
     pub publishers: usize,
+    /// The measurement settings the evidence comes from (benchmark, metric, filter, shots),
+    /// heaviest first: their gains are pooled on the unit-interval scale, and each one's
+    /// median says how far apart they are.
+    pub settings: Vec<SettingSummary>,
     /// Share of the evidence weight from publishers with standing (0 when nobody has any:
     /// the method was then chosen by what most runs used, not by claimed gains).
     pub established_share: f64,
+}
+
+/// The evidence measured one way.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SettingSummary {
+    /// The setting, as [`EvalSetting`](crate::packet::EvalSetting) displays it.
+    pub setting: String,
+    /// Packets with positive weight.
+    pub packets: usize,
+    /// Share of all evidence weight.
+    pub weight_share: f64,
+    /// Weighted median normalised gain.
+    pub median_gain: f64,
 }
 
 impl Recommendation {
@@ -201,6 +218,7 @@ pub fn recommend(evidence: &[Evidence]) -> Option<Recommendation> {
         .map(|(e, w)| w * e.standing.clamp(0.0, 1.0))
         .sum();
     Some(Recommendation {
+        settings: settings(&weighted, total),
         publishers: per_publisher.len(),
         established_share: established / total,
         method: best.method.clone(),
@@ -212,6 +230,28 @@ pub fn recommend(evidence: &[Evidence]) -> Option<Recommendation> {
         methods,
         contributors: contributors.into_iter().map(|(id, _)| id).collect(),
     })
+}
+
+/// The evidence per measurement setting, heaviest first (ties by setting text).
+fn settings(weighted: &[(&Evidence, f64)], total: f64) -> Vec<SettingSummary> {
+    let mut by_setting: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    for (e, w) in weighted {
+        by_setting
+            .entry(e.body.setting().to_string())
+            .or_default()
+            .push((e.gain(), *w));
+    }
+    let mut out: Vec<SettingSummary> = by_setting
+        .into_iter()
+        .map(|(setting, gains)| SettingSummary {
+            setting,
+            packets: gains.len(),
+            weight_share: gains.iter().map(|(_, w)| w).sum::<f64>() / total,
+            median_gain: weighted_median(&gains, Midpoint::Arithmetic).unwrap_or(0.0),
+        })
+        .collect();
+    out.sort_by(|a, b| b.weight_share.total_cmp(&a.weight_share));
+    out
 }
 
 /// Hyperparameters of one method's evidence, weighted by `w × max(gain, 0)` (or `w` when no

@@ -43,6 +43,33 @@ pub fn table(rec: &Recommendation) -> String {
         rec.method,
         points(rec.expected_gain),
     );
+    if rec.settings.len() > 1 {
+        let shown: Vec<String> = rec
+            .settings
+            .iter()
+            .take(3)
+            .map(|s| {
+                format!(
+                    "{} ({} packets, median {})",
+                    s.setting,
+                    s.packets,
+                    points(s.median_gain)
+                )
+            })
+            .collect();
+        let more = rec.settings.len().saturating_sub(3);
+        let _ = writeln!(
+            out,
+            "measured {} ways, gains pooled in unit-interval points: {}{}",
+            rec.settings.len(),
+            shown.join("; "),
+            if more > 0 {
+                format!("; {more} more")
+            } else {
+                String::new()
+            }
+        );
+    }
     let _ = if rec.established_share > 0.0 {
         writeln!(
             out,
@@ -123,6 +150,21 @@ pub struct RecommendationJson {
     pub established_share: f64,
     /// True when every method's evidence shows a loss.
     pub only_losses: bool,
+    /// The measurement settings, heaviest first.
+    pub settings: Vec<SettingJson>,
+}
+
+/// One measurement setting in JSON.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SettingJson {
+    /// Benchmark, metric, shots and filter, as displayed.
+    pub setting: String,
+    /// Packets.
+    pub packets: usize,
+    /// Share of the evidence weight.
+    pub weight_share: f64,
+    /// Weighted median gain, unit-interval points.
+    pub median_gain: f64,
 }
 
 /// One hyperparameter in JSON.
@@ -193,5 +235,15 @@ pub fn to_json(rec: &Recommendation) -> RecommendationJson {
         publishers: rec.publishers,
         established_share: rec.established_share,
         only_losses: rec.only_losses(),
+        settings: rec
+            .settings
+            .iter()
+            .map(|s| SettingJson {
+                setting: s.setting.clone(),
+                packets: s.packets,
+                weight_share: s.weight_share,
+                median_gain: s.median_gain,
+            })
+            .collect(),
     }
 }
