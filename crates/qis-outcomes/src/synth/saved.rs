@@ -130,25 +130,7 @@ impl SavedRecommendation {
 
     /// Reads a saved recommendation, refusing another format.
     pub fn parse(json: &str) -> Result<SavedRecommendation, SavedError> {
-        #[derive(Deserialize)]
-        struct Probe {
-            format: u32,
-        }
-        let probe: Probe = serde_json::from_str(json).map_err(|e| SavedError::Shape {
-            what: "recommendation",
-            reason: e.to_string(),
-        })?;
-        if probe.format != SAVED_FORMAT {
-            return Err(SavedError::Format {
-                what: "saved recommendation",
-                found: probe.format,
-                supported: SAVED_FORMAT,
-            });
-        }
-        serde_json::from_str(json).map_err(|e| SavedError::Shape {
-            what: "recommendation",
-            reason: e.to_string(),
-        })
+        parse_versioned(json, "saved recommendation", SAVED_FORMAT)
     }
 
     /// The ledger entry of a result published from `ran` (the published body) at `created`,
@@ -202,26 +184,34 @@ impl LedgerFile {
 
     /// Reads a ledger file, refusing another format.
     pub fn parse(json: &str) -> Result<LedgerFile, SavedError> {
-        #[derive(Deserialize)]
-        struct Probe {
-            format: u32,
-        }
-        let probe: Probe = serde_json::from_str(json).map_err(|e| SavedError::Shape {
-            what: "ledger",
-            reason: e.to_string(),
-        })?;
-        if probe.format != LEDGER_FORMAT {
-            return Err(SavedError::Format {
-                what: "ledger",
-                found: probe.format,
-                supported: LEDGER_FORMAT,
-            });
-        }
-        serde_json::from_str(json).map_err(|e| SavedError::Shape {
-            what: "ledger",
-            reason: e.to_string(),
-        })
+        parse_versioned(json, "ledger", LEDGER_FORMAT)
     }
+}
+
+/// Reads JSON whose `format` must be `supported`: its format is read first, so a file of
+/// another format is refused by name rather than misread as this one.
+fn parse_versioned<T: serde::de::DeserializeOwned>(
+    json: &str,
+    what: &'static str,
+    supported: u32,
+) -> Result<T, SavedError> {
+    #[derive(Deserialize)]
+    struct Probe {
+        format: u32,
+    }
+    let shape = |e: serde_json::Error| SavedError::Shape {
+        what,
+        reason: e.to_string(),
+    };
+    let probe: Probe = serde_json::from_str(json).map_err(shape)?;
+    if probe.format != supported {
+        return Err(SavedError::Format {
+            what,
+            found: probe.format,
+            supported,
+        });
+    }
+    serde_json::from_str(json).map_err(shape)
 }
 
 /// Bytes from lower- or upper-case hex; `None` for anything else.
