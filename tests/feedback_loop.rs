@@ -63,7 +63,7 @@ fn json(out: &Output) -> serde_json::Value {
 fn packet_file(home: &Path, name: &str, outcome: &str) -> String {
     let path = home.join(name);
     let path_text = path.to_str().unwrap().to_string();
-    run(home, &["packet", "new", &path_text]);
+    run(home, &["packet", "new", "--example", &path_text]);
     let text = std::fs::read_to_string(&path).unwrap();
     let text = text
         .lines()

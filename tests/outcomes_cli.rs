@@ -54,3 +54,37 @@ fn elections_flags_are_checked() {
     );
     fails_with(&["elections", "--publishers", "0"], "at least 1");
 }
+
+#[test]
+fn packet_new_and_from_run_never_overwrite_without_force() {
+    let home = support::scratch("outcomes-cli", "overwrite");
+    let file = home.join("p.toml");
+    let path = file.to_str().unwrap();
+    let new = |extra: &[&str]| {
+        support::qis(&home)
+            .args([&["packet", "new", path], extra].concat())
+            .output()
+            .unwrap()
+    };
+    assert!(new(&[]).status.success());
+    let template = std::fs::read_to_string(&file).unwrap();
+    let again = new(&["--example"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists and was left as it is"));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), template);
+    // The template is refused by check until filled in; --force replaces it by the example,
+    // which passes.
+    let check = support::qis(&home)
+        .args(["packet", "check", path])
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&check.stderr).contains("placeholder"));
+    assert!(new(&["--example", "--force"]).status.success());
+    let check = support::qis(&home)
+        .args(["packet", "check", path])
+        .output()
+        .unwrap();
+    assert!(check.status.success());
+    let _ = std::fs::remove_dir_all(&home);
+}

@@ -8,7 +8,7 @@ use qis_outcomes::limits::*;
 use qis_outcomes::validate_body as validate;
 use qis_outcomes::*;
 use qis_outcomes::{TYPICAL_CREATED, check_size, record_size};
-use qis_outcomes::{packet_template as template, parse_packet_file, render_packet_file};
+use qis_outcomes::{packet_example as template, parse_packet_file, render_packet_file};
 use std::collections::BTreeMap;
 
 fn key() -> SigningKey {
@@ -609,4 +609,48 @@ fn check_reports_size_and_keys() {
             .to_string()
             .contains("/nonexistent/packet.toml")
     );
+}
+
+#[test]
+fn the_template_is_refused_until_every_placeholder_is_filled() {
+    let text = qis_outcomes::packet_template();
+    let error = parse_packet_file(&text).unwrap_err();
+    assert!(
+        error
+            .message
+            .starts_with("family: still the template's placeholder"),
+        "{error}"
+    );
+    // Filling in each placeholder with the example's value gives the example's packet.
+    let example = parse_packet_file(&template()).unwrap().build().unwrap();
+    let filled: String = text
+        .lines()
+        .map(|line| match line.split_once(" = \"<e.g. ") {
+            Some((name, rest)) => {
+                let value = rest.trim_end_matches(">\"").replace('\'', "\"");
+                let quoted = matches!(
+                    name,
+                    "family"
+                        | "task"
+                        | "data_scale"
+                        | "benchmark"
+                        | "metric"
+                        | "method"
+                        | "scheduler"
+                );
+                if quoted {
+                    format!("{name} = \"{value}\"")
+                } else {
+                    format!("{name} = {value}")
+                }
+            }
+            None => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let body = parse_packet_file(&filled)
+        .unwrap_or_else(|e| panic!("{e}\n{filled}"))
+        .build()
+        .unwrap();
+    assert_eq!(body, example);
 }

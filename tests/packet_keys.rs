@@ -6,7 +6,7 @@ use ed25519_dalek::SigningKey;
 use qis_core::Id;
 use qis_outcomes::*;
 use qis_outcomes::{KEY_PREFIX, Ranked, jaccard, rank};
-use qis_outcomes::{packet_template as template, parse_packet_file};
+use qis_outcomes::{packet_example as template, parse_packet_file};
 use std::collections::BTreeMap;
 
 fn packet(family: &str, task: &str, tags: &[&str], seed: u8) -> OutcomePacket {

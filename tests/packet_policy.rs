@@ -5,7 +5,7 @@ use ed25519_dalek::SigningKey;
 use qis_core::Id;
 use qis_core::{PublicKey, RecordError, RecordKind, RecordPolicy, SignedRecord};
 use qis_outcomes::*;
-use qis_outcomes::{packet_template as template, parse_packet_file};
+use qis_outcomes::{packet_example as template, parse_packet_file};
 
 fn signer(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])

@@ -9,7 +9,7 @@ use qis_core::constants::MAX_RECORD;
 use qis_outcomes::format_number;
 use qis_outcomes::*;
 use qis_outcomes::{Overrides, from_run};
-use qis_outcomes::{packet_template as template, parse_packet_file};
+use qis_outcomes::{packet_example as template, parse_packet_file};
 use std::path::PathBuf;
 
 /// The seed's `to_bytes()` for the same content, written the way Python's `json.dumps` would.

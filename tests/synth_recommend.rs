@@ -4,7 +4,7 @@
 use qis_core::{PublicKey, RecordId};
 use qis_outcomes::*;
 use qis_outcomes::{Evidence, recommend};
-use qis_outcomes::{packet_template as template, parse_packet_file};
+use qis_outcomes::{packet_example as template, parse_packet_file};
 use qis_outcomes::{render_json as to_json, render_table as table};
 use std::sync::Arc;
 

@@ -4,7 +4,7 @@
 use qis_core::{PublicKey, RecordId};
 use qis_outcomes::standing::{self, TRUST_FLOOR, standings, tolerance};
 use qis_outcomes::*;
-use qis_outcomes::{packet_template as template, parse_packet_file};
+use qis_outcomes::{packet_example as template, parse_packet_file};
 
 const NOW: u64 = 1_800_000_000;
 

@@ -3,10 +3,10 @@
 use super::common::CliError;
 use clap::Subcommand;
 use qis_outcomes::check_packet_file as check;
-use qis_outcomes::packet_template as template;
 use qis_outcomes::{DataScale, Method, ScoreScale};
 use qis_outcomes::{HyperKey, HyperValue};
 use qis_outcomes::{Overrides, RunDraft, ScoreSource, from_run};
+use qis_outcomes::{packet_example, packet_template as template};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -14,10 +14,17 @@ use std::process::ExitCode;
 #[allow(clippy::large_enum_variant)] // parsed once per process
 #[derive(Debug, Subcommand)]
 pub enum PacketCommand {
-    /// Write a commented packet template to FILE (or stdout) to fill in by hand.
+    /// Write a commented packet template to FILE (or stdout) to fill in by hand: every
+    /// statement about the run is a placeholder that `check` refuses until it is filled in.
     New {
-        /// Where to write it; stdout if absent. An existing file is never overwritten.
+        /// Where to write it; stdout if absent.
         file: Option<PathBuf>,
+        /// Write a complete, valid example instead (a Swahili news summarisation run).
+        #[arg(long)]
+        example: bool,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
     },
     /// Validate a packet file: print its canonical form, encoded size and semantic keys.
     Check {
@@ -35,6 +42,9 @@ pub enum PacketCommand {
         /// Write the drafted packet file here (with each value's origin as a comment).
         #[arg(long, short, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Replace the --out file if it exists.
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         flags: RunFlags,
     },
@@ -172,7 +182,11 @@ impl RunFlags {
 /// Runs `qis packet …`.
 pub(super) fn run(command: PacketCommand) -> Result<ExitCode, CliError> {
     match command {
-        PacketCommand::New { file } => new(file.as_deref()),
+        PacketCommand::New {
+            file,
+            example,
+            force,
+        } => new(file.as_deref(), example, force),
         PacketCommand::Check { file, json } => {
             let report = check(&file).map_err(|e| CliError::Input(e.to_string()))?;
             if json {
@@ -186,11 +200,16 @@ pub(super) fn run(command: PacketCommand) -> Result<ExitCode, CliError> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        PacketCommand::FromRun { dir, out, flags } => {
+        PacketCommand::FromRun {
+            dir,
+            out,
+            force,
+            flags,
+        } => {
             let draft = draft_from_run(&dir, &flags)?;
             print!("{}", draft.render());
             if let Some(out) = out {
-                write_new(&out, &draft.to_packet_file())?;
+                write_new(&out, &draft.to_packet_file(), force)?;
                 eprintln!("wrote {}", out.display());
             }
             Ok(ExitCode::SUCCESS)
@@ -209,13 +228,23 @@ pub(super) fn draft_from_run(dir: &Path, flags: &RunFlags) -> Result<RunDraft, C
     })
 }
 
-fn new(file: Option<&Path>) -> Result<ExitCode, CliError> {
+fn new(file: Option<&Path>, example: bool, force: bool) -> Result<ExitCode, CliError> {
+    let text = if example {
+        packet_example()
+    } else {
+        template()
+    };
     match file {
-        None => print!("{}", template()),
+        None => print!("{text}"),
         Some(path) => {
-            write_new(path, &template())?;
+            write_new(path, &text, force)?;
+            let next = if example {
+                "edit it to your run"
+            } else {
+                "fill in every \"<e.g. …>\""
+            };
             eprintln!(
-                "wrote {}; fill it in, then: qis packet check {}",
+                "wrote {}; {next}, then: qis packet check {}",
                 path.display(),
                 path.display()
             );
@@ -224,13 +253,28 @@ fn new(file: Option<&Path>) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_new(path: &Path, text: &str) -> Result<(), CliError> {
+/// Writes `text` to `path`; an existing file is replaced only with `force`, and otherwise
+/// left as it was with an error saying so.
+fn write_new(path: &Path, text: &str, force: bool) -> Result<(), CliError> {
     use std::io::Write;
+    if force {
+        return qis_udp::write_atomically(path, text.as_bytes(), 0o644)
+            .map_err(|e| CliError::Failed(format!("{}: {e}", path.display())));
+    }
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(path)
-        .map_err(|e| CliError::Input(format!("{}: {e}", path.display())))?;
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                CliError::Input(format!(
+                    "{} exists and was left as it is; give another name or --force to replace it",
+                    path.display()
+                ))
+            } else {
+                CliError::Input(format!("{}: {e}", path.display()))
+            }
+        })?;
     file.write_all(text.as_bytes())?;
     Ok(())
 }

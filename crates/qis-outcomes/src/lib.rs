@@ -24,7 +24,9 @@ pub use packet::hyper::{HyperKind, format_number};
 pub use packet::keys::{KEY_PREFIX, KEY_SCHEME_VERSION, Ranked, jaccard, packet_keys, rank};
 pub use packet::limits;
 pub use packet::size::{TYPICAL_CREATED, check_size, record_size};
-pub use packet::template::{parse_packet_file, render_packet_file, template as packet_template};
+pub use packet::template::{
+    example as packet_example, parse_packet_file, render_packet_file, template as packet_template,
+};
 pub use packet::validate::{check_query, validate as validate_body};
 pub use packet::{
     DataScale, EvalSetting, HyperKey, HyperValue, KeyLevel, Method, NO_FILTER, Objective,

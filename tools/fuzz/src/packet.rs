@@ -10,7 +10,7 @@
 use qis_core::constants::MAX_RECORD;
 use qis_core::{Id, Identity, RecordKind, RecordPolicy, SignedRecord};
 use qis_outcomes::{
-    OutcomeBody, OutcomePacket, OutcomePolicy, TYPICAL_CREATED, packet_keys, packet_template,
+    OutcomeBody, OutcomePacket, OutcomePolicy, TYPICAL_CREATED, packet_keys, packet_example,
     parse_packet_file, validate_body,
 };
 use std::sync::OnceLock;
@@ -104,11 +104,11 @@ fn as_signed_payload(data: &[u8], valid_body: Option<OutcomeBody>) {
 
 /// A valid body, and the record that carries it.
 pub fn seeds() -> Vec<Vec<u8>> {
-    let body = parse_packet_file(&packet_template())
-        .expect("the template parses")
+    let body = parse_packet_file(&packet_example())
+        .expect("the example parses")
         .build()
-        .expect("the template is a valid packet");
+        .expect("the example is a valid packet");
     let packet = OutcomePacket::sign(body.clone(), publisher().signing_key(), TYPICAL_CREATED)
-        .expect("the template signs");
+        .expect("the example signs");
     vec![body.encode(), packet.encode()]
 }

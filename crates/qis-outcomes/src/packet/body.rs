@@ -196,7 +196,7 @@ impl OutcomeBody {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::packet::template::{parse_packet_file, template};
+    use crate::packet::template::{example as template, parse_packet_file};
 
     fn sample() -> OutcomeBody {
         parse_packet_file(&template()).unwrap().build().unwrap()

@@ -1,5 +1,6 @@
 //! The packet file: a human-editable description of one packet, behind `qis packet new`
-//! (which writes [`template`]), `qis packet check` and `qis packet publish`.
+//! (which writes [`template`], or with `--example` the filled-in [`example`]), `qis packet
+//! check` and `qis packet publish`.
 //!
 //! The format is a small subset of TOML, so editors highlight it and a TOML library could read
 //! it, while qis parses it by hand with line-numbered errors:
@@ -31,12 +32,70 @@ pub struct FileError {
     pub message: String,
 }
 
-/// The commented template `qis packet new` writes. It parses as a complete, valid example.
-pub fn template() -> String {
-    TEMPLATE.to_string()
+/// A complete, valid example packet file (`qis packet new --example`): a Swahili news
+/// summarisation QLoRA run.
+pub fn example() -> String {
+    EXAMPLE.to_string()
 }
 
-const TEMPLATE: &str = r#"# qis outcome packet. Edit the values, then run `qis packet check FILE`.
+/// Fields whose value in [`template`] is a placeholder: every statement about the run. The
+/// rest (scales, direction, filter, the empty `built_on`) are defaults a run usually keeps.
+const TO_FILL: [&str; 12] = [
+    "family",
+    "task",
+    "tags",
+    "data_scale",
+    "benchmark",
+    "metric",
+    "shots",
+    "baseline",
+    "outcome",
+    "method",
+    "eval_samples",
+    "confidence",
+];
+
+/// The commented template `qis packet new` writes: the [`example`]'s comments and layout, with
+/// a placeholder (`"<e.g. …>"`) for every statement about the run, so that `check` and
+/// `publish` refuse it until each is filled in (sample values left in place would poison a real
+/// context). Example hyperparameters are placeholders too.
+pub fn template() -> String {
+    let mut out = String::new();
+    let mut in_hyperparams = false;
+    for line in EXAMPLE.lines() {
+        let content = strip_comment(line).trim();
+        if content == "[hyperparameters]" {
+            in_hyperparams = true;
+        }
+        match content.split_once('=') {
+            Some((name, value)) if in_hyperparams || TO_FILL.contains(&name.trim()) => {
+                let value = value.trim().trim_matches('"').replace('"', "'");
+                let _ = writeln!(out, "{} = \"<e.g. {value}>\"", name.trim());
+            }
+            // The example's delta matches its scores; the template has none to match.
+            Some((name, _)) if name.trim() == "delta" => {}
+            _ => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+/// The error for a field still holding its placeholder.
+fn placeholder(name: &str, text: &str) -> String {
+    format!(
+        "{name}: still the template's placeholder {text:?}: put your run's value here (or delete the line if it is optional)"
+    )
+}
+
+/// Whether `text` is a placeholder of [`template`].
+fn is_placeholder(text: &str) -> bool {
+    text.starts_with('<') && text.ends_with('>')
+}
+
+const EXAMPLE: &str = r#"# qis outcome packet. Edit the values, then run `qis packet check FILE`.
 # Format: `name = value`; text in "double quotes"; lists as ["a", "b"]; `#` starts a comment.
 # A packet is public once published: state results, never data, paths or anything secret.
 
@@ -151,6 +210,9 @@ pub fn parse_packet_file(text: &str) -> Result<Draft, FileError> {
             parse_value(value_text.trim()).map_err(|message| fail(format!("{name}: {message}")))?;
         if in_hyperparams {
             let hyper = match value {
+                Value::Text(s) if is_placeholder(&s) => {
+                    return Err(fail(placeholder(name, &s)));
+                }
                 Value::Text(s) => HyperValue::Text(s),
                 Value::Number(x, true) if x.abs() < 9.0e15 => HyperValue::Int(x as i64),
                 Value::Number(x, _) => HyperValue::Float(x as f32),
@@ -173,6 +235,11 @@ fn set_field(draft: &mut Draft, name: &str, value: Value) -> Result<(), String> 
     let wrong = |expected: &str, value: &Value| {
         format!("{name}: expected {expected}, got {}", value.describe())
     };
+    if let Value::Text(text) = &value
+        && is_placeholder(text)
+    {
+        return Err(placeholder(name, text));
+    }
     match (name, value) {
         ("family", Value::Text(s)) => draft.family = Some(s),
         ("task", Value::Text(s)) => draft.task = Some(s),
