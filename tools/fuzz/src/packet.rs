@@ -10,7 +10,7 @@
 use qis_core::constants::MAX_RECORD;
 use qis_core::{Id, Identity, RecordKind, RecordPolicy, SignedRecord};
 use qis_outcomes::{
-    OutcomeBody, OutcomePacket, OutcomePolicy, TYPICAL_CREATED, packet_keys, packet_example,
+    OutcomeBody, OutcomePacket, OutcomePolicy, TYPICAL_CREATED, packet_example, packet_keys,
     parse_packet_file, validate_body,
 };
 use std::sync::OnceLock;
