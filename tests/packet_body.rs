@@ -533,7 +533,7 @@ fn packet_files_report_line_and_field() {
         (
             "eval_samples = 12.5",
             1,
-            "eval_samples: expected a whole number",
+            "eval_samples: 12.5 is not a count of examples: a whole number",
         ),
         ("held_out = yes", 1, "held_out: \"yes\" is not a value"),
         ("baseline = nan", 1, "baseline: nan is not a finite number"),
@@ -653,4 +653,25 @@ fn the_template_is_refused_until_every_placeholder_is_filled() {
         .build()
         .unwrap();
     assert_eq!(body, example);
+}
+
+#[test]
+fn a_person_s_typo_is_refused_with_the_rule_not_rewritten() {
+    let example = template();
+    let with = |from: &str, to: &str| parse_packet_file(&example.replace(from, to));
+    let error = with("method = \"qlora\"", "method = \"magic-sauce\"").unwrap_err();
+    assert!(
+        error
+            .message
+            .contains("unknown method \"magic-sauce\": tunings are full, lora"),
+        "{error}"
+    );
+    // Written out as objective+tuning, a new method is accepted on purpose.
+    let draft = with("method = \"qlora\"", "method = \"sft+magic-sauce\"").unwrap();
+    assert_eq!(draft.method.unwrap().to_string(), "sft+magic-sauce");
+    let error = with("eval_samples = 1000", "eval_samples = -5").unwrap_err();
+    assert_eq!(
+        error.message,
+        "eval_samples: -5 is not a count of examples: a whole number, at least 1"
+    );
 }

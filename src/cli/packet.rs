@@ -134,9 +134,7 @@ fn parse_source(s: &str) -> Result<ScoreSource, String> {
 }
 
 fn parse_method(s: &str) -> Result<Method, String> {
-    Method::parse(s).ok_or_else(|| {
-        format!("unknown method {s:?} (e.g. lora, qlora, dora, full, dpo+qlora, orpo)")
-    })
+    Method::parse_stated(s)
 }
 
 fn parse_param(s: &str) -> Result<(HyperKey, HyperValue), String> {

@@ -124,6 +124,29 @@ impl Objective {
 }
 
 impl Method {
+    /// Parses a method a person wrote (a flag, a packet file): like [`Method::parse`], but a
+    /// single unknown word is refused with the known names instead of read as a new tuning,
+    /// so a typo never becomes a method nobody else uses. A method outside the known ones is
+    /// written out as `objective+tuning` (`sft+magic-sauce`).
+    pub fn parse_stated(text: &str) -> Result<Method, String> {
+        let unknown = || {
+            let tunings: Vec<&str> = TUNINGS.iter().map(|(n, _)| *n).collect();
+            let objectives: Vec<&str> = OBJECTIVES.iter().map(|(n, _)| *n).collect();
+            format!(
+                "unknown method {text:?}: tunings are {}; objectives are {}; combine them as objective+tuning (dpo+qlora), and write a method outside these as objective+tuning too (sft+my-method)",
+                tunings.join(", "),
+                objectives.join(", ")
+            )
+        };
+        let method = Method::parse(text).ok_or_else(unknown)?;
+        let has_other = matches!(method.tuning, Tuning::Other(_))
+            || matches!(method.objective, Objective::Other(_));
+        if has_other && !text.contains('+') {
+            return Err(unknown());
+        }
+        Ok(method)
+    }
+
     /// A supervised run with `tuning`.
     pub fn sft(tuning: Tuning) -> Method {
         Method {

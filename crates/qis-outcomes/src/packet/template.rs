@@ -247,6 +247,12 @@ fn set_field(draft: &mut Draft, name: &str, value: Value) -> Result<(), String> 
         ("metric", Value::Text(s)) => draft.metric = Some(s),
         ("filter", Value::Text(s)) => draft.filter = Some(s),
         ("shots", Value::Number(x, true)) if x >= 0.0 => draft.shots = Some(x as u64),
+        ("shots", Value::Number(x, _)) => {
+            return Err(format!(
+                "shots: {} is not a count of examples: a whole number, 0 for zero-shot",
+                format_number(x)
+            ));
+        }
         ("shots", v) => return Err(wrong("a whole number", &v)),
         ("tags", Value::List(list)) => draft.tags = list,
         ("data_scale", Value::Text(s)) => {
@@ -261,7 +267,7 @@ fn set_field(draft: &mut Draft, name: &str, value: Value) -> Result<(), String> 
             )
         }
         ("method", Value::Text(s)) => {
-            draft.method = Some(Method::parse(&s).ok_or_else(|| format!("method: {s:?} is not a method"))?)
+            draft.method = Some(Method::parse_stated(&s).map_err(|e| format!("method: {e}"))?)
         }
         ("higher_is_better", Value::Bool(b)) => draft.higher_is_better = Some(b),
         ("held_out", Value::Bool(b)) => draft.held_out = Some(b),
@@ -270,6 +276,12 @@ fn set_field(draft: &mut Draft, name: &str, value: Value) -> Result<(), String> 
         ("delta", Value::Number(x, _)) => draft.delta = Some(x),
         ("confidence", Value::Number(x, _)) => draft.confidence = Some(x),
         ("eval_samples", Value::Number(x, true)) if x >= 0.0 => draft.eval_samples = Some(x as u64),
+        ("eval_samples", Value::Number(x, _)) => {
+            return Err(format!(
+                "eval_samples: {} is not a count of examples: a whole number, at least 1",
+                format_number(x)
+            ));
+        }
         ("eval_samples", v) => return Err(wrong("a whole number", &v)),
         ("built_on", Value::List(list)) => {
             draft.built_on = list
