@@ -7,29 +7,25 @@ use qis_core::RecordId;
 use qis_outcomes::{Claim, Evidence, KeyLevel, Ledger, OutcomeBody, Query, recommend, standing};
 use serde::Serialize;
 
-/// Claims a client's outcome checks, at most: the fetched packets closest to the recipe it
-/// ran (proximity × similarity), above [`MIN_CHECK_WEIGHT`].
-pub const LEDGER_CLAIMS: usize = 32;
-
-/// Least weight a fetched claim needs for the client's outcome to check it.
-pub const MIN_CHECK_WEIGHT: f64 = 0.05;
-
-/// The claims among `found` that the client's run of `ran` in context `c` checks (see
-/// [`LEDGER_CLAIMS`]), closest first.
+/// The claims among `found` that the client's run of `ran` in context `c` checks
+/// ([`standing::closest`]: the same selection a saved recommendation makes for the CLI).
 pub fn checked_claims(found: &[Found], c: &Context, ran: &OutcomeBody) -> Vec<Claim> {
     let mut similarities = Similarities::new(c);
-    let mut claims: Vec<Claim> = found
-        .iter()
-        .filter(|f| f.body.method == ran.method)
-        .filter_map(|f| {
-            let similarity = similarities.of(f)?;
-            let claim = Claim::checked_by(f.id, f.publisher, &f.body, similarity, ran);
-            (claim.weight >= MIN_CHECK_WEIGHT).then_some(claim)
-        })
-        .collect();
-    claims.sort_by(|a, b| b.weight.total_cmp(&a.weight).then_with(|| a.id.cmp(&b.id)));
-    claims.truncate(LEDGER_CLAIMS);
-    claims
+    standing::closest(
+        found
+            .iter()
+            .filter(|f| f.body.method == ran.method)
+            .filter_map(|f| {
+                let similarity = similarities.of(f)?;
+                Some(Claim::checked_by(
+                    f.id,
+                    f.publisher,
+                    &f.body,
+                    similarity,
+                    ran,
+                ))
+            }),
+    )
 }
 
 /// A way of choosing a recipe.

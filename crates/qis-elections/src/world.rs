@@ -240,7 +240,7 @@ impl World {
         self.potential(c) + best_effect
     }
 
-    /// The best recipe in `c` (for tests and for liars who know the world).
+    /// The best recipe in `c`: its true gain is [`best_gain`](Self::best_gain).
     pub fn best_recipe(&self, c: &Context) -> Recipe {
         let tuning = (0..TUNINGS.len())
             .max_by(|a, b| {
@@ -259,5 +259,28 @@ impl World {
     /// The standard deviation of an observed gain measured on `n` items.
     pub fn noise_sd(n: u32) -> f64 {
         (2.0 * 0.25 / f64::from(n.max(1))).sqrt()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_best_recipe_achieves_the_best_gain_and_the_default_less() {
+        let world = World::new(7);
+        for family in 0..FAMILIES.len() {
+            for language in [0, LANGUAGES.len() - 1] {
+                let c = Context {
+                    family,
+                    task: family % TASKS.len(),
+                    language,
+                    domain: family % DOMAINS.len(),
+                };
+                let best = world.best_gain(&c);
+                assert!((world.true_gain(&c, &world.best_recipe(&c)) - best).abs() < 1e-9);
+                assert!(world.true_gain(&c, &Recipe::default_recipe()) <= best);
+            }
+        }
     }
 }

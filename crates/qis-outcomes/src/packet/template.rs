@@ -83,6 +83,14 @@ pub fn template() -> String {
     out
 }
 
+/// The error for a count field (`eval_samples`, `shots`) holding a number that is not one.
+fn not_a_count(name: &str, x: f64, rule: &str) -> String {
+    format!(
+        "{name}: {} is not a count of examples: a whole number, {rule}",
+        format_number(x)
+    )
+}
+
 /// The error for a field still holding its placeholder.
 fn placeholder(name: &str, text: &str) -> String {
     format!(
@@ -247,12 +255,7 @@ fn set_field(draft: &mut Draft, name: &str, value: Value) -> Result<(), String> 
         ("metric", Value::Text(s)) => draft.metric = Some(s),
         ("filter", Value::Text(s)) => draft.filter = Some(s),
         ("shots", Value::Number(x, true)) if x >= 0.0 => draft.shots = Some(x as u64),
-        ("shots", Value::Number(x, _)) => {
-            return Err(format!(
-                "shots: {} is not a count of examples: a whole number, 0 for zero-shot",
-                format_number(x)
-            ));
-        }
+        ("shots", Value::Number(x, _)) => return Err(not_a_count("shots", x, "0 for zero-shot")),
         ("shots", v) => return Err(wrong("a whole number", &v)),
         ("tags", Value::List(list)) => draft.tags = list,
         ("data_scale", Value::Text(s)) => {
@@ -277,10 +280,7 @@ fn set_field(draft: &mut Draft, name: &str, value: Value) -> Result<(), String> 
         ("confidence", Value::Number(x, _)) => draft.confidence = Some(x),
         ("eval_samples", Value::Number(x, true)) if x >= 0.0 => draft.eval_samples = Some(x as u64),
         ("eval_samples", Value::Number(x, _)) => {
-            return Err(format!(
-                "eval_samples: {} is not a count of examples: a whole number, at least 1",
-                format_number(x)
-            ));
+            return Err(not_a_count("eval_samples", x, "at least 1"));
         }
         ("eval_samples", v) => return Err(wrong("a whole number", &v)),
         ("built_on", Value::List(list)) => {

@@ -116,18 +116,7 @@ pub fn check_query(family: Option<&str>, task: &str, tags: &[String]) -> Result<
         check_token("family", &fold_family(family), MAX_FAMILY_LEN, false)?;
     }
     check_token("task", &canonical_token(task), MAX_TASK_LEN, false)?;
-    let canonical = canonical_tags(tags);
-    if canonical.len() > MAX_TAGS {
-        return Err(PacketError::TooMany {
-            field: "tags".into(),
-            count: canonical.len(),
-            max: MAX_TAGS,
-        });
-    }
-    for (i, tag) in canonical.iter().enumerate() {
-        check_token(&format!("tags[{i}]"), tag, MAX_TAG_LEN, false)?;
-    }
-    Ok(())
+    check_tag_list(&canonical_tags(tags))
 }
 
 /// Checks a stated delta against `outcome - baseline` (tolerance
@@ -251,7 +240,8 @@ fn check_measure_name(field: &str, value: &str) -> Result<(), PacketError> {
     }
 }
 
-fn check_tags(tags: &[String]) -> Result<(), PacketError> {
+/// At most [`MAX_TAGS`] tags, each a canonical token of at most [`MAX_TAG_LEN`] bytes.
+fn check_tag_list(tags: &[String]) -> Result<(), PacketError> {
     if tags.len() > MAX_TAGS {
         return Err(PacketError::TooMany {
             field: "tags".into(),
@@ -262,6 +252,11 @@ fn check_tags(tags: &[String]) -> Result<(), PacketError> {
     for (i, tag) in tags.iter().enumerate() {
         check_token(&format!("tags[{i}]"), tag, MAX_TAG_LEN, false)?;
     }
+    Ok(())
+}
+
+fn check_tags(tags: &[String]) -> Result<(), PacketError> {
+    check_tag_list(tags)?;
     let canonical = canonical_tags(tags);
     if canonical != tags {
         return Err(PacketError::NotCanonical {

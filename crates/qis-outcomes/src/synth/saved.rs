@@ -8,7 +8,7 @@
 use super::evidence::Evidence;
 use super::recommend::Recommendation;
 use super::render::{RecommendationJson, to_json};
-use super::standing::{Claim, Ledger, OwnOutcome};
+use super::standing::{Claim, Ledger, OwnOutcome, closest};
 use crate::packet::{OutcomeBody, OutcomePacket, Query};
 use qis_core::{RecordId, SignedRecord};
 use serde::{Deserialize, Serialize};
@@ -22,12 +22,6 @@ pub const LEDGER_FORMAT: u32 = 1;
 /// Evidence a saved recommendation keeps, heaviest first: what the result built on it can
 /// later check.
 pub const SAVED_EVIDENCE: usize = 64;
-
-/// Claims one ledger entry checks, at most (the closest to the recipe run).
-pub const CHECKED_CLAIMS: usize = 32;
-
-/// Least weight (recipe proximity × context similarity) a saved claim needs to be checked.
-pub const MIN_CHECK_WEIGHT: f64 = 0.05;
 
 /// One packet a recommendation weighed: its signed record (hex) and its similarity to the
 /// query.
@@ -137,24 +131,17 @@ impl SavedRecommendation {
     /// built on this recommendation: its realised gain, and the saved claims close to what it
     /// ran (the records are opened and verified again; unreadable ones are skipped).
     pub fn outcome(&self, ran: &OutcomeBody, created: u64) -> OwnOutcome {
-        let mut checked: Vec<Claim> = self
-            .evidence
-            .iter()
-            .filter_map(|e| {
-                let bytes = from_hex(&e.record)?;
-                let packet = OutcomePacket::decode(&bytes).ok()?;
-                let claim = Claim::checked_by(
-                    packet.id(),
-                    packet.publisher(),
-                    &packet.body,
-                    e.similarity,
-                    ran,
-                );
-                (claim.weight >= MIN_CHECK_WEIGHT).then_some(claim)
-            })
-            .collect();
-        checked.sort_by(|a, b| b.weight.total_cmp(&a.weight).then_with(|| a.id.cmp(&b.id)));
-        checked.truncate(CHECKED_CLAIMS);
+        let checked = closest(self.evidence.iter().filter_map(|e| {
+            let bytes = from_hex(&e.record)?;
+            let packet = OutcomePacket::decode(&bytes).ok()?;
+            Some(Claim::checked_by(
+                packet.id(),
+                packet.publisher(),
+                &packet.body,
+                e.similarity,
+                ran,
+            ))
+        }));
         OwnOutcome {
             checked,
             realised: ran.normalized_gain(),

@@ -103,6 +103,24 @@ impl Claim {
     }
 }
 
+/// Claims one outcome checks, at most: the closest to the recipe run.
+pub const CHECKED_CLAIMS: usize = 32;
+
+/// Least weight (recipe proximity × context similarity) a claim needs to be checked.
+pub const MIN_CHECK_WEIGHT: f64 = 0.05;
+
+/// The claims an outcome checks among `claims`: those of at least [`MIN_CHECK_WEIGHT`], the
+/// [`CHECKED_CLAIMS`] heaviest, heaviest first (ties by packet id).
+pub fn closest(claims: impl IntoIterator<Item = Claim>) -> Vec<Claim> {
+    let mut kept: Vec<Claim> = claims
+        .into_iter()
+        .filter(|c| c.weight >= MIN_CHECK_WEIGHT)
+        .collect();
+    kept.sort_by(|a, b| b.weight.total_cmp(&a.weight).then_with(|| a.id.cmp(&b.id)));
+    kept.truncate(CHECKED_CLAIMS);
+    kept
+}
+
 /// One of the client's own results: what it realised, and the claims it checks (those it
 /// built on, and any it fetched for a recipe close to the one it ran).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
