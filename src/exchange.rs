@@ -1,8 +1,9 @@
-//! Outcome packets over a running node: publish under every semantic key, and fetch what a
-//! query's keys hold.
+//! Outcome packets and reproduction reports over a running node: publish under every semantic
+//! key, and fetch what a query's keys hold.
 
-use qis_core::Id;
-use qis_outcomes::OutcomePacket;
+use qis_core::{Id, RecordKind, SignedRecord};
+use qis_outcomes::{OutcomePacket, Reproduction};
+use std::collections::HashSet;
 use qis_udp::NodeHandle;
 
 /// How one key of a packet was stored.
@@ -18,10 +19,22 @@ pub struct KeyStored {
 /// Stores `packet` under each of its semantic keys, in parallel. Returns how each key was
 /// stored, in the order of [`OutcomePacket::keys`].
 pub async fn publish_packet(node: &NodeHandle, packet: &OutcomePacket) -> Vec<KeyStored> {
-    let keys = packet.keys();
+    let keys: Vec<Id> = packet.keys().iter().map(|k| k.id).collect();
+    publish_record(node, &packet.record, &keys).await
+}
+
+/// Stores `report` under each key of the packet it reproduces, in parallel. Returns how each
+/// key was stored, in the order of [`Reproduction::keys`].
+pub async fn publish_reproduction(node: &NodeHandle, report: &Reproduction) -> Vec<KeyStored> {
+    let keys: Vec<Id> = report.keys().iter().map(|k| k.id).collect();
+    publish_record(node, &report.record, &keys).await
+}
+
+/// Stores `record` under each of `keys`, in parallel; how each was stored, in key order.
+async fn publish_record(node: &NodeHandle, record: &SignedRecord, keys: &[Id]) -> Vec<KeyStored> {
     let mut tasks = tokio::task::JoinSet::new();
-    for (index, key) in keys.iter().enumerate() {
-        let (node, record, id) = (node.clone(), packet.record.clone(), key.id);
+    for (index, id) in keys.iter().copied().enumerate() {
+        let (node, record) = (node.clone(), record.clone());
         tasks.spawn(async move {
             let stored = node
                 .put(id, record)
@@ -40,10 +53,20 @@ pub async fn publish_packet(node: &NodeHandle, packet: &OutcomePacket) -> Vec<Ke
     stored
 }
 
-/// Everything the network holds under `keys`: the valid packets (signature and contents are
-/// checked again here, since a holder may be hostile; duplicates are left for ranking to
-/// merge) and the number of records refused.
-pub async fn fetch_packets(node: &NodeHandle, keys: &[Id]) -> (Vec<OutcomePacket>, usize) {
+/// What a query's keys hold, checked again here (a holder may be hostile).
+#[derive(Debug, Default)]
+pub struct Fetched {
+    /// The valid packets (duplicates by id are left for ranking to merge).
+    pub packets: Vec<OutcomePacket>,
+    /// The valid reproduction reports, each once.
+    pub reproductions: Vec<Reproduction>,
+    /// Records refused: bad signature, undecodable, invalid, or of a kind a query does not read.
+    pub refused: usize,
+}
+
+/// Everything the network holds under `keys`: packets and reproductions (signature and contents
+/// checked again) and the number of records refused.
+pub async fn fetch(node: &NodeHandle, keys: &[Id]) -> Fetched {
     let mut tasks = tokio::task::JoinSet::new();
     for (index, key) in keys.iter().enumerate() {
         let (node, key) = (node.clone(), *key);
@@ -60,13 +83,33 @@ pub async fn fetch_packets(node: &NodeHandle, keys: &[Id]) -> (Vec<OutcomePacket
         by_key.push(found);
     }
     by_key.sort_by_key(|(index, _)| *index);
-    let mut packets = Vec::new();
-    let mut refused = 0;
+    let mut fetched = Fetched::default();
+    let mut reports_seen = HashSet::new();
     for record in by_key.into_iter().flat_map(|(_, records)| records) {
-        match OutcomePacket::from_record(record) {
-            Ok(packet) => packets.push(packet),
-            Err(_) => refused += 1,
+        match record.kind {
+            RecordKind::Outcome => match OutcomePacket::from_record(record) {
+                Ok(packet) => fetched.packets.push(packet),
+                Err(_) => fetched.refused += 1,
+            },
+            RecordKind::Reproduction => {
+                // Stored under several of the query's keys: verified once.
+                if !reports_seen.insert(record.id()) {
+                    continue;
+                }
+                match Reproduction::from_record(record) {
+                    Ok(report) => fetched.reproductions.push(report),
+                    Err(_) => fetched.refused += 1,
+                }
+            }
+            RecordKind::Raw => fetched.refused += 1,
         }
     }
-    (packets, refused)
+    fetched
+}
+
+/// The packets under `keys` and the number of records refused (reproductions are left out:
+/// see [`fetch`]).
+pub async fn fetch_packets(node: &NodeHandle, keys: &[Id]) -> (Vec<OutcomePacket>, usize) {
+    let fetched = fetch(node, keys).await;
+    (fetched.packets, fetched.refused)
 }

@@ -12,6 +12,7 @@ fn simulate(publishers: u64, rounds: u64, liar_share: f64) -> Report {
             seed: 7,
             squat: Squat::default(),
             liar_mode: LiarMode::Inflate,
+            reproduce_share: qis_elections::REPRODUCE_SHARE,
         },
         |_| {},
     )
@@ -89,6 +90,7 @@ fn squatters_filling_a_key_push_out_only_their_own_packets() {
                 prefixes: 10,
             },
             liar_mode: LiarMode::Inflate,
+            reproduce_share: qis_elections::REPRODUCE_SHARE,
         },
         |_| {},
     );

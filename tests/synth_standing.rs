@@ -43,8 +43,8 @@ fn own(claimant: u8, claimed: f64, realised: f64) -> OwnOutcome {
     }
 }
 
-fn of(map: &std::collections::HashMap<PublicKey, f64>, publisher: u8) -> f64 {
-    map.get(&PublicKey([publisher; 32])).copied().unwrap_or(0.0)
+fn of(map: &Standings, publisher: u8) -> f64 {
+    map.publisher(&PublicKey([publisher; 32]))
 }
 
 #[test]
@@ -60,7 +60,7 @@ fn own_outcomes_raise_a_claim_that_held_and_sink_one_that_did_not() {
         trusted: vec![],
     };
     assert!(0.20 - 0.04 > tolerance(1000, 1000));
-    let map = standings(&evidence, &ledger, NOW);
+    let map = standings(&evidence, &[], &ledger, NOW);
     // One agreeing observation against the prior weight of 1: standing 1/2.
     assert!((of(&map, 1) - 0.5).abs() < 1e-9, "{}", of(&map, 1));
     assert_eq!(of(&map, 2), 0.0);
@@ -84,8 +84,8 @@ fn reports_count_by_the_reporters_standing_so_sybils_buy_nothing() {
         found.push(evidence(sybil, sybil, "lora", 0.20, &[2]));
     }
     // Nobody has standing: no report counts, for anyone.
-    let map = standings(&found, &Ledger::default(), NOW);
-    assert!(map.values().all(|s| *s == 0.0), "{map:?}");
+    let map = standings(&found, &[], &Ledger::default(), NOW);
+    assert!(map.publishers.values().all(|s| *s == 0.0), "{map:?}");
     // The client's own outcome vouches for publisher 3: its report on 1 counts, the Sybils'
     // on 2 still count for nothing.
     let ledger = Ledger {
@@ -100,13 +100,13 @@ fn reports_count_by_the_reporters_standing_so_sybils_buy_nothing() {
         }],
         trusted: vec![],
     };
-    let map = standings(&found, &ledger, NOW);
+    let map = standings(&found, &[], &ledger, NOW);
     assert!(of(&map, 3) > 0.3);
     assert!(of(&map, 1) > 0.0, "{map:?}");
     assert_eq!(of(&map, 2), 0.0);
     // A self-report (publisher 2 building on its own packet) is ignored.
     found.push(evidence(60, 2, "lora", 0.2, &[2]));
-    let map = standings(&found, &ledger, NOW);
+    let map = standings(&found, &[], &ledger, NOW);
     assert_eq!(of(&map, 2), 0.0);
 }
 
@@ -120,7 +120,7 @@ fn trusted_keys_have_full_standing_and_a_fresh_key_none() {
         outcomes: vec![],
         trusted: vec![PublicKey([1; 32])],
     };
-    let map = standings(&found, &ledger, NOW);
+    let map = standings(&found, &[], &ledger, NOW);
     assert_eq!(of(&map, 1), 1.0);
     // A liar caught (standing 0) who returns with a fresh key starts at the same 0.
     assert_eq!(of(&map, 2), 0.0);
@@ -136,7 +136,7 @@ fn without_standing_a_claim_does_not_choose_the_method() {
         evidence(4, 4, "full", 0.20, &[]),
         evidence(5, 5, "full", 0.20, &[]),
     ];
-    let map = standings(&found, &Ledger::default(), NOW);
+    let map = standings(&found, &[], &Ledger::default(), NOW);
     standing::apply(&mut found, &map);
     let rec = recommend(&found).unwrap();
     assert_eq!(rec.method.to_string(), "lora");
@@ -146,7 +146,7 @@ fn without_standing_a_claim_does_not_choose_the_method() {
         outcomes: vec![],
         trusted: vec![PublicKey([4; 32]), PublicKey([5; 32])],
     };
-    let map = standings(&found, &ledger, NOW);
+    let map = standings(&found, &[], &ledger, NOW);
     standing::apply(&mut found, &map);
     let rec = recommend(&found).unwrap();
     assert_eq!(rec.method.to_string(), "full");

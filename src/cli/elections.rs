@@ -27,6 +27,10 @@ pub struct ElectionsArgs {
     /// on each other). Several, comma-separated: one run each.
     #[arg(long, value_delimiter = ',', default_value = "inflate", value_parser = parse_mode)]
     pub liar_mode: Vec<LiarMode>,
+    /// Share of honest publishers who reproduce one packet (among the highest claims they
+    /// found) per round, in [0, 1].
+    #[arg(long, default_value_t = qis_elections::REPRODUCE_SHARE, value_name = "SHARE")]
+    pub reproduce: f64,
     /// Squatters: publisher keys that fill the most popular task's key with valid packets
     /// every round (0: none).
     #[arg(long, default_value_t = 0, value_name = "KEYS")]
@@ -47,6 +51,12 @@ pub struct ElectionsArgs {
 
 /// Runs `qis elections`.
 pub(super) fn run_elections(args: ElectionsArgs) -> Result<(), CliError> {
+    if !(0.0..=1.0).contains(&args.reproduce) {
+        return Err(CliError::Input(format!(
+            "--reproduce: {} is outside [0, 1]",
+            args.reproduce
+        )));
+    }
     let mut configs = Vec::new();
     for &publishers in &args.publishers {
         if publishers == 0 || args.rounds == 0 {
@@ -74,6 +84,7 @@ pub(super) fn run_elections(args: ElectionsArgs) -> Result<(), CliError> {
                     prefixes: args.squat_prefixes,
                 },
                 liar_mode,
+                reproduce_share: args.reproduce,
             });
         }
     }

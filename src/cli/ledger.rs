@@ -4,7 +4,8 @@
 
 use super::common::{CliError, data_home};
 use qis_core::RecordId;
-use qis_outcomes::{LedgerFile, OutcomeBody, SavedRecommendation};
+use qis_outcomes::{Claim, LedgerFile, OutcomeBody, OutcomePacket, OwnOutcome, ReproductionBody};
+use qis_outcomes::SavedRecommendation;
 use std::path::{Path, PathBuf};
 
 /// What a `--built-on` names: a packet, or a saved recommendation (whose contributors the
@@ -106,10 +107,38 @@ pub(super) fn record_outcome(
     if saved.is_empty() {
         return Ok(0);
     }
+    let outcomes = saved.iter().map(|s| s.outcome(published, created)).collect();
+    append_outcomes(outcomes)?;
+    Ok(saved.len())
+}
+
+/// Adds the client's own re-run of `packet` (reported as `report`, signed at `created`) to the
+/// ledger: a result of the packet's very recipe, so it checks the packet's claim at full
+/// weight.
+pub(super) fn record_reproduction(
+    packet: &OutcomePacket,
+    report: &ReproductionBody,
+    created: u64,
+) -> Result<(), CliError> {
+    let claim = Claim {
+        id: packet.id(),
+        publisher: packet.publisher(),
+        gain: packet.body.normalized_gain(),
+        eval_samples: packet.body.eval_samples,
+        weight: 1.0,
+    };
+    append_outcomes(vec![OwnOutcome {
+        checked: vec![claim],
+        realised: report.normalized_gain(),
+        eval_samples: report.eval_samples,
+        created,
+    }])
+}
+
+/// Appends `outcomes` to the ledger file (written atomically).
+fn append_outcomes(outcomes: Vec<OwnOutcome>) -> Result<(), CliError> {
     let mut file = load_ledger()?;
-    for s in &saved {
-        file.ledger.outcomes.push(s.outcome(published, created));
-    }
+    file.ledger.outcomes.extend(outcomes);
     let json = serde_json::to_string_pretty(&file)
         .map_err(|e| CliError::Failed(format!("the ledger: {e}")))?;
     let path = ledger_path();
@@ -118,6 +147,24 @@ pub(super) fn record_outcome(
             .map_err(|e| CliError::Failed(format!("{}: {e}", dir.display())))?;
     }
     qis_udp::write_atomically(&path, json.as_bytes(), 0o644)
-        .map_err(|e| CliError::Failed(format!("{}: {e}", path.display())))?;
-    Ok(saved.len())
+        .map_err(|e| CliError::Failed(format!("{}: {e}", path.display())))
+}
+
+/// The packets held in saved recommendations (their evidence records), for finding a packet
+/// by id without the network; unreadable files are skipped.
+pub(super) fn saved_packets() -> Vec<OutcomePacket> {
+    let Ok(entries) = std::fs::read_dir(recommendations_dir()) else {
+        return Vec::new();
+    };
+    let mut packets = Vec::new();
+    for entry in entries.flatten() {
+        let Ok(json) = std::fs::read_to_string(entry.path()) else {
+            continue;
+        };
+        let Ok(saved) = SavedRecommendation::parse(&json) else {
+            continue;
+        };
+        packets.extend(saved.packets());
+    }
+    packets
 }

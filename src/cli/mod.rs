@@ -9,6 +9,7 @@ mod ledger;
 mod node;
 mod outcomes;
 mod packet;
+mod reproduce;
 pub mod sim;
 
 pub use common::CliError;
@@ -51,6 +52,10 @@ pub enum Command {
     Query(outcomes::QueryArgs),
     /// Synthesise a recommendation (method, hyperparameters, expected gain) from similar runs.
     Recommend(outcomes::RecommendArgs),
+    /// Report your re-run of somebody's packet (stored under its keys): a reproduction that
+    /// holds up raises the packet and its publisher in every client's synthesis, one that
+    /// fails lowers them.
+    Reproduce(reproduce::ReproduceArgs),
     /// Simulate a network of many nodes in one process (real protocol cores, virtual time).
     Sim(sim::SimArgs),
     /// Simulate publishers who query, fine-tune and deposit over rounds, some of them liars,
@@ -89,6 +94,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Publish(args) => outcomes::publish(args),
         Command::Query(args) => outcomes::query(args),
         Command::Recommend(args) => outcomes::recommend_cmd(args),
+        Command::Reproduce(args) => reproduce::run(args),
         Command::Elections(mut args) => {
             args.no_progress |= cli.quiet;
             elections::run_elections(args)?;

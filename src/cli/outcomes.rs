@@ -4,10 +4,10 @@ use super::client::{ClientArgs, with_client};
 use super::common::{CliError, data_home, unix_now};
 use super::ledger;
 use super::packet::{RunFlags, draft_from_run};
-use crate::exchange::{fetch_packets, publish_packet};
+use crate::exchange::{fetch, publish_packet};
 use qis_core::Id;
 use qis_outcomes::check_packet_file as check;
-use qis_outcomes::{Evidence, NoFeedback, SavedRecommendation, standing};
+use qis_outcomes::{Evidence, NoFeedback, Reproduced, SavedRecommendation, standing};
 use qis_outcomes::{OutcomeBody, OutcomePacket, Query};
 use qis_outcomes::{Ranked, rank};
 use qis_outcomes::{recommend, render_json, render_table};
@@ -190,17 +190,38 @@ fn query_of(context: &ContextArgs) -> Result<Query, CliError> {
     ))
 }
 
-fn search(context: &ContextArgs) -> Result<(Query, Vec<Ranked>, usize), CliError> {
-    let query = query_of(context)?;
-    let keys: Vec<Id> = query.keys().iter().map(|k| k.id).collect();
-    let (packets, refused) = with_client(&context.client, async |client| {
-        Ok(fetch_packets(client, &keys).await)
-    })?;
-    let ranked = rank(&query, packets);
-    Ok((query, ranked, refused))
+/// What a query found: the packets ranked, the reproductions of them, and refusals.
+struct Found {
+    ranked: Vec<Ranked>,
+    reproductions: Vec<Reproduced>,
+    refused: usize,
 }
 
-fn packet_json(r: &Ranked) -> serde_json::Value {
+impl Found {
+    /// How many of the reproductions name packet `id`.
+    fn reproductions_of(&self, id: &qis_core::RecordId) -> usize {
+        self.reproductions.iter().filter(|r| r.body.of == *id).count()
+    }
+}
+
+fn search(context: &ContextArgs) -> Result<Found, CliError> {
+    let query = query_of(context)?;
+    let keys: Vec<Id> = query.keys().iter().map(|k| k.id).collect();
+    let fetched = with_client(&context.client, async |client| {
+        Ok(fetch(client, &keys).await)
+    })?;
+    Ok(Found {
+        ranked: rank(&query, fetched.packets),
+        reproductions: fetched
+            .reproductions
+            .iter()
+            .map(Reproduced::of_report)
+            .collect(),
+        refused: fetched.refused,
+    })
+}
+
+fn packet_json(r: &Ranked, reproductions: usize) -> serde_json::Value {
     let b = &r.packet.body;
     json!({
         "packet_id": r.id().to_string(),
@@ -214,27 +235,33 @@ fn packet_json(r: &Ranked) -> serde_json::Value {
         "eval_samples": b.eval_samples, "held_out": b.held_out, "confidence": b.confidence,
         "hyperparams": b.hyperparams.iter().map(|(k, v)| (k.name().to_string(), v.to_string())).collect::<std::collections::BTreeMap<_, _>>(),
         "publisher": r.packet.publisher().id().to_hex(),
+        "reproductions": reproductions,
     })
 }
 
 /// Runs `qis query`.
 pub(super) fn query(args: QueryArgs) -> Result<ExitCode, CliError> {
-    let (_, ranked, refused) = search(&args.context)?;
+    let found = search(&args.context)?;
+    let (ranked, refused) = (&found.ranked, found.refused);
     let shown = &ranked[..ranked.len().min(args.limit)];
     if args.context.client.json {
+        let packets: Vec<_> = shown
+            .iter()
+            .map(|r| packet_json(r, found.reproductions_of(&r.id())))
+            .collect();
         println!(
             "{}",
-            json!({ "found": ranked.len(), "refused": refused, "packets": shown.iter().map(packet_json).collect::<Vec<_>>() })
+            json!({ "found": ranked.len(), "refused": refused, "reproductions": found.reproductions.len(), "packets": packets })
         );
     } else {
         println!(
-            "{:<5} {:<12} {:<14} {:<16} {:<22} {:<16} {:<12} {:>8} {:>6} {:>5}  id",
-            "sim", "level", "family", "method", "tags", "benchmark", "metric", "gain", "n", "conf"
+            "{:<5} {:<12} {:<14} {:<16} {:<22} {:<16} {:<12} {:>8} {:>6} {:>5} {:>5}  id",
+            "sim", "level", "family", "method", "tags", "benchmark", "metric", "gain", "n", "conf", "repro"
         );
         for r in shown {
             let b = &r.packet.body;
             println!(
-                "{:<5.2} {:<12} {:<14} {:<16} {:<22} {:<16} {:<12} {:>+8.4} {:>6} {:>5.2}  {}",
+                "{:<5.2} {:<12} {:<14} {:<16} {:<22} {:<16} {:<12} {:>+8.4} {:>6} {:>5.2} {:>5}  {}",
                 r.similarity.score,
                 r.similarity.level.label(),
                 b.family,
@@ -247,6 +274,7 @@ pub(super) fn query(args: QueryArgs) -> Result<ExitCode, CliError> {
                 b.gain(),
                 b.eval_samples,
                 b.confidence,
+                found.reproductions_of(&r.id()),
                 &r.id().to_string()[..12]
             );
         }
@@ -274,7 +302,8 @@ fn refused_note(refused: usize) -> String {
 /// Runs `qis recommend`.
 pub(super) fn recommend_cmd(args: RecommendArgs) -> Result<ExitCode, CliError> {
     let trusted = trusted_ids(&args)?;
-    let (_, ranked, refused) = search(&args.context)?;
+    let found = search(&args.context)?;
+    let (ranked, refused) = (&found.ranked, found.refused);
     let mut evidence: Vec<Evidence> = ranked
         .iter()
         .map(|r| Evidence::from_ranked(r, &NoFeedback))
@@ -291,7 +320,7 @@ pub(super) fn recommend_cmd(args: RecommendArgs) -> Result<ExitCode, CliError> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let standing = standing::standings(&evidence, &ledger, now);
+    let standing = standing::standings(&evidence, &found.reproductions, &ledger, now);
     standing::apply(&mut evidence, &standing);
     let Some(rec) = recommend::recommend(&evidence) else {
         if args.context.client.json {

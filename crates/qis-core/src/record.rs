@@ -81,6 +81,10 @@ pub enum RecordKind {
     Raw,
     /// A postcard-encoded outcome packet body.
     Outcome,
+    /// A reproduction report: somebody's re-run of an outcome packet, stored under that
+    /// packet's keys. Added after `Outcome`, so the two earlier kinds keep their encodings; a
+    /// node built before it fails to decode such a record (a counted drop).
+    Reproduction,
 }
 
 /// The identity of a record: blake3 of its signed encoding.

@@ -23,7 +23,7 @@ pub mod squat;
 pub mod strategy;
 pub mod world;
 
-pub use publisher::LiarMode;
+pub use publisher::{LiarMode, REPRODUCE_SHARE};
 pub use recipe::Recipe;
 pub use run::{Config, Report, Round, run};
 pub use squat::Squat;

@@ -5,7 +5,7 @@
 
 use crate::world::Context;
 use qis_core::{Id, PublicKey, RecordId, RecordStore, StoreLimits, Time};
-use qis_outcomes::{OutcomeBody, OutcomePacket, Query, SemanticKey};
+use qis_outcomes::{OutcomeBody, OutcomePacket, Query, Reproduced, Reproduction, SemanticKey};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -34,6 +34,8 @@ pub struct Network {
     lies: HashSet<RecordId>,
     /// Honest packets watched under one key (the squatted one): key, packet.
     watched: Vec<(Id, RecordId)>,
+    /// Decoded reproduction reports by id.
+    reports: HashMap<RecordId, Reproduced>,
 }
 
 impl Default for Network {
@@ -53,6 +55,7 @@ impl Network {
             bodies: HashMap::new(),
             lies: HashSet::new(),
             watched: Vec::new(),
+            reports: HashMap::new(),
         }
     }
 
@@ -85,8 +88,33 @@ impl Network {
         }
     }
 
-    /// The distinct packets held under `keys`, in id order.
-    pub fn found(&self, keys: &[SemanticKey]) -> Vec<Found> {
+    /// Stores reproduction `report` under each of its keys (the reproduced packet's), charged
+    /// to `prefix`, as a node would: it competes for the same per-key room as packets.
+    pub fn publish_reproduction(&mut self, report: &Reproduction, prefix: u128) {
+        let mut stored = false;
+        for key in report.keys() {
+            stored |= self
+                .store
+                .put(key.id, report.record.clone(), Time::ZERO, Some(prefix))
+                .is_ok();
+        }
+        if stored {
+            self.reports
+                .insert(report.id(), Reproduced::of_report(report));
+        }
+    }
+
+    /// The distinct reproduction reports held under the keys of `query`, in id order.
+    pub fn reproductions(&self, query: &Query) -> Vec<Reproduced> {
+        let mut ids = self.ids_under(&query.keys());
+        ids.retain(|id| self.reports.contains_key(id));
+        ids.into_iter()
+            .filter_map(|id| self.reports.get(&id).cloned())
+            .collect()
+    }
+
+    /// Distinct record ids held under `keys`, in id order.
+    fn ids_under(&self, keys: &[SemanticKey]) -> Vec<RecordId> {
         let mut ids: Vec<RecordId> = Vec::new();
         for key in keys {
             ids.extend(
@@ -97,7 +125,18 @@ impl Network {
         }
         ids.sort_unstable();
         ids.dedup();
-        ids.into_iter()
+        ids
+    }
+
+    /// Reproduction reports held.
+    pub fn reports(&self) -> usize {
+        self.reports.len()
+    }
+
+    /// The distinct packets held under `keys`, in id order.
+    pub fn found(&self, keys: &[SemanticKey]) -> Vec<Found> {
+        self.ids_under(keys)
+            .into_iter()
             .filter_map(|id| self.bodies.get(&id).cloned())
             .collect()
     }

@@ -6,6 +6,8 @@ use crate::world::{Context, DOMAINS, FAMILIES, LANGUAGES, TASKS, World};
 use ed25519_dalek::SigningKey;
 use qis_core::RecordId;
 use qis_outcomes::limits::MAX_BUILT_ON;
+use crate::network::Found;
+use qis_outcomes::{Claim, OwnOutcome, Reproduction, ReproductionBody};
 use qis_outcomes::{DataScale, Draft, OutcomePacket, ScoreScale, confidence_from_stderr};
 use rand::RngExt;
 use serde::Serialize;
@@ -62,6 +64,13 @@ impl LiarMode {
 
 /// Keys a Sybil liar makes per round for each half of its lie.
 pub const SYBIL_KEYS: u64 = 5;
+
+/// Share of honest publishers who reproduce one packet per round, by default (the issue's
+/// fixed default).
+pub const REPRODUCE_SHARE: f64 = 0.2;
+
+/// Packets a reproducer chooses among: the largest claimed gains it found.
+pub const REPRODUCE_CANDIDATES: usize = 8;
 
 /// Evaluation sizes an honest run uses, drawn uniformly.
 pub const EVAL_SIZES: [u32; 4] = [250, 500, 1000, 2000];
@@ -199,6 +208,106 @@ impl Publisher {
                 }));
                 all
             }
+        }
+    }
+
+    /// This publisher's reproduction in round `round`, if it makes one (with probability
+    /// `share`): one of the [`REPRODUCE_CANDIDATES`] packets with the largest claimed gains
+    /// among those `found` for its context (its own excepted), re-run in the packet's context
+    /// with the packet's recipe and an evaluation of its own. Also the entry its own ledger
+    /// gains: the re-run checks the claim at full weight.
+    pub fn reproduction(
+        &self,
+        world: &World,
+        seed: u64,
+        round: u64,
+        found: &[Found],
+        share: f64,
+    ) -> Option<(Reproduction, OwnOutcome)> {
+        let mut rng = stream(seed, Purpose::Reproduce, self.index, round);
+        if !rng.random_bool(share.clamp(0.0, 1.0)) {
+            return None;
+        }
+        let me = qis_core::PublicKey(self.key.verifying_key().to_bytes());
+        let mut candidates: Vec<&Found> = found.iter().filter(|f| f.publisher != me).collect();
+        // Surprising claims are the ones worth checking: largest claimed gain first.
+        candidates.sort_by(|a, b| {
+            b.body
+                .normalized_gain()
+                .total_cmp(&a.body.normalized_gain())
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        candidates.truncate(REPRODUCE_CANDIDATES);
+        if candidates.is_empty() {
+            return None;
+        }
+        let x = candidates[rng.random_range(0..candidates.len())];
+        let context = Context::of_body(&x.body)?;
+        let recipe = Recipe::from_stated(&x.body.method, |key| {
+            x.body.hyperparam(key).and_then(|v| v.as_f64())
+        });
+        let eval = EVAL_SIZES[rng.random_range(0..EVAL_SIZES.len())];
+        let observed = world.true_gain(&context, &recipe)
+            + World::noise_sd(eval) * crate::random::normal(&mut rng);
+        let baseline = f64::from(x.body.baseline);
+        let outcome = (baseline + observed).clamp(0.0, 1.0);
+        let body = ReproductionBody::of_body(
+            x.id,
+            &x.body,
+            x.body.baseline,
+            outcome as f32,
+            eval,
+            true,
+        );
+        let created = created_at(round);
+        let report = Reproduction::sign_body(body, &self.key, created).ok()?;
+        let own = OwnOutcome {
+            checked: vec![Claim {
+                id: x.id,
+                publisher: x.publisher,
+                gain: x.body.normalized_gain(),
+                eval_samples: x.body.eval_samples,
+                weight: 1.0,
+            }],
+            realised: report.body.normalized_gain(),
+            eval_samples: eval,
+            created,
+        };
+        Some((report, own))
+    }
+
+    /// The reproductions liars of `mode` publish in round `round` to vouch for lies: a
+    /// colluder "reproduces" one of the previous round's lies, a Sybil's second-half keys
+    /// "reproduce" the first half's packets (`lies` are this liar's packets of the round); each
+    /// reports the claimed gain.
+    pub fn lying_reproductions(
+        &self,
+        seed: u64,
+        round: u64,
+        mode: LiarMode,
+        lies: &[OutcomePacket],
+        previous: &[OutcomePacket],
+    ) -> Vec<Reproduction> {
+        let mut rng = stream(seed, Purpose::Reproduce, self.index ^ (1 << 51), round);
+        let vouch = |key: &SigningKey, x: &OutcomePacket| {
+            let body = ReproductionBody::of_packet(x, x.body.baseline, x.body.outcome, LIAR_CLAIM.2, true);
+            Reproduction::sign_body(body, key, created_at(round)).ok()
+        };
+        match mode {
+            LiarMode::Collude if !previous.is_empty() => {
+                let x = &previous[rng.random_range(0..previous.len())];
+                vouch(&self.key, x).into_iter().collect()
+            }
+            LiarMode::Sybil => {
+                let half = lies.len() / 2;
+                (0..half)
+                    .filter_map(|k| {
+                        let key = self.with_key(seed, round, SYBIL_KEYS + k as u64).key;
+                        vouch(&key, &lies[k])
+                    })
+                    .collect()
+            }
+            _ => Vec::new(),
         }
     }
 

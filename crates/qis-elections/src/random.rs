@@ -22,6 +22,8 @@ pub(crate) enum Purpose {
     Evaluate = 4,
     /// A liar's claim in one round.
     Lie = 5,
+    /// Whether a publisher reproduces a packet in one round, which one, and its evaluation.
+    Reproduce = 6,
 }
 
 /// The stream for `purpose`, publisher `who` and round `round`.

@@ -8,7 +8,7 @@ use crate::squat::{Squat, Squatters, target_key};
 use crate::strategy::{Advice, Strategy, advise, checked_claims};
 use crate::world::World;
 use qis_core::RecordId;
-use qis_outcomes::OutcomePacket;
+use qis_outcomes::{OutcomePacket, Reproduction};
 use qis_outcomes::{Ledger, OwnOutcome};
 use serde::Serialize;
 
@@ -27,6 +27,9 @@ pub struct Config {
     pub squat: Squat,
     /// How the liars lie.
     pub liar_mode: LiarMode,
+    /// Share of honest publishers who reproduce one packet per round, in `[0, 1]`
+    /// ([`REPRODUCE_SHARE`](crate::publisher::REPRODUCE_SHARE) by default).
+    pub reproduce_share: f64,
 }
 
 /// Mean regret of the honest publishers' advice in one round, per strategy, and what qis's
@@ -60,6 +63,8 @@ pub struct Round {
     pub squatted_key_honest_held: Option<f64>,
     /// Values under the squatted key in qis's network.
     pub squatted_key_values: usize,
+    /// Reproduction reports held by qis's network after the round.
+    pub reproductions: usize,
 }
 
 /// A whole run.
@@ -93,6 +98,9 @@ struct Step {
     advice: Advice,
     packet: Option<OutcomePacket>,
     outcome: Option<OwnOutcome>,
+    /// A reproduction of a packet it found, and its own ledger entry for it (qis only: no
+    /// other strategy reads reproductions).
+    reproduction: Option<(Reproduction, OwnOutcome)>,
 }
 
 /// What one honest publisher does in `round`: ask, run its own variation, deposit.
@@ -102,6 +110,7 @@ struct RoundStep<'a> {
     world: &'a World,
     seed: u64,
     round: u64,
+    reproduce_share: f64,
 }
 
 impl RoundStep<'_> {
@@ -113,6 +122,7 @@ impl RoundStep<'_> {
                 advice,
                 packet: None,
                 outcome: None,
+                reproduction: None,
             };
         }
         let mut rng = stream(self.seed, Purpose::Explore, p.index, self.round);
@@ -124,10 +134,16 @@ impl RoundStep<'_> {
             eval_samples: packet.body.eval_samples,
             created: packet.created(),
         });
+        let reproduction = (self.strategy == Strategy::Qis)
+            .then(|| {
+                p.reproduction(self.world, self.seed, self.round, &found, self.reproduce_share)
+            })
+            .flatten();
         Step {
             advice,
             packet,
             outcome,
+            reproduction,
         }
     }
 
@@ -178,18 +194,25 @@ pub fn run(config: &Config, mut progress: impl FnMut(u64)) -> Report {
     let squatters = Squatters::new(config.seed, config.squat);
     let liars: Vec<&Publisher> = publishers.iter().filter(|p| p.role == Role::Liar).collect();
     let mut previous_lies: Vec<(RecordId, Recipe)> = Vec::new();
+    let mut previous_lie_packets: Vec<OutcomePacket> = Vec::new();
     let mut squatted_key = None;
     let mut rounds = Vec::new();
     for round in 1..=config.rounds {
         // The adversaries' packets of this round, the same for every network.
-        let lies: Vec<(OutcomePacket, u128)> = liars
-            .iter()
-            .flat_map(|p| {
-                p.lying_packets(config.seed, round, config.liar_mode, &previous_lies)
-                    .into_iter()
-                    .map(|packet| (packet, p.prefix))
-            })
-            .collect();
+        let mut lies: Vec<(OutcomePacket, u128)> = Vec::new();
+        let mut lie_reports: Vec<(Reproduction, u128)> = Vec::new();
+        for p in &liars {
+            let mine = p.lying_packets(config.seed, round, config.liar_mode, &previous_lies);
+            let reports = p.lying_reproductions(
+                config.seed,
+                round,
+                config.liar_mode,
+                &mine,
+                &previous_lie_packets,
+            );
+            lie_reports.extend(reports.into_iter().map(|r| (r, p.prefix)));
+            lies.extend(mine.into_iter().map(|packet| (packet, p.prefix)));
+        }
         let squats = squatters.packets(&world, config.seed, round);
         let mut sums: Vec<Sums> = Strategy::ALL.iter().map(|_| Sums::default()).collect();
         for (s, strategy) in Strategy::ALL.iter().enumerate() {
@@ -200,6 +223,7 @@ pub fn run(config: &Config, mut progress: impl FnMut(u64)) -> Report {
                 world: &world,
                 seed: config.seed,
                 round,
+                reproduce_share: config.reproduce_share,
             }
             .steps(&honest, &ledgers[s]);
             let network = &mut networks[s];
@@ -233,9 +257,18 @@ pub fn run(config: &Config, mut progress: impl FnMut(u64)) -> Report {
                     }
                 }
                 ledger.outcomes.extend(step.outcome);
+                if let Some((report, own)) = step.reproduction {
+                    network.publish_reproduction(&report, p.prefix);
+                    ledger.outcomes.push(own);
+                }
             }
             for (packet, prefix) in lies.iter().chain(&squats) {
                 network.publish(packet, *prefix, true);
+            }
+            if *strategy == Strategy::Qis {
+                for (report, prefix) in &lie_reports {
+                    network.publish_reproduction(report, *prefix);
+                }
             }
         }
         previous_lies = lies
@@ -248,6 +281,7 @@ pub fn run(config: &Config, mut progress: impl FnMut(u64)) -> Report {
                 (packet.id(), recipe)
             })
             .collect();
+        previous_lie_packets = lies.into_iter().map(|(packet, _)| packet).collect();
         let n = honest.len().max(1) as f64;
         let rare = honest_rare.max(1) as f64;
         let common = (honest.len() - honest_rare).max(1) as f64;
@@ -266,6 +300,7 @@ pub fn run(config: &Config, mut progress: impl FnMut(u64)) -> Report {
             established: qis.established / n,
             squatted_key_honest_held: networks[2].watched_held(),
             squatted_key_values: squatted_key.map_or(0, |k| networks[2].values_under(&k)),
+            reproductions: networks[2].reports(),
         });
         progress(round);
     }

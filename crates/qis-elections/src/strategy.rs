@@ -180,7 +180,8 @@ fn qis(network: &Network, c: &Context, ledger: &Ledger, now: u64) -> (Advice, Ve
             ))
         })
         .collect();
-    let standing = standing::standings(&evidence, ledger, now);
+    let reproductions = network.reproductions(&similarities.query);
+    let standing = standing::standings(&evidence, &reproductions, ledger, now);
     standing::apply(&mut evidence, &standing);
     let Some(rec) = recommend(&evidence) else {
         return (Advice::default_recipe(), found);

@@ -30,12 +30,13 @@ pub use packet::template::{
 pub use packet::validate::{check_query, validate as validate_body};
 pub use packet::{
     DataScale, EvalSetting, HyperKey, HyperValue, KeyLevel, Method, NO_FILTER, Objective,
-    OutcomeBody, OutcomePacket, OutcomePolicy, PacketError, Query, ScoreScale, SemanticKey, Tuning,
+    OutcomeBody, OutcomePacket, OutcomePolicy, PacketError, Query, REPRODUCTION_FORMAT_VERSION,
+    Reproduction, ReproductionBody, ReproductionError, ScoreScale, SemanticKey, Tuning,
 };
 pub use synth::proximity::{self as proximity, recipe_proximity};
 pub use synth::render::{table as render_table, to_json as render_json};
 pub use synth::saved::{self as saved, LedgerFile, SavedError, SavedRecommendation};
-pub use synth::standing::{self as standing, Claim, Ledger, OwnOutcome};
+pub use synth::standing::{self as standing, Claim, Ledger, OwnOutcome, Reproduced, Standings};
 pub use synth::{
     CONFIDENCE_BOUND, EVAL_SAMPLES_BOUND, Evidence, NoFeedback, Recommendation, RecommendedParam,
     Trust, recommend,

@@ -102,6 +102,31 @@ impl std::fmt::Display for EvalSetting<'_> {
     }
 }
 
+/// The improvement from `baseline` to `outcome`: positive when the score moved the way that is
+/// better.
+pub(crate) fn gain_of(higher_is_better: bool, baseline: f32, outcome: f32) -> f64 {
+    let delta = f64::from(outcome) - f64::from(baseline);
+    if higher_is_better { delta } else { -delta }
+}
+
+/// [`gain_of`] in unit-interval points (the rule of [`OutcomeBody::normalized_gain`]), shared by
+/// packets and reproductions so both are compared on one scale.
+pub(crate) fn normalized_gain_of(
+    scale: ScoreScale,
+    higher_is_better: bool,
+    baseline: f32,
+    outcome: f32,
+) -> f64 {
+    let gain = gain_of(higher_is_better, baseline, outcome);
+    match scale.to_unit_factor() {
+        Some(factor) => gain * factor,
+        None => {
+            let reference = f64::from(baseline).abs().max(1e-9);
+            (gain / reference).clamp(-1.0, 1.0)
+        }
+    }
+}
+
 impl OutcomeBody {
     /// `outcome - baseline`, computed in `f64` from the stored `f32` scores.
     pub fn delta(&self) -> f64 {
@@ -111,24 +136,19 @@ impl OutcomeBody {
     /// The improvement: the delta, negated when lower scores are better. Positive means the
     /// fine-tune helped.
     pub fn gain(&self) -> f64 {
-        if self.higher_is_better {
-            self.delta()
-        } else {
-            -self.delta()
-        }
+        gain_of(self.higher_is_better, self.baseline, self.outcome)
     }
 
     /// The gain in unit-interval points (percent scores divided by 100), so gains on different
     /// benchmarks can be combined. Unbounded scales have no common unit: their gain is taken
     /// relative to the baseline's magnitude and clamped to `[-1, 1]`.
     pub fn normalized_gain(&self) -> f64 {
-        match self.score_scale.to_unit_factor() {
-            Some(factor) => self.gain() * factor,
-            None => {
-                let reference = f64::from(self.baseline).abs().max(1e-9);
-                (self.gain() / reference).clamp(-1.0, 1.0)
-            }
-        }
+        normalized_gain_of(
+            self.score_scale,
+            self.higher_is_better,
+            self.baseline,
+            self.outcome,
+        )
     }
 
     /// How both scores were measured: packets are compared like for like only when this is

@@ -127,7 +127,7 @@ impl SemanticKey {
 }
 
 /// The key set for a (canonical) context, most specific first.
-fn context_keys(family: Option<&str>, task: &str, tags: &[String]) -> Vec<SemanticKey> {
+pub(crate) fn context_keys(family: Option<&str>, task: &str, tags: &[String]) -> Vec<SemanticKey> {
     let mut keys = Vec::with_capacity(3 + tags.len());
     if let Some(family) = family {
         keys.push(SemanticKey::new(

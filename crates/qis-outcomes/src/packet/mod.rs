@@ -13,6 +13,7 @@
 //! * [`validate`]: the rules a body must meet, each error naming its field.
 //! * [`size`]: the encoded-size budget and which fields use it.
 //! * [`keys`]: the semantic keys a packet is stored under and the similarity ranking.
+//! * [`reproduction`]: reports of somebody's re-run of a packet, stored under its keys.
 //! * [`policy`]: the [`RecordPolicy`](qis_core::RecordPolicy) a node applies before storing.
 //! * [`draft`], [`template`], [`check`]: the human-editable packet file behind `qis packet new`
 //!   and `qis packet check`.
@@ -30,6 +31,7 @@ pub(crate) mod keys;
 pub mod limits;
 pub(crate) mod method;
 pub(crate) mod policy;
+pub(crate) mod reproduction;
 pub(crate) mod scale;
 pub(crate) mod signed;
 pub(crate) mod size;
@@ -42,5 +44,8 @@ pub use hyper::{HyperKey, HyperValue};
 pub use keys::{KeyLevel, Query, SemanticKey};
 pub use method::{Method, Objective, Tuning};
 pub use policy::OutcomePolicy;
+pub use reproduction::{
+    REPRODUCTION_FORMAT_VERSION, Reproduction, ReproductionBody, ReproductionError,
+};
 pub use scale::{DataScale, ScoreScale};
 pub use signed::OutcomePacket;

@@ -1,5 +1,6 @@
 //! [`OutcomePolicy`]: what a node checks before it stores a record.
 
+use super::reproduction::Reproduction;
 use super::signed::OutcomePacket;
 use qis_core::Id;
 use qis_core::{RecordError, RecordKind, RecordPolicy, SignedRecord};
@@ -7,7 +8,8 @@ use qis_core::{RecordError, RecordKind, RecordPolicy, SignedRecord};
 /// The store policy of a qis node. For a [`RecordKind::Outcome`] record it verifies the
 /// signature, decodes the body (no trailing bytes), validates it (including canonical form), and
 /// checks that the key it is stored under is one of the packet's own semantic keys, so nobody
-/// can plant a packet under an unrelated context.
+/// can plant a packet under an unrelated context. A [`RecordKind::Reproduction`] gets the same
+/// checks against the context of the packet it names (its keys are that packet's keys).
 ///
 /// [`RecordKind::Raw`] records (`qis put`) are refused unless `allow_raw` is set: a production
 /// node stores outcome packets only, which keeps its storage for what the network is for;
@@ -48,6 +50,18 @@ impl RecordPolicy for OutcomePolicy {
                 } else {
                     Err(RecordError::Refused(
                         "key is not one of the packet's semantic keys".into(),
+                    ))
+                }
+            }
+            RecordKind::Reproduction => {
+                record.verify_signature()?;
+                let report = Reproduction::open_verified(record.clone())
+                    .map_err(|e| RecordError::Refused(e.to_string()))?;
+                if report.keys().iter().any(|k| k.id == *key) {
+                    Ok(())
+                } else {
+                    Err(RecordError::Refused(
+                        "key is not one of the reproduced packet's semantic keys".into(),
                     ))
                 }
             }

@@ -12,6 +12,7 @@ use super::family::fold_family;
 use super::hyper::{HyperKey, HyperKind, HyperValue, format_number};
 use super::limits::*;
 use super::method::{Method, Objective, Tuning};
+use super::scale::ScoreScale;
 
 /// Brings a body into canonical form. Never fails; [`validate`] reports what cannot be fixed.
 pub(crate) fn normalize(mut body: OutcomeBody) -> OutcomeBody {
@@ -55,29 +56,19 @@ fn normalize_value(key: &HyperKey, value: HyperValue) -> HyperValue {
 
 /// Checks every rule; the first broken one is reported, naming its field.
 pub fn validate(body: &OutcomeBody) -> Result<(), PacketError> {
-    check_token("family", &body.family, MAX_FAMILY_LEN, false)?;
-    expect_canonical("family", &body.family, &fold_family(&body.family))?;
-    check_token("task", &body.task, MAX_TASK_LEN, false)?;
-    check_tags(&body.tags)?;
-    check_token("benchmark", &body.benchmark, MAX_BENCHMARK_LEN, true)?;
-    expect_canonical(
-        "benchmark",
-        &body.benchmark,
-        &canonical_benchmark(&body.benchmark),
-    )?;
-    check_measure_name("metric", &body.metric)?;
-    check_measure_name("filter", &body.filter)?;
-    if body.higher_is_better && is_lower_better_metric(&body.metric) {
-        return Err(PacketError::Direction {
-            metric: body.metric.clone(),
-        });
-    }
-    check_scores(body)?;
+    validate_context(&body.family, &body.task, &body.tags)?;
+    validate_measurement(&Measured {
+        benchmark: &body.benchmark,
+        metric: &body.metric,
+        filter: &body.filter,
+        scale: body.score_scale,
+        higher_is_better: body.higher_is_better,
+        baseline: body.baseline,
+        outcome: body.outcome,
+        eval_samples: body.eval_samples,
+    })?;
     check_method(&body.method)?;
     check_hyperparams(&body.hyperparams)?;
-    if body.eval_samples == 0 {
-        return Err(out_of_range("eval_samples", "0".into(), "at least 1"));
-    }
     let confidence = f64::from(body.confidence);
     finite("confidence", confidence)?;
     if !(0.0..=1.0).contains(&confidence) {
@@ -103,6 +94,46 @@ pub fn validate(body: &OutcomeBody) -> Result<(), PacketError> {
             found: "a repeated packet id".into(),
             expected: "each id once".into(),
         });
+    }
+    Ok(())
+}
+
+/// Checks a canonical context (the fields semantic keys are derived from): a packet's, or the
+/// packet's a reproduction names.
+pub(crate) fn validate_context(family: &str, task: &str, tags: &[String]) -> Result<(), PacketError> {
+    check_token("family", family, MAX_FAMILY_LEN, false)?;
+    expect_canonical("family", family, &fold_family(family))?;
+    check_token("task", task, MAX_TASK_LEN, false)?;
+    check_tags(tags)
+}
+
+/// How a pair of scores was measured, as a packet or a reproduction states it.
+pub(crate) struct Measured<'a> {
+    pub(crate) benchmark: &'a str,
+    pub(crate) metric: &'a str,
+    pub(crate) filter: &'a str,
+    pub(crate) scale: ScoreScale,
+    pub(crate) higher_is_better: bool,
+    pub(crate) baseline: f32,
+    pub(crate) outcome: f32,
+    pub(crate) eval_samples: u32,
+}
+
+/// Checks a measurement: benchmark, metric and filter names, the metric's direction, both
+/// scores on their scale, and at least one evaluation sample.
+pub(crate) fn validate_measurement(m: &Measured<'_>) -> Result<(), PacketError> {
+    check_token("benchmark", m.benchmark, MAX_BENCHMARK_LEN, true)?;
+    expect_canonical("benchmark", m.benchmark, &canonical_benchmark(m.benchmark))?;
+    check_measure_name("metric", m.metric)?;
+    check_measure_name("filter", m.filter)?;
+    if m.higher_is_better && is_lower_better_metric(m.metric) {
+        return Err(PacketError::Direction {
+            metric: m.metric.to_string(),
+        });
+    }
+    check_scores(m.scale, m.baseline, m.outcome)?;
+    if m.eval_samples == 0 {
+        return Err(out_of_range("eval_samples", "0".into(), "at least 1"));
     }
     Ok(())
 }
@@ -268,12 +299,12 @@ fn check_tags(tags: &[String]) -> Result<(), PacketError> {
     Ok(())
 }
 
-fn check_scores(body: &OutcomeBody) -> Result<(), PacketError> {
-    for (field, score) in [("baseline", body.baseline), ("outcome", body.outcome)] {
+fn check_scores(scale: ScoreScale, baseline: f32, outcome: f32) -> Result<(), PacketError> {
+    for (field, score) in [("baseline", baseline), ("outcome", outcome)] {
         let score = f64::from(score);
         finite(field, score)?;
-        if !body.score_scale.contains(score) {
-            let range = match body.score_scale.to_unit_factor() {
+        if !scale.contains(score) {
+            let range = match scale.to_unit_factor() {
                 Some(1.0) => "[0, 1] (score_scale unit; use percent for 0-100 scores)",
                 _ => "[0, 100] (score_scale percent)",
             };

@@ -127,6 +127,14 @@ impl SavedRecommendation {
         parse_versioned(json, "saved recommendation", SAVED_FORMAT)
     }
 
+    /// The packets of its evidence (opened and verified again; unreadable ones are skipped).
+    pub fn packets(&self) -> Vec<OutcomePacket> {
+        self.evidence
+            .iter()
+            .filter_map(|e| OutcomePacket::decode(&from_hex(&e.record)?).ok())
+            .collect()
+    }
+
     /// The ledger entry of a result published from `ran` (the published body) at `created`,
     /// built on this recommendation: its realised gain, and the saved claims close to what it
     /// ran (the records are opened and verified again; unreadable ones are skipped).

@@ -17,7 +17,14 @@
 //! * the packets it fetched: a packet Y whose `built_on` names X is Y's publisher's report on X,
 //!   weighted by *that publisher's* standing from the previous pass, so reports by keys nobody
 //!   vouches for (fresh Sybils, colluding liars) weigh nothing. Self-reports (Y and X by one
-//!   publisher) are ignored.
+//!   publisher) are ignored;
+//! * the [reproductions](crate::Reproduction) fetched with the packets (stored under the
+//!   same keys): somebody's re-run of X's own recipe, weighted [`REPRODUCTION_WEIGHT`] times the
+//!   reproducer's standing from the previous pass, exactly like a report. Only a re-run measured
+//!   as X was (benchmark, metric, filter, shots, scale) counts; a reproducer's newest report on
+//!   X replaces its older ones (repeating a report adds nothing), and a report on one's own
+//!   packet counts for nothing (a fresh key's "reproduction" of a Sybil sibling has no
+//!   standing behind it, so it counts for nothing too).
 //!
 //! Each observation's weight halves every [`HALF_LIFE_SECS`] of age (from its packet's
 //! creation time to `now`), so standing follows a publisher's recent behaviour.
@@ -35,7 +42,14 @@
 //! [`PASSES`] passes, each weighing the fetched reports by the previous pass's standing, so it
 //! spreads from the client's own outcomes to the publishers those vouch for, and on.
 //!
-//! The evidence weight's trust factor is `TRUST_FLOOR + (1 − TRUST_FLOOR) × standing`: a
+//! Reports also judge the packet they name: a packet's *credence* is
+//! `(PRIOR_WEIGHT + A) / (PRIOR_WEIGHT + A + D)` over the credible reports on that packet alone
+//! (1 when there are none), so one failed reproduction by a fully established reproducer halves
+//! the packet's trust, while its publisher's other packets lose only what the publisher's
+//! standing loses.
+//!
+//! The evidence weight's trust factor is `(TRUST_FLOOR + (1 − TRUST_FLOOR) × standing) ×
+//! credence`: a
 //! packet nobody vouches for still counts (without any feedback, synthesis must still work),
 //! but at a five-hundredth of a fully established one: where anyone is established, the
 //! unproven mass, liars included, barely moves the result. The recommendation also uses
@@ -44,8 +58,9 @@
 
 use super::evidence::Evidence;
 use super::proximity::recipe_proximity;
-use crate::packet::OutcomeBody;
+use crate::packet::{OutcomeBody, Reproduction, ReproductionBody};
 use qis_core::{PublicKey, RecordId};
+use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -186,9 +201,111 @@ impl Tally {
     }
 }
 
-/// Each publisher's standing, from the ledger and from the reports in `evidence` (see the
-/// module documentation); publishers absent from the map have standing 0.
-pub fn standings(evidence: &[Evidence], ledger: &Ledger, now: u64) -> HashMap<PublicKey, f64> {
+/// A reproduction report as synthesis reads it (decoded once; a simulation shares the body).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reproduced {
+    /// The report's record id.
+    pub id: RecordId,
+    /// Who re-ran the packet.
+    pub reproducer: PublicKey,
+    /// When the report was signed (Unix seconds).
+    pub created: u64,
+    /// What it states.
+    pub body: Arc<ReproductionBody>,
+}
+
+impl Reproduced {
+    /// The view of a received, verified report.
+    pub fn of_report(report: &Reproduction) -> Reproduced {
+        Reproduced {
+            id: report.id(),
+            reproducer: report.reproducer(),
+            created: report.created(),
+            body: Arc::new(report.body.clone()),
+        }
+    }
+}
+
+/// Weight of a reproduction as an observation of the packet it re-ran, before its reproducer's
+/// standing and its age: the recipe is the packet's own, so it counts like a result built on
+/// the packet with the very same recipe (proximity 1).
+pub const REPRODUCTION_WEIGHT: f64 = 1.0;
+
+/// What feedback says of publishers and of single packets.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Standings {
+    /// Each publisher's standing in `[0, 1]`; absent publishers have 0.
+    pub publishers: HashMap<PublicKey, f64>,
+    /// Each observed packet's credence in `(0, 1]`: `(PRIOR_WEIGHT + A) / (PRIOR_WEIGHT + A + D)`
+    /// over the credible reports on that packet alone, so a packet that failed to reproduce is
+    /// discounted even while its publisher's other packets hold up. Absent packets have 1.
+    pub packets: HashMap<RecordId, f64>,
+}
+
+impl Standings {
+    /// The standing of `publisher` (0 when nobody has observed it).
+    pub fn publisher(&self, publisher: &PublicKey) -> f64 {
+        self.publishers.get(publisher).copied().unwrap_or(0.0)
+    }
+
+    /// The credence of packet `id` (1 when no credible report names it).
+    pub fn packet(&self, id: &RecordId) -> f64 {
+        self.packets.get(id).copied().unwrap_or(1.0)
+    }
+}
+
+/// A report on a packet by somebody other than its publisher: a result built on it, or a
+/// reproduction of it.
+struct Report {
+    reporter: PublicKey,
+    claimant: PublicKey,
+    packet: RecordId,
+    agrees: bool,
+    weight: f64,
+}
+
+/// Each publisher's standing and each packet's credence, from the ledger and from the reports
+/// in `evidence` and `reproductions` (see the module documentation).
+pub fn standings(
+    evidence: &[Evidence],
+    reproductions: &[Reproduced],
+    ledger: &Ledger,
+    now: u64,
+) -> Standings {
+    let own = own_tally(ledger, now);
+    let reports = reports(evidence, reproductions, now);
+    let mut standing = finish(&own, &ledger.trusted);
+    let mut packets: HashMap<RecordId, Tally> = HashMap::new();
+    for _ in 0..PASSES {
+        let mut tally = own.clone();
+        packets.clear();
+        for report in &reports {
+            let credibility = standing.get(&report.reporter).copied().unwrap_or(0.0);
+            if credibility > 0.0 {
+                let weight = report.weight * credibility;
+                tally
+                    .entry(report.claimant)
+                    .or_default()
+                    .add(report.agrees, weight);
+                packets
+                    .entry(report.packet)
+                    .or_insert_with(Tally::default)
+                    .add(report.agrees, weight);
+            }
+        }
+        standing = finish(&tally, &ledger.trusted);
+    }
+    Standings {
+        publishers: standing,
+        packets: packets
+            .into_iter()
+            .map(|(id, t)| (id, (PRIOR_WEIGHT + t.agree) / (PRIOR_WEIGHT + t.agree + t.disagree)))
+            .collect(),
+    }
+}
+
+/// The client's own observations: its realised outcomes against the claims they check.
+fn own_tally(ledger: &Ledger, now: u64) -> HashMap<PublicKey, Tally> {
     let mut own: HashMap<PublicKey, Tally> = HashMap::new();
     for outcome in &ledger.outcomes {
         let weight = decay(outcome.created, now);
@@ -205,11 +322,17 @@ pub fn standings(evidence: &[Evidence], ledger: &Ledger, now: u64) -> HashMap<Pu
             }
         }
     }
+    own
+}
+
+/// Every report in what was fetched: packets whose `built_on` names another fetched packet,
+/// and reproductions of fetched packets measured like them (the newest report per reproducer
+/// and packet). Self-reports are ignored.
+fn reports(evidence: &[Evidence], reproductions: &[Reproduced], now: u64) -> Vec<Report> {
     let by_id: HashMap<RecordId, (&PublicKey, &OutcomeBody)> = evidence
         .iter()
         .map(|e| (e.id, (&e.publisher, &*e.body)))
         .collect();
-    // (reporter, claimant, agrees, decay) for every report in the fetched packets.
     let mut reports = Vec::new();
     for e in evidence {
         for x in &e.body.built_on {
@@ -219,33 +342,58 @@ pub fn standings(evidence: &[Evidence], ledger: &Ledger, now: u64) -> HashMap<Pu
             if **claimant == e.publisher {
                 continue;
             }
-            let agrees = agrees(
-                claim.normalized_gain(),
-                claim.eval_samples,
-                e.body.normalized_gain(),
-                e.body.eval_samples,
-            );
             let weight = decay(e.created, now) * recipe_proximity(&e.body, claim);
             if weight > 0.0 {
-                reports.push((e.publisher, **claimant, agrees, weight));
+                reports.push(Report {
+                    reporter: e.publisher,
+                    claimant: **claimant,
+                    packet: *x,
+                    agrees: agrees(
+                        claim.normalized_gain(),
+                        claim.eval_samples,
+                        e.body.normalized_gain(),
+                        e.body.eval_samples,
+                    ),
+                    weight,
+                });
             }
         }
     }
-    let mut standing = finish(&own, &ledger.trusted);
-    for _ in 0..PASSES {
-        let mut tally = own.clone();
-        for (reporter, claimant, agrees, weight) in &reports {
-            let credibility = standing.get(reporter).copied().unwrap_or(0.0);
-            if credibility > 0.0 {
-                tally
-                    .entry(*claimant)
-                    .or_default()
-                    .add(*agrees, weight * credibility);
-            }
+    // One reproducer's newest report on a packet replaces its older ones: repeating a report
+    // adds nothing.
+    let mut newest: HashMap<(PublicKey, RecordId), &Reproduced> = HashMap::new();
+    for r in reproductions {
+        let slot = newest.entry((r.reproducer, r.body.of)).or_insert(r);
+        if (r.created, r.id) > (slot.created, slot.id) {
+            *slot = r;
         }
-        standing = finish(&tally, &ledger.trusted);
     }
-    standing
+    let mut newest: Vec<&Reproduced> = newest.into_values().collect();
+    newest.sort_by_key(|r| r.id);
+    for r in newest {
+        let Some((claimant, claim)) = by_id.get(&r.body.of) else {
+            continue;
+        };
+        if **claimant == r.reproducer || !r.body.measured_like(claim) {
+            continue;
+        }
+        let weight = decay(r.created, now) * REPRODUCTION_WEIGHT;
+        if weight > 0.0 {
+            reports.push(Report {
+                reporter: r.reproducer,
+                claimant: **claimant,
+                packet: r.body.of,
+                agrees: agrees(
+                    claim.normalized_gain(),
+                    claim.eval_samples,
+                    r.body.normalized_gain(),
+                    r.body.eval_samples,
+                ),
+                weight,
+            });
+        }
+    }
+    reports
 }
 
 fn finish(tally: &HashMap<PublicKey, Tally>, trusted: &[PublicKey]) -> HashMap<PublicKey, f64> {
@@ -267,11 +415,12 @@ pub fn trust_of(standing: f64) -> f64 {
 pub const MIN_STANDING: f64 = 0.25;
 
 /// Sets every evidence's standing and trust from the standings (see [`standings`]); a
-/// standing under [`MIN_STANDING`] counts as none.
-pub fn apply(evidence: &mut [Evidence], standing: &HashMap<PublicKey, f64>) {
+/// standing under [`MIN_STANDING`] counts as none, and the trust is discounted by the packet's
+/// own credence.
+pub fn apply(evidence: &mut [Evidence], standings: &Standings) {
     for e in evidence {
-        let s = standing.get(&e.publisher).copied().unwrap_or(0.0);
+        let s = standings.publisher(&e.publisher);
         e.standing = if s >= MIN_STANDING { s } else { 0.0 };
-        e.trust = trust_of(e.standing);
+        e.trust = trust_of(e.standing) * standings.packet(&e.id);
     }
 }
