@@ -3,8 +3,8 @@
 
 use qis_core::{Id, RecordKind, SignedRecord};
 use qis_outcomes::{OutcomePacket, Reproduction};
-use std::collections::HashSet;
 use qis_udp::NodeHandle;
+use std::collections::HashSet;
 
 /// How one key of a packet was stored.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

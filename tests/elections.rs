@@ -45,6 +45,35 @@ fn honest_advice_improves_on_no_network() {
     );
     assert!(last.qis < last.writeup, "{last:?}");
     assert_eq!(last.liar_weight, 0.0);
+    // A fifth of the publishers reproduce a packet each round from round 2 (round 1 finds
+    // nothing to reproduce): about 80 reports a round among 400 publishers.
+    assert_eq!(report.rounds[0].reproductions, 0);
+    let per_round = last.reproductions as f64 / 5.0;
+    assert!((50.0..=110.0).contains(&per_round), "{per_round}");
+}
+
+#[test]
+fn reproductions_give_more_clients_standing_to_follow() {
+    let with = simulate(400, 5, 0.0);
+    let without = run(
+        &Config {
+            publishers: 400,
+            rounds: 5,
+            liar_share: 0.0,
+            seed: 7,
+            squat: Squat::default(),
+            liar_mode: LiarMode::Inflate,
+            reproduce_share: 0.0,
+        },
+        |_| {},
+    );
+    assert_eq!(without.rounds.last().unwrap().reproductions, 0);
+    // Each reproducer's re-run roots standing in the packet it checked, so more of the
+    // evidence weight has standing from round 3 on.
+    for (a, b) in with.rounds.iter().zip(&without.rounds).skip(2) {
+        assert!(a.established > b.established, "{a:?} vs {b:?}");
+        assert!(a.qis <= a.no_network, "{a:?}");
+    }
 }
 
 #[test]

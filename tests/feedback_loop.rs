@@ -153,3 +153,98 @@ fn a_result_built_on_a_recommendation_lands_in_the_ledger_and_roots_standing() {
     assert!(stderr.contains("format 9"), "{stderr}");
     let _ = std::fs::remove_dir_all(&home);
 }
+
+#[test]
+fn a_reproduction_is_stored_with_its_packet_and_roots_the_reproducers_standing() {
+    let home = support::scratch("feedback-loop", "reproduce");
+    let (_node, addr) = node(&home.join("node"));
+    let net = [
+        "--bootstrap",
+        addr.as_str(),
+        "--network",
+        NETWORK,
+        "--id-difficulty",
+        "0",
+    ];
+    let context = [
+        "--family",
+        "llama-3-8b",
+        "--task",
+        "summarization",
+        "--tag",
+        "news,swahili",
+    ];
+    let [publisher, checker, doubter, reader] =
+        ["publisher", "checker", "doubter", "reader"].map(|name| home.join(name));
+    let a = packet_file(&home, "a.toml", "0.2610");
+    let mut args = vec!["publish", a.as_str(), "--json"];
+    args.extend(net);
+    let id = json(&run(&publisher, &args))["packet_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The claim is +0.047 on 1,000 samples. One re-run sees +0.041 (it holds), another
+    // -0.100 (it does not); the short id `query` shows is enough.
+    let reproduce = |who: &Path, outcome: &str| {
+        let mut args = vec!["reproduce", &id[..12], "--baseline", "0.2140"];
+        args.extend(["--outcome", outcome, "--eval-samples", "1000", "--json"]);
+        args.extend(context);
+        args.extend(net);
+        support::qis(who).args(&args).output().unwrap()
+    };
+    let held = reproduce(&checker, "0.2550");
+    assert!(
+        held.status.success(),
+        "{}",
+        String::from_utf8_lossy(&held.stderr)
+    );
+    let held = json(&held);
+    assert_eq!(held["agrees"], true, "{held}");
+    assert_eq!(held["of"], id.as_str());
+    assert!(held["encoded_size"].as_u64().unwrap() <= 512);
+    let failed = json(&reproduce(&doubter, "0.1140"));
+    assert_eq!(failed["agrees"], false, "{failed}");
+    // The reproducer's ledger counts its own re-run.
+    let ledger: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(checker.join("ledger.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        ledger["ledger"]["outcomes"].as_array().map(Vec::len),
+        Some(1)
+    );
+    // Anyone's query finds both reports with the packet.
+    let mut args = vec!["query", "--json"];
+    args.extend(context);
+    args.extend(net);
+    let found = json(&run(&reader, &args));
+    assert_eq!(found["reproductions"], 2, "{found}");
+    assert_eq!(found["packets"][0]["reproductions"], 2);
+    // The checker's standing for the publisher is rooted in its own re-run.
+    let mut args = vec!["recommend", "--json", "--no-save"];
+    args.extend(context);
+    args.extend(net);
+    let rec = json(&run(&checker, &args));
+    assert!(
+        rec["recommendation"]["established_share"].as_f64().unwrap() > 0.0,
+        "{rec}"
+    );
+    // Reproducing one's own packet, or a packet nobody holds, is refused with a reason.
+    let own = reproduce(&publisher, "0.2550");
+    assert!(!own.status.success());
+    assert!(String::from_utf8_lossy(&own.stderr).contains("own packet"));
+    let mut args = vec![
+        "reproduce",
+        "0123456789ab",
+        "--baseline",
+        "0.2",
+        "--outcome",
+        "0.3",
+    ];
+    args.extend(["--eval-samples", "100"]);
+    args.extend(context);
+    args.extend(net);
+    let missing = support::qis(&reader).args(&args).output().unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("not found"));
+    let _ = std::fs::remove_dir_all(&home);
+}

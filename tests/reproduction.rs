@@ -80,11 +80,14 @@ fn a_report_fits_a_record_round_trips_and_is_stored_only_under_its_packets_keys(
     assert!(size <= qis_core::constants::MAX_RECORD, "{size}");
     let again = Reproduction::from_record(SignedRecord::decode(&r.record.encode()).unwrap());
     assert_eq!(again.unwrap(), r);
-    assert_eq!(r.keys(), x.keys(), "stored under the reproduced packet's keys");
     let policy = OutcomePolicy::strict();
     for k in x.keys() {
-        assert_eq!(policy.check(&k.id, &r.record), Ok(()));
+        // Under every key of the reproduced packet but the crowded task-alone key.
+        let accepted = policy.check(&k.id, &r.record).is_ok();
+        assert_eq!(accepted, k.level != KeyLevel::Task, "{}", k.text);
+        assert_eq!(r.keys().contains(&k), accepted);
     }
+    assert_eq!(r.keys().len(), x.keys().len() - 1);
     let elsewhere = Id::hash(b"some other context");
     assert!(policy.check(&elsewhere, &r.record).is_err());
     // A forged report (its gain raised after signing) is refused as a bad signature.
@@ -131,7 +134,10 @@ fn a_report_must_be_measured_like_its_packet_and_not_be_by_its_publisher() {
     let mut other_benchmark = ReproductionBody::of_packet(&x, 0.4, 0.45, 1000, true);
     other_benchmark.benchmark = "mmlu".into();
     let error = Reproduction::sign(other_benchmark, &x, &key(2), NOW).unwrap_err();
-    assert!(matches!(error, ReproductionError::Setting { .. }), "{error}");
+    assert!(
+        matches!(error, ReproductionError::Setting { .. }),
+        "{error}"
+    );
     let own = ReproductionBody::of_packet(&x, 0.4, 0.45, 1000, true);
     assert_eq!(
         Reproduction::sign(own, &x, &key(1), NOW).unwrap_err(),
@@ -182,7 +188,10 @@ fn a_reproduction_that_holds_raises_the_publisher() {
     let x = packet(1, 0.05);
     let ledger = ledger(&[9], &[]);
     let before = weighed(&[&x], &[], &ledger);
-    assert_eq!(before[0].standing, 0.0, "nobody has observed publisher 1 yet");
+    assert_eq!(
+        before[0].standing, 0.0,
+        "nobody has observed publisher 1 yet"
+    );
     let held = report(9, &x, 0.045);
     let after = weighed(&[&x], &[&held], &ledger);
     assert!(after[0].standing >= 0.25, "{}", after[0].standing);
@@ -228,4 +237,32 @@ fn a_repeated_or_mismeasured_report_adds_nothing() {
         weighed(&[&x], &[], &ledger),
         weighed(&[&x], &[&elsewhere], &ledger)
     );
+}
+
+#[test]
+fn a_crowd_of_fresh_keys_carries_at_most_the_unproven_share() {
+    let honest = packet(1, 0.05);
+    let ledger = ledger(&[1], &[]);
+    let crowd: Vec<OutcomePacket> = (100..160).map(|n| packet(n, 0.2)).collect();
+    let mut found: Vec<&OutcomePacket> = vec![&honest];
+    found.extend(&crowd);
+    let weighed = weighed(&found, &[], &ledger);
+    let total: f64 = weighed.iter().map(Evidence::weight).sum();
+    let unproven: f64 = weighed
+        .iter()
+        .filter(|e| e.standing == 0.0)
+        .map(Evidence::weight)
+        .sum();
+    let share = unproven / total;
+    assert!(
+        (share - standing::UNPROVEN_SHARE).abs() < 1e-9,
+        "60 fresh keys hold {share} of the weight"
+    );
+    // Without anyone established, the crowd keeps its (floor) weight: synthesis still works.
+    let nobody = weighed_without_standing(&found);
+    assert!(nobody.iter().all(|e| e.trust == standing::TRUST_FLOOR));
+}
+
+fn weighed_without_standing(found: &[&OutcomePacket]) -> Vec<Evidence> {
+    weighed(found, &[], &Ledger::default())
 }

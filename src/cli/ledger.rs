@@ -4,8 +4,8 @@
 
 use super::common::{CliError, data_home};
 use qis_core::RecordId;
-use qis_outcomes::{Claim, LedgerFile, OutcomeBody, OutcomePacket, OwnOutcome, ReproductionBody};
 use qis_outcomes::SavedRecommendation;
+use qis_outcomes::{Claim, LedgerFile, OutcomeBody, OutcomePacket, OwnOutcome, ReproductionBody};
 use std::path::{Path, PathBuf};
 
 /// What a `--built-on` names: a packet, or a saved recommendation (whose contributors the
@@ -107,7 +107,10 @@ pub(super) fn record_outcome(
     if saved.is_empty() {
         return Ok(0);
     }
-    let outcomes = saved.iter().map(|s| s.outcome(published, created)).collect();
+    let outcomes = saved
+        .iter()
+        .map(|s| s.outcome(published, created))
+        .collect();
     append_outcomes(outcomes)?;
     Ok(saved.len())
 }

@@ -200,7 +200,10 @@ struct Found {
 impl Found {
     /// How many of the reproductions name packet `id`.
     fn reproductions_of(&self, id: &qis_core::RecordId) -> usize {
-        self.reproductions.iter().filter(|r| r.body.of == *id).count()
+        self.reproductions
+            .iter()
+            .filter(|r| r.body.of == *id)
+            .count()
     }
 }
 
@@ -256,7 +259,17 @@ pub(super) fn query(args: QueryArgs) -> Result<ExitCode, CliError> {
     } else {
         println!(
             "{:<5} {:<12} {:<14} {:<16} {:<22} {:<16} {:<12} {:>8} {:>6} {:>5} {:>5}  id",
-            "sim", "level", "family", "method", "tags", "benchmark", "metric", "gain", "n", "conf", "repro"
+            "sim",
+            "level",
+            "family",
+            "method",
+            "tags",
+            "benchmark",
+            "metric",
+            "gain",
+            "n",
+            "conf",
+            "repro"
         );
         for r in shown {
             let b = &r.packet.body;

@@ -161,7 +161,11 @@ fn rerun_draft(args: &ReproduceArgs) -> Result<Draft, CliError> {
 
 /// Finds the packet by id prefix: in saved recommendations, else under the keys of the
 /// context the flags (or the run) state.
-fn find_packet(prefix: &str, draft: &Draft, client: &ClientArgs) -> Result<OutcomePacket, CliError> {
+fn find_packet(
+    prefix: &str,
+    draft: &Draft,
+    client: &ClientArgs,
+) -> Result<OutcomePacket, CliError> {
     let matching = |packets: Vec<OutcomePacket>| -> Result<Option<OutcomePacket>, CliError> {
         let mut found: Vec<OutcomePacket> = packets
             .into_iter()

@@ -5,8 +5,14 @@
 //! round every honest publisher asks its [`strategy`] for a recipe (the *regret* of that advice
 //! is the best achievable gain in its context minus the advice's true gain), runs its own
 //! variation of it ([`Recipe::explore`]), observes the gain with evaluation noise and deposits
-//! a real signed outcome packet, `built_on` the packets the advice rested on. Liars deposit a
-//! large, confident claim for a bad recipe every round ([`publisher::LIAR_CLAIM`]).
+//! a real signed outcome packet, `built_on` the packets the advice rested on. A share of them
+//! ([`REPRODUCE_SHARE`], 20% by default, drawn anew each round) also reproduces one packet:
+//! one of the [eight](publisher::REPRODUCE_CANDIDATES) largest claims it found, re-run with
+//! that packet's recipe in that packet's context, reported as a real signed reproduction under
+//! the packet's keys and kept in its own ledger. Reproductions go to qis's network only (no
+//! other strategy reads them). Liars deposit a large, confident claim for a bad recipe every
+//! round ([`publisher::LIAR_CLAIM`]); colluding liars also "reproduce" each other's lies, and
+//! Sybil keys each other's packets, reporting the claimed gain.
 //!
 //! Every strategy has its own [`network`] (the same publishers, the same exploration and the
 //! same evaluation noise, from streams keyed by publisher and round), so the strategies differ

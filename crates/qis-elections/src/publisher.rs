@@ -1,12 +1,12 @@
 //! Publishers: who they are, and the packets they deposit, honest or not.
 
+use crate::network::Found;
 use crate::random::{Purpose, Rng, stream, weighted_index};
 use crate::recipe::Recipe;
 use crate::world::{Context, DOMAINS, FAMILIES, LANGUAGES, TASKS, World};
 use ed25519_dalek::SigningKey;
 use qis_core::RecordId;
 use qis_outcomes::limits::MAX_BUILT_ON;
-use crate::network::Found;
 use qis_outcomes::{Claim, OwnOutcome, Reproduction, ReproductionBody};
 use qis_outcomes::{DataScale, Draft, OutcomePacket, ScoreScale, confidence_from_stderr};
 use rand::RngExt;
@@ -251,14 +251,8 @@ impl Publisher {
             + World::noise_sd(eval) * crate::random::normal(&mut rng);
         let baseline = f64::from(x.body.baseline);
         let outcome = (baseline + observed).clamp(0.0, 1.0);
-        let body = ReproductionBody::of_body(
-            x.id,
-            &x.body,
-            x.body.baseline,
-            outcome as f32,
-            eval,
-            true,
-        );
+        let body =
+            ReproductionBody::of_body(x.id, &x.body, x.body.baseline, outcome as f32, eval, true);
         let created = created_at(round);
         let report = Reproduction::sign_body(body, &self.key, created).ok()?;
         let own = OwnOutcome {
@@ -290,7 +284,8 @@ impl Publisher {
     ) -> Vec<Reproduction> {
         let mut rng = stream(seed, Purpose::Reproduce, self.index ^ (1 << 51), round);
         let vouch = |key: &SigningKey, x: &OutcomePacket| {
-            let body = ReproductionBody::of_packet(x, x.body.baseline, x.body.outcome, LIAR_CLAIM.2, true);
+            let body =
+                ReproductionBody::of_packet(x, x.body.baseline, x.body.outcome, LIAR_CLAIM.2, true);
             Reproduction::sign_body(body, key, created_at(round)).ok()
         };
         match mode {

@@ -8,8 +8,8 @@ use crate::squat::{Squat, Squatters, target_key};
 use crate::strategy::{Advice, Strategy, advise, checked_claims};
 use crate::world::World;
 use qis_core::RecordId;
-use qis_outcomes::{OutcomePacket, Reproduction};
 use qis_outcomes::{Ledger, OwnOutcome};
+use qis_outcomes::{OutcomePacket, Reproduction};
 use serde::Serialize;
 
 /// What to simulate.
@@ -136,7 +136,13 @@ impl RoundStep<'_> {
         });
         let reproduction = (self.strategy == Strategy::Qis)
             .then(|| {
-                p.reproduction(self.world, self.seed, self.round, &found, self.reproduce_share)
+                p.reproduction(
+                    self.world,
+                    self.seed,
+                    self.round,
+                    &found,
+                    self.reproduce_share,
+                )
             })
             .flatten();
         Step {

