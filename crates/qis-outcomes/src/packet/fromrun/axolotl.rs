@@ -53,7 +53,7 @@ pub(crate) fn read(config: &Config<'_>, found: &mut Findings) {
     match text_at(doc, "rl").and_then(objective_of) {
         Some(objective) => config.objective(found, objective, "rl"),
         None if doc.get("rl").is_none_or(Value::is_null) => {
-            config.objective(found, Objective::Sft, "base_model")
+            config.objective(found, Objective::Sft, "rl (absent: supervised)")
         }
         None => {}
     }

@@ -35,14 +35,14 @@ pub(crate) fn assemble_context(found: &Findings, overrides: &Overrides, a: &mut 
         }
     }
     let mut hyper = found.hyper.clone();
-    add_batch(found, &mut hyper);
+    let batch = add_batch(found, &mut hyper);
     add_warmup_ratio(found, &mut hyper);
     add_extras(found, a.draft.method.as_ref(), &mut hyper);
     for (key, sourced) in &hyper {
         a.draft.set_hyperparam(key.clone(), sourced.value.clone());
         a.note_from(key.name(), &sourced.from);
     }
-    match train_samples(found, &hyper) {
+    match train_samples(found, &hyper, batch.as_ref()) {
         Some(Sourced { value, from }) => {
             a.draft.data_scale = Some(DataScale::from_count(value));
             a.note_from("data_scale", &from);
@@ -57,26 +57,22 @@ pub(crate) fn assemble_context(found: &Findings, overrides: &Overrides, a: &mut 
 }
 
 /// The effective batch from its parts when no file states the total: per device ×
-/// accumulation × devices (one device when no accelerate, DeepSpeed or card says more).
+/// accumulation × devices (one device when no accelerate, DeepSpeed or card says more). It is
+/// published only when the accumulation is written; otherwise it serves only to count examples.
 fn add_batch(
     found: &Findings,
     hyper: &mut std::collections::BTreeMap<HyperKey, Sourced<HyperValue>>,
-) {
-    if hyper.contains_key(&HyperKey::BatchSize) {
-        return;
+) -> Option<Sourced<HyperValue>> {
+    if let Some(batch) = hyper.get(&HyperKey::BatchSize) {
+        return Some(batch.clone());
     }
-    let Some(micro) = &found.batch.micro else {
-        return;
-    };
+    let micro = found.batch.micro.as_ref()?;
     let accumulation = found.batch.accumulation.as_ref().map_or(1, |s| s.value);
     let devices = found.batch.devices.as_ref().map_or(1, |s| s.value);
-    let Some(total) = micro
+    let total = micro
         .value
         .checked_mul(accumulation)
-        .and_then(|b| b.checked_mul(devices))
-    else {
-        return;
-    };
+        .and_then(|b| b.checked_mul(devices))?;
     let part = |s: &Option<Sourced<i64>>, absent: &str| match s {
         Some(s) => format!("{} ({})", s.value, s.from),
         None => absent.to_string(),
@@ -85,19 +81,20 @@ fn add_batch(
         "per-device batch {} ({}) × accumulation {} × devices {}",
         micro.value,
         micro.from,
-        part(&found.batch.accumulation, "1 (none written)"),
+        part(&found.batch.accumulation, "1 (none written: a lower bound)"),
         part(
             &found.batch.devices,
             "1 (no accelerate or DeepSpeed config says more: --param batch_size=N if not)"
         ),
     );
-    hyper.insert(
-        HyperKey::BatchSize,
-        Sourced {
-            value: HyperValue::Int(total),
-            from: Provenance::derived(rule),
-        },
-    );
+    let batch = Sourced {
+        value: HyperValue::Int(total),
+        from: Provenance::derived(rule),
+    };
+    if found.batch.accumulation.is_some() {
+        hyper.insert(HyperKey::BatchSize, batch.clone());
+    }
+    Some(batch)
 }
 
 /// Warm-up steps as a fraction of the steps taken, when no ratio is written.
@@ -161,12 +158,13 @@ fn add_extras(
 fn train_samples(
     found: &Findings,
     hyper: &std::collections::BTreeMap<HyperKey, Sourced<HyperValue>>,
+    batch: Option<&Sourced<HyperValue>>,
 ) -> Option<Sourced<u64>> {
     if let Some(n) = &found.train_samples {
         return Some(n.clone());
     }
     let steps = found.steps.as_ref()?;
-    let batch = hyper.get(&HyperKey::BatchSize)?;
+    let batch = batch?;
     let batch_size = batch.value.as_f64()?;
     let epochs = hyper
         .get(&HyperKey::Epochs)

@@ -179,8 +179,11 @@ pub(crate) fn read(root: &Path, path: &Path, role: Role<'_>, found: &mut Finding
             .and_then(|n| n.get(task))
             .and_then(|n| n.get("effective"))
             .and_then(Value::as_u64);
+        // lm-eval scores a task's test split, or its validation split when it has none.
         let split = task_config
-            .and_then(|c| files::text(c, "test_split"))
+            .and_then(|c| {
+                files::text(c, "test_split").or_else(|| files::text(c, "validation_split"))
+            })
             .map(str::to_string);
         let higher_is_better = json
             .get("higher_is_better")

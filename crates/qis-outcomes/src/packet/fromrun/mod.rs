@@ -3,23 +3,33 @@
 //!
 //! # What is read, in order of precedence (the first source of a value wins)
 //!
-//! 1. PEFT `adapter_config.json`: base model, adapter type (`use_dora`), `r`, `lora_alpha`;
-//! 2. the model card `README.md`: `base_model`, the bitsandbytes block (`load_in_4bit` makes a
-//!    LoRA run QLoRA), and the Trainer's hyperparameter list (`learning_rate`,
-//!    `total_train_batch_size`, `num_epochs`, `lr_scheduler_type`);
-//! 3. a LLaMA-Factory training YAML (`stage`, `pref_loss`, `finetuning_type`,
-//!    `quantization_bit`, `lora_rank`, `learning_rate`, `num_train_epochs`, `pref_beta`, batch
-//!    size as per-device × accumulation, one device assumed);
+//! 1. PEFT `adapter_config.json`: base model (a `bnb-4bit`/GPTQ/AWQ id means a quantised base),
+//!    adapter type (`use_dora`), `use_rslora`, `r`, `lora_alpha`, `lora_dropout`,
+//!    `target_modules`;
+//! 2. the model card `README.md`: front matter `base_model` and `tags` (a trainer's name, such
+//!    as `dpo`, suggests the objective), the bitsandbytes block (`load_in_4bit` makes a LoRA run
+//!    QLoRA), the Trainer's hyperparameter list (`learning_rate`, `total_train_batch_size` or
+//!    its parts, `num_epochs`, `lr_scheduler_type`, warm-up), and the axolotl config block;
+//! 3. training YAML, told apart by their keys: LLaMA-Factory (`stage`, `finetuning_type`, …),
+//!    [torchtune] recipes, [axolotl] configs, [TRL / alignment-handbook](trl) recipes and
+//!    accelerate configs (`num_processes`); DeepSpeed JSON (`train_batch_size` and its parts);
 //! 4. `all_results.json`, `eval_results.json`, `train_results.json`: `train_samples` (the data
-//!    scale; estimated from throughput when absent), `eval_samples`, final `eval_*` metrics;
-//! 5. `trainer_state.json`: `num_train_epochs`, evaluations in `log_history` (step 0 =
+//!    scale; estimated from throughput, or from steps × effective batch ÷ epochs, when absent),
+//!    `eval_samples`, final `eval_*` metrics;
+//! 5. `trainer_state.json` (the newest `checkpoint-*/trainer_state.json` when the run left none
+//!    at the top): `num_train_epochs`, `global_step`, `train_batch_size`, the log keys
+//!    (`rewards/*`, `logps/*`: a preference objective), evaluations in `log_history` (step 0 =
 //!    `eval_on_start`);
 //! 6. a full model's `config.json` (`_name_or_path`; marks a full fine-tune without adapter);
-//! 7. LLaMA-Factory `trainer_log.jsonl` (checked; it holds losses only);
-//! 8. lm-evaluation-harness `results*.json` files.
+//! 7. LLaMA-Factory `trainer_log.jsonl` (checked; it holds losses only) and torchtune's metric
+//!    log (`Step N |`: the steps taken);
+//! 8. lm-evaluation-harness `results*.json` files, also in the hidden folders lm-eval names
+//!    after a local path (`.__out`), or given by `--outcome-results` / `--baseline-results`.
 //!
-//! Intermediate `checkpoint-*` directories are skipped; `training_args.bin` is a pickle and is
-//! never opened. Flags ([`Overrides`]) win over everything on disk.
+//! Intermediate `checkpoint-*` directories are otherwise skipped; `training_args.bin` is a
+//! pickle and is never opened. Flags ([`Overrides`]) win over everything on disk. A config's
+//! stated objective wins over the card's tags and the log keys. When the packet would not fit
+//! its 512 bytes, the least used hyperparameters are dropped first, each named in a note.
 //!
 //! # Scores
 //!

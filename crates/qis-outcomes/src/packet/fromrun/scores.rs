@@ -147,7 +147,7 @@ fn set_common(a: &mut Assembly, outcome: &Chosen) {
             a.note_from(
                 "held_out",
                 &Provenance::derived(format!(
-                    "lm-eval scores the benchmark's {split:?} split ({}:configs.{}.test_split), not training data",
+                    "lm-eval scores the benchmark's {split:?} split ({}:configs.{}), not training data",
                     outcome.file, outcome.task
                 )),
             );
