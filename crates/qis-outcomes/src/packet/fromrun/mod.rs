@@ -133,10 +133,10 @@ fn read_all(dir: &Path, run_files: &files::RunFiles, found: &mut Findings) {
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default();
-        if name.contains("deepspeed") || name.starts_with("ds_") || name.starts_with("zero") {
-            if let Some(json) = found.keep(files::read_json(dir, path)) {
-                training::deepspeed_config(&json, &files::display(path), found);
-            }
+        if (name.contains("deepspeed") || name.starts_with("ds_") || name.starts_with("zero"))
+            && let Some(json) = found.keep(files::read_json(dir, path))
+        {
+            training::deepspeed_config(&json, &files::display(path), found);
         }
     }
     for name in [
@@ -235,7 +235,7 @@ fn read_given_results(dir: &Path, overrides: &Overrides, found: &mut Findings) {
                 format!("given with {flag}, but not an lm-evaluation-harness results file (no results and config)"),
             ));
         }
-        if let Some(given) = std::fs::canonicalize(path).ok() {
+        if let Ok(given) = std::fs::canonicalize(path) {
             found.lm_eval.retain(|f| {
                 f.forced || std::fs::canonicalize(dir.join(&f.file)).ok().as_ref() != Some(&given)
             });

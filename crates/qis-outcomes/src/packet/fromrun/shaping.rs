@@ -84,7 +84,8 @@ pub(crate) fn fit_size(a: &mut Assembly) {
         .draft
         .hyperparams
         .iter()
-        .filter_map(|(k, _)| matches!(k, HyperKey::Other(_)).then(|| k.clone()))
+        .filter(|(k, _)| matches!(k, HyperKey::Other(_)))
+        .map(|(k, _)| k.clone())
         .collect();
     order.extend(DROP_ORDER.iter().cloned());
     for key in order {
