@@ -389,3 +389,180 @@ fn a_missing_directory_is_an_error() {
     let err = from_run(&fixture("no-such-run"), &Overrides::default()).unwrap_err();
     assert!(err.to_string().ends_with("is not a directory"), "{err}");
 }
+
+/// Run folders of tools qis had no sample of before (see tests/fixtures/runs/README.md): each
+/// drafts its golden packet from `--task` and `--tag` alone.
+const TOOL_SAMPLES: &[&str] = &[
+    "axolotl-qlora-llama3-mmlu",
+    "handbook-dpo-zephyr-qlora",
+    "torchtune-qlora-llama3.1",
+    "unsloth-rslora-llama3",
+];
+
+fn task_and_tag() -> Overrides {
+    Overrides {
+        tags: vec!["general".into()],
+        ..with_task("qa")
+    }
+}
+
+fn draft(name: &str, overrides: &Overrides) -> RunDraft {
+    from_run(&fixture(name), overrides).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn each_tool_sample_drafts_its_golden_packet_with_task_and_tag_only() {
+    for name in TOOL_SAMPLES {
+        let run = draft(name, &task_and_tag());
+        let golden = std::fs::read_to_string(fixture(name).join("expected.packet")).unwrap();
+        assert_eq!(
+            run.to_packet_file(),
+            golden,
+            "{name}: drafted packet differs"
+        );
+        let body = run.build().unwrap();
+        assert!(check_size(&body, TYPICAL_CREATED).is_ok(), "{name}");
+    }
+}
+
+#[test]
+fn axolotl_sample_reads_groups_checkpoints_and_packing() {
+    let run = draft("axolotl-qlora-llama3-mmlu", &task_and_tag());
+    let body = run.build().unwrap();
+    assert_eq!(body.family, "llama-3-8b");
+    assert_eq!(body.method.to_string(), "qlora");
+    // The group's own score, not one of its subjects; its size is its leaves' sum.
+    assert_eq!((body.benchmark.as_str(), body.shots), ("mmlu", Some(5)));
+    assert_eq!(body.eval_samples, 126 + 171 + 100 + 135);
+    assert!(body.held_out);
+    assert_eq!(hyper(&body, HyperKey::BatchSize), Some(8.0));
+    assert_eq!(hyper(&body, HyperKey::MaxSeqLen), Some(4096.0));
+    assert_eq!(
+        body.hyperparam(&HyperKey::LoraTargets),
+        Some(&HyperValue::Text("all-linear".into()))
+    );
+    assert_eq!(body.data_scale, DataScale::Thousands);
+    assert!(from(&run, "data_scale").contains("packed sequences, not examples"));
+    assert!(from(&run, "data_scale").contains("checkpoint-1616/trainer_state.json:global_step"));
+    // The outcome is read from lm-eval's hidden `.__<path>` folder.
+    assert!(from(&run, "outcome").starts_with("from lm_eval/.__outputs__qlora-out/"));
+
+    // A subgroup can still be chosen.
+    let overrides = Overrides {
+        benchmark: Some("mmlu_stem".into()),
+        ..task_and_tag()
+    };
+    let body = draft("axolotl-qlora-llama3-mmlu", &overrides)
+        .build()
+        .unwrap();
+    assert_eq!(
+        (body.benchmark.as_str(), body.eval_samples),
+        ("mmlu_stem", 235)
+    );
+}
+
+#[test]
+fn a_benchmark_with_no_result_names_the_files_and_never_asks_for_benchmark_again() {
+    let overrides = Overrides {
+        benchmark: Some("arc_challenge".into()),
+        ..task_and_tag()
+    };
+    let err = from_run(&fixture("axolotl-qlora-llama3-mmlu"), &overrides).unwrap_err();
+    let text = err.to_string();
+    assert_eq!(err.problems.len(), 1, "{text}");
+    assert!(!text.contains("supply it with --benchmark"), "{text}");
+    assert!(text.contains("--outcome-results FILE"), "{text}");
+    assert!(text.contains("for arc_challenge"), "{text}");
+    assert!(
+        text.contains("lm_eval/.__outputs__qlora-out/results_"),
+        "{text}"
+    );
+    assert!(text.contains("peft=./outputs/qlora-out"), "{text}");
+}
+
+#[test]
+fn handbook_dpo_sample_is_dpo_on_qlora_with_its_beta() {
+    let run = draft("handbook-dpo-zephyr-qlora", &task_and_tag());
+    let body = run.build().unwrap();
+    assert_eq!(body.method.to_string(), "dpo+qlora");
+    assert!(from(&run, "method").contains("README.md:tags: dpo"));
+    assert_eq!(hyper(&body, HyperKey::PrefBeta), Some(f64::from(0.01f32)));
+    assert_eq!(hyper(&body, HyperKey::BatchSize), Some(32.0));
+    // The adapter was evaluated as peft=data/zephyr-7b-dpo-qlora (no ./).
+    assert_eq!(body.outcome, 0.595_563_1);
+
+    // Results files given by flag take the role the flag says.
+    let dir = fixture("handbook-dpo-zephyr-qlora").join("lm_eval_out");
+    let overrides = Overrides {
+        outcome_results: Some(
+            dir.join("mistralai__Mistral-7B-v0.1/results_2026-10-20T12-00-00.000000.json"),
+        ),
+        baseline_results: Some(
+            dir.join("data__zephyr-7b-dpo-qlora/results_2026-10-21T12-00-00.000000.json"),
+        ),
+        ..task_and_tag()
+    };
+    let body = draft("handbook-dpo-zephyr-qlora", &overrides)
+        .build()
+        .unwrap();
+    assert_eq!((body.baseline, body.outcome), (0.595_563_1, 0.569_112_6));
+}
+
+#[test]
+fn torchtune_and_unsloth_samples_name_family_method_and_scaling() {
+    let run = draft("torchtune-qlora-llama3.1", &task_and_tag());
+    let body = run.build().unwrap();
+    assert_eq!(
+        (body.family.as_str(), body.method.to_string().as_str()),
+        ("llama-3.1-8b", "qlora")
+    );
+    assert_eq!(
+        from(&run, "family"),
+        "from 8B_qlora_single_device.yaml:model._component_"
+    );
+    assert_eq!(
+        hyper(&body, HyperKey::LearningRate),
+        Some(f64::from(3e-4f32))
+    );
+    assert_eq!(body.data_scale, DataScale::TensOfThousands);
+
+    let run = draft("unsloth-rslora-llama3", &task_and_tag());
+    let body = run.build().unwrap();
+    assert_eq!(body.method.to_string(), "qlora");
+    assert!(from(&run, "method").contains("bnb-4bit"));
+    assert_eq!(
+        body.hyperparam(&HyperKey::parse("rslora")),
+        Some(&HyperValue::Bool(true))
+    );
+    // Accumulation is not written: the per-device batch only counts examples (a lower bound).
+    assert_eq!(hyper(&body, HyperKey::BatchSize), None);
+    assert_eq!(body.data_scale, DataScale::Hundreds);
+}
+
+#[test]
+fn perplexity_is_unbounded_and_lower_is_better() {
+    let dir = std::env::temp_dir().join(format!("qis-fromrun-ppl-{}", std::process::id()));
+    let results = dir.join("eval/.__out");
+    std::fs::create_dir_all(&results).unwrap();
+    let json = r#"{"results": {"wikitext": {"alias": "wikitext", "word_perplexity,none": 9.42,
+        "word_perplexity_stderr,none": "N/A"}},
+      "configs": {"wikitext": {"task": "wikitext", "test_split": "test",
+        "metric_list": [{"metric": "word_perplexity"}]}},
+      "n-shot": {"wikitext": 0}, "n-samples": {"wikitext": {"original": 62, "effective": 62}},
+      "config": {"model_args": "pretrained=meta-llama/Meta-Llama-3-8B,peft=./out", "limit": null}}"#;
+    std::fs::write(results.join("results_2026-01-01T00-00-00.json"), json).unwrap();
+    let overrides = Overrides {
+        family: Some("llama-3-8b".into()),
+        method: Some(Method::sft(Tuning::Lora)),
+        data_scale: Some(DataScale::Thousands),
+        baseline: Some(10.1),
+        confidence: Some(0.9),
+        ..task_and_tag()
+    };
+    let run = from_run(&dir, &overrides).unwrap_or_else(|e| panic!("{e}"));
+    let body = run.build().unwrap();
+    assert_eq!(body.score_scale, ScoreScale::Unbounded);
+    assert!(!body.higher_is_better);
+    assert_eq!((body.baseline, body.outcome), (10.1, 9.42));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

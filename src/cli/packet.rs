@@ -34,8 +34,9 @@ pub enum PacketCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Draft a packet from what a training run wrote (HF Trainer, PEFT, LLaMA-Factory,
-    /// lm-evaluation-harness), showing where every field came from.
+    /// Draft a packet from what a training run wrote (HF Trainer, PEFT, TRL, axolotl,
+    /// torchtune, Unsloth, LLaMA-Factory, lm-evaluation-harness), showing where every field
+    /// came from.
     FromRun {
         /// The run's output directory.
         dir: PathBuf,
@@ -113,6 +114,13 @@ pub struct RunFlags {
     /// your result is checked in your ledger when you publish it.
     #[arg(long, value_parser = super::ledger::parse_built_on, value_name = "ID|FILE")]
     pub built_on: Vec<super::ledger::BuiltOn>,
+    /// The fine-tuned model's lm-eval results file, wherever it is (when the run directory's
+    /// results are elsewhere, or qis took them for the base model's).
+    #[arg(long, value_name = "FILE")]
+    pub outcome_results: Option<PathBuf>,
+    /// The base model's lm-eval results file, wherever it is.
+    #[arg(long, value_name = "FILE")]
+    pub baseline_results: Option<PathBuf>,
 }
 
 fn parse_scale(s: &str) -> Result<DataScale, String> {
@@ -173,6 +181,8 @@ impl RunFlags {
             method: self.method.clone(),
             hyperparams: self.params.clone(),
             built_on: super::ledger::built_on_ids(&self.built_on),
+            outcome_results: self.outcome_results.clone(),
+            baseline_results: self.baseline_results.clone(),
         }
     }
 }

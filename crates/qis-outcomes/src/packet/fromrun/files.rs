@@ -25,6 +25,11 @@ pub(crate) struct RunFiles {
     pub all: Vec<PathBuf>,
     /// Whether a `training_args.bin` was seen (and ignored).
     pub saw_pickle: bool,
+    /// Every directory searched (relative path), so a result naming a local model directory can
+    /// be matched to one of the run's.
+    pub dirs: Vec<PathBuf>,
+    /// `trainer_state.json` of each intermediate checkpoint, with its step (`checkpoint-500`).
+    pub checkpoint_states: Vec<(u64, PathBuf)>,
 }
 
 impl RunFiles {
@@ -37,6 +42,15 @@ impl RunFiles {
             .collect();
         found.sort_by_key(|p| (p.components().count(), (*p).clone()));
         found
+    }
+
+    /// The newest checkpoint's `trainer_state.json` (axolotl, the TRL CLI and Unsloth often
+    /// leave it only there).
+    pub(crate) fn newest_checkpoint_state(&self) -> Option<&PathBuf> {
+        self.checkpoint_states
+            .iter()
+            .max_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cmp(&a.1)))
+            .map(|(_, p)| p)
     }
 
     /// Files whose name ends with one of `suffixes`.
@@ -52,8 +66,16 @@ impl RunFiles {
     }
 }
 
-/// Walks `root` (sorted, bounded), skipping hidden directories, intermediate checkpoints
-/// (`checkpoint-*`: the run's final files are at the top) and logging directories.
+/// Whether a hidden directory is one lm-eval wrote: it names its output folder after the model
+/// path with `/` written `__`, so `peft=./out` lands in `.__out`.
+fn is_lm_eval_dir(name: &str) -> bool {
+    name.starts_with('.') && name.contains("__")
+}
+
+/// Walks `root` (sorted, bounded), skipping hidden directories (except those lm-eval names
+/// after a local model path), logging directories and intermediate checkpoints
+/// (`checkpoint-*`: the run's final files are at the top), of which only `trainer_state.json`
+/// is noted, as a fallback.
 pub(crate) fn walk(root: &Path) -> Result<RunFiles, RunProblem> {
     let mut files = RunFiles::default();
     let mut seen = 0usize;
@@ -90,13 +112,24 @@ pub(crate) fn walk(root: &Path) -> Result<RunFiles, RunProblem> {
                 continue;
             };
             if kind.is_dir() {
-                let skip = name.starts_with('.')
+                if let Some(step) = name
+                    .strip_prefix("checkpoint-")
+                    .and_then(|n| n.parse::<u64>().ok())
+                {
+                    let state = path.join("trainer_state.json");
+                    if root.join(&state).is_file() {
+                        files.checkpoint_states.push((step, state));
+                    }
+                    continue;
+                }
+                let skip = (name.starts_with('.') && !is_lm_eval_dir(&name))
                     || name.starts_with("checkpoint-")
                     || matches!(
                         name.as_str(),
                         "runs" | "wandb" | "__pycache__" | "node_modules"
                     );
                 if !skip && depth < MAX_DEPTH {
+                    files.dirs.push(path.clone());
                     subdirs.push((path, depth + 1));
                 }
             } else if kind.is_file() {

@@ -36,6 +36,17 @@ pub(crate) struct TrainerEval {
     pub samples: Option<Sourced<u64>>,
 }
 
+/// Per-device batch, gradient accumulation and device count, each with its origin.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct BatchParts {
+    /// Examples per device per forward pass.
+    pub micro: Option<Sourced<i64>>,
+    /// Gradient accumulation steps.
+    pub accumulation: Option<Sourced<i64>>,
+    /// Devices (processes) training together.
+    pub devices: Option<Sourced<i64>>,
+}
+
 /// Everything found in a run directory.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Findings {
@@ -49,8 +60,21 @@ pub(crate) struct Findings {
     pub finetuning_type: Option<Sourced<String>>,
     /// A full model `config.json` was written (a full fine-tune when no adapter exists).
     pub full_model: Option<Sourced<()>>,
-    /// The training objective.
+    /// The training objective, as a training config states it.
     pub objective: Option<Sourced<Objective>>,
+    /// The objective as the logs or the model card's tags suggest it (used when no config
+    /// states one).
+    pub objective_hint: Option<Sourced<Objective>>,
+    /// The adapter uses rank-stabilised scaling (`use_rslora`).
+    pub rslora: Option<Sourced<()>>,
+    /// Parts of the effective batch, for when no file states the total.
+    pub batch: BatchParts,
+    /// Sample packing: training sequences are packed examples, not examples.
+    pub packing: Option<Sourced<bool>>,
+    /// Optimizer steps taken (`global_step`).
+    pub steps: Option<Sourced<u64>>,
+    /// Warm-up in steps, for when no ratio is written.
+    pub warmup_steps: Option<Sourced<u64>>,
     /// Hyperparameters.
     pub hyper: BTreeMap<HyperKey, Sourced<HyperValue>>,
     /// Training examples.

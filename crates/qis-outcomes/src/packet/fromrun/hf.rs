@@ -7,6 +7,7 @@ use super::super::method::Objective;
 use super::files::{self, check_all_finite, count, number, read_json, read_text, text};
 use super::findings::{Findings, Sourced, offer};
 use super::provenance::Provenance;
+use super::training;
 use serde_json::Value;
 use std::path::Path;
 
@@ -33,11 +34,23 @@ pub(crate) fn adapter_config(root: &Path, path: &Path, found: &mut Findings) {
         return;
     };
     if let Some(base) = text(&json, "base_model_name_or_path") {
-        offer(
-            &mut found.base_model,
-            base.to_string(),
-            Provenance::file(&file, "base_model_name_or_path"),
+        let from = Provenance::file(&file, "base_model_name_or_path");
+        training::offer_quant_of_id(found, base, &from);
+        offer(&mut found.base_model, base.to_string(), from);
+    }
+    if json.get("use_rslora").and_then(Value::as_bool) == Some(true) {
+        offer(&mut found.rslora, (), Provenance::file(&file, "use_rslora"));
+    }
+    if let Some(dropout) = found.keep(number(&json, &file, "lora_dropout")).flatten() {
+        training::offer_value(
+            found,
+            HyperKey::LoraDropout,
+            dropout,
+            Provenance::file(&file, "lora_dropout"),
         );
+    }
+    if let Some(modules) = super::yaml::texts_at(&json, "target_modules") {
+        training::offer_targets(found, &modules, Provenance::file(&file, "target_modules"));
     }
     if let Some(kind) = text(&json, "peft_type") {
         let dora = json.get("use_dora").and_then(Value::as_bool) == Some(true);
@@ -71,6 +84,19 @@ pub(crate) fn model_card(root: &Path, path: &Path, found: &mut Findings) {
     let Some(card) = found.keep(read_text(root, path)) else {
         return;
     };
+    card_front_matter(&card, &file, found);
+    if let Some(block) = super::axolotl::config_in_card(&card) {
+        let name = format!("{file} (axolotl config)");
+        if let Some(doc) = found.keep(super::yaml::parse_yaml(&name, block))
+            && super::axolotl::is_axolotl(&doc)
+        {
+            let config = super::config::Config {
+                doc: &doc,
+                file: name,
+            };
+            super::axolotl::read(&config, found);
+        }
+    }
     for line in card.lines() {
         let line = line.trim();
         if let Some(base) = line.strip_prefix("base_model:") {
@@ -94,6 +120,21 @@ pub(crate) fn model_card(root: &Path, path: &Path, found: &mut Findings) {
             "load_in_8bit" if value == "True" => offer(&mut found.quant_bits, 8, from),
             "learning_rate" => offer_number(found, HyperKey::LearningRate, value, from),
             "total_train_batch_size" => offer_number(found, HyperKey::BatchSize, value, from),
+            "train_batch_size" => {
+                training::offer_part(&mut found.batch.micro, value.parse().ok(), from)
+            }
+            "gradient_accumulation_steps" => {
+                training::offer_part(&mut found.batch.accumulation, value.parse().ok(), from)
+            }
+            "num_devices" => {
+                training::offer_part(&mut found.batch.devices, value.parse().ok(), from)
+            }
+            "lr_scheduler_warmup_ratio" => offer_number(found, HyperKey::WarmupRatio, value, from),
+            "lr_scheduler_warmup_steps" => {
+                if let Ok(steps) = value.parse::<u64>() {
+                    offer(&mut found.warmup_steps, steps, from);
+                }
+            }
             "num_epochs" => offer_number(found, HyperKey::Epochs, value, from),
             "lr_scheduler_type" => found.offer_hyper(
                 HyperKey::Scheduler,
@@ -103,6 +144,56 @@ pub(crate) fn model_card(root: &Path, path: &Path, found: &mut Findings) {
             _ => {}
         }
     }
+}
+
+/// The card's YAML front matter: `base_model` (text or a list of one) and `tags`, whose
+/// trainer names (`dpo`, `orpo`, `kto`, …, which TRL and Unsloth add) suggest the objective.
+fn card_front_matter(card: &str, file: &str, found: &mut Findings) {
+    let Some(rest) = card.strip_prefix("---") else {
+        return;
+    };
+    let Some(end) = rest.find("\n---") else {
+        return;
+    };
+    let Ok(doc) = super::yaml::parse_yaml(file, &rest[..end]) else {
+        return; // a card is prose first: a bad front matter is not a broken run
+    };
+    if let Some(base) =
+        super::yaml::texts_at(&doc, "base_model").and_then(|b| (b.len() == 1).then(|| b[0].clone()))
+    {
+        let from = Provenance::file(file, "base_model");
+        training::offer_quant_of_id(found, &base, &from);
+        offer(&mut found.base_model, base, from);
+    }
+    for tag in super::yaml::texts_at(&doc, "tags").unwrap_or_default() {
+        if let Some(objective) = training::objective_of(&tag).filter(|o| *o != Objective::Sft) {
+            offer(
+                &mut found.objective_hint,
+                objective,
+                Provenance::file(file, &format!("tags: {tag}")),
+            );
+        }
+    }
+}
+
+/// The objective that a trainer's log keys give away: preference trainers log
+/// `rewards/*` and `logps/*`, ORPO its `log_odds_ratio`, KTO its `kl` with summed rewards,
+/// GRPO its completions and `reward_std`.
+pub(crate) fn objective_of_log_keys<'k>(
+    keys: impl Iterator<Item = &'k String> + Clone,
+) -> Option<(Objective, &'k String)> {
+    let find =
+        |pred: &dyn Fn(&str) -> bool| keys.clone().find(|k| pred(k.trim_start_matches("eval_")));
+    if let Some(k) = find(&|k| k == "log_odds_ratio" || k == "log_odds_chosen") {
+        return Some((Objective::Orpo, k));
+    }
+    if let Some(k) = find(&|k| k.ends_with("_sum") && k.starts_with("rewards/")) {
+        return Some((Objective::Kto, k));
+    }
+    if let Some(k) = find(&|k| k == "reward_std" || k.starts_with("completions/")) {
+        return Some((Objective::Grpo, k));
+    }
+    find(&|k| k.starts_with("rewards/") || k.starts_with("logps/")).map(|k| (Objective::Dpo, k))
 }
 
 /// Offers a number written as text; an unparsable one is a problem naming file and key.
@@ -146,10 +237,40 @@ pub(crate) fn trainer_state(root: &Path, path: &Path, found: &mut Findings) {
             Provenance::file(&file, "num_train_epochs"),
         );
     }
+    if let Some(steps) = found.keep(count(&json, &file, "global_step")).flatten()
+        && steps > 0
+    {
+        offer(
+            &mut found.steps,
+            steps,
+            Provenance::file(&file, "global_step"),
+        );
+    }
+    if let Some(micro) = found
+        .keep(number(&json, &file, "train_batch_size"))
+        .flatten()
+    {
+        training::offer_part(
+            &mut found.batch.micro,
+            Some(micro),
+            Provenance::file(&file, "train_batch_size"),
+        );
+    }
     let Some(history) = json.get("log_history").and_then(Value::as_array) else {
         return;
     };
     for (index, entry) in history.iter().enumerate() {
+        if found.objective_hint.is_none()
+            && let Some(object) = entry.as_object()
+            && let Some((objective, key)) = objective_of_log_keys(object.keys())
+        {
+            let key = format!("log_history[{index}].{key}");
+            offer(
+                &mut found.objective_hint,
+                objective,
+                Provenance::file(&file, &key),
+            );
+        }
         let step = entry.get("step").and_then(Value::as_u64);
         let Some(object) = entry.as_object() else {
             continue;
@@ -238,11 +359,13 @@ pub(crate) fn results(root: &Path, path: &Path, found: &mut Findings) {
             .find(|k| k.contains("rewards/"))
             .cloned()
             .unwrap_or_default();
-        offer(
-            &mut found.objective,
-            Objective::Dpo,
-            Provenance::file(&file, &key),
-        );
+        if let Some((objective, _)) = objective_of_log_keys(object.keys()) {
+            offer(
+                &mut found.objective_hint,
+                objective,
+                Provenance::file(&file, &key),
+            );
+        }
         found.notes.push(format!(
             "{file}: reward metrics ({key}, …) describe preference training, not a benchmark"
         ));

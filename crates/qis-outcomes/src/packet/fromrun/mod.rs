@@ -3,23 +3,33 @@
 //!
 //! # What is read, in order of precedence (the first source of a value wins)
 //!
-//! 1. PEFT `adapter_config.json`: base model, adapter type (`use_dora`), `r`, `lora_alpha`;
-//! 2. the model card `README.md`: `base_model`, the bitsandbytes block (`load_in_4bit` makes a
-//!    LoRA run QLoRA), and the Trainer's hyperparameter list (`learning_rate`,
-//!    `total_train_batch_size`, `num_epochs`, `lr_scheduler_type`);
-//! 3. a LLaMA-Factory training YAML (`stage`, `pref_loss`, `finetuning_type`,
-//!    `quantization_bit`, `lora_rank`, `learning_rate`, `num_train_epochs`, `pref_beta`, batch
-//!    size as per-device × accumulation, one device assumed);
+//! 1. PEFT `adapter_config.json`: base model (a `bnb-4bit`/GPTQ/AWQ id means a quantised base),
+//!    adapter type (`use_dora`), `use_rslora`, `r`, `lora_alpha`, `lora_dropout`,
+//!    `target_modules`;
+//! 2. the model card `README.md`: front matter `base_model` and `tags` (a trainer's name, such
+//!    as `dpo`, suggests the objective), the bitsandbytes block (`load_in_4bit` makes a LoRA run
+//!    QLoRA), the Trainer's hyperparameter list (`learning_rate`, `total_train_batch_size` or
+//!    its parts, `num_epochs`, `lr_scheduler_type`, warm-up), and the axolotl config block;
+//! 3. training YAML, told apart by their keys: LLaMA-Factory (`stage`, `finetuning_type`, …),
+//!    [torchtune] recipes, [axolotl] configs, [TRL / alignment-handbook](trl) recipes and
+//!    accelerate configs (`num_processes`); DeepSpeed JSON (`train_batch_size` and its parts);
 //! 4. `all_results.json`, `eval_results.json`, `train_results.json`: `train_samples` (the data
-//!    scale; estimated from throughput when absent), `eval_samples`, final `eval_*` metrics;
-//! 5. `trainer_state.json`: `num_train_epochs`, evaluations in `log_history` (step 0 =
+//!    scale; estimated from throughput, or from steps × effective batch ÷ epochs, when absent),
+//!    `eval_samples`, final `eval_*` metrics;
+//! 5. `trainer_state.json` (the newest `checkpoint-*/trainer_state.json` when the run left none
+//!    at the top): `num_train_epochs`, `global_step`, `train_batch_size`, the log keys
+//!    (`rewards/*`, `logps/*`: a preference objective), evaluations in `log_history` (step 0 =
 //!    `eval_on_start`);
 //! 6. a full model's `config.json` (`_name_or_path`; marks a full fine-tune without adapter);
-//! 7. LLaMA-Factory `trainer_log.jsonl` (checked; it holds losses only);
-//! 8. lm-evaluation-harness `results*.json` files.
+//! 7. LLaMA-Factory `trainer_log.jsonl` (checked; it holds losses only) and torchtune's metric
+//!    log (`Step N |`: the steps taken);
+//! 8. lm-evaluation-harness `results*.json` files, also in the hidden folders lm-eval names
+//!    after a local path (`.__out`), or given by `--outcome-results` / `--baseline-results`.
 //!
-//! Intermediate `checkpoint-*` directories are skipped; `training_args.bin` is a pickle and is
-//! never opened. Flags ([`Overrides`]) win over everything on disk.
+//! Intermediate `checkpoint-*` directories are otherwise skipped; `training_args.bin` is a
+//! pickle and is never opened. Flags ([`Overrides`]) win over everything on disk. A config's
+//! stated objective wins over the card's tags and the log keys. When the packet would not fit
+//! its 512 bytes, the least used hyperparameters are dropped first, each named in a note.
 //!
 //! # Scores
 //!
@@ -38,7 +48,10 @@
 //! key: nothing is drafted from a broken run. Otherwise every missing field is reported with
 //! the flag that supplies it.
 
+pub(crate) mod axolotl;
 pub(crate) mod confidence;
+pub(crate) mod config;
+mod context;
 pub(crate) mod files;
 pub(crate) mod findings;
 pub(crate) mod hf;
@@ -48,6 +61,11 @@ pub(crate) mod overrides;
 pub(crate) mod problem;
 pub(crate) mod provenance;
 mod scores;
+mod shaping;
+pub(crate) mod torchtune;
+pub(crate) mod training;
+pub(crate) mod trl;
+pub(crate) mod yaml;
 
 pub use overrides::{Overrides, ScoreSource};
 pub use problem::{FromRunError, RunProblem};
@@ -56,9 +74,7 @@ pub use provenance::{Provenance, RunDraft};
 use super::body::OutcomeBody;
 use super::draft::Draft;
 use super::error::PacketError;
-use super::method::{Method, Objective, Tuning};
-use super::scale::DataScale;
-use findings::{Findings, Sourced};
+use findings::Findings;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -74,6 +90,7 @@ pub fn from_run(dir: &Path, overrides: &Overrides) -> Result<RunDraft, FromRunEr
     })?;
     let mut found = Findings::default();
     read_all(dir, &run_files, &mut found);
+    read_given_results(dir, overrides, &mut found);
     if !found.problems.is_empty() {
         let mut problems = Vec::new();
         for p in found.problems {
@@ -95,7 +112,7 @@ pub fn from_run(dir: &Path, overrides: &Overrides) -> Result<RunDraft, FromRunEr
             .notes
             .push("training_args.bin ignored: it is a pickle, and loading one runs code".into());
     }
-    assemble_context(&found, overrides, &mut assembly);
+    context::assemble_context(&found, overrides, &mut assembly);
     scores::assemble_scores(&found, overrides, &mut assembly);
     assembly.finish(overrides)
 }
@@ -109,7 +126,18 @@ fn read_all(dir: &Path, run_files: &files::RunFiles, found: &mut Findings) {
         hf::model_card(dir, path, found);
     }
     for path in run_files.ending_with(&[".yaml", ".yml"]) {
-        llamafactory::training_yaml(dir, path, found);
+        training_yaml(dir, path, found);
+    }
+    for path in run_files.ending_with(&[".json"]) {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if (name.contains("deepspeed") || name.starts_with("ds_") || name.starts_with("zero"))
+            && let Some(json) = found.keep(files::read_json(dir, path))
+        {
+            training::deepspeed_config(&json, &files::display(path), found);
+        }
     }
     for name in [
         "all_results.json",
@@ -122,12 +150,27 @@ fn read_all(dir: &Path, run_files: &files::RunFiles, found: &mut Findings) {
     }
     if let Some(path) = run_files.named("trainer_state.json").first() {
         hf::trainer_state(dir, path, found);
+    } else if let Some(path) = run_files.newest_checkpoint_state() {
+        found.notes.push(format!(
+            "no final trainer_state.json: read the newest checkpoint's, {}",
+            files::display(path)
+        ));
+        hf::trainer_state(dir, path, found);
     }
     if let Some(path) = run_files.named("config.json").first() {
         hf::model_config(dir, path, found);
     }
     if let Some(path) = run_files.named("trainer_log.jsonl").first() {
         llamafactory::trainer_log(dir, path, found);
+    }
+    for path in &run_files.all {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if torchtune::is_metric_log(name) {
+            torchtune::metric_log(dir, path, found);
+        }
     }
     let results: Vec<_> = run_files
         .all
@@ -139,7 +182,64 @@ fn read_all(dir: &Path, run_files: &files::RunFiles, found: &mut Findings) {
         })
         .collect();
     for path in results {
-        lmeval::read(dir, path, found);
+        let role = lmeval::Role::Auto {
+            run_dirs: &run_files.dirs,
+        };
+        lmeval::read(dir, path, role, found);
+    }
+}
+
+/// A YAML file: a LLaMA-Factory, torchtune, axolotl, TRL / alignment-handbook or accelerate
+/// config, told apart by their own keys; any other YAML is left alone, and one that does not
+/// parse is noted (a run folder holds YAML of every kind).
+fn training_yaml(dir: &Path, path: &Path, found: &mut Findings) {
+    if llamafactory::training_yaml(dir, path, found) {
+        return;
+    }
+    let doc = match yaml::read_yaml(dir, path) {
+        Ok(doc) => doc,
+        Err(problem) => {
+            found.notes.push(format!("{problem}; skipped"));
+            return;
+        }
+    };
+    let config = config::Config {
+        doc: &doc,
+        file: files::display(path),
+    };
+    if torchtune::is_torchtune(&doc) {
+        torchtune::read(&config, found);
+    } else if axolotl::is_axolotl(&doc) {
+        axolotl::read(&config, found);
+    } else if trl::is_trl(&doc) {
+        trl::read(&config, found);
+    } else {
+        training::accelerate_config(&doc, &config.file, found);
+    }
+}
+
+/// Results files given by `--outcome-results` / `--baseline-results` (paths as given, read
+/// wherever they are); a file also found in the run directory is taken in its given role.
+fn read_given_results(dir: &Path, overrides: &Overrides, found: &mut Findings) {
+    for (path, tuned, flag) in [
+        (&overrides.outcome_results, true, "--outcome-results"),
+        (&overrides.baseline_results, false, "--baseline-results"),
+    ] {
+        let Some(path) = path else { continue };
+        let before = found.lm_eval.len();
+        let read = lmeval::read(Path::new(""), path, lmeval::Role::Forced(tuned), found);
+        if !read && found.lm_eval.len() == before {
+            found.problems.push(RunProblem::file(
+                &files::display(path),
+                None,
+                format!("given with {flag}, but not an lm-evaluation-harness results file (no results and config)"),
+            ));
+        }
+        if let Ok(given) = std::fs::canonicalize(path) {
+            found.lm_eval.retain(|f| {
+                f.forced || std::fs::canonicalize(dir.join(&f.file)).ok().as_ref() != Some(&given)
+            });
+        }
     }
 }
 
@@ -162,6 +262,7 @@ impl Assembly {
     /// Applies overrides, then reports every missing field with its flag.
     fn finish(mut self, overrides: &Overrides) -> Result<RunDraft, FromRunError> {
         self.apply_overrides(overrides);
+        shaping::settle_scale(&mut self);
         let d = &self.draft;
         let required: [(&str, &str, bool); 11] = [
             ("family", "--family", d.family.is_some()),
@@ -192,6 +293,9 @@ impl Assembly {
                 flag: flag.into(),
                 why,
             });
+        }
+        if self.problems.is_empty() {
+            shaping::fit_size(&mut self);
         }
         let run = RunDraft {
             draft: self.draft,
@@ -269,93 +373,4 @@ impl RunDraft {
     pub fn build(&self) -> Result<OutcomeBody, PacketError> {
         self.draft.build()
     }
-}
-
-/// Family, method, hyperparameters and data scale.
-fn assemble_context(found: &Findings, overrides: &Overrides, a: &mut Assembly) {
-    if let Some(base) = &found.base_model {
-        a.draft.family = Some(base.value.clone());
-        a.note_from("family", &base.from);
-    } else {
-        a.why_missing.insert(
-            "family",
-            "no base model named in adapter_config.json, README.md, config.json or a training YAML"
-                .into(),
-        );
-    }
-    a.why_missing
-        .insert("task", "training tools do not record the task type".into());
-    if overrides.method.is_none() {
-        match method(found) {
-            Some((method, from)) => {
-                a.draft.method = Some(method);
-                a.note_from("method", &from);
-            }
-            None => {
-                a.why_missing.insert("method", "no adapter_config.json, model config.json or training YAML says how it was trained".into());
-            }
-        }
-    }
-    for (key, sourced) in &found.hyper {
-        a.draft.set_hyperparam(key.clone(), sourced.value.clone());
-        a.note_from(key.name(), &sourced.from);
-    }
-    match &found.train_samples {
-        Some(Sourced { value, from }) => {
-            a.draft.data_scale = Some(DataScale::from_count(*value));
-            a.note_from("data_scale", from);
-        }
-        None => {
-            a.why_missing.insert(
-                "data_scale",
-                "no train_samples in all_results.json or train_results.json".into(),
-            );
-        }
-    }
-}
-
-/// The method: tuning from the adapter (or LLaMA-Factory `finetuning_type`, or a full model
-/// config) and the quantisation of the base; objective from the training stage, supervised when
-/// nothing says otherwise.
-fn method(found: &Findings) -> Option<(Method, Provenance)> {
-    let quantised = found.quant_bits.as_ref().filter(|q| q.value <= 8);
-    let (tuning, tuning_from) =
-        if let Some(adapter) = found.adapter.as_ref().or(found.finetuning_type.as_ref()) {
-            let tuning = match adapter.value.as_str() {
-                "lora" if quantised.is_some() => Tuning::Qlora,
-                "lora" => Tuning::Lora,
-                "dora" => Tuning::Dora,
-                "ia3" => Tuning::Ia3,
-                "prompt-tuning" => Tuning::PromptTuning,
-                "prefix-tuning" => Tuning::PrefixTuning,
-                "full" => Tuning::Full,
-                other => Tuning::Other(other.to_string()),
-            };
-            let mut from = format!("{} adapter ({})", adapter.value, adapter.from);
-            if let (Tuning::Qlora, Some(q)) = (&tuning, quantised) {
-                from.push_str(&format!(" on a {}-bit base ({})", q.value, q.from));
-            }
-            (tuning, from)
-        } else if let Some(full) = &found.full_model {
-            (
-                Tuning::Full,
-                format!("full model saved without adapter ({})", full.from),
-            )
-        } else {
-            return None;
-        };
-    let (objective, objective_from) = match &found.objective {
-        Some(o) => (
-            o.value.clone(),
-            format!("objective {} ({})", o.value.name(), o.from),
-        ),
-        None => (
-            Objective::Sft,
-            "supervised: no preference or RL stage found".to_string(),
-        ),
-    };
-    Some((
-        Method { tuning, objective },
-        Provenance::derived(format!("{tuning_from}; {objective_from}")),
-    ))
 }

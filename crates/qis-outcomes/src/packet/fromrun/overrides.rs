@@ -5,6 +5,7 @@ use super::super::hyper::{HyperKey, HyperValue};
 use super::super::method::Method;
 use super::super::scale::{DataScale, ScoreScale};
 use qis_core::RecordId;
+use std::path::PathBuf;
 
 /// Which evidence on disk provides the baseline and outcome scores.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -60,4 +61,8 @@ pub struct Overrides {
     pub hyperparams: Vec<(HyperKey, HyperValue)>,
     /// `--built-on ID` (repeatable)
     pub built_on: Vec<RecordId>,
+    /// `--outcome-results FILE`: the fine-tuned model's lm-eval results, wherever they are.
+    pub outcome_results: Option<PathBuf>,
+    /// `--baseline-results FILE`: the base model's lm-eval results, wherever they are.
+    pub baseline_results: Option<PathBuf>,
 }

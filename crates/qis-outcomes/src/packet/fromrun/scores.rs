@@ -8,7 +8,6 @@ use super::lmeval::{self, Chosen};
 use super::overrides::{Overrides, ScoreSource};
 use super::problem::RunProblem;
 use super::provenance::Provenance;
-use crate::packet::scale::ScoreScale;
 
 const NO_SCORES: &str = "no benchmark scores on disk: no lm-evaluation-harness results and no Trainer evaluation at step 0";
 
@@ -99,7 +98,6 @@ fn lm_eval_scores(found: &Findings, overrides: &Overrides, a: &mut Assembly) {
         Some(baseline) => {
             a.draft.baseline = Some(baseline.score.value);
             a.note_from("baseline", &baseline.provenance());
-            set_scale(a, baseline.score.value, outcome.score.value);
             set_confidence(a, baseline, outcome);
         }
         None if overrides.baseline.is_some() => {
@@ -149,7 +147,7 @@ fn set_common(a: &mut Assembly, outcome: &Chosen) {
             a.note_from(
                 "held_out",
                 &Provenance::derived(format!(
-                    "lm-eval scores the benchmark's {split:?} split ({}:configs.{}.test_split), not training data",
+                    "lm-eval scores the benchmark's {split:?} split ({}:configs.{}), not training data",
                     outcome.file, outcome.task
                 )),
             );
@@ -200,22 +198,6 @@ fn set_measure(a: &mut Assembly, outcome: &Chosen) {
             );
         }
     }
-}
-
-/// Unit scale when both scores lie in `[0, 1]`, else unbounded.
-fn set_scale(a: &mut Assembly, baseline: f64, outcome: f64) {
-    let unit = (0.0..=1.0).contains(&baseline) && (0.0..=1.0).contains(&outcome);
-    a.draft.score_scale = Some(if unit {
-        ScoreScale::Unit
-    } else {
-        ScoreScale::Unbounded
-    });
-    let rule = if unit {
-        "both scores lie in [0, 1]"
-    } else {
-        "a score lies outside [0, 1]"
-    };
-    a.note_from("score_scale", &Provenance::derived(rule));
 }
 
 /// Whether a metric is a proportion of items (binomial standard error applies).
@@ -303,7 +285,6 @@ fn trainer_scores(found: &Findings, overrides: &Overrides, a: &mut Assembly) {
     );
     a.draft.outcome = Some(end.value);
     a.note_from("outcome", &end.from);
-    set_scale(a, start.value, end.value);
     a.why_missing.insert(
         "benchmark",
         format!("the Trainer does not record the name of its evaluation set (scores: eval_{metric}, {})", start.from),
