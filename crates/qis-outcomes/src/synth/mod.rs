@@ -59,6 +59,7 @@
 //! the same recommendation byte for byte.
 
 pub(crate) mod evidence;
+pub(crate) mod paste;
 pub mod proximity;
 pub mod recommend;
 pub(crate) mod render;
@@ -68,4 +69,5 @@ pub(crate) mod stats;
 
 pub use evidence::{CONFIDENCE_BOUND, EVAL_SAMPLES_BOUND, Evidence, NoFeedback, Trust};
 
-pub use recommend::{Recommendation, RecommendedParam, recommend};
+pub use paste::{PasteError, PasteFormat, Trace, paste};
+pub use recommend::{Recommendation, RecommendedParam, Spread, recommend};
