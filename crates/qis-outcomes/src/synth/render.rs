@@ -179,10 +179,10 @@ pub struct ParamJson {
     pub support: f64,
     /// Packets that stated it.
     pub stated_by: usize,
-    /// For numbers: the weighted 10th and 90th percentile of the stated values (absent in
-    /// recommendations saved before it was kept).
+    /// For numbers: the weighted 10th and 90th percentile of the stated values, as numbers
+    /// (absent in recommendations saved before it was kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub range: Option<[f64; 2]>,
+    pub range: Option<[serde_json::Value; 2]>,
     /// For text and flags: every value stated, heaviest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub choices: Vec<serde_json::Value>,
@@ -238,7 +238,7 @@ pub fn to_json(rec: &Recommendation) -> RecommendationJson {
                 support: p.support,
                 stated_by: p.stated_by,
                 range: match &p.spread {
-                    Spread::Range { low, high } => Some([*low, *high]),
+                    Spread::Range { low, high } => Some([number_json(*low), number_json(*high)]),
                     Spread::Choices(_) => None,
                 },
                 choices: match &p.spread {

@@ -37,7 +37,10 @@ fn adapter(rec: &Recommendation) -> Result<Option<&'static str>, PasteError> {
         other => Err(PasteError::NotApplicable {
             format: PasteFormat::Axolotl.name(),
             method: rec.method.to_string(),
-            reason: format!("trains {} adapters, which axolotl has no built-in adapter for", other.name()),
+            reason: format!(
+                "trains {} adapters, which axolotl has no built-in adapter for",
+                other.name()
+            ),
         }),
     }
 }
@@ -46,22 +49,35 @@ pub(super) fn render(rec: &Recommendation) -> Result<String, PasteError> {
     let adapter = adapter(rec)?;
     let rl = match &rec.method.objective {
         Objective::Sft => None,
-        objective => Some(names::axolotl_rl(objective).ok_or_else(|| {
-            PasteError::NotApplicable {
-                format: PasteFormat::Axolotl.name(),
-                method: rec.method.to_string(),
-                reason: format!("optimises {}, which axolotl's rl: does not offer", objective.name()),
-            }
-        })?),
+        objective => {
+            Some(
+                names::axolotl_rl(objective).ok_or_else(|| PasteError::NotApplicable {
+                    format: PasteFormat::Axolotl.name(),
+                    method: rec.method.to_string(),
+                    reason: format!(
+                        "optimises {}, which axolotl's rl: does not offer",
+                        objective.name()
+                    ),
+                })?,
+            )
+        }
     };
     let mut items = Vec::new();
     let mut missing: Vec<&str> = Vec::new();
     let mut stated = 0;
     match adapter {
         Some(name) => {
-            items.push(Item::set("adapter", Lit::Text(name.into()), Some(format!("the method is {}", rec.method))));
+            items.push(Item::set(
+                "adapter",
+                Lit::Text(name.into()),
+                Some(format!("the method is {}", rec.method)),
+            ));
             if name == "qlora" {
-                let key = if quant_bits(rec) == 8 { "load_in_8bit" } else { "load_in_4bit" };
+                let key = if quant_bits(rec) == 8 {
+                    "load_in_8bit"
+                } else {
+                    "load_in_4bit"
+                };
                 items.push(Item::set(key, Lit::Bool(true), None));
             }
             if rec.method.tuning == Tuning::Dora {
@@ -92,7 +108,11 @@ pub(super) fn render(rec: &Recommendation) -> Result<String, PasteError> {
     }
     stated += numbers(rec, TRAINING_FIELDS, &mut items, &mut missing);
     for (key, field, translate) in [
-        (HyperKey::Scheduler, "lr_scheduler", names::scheduler as fn(&str) -> Option<String>),
+        (
+            HyperKey::Scheduler,
+            "lr_scheduler",
+            names::scheduler as fn(&str) -> Option<String>,
+        ),
         (HyperKey::Optimizer, "optimizer", names::optimizer),
     ] {
         if let Some(p) = param(rec, &key) {
@@ -107,7 +127,10 @@ pub(super) fn render(rec: &Recommendation) -> Result<String, PasteError> {
     }
     let micro = other(rec, PER_DEVICE_BATCH);
     let accumulation = other(rec, ACCUMULATION);
-    for (p, field) in [(micro, "micro_batch_size"), (accumulation, "gradient_accumulation_steps")] {
+    for (p, field) in [
+        (micro, "micro_batch_size"),
+        (accumulation, "gradient_accumulation_steps"),
+    ] {
         match p.map(|p| number_item(p, field, true)) {
             Some(Ok(item)) => {
                 items.push(item);
@@ -117,7 +140,10 @@ pub(super) fn render(rec: &Recommendation) -> Result<String, PasteError> {
             None => {}
         }
     }
-    if let (Some(p), true) = (param(rec, &HyperKey::BatchSize), micro.is_none() || accumulation.is_none()) {
+    if let (Some(p), true) = (
+        param(rec, &HyperKey::BatchSize),
+        micro.is_none() || accumulation.is_none(),
+    ) {
         items.push(Item::Comment(format!(
             "effective batch size {} in the evidence ({}): choose micro_batch_size x gradient_accumulation_steps x GPUs = {}",
             p.value,

@@ -75,7 +75,9 @@ pub enum PasteError {
         gain: String,
     },
     /// The format does not apply to the recommended method.
-    #[error("--format {format}: the recommended method {method} {reason} (--format table or json shows it)")]
+    #[error(
+        "--format {format}: the recommended method {method} {reason} (--format table or json shows it)"
+    )]
     NotApplicable {
         /// The format.
         format: &'static str,
@@ -144,14 +146,16 @@ fn header(rec: &Recommendation, trace: &Trace) -> String {
         )
     };
     let mut out = format!(
-        "# qis recommendation {}{} ({context}): {}, expected {:+.1} points; {support}\n",
+        "# qis recommendation {}{} for {context}: {}, expected {:+.1} points; {support}\n",
         trace.id,
         if trace.saved { "" } else { " (not saved)" },
         rec.method,
         rec.expected_gain * 100.0,
     );
     if rec.established_share <= 0.0 {
-        out.push_str("# no publisher has standing yet: this is what most runs used, not a checked claim\n");
+        out.push_str(
+            "# no publisher has standing yet: this is what most runs used, not a checked claim\n",
+        );
     }
     out
 }

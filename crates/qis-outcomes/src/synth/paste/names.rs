@@ -8,10 +8,12 @@ use crate::packet::{HyperValue, Objective, Tuning};
 use crate::synth::recommend::Recommendation;
 
 /// `transformers.training_args.OptimizerNames` (TrainingArguments' `optim`, axolotl's `optimizer`).
-const OPTIMIZERS: &str = include_str!("../../../../../tests/fixtures/formats/transformers-OptimizerNames.txt");
+const OPTIMIZERS: &str =
+    include_str!("../../../../../tests/fixtures/formats/transformers-OptimizerNames.txt");
 
 /// `transformers.trainer_utils.SchedulerType` (`lr_scheduler_type`, axolotl's `lr_scheduler`).
-const SCHEDULERS: &str = include_str!("../../../../../tests/fixtures/formats/transformers-SchedulerType.txt");
+const SCHEDULERS: &str =
+    include_str!("../../../../../tests/fixtures/formats/transformers-SchedulerType.txt");
 
 /// `axolotl.utils.schemas.enums.RLType` (axolotl's `rl:`).
 const AXOLOTL_RL: &str = include_str!("../../../../../tests/fixtures/formats/axolotl-RLType.txt");
@@ -95,7 +97,10 @@ mod tests {
     #[test]
     fn tokens_translate_to_library_names() {
         assert_eq!(optimizer("adamw").as_deref(), Some("adamw_torch"));
-        assert_eq!(optimizer("paged-adamw-8bit").as_deref(), Some("paged_adamw_8bit"));
+        assert_eq!(
+            optimizer("paged-adamw-8bit").as_deref(),
+            Some("paged_adamw_8bit")
+        );
         assert_eq!(optimizer("magic"), None);
         assert_eq!(scheduler("cosine").as_deref(), Some("cosine"));
         assert_eq!(
@@ -107,7 +112,10 @@ mod tests {
         assert_eq!(axolotl_rl(&Objective::Ppo), None);
         assert_eq!(axolotl_rl(&Objective::Sft), None);
         for (_, name) in OPTIMIZER_ALIASES {
-            assert!(listed(OPTIMIZERS, name), "{name} is no transformers optimiser");
+            assert!(
+                listed(OPTIMIZERS, name),
+                "{name} is no transformers optimiser"
+            );
         }
     }
 }

@@ -96,7 +96,11 @@ fn numeric(p: &RecommendedParam, d: &Domain) -> Option<Dimension> {
     hi = hi.max(high).max(point);
     let name = p.key.name().to_string();
     let spread_note = if low < high {
-        format!("the evidence spread {} to {}", Lit::Float(low).python(), Lit::Float(high).python())
+        format!(
+            "the evidence spread {} to {}",
+            Lit::Float(low).python(),
+            Lit::Float(high).python()
+        )
     } else {
         format!("stated by {}, no spread: widened around it", p.stated_by)
     };
@@ -113,7 +117,11 @@ fn numeric(p: &RecommendedParam, d: &Domain) -> Option<Dimension> {
             note,
         });
     }
-    let lo = round_bound(lo, false).max(if log { f64::MIN_POSITIVE } else { d.min.min(lo) });
+    let lo = round_bound(lo, false).max(if log {
+        f64::MIN_POSITIVE
+    } else {
+        d.min.min(lo)
+    });
     let hi = round_bound(hi, true);
     let log = if log { ", log=True" } else { "" };
     Some(Dimension {
@@ -146,7 +154,10 @@ fn categorical(p: &RecommendedParam) -> Option<Dimension> {
     let name = p.key.name().to_string();
     let listed: Vec<String> = choices.iter().map(Lit::python).collect();
     Some(Dimension {
-        suggest: format!("trial.suggest_categorical({name:?}, [{}])", listed.join(", ")),
+        suggest: format!(
+            "trial.suggest_categorical({name:?}, [{}])",
+            listed.join(", ")
+        ),
         note: format!("recommended {}; the values the evidence stated", p.value),
         point,
         name,
@@ -179,7 +190,11 @@ pub(super) fn render(rec: &Recommendation) -> Result<String, PasteError> {
         "# Bounds: the evidence's 10th-90th percentile, widened to at least /{LOG_WIDENING}..x{LOG_WIDENING} (learning rate, beta) or /{WIDENING}..x{WIDENING} around the recommendation."
     );
     if !left_out.is_empty() {
-        let _ = writeln!(out, "# Not searched (qis knows no range for them): {}", left_out.join(", "));
+        let _ = writeln!(
+            out,
+            "# Not searched (qis knows no range for them): {}",
+            left_out.join(", ")
+        );
     }
     out.push_str("import optuna\n\n\ndef search_space(trial):\n");
     let _ = writeln!(
@@ -198,7 +213,13 @@ pub(super) fn render(rec: &Recommendation) -> Result<String, PasteError> {
         .iter()
         .map(|d| format!("{:?}: {}", d.name, d.point.python()))
         .collect();
-    let _ = writeln!(out, "study.enqueue_trial({{{}}})  # the recommendation itself, tried first", point.join(", "));
-    out.push_str("# study.optimize(lambda trial: train_and_evaluate(**search_space(trial)), n_trials=20)\n");
+    let _ = writeln!(
+        out,
+        "study.enqueue_trial({{{}}})  # the recommendation itself, tried first",
+        point.join(", ")
+    );
+    out.push_str(
+        "# study.optimize(lambda trial: train_and_evaluate(**search_space(trial)), n_trials=20)\n",
+    );
     Ok(out)
 }

@@ -74,7 +74,15 @@ pub(super) fn render(rec: &Recommendation) -> Result<String, PasteError> {
             .ok()
             .and_then(Lit::number)
             .unwrap_or_else(|| Lit::Text(value.to_string()));
-        items.push(Item::set(field, value, Some(format!("{} is {} in TRL", rec.method.objective.name(), class.name))));
+        items.push(Item::set(
+            field,
+            value,
+            Some(format!(
+                "{} is {} in TRL",
+                rec.method.objective.name(),
+                class.name
+            )),
+        ));
     }
     let mut stated = numbers(rec, TRAINING_FIELDS, &mut items, &mut missing);
     // transformers 5 has no warmup_ratio: a warmup_steps below 1 is read as the ratio.
@@ -92,7 +100,12 @@ pub(super) fn render(rec: &Recommendation) -> Result<String, PasteError> {
         None => missing.push("warmup_steps"),
     }
     if class.max_length {
-        stated += numbers(rec, &[(HyperKey::MaxSeqLen, "max_length", true)], &mut items, &mut missing);
+        stated += numbers(
+            rec,
+            &[(HyperKey::MaxSeqLen, "max_length", true)],
+            &mut items,
+            &mut missing,
+        );
     } else if let Some(p) = param(rec, &HyperKey::MaxSeqLen) {
         items.push(Item::Comment(format!(
             "max sequence length {} in the evidence: {} splits it into max_prompt_length and max_completion_length",
@@ -100,10 +113,19 @@ pub(super) fn render(rec: &Recommendation) -> Result<String, PasteError> {
         )));
     }
     if rec.method.objective != Objective::Sft {
-        stated += numbers(rec, &[(HyperKey::PrefBeta, "beta", false)], &mut items, &mut missing);
+        stated += numbers(
+            rec,
+            &[(HyperKey::PrefBeta, "beta", false)],
+            &mut items,
+            &mut missing,
+        );
     }
     for (key, field, translate) in [
-        (HyperKey::Scheduler, "lr_scheduler_type", names::scheduler as fn(&str) -> Option<String>),
+        (
+            HyperKey::Scheduler,
+            "lr_scheduler_type",
+            names::scheduler as fn(&str) -> Option<String>,
+        ),
         (HyperKey::Optimizer, "optim", names::optimizer),
     ] {
         if let Some(p) = param(rec, &key) {
@@ -118,7 +140,10 @@ pub(super) fn render(rec: &Recommendation) -> Result<String, PasteError> {
     }
     let per_device = other(rec, PER_DEVICE_BATCH);
     let accumulation = other(rec, ACCUMULATION);
-    for (p, field) in [(per_device, "per_device_train_batch_size"), (accumulation, "gradient_accumulation_steps")] {
+    for (p, field) in [
+        (per_device, "per_device_train_batch_size"),
+        (accumulation, "gradient_accumulation_steps"),
+    ] {
         match p.map(|p| number_item(p, field, true)) {
             Some(Ok(item)) => {
                 items.push(item);
@@ -128,7 +153,10 @@ pub(super) fn render(rec: &Recommendation) -> Result<String, PasteError> {
             None => {}
         }
     }
-    if let (Some(p), true) = (param(rec, &HyperKey::BatchSize), per_device.is_none() || accumulation.is_none()) {
+    if let (Some(p), true) = (
+        param(rec, &HyperKey::BatchSize),
+        per_device.is_none() || accumulation.is_none(),
+    ) {
         items.push(Item::Comment(format!(
             "effective batch size {} in the evidence ({}): choose per_device_train_batch_size x gradient_accumulation_steps x GPUs = {}",
             p.value,
