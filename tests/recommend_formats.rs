@@ -17,6 +17,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// Held by the tests that start processes: the Python check (Optuna's import takes a core for
+/// a second) and the command's test, whose publish through a loaded machine's loopback can
+/// miss its node's answers. They take turns rather than race for the two cores.
+static PROCESSES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 const FORMATS: [PasteFormat; 4] = [
     PasteFormat::Peft,
     PasteFormat::Axolotl,
@@ -110,8 +115,11 @@ fn trace() -> Trace {
     }
 }
 
+/// Hyperparameters as written in a packet file: name and value.
+type Params = &'static [(&'static str, &'static str)];
+
 /// The cases every format is rendered for (name, method, extra hyperparameters).
-const CASES: &[(&str, &str, &[(&str, &str)])] = &[
+const CASES: &[(&str, &str, Params)] = &[
     ("qlora", "qlora", &[]),
     (
         "dpo-qlora",
@@ -263,6 +271,7 @@ fn check_script() -> PathBuf {
 
 #[test]
 fn python_parses_yaml_loads_and_optuna_runs_the_fragments() {
+    let _turn = PROCESSES.lock().unwrap_or_else(|e| e.into_inner());
     let dir = support::scratch("formats", "python");
     let checked = render_and_check(&dir);
     let Some(out) = python(&check_script(), &[&fixtures(), &dir]) else {
@@ -304,8 +313,9 @@ fn python_parses_yaml_loads_and_optuna_runs_the_fragments() {
 
 const NETWORK: &str = "formats-test";
 
-/// A `qis node` child, killed and reaped when dropped.
-struct Node(Child);
+/// A `qis node` child, killed and reaped when dropped, and the lines of its log (kept, so
+/// the thread reading its stderr keeps reading and the node never writes to a closed pipe).
+struct Node(Child, #[allow(dead_code)] std::sync::mpsc::Receiver<String>);
 
 impl Drop for Node {
     fn drop(&mut self) {
@@ -332,7 +342,7 @@ fn node(home: &Path) -> (Node, String) {
             .split_whitespace()
             .find_map(|w| w.strip_prefix("addr="))
         {
-            return (Node(child), addr.to_string());
+            return (Node(child, lines), addr.to_string());
         }
     }
     panic!("the node did not start");
@@ -388,6 +398,7 @@ fn saved_files(home: &Path) -> usize {
 
 #[test]
 fn the_command_prints_traced_fragments_and_refuses_what_it_cannot_paste() {
+    let _turn = PROCESSES.lock().unwrap_or_else(|e| e.into_inner());
     let home = support::scratch("formats", "cli");
     let (_node, addr) = node(&home);
     publish(&home, &addr, "gain.toml", "summarization", "0.2610");
