@@ -51,6 +51,9 @@
 //!   where there is any), with the weighted 10th and 90th percentiles as its range: what 80% of
 //!   the weighted evidence saw, not a confidence interval.
 //! * **Agreement**: the winning method's share of all evidence weight.
+//! * **Spread** of each hyperparameter: the weighted 10th and 90th percentile of the numbers
+//!   stated (with the same weights as its median), or every text value stated, heaviest first;
+//!   `recommend --format optuna` starts its search bounds from it ([`paste`]).
 //! * **Honesty**: the recommendation says how many publishers stand behind it (one publisher:
 //!   no spread), how much of its weight has standing, and when every method's evidence shows a
 //!   loss.
