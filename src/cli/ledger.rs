@@ -65,11 +65,22 @@ pub(super) fn built_on_ids(values: &[BuiltOn]) -> Vec<RecordId> {
     ids
 }
 
-/// Saves `saved`; its id (also the file name).
-pub(super) fn save_recommendation(saved: &SavedRecommendation) -> Result<String, CliError> {
+/// The text a saved recommendation is kept as, and its id.
+fn saved_text(saved: &SavedRecommendation) -> Result<(String, String), CliError> {
     let json = serde_json::to_string_pretty(saved)
         .map_err(|e| CliError::Failed(format!("saving the recommendation: {e}")))?;
     let id = SavedRecommendation::id_of(&json);
+    Ok((json, id))
+}
+
+/// The id `saved` has, or would have if it were saved (`--no-save`).
+pub(super) fn recommendation_id(saved: &SavedRecommendation) -> Result<String, CliError> {
+    saved_text(saved).map(|(_, id)| id)
+}
+
+/// Saves `saved`; its id (also the file name).
+pub(super) fn save_recommendation(saved: &SavedRecommendation) -> Result<String, CliError> {
+    let (json, id) = saved_text(saved)?;
     let dir = recommendations_dir();
     std::fs::create_dir_all(&dir)
         .map_err(|e| CliError::Failed(format!("{}: {e}", dir.display())))?;

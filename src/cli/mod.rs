@@ -2,6 +2,7 @@
 //! outcome packets. Errors are one line naming what is wrong; exit code 2 means bad input,
 //! 1 means the operation failed (nothing found, nobody answered).
 
+mod answer;
 mod client;
 mod common;
 mod elections;

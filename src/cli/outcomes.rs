@@ -1,5 +1,6 @@
 //! `qis publish`, `qis query`, `qis recommend`: outcome packets over the DHT.
 
+use super::answer::{OutputFormat, chosen, fragment};
 use super::client::{ClientArgs, with_client};
 use super::common::{CliError, data_home, unix_now};
 use super::ledger;
@@ -8,7 +9,7 @@ use crate::exchange::{fetch, publish_packet};
 use qis_core::Id;
 use qis_outcomes::check_packet_file as check;
 use qis_outcomes::{Evidence, NoFeedback, Reproduced, SavedRecommendation, standing};
-use qis_outcomes::{OutcomeBody, OutcomePacket, Query};
+use qis_outcomes::{OutcomeBody, OutcomePacket, Query, Trace};
 use qis_outcomes::{Ranked, rank};
 use qis_outcomes::{recommend, render_json, render_table};
 use qis_udp::{DataDirLock, KeyRole, PublishedDir, PublishedEntry};
@@ -78,6 +79,12 @@ pub struct RecommendArgs {
     /// against it in your ledger).
     #[arg(long)]
     pub no_save: bool,
+    /// What to print: a table (the default), json (as --json does), or a fragment to paste
+    /// into a training config: peft (LoraConfig kwargs), axolotl (YAML), trl (SFTConfig,
+    /// DPOConfig, ... kwargs) or optuna (a search space). A fragment holds only what the
+    /// evidence stated; with nothing to paste it says why on stderr and exits 1.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Option<OutputFormat>,
 }
 
 /// The publisher ids of `--trust`, checked.
@@ -314,7 +321,9 @@ fn refused_note(refused: usize) -> String {
 
 /// Runs `qis recommend`.
 pub(super) fn recommend_cmd(args: RecommendArgs) -> Result<ExitCode, CliError> {
+    let format = chosen(args.format, args.context.client.json)?;
     let trusted = trusted_ids(&args)?;
+    let query = query_of(&args.context)?;
     let found = search(&args.context)?;
     let (ranked, refused) = (&found.ranked, found.refused);
     let mut evidence: Vec<Evidence> = ranked
@@ -335,34 +344,56 @@ pub(super) fn recommend_cmd(args: RecommendArgs) -> Result<ExitCode, CliError> {
         .map_or(0, |d| d.as_secs());
     let standing = standing::standings(&evidence, &found.reproductions, &ledger, now);
     standing::apply(&mut evidence, &standing);
+    let context = json!({ "family": query.family, "task": query.task, "tags": query.tags });
     let Some(rec) = recommend::recommend(&evidence) else {
-        if args.context.client.json {
+        if format == OutputFormat::Json {
             println!(
                 "{}",
-                json!({ "found": ranked.len(), "recommendation": null })
+                json!({ "found": ranked.len(), "context": context, "recommendation": null })
             );
         }
+        let nothing = if format.paste().is_some() {
+            ": nothing to paste"
+        } else {
+            ""
+        };
         return Err(CliError::Failed(format!(
-            "no usable evidence ({} packet(s) found{})",
+            "no usable evidence ({} packet(s) found{}){nothing}",
             ranked.len(),
             refused_note(refused)
         )));
     };
+    let records: Vec<_> = ranked.iter().map(|r| r.packet.record.clone()).collect();
+    let saved = SavedRecommendation::new(&rec, &query, &evidence, &records, now);
+    // A fragment is made before anything is saved: a recommendation with nothing to paste
+    // leaves no file behind.
+    let pasted = match format.paste() {
+        Some(paste_format) => {
+            let trace = Trace {
+                id: ledger::recommendation_id(&saved)?,
+                saved: !args.no_save,
+                family: query.family.clone(),
+                task: query.task.clone(),
+                tags: query.tags.clone(),
+            };
+            Some(fragment(paste_format, &rec, &trace)?)
+        }
+        None => None,
+    };
     let saved_id = if args.no_save {
         None
     } else {
-        let query = query_of(&args.context)?;
-        let records: Vec<_> = ranked.iter().map(|r| r.packet.record.clone()).collect();
-        let saved = SavedRecommendation::new(&rec, &query, &evidence, &records, now);
         Some(ledger::save_recommendation(&saved)?)
     };
-    if args.context.client.json {
-        println!(
+    match (format, pasted) {
+        (OutputFormat::Json, _) => println!(
             "{}",
-            json!({ "found": ranked.len(), "refused": refused, "recommendation": render_json(&rec), "recommendation_id": saved_id, "ledger_outcomes": ledger.outcomes.len() })
-        );
-    } else {
-        print!("{}", render_table(&rec));
+            json!({ "found": ranked.len(), "refused": refused, "context": context, "recommendation": render_json(&rec), "recommendation_id": saved_id, "ledger_outcomes": ledger.outcomes.len() })
+        ),
+        (_, Some(text)) => print!("{text}"),
+        (_, None) => print!("{}", render_table(&rec)),
+    }
+    if format != OutputFormat::Json {
         eprintln!("from {} packet(s){}", ranked.len(), refused_note(refused));
         if let Some(id) = &saved_id {
             eprintln!("saved as recommendation {id}: publish your result with --built-on {id}");

@@ -51,6 +51,9 @@
 //!   where there is any), with the weighted 10th and 90th percentiles as its range: what 80% of
 //!   the weighted evidence saw, not a confidence interval.
 //! * **Agreement**: the winning method's share of all evidence weight.
+//! * **Spread** of each hyperparameter: the weighted 10th and 90th percentile of the numbers
+//!   stated (with the same weights as its median), or every text value stated, heaviest first;
+//!   `recommend --format optuna` starts its search bounds from it ([`paste`]).
 //! * **Honesty**: the recommendation says how many publishers stand behind it (one publisher:
 //!   no spread), how much of its weight has standing, and when every method's evidence shows a
 //!   loss.
@@ -59,6 +62,7 @@
 //! the same recommendation byte for byte.
 
 pub(crate) mod evidence;
+pub(crate) mod paste;
 pub mod proximity;
 pub mod recommend;
 pub(crate) mod render;
@@ -68,4 +72,5 @@ pub(crate) mod stats;
 
 pub use evidence::{CONFIDENCE_BOUND, EVAL_SAMPLES_BOUND, Evidence, NoFeedback, Trust};
 
-pub use recommend::{Recommendation, RecommendedParam, recommend};
+pub use paste::{PasteError, PasteFormat, Trace, paste};
+pub use recommend::{Recommendation, RecommendedParam, Spread, recommend};

@@ -28,6 +28,26 @@ pub struct RecommendedParam {
     pub support: f64,
     /// How many packets stated this key.
     pub stated_by: usize,
+    /// What the evidence spread over: for numbers the weighted [`GAIN_RANGE`] quantiles of
+    /// the stated values (what 80% of the weight used), for text and flags every value
+    /// stated, heaviest first. A search space (`--format optuna`) starts from it.
+    pub spread: Spread,
+}
+
+/// How the values the evidence stated for one hyperparameter spread.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Spread {
+    /// Numbers: the weighted 10th and 90th percentile of the stated values (equal when the
+    /// evidence agrees or is one packet).
+    Range {
+        /// The lower quantile.
+        low: f64,
+        /// The upper quantile.
+        high: f64,
+    },
+    /// Text or flags: each value stated with positive weight, heaviest first (ties in
+    /// canonical text order).
+    Choices(Vec<HyperValue>),
 }
 
 /// The evidence for one method.
@@ -294,12 +314,43 @@ fn synthesise_params(group: &[(&Evidence, f64)]) -> Vec<RecommendedParam> {
             let (value, support) = synthesise_one(key, &values)?;
             Some(RecommendedParam {
                 key: key.clone(),
+                spread: spread_of(&value, &values),
                 value,
                 support,
                 stated_by,
             })
         })
         .collect()
+}
+
+/// The spread of the stated `values` around the synthesised `value` (which it always holds).
+fn spread_of(value: &HyperValue, values: &[(&HyperValue, f64)]) -> Spread {
+    let numbers: Option<Vec<(f64, f64)>> = values
+        .iter()
+        .map(|(v, w)| v.as_f64().map(|x| (x, *w)))
+        .collect();
+    if let (Some(numbers), Some(point)) = (numbers, value.as_f64()) {
+        let low = weighted_quantile(&numbers, GAIN_RANGE.0).unwrap_or(point);
+        let high = weighted_quantile(&numbers, GAIN_RANGE.1).unwrap_or(point);
+        return Spread::Range {
+            low: low.min(point),
+            high: high.max(point),
+        };
+    }
+    let mut weights: BTreeMap<String, (f64, &HyperValue)> = BTreeMap::new();
+    for (v, w) in values.iter().filter(|(_, w)| *w > 0.0) {
+        weights.entry(v.to_string()).or_insert((0.0, v)).0 += w;
+    }
+    let mut choices: Vec<(String, f64, &HyperValue)> = weights
+        .into_iter()
+        .map(|(text, (w, v))| (text, w, v))
+        .collect();
+    choices.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut out: Vec<HyperValue> = choices.into_iter().map(|(_, _, v)| v.clone()).collect();
+    if !out.contains(value) {
+        out.insert(0, value.clone());
+    }
+    Spread::Choices(out)
 }
 
 fn synthesise_one(key: &HyperKey, values: &[(&HyperValue, f64)]) -> Option<(HyperValue, f64)> {

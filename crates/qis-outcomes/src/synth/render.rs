@@ -1,6 +1,7 @@
 //! Rendering a recommendation: a table for people and JSON for tools.
 
-use super::recommend::Recommendation;
+use super::recommend::{Recommendation, Spread};
+use crate::packet::HyperValue;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
@@ -178,6 +179,13 @@ pub struct ParamJson {
     pub support: f64,
     /// Packets that stated it.
     pub stated_by: usize,
+    /// For numbers: the weighted 10th and 90th percentile of the stated values, as numbers
+    /// (absent in recommendations saved before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<[serde_json::Value; 2]>,
+    /// For text and flags: every value stated, heaviest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<serde_json::Value>,
 }
 
 /// One method in JSON.
@@ -193,9 +201,28 @@ pub struct MethodJson {
     pub packets: usize,
 }
 
+/// A hyperparameter value as JSON: a number, boolean or text.
+fn value_json(value: &HyperValue) -> serde_json::Value {
+    match value {
+        HyperValue::Int(i) => serde_json::Value::from(*i),
+        // Through the shortest decimal text, so 2e-4 prints as 0.0002, not 0.000199999.
+        HyperValue::Float(x) => number_json(f64::from(*x)),
+        HyperValue::Bool(b) => serde_json::Value::from(*b),
+        HyperValue::Text(s) => serde_json::Value::from(s.clone()),
+    }
+}
+
+/// A number as JSON through its shortest decimal text (`null` if it is not finite).
+fn number_json(x: f64) -> serde_json::Value {
+    crate::packet::hyper::format_number(x)
+        .parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .map_or(serde_json::Value::Null, serde_json::Value::Number)
+}
+
 /// The recommendation in its JSON shape.
 pub fn to_json(rec: &Recommendation) -> RecommendationJson {
-    use crate::packet::HyperValue;
     RecommendationJson {
         method: rec.method.to_string(),
         expected_gain: rec.expected_gain,
@@ -207,18 +234,17 @@ pub fn to_json(rec: &Recommendation) -> RecommendationJson {
             .iter()
             .map(|p| ParamJson {
                 name: p.key.name().to_string(),
-                value: match &p.value {
-                    HyperValue::Int(i) => serde_json::Value::from(*i),
-                    // Through the shortest decimal text, so 2e-4 prints as 0.0002, not 0.000199999.
-                    HyperValue::Float(x) => crate::packet::hyper::format_number(f64::from(*x))
-                        .parse::<f64>()
-                        .map(serde_json::Value::from)
-                        .unwrap_or(serde_json::Value::Null),
-                    HyperValue::Bool(b) => serde_json::Value::from(*b),
-                    HyperValue::Text(s) => serde_json::Value::from(s.clone()),
-                },
+                value: value_json(&p.value),
                 support: p.support,
                 stated_by: p.stated_by,
+                range: match &p.spread {
+                    Spread::Range { low, high } => Some([number_json(*low), number_json(*high)]),
+                    Spread::Choices(_) => None,
+                },
+                choices: match &p.spread {
+                    Spread::Range { .. } => Vec::new(),
+                    Spread::Choices(values) => values.iter().map(value_json).collect(),
+                },
             })
             .collect(),
         methods: rec
