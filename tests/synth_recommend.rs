@@ -397,3 +397,36 @@ fn swahili_query_to_recommendation_end_to_end() {
     );
     assert_eq!(rec.contributors[0], ranked[0].id());
 }
+
+#[test]
+fn the_recommendation_says_what_each_level_and_each_packet_weighed() {
+    let runs = [
+        run(1, "lora", 0.05, &[lr(2e-4)]),
+        run(2, "lora", 0.04, &[lr(1e-4)]),
+        run(3, "lora", 0.06, &[lr(3e-4)]),
+    ];
+    let mut evidence: Vec<Evidence> = runs.iter().map(evidence).collect();
+    evidence[0].level = Some(KeyLevel::Exact);
+    evidence[1].level = Some(KeyLevel::Exact);
+    evidence[2].level = Some(KeyLevel::Task);
+    evidence[2].similarity = 0.1;
+    // Packets 1 and 2 from one publisher: they share its weight.
+    evidence[1].publisher = evidence[0].publisher;
+    let rec = recommend(&evidence).unwrap();
+    let levels: Vec<(KeyLevel, usize)> = rec.levels.iter().map(|l| (l.level, l.packets)).collect();
+    assert_eq!(levels, [(KeyLevel::Exact, 2), (KeyLevel::Task, 1)]);
+    let share: f64 = rec.levels.iter().map(|l| l.weight_share).sum();
+    assert!((share - 1.0).abs() < 1e-9);
+    // The task-level packet weighs 0.1² of an exact one.
+    assert!(rec.levels[1].weight_share < 0.02, "{:?}", rec.levels);
+    assert_eq!(rec.weighed.len(), 3);
+    let first = &rec.weighed[0];
+    assert_eq!(first.publisher_packets, 2);
+    assert_eq!(first.level, Some(KeyLevel::Exact));
+    assert_eq!(first.samples, 100);
+    assert!((first.confidence - f64::from(CONFIDENCE_BOUND)).abs() < 1e-6);
+    let json = serde_json::to_value(to_json(&rec)).unwrap();
+    assert_eq!(json["levels"][0]["level"], "exact");
+    assert_eq!(json["weighed"][2]["level"], "task");
+    assert!(table(&rec).contains("weight by key level: exact"));
+}

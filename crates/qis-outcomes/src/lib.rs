@@ -38,6 +38,7 @@ pub use synth::render::{table as render_table, to_json as render_json};
 pub use synth::saved::{self as saved, LedgerFile, SavedError, SavedRecommendation};
 pub use synth::standing::{self as standing, Claim, Ledger, OwnOutcome, Reproduced, Standings};
 pub use synth::{
-    CONFIDENCE_BOUND, EVAL_SAMPLES_BOUND, Evidence, NoFeedback, PasteError, PasteFormat,
-    Recommendation, RecommendedParam, Spread, Trace, Trust, paste, recommend,
+    CONFIDENCE_BOUND, EVAL_SAMPLES_BOUND, Evidence, LevelSummary, NoFeedback, PasteError,
+    PasteFormat, Recommendation, RecommendedParam, Spread, Trace, Trust, WEIGHED_SHOWN, Weighed,
+    paste, recommend,
 };

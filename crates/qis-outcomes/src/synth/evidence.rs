@@ -1,5 +1,6 @@
 //! Evidence: a packet, its similarity to the query, and the trust feedback has earned it.
 
+use crate::packet::KeyLevel;
 use crate::packet::keys::Ranked;
 use crate::packet::{OutcomeBody, OutcomePacket};
 use qis_core::{PublicKey, RecordId};
@@ -36,6 +37,9 @@ pub struct Evidence {
     pub body: Arc<OutcomeBody>,
     /// Similarity of its context to the query, in `[0, 1]`.
     pub similarity: f64,
+    /// The key level it matched the query at (`None` when not known, e.g. in a simulation that
+    /// weighs by similarity alone).
+    pub level: Option<KeyLevel>,
     /// Trust multiplier from feedback (1.0 = neutral).
     pub trust: f64,
     /// The publisher's standing in `[0, 1]` ([`standing`](super::standing)): how far its
@@ -76,6 +80,7 @@ impl Evidence {
             created,
             body,
             similarity,
+            level: None,
             trust: 1.0,
             standing: 1.0,
         }
@@ -90,6 +95,7 @@ impl Evidence {
             created: packet.created(),
             body: Arc::new(packet.body.clone()),
             similarity: ranked.similarity.score,
+            level: Some(ranked.similarity.level),
             trust: trust.trust(&packet.id(), &packet.publisher()),
             standing: 1.0,
         }

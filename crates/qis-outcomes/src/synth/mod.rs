@@ -56,7 +56,9 @@
 //!   `recommend --format optuna` starts its search bounds from it ([`paste`]).
 //! * **Honesty**: the recommendation says how many publishers stand behind it (one publisher:
 //!   no spread), how much of its weight has standing, and when every method's evidence shows a
-//!   loss.
+//!   loss; it reports each key level's share of the weight and median gain
+//!   ([`LevelSummary`]) and, for the heaviest packets, the factors of their weight
+//!   ([`Weighed`]), so a reader can see why a packet counted as much as it did.
 //!
 //! Evidence is sorted by packet id first and grouped in ordered maps, so the same evidence gives
 //! the same recommendation byte for byte.
@@ -73,4 +75,6 @@ pub(crate) mod stats;
 pub use evidence::{CONFIDENCE_BOUND, EVAL_SAMPLES_BOUND, Evidence, NoFeedback, Trust};
 
 pub use paste::{PasteError, PasteFormat, Trace, paste};
-pub use recommend::{Recommendation, RecommendedParam, Spread, recommend};
+pub use recommend::{
+    LevelSummary, Recommendation, RecommendedParam, Spread, WEIGHED_SHOWN, Weighed, recommend,
+};

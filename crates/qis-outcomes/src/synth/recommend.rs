@@ -4,7 +4,7 @@ use super::evidence::Evidence;
 use super::standing::{CONTEXT_SLACK, gain_stderr};
 use super::stats::{Midpoint, weighted_median, weighted_quantile, weighted_vote};
 use crate::packet::hyper::HyperKind;
-use crate::packet::{HyperKey, HyperValue, Method};
+use crate::packet::{HyperKey, HyperValue, KeyLevel, Method};
 use qis_core::{PublicKey, RecordId};
 use std::collections::BTreeMap;
 
@@ -123,6 +123,54 @@ pub struct Recommendation {
     /// Share of the evidence weight from publishers with standing (0 when nobody has any:
     /// the method was then chosen by what most runs used, not by claimed gains).
     pub established_share: f64,
+    /// The evidence per key level it matched the query at, most specific first (empty when
+    /// the levels are not known).
+    pub levels: Vec<LevelSummary>,
+    /// Why each packet weighed what it did, heaviest first (at most [`WEIGHED_SHOWN`]).
+    pub weighed: Vec<Weighed>,
+}
+
+/// The evidence that matched the query at one key level.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LevelSummary {
+    /// The level.
+    pub level: KeyLevel,
+    /// Packets with positive weight.
+    pub packets: usize,
+    /// Share of all evidence weight.
+    pub weight_share: f64,
+    /// Weighted median normalised gain.
+    pub median_gain: f64,
+}
+
+/// Packets whose weight breakdown a recommendation keeps.
+pub const WEIGHED_SHOWN: usize = 20;
+
+/// One packet's weight and the factors it is the product of (see the `synth` module's
+/// documentation): `trust × similarity² × confidence × √samples × held ÷ publisher_packets`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Weighed {
+    /// The packet.
+    pub id: RecordId,
+    /// The key level it matched at, if known.
+    pub level: Option<KeyLevel>,
+    /// Its similarity to the query.
+    pub similarity: f64,
+    /// Its trust factor (standing, the packet's credence, the cap on unproven evidence).
+    pub trust: f64,
+    /// Its publisher's standing.
+    pub standing: f64,
+    /// The confidence credited (stated, bounded by [`CONFIDENCE_BOUND`](crate::CONFIDENCE_BOUND)).
+    pub confidence: f64,
+    /// The evaluation samples credited (stated, bounded by
+    /// [`EVAL_SAMPLES_BOUND`](crate::EVAL_SAMPLES_BOUND)).
+    pub samples: u32,
+    /// Whether its evaluation was held out (otherwise it counts half).
+    pub held_out: bool,
+    /// Packets of its publisher in the evidence (they share one publisher's weight).
+    pub publisher_packets: usize,
+    /// Its share of all evidence weight.
+    pub weight_share: f64,
 }
 
 /// The evidence measured one way.
@@ -237,7 +285,10 @@ pub fn recommend(evidence: &[Evidence]) -> Option<Recommendation> {
         .iter()
         .map(|(e, w)| w * e.standing.clamp(0.0, 1.0))
         .sum();
+    let weighed = weighed(&weighted, &per_publisher, total);
     Some(Recommendation {
+        levels: levels(&weighted, total),
+        weighed,
         settings: settings(&weighted, total),
         publishers: per_publisher.len(),
         established_share: established / total,
@@ -250,6 +301,55 @@ pub fn recommend(evidence: &[Evidence]) -> Option<Recommendation> {
         methods,
         contributors: contributors.into_iter().map(|(id, _)| id).collect(),
     })
+}
+
+/// The evidence per key level, most specific first (evidence of unknown level left out).
+fn levels(weighted: &[(&Evidence, f64)], total: f64) -> Vec<LevelSummary> {
+    let mut by_level: BTreeMap<KeyLevel, Vec<(f64, f64)>> = BTreeMap::new();
+    for (e, w) in weighted {
+        if let Some(level) = e.level {
+            by_level.entry(level).or_default().push((e.gain(), *w));
+        }
+    }
+    by_level
+        .into_iter()
+        .map(|(level, gains)| LevelSummary {
+            level,
+            packets: gains.len(),
+            weight_share: gains.iter().map(|(_, w)| w).sum::<f64>() / total,
+            median_gain: weighted_median(&gains, Midpoint::Arithmetic).unwrap_or(0.0),
+        })
+        .collect()
+}
+
+/// The weight breakdown of the heaviest packets (ties by id).
+fn weighed(
+    weighted: &[(&Evidence, f64)],
+    per_publisher: &BTreeMap<&PublicKey, usize>,
+    total: f64,
+) -> Vec<Weighed> {
+    let mut out: Vec<Weighed> = weighted
+        .iter()
+        .map(|(e, w)| Weighed {
+            id: e.id,
+            level: e.level,
+            similarity: e.similarity,
+            trust: e.trust,
+            standing: e.standing,
+            confidence: f64::from(e.body.confidence).min(crate::CONFIDENCE_BOUND),
+            samples: e.body.eval_samples.min(crate::EVAL_SAMPLES_BOUND),
+            held_out: e.body.held_out,
+            publisher_packets: per_publisher[&e.publisher],
+            weight_share: w / total,
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.weight_share
+            .total_cmp(&a.weight_share)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    out.truncate(WEIGHED_SHOWN);
+    out
 }
 
 /// The evidence per measurement setting, heaviest first (ties by setting text).

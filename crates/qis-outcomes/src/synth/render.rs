@@ -71,6 +71,22 @@ pub fn table(rec: &Recommendation) -> String {
             }
         );
     }
+    if !rec.levels.is_empty() {
+        let shown: Vec<String> = rec
+            .levels
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} {} ({} packets, median {})",
+                    l.level.label(),
+                    percent(l.weight_share),
+                    l.packets,
+                    points(l.median_gain)
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "weight by key level: {}", shown.join("; "));
+    }
     let _ = if rec.established_share > 0.0 {
         writeln!(
             out,
@@ -153,6 +169,50 @@ pub struct RecommendationJson {
     pub only_losses: bool,
     /// The measurement settings, heaviest first.
     pub settings: Vec<SettingJson>,
+    /// The evidence per key level, most specific first (absent from files saved before it).
+    #[serde(default)]
+    pub levels: Vec<LevelJson>,
+    /// Why the heaviest packets weighed what they did (absent from files saved before it).
+    #[serde(default)]
+    pub weighed: Vec<WeighedJson>,
+}
+
+/// The evidence at one key level in JSON.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LevelJson {
+    /// `exact`, `family-task`, `task-tag` or `task`.
+    pub level: String,
+    /// Packets.
+    pub packets: usize,
+    /// Share of the evidence weight.
+    pub weight_share: f64,
+    /// Weighted median gain, unit-interval points.
+    pub median_gain: f64,
+}
+
+/// One packet's weight factors in JSON (see [`Weighed`](super::recommend::Weighed)).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WeighedJson {
+    /// Packet id, hex.
+    pub packet_id: String,
+    /// The key level it matched at, if known.
+    pub level: Option<String>,
+    /// Similarity to the query (squared in the weight).
+    pub similarity: f64,
+    /// Trust factor.
+    pub trust: f64,
+    /// Its publisher's standing.
+    pub standing: f64,
+    /// Confidence credited.
+    pub confidence: f64,
+    /// Evaluation samples credited (√ in the weight).
+    pub samples: u32,
+    /// Held out (otherwise ×0.5).
+    pub held_out: bool,
+    /// Packets of its publisher (the weight is divided by it).
+    pub publisher_packets: usize,
+    /// Share of all evidence weight.
+    pub weight_share: f64,
 }
 
 /// One measurement setting in JSON.
@@ -269,6 +329,32 @@ pub fn to_json(rec: &Recommendation) -> RecommendationJson {
                 packets: s.packets,
                 weight_share: s.weight_share,
                 median_gain: s.median_gain,
+            })
+            .collect(),
+        levels: rec
+            .levels
+            .iter()
+            .map(|l| LevelJson {
+                level: l.level.label().to_string(),
+                packets: l.packets,
+                weight_share: l.weight_share,
+                median_gain: l.median_gain,
+            })
+            .collect(),
+        weighed: rec
+            .weighed
+            .iter()
+            .map(|w| WeighedJson {
+                packet_id: w.id.to_string(),
+                level: w.level.map(|l| l.label().to_string()),
+                similarity: w.similarity,
+                trust: w.trust,
+                standing: w.standing,
+                confidence: w.confidence,
+                samples: w.samples,
+                held_out: w.held_out,
+                publisher_packets: w.publisher_packets,
+                weight_share: w.weight_share,
             })
             .collect(),
     }
