@@ -51,6 +51,8 @@ pub(crate) fn rec(method: &str, params: Vec<RecommendedParam>) -> Recommendation
         publishers: 2,
         settings: Vec::new(),
         established_share: 0.5,
+        levels: Vec::new(),
+        weighed: Vec::new(),
     }
 }
 
