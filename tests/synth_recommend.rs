@@ -424,7 +424,7 @@ fn the_recommendation_says_what_each_level_and_each_packet_weighed() {
     assert_eq!(first.publisher_packets, 2);
     assert_eq!(first.level, Some(KeyLevel::Exact));
     assert_eq!(first.samples, 100);
-    assert!((first.confidence - f64::from(CONFIDENCE_BOUND)).abs() < 1e-6);
+    assert!((first.confidence - CONFIDENCE_BOUND).abs() < 1e-6);
     let json = serde_json::to_value(to_json(&rec)).unwrap();
     assert_eq!(json["levels"][0]["level"], "exact");
     assert_eq!(json["weighed"][2]["level"], "task");
