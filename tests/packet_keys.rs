@@ -184,3 +184,23 @@ fn ranking_is_deterministic_and_ties_break_by_id() {
     assert_eq!(forward.len(), 2);
     assert!(forward[0].id() < forward[1].id());
 }
+
+#[test]
+fn the_same_body_signed_again_is_one_packet_ranked_once_as_its_newest_signing() {
+    let first = packet("llama-3-8b", "summarization", &["news"], 7);
+    let later = OutcomePacket::sign(
+        first.body.clone(),
+        &SigningKey::from_bytes(&[7; 32]),
+        first.created() + 3600,
+    )
+    .unwrap();
+    assert_ne!(first.record.id(), later.record.id(), "two records");
+    assert_eq!(first.id(), later.id(), "one packet");
+    let other = packet("llama-3-8b", "summarization", &["news"], 8);
+    assert_ne!(other.id(), first.id(), "another publisher's is another packet");
+    let query = Query::new(Some("llama-3-8b"), "summarization", &["news"]);
+    let ranked = rank(&query, [first.clone(), later.clone(), first, other]);
+    assert_eq!(ranked.len(), 2);
+    let kept = ranked.iter().find(|r| r.id() == later.id()).unwrap();
+    assert_eq!(kept.packet.created(), later.created());
+}

@@ -55,6 +55,7 @@ use qis_core::Id;
 use qis_core::RecordId;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::fmt;
 
 /// The key scheme version as a literal, so that [`KEY_SCHEME_VERSION`] and the `v1` inside
@@ -236,11 +237,22 @@ impl Ranked {
     }
 }
 
-/// Merges the packets found under a query's keys: duplicates (by packet id) dropped, packets for
-/// another task dropped, the rest ranked by similarity, highest first, ties by packet id.
+/// Merges the packets found under a query's keys: duplicates (by packet id, so the same body
+/// signed at several times counts once, as its newest signing) dropped, packets for another task
+/// dropped, the rest ranked by similarity, highest first, ties by packet id.
 pub fn rank(query: &Query, found: impl IntoIterator<Item = OutcomePacket>) -> Vec<Ranked> {
-    let unique: BTreeMap<RecordId, OutcomePacket> =
-        found.into_iter().map(|p| (p.id(), p)).collect();
+    let mut unique: BTreeMap<RecordId, OutcomePacket> = BTreeMap::new();
+    for packet in found {
+        match unique.entry(packet.id()) {
+            Entry::Vacant(slot) => {
+                slot.insert(packet);
+            }
+            Entry::Occupied(mut slot) if packet.created() > slot.get().created() => {
+                slot.insert(packet);
+            }
+            Entry::Occupied(_) => {}
+        }
+    }
     // Ids are hashes of the whole record: computed once here, not in every comparison.
     let mut ranked: Vec<(RecordId, Ranked)> = unique
         .into_iter()

@@ -5,8 +5,9 @@
 //! [`RecordKind::Outcome`](qis_core::RecordKind::Outcome) whose payload is the postcard
 //! encoding of an [`OutcomeBody`]. The record already carries the publisher's key, the creation
 //! time and the signature, so the body does not repeat them; [`OutcomePacket`] is the view that
-//! pairs a decoded body with its record. The packet id is the record id (blake3 of the signed
-//! encoding).
+//! pairs a decoded body with its record. The packet id is the record's content id (blake3 of
+//! kind, publisher and body, not of the creation time or signature), so publishing the same body
+//! again gives the same packet.
 //!
 //! * [`body`]: the fields and their compact encodings ([`method`], [`hyper`], [`scale`]).
 //! * [`canon`] and [`family`]: canonical text forms, so that equal contexts hash to equal keys.
