@@ -10,7 +10,8 @@
 //! again gives the same packet.
 //!
 //! * [`body`]: the fields and their compact encodings ([`method`], [`hyper`], [`scale`]).
-//! * [`canon`] and [`family`]: canonical text forms, so that equal contexts hash to equal keys.
+//! * [`canon`] and [`family`]: canonical text forms, so that equal contexts hash to equal keys;
+//!   [`vocab`]: canonical task names, their synonyms and parents.
 //! * [`validate`]: the rules a body must meet, each error naming its field.
 //! * [`size`]: the encoded-size budget and which fields use it.
 //! * [`keys`]: the semantic keys a packet is stored under and the similarity ranking.
@@ -38,6 +39,7 @@ pub(crate) mod signed;
 pub(crate) mod size;
 pub(crate) mod template;
 pub(crate) mod validate;
+pub(crate) mod vocab;
 
 pub use body::{EvalSetting, NO_FILTER, OutcomeBody};
 pub use error::PacketError;
