@@ -3,8 +3,9 @@
 
 use super::common::{CliError, data_home};
 use qis_core::RecordId;
+use qis_core::RecordKind;
 use qis_core::constants::RECORD_TTL;
-use qis_outcomes::OutcomePacket;
+use qis_outcomes::{OutcomePacket, Reproduction};
 use qis_udp::{DataDirLock, PublishedDir, PublishedError, PublishedFile};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -111,15 +112,31 @@ struct Row {
 impl Row {
     fn of(file: &PublishedFile) -> Row {
         let record = &file.entry.record;
-        // Raw records (`qis put` keeps none, but a folder may hold anything signed) have no
-        // context to show.
-        let (context, benchmark) = match OutcomePacket::from_record(record.clone()) {
-            Ok(packet) => {
-                let b = &packet.body;
-                let context = format!("{}/{}/{}", b.family, b.task, b.tags.join(","));
-                (context, b.setting().to_string())
-            }
-            Err(_) => ("(not an outcome packet)".into(), "-".into()),
+        // Packets and reproduction reports (`qis reproduce` keeps its reports here too); a raw
+        // record (a folder may hold anything signed) has no context to show.
+        let context = |family: &str, task: &str, tags: &[String]| {
+            format!("{family}/{task}/{}", tags.join(","))
+        };
+        let (context, benchmark) = match record.kind {
+            RecordKind::Outcome => match OutcomePacket::from_record(record.clone()) {
+                Ok(p) => (
+                    context(&p.body.family, &p.body.task, &p.body.tags),
+                    p.body.setting().to_string(),
+                ),
+                Err(e) => (format!("(unreadable packet: {e})"), "-".into()),
+            },
+            RecordKind::Reproduction => match Reproduction::from_record(record.clone()) {
+                Ok(r) => (
+                    format!(
+                        "reproduction of {} {}",
+                        &r.body.of.to_string()[..12],
+                        context(&r.body.family, &r.body.task, &r.body.tags)
+                    ),
+                    r.body.setting().to_string(),
+                ),
+                Err(e) => (format!("(unreadable reproduction: {e})"), "-".into()),
+            },
+            RecordKind::Raw => ("(a raw record)".into(), "-".into()),
         };
         Row {
             id: record.content_id().to_string(),
