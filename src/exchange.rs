@@ -92,8 +92,9 @@ pub async fn fetch(node: &NodeHandle, keys: &[Id]) -> Fetched {
                 Err(_) => fetched.refused += 1,
             },
             RecordKind::Reproduction => {
-                // Stored under several of the query's keys: verified once.
-                if !reports_seen.insert(record.id()) {
+                // Stored under several of the query's keys, and maybe signed again: verified
+                // and counted once per content.
+                if !reports_seen.insert(record.content_id()) {
                     continue;
                 }
                 match Reproduction::from_record(record) {

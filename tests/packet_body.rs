@@ -590,7 +590,7 @@ fn check_reports_size_and_keys() {
     assert_eq!(report.keys.len(), 3 + 2);
     let text = report.render();
     assert!(
-        text.contains("qis/key/v1/task-tag/summarization/swahili"),
+        text.contains("qis/key/v2/task-tag/summarization/swahili"),
         "{text}"
     );
     let json = serde_json::to_value(&report).unwrap();

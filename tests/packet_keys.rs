@@ -6,6 +6,9 @@ use ed25519_dalek::SigningKey;
 use qis_core::Id;
 use qis_outcomes::*;
 use qis_outcomes::{KEY_PREFIX, Ranked, jaccard, rank};
+use qis_outcomes::{
+    LEGACY_KEY_PREFIX, LEGACY_KEY_SCHEME_VERSION, TASK_VOCABULARY, legacy_packet_keys,
+};
 use qis_outcomes::{packet_example as template, parse_packet_file};
 use std::collections::BTreeMap;
 
@@ -36,15 +39,15 @@ fn a_packet_has_one_key_per_level_and_one_per_tag() {
         vec![
             (
                 "exact",
-                "qis/key/v1/exact/llama-3-8b/summarization/news,swahili"
+                "qis/key/v2/exact/llama-3-8b/summarization/news,swahili"
             ),
             (
                 "family-task",
-                "qis/key/v1/family-task/llama-3-8b/summarization"
+                "qis/key/v2/family-task/llama-3-8b/summarization"
             ),
-            ("task-tag", "qis/key/v1/task-tag/summarization/news"),
-            ("task-tag", "qis/key/v1/task-tag/summarization/swahili"),
-            ("task", "qis/key/v1/task/summarization"),
+            ("task-tag", "qis/key/v2/task-tag/summarization/news"),
+            ("task-tag", "qis/key/v2/task-tag/summarization/swahili"),
+            ("task", "qis/key/v2/task/summarization"),
         ]
     );
     for key in &keys {
@@ -65,11 +68,26 @@ fn a_query_for_the_same_context_yields_the_packet_keys() {
         " Summarization",
         &["SWAHILI", "news", "news"],
     );
-    assert_eq!(query.keys(), p.keys());
+    // The current scheme's keys are the packet's; the previous scheme's follow.
+    let keys = query.keys();
+    assert_eq!(keys[..p.keys().len()], p.keys());
+    assert!(
+        keys[p.keys().len()..]
+            .iter()
+            .all(|k| k.text.starts_with(LEGACY_KEY_PREFIX))
+    );
     // Without a family only the task-level keys are asked for.
     let anonymous = Query::new(None, "summarization", &["swahili"]);
     let levels: Vec<KeyLevel> = anonymous.keys().iter().map(|k| k.level).collect();
-    assert_eq!(levels, vec![KeyLevel::TaskTag, KeyLevel::Task]);
+    assert_eq!(
+        levels,
+        vec![
+            KeyLevel::TaskTag,
+            KeyLevel::Task,
+            KeyLevel::TaskTag,
+            KeyLevel::Task
+        ]
+    );
 }
 
 #[test]
@@ -183,4 +201,164 @@ fn ranking_is_deterministic_and_ties_break_by_id() {
     assert_eq!(forward, backward);
     assert_eq!(forward.len(), 2);
     assert!(forward[0].id() < forward[1].id());
+}
+
+#[test]
+fn the_same_body_signed_again_is_one_packet_ranked_once_as_its_newest_signing() {
+    let first = packet("llama-3-8b", "summarization", &["news"], 7);
+    let later = OutcomePacket::sign(
+        first.body.clone(),
+        &SigningKey::from_bytes(&[7; 32]),
+        first.created() + 3600,
+    )
+    .unwrap();
+    assert_ne!(first.record.id(), later.record.id(), "two records");
+    assert_eq!(first.id(), later.id(), "one packet");
+    let other = packet("llama-3-8b", "summarization", &["news"], 8);
+    assert_ne!(
+        other.id(),
+        first.id(),
+        "another publisher's is another packet"
+    );
+    let query = Query::new(Some("llama-3-8b"), "summarization", &["news"]);
+    let ranked = rank(&query, [first.clone(), later.clone(), first, other]);
+    assert_eq!(ranked.len(), 2);
+    let kept = ranked.iter().find(|r| r.id() == later.id()).unwrap();
+    assert_eq!(kept.packet.created(), later.created());
+}
+
+/// A packet as a qis of key scheme 1 published it: the task as typed, stored under the
+/// scheme-1 keys only.
+fn publish_legacy(packets: &[OutcomePacket]) -> BTreeMap<Id, Vec<OutcomePacket>> {
+    let mut store: BTreeMap<Id, Vec<OutcomePacket>> = BTreeMap::new();
+    for p in packets {
+        for key in legacy_packet_keys(&p.body) {
+            assert!(key.text.starts_with("qis/key/v1/"), "{}", key.text);
+            store.entry(key.id).or_default().push(p.clone());
+        }
+    }
+    store
+}
+
+/// A signed packet whose task is exactly `task` (as a scheme-1 draft left it, no vocabulary).
+fn packet_with_raw_task(task: &str, seed: u8) -> OutcomePacket {
+    let mut body = packet("llama-3-8b", "summarization", &["news"], seed).body;
+    body.task = task.into();
+    OutcomePacket::sign(body, &SigningKey::from_bytes(&[seed; 32]), 1_760_000_000).unwrap()
+}
+
+#[test]
+fn british_and_american_spellings_and_abbreviations_give_the_same_keys() {
+    let british = packet("llama-3-8b", "Summarisation", &["news"], 1);
+    let american = packet("llama-3-8b", "summarization", &["news"], 1);
+    assert_eq!(
+        british.body.task, "summarization",
+        "drafts are canonicalised"
+    );
+    assert_eq!(british.keys(), american.keys());
+    let typed = |task| Query::new(Some("llama-3-8b"), task, &["news"]);
+    let current = |q: &Query| -> Vec<SemanticKey> {
+        q.keys()
+            .into_iter()
+            .filter(|k| k.text.starts_with(KEY_PREFIX))
+            .collect()
+    };
+    assert_eq!(
+        current(&typed("summarisation")),
+        current(&typed("summarization"))
+    );
+    assert_eq!(current(&typed("summarisation")), american.keys());
+    assert_eq!(typed("QA").task, "question-answering");
+    assert_eq!(typed("question answering").task, "question-answering");
+    assert_eq!(KEY_SCHEME_VERSION, LEGACY_KEY_SCHEME_VERSION + 1);
+}
+
+#[test]
+fn a_packet_published_under_the_previous_scheme_is_still_found() {
+    // Published by a scheme-1 qis as typed ("summarisation"), and as the canonical name.
+    let british = packet_with_raw_task("summarisation", 1);
+    let american = packet_with_raw_task("summarization", 2);
+    let store = publish_legacy(&[british.clone(), american.clone()]);
+    for typed in ["summarisation", "summarization"] {
+        let query = Query::new(Some("llama-3-8b"), typed, &["news"]);
+        let found: Vec<_> = lookup(&store, &query).iter().map(Ranked::id).collect();
+        assert!(found.contains(&american.id()), "{typed}");
+        if typed == "summarisation" {
+            // The task as typed finds what a scheme-1 publisher typed the same way.
+            assert!(found.contains(&british.id()));
+        }
+    }
+    // Both are the same task to the ranking, exact matches.
+    let query = Query::new(Some("llama-3-8b"), "summarisation", &["news"]);
+    let ranked = lookup(&store, &query);
+    assert!(ranked.iter().all(|r| r.similarity.level == KeyLevel::Exact));
+    // And a node accepts them under their scheme-1 keys.
+    let policy = OutcomePolicy::strict();
+    for key in legacy_packet_keys(&british.body) {
+        qis_core::RecordPolicy::check(&policy, &key.id, &british.record).unwrap();
+    }
+}
+
+#[test]
+fn a_rare_specialised_task_falls_back_to_its_parent_task_and_language_tag() {
+    // Plenty of summarisation evidence in Swahili and elsewhere, none for legal summarisation.
+    let swahili = packet("gemma-2-9b", "summarization", &["swahili"], 1);
+    let english = packet("qwen2.5-7b", "summarization", &["english"], 2);
+    let translation = packet("gemma-2-9b", "translation", &["swahili"], 3);
+    let store = publish_all(&[swahili.clone(), english.clone(), translation.clone()]);
+    let query = Query::new(Some("llama-3-8b"), "Legal Summarisation", &["swahili"]);
+    assert_eq!(query.task, "legal-summarization");
+    let texts: Vec<String> = query.keys().into_iter().map(|k| k.text).collect();
+    assert!(texts.contains(&"qis/key/v2/task-tag/summarization/swahili".to_string()));
+    assert!(texts.contains(&"qis/key/v2/task-tag/summarization/legal".to_string()));
+    assert!(texts.contains(&"qis/key/v2/task/summarization".to_string()));
+    let ranked = lookup(&store, &query);
+    let ids: Vec<_> = ranked.iter().map(Ranked::id).collect();
+    assert_eq!(
+        ids,
+        vec![swahili.id(), english.id()],
+        "the language tag ranks first"
+    );
+    assert!(
+        ranked
+            .iter()
+            .all(|r| r.similarity.level == KeyLevel::ParentTask)
+    );
+    assert!(
+        ranked.iter().all(|r| r.similarity.score < 0.1),
+        "below any same-task match"
+    );
+
+    // A legal-summarisation packet is in turn found by a summarisation query tagged legal,
+    // and by a sibling specialisation, below the same-task evidence.
+    let legal = packet("llama-3-8b", "legal-summarization", &["swahili"], 4);
+    assert!(legal.keys().len() <= 9 + 7);
+    let store = publish_all(&[swahili.clone(), legal.clone()]);
+    let parent = Query::new(Some("llama-3-8b"), "summarization", &["legal", "swahili"]);
+    let ranked = lookup(&store, &parent);
+    assert_eq!(
+        ranked.iter().map(Ranked::id).collect::<Vec<_>>(),
+        vec![swahili.id(), legal.id()]
+    );
+    assert_eq!(ranked[1].similarity.level, KeyLevel::ParentTask);
+    let sibling = Query::new(None, "medical-summarization", &["swahili"]);
+    let found: Vec<_> = lookup(&store, &sibling).iter().map(Ranked::id).collect();
+    assert!(found.contains(&legal.id()) && found.contains(&swahili.id()));
+    // Unrelated tasks stay out.
+    let qa = Query::new(None, "medical-qa", &["swahili"]);
+    assert!(lookup(&store, &qa).is_empty());
+}
+
+#[test]
+fn the_readme_lists_every_task_of_the_vocabulary() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for entry in TASK_VOCABULARY {
+        for name in std::iter::once(&entry.name).chain(entry.synonyms) {
+            assert!(
+                readme.contains(&format!("`{name}`")),
+                "README lacks `{name}`"
+            );
+        }
+    }
 }

@@ -23,7 +23,7 @@ fn a_valid_packet_is_accepted_under_each_of_its_keys_only() {
     for key in packet.keys() {
         policy.check(&key.id, &packet.record).unwrap();
     }
-    let elsewhere = Id::hash(b"qis/key/v1/task/translation");
+    let elsewhere = Id::hash(b"qis/key/v2/task/translation");
     let err = policy.check(&elsewhere, &packet.record).unwrap_err();
     assert_eq!(
         err,

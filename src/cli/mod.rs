@@ -10,6 +10,7 @@ mod ledger;
 mod node;
 mod outcomes;
 mod packet;
+mod published;
 mod reproduce;
 pub mod sim;
 
@@ -49,6 +50,8 @@ pub enum Command {
     Packet(packet::PacketCommand),
     /// Sign an outcome packet and store it under its semantic keys.
     Publish(outcomes::PublishArgs),
+    /// List the packets this publisher keeps for republishing, or withdraw one.
+    Published(published::PublishedArgs),
     /// List packets from contexts similar to yours, most similar first.
     Query(outcomes::QueryArgs),
     /// Synthesise a recommendation (method, hyperparameters, expected gain) from similar runs.
@@ -93,6 +96,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Ping(args) => client::ping(args),
         Command::Packet(command) => packet::run(command),
         Command::Publish(args) => outcomes::publish(args),
+        Command::Published(args) => published::run(args),
         Command::Query(args) => outcomes::query(args),
         Command::Recommend(args) => outcomes::recommend_cmd(args),
         Command::Reproduce(args) => reproduce::run(args),

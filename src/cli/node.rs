@@ -3,8 +3,10 @@
 use super::common::{CliError, NetworkArgs, data_home, resolve, runtime};
 use qis_core::Config;
 use qis_core::TableConfig;
+use qis_core::{Id, RecordId};
 use qis_udp::PublishedDir;
 use qis_udp::{DataDirLock, Journal, NetError, NodeHandle, SocketOptions, bind_udp, spawn_keeping};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -197,12 +199,16 @@ async fn join_until_connected(node: NodeHandle, bootstrap: Vec<SocketAddr>) {
 }
 
 /// Publishes (and so keeps republishing) every record found in the `published/` folders, and
-/// looks for new ones every minute.
+/// looks at them again every minute: a new file is published, a file signed again (the same
+/// content, a newer record) replaces the one published before, and a file withdrawn (`qis
+/// published withdraw`) is no longer republished.
 async fn republish_forever(node: NodeHandle, dirs: Vec<PathBuf>) {
-    let mut seen = std::collections::BTreeSet::new();
+    // What we publish, by content id: the record's id and its keys.
+    let mut publishing: BTreeMap<RecordId, (RecordId, Vec<Id>)> = BTreeMap::new();
     let mut ticker = tokio::time::interval(Duration::from_secs(60));
     loop {
         ticker.tick().await;
+        let mut found = BTreeMap::new();
         for dir in &dirs {
             let published = PublishedDir::in_data_dir(dir);
             let (entries, bad) = published.load_all();
@@ -210,18 +216,46 @@ async fn republish_forever(node: NodeHandle, dirs: Vec<PathBuf>) {
                 warn!(path = %path.display(), why, "skipping a published file");
             }
             for entry in entries {
-                if !seen.insert(entry.record.id()) {
-                    continue;
+                found.insert(entry.content_id(), entry);
+            }
+        }
+        let gone: Vec<RecordId> = publishing
+            .keys()
+            .filter(|content| !found.contains_key(content))
+            .copied()
+            .collect();
+        for content in gone {
+            if let Some((_, keys)) = publishing.remove(&content) {
+                for key in keys {
+                    let _ = node.unpublish(key, content).await;
                 }
-                for key in entry.keys {
-                    let node = node.clone();
-                    let record = entry.record.clone();
-                    tokio::spawn(async move {
-                        if let Ok(report) = node.publish(key, record).await {
-                            info!(key = %&key.to_hex()[..16], acks = report.acks, verified = report.verified, "republishing a published record");
-                        }
-                    });
+                info!(packet = %content, "no longer republishing a withdrawn record");
+            }
+        }
+        for (content, entry) in found {
+            let record_id = entry.record.id();
+            if publishing
+                .get(&content)
+                .is_some_and(|(id, _)| *id == record_id)
+            {
+                continue;
+            }
+            // A newer signing of the same content replaces the old one under each key (the
+            // node keys what it publishes by content); keys the new entry lacks are dropped.
+            if let Some((_, old_keys)) = publishing.remove(&content) {
+                for key in old_keys.iter().filter(|k| !entry.keys.contains(k)) {
+                    let _ = node.unpublish(*key, content).await;
                 }
+            }
+            publishing.insert(content, (record_id, entry.keys.clone()));
+            for key in entry.keys {
+                let node = node.clone();
+                let record = entry.record.clone();
+                tokio::spawn(async move {
+                    if let Ok(report) = node.publish(key, record).await {
+                        info!(key = %&key.to_hex()[..16], acks = report.acks, verified = report.verified, "republishing a published record");
+                    }
+                });
             }
         }
     }

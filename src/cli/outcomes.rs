@@ -2,9 +2,10 @@
 
 use super::answer::{OutputFormat, chosen, fragment};
 use super::client::{ClientArgs, with_client};
-use super::common::{CliError, data_home, unix_now};
+use super::common::{CliError, unix_now};
 use super::ledger;
 use super::packet::{RunFlags, draft_from_run};
+use super::published::{publisher_dir, utc_minutes};
 use crate::exchange::{fetch, publish_packet};
 use qis_core::Id;
 use qis_outcomes::check_packet_file as check;
@@ -104,10 +105,7 @@ fn trusted_ids(args: &RecommendArgs) -> Result<Vec<qis_core::Id>, CliError> {
 /// Runs `qis publish`.
 pub(super) fn publish(args: PublishArgs) -> Result<ExitCode, CliError> {
     let body = packet_body(&args)?;
-    let data_dir = args
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| data_home().join("publisher"));
+    let data_dir = publisher_dir(args.data_dir.as_deref());
     // One writer at a time (a concurrent `qis publish` waits a little), so stale temporary
     // files can be removed safely.
     let lock = DataDirLock::acquire_waiting(&data_dir, "publish", Duration::from_secs(10))?;
@@ -116,8 +114,27 @@ pub(super) fn publish(args: PublishArgs) -> Result<ExitCode, CliError> {
         qis_udp::remove_stale_temporaries(dir).map_err(|e| CliError::Failed(e.to_string()))?;
     }
     let identity = qis_udp::load_or_create_identity(&data_dir, KeyRole::Publisher)?;
-    let packet = OutcomePacket::sign(body, identity.signing_key(), unix_now())
+    let signed = OutcomePacket::sign(body, identity.signing_key(), unix_now())
         .map_err(|e| CliError::Input(e.to_string()))?;
+    // The same body from this key is the same packet whenever it is signed: publishing it
+    // again stores the record kept from the first time (holders refresh it), not a second one.
+    let already = published
+        .list()
+        .0
+        .into_iter()
+        .find(|f| f.entry.content_id() == signed.id());
+    let packet = match &already {
+        Some(file) => {
+            eprintln!(
+                "already published as {} on {}; republishing refreshes it (no second packet is made)",
+                signed.id(),
+                utc_minutes(file.entry.record.created)
+            );
+            OutcomePacket::from_record(file.entry.record.clone())
+                .map_err(|e| CliError::Failed(format!("{}: {e}", file.path.display())))?
+        }
+        None => signed,
+    };
     let keys = packet.keys();
     let entry = PublishedEntry {
         keys: keys.iter().map(|k| k.id).collect(),
@@ -127,20 +144,39 @@ pub(super) fn publish(args: PublishArgs) -> Result<ExitCode, CliError> {
         .save(&entry)
         .map_err(|e| CliError::Failed(e.to_string()))?;
     drop(lock);
+    // The result enters the ledger once, when it is first kept (whatever the network does
+    // next: a node republishes it), never again when it is published again.
+    let checked = match already {
+        Some(_) => 0,
+        None => ledger::record_outcome(&args.flags.built_on, &packet.body, packet.created())?,
+    };
+    let id = packet.id().to_string();
+    // From here on the packet is on disk for republishing: a failure says so.
+    let kept = |error: CliError| {
+        CliError::Failed(format!(
+            "{error}; the packet is kept in {} and a qis node republishes it from there (`qis published withdraw {}` drops it)",
+            saved.display(),
+            &id[..12]
+        ))
+    };
     let stored = with_client(&args.client, async |client| {
         Ok(publish_packet(client, &packet).await)
-    })?;
-    let checked = ledger::record_outcome(&args.flags.built_on, &packet.body, packet.created())?;
-    let id = packet.id().to_string();
+    })
+    .map_err(kept)?;
     let size = packet.record.encoded_len();
     if args.client.json {
         let keys: Vec<_> = keys.iter().zip(&stored).map(|(k, s)| json!({"level": k.level.label(), "key": k.text, "id": k.id.to_hex(), "acks": s.acks, "verified": s.verified})).collect();
         println!(
             "{}",
-            json!({ "packet_id": id, "encoded_size": size, "keys": keys, "saved": saved, "ledger_entries": checked })
+            json!({ "packet_id": id, "encoded_size": size, "keys": keys, "saved": saved, "ledger_entries": checked, "already_published": already.is_some() })
         );
     } else {
-        println!("published packet {id} ({size} bytes)");
+        let verb = if already.is_some() {
+            "refreshed"
+        } else {
+            "published"
+        };
+        println!("{verb} packet {id} ({size} bytes)");
         for (key, s) in keys.iter().zip(&stored) {
             println!(
                 "  {:<12} {:<60} verified at {} nodes ({} acknowledged)",
@@ -161,12 +197,12 @@ pub(super) fn publish(args: PublishArgs) -> Result<ExitCode, CliError> {
         );
     }
     if stored.iter().all(|s| s.acks == 0) {
-        return Err(CliError::Failed("no node stored the packet".into()));
+        return Err(kept(CliError::Failed("no node stored the packet".into())));
     }
     if stored.iter().all(|s| s.verified == 0) {
-        return Err(CliError::Failed(
+        return Err(kept(CliError::Failed(
             "no node that acknowledged the packet served it back to an audit: it may be censored (see the README's Security section)".into(),
-        ));
+        )));
     }
     Ok(ExitCode::SUCCESS)
 }

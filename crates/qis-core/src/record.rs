@@ -14,6 +14,9 @@ use std::fmt;
 /// replayed as a signature over anything else.
 const SIGNING_CONTEXT: &[u8] = b"qis/record/v1";
 
+/// Domain separator of [`SignedRecord::content_id`], so a content id never equals a record id.
+const CONTENT_CONTEXT: &[u8] = b"qis/content/v1";
+
 /// An ed25519 public key (32 bytes). A node's id is `blake3(public key)`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct PublicKey(pub [u8; 32]);
@@ -87,7 +90,8 @@ pub enum RecordKind {
     Reproduction,
 }
 
-/// The identity of a record: blake3 of its signed encoding.
+/// The identity of a record: blake3 of its signed encoding ([`SignedRecord::id`]), or of what
+/// it says ([`SignedRecord::content_id`]).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct RecordId(pub [u8; 32]);
 
@@ -224,9 +228,26 @@ impl SignedRecord {
         Ok(record)
     }
 
-    /// The record id: blake3 of the signed encoding.
+    /// The record id: blake3 of the signed encoding. Two signings of one payload at different
+    /// times have different record ids; the store pages values in this order.
     pub fn id(&self) -> RecordId {
         RecordId(*blake3::hash(&self.encode()).as_bytes())
+    }
+
+    /// The content id: blake3 of the kind, the publisher and the payload, without the creation
+    /// time or the signature. The same statement by the same publisher has one content id
+    /// however often (and whenever) it is signed again, so a holder keeps one record per
+    /// content id and key (the newest, see [`RecordStore`](crate::RecordStore)) and a reader
+    /// counts it once.
+    pub fn content_id(&self) -> RecordId {
+        let fields = (self.kind, &self.publisher, &self.payload);
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(CONTENT_CONTEXT);
+        hasher.update(
+            &postcard::to_stdvec(&fields)
+                .expect("postcard encodes a tuple of plain values into a Vec without error"),
+        );
+        RecordId(*hasher.finalize().as_bytes())
     }
 }
 
@@ -263,6 +284,23 @@ mod tests {
         let back = SignedRecord::decode(&r.encode()).unwrap();
         assert_eq!(back, r);
         assert_eq!(back.id(), r.id());
+    }
+
+    #[test]
+    fn the_content_id_ignores_the_time_and_the_record_id_does_not() {
+        let first = SignedRecord::sign(&key(1), RecordKind::Raw, 1, b"same".to_vec()).unwrap();
+        let later = SignedRecord::sign(&key(1), RecordKind::Raw, 99, b"same".to_vec()).unwrap();
+        assert_ne!(first.id(), later.id());
+        assert_eq!(first.content_id(), later.content_id());
+        let other = SignedRecord::sign(&key(2), RecordKind::Raw, 1, b"same".to_vec()).unwrap();
+        assert_ne!(first.content_id(), other.content_id(), "another publisher");
+        let outcome = SignedRecord::sign(&key(1), RecordKind::Outcome, 1, b"same".to_vec());
+        assert_ne!(
+            first.content_id(),
+            outcome.unwrap().content_id(),
+            "another kind"
+        );
+        assert_ne!(first.content_id(), first.id());
     }
 
     #[test]

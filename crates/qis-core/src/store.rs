@@ -13,6 +13,11 @@
 //! over its fair share); it refuses only when the newcomer's publisher is itself (tied for) the
 //! one holding the most.
 //!
+//! A publisher who signs the same statement again (the same content at a later time) does not
+//! add a second value: a key holds one record per [content id](SignedRecord::content_id), the
+//! one created last. A newer signing replaces the held one (charged as a new store); an older
+//! or equally old one is acknowledged and changes nothing, so what is held never goes back.
+//!
 //! A node that keeps what it holds across restarts turns on the store's journal
 //! ([`RecordStore::enable_journal`]): every change to the held records is queued as a
 //! [`HeldChange`] for the driver to write down, and [`RecordStore::restore`] takes the records
@@ -163,6 +168,8 @@ pub struct RecordStore {
     ranking: BTreeSet<(usize, PublicKey)>,
     /// Values per (key, publisher).
     per_key: BTreeMap<(Id, PublicKey), usize>,
+    /// The record held for each (key, content id): one per content.
+    contents: BTreeMap<(Id, RecordId), RecordId>,
     /// Records charged per source prefix.
     prefixes: BTreeMap<u128, usize>,
     /// Changes not yet taken by [`RecordStore::poll_change`]; `None` while the journal is off.
@@ -263,6 +270,15 @@ impl RecordStore {
                 journal.push_back(HeldChange::Refreshed { key, record: rid });
             }
             return Ok(0);
+        }
+        // The content index holds exactly the records held, so `held` is found.
+        if let Some(&held) = self.contents.get(&(key, record.content_id()))
+            && let Some(stored) = self.keys.get(&key).and_then(|v| v.get(&held))
+        {
+            if record.created <= stored.record.created {
+                return Ok(0);
+            }
+            self.remove((stored.stored_at, key, held));
         }
         let publisher = record.publisher;
         let limits = self.limits;
@@ -386,6 +402,7 @@ impl RecordStore {
         source: Option<u128>,
     ) {
         let publisher = record.publisher;
+        let content = record.content_id();
         let slot = (now, key, rid);
         if let Some(journal) = &mut self.journal {
             journal.push_back(HeldChange::Stored(HeldRecord {
@@ -406,6 +423,7 @@ impl RecordStore {
             },
         );
         self.count += 1;
+        self.contents.insert((key, content), rid);
         self.by_age.insert(slot);
         let slots = self.publishers.entry(publisher).or_default();
         let before = slots.len();
@@ -431,6 +449,7 @@ impl RecordStore {
             self.keys.remove(&key);
         }
         self.count -= 1;
+        self.contents.remove(&(key, stored.record.content_id()));
         let slot = (stored.stored_at, key, rid);
         self.by_age.remove(&slot);
         let publisher = stored.record.publisher;
@@ -555,6 +574,36 @@ mod tests {
             max_per_prefix: usize::MAX,
             ttl: Duration::from_secs(100),
         }
+    }
+
+    fn signed_at(created: u64, payload: &[u8]) -> SignedRecord {
+        let key = SigningKey::from_bytes(&[1; 32]);
+        SignedRecord::sign(&key, RecordKind::Raw, created, payload.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn one_content_is_held_once_and_the_newest_signing_wins() {
+        let mut s = RecordStore::new(limits(10, 10));
+        s.enable_journal();
+        let k = Id::hash(b"k");
+        let (first, later) = (signed_at(10, b"same"), signed_at(20, b"same"));
+        s.put(k, first.clone(), Time::ZERO, None).unwrap();
+        s.put(k, later.clone(), Time::ZERO, None).unwrap();
+        assert_eq!((s.len(), s.records(&k)), (1, vec![later.clone()]));
+        // An older signing arriving late (replicated by a slower holder) changes nothing.
+        s.put(k, first.clone(), Time::ZERO, None).unwrap();
+        assert_eq!((s.len(), s.records(&k)), (1, vec![later.clone()]));
+        // Other content and other keys are separate values.
+        s.put(k, signed_at(10, b"other"), Time::ZERO, None).unwrap();
+        s.put(Id::hash(b"k2"), first.clone(), Time::ZERO, None)
+            .unwrap();
+        assert_eq!(s.len(), 3);
+        let changes = changes(&mut s);
+        assert!(changes.contains(&HeldChange::Removed {
+            key: k,
+            record: first.id()
+        }));
+        assert_eq!(s.held_from(&first.publisher), 3);
     }
 
     #[test]

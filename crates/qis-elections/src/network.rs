@@ -32,10 +32,13 @@ pub struct Network {
     /// Packets published by adversaries, liars or squatters (for the report only: no strategy
     /// reads this).
     lies: HashSet<RecordId>,
-    /// Honest packets watched under one key (the squatted one): key, packet.
+    /// Honest packets watched under one key (the squatted one): key, record id.
     watched: Vec<(Id, RecordId)>,
     /// Decoded reproduction reports by id.
     reports: HashMap<RecordId, Reproduced>,
+    /// The packet or report id (a content id) of each record id the store holds: the store
+    /// pages by record id.
+    ids: HashMap<RecordId, RecordId>,
 }
 
 impl Default for Network {
@@ -56,6 +59,7 @@ impl Network {
             lies: HashSet::new(),
             watched: Vec::new(),
             reports: HashMap::new(),
+            ids: HashMap::new(),
         }
     }
 
@@ -72,6 +76,7 @@ impl Network {
                 .is_ok();
         }
         if stored {
+            self.ids.insert(packet.record.id(), id);
             self.bodies.insert(
                 id,
                 Found {
@@ -99,6 +104,7 @@ impl Network {
                 .is_ok();
         }
         if stored {
+            self.ids.insert(report.record.id(), report.id());
             self.reports
                 .insert(report.id(), Reproduced::of_report(report));
         }
@@ -113,14 +119,14 @@ impl Network {
             .collect()
     }
 
-    /// Distinct record ids held under `keys`, in id order.
+    /// Distinct packet and report ids held under `keys`, in id order.
     fn ids_under(&self, keys: &[SemanticKey]) -> Vec<RecordId> {
         let mut ids: Vec<RecordId> = Vec::new();
         for key in keys {
             ids.extend(
                 self.store
                     .page_from(&key.id, RecordId([0; 32]))
-                    .map(|(id, _)| *id),
+                    .filter_map(|(record_id, _)| self.ids.get(record_id).copied()),
             );
         }
         ids.sort_unstable();
@@ -146,8 +152,8 @@ impl Network {
         self.found(&query.keys())
     }
 
-    /// Watches honest packet `id` under `key`: [`watched_held`](Self::watched_held) reports
-    /// the share still held.
+    /// Watches the honest packet of record id `id` (its record's, not its packet id) under
+    /// `key`: [`watched_held`](Self::watched_held) reports the share still held.
     pub fn watch(&mut self, key: Id, id: RecordId) {
         self.watched.push((key, id));
     }

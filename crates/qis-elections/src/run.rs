@@ -258,7 +258,7 @@ pub fn run(config: &Config, mut progress: impl FnMut(u64)) -> Report {
                 if let Some(packet) = step.packet {
                     network.publish(&packet, p.prefix, false);
                     if let Some(key) = target_key(&packet) {
-                        network.watch(key, packet.id());
+                        network.watch(key, packet.record.id());
                         squatted_key = Some(key);
                     }
                 }

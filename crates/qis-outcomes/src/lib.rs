@@ -21,13 +21,17 @@ pub use packet::fromrun::{
     FromRunError, Overrides, Provenance, RunDraft, RunProblem, ScoreSource, from_run,
 };
 pub use packet::hyper::{HyperKind, format_number};
-pub use packet::keys::{KEY_PREFIX, KEY_SCHEME_VERSION, Ranked, jaccard, packet_keys, rank};
+pub use packet::keys::{
+    KEY_PREFIX, KEY_SCHEME_VERSION, LEGACY_KEY_PREFIX, LEGACY_KEY_SCHEME_VERSION, Ranked, jaccard,
+    legacy_packet_keys, packet_keys, rank,
+};
 pub use packet::limits;
 pub use packet::size::{TYPICAL_CREATED, check_size, record_size};
 pub use packet::template::{
     example as packet_example, parse_packet_file, render_packet_file, template as packet_template,
 };
 pub use packet::validate::{check_query, validate as validate_body};
+pub use packet::vocab::{TASKS as TASK_VOCABULARY, TaskEntry};
 pub use packet::{
     DataScale, EvalSetting, HyperKey, HyperValue, KeyLevel, Method, NO_FILTER, Objective,
     OutcomeBody, OutcomePacket, OutcomePolicy, PacketError, Query, REPRODUCTION_FORMAT_VERSION,

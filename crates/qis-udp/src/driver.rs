@@ -330,6 +330,13 @@ impl Driver {
                 };
                 self.waiters.insert(op, Waiter::Put(reply));
             }
+            Command::Unpublish {
+                key,
+                content,
+                reply,
+            } => {
+                let _ = reply.send(self.node.unpublish(key, content));
+            }
             Command::Ping(addr, tx) => {
                 let op = self.node.ping(now, addr);
                 self.waiters.insert(op, Waiter::Ping(tx));

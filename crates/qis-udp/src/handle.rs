@@ -6,8 +6,8 @@ use super::prometheus::LookupStats;
 use qis_core::Id;
 use qis_core::LookupReport;
 use qis_core::Metrics;
-use qis_core::SignedRecord;
 use qis_core::{BootstrapReport, GetReport, PingReply, PutReport};
+use qis_core::{RecordId, SignedRecord};
 use std::net::SocketAddr;
 use tokio::sync::{mpsc, oneshot};
 
@@ -61,6 +61,11 @@ pub(super) enum Command {
         record: Box<SignedRecord>,
         republish: bool,
         reply: oneshot::Sender<PutReport<SocketAddr>>,
+    },
+    Unpublish {
+        key: Id,
+        content: RecordId,
+        reply: oneshot::Sender<bool>,
     },
     Ping(SocketAddr, oneshot::Sender<Option<PingReply<SocketAddr>>>),
     Stats(oneshot::Sender<NodeStats>),
@@ -137,6 +142,17 @@ impl NodeHandle {
         record: SignedRecord,
     ) -> Result<PutReport<SocketAddr>, NetError> {
         self.store(key, record, true).await
+    }
+
+    /// Stops republishing the record of content id `content` (see
+    /// [`SignedRecord::content_id`]) under `key`; returns whether the node was republishing it.
+    pub async fn unpublish(&self, key: Id, content: RecordId) -> Result<bool, NetError> {
+        self.ask(|reply| Command::Unpublish {
+            key,
+            content,
+            reply,
+        })
+        .await
     }
 
     async fn store(

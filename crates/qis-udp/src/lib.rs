@@ -35,6 +35,7 @@ pub use metrics_http::{MetricsLimits, MetricsServer, serve_metrics, serve_metric
 pub use mismatch::{MAX_MISMATCHED_PEERS, Mismatch, PeerMismatch, SUMMARY_EVERY};
 pub use published::{
     PUBLISHED_DIR, PUBLISHED_FORMAT_VERSION, PublishedDir, PublishedEntry, PublishedError,
+    PublishedFile,
 };
 pub use socket::{SocketOptions, bind_udp};
 

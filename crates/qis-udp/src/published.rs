@@ -8,13 +8,23 @@
 //! starts `qis-pub1`), then the postcard encoding of a [`PublishedEntry`]. A file of another
 //! version, or one that is not a published record at all, is skipped with the reason; a newer
 //! qis that wrote it can still read it.
+//!
+//! # One file per content
+//!
+//! A file is named by the record's [content id](SignedRecord::content_id) (`<id>.rec`), so the
+//! same statement published again is the same file, and the folder lists each thing this
+//! publisher republishes once. Files of an earlier qis were named by record id, so two of them
+//! may hold one content signed at two times: [`PublishedDir::list`] keeps the newest as the
+//! entry and reports the others with it, and [`PublishedDir::withdraw`] removes them all.
 
 use crate::durable::{DurableError, remove_stale_temporaries, write_atomically};
 use qis_core::Id;
 use qis_core::{RecordId, SignedRecord};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 /// Name of the folder inside a data directory.
 pub const PUBLISHED_DIR: &str = "published";
@@ -52,6 +62,27 @@ pub struct PublishedEntry {
     pub record: SignedRecord,
 }
 
+impl PublishedEntry {
+    /// The content id its file is named by (see [`SignedRecord::content_id`]).
+    pub fn content_id(&self) -> RecordId {
+        self.record.content_id()
+    }
+}
+
+/// One published content as found in the folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedFile {
+    /// The entry (of the newest signing, when several files hold the content).
+    pub entry: PublishedEntry,
+    /// Its file.
+    pub path: PathBuf,
+    /// When the file was last written (first published, or published again since).
+    pub saved: Option<SystemTime>,
+    /// Files of older signings of the same content (left by an earlier qis, which named files
+    /// by record id): not republished, removed by [`PublishedDir::withdraw`].
+    pub superseded: Vec<PathBuf>,
+}
+
 /// Errors reading or writing published records.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishedError {
@@ -66,6 +97,14 @@ pub enum PublishedError {
     /// A crash-safe write failed (a full disk included); nothing was changed.
     #[error(transparent)]
     Write(#[from] DurableError),
+    /// Nothing in the folder has this id.
+    #[error("{dir}: no published record has id {id}")]
+    NotFound {
+        /// The published folder.
+        dir: PathBuf,
+        /// The id asked for.
+        id: RecordId,
+    },
 }
 
 /// Why a file in the published folder is not a record this build can republish.
@@ -110,7 +149,7 @@ impl PublishedDir {
         self.dir.join(format!("{id}.rec"))
     }
 
-    /// Saves an entry durably (idempotent: the file name is the record id), crash-safe
+    /// Saves an entry durably (idempotent: the file name is the content id), crash-safe
     /// ([`write_atomically`]): a file is either whole or absent, and a full disk changes
     /// nothing.
     pub fn save(&self, entry: &PublishedEntry) -> Result<PathBuf, PublishedError> {
@@ -118,7 +157,7 @@ impl PublishedDir {
             path: self.dir.clone(),
             source,
         })?;
-        let path = self.file_for(&entry.record.id());
+        let path = self.file_for(&entry.content_id());
         let mut bytes = MAGIC.to_vec();
         bytes.extend_from_slice(
             &postcard::to_stdvec(entry).expect("an entry of ids and a record encodes into a Vec"),
@@ -134,13 +173,21 @@ impl PublishedDir {
         Ok(remove_stale_temporaries(&self.dir)?)
     }
 
-    /// Every readable entry, in file-name order, and the files that could not be read (with
-    /// why) so the caller can log them. A missing folder is simply empty.
+    /// Every readable entry, one per content (the newest signing), in content-id order, and
+    /// the files that could not be read (with why) so the caller can log them. A missing
+    /// folder is simply empty.
     pub fn load_all(&self) -> (Vec<PublishedEntry>, Vec<(PathBuf, String)>) {
-        let mut entries = Vec::new();
+        let (files, bad) = self.list();
+        (files.into_iter().map(|f| f.entry).collect(), bad)
+    }
+
+    /// Every readable content with its file(s), in content-id order, and the unreadable
+    /// files with why.
+    pub fn list(&self) -> (Vec<PublishedFile>, Vec<(PathBuf, String)>) {
+        let mut by_content: BTreeMap<RecordId, PublishedFile> = BTreeMap::new();
         let mut bad = Vec::new();
         let Ok(listing) = fs::read_dir(&self.dir) else {
-            return (entries, bad);
+            return (Vec::new(), bad);
         };
         let mut paths: Vec<PathBuf> = listing
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -148,15 +195,64 @@ impl PublishedDir {
             .collect();
         paths.sort();
         for path in paths {
-            match fs::read(&path) {
+            let entry = match fs::read(&path) {
                 Ok(bytes) => match decode(&bytes) {
-                    Ok(entry) => entries.push(entry),
-                    Err(why) => bad.push((path, why.to_string())),
+                    Ok(entry) => entry,
+                    Err(why) => {
+                        bad.push((path, why.to_string()));
+                        continue;
+                    }
                 },
-                Err(e) => bad.push((path, e.to_string())),
+                Err(e) => {
+                    bad.push((path, e.to_string()));
+                    continue;
+                }
+            };
+            let saved = fs::metadata(&path).and_then(|m| m.modified()).ok();
+            let file = PublishedFile {
+                entry,
+                path,
+                saved,
+                superseded: Vec::new(),
+            };
+            match by_content.entry(file.entry.content_id()) {
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(file);
+                }
+                std::collections::btree_map::Entry::Occupied(mut slot) => {
+                    let held = slot.get_mut();
+                    if file.entry.record.created > held.entry.record.created {
+                        let older = std::mem::replace(held, file);
+                        held.superseded.push(older.path);
+                        held.superseded.extend(older.superseded);
+                    } else {
+                        held.superseded.push(file.path);
+                    }
+                }
             }
         }
-        (entries, bad)
+        (by_content.into_values().collect(), bad)
+    }
+
+    /// Removes the content `id` (every file holding it), so no node republishes it after its
+    /// next scan of the folder; returns the entry removed. An id nothing has is
+    /// [`PublishedError::NotFound`].
+    pub fn withdraw(&self, id: &RecordId) -> Result<PublishedFile, PublishedError> {
+        let (files, _) = self.list();
+        let file = files
+            .into_iter()
+            .find(|f| f.entry.content_id() == *id)
+            .ok_or_else(|| PublishedError::NotFound {
+                dir: self.dir.clone(),
+                id: *id,
+            })?;
+        for path in std::iter::once(&file.path).chain(&file.superseded) {
+            fs::remove_file(path).map_err(|source| PublishedError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        Ok(file)
     }
 }
 
@@ -225,6 +321,47 @@ mod tests {
             record: SignedRecord::sign(key.signing_key(), RecordKind::Raw, 7, b"v".to_vec())
                 .unwrap(),
         }
+    }
+
+    #[test]
+    fn one_content_is_one_entry_and_withdrawing_removes_every_copy() {
+        let dir = std::env::temp_dir().join(format!("qis-published-one-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let published = PublishedDir::in_data_dir(&dir);
+        let key = Identity::from_secret_key([3; 32]);
+        let at = |created| PublishedEntry {
+            keys: vec![Id::hash(b"k")],
+            record: SignedRecord::sign(key.signing_key(), RecordKind::Raw, created, b"v".into())
+                .unwrap(),
+        };
+        let (first, later) = (at(5), at(9));
+        let path = published.save(&first).unwrap();
+        assert_eq!(
+            published.save(&later).unwrap(),
+            path,
+            "one file per content"
+        );
+        assert_eq!(published.load_all().0, vec![later.clone()]);
+        // A file an earlier qis named by record id, holding an older signing.
+        let legacy = published.path().join(format!("{}.rec", first.record.id()));
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&postcard::to_stdvec(&first).unwrap());
+        fs::write(&legacy, bytes).unwrap();
+        let (files, bad) = published.list();
+        assert!(bad.is_empty());
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].entry, later);
+        assert_eq!(files[0].superseded, vec![legacy.clone()]);
+        let unknown = RecordId([7; 32]);
+        assert!(matches!(
+            published.withdraw(&unknown),
+            Err(PublishedError::NotFound { id, .. }) if id == unknown
+        ));
+        let removed = published.withdraw(&later.content_id()).unwrap();
+        assert_eq!(removed.entry, later);
+        assert!(!path.exists() && !legacy.exists());
+        assert!(published.load_all().0.is_empty());
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -71,6 +71,7 @@ pub struct Node<A: PeerAddr> {
     rng: Xoshiro256PlusPlus,
     table: RoutingTable<A>,
     store: RecordStore,
+    /// By key and content id: publishing the same content again replaces its record.
     published: BTreeMap<(Id, RecordId), Published>,
     tokens: TokenMinter,
     rtt: RttEstimator,
@@ -307,11 +308,12 @@ impl<A: PeerAddr> Node<A> {
     }
 
     /// Like [`Node::put`], and republishes the record every republish interval for as long as
-    /// this node runs.
+    /// this node runs (or until [`Node::unpublish`]). A record of the same
+    /// [content](SignedRecord::content_id) under the same key replaces the one published before.
     pub fn publish(&mut self, now: Time, key: Id, record: SignedRecord) -> OpId {
         let next = now + self.config.republish_interval;
         self.published.insert(
-            (key, record.id()),
+            (key, record.content_id()),
             Published {
                 key,
                 record: record.clone(),
@@ -319,6 +321,12 @@ impl<A: PeerAddr> Node<A> {
             },
         );
         self.put(now, key, record)
+    }
+
+    /// Stops republishing the record of content id `content` under `key`; returns whether it
+    /// was published. What holders keep expires after its TTL.
+    pub fn unpublish(&mut self, key: Id, content: RecordId) -> bool {
+        self.published.remove(&(key, content)).is_some()
     }
 
     /// The records this node publishes (and republishes), with their keys.

@@ -713,3 +713,22 @@ fn a_spoofed_node_gets_at_most_three_times_its_bytes_back_retries_included() {
     finished(&mut nodes[1], op);
     assert!(nodes[0].table().get(&nodes[1].id()).is_some());
 }
+
+#[test]
+fn publishing_the_same_content_again_replaces_it_and_unpublish_stops_it() {
+    let mut n = node(1);
+    let key = Id::hash(b"k");
+    let signer = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let at =
+        |created| SignedRecord::sign(&signer, RecordKind::Raw, created, b"same".to_vec()).unwrap();
+    n.publish(Time::ZERO, key, at(1));
+    n.publish(Time::ZERO, key, at(2));
+    let published: Vec<_> = n.published_records().map(|(_, r)| r.created).collect();
+    assert_eq!(published, vec![2], "one record per content, the newest");
+    assert!(n.unpublish(key, at(1).content_id()));
+    assert_eq!(n.published_records().count(), 0);
+    assert!(
+        !n.unpublish(key, at(1).content_id()),
+        "nothing left to stop"
+    );
+}

@@ -24,6 +24,13 @@ pub(crate) fn canonical_token(raw: &str) -> String {
     out
 }
 
+/// The canonical task name for raw input: [`canonical_token`], then the task vocabulary
+/// ([`canonical_task`](super::vocab::canonical_task): `Summarisation` and `summarization` are
+/// `summarization`, `QA` is `question-answering`).
+pub(crate) fn canonical_task_name(raw: &str) -> String {
+    super::vocab::canonical_task(&canonical_token(raw))
+}
+
 /// Lower-cases and trims a benchmark name and turns runs of white space into `_`. Underscores
 /// are kept: benchmark names are usually lm-evaluation-harness task names (`medqa_4options`),
 /// which are identifiers and must stay recognisable.

@@ -11,16 +11,39 @@
 //!
 //! | level | canonical string hashed to the key | stored under |
 //! |---|---|---|
-//! | exact context | `qis/key/v1/exact/{family}/{task}/{tag,tag,…}` | 1 key |
-//! | family + task | `qis/key/v1/family-task/{family}/{task}` | 1 key |
-//! | task + tag | `qis/key/v1/task-tag/{task}/{tag}` | 1 key per tag (≤ [`MAX_TAGS`]) |
-//! | task alone | `qis/key/v1/task/{task}` | 1 key |
+//! | exact context | `qis/key/v2/exact/{family}/{task}/{tag,tag,…}` | 1 key |
+//! | family + task | `qis/key/v2/family-task/{family}/{task}` | 1 key |
+//! | task + tag | `qis/key/v2/task-tag/{task}/{tag}` | 1 key per tag (≤ [`MAX_TAGS`]) |
+//! | task alone | `qis/key/v2/task/{task}` | 1 key |
+//! | parent task + tag | `qis/key/v2/task-tag/{parent}/{tag}` | a specialised task only: 1 key per implied or own tag (≤ [`MAX_TAGS`]) |
+//! | parent task | `qis/key/v2/task/{parent}` | a specialised task only: 1 key |
 //!
 //! Each key is [`Id::hash`] of its string. The strings are domain-separated ([`KEY_PREFIX`] plus
 //! the level) so a key of one level can never equal a key of another, and versioned
 //! ([`KEY_SCHEME_VERSION`]) so the scheme can change without old and new keys colliding. All
 //! parts are canonical tokens (lower case, no `/` or `,`), so the strings are unambiguous. A
-//! packet with *n* tags is stored under `3 + n` keys, at most 9.
+//! packet with *n* tags is stored under `3 + n` keys, at most 9; one of a specialised task
+//! (see below) under up to 7 more.
+//!
+//! # Task vocabulary and parents (key scheme 2)
+//!
+//! The task in every key is the [vocabulary's](super::vocab) canonical name, applied before the
+//! key is derived: `summarisation`, `summary` and `summarization` give the same keys. A
+//! specialised task is also stored under its parent's keys, with the tags its name stands for:
+//! a `legal-summarization` packet tagged `swahili` is found under
+//! `task-tag/summarization/legal`, `task-tag/summarization/swahili` and `task/summarization`,
+//! and a query for a specialised task asks those keys too. So a rare context falls back to its
+//! parent task and its language tag instead of finding nothing, and evidence from it reaches
+//! the parent task's fine-tuners (ranked below every packet of their own task).
+//!
+//! # The previous scheme
+//!
+//! Scheme 1 hashed the task token as typed, with no parent keys, under `qis/key/v1/`. Packets
+//! published under it live until their last republish expires, so a query asks the scheme-1
+//! keys of its context too ([`LEGACY_KEY_PREFIX`]; the task as typed and its canonical name)
+//! and a node accepts a packet under either scheme's keys; publishing uses scheme 2 only. The
+//! scheme-1 keys can be dropped from queries once no qis of scheme 1 republishes: a record
+//! expires [`RECORD_TTL`](qis_core::constants::RECORD_TTL) after its last store.
 //!
 //! A [`Query`] (family, task, tags) yields the same key set; a client fetches all of them, merges
 //! the answers, drops duplicates by packet id, and [`rank`]s the packets by similarity to the
@@ -39,7 +62,12 @@
 //! | family + task | same family and task | 0.6 + 0.2·J (0.6–0.8) |
 //! | task + tag | same task, ≥ 1 shared tag | 0.3 + 0.2·J + 0.05·L (0.3–0.55) |
 //! | task | same task | 0.1 + 0.05·L (0.1–0.15) |
-//! | — | different task | 0: not evidence, dropped |
+//! | parent task | a task with the same parent (or the parent itself) | 0.02 + 0.05·J′ + 0.02·L (0.02–0.09) |
+//! | — | unrelated task | 0: not evidence, dropped |
+//!
+//! Tasks are compared by canonical name (a scheme-1 packet may spell its task otherwise). For
+//! the parent level, *J′* is the Jaccard index of the tag sets with each side's implied tags
+//! added (a `legal-summarization` packet counts as `summarization` tagged `legal`).
 //!
 //! The ranges do not overlap, so every exact match ranks above every family + task match, and so
 //! on; within a level, more shared tags and a related model family rank higher. Ties are broken
@@ -51,15 +79,24 @@ use super::canon::{canonical_tags, canonical_token};
 use super::family::{family_lineage, fold_family};
 use super::limits::MAX_TAGS;
 use super::signed::OutcomePacket;
+use super::vocab::{canonical_task, parent_of, root_of};
 use qis_core::Id;
 use qis_core::RecordId;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::fmt;
 
-/// The key scheme version as a literal, so that [`KEY_SCHEME_VERSION`] and the `v1` inside
+/// The key scheme version as a literal, so that [`KEY_SCHEME_VERSION`] and the `v2` inside
 /// [`KEY_PREFIX`] come from one place (`concat!` takes literals only).
 macro_rules! key_scheme_version {
+    () => {
+        2
+    };
+}
+
+/// The previous key scheme's version, as a literal (see [`key_scheme_version`]).
+macro_rules! legacy_key_scheme_version {
     () => {
         1
     };
@@ -67,11 +104,21 @@ macro_rules! key_scheme_version {
 
 /// Version of the semantic key scheme: which strings a packet is stored under. Changing the
 /// levels, their order or the canonical forms bumps it; the new keys then never collide with
-/// the old ones, and old and new packets simply live under different keys.
+/// the old ones. Version 2 canonicalises task names through the vocabulary and adds the parent
+/// task's keys (see the module documentation).
 pub const KEY_SCHEME_VERSION: u8 = key_scheme_version!();
 
 /// Prefix of every semantic key string: `qis/key/v{KEY_SCHEME_VERSION}/`.
 pub const KEY_PREFIX: &str = concat!("qis/key/v", key_scheme_version!(), "/");
+
+/// The previous scheme, still asked by queries and accepted by nodes while packets published
+/// under it live.
+pub const LEGACY_KEY_SCHEME_VERSION: u8 = legacy_key_scheme_version!();
+
+/// Prefix of the previous scheme's key strings: `qis/key/v{LEGACY_KEY_SCHEME_VERSION}/`.
+pub const LEGACY_KEY_PREFIX: &str = concat!("qis/key/v", legacy_key_scheme_version!(), "/");
+
+const _: () = assert!(LEGACY_KEY_SCHEME_VERSION + 1 == KEY_SCHEME_VERSION);
 
 /// The granularity of a semantic key, most specific first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -84,6 +131,9 @@ pub enum KeyLevel {
     TaskTag,
     /// Same task.
     Task,
+    /// A related task: the same parent, or one is the other's parent. Only a similarity level:
+    /// the keys it is found under are the parent's task + tag and task keys.
+    ParentTask,
 }
 
 impl KeyLevel {
@@ -94,6 +144,7 @@ impl KeyLevel {
             KeyLevel::FamilyTask => "family-task",
             KeyLevel::TaskTag => "task-tag",
             KeyLevel::Task => "task",
+            KeyLevel::ParentTask => "parent-task",
         }
     }
 }
@@ -116,8 +167,8 @@ pub struct SemanticKey {
 }
 
 impl SemanticKey {
-    fn new(level: KeyLevel, parts: &[&str]) -> SemanticKey {
-        let text = format!("{KEY_PREFIX}{}/{}", level.label(), parts.join("/"));
+    fn new(prefix: &str, level: KeyLevel, parts: &[&str]) -> SemanticKey {
+        let text = format!("{prefix}{}/{}", level.label(), parts.join("/"));
         SemanticKey {
             level,
             id: Id::hash(text.as_bytes()),
@@ -126,26 +177,90 @@ impl SemanticKey {
     }
 }
 
-/// The key set for a (canonical) context, most specific first.
-pub(crate) fn context_keys(family: Option<&str>, task: &str, tags: &[String]) -> Vec<SemanticKey> {
+/// The key set of one scheme (`prefix`) for a (canonical) context, most specific first.
+fn prefixed_keys(
+    prefix: &str,
+    family: Option<&str>,
+    task: &str,
+    tags: &[String],
+) -> Vec<SemanticKey> {
     let mut keys = Vec::with_capacity(3 + tags.len());
     if let Some(family) = family {
         keys.push(SemanticKey::new(
+            prefix,
             KeyLevel::Exact,
             &[family, task, &tags.join(",")],
         ));
-        keys.push(SemanticKey::new(KeyLevel::FamilyTask, &[family, task]));
+        keys.push(SemanticKey::new(
+            prefix,
+            KeyLevel::FamilyTask,
+            &[family, task],
+        ));
     }
     for tag in tags.iter().take(MAX_TAGS) {
-        keys.push(SemanticKey::new(KeyLevel::TaskTag, &[task, tag]));
+        keys.push(SemanticKey::new(prefix, KeyLevel::TaskTag, &[task, tag]));
     }
-    keys.push(SemanticKey::new(KeyLevel::Task, &[task]));
+    keys.push(SemanticKey::new(prefix, KeyLevel::Task, &[task]));
     keys
 }
 
-/// The keys a (validated) packet body is stored under.
+/// The tags of a context lifted to its task's parent: the implied tags first (so they always
+/// get a key), then the context's own, each once, at most [`MAX_TAGS`].
+fn lifted_tags(implies: &[&str], tags: &[String]) -> Vec<String> {
+    let mut lifted: Vec<String> = Vec::with_capacity(implies.len() + tags.len());
+    for tag in implies
+        .iter()
+        .copied()
+        .chain(tags.iter().map(String::as_str))
+    {
+        if !lifted.iter().any(|t| t == tag) {
+            lifted.push(tag.to_string());
+        }
+    }
+    lifted.truncate(MAX_TAGS);
+    lifted
+}
+
+/// The current scheme's keys of a context whose task is canonical: its own, then, for a
+/// specialised task, its parent's task + tag and task keys.
+fn scheme_keys(family: Option<&str>, task: &str, tags: &[String]) -> Vec<SemanticKey> {
+    let mut keys = prefixed_keys(KEY_PREFIX, family, task, tags);
+    if let Some((parent, implies)) = parent_of(task) {
+        for tag in lifted_tags(implies, tags) {
+            keys.push(SemanticKey::new(
+                KEY_PREFIX,
+                KeyLevel::TaskTag,
+                &[parent, &tag],
+            ));
+        }
+        keys.push(SemanticKey::new(KEY_PREFIX, KeyLevel::Task, &[parent]));
+    }
+    keys
+}
+
+/// The current scheme's keys of a context (family folded, tags canonical), the task
+/// canonicalised by the vocabulary first: what a packet or a reproduction of that context is
+/// stored under.
+pub(crate) fn context_keys(family: Option<&str>, task: &str, tags: &[String]) -> Vec<SemanticKey> {
+    scheme_keys(family, &canonical_task(task), tags)
+}
+
+/// The keys a (validated) packet body is stored under: the current scheme's, with the task's
+/// canonical name (so a packet whose task is spelt otherwise, as a scheme-1 qis let it be, is
+/// filed where a current one is).
 pub fn packet_keys(body: &OutcomeBody) -> Vec<SemanticKey> {
     context_keys(Some(&body.family), &body.task, &body.tags)
+}
+
+/// The previous scheme's keys of a packet body (its task as written, no parent keys): where a
+/// qis of that scheme stored it. A node still accepts a packet under them.
+pub fn legacy_packet_keys(body: &OutcomeBody) -> Vec<SemanticKey> {
+    prefixed_keys(
+        LEGACY_KEY_PREFIX,
+        Some(&body.family),
+        &body.task,
+        &body.tags,
+    )
 }
 
 /// What a fine-tuner is about to do: the context to find evidence for.
@@ -153,10 +268,14 @@ pub fn packet_keys(body: &OutcomeBody) -> Vec<SemanticKey> {
 pub struct Query {
     /// Base model family, if decided (folded like a packet's).
     pub family: Option<String>,
-    /// Task type.
+    /// Task type (the vocabulary's canonical name).
     pub task: String,
     /// Domain tags (canonical; only the first [`MAX_TAGS`] after sorting get keys).
     pub tags: Vec<String>,
+    /// The task as typed (a canonical token, before the vocabulary): scheme-1 packets were
+    /// filed under what their publishers typed.
+    #[serde(skip)]
+    pub typed_task: String,
 }
 
 impl Query {
@@ -165,22 +284,34 @@ impl Query {
         let family = family.map(fold_family).filter(|f| !f.is_empty());
         let mut tags = canonical_tags(tags);
         tags.truncate(MAX_TAGS);
+        let typed_task = canonical_token(task);
         Query {
             family,
-            task: canonical_token(task),
+            task: canonical_task(&typed_task),
             tags,
+            typed_task,
         }
     }
 
-    /// The keys to look up, most specific first (no exact or family-task key without a family).
+    /// The keys to look up, most specific first (no exact or family-task key without a
+    /// family): the current scheme's, the parent's for a specialised task, then the previous
+    /// scheme's for the task as typed and as canonically named, each key once.
     pub fn keys(&self) -> Vec<SemanticKey> {
-        context_keys(self.family.as_deref(), &self.task, &self.tags)
+        let family = self.family.as_deref();
+        let mut keys = scheme_keys(family, &self.task, &self.tags);
+        for task in [&self.typed_task, &self.task] {
+            keys.extend(prefixed_keys(LEGACY_KEY_PREFIX, family, task, &self.tags));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        keys.retain(|k| seen.insert(k.id));
+        keys
     }
 
     /// How similar a packet's context is to this query (see the module documentation).
     pub fn similarity(&self, body: &OutcomeBody) -> Option<Similarity> {
-        if body.task != self.task {
-            return None;
+        let task = canonical_task(&body.task);
+        if task != self.task {
+            return self.related_similarity(&task, body);
         }
         let jaccard = jaccard(&self.tags, &body.tags);
         let same_family = self.family.as_deref() == Some(body.family.as_str());
@@ -198,6 +329,25 @@ impl Query {
             (KeyLevel::Task, 0.1 + 0.05 * lineage)
         };
         Some(Similarity { level, score })
+    }
+
+    /// The similarity of a packet of another task `task` (canonical) with the same parent as
+    /// ours, or that is our parent or child: both contexts lifted to the parent.
+    fn related_similarity(&self, task: &str, body: &OutcomeBody) -> Option<Similarity> {
+        if root_of(task) != root_of(&self.task) {
+            return None;
+        }
+        let implied = |task: &str| parent_of(task).map_or(&[][..], |(_, implies)| implies);
+        let ours = canonical_tags(&lifted_tags(implied(&self.task), &self.tags));
+        let theirs = canonical_tags(&lifted_tags(implied(task), &body.tags));
+        let lineage = match &self.family {
+            Some(family) if family_lineage(family) == family_lineage(&body.family) => 1.0,
+            _ => 0.0,
+        };
+        Some(Similarity {
+            level: KeyLevel::ParentTask,
+            score: 0.02 + 0.05 * jaccard(&ours, &theirs) + 0.02 * lineage,
+        })
     }
 }
 
@@ -236,11 +386,22 @@ impl Ranked {
     }
 }
 
-/// Merges the packets found under a query's keys: duplicates (by packet id) dropped, packets for
-/// another task dropped, the rest ranked by similarity, highest first, ties by packet id.
+/// Merges the packets found under a query's keys: duplicates (by packet id, so the same body
+/// signed at several times counts once, as its newest signing) dropped, packets for an
+/// unrelated task dropped, the rest ranked by similarity, highest first, ties by packet id.
 pub fn rank(query: &Query, found: impl IntoIterator<Item = OutcomePacket>) -> Vec<Ranked> {
-    let unique: BTreeMap<RecordId, OutcomePacket> =
-        found.into_iter().map(|p| (p.id(), p)).collect();
+    let mut unique: BTreeMap<RecordId, OutcomePacket> = BTreeMap::new();
+    for packet in found {
+        match unique.entry(packet.id()) {
+            Entry::Vacant(slot) => {
+                slot.insert(packet);
+            }
+            Entry::Occupied(mut slot) if packet.created() > slot.get().created() => {
+                slot.insert(packet);
+            }
+            Entry::Occupied(_) => {}
+        }
+    }
     // Ids are hashes of the whole record: computed once here, not in every comparison.
     let mut ranked: Vec<(RecordId, Ranked)> = unique
         .into_iter()
@@ -266,7 +427,16 @@ mod tests {
     #[test]
     fn the_key_prefix_carries_the_scheme_version() {
         assert_eq!(KEY_PREFIX, format!("qis/key/v{KEY_SCHEME_VERSION}/"));
+        assert_eq!(LEGACY_KEY_PREFIX, "qis/key/v1/");
         let query = Query::new(Some("llama-3-8b"), "summarization", &["news"]);
-        assert!(query.keys().iter().all(|k| k.text.starts_with(KEY_PREFIX)));
+        let keys = query.keys();
+        let current = keys
+            .iter()
+            .filter(|k| k.text.starts_with(KEY_PREFIX))
+            .count();
+        let legacy = keys
+            .iter()
+            .filter(|k| k.text.starts_with(LEGACY_KEY_PREFIX));
+        assert_eq!((current, legacy.count()), (4, 4), "{keys:?}");
     }
 }

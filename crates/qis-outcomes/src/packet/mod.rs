@@ -5,11 +5,13 @@
 //! [`RecordKind::Outcome`](qis_core::RecordKind::Outcome) whose payload is the postcard
 //! encoding of an [`OutcomeBody`]. The record already carries the publisher's key, the creation
 //! time and the signature, so the body does not repeat them; [`OutcomePacket`] is the view that
-//! pairs a decoded body with its record. The packet id is the record id (blake3 of the signed
-//! encoding).
+//! pairs a decoded body with its record. The packet id is the record's content id (blake3 of
+//! kind, publisher and body, not of the creation time or signature), so publishing the same body
+//! again gives the same packet.
 //!
 //! * [`body`]: the fields and their compact encodings ([`method`], [`hyper`], [`scale`]).
-//! * [`canon`] and [`family`]: canonical text forms, so that equal contexts hash to equal keys.
+//! * [`canon`] and [`family`]: canonical text forms, so that equal contexts hash to equal keys;
+//!   [`vocab`]: canonical task names, their synonyms and parents.
 //! * [`validate`]: the rules a body must meet, each error naming its field.
 //! * [`size`]: the encoded-size budget and which fields use it.
 //! * [`keys`]: the semantic keys a packet is stored under and the similarity ranking.
@@ -37,6 +39,7 @@ pub(crate) mod signed;
 pub(crate) mod size;
 pub(crate) mod template;
 pub(crate) mod validate;
+pub(crate) mod vocab;
 
 pub use body::{EvalSetting, NO_FILTER, OutcomeBody};
 pub use error::PacketError;

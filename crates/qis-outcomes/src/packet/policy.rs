@@ -1,5 +1,6 @@
 //! [`OutcomePolicy`]: what a node checks before it stores a record.
 
+use super::keys::legacy_packet_keys;
 use super::reproduction::Reproduction;
 use super::signed::OutcomePacket;
 use qis_core::Id;
@@ -7,9 +8,10 @@ use qis_core::{RecordError, RecordKind, RecordPolicy, SignedRecord};
 
 /// The store policy of a qis node. For a [`RecordKind::Outcome`] record it verifies the
 /// signature, decodes the body (no trailing bytes), validates it (including canonical form), and
-/// checks that the key it is stored under is one of the packet's own semantic keys, so nobody
-/// can plant a packet under an unrelated context. A [`RecordKind::Reproduction`] gets the same
-/// checks against the context of the packet it names (its keys are that packet's keys).
+/// checks that the key it is stored under is one of the packet's own semantic keys (of the
+/// current key scheme or the previous one), so nobody can plant a packet under an unrelated
+/// context. A [`RecordKind::Reproduction`] gets the same checks against the context of the
+/// packet it names (its keys are that packet's current-scheme keys).
 ///
 /// [`RecordKind::Raw`] records (`qis put`) are refused unless `allow_raw` is set: a production
 /// node stores outcome packets only, which keeps its storage for what the network is for;
@@ -45,7 +47,12 @@ impl RecordPolicy for OutcomePolicy {
                 record.verify_signature()?;
                 let packet = OutcomePacket::open_verified(record.clone())
                     .map_err(|e| RecordError::Refused(e.to_string()))?;
-                if packet.keys().iter().any(|k| k.id == *key) {
+                // Either scheme's keys: packets published under the previous one are still
+                // re-replicated and republished until they expire.
+                let legacy = || legacy_packet_keys(&packet.body);
+                if packet.keys().iter().any(|k| k.id == *key)
+                    || legacy().iter().any(|k| k.id == *key)
+                {
                     Ok(())
                 } else {
                     Err(RecordError::Refused(

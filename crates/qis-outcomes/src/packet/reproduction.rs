@@ -354,9 +354,10 @@ impl Reproduction {
         Ok(Reproduction { body, record })
     }
 
-    /// The report's id: blake3 of the signed encoding.
+    /// The report's id: the record's [content id](qis_core::SignedRecord::content_id), so the
+    /// same report published again (at another time) is one report, as a packet is.
     pub fn id(&self) -> RecordId {
-        self.record.id()
+        self.record.content_id()
     }
 
     /// Who re-ran the packet.

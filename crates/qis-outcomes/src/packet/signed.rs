@@ -53,9 +53,12 @@ impl OutcomePacket {
         OutcomePacket::from_record(SignedRecord::decode(bytes)?)
     }
 
-    /// The packet id: blake3 of the signed encoding.
+    /// The packet id: the record's [content id](SignedRecord::content_id), blake3 of the
+    /// publisher and the body without the creation time. The same body published again (at
+    /// another time) is the same packet: holders keep one, readers count it once, and
+    /// `built_on` names it whenever it was refreshed.
     pub fn id(&self) -> RecordId {
-        self.record.id()
+        self.record.content_id()
     }
 
     /// Who published it.

@@ -6,7 +6,9 @@
 //! because its semantic keys would not be the ones other publishers compute.
 
 use super::body::OutcomeBody;
-use super::canon::{canonical_benchmark, canonical_tags, canonical_token, first_bad_char};
+use super::canon::{
+    canonical_benchmark, canonical_tags, canonical_task_name, canonical_token, first_bad_char,
+};
 use super::error::PacketError;
 use super::family::fold_family;
 use super::hyper::{HyperKey, HyperKind, HyperValue, format_number};
@@ -17,7 +19,7 @@ use super::scale::ScoreScale;
 /// Brings a body into canonical form. Never fails; [`validate`] reports what cannot be fixed.
 pub(crate) fn normalize(mut body: OutcomeBody) -> OutcomeBody {
     body.family = fold_family(&body.family);
-    body.task = canonical_token(&body.task);
+    body.task = canonical_task_name(&body.task);
     body.tags = canonical_tags(&body.tags);
     body.benchmark = canonical_benchmark(&body.benchmark);
     body.metric = canonical_benchmark(&body.metric);
