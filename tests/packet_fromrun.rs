@@ -566,3 +566,54 @@ fn perplexity_is_unbounded_and_lower_is_better() {
     assert_eq!((body.baseline, body.outcome), (10.1, 9.42));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Copies fixture `name` into a fresh scratch directory.
+fn scratch_copy(name: &str) -> std::path::PathBuf {
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("qis-fromrun-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    copy(&fixture(name), &dir);
+    dir
+}
+
+#[test]
+fn a_multi_device_run_multiplies_micro_batch_accumulation_and_devices() {
+    // The Unsloth sample writes no accumulation, so its batch size is unknown; a DeepSpeed
+    // config (accumulation 4) and an accelerate config (2 processes) beside it complete it.
+    let dir = scratch_copy("unsloth-rslora-llama3");
+    std::fs::write(
+        dir.join("ds_config.json"),
+        r#"{"zero_optimization": {"stage": 2}, "train_micro_batch_size_per_gpu": "auto", "gradient_accumulation_steps": 4}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("accelerate_config.yaml"),
+        "compute_environment: LOCAL_MACHINE\ndistributed_type: MULTI_GPU\nnum_processes: 2\nmixed_precision: bf16\n",
+    )
+    .unwrap();
+    let run = from_run(&dir, &task_and_tag()).unwrap();
+    let batch = run
+        .draft
+        .hyperparams
+        .iter()
+        .find(|(k, _)| *k == HyperKey::BatchSize)
+        .map(|(_, v)| v.to_string());
+    assert_eq!(batch.as_deref(), Some("16"), "{}", run.render());
+    let origin = run.provenance["batch_size"].to_string();
+    assert!(
+        origin.contains("ds_config.json") && origin.contains("accelerate_config.yaml"),
+        "{origin}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
