@@ -28,7 +28,7 @@ mod truth;
 mod workload;
 mod world;
 
-pub use addresses::AddressConfig;
+pub use addresses::{AddressConfig, HOSTS_PER_SLASH_24};
 pub use adversary::{AdversaryConfig, Attack, AttackCounts};
 pub use config::{ChurnConfig, Formation, SimConfig, SimIdentities, Timers, default_join_rate};
 pub use network::NetworkConfig;

@@ -324,13 +324,18 @@ impl fmt::Display for SimReport {
             self.joins.table_mean,
             self.joins.table_at_start_mean
         )?;
-        writeln!(
-            f,
-            "  lookups     {}  success {:.2}%  recall(k) {:.4}",
-            self.lookups,
-            self.success_rate * 100.0,
-            self.recall_k
-        )?;
+        if self.lookups == 0 {
+            // A success rate of no lookups would read 100%: say there was nothing to measure.
+            writeln!(f, "  lookups     none measured")?;
+        } else {
+            writeln!(
+                f,
+                "  lookups     {}  success {:.2}%  recall(k) {:.4}",
+                self.lookups,
+                self.success_rate * 100.0,
+                self.recall_k
+            )?;
+        }
         writeln!(
             f,
             "  hop depth   mean {:.2}  p50 {}  p90 {}  p99 {}  max {}   (log2 N = {:.1})",

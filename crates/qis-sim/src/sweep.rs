@@ -30,12 +30,18 @@ pub fn sweep_table(reports: &[SimReport]) -> String {
         "formed"
     );
     for r in reports {
+        // No lookups measured: no success rate (rather than a vacuous 100%).
+        let success = if r.lookups == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.2}%", r.success_rate * 100.0)
+        };
         let _ = writeln!(
             out,
-            "{:>8} {:>6.2} {:>6.2}% {:>7.4} {:>5.2} {:>5} {:>5} {:>4} {:>6.2} {:>7.1} {:>7.0} {:>7.0} {:>7.1} {:>8.0} {:>10} {:>7}",
+            "{:>8} {:>6.2} {:>7} {:>7.4} {:>5.2} {:>5} {:>5} {:>4} {:>6.2} {:>7.1} {:>7.0} {:>7.0} {:>7.1} {:>8.0} {:>10} {:>7}",
             r.nodes,
             (r.nodes.max(1) as f64).log2(),
-            r.success_rate * 100.0,
+            success,
             r.recall_k,
             r.hops.mean,
             r.hops.p50,
