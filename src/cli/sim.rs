@@ -8,6 +8,7 @@ use qis_sim::{AddressConfig, NetworkConfig};
 use qis_sim::{ChurnConfig, Formation, SimConfig, Timers, default_join_rate};
 use qis_sim::{SimReport, simulate_with_progress, sweep_table, write_sweep_outputs};
 use std::io::IsTerminal;
+use std::path::Path;
 use std::path::PathBuf;
 
 /// Most requests a lookup path may keep in flight (`--alpha`).
@@ -16,9 +17,18 @@ const MAX_ALPHA: usize = 16;
 const MAX_CLUSTER_SIZE: usize = qis_sim::HOSTS_PER_SLASH_24 as usize;
 
 /// Simulate a qis network in one process: real protocol cores, virtual time.
-#[derive(Debug, Clone, clap::Args)]
+///
+/// The settings every run of a sweep shares serialise (skipping the sweep's axes and the
+/// output options) into the manifest of a shard, so `merge` can tell shares of one sweep.
+#[derive(Debug, Clone, clap::Args, serde::Serialize)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct SimArgs {
+    /// Join the shards of a sweep (`--shard I/N`) into its sweep files.
+    #[command(subcommand)]
+    #[serde(skip)]
+    pub command: Option<SimCommand>,
     /// Network size; a comma-separated list (e.g. 1000,10000,100000) runs a sweep.
+    #[serde(skip)]
     #[arg(long, value_delimiter = ',', default_value = "2000", allow_negative_numbers = true, value_parser = whole::<usize>)]
     pub nodes: Vec<usize>,
     /// Random FIND_NODE lookups to measure per run.
@@ -26,7 +36,18 @@ pub struct SimArgs {
     pub lookups: usize,
     /// Seed: the same seed gives the same report (apart from speed figures).
     #[arg(long, default_value_t = 1, allow_negative_numbers = true, value_parser = whole::<u64>)]
+    #[serde(skip)]
     pub seed: u64,
+    /// Seeds of a sweep: each network size runs once per seed (e.g. 1-8, or 1,3,5-7), and
+    /// the sweep's files give each figure's mean, min and max across them.
+    #[arg(long, value_parser = parse_seeds, conflicts_with = "seed", value_name = "LIST")]
+    #[serde(skip)]
+    pub seeds: Option<Seeds>,
+    /// Run one share of the sweep's runs, I of N (counted from 1; run k goes to share
+    /// k mod N + 1), and write them with a manifest to --out/shard.json for `qis sim merge`.
+    #[arg(long, value_parser = qis_sim::Shard::parse, value_name = "I/N")]
+    #[serde(skip)]
+    pub shard: Option<qis_sim::Shard>,
     /// Average fraction of datagrams lost, e.g. 0.05.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub loss: f64,
@@ -35,6 +56,7 @@ pub struct SimArgs {
     pub burst: Option<f64>,
     /// Churn: median session length (e.g. 1h, 30m, 600s); sessions are Weibull-distributed.
     #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
+    #[serde(serialize_with = "secs")]
     pub churn: Option<Duration>,
     /// Weibull shape of session lengths (measured P2P sessions: 0.4 to 0.6).
     #[arg(
@@ -59,6 +81,7 @@ pub struct SimArgs {
     pub crash_loses_store: bool,
     /// Length of the measurement window (default: lookups at 100/s, or 2h with churn/values).
     #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
+    #[serde(serialize_with = "secs")]
     pub duration: Option<Duration>,
     /// Values to publish at the start of the window (signed records, republished).
     #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = whole::<usize>)]
@@ -85,27 +108,34 @@ pub struct SimArgs {
     pub cluster_size: usize,
     /// The routing table's prefix limits.
     #[command(flatten)]
+    #[serde(flatten)]
     pub prefix_limits: PrefixLimitArgs,
     /// Median round-trip time of the latency model in ms.
     #[arg(long, default_value_t = 100.0, allow_negative_numbers = true)]
     pub rtt_ms: f64,
     /// Bucket refresh interval (default 1h).
     #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
+    #[serde(serialize_with = "secs")]
     pub refresh: Option<Duration>,
     /// Re-replication interval (default 1h).
     #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
+    #[serde(serialize_with = "secs")]
     pub replicate: Option<Duration>,
     /// Republish interval (default 24h).
     #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
+    #[serde(serialize_with = "secs")]
     pub republish: Option<Duration>,
     /// Print one JSON object (a list for a sweep) on stdout instead of the table.
     #[arg(long)]
+    #[serde(skip)]
     pub json: bool,
     /// Where a sweep writes sweep.json, sweep.csv, hops.svg and latency_cdf.svg.
     #[arg(long, default_value = "sim-out")]
+    #[serde(skip)]
     pub out: PathBuf,
     /// No progress bar (also implied by `qis --quiet` and by a stderr that is not a terminal).
     #[arg(long)]
+    #[serde(skip)]
     pub no_progress: bool,
     /// Prove ids with the real scheme (ed25519 signatures, Argon2id id work checked at every
     /// first contact) instead of the model (same message sizes, a hash's cost). Slow: about a
@@ -189,7 +219,7 @@ pub struct SimArgs {
 }
 
 /// The routing table's prefix limits, as `qis node` and `qis sim` take them.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, clap::Args, serde::Serialize)]
 pub struct PrefixLimitArgs {
     /// Routing-table entries of one bucket allowed per /24 (IPv6 /48) (0: no limit); loopback
     /// is exempt.
@@ -209,6 +239,71 @@ pub struct PrefixLimitArgs {
         allow_negative_numbers = true, value_parser = whole::<usize>
     )]
     pub max_per_prefix_in_table: usize,
+}
+
+/// `qis sim`'s subcommands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum SimCommand {
+    /// Join the shards of one sweep (each a `qis sim --shard I/N --out DIR` directory) into
+    /// the sweep's files, as one process running the whole sweep would have written them.
+    Merge(MergeArgs),
+}
+
+/// `qis sim merge`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MergeArgs {
+    /// The shards' output directories (each holds a shard.json), in any order.
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Where to write sweep.json, sweep.csv, sweep_points.json, sweep_points.csv, hops.svg
+    /// and latency_cdf.svg.
+    #[arg(long, default_value = "sim-out")]
+    pub out: PathBuf,
+    /// Print the runs' reports as one JSON list on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The seeds of a sweep (`--seeds`), in the order given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seeds(pub Vec<u64>);
+
+/// Most seeds one sweep takes (`--seeds`): a guard against a typo such as `1-10000000`.
+const MAX_SEEDS: usize = 10_000;
+
+/// Parses `--seeds`: comma-separated seeds and inclusive ranges (`1-8`, `1,3,5-7`), each once.
+pub fn parse_seeds(text: &str) -> Result<Seeds, String> {
+    let mut seeds = Vec::new();
+    for part in text.split(',').map(str::trim) {
+        let (first, last) = match part.split_once('-') {
+            Some((a, b)) => (whole::<u64>(a)?, whole::<u64>(b)?),
+            None => {
+                let seed = whole::<u64>(part)?;
+                (seed, seed)
+            }
+        };
+        if last < first {
+            return Err(format!("`{part}`: a range goes up (e.g. 1-8)"));
+        }
+        if last - first >= MAX_SEEDS as u64 || seeds.len() + (last - first) as usize >= MAX_SEEDS {
+            return Err(format!("more than {MAX_SEEDS} seeds"));
+        }
+        for seed in first..=last {
+            if seeds.contains(&seed) {
+                return Err(format!("seed {seed} is given twice"));
+            }
+            seeds.push(seed);
+        }
+    }
+    Ok(Seeds(seeds))
+}
+
+/// Serialises an optional duration as seconds (null when unset).
+fn secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_f64(d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
 }
 
 /// Why `qis sim` could not run.
@@ -233,6 +328,9 @@ pub enum SimError {
     /// Serialising the report failed.
     #[error("cannot write JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// The shards given to `qis sim merge` are not one whole sweep.
+    #[error("qis sim merge: {0}")]
+    Merge(#[from] qis_sim::MergeError),
 }
 
 /// Parses `90`, `90s`, `500ms`, `30m`, `1.5h` or `2d` into a duration.
@@ -523,26 +621,65 @@ fn progress_bar(enabled: bool, nodes: usize) -> ProgressBar {
     bar
 }
 
-/// Runs `qis sim`: one run, or a sweep when several sizes are given.
+/// Runs `qis sim`: one run; a sweep when several sizes or seeds are given; one share of a
+/// sweep with `--shard`; or `qis sim merge`.
 pub fn run(args: SimArgs) -> Result<(), SimError> {
-    let configs = args
-        .nodes
-        .iter()
-        .map(|&n| args.config(n))
-        .collect::<Result<Vec<_>, _>>()?;
-    if configs.is_empty() {
-        return Err(invalid("nodes", "give at least one network size"));
+    if let Some(SimCommand::Merge(merge)) = &args.command {
+        return run_merge(merge);
     }
+    let plan = args.plan()?;
+    // Every size is checked, held by this shard or not, so each shard refuses what all do.
+    let mut configs = Vec::new();
+    for &nodes in &plan.nodes {
+        configs.push((nodes, args.config(nodes as usize)?));
+    }
+    let runs = plan.runs();
+    let held: Vec<qis_sim::RunId> = match args.shard {
+        Some(shard) => runs
+            .iter()
+            .copied()
+            .filter(|r| shard.holds(r.index))
+            .collect(),
+        None => runs.clone(),
+    };
+    let several = runs.len() > 1 || args.shard.is_some();
     let mut reports: Vec<SimReport> = Vec::new();
-    for config in configs {
+    for run in &held {
+        let (_, config) = configs
+            .iter()
+            .find(|(nodes, _)| *nodes == run.nodes)
+            .expect("a config for every size of the plan");
+        let config = SimConfig {
+            seed: run.seed,
+            ..config.clone()
+        };
         let bar = progress_bar(config.progress, config.nodes);
         let report = simulate_with_progress(config, bar);
-        if !args.json && args.nodes.len() > 1 {
+        if !args.json && several {
             eprintln!("{report}");
         }
         reports.push(report);
     }
-    if args.nodes.len() == 1 {
+    if let Some(shard) = args.shard {
+        let file = qis_sim::ShardFile::new(plan, shard, reports);
+        let path = file.write(&args.out).map_err(|source| SimError::Io {
+            path: args.out.clone(),
+            source,
+        })?;
+        if args.json {
+            println!("{}", serde_json::to_string(&file.reports)?);
+        } else {
+            print!("{}", sweep_table(&file.reports));
+            println!(
+                "wrote {} (shard {shard}: {} of {} runs; join the shards with qis sim merge)",
+                path.display(),
+                file.runs.len(),
+                runs.len()
+            );
+        }
+        return Ok(());
+    }
+    if !several {
         if args.json {
             println!("{}", serde_json::to_string(&reports[0])?);
         } else {
@@ -550,18 +687,66 @@ pub fn run(args: SimArgs) -> Result<(), SimError> {
         }
         return Ok(());
     }
-    let written = write_sweep_outputs(&args.out, &reports).map_err(|source| SimError::Io {
-        path: args.out.clone(),
+    write_sweep(&args.out, &reports, args.json)
+}
+
+/// Writes a sweep's files into `out` and prints its table (or its reports as JSON).
+fn write_sweep(out: &Path, reports: &[SimReport], json: bool) -> Result<(), SimError> {
+    let written = write_sweep_outputs(out, reports).map_err(|source| SimError::Io {
+        path: out.to_path_buf(),
         source,
     })?;
-    if args.json {
+    if json {
         println!("{}", serde_json::to_string(&reports)?);
-    } else {
-        print!("{}", sweep_table(&reports));
-        let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
-        println!("wrote {}", names.join(", "));
+        return Ok(());
     }
+    print!("{}", sweep_table(reports));
+    let points = qis_sim::sweep_points(reports);
+    if points.iter().any(|p| p.seeds.len() > 1) {
+        print!("{}", qis_sim::points_table(&points));
+    }
+    let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+    println!("wrote {}", names.join(", "));
     Ok(())
+}
+
+/// `qis sim merge DIR...`: checks the shards are one whole sweep and writes its files.
+fn run_merge(merge: &MergeArgs) -> Result<(), SimError> {
+    let shards = merge
+        .dirs
+        .iter()
+        .map(|dir| Ok((dir.clone(), qis_sim::ShardFile::read(dir)?)))
+        .collect::<Result<Vec<_>, qis_sim::MergeError>>()?;
+    let (_, reports) = qis_sim::merge_shards(shards)?;
+    write_sweep(&merge.out, &reports, merge.json)
+}
+
+impl SimArgs {
+    /// The sweep these arguments ask for: sizes against seeds, and the other settings.
+    pub fn plan(&self) -> Result<qis_sim::SweepPlan, SimError> {
+        if self.nodes.is_empty() {
+            return Err(invalid("nodes", "give at least one network size"));
+        }
+        for (i, n) in self.nodes.iter().enumerate() {
+            if self.nodes[..i].contains(n) {
+                return Err(invalid("nodes", format!("{n} is given twice")));
+            }
+        }
+        let seeds = match &self.seeds {
+            Some(Seeds(seeds)) => seeds.clone(),
+            None => vec![self.seed],
+        };
+        // A struct serialises to an object: its fields by flag name.
+        let settings = serde_json::to_value(self)?
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        Ok(qis_sim::SweepPlan {
+            nodes: self.nodes.iter().map(|&n| n as u64).collect(),
+            seeds,
+            settings,
+        })
+    }
 }
 
 #[cfg(test)]
