@@ -23,7 +23,7 @@ fn a_sweep_writes_json_csv_and_plots() {
         dir.display()
     );
     qis::cli::sim::run(args(&line)).expect("sweep runs");
-    for name in ["sweep.json", "sweep.csv", "hops.svg", "latency_cdf.svg"] {
+    for name in qis_sim::SWEEP_FILES {
         let text =
             std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(!text.is_empty(), "{name}");
@@ -182,6 +182,21 @@ fn every_numeric_flag_is_checked_negative_values_included() {
         ("--nodes 10 --alpha 17", "--alpha: 17 is outside 1 to 16"),
         ("--nodes 10 --max-per-prefix-in-table -2", "-2 is negative"),
         ("--nodes 10 --eclipse-gets -1", "-1 is negative"),
+        ("--nodes 10,20,10", "--nodes: 10 is given twice"),
+        ("--nodes 10 --seeds 8-1", "a range goes up"),
+        ("--nodes 10 --seeds 1-3,2", "seed 2 is given twice"),
+        ("--nodes 10 --seeds 1-100000", "more than 10000 seeds"),
+        ("--nodes 10 --seeds -1", "-1 is negative"),
+        ("--nodes 10 --seed 2 --seeds 1-2", "--seed"),
+        ("--nodes 10 --shard 0/4", "shards count from 1 to N"),
+        ("--nodes 10 --shard 5/4", "shards count from 1 to N"),
+        ("--nodes 10 --shard 2", "is not I/N"),
+        ("merge", "<DIR>"),
+        (
+            "merge /nonexistent-qis-shard",
+            "/nonexistent-qis-shard/shard.json",
+        ),
+        ("--nodes 10 merge somewhere", "merge"),
     ];
     for (line, expected) in cases {
         let error = refusal(line);

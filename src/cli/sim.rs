@@ -40,12 +40,23 @@ pub struct SimArgs {
     pub seed: u64,
     /// Seeds of a sweep: each network size runs once per seed (e.g. 1-8, or 1,3,5-7), and
     /// the sweep's files give each figure's mean, min and max across them.
-    #[arg(long, value_parser = parse_seeds, conflicts_with = "seed", value_name = "LIST")]
+    #[arg(
+        long,
+        value_parser = parse_seeds,
+        conflicts_with = "seed",
+        value_name = "LIST",
+        allow_hyphen_values = true
+    )]
     #[serde(skip)]
     pub seeds: Option<Seeds>,
     /// Run one share of the sweep's runs, I of N (counted from 1; run k goes to share
     /// k mod N + 1), and write them with a manifest to --out/shard.json for `qis sim merge`.
-    #[arg(long, value_parser = qis_sim::Shard::parse, value_name = "I/N")]
+    #[arg(
+        long,
+        value_parser = qis_sim::Shard::parse,
+        value_name = "I/N",
+        allow_hyphen_values = true
+    )]
     #[serde(skip)]
     pub shard: Option<qis_sim::Shard>,
     /// Average fraction of datagrams lost, e.g. 0.05.
@@ -275,6 +286,16 @@ const MAX_SEEDS: usize = 10_000;
 pub fn parse_seeds(text: &str) -> Result<Seeds, String> {
     let mut seeds = Vec::new();
     for part in text.split(',').map(str::trim) {
+        if part.is_empty() {
+            return Err(format!(
+                "`{text}` has an empty seed (give e.g. 1-8 or 1,3,5-7)"
+            ));
+        }
+        if part.starts_with('-') {
+            return Err(format!(
+                "{part} is negative: seeds are whole numbers, 0 or more"
+            ));
+        }
         let (first, last) = match part.split_once('-') {
             Some((a, b)) => (whole::<u64>(a)?, whole::<u64>(b)?),
             None => {

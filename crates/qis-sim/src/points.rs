@@ -6,8 +6,11 @@ use crate::SimReport;
 use serde::Serialize;
 use std::fmt::Write;
 
+/// How to read one figure from a run's report.
+type Reader = fn(&SimReport) -> f64;
+
 /// The figures a point sums up across seeds: name (as in the CSV header) and how to read it.
-pub(crate) const METRICS: &[(&str, fn(&SimReport) -> f64)] = &[
+pub(crate) const METRICS: &[(&str, Reader)] = &[
     ("success_rate", |r| r.success_rate),
     ("recall_k", |r| r.recall_k),
     ("hops_mean", |r| r.hops.mean),
@@ -53,7 +56,7 @@ impl Across {
 /// A figure of a point, by name.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Metric {
-    /// As in [`METRICS`] and the CSV header.
+    /// As in `METRICS` (`success_rate`, `recall_k`, `hops_mean`, ...) and the CSV header.
     pub name: &'static str,
     /// Its spread across seeds.
     #[serde(flatten)]
@@ -69,12 +72,12 @@ pub struct SweepPoint {
     pub seeds: Vec<u64>,
     /// Lookups measured, summed over the seeds.
     pub lookups: u64,
-    /// Each figure of [`METRICS`], in that order.
+    /// Each figure of `METRICS` (`success_rate`, `recall_k`, `hops_mean`, ...), in that order.
     pub metrics: Vec<Metric>,
 }
 
 impl SweepPoint {
-    /// The figure named `name` (one of [`METRICS`]).
+    /// The figure named `name` (one of `METRICS` (`success_rate`, `recall_k`, `hops_mean`, ...)).
     pub fn metric(&self, name: &str) -> Option<Across> {
         self.metrics
             .iter()
