@@ -23,7 +23,7 @@ fn a_sweep_writes_json_csv_and_plots() {
         dir.display()
     );
     qis::cli::sim::run(args(&line)).expect("sweep runs");
-    for name in ["sweep.json", "sweep.csv", "hops.svg", "latency_cdf.svg"] {
+    for name in qis_sim::SWEEP_FILES {
         let text =
             std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(!text.is_empty(), "{name}");
@@ -96,4 +96,126 @@ fn bad_adversary_arguments_are_explained() {
     );
     let error = qis::cli::sim::run(args("--nodes 10 --paths 9")).unwrap_err();
     assert!(error.to_string().contains("--paths"), "{error}");
+}
+
+/// The error a command line gets, from clap's parsing or from our own checks.
+fn refusal(line: &str) -> String {
+    let argv = std::iter::once("qis-sim").chain(line.split_whitespace());
+    match Cli::try_parse_from(argv) {
+        Err(error) => error.to_string(),
+        Ok(cli) => qis::cli::sim::run(cli.sim)
+            .expect_err("refused")
+            .to_string(),
+    }
+}
+
+#[test]
+fn every_numeric_flag_is_checked_negative_values_included() {
+    // (command line, what the one-line error must say)
+    let cases = [
+        ("--nodes 10 --loss -0.1", "--loss: -0.1 is outside [0, 1)"),
+        ("--nodes 10 --loss NaN", "--loss: NaN is outside [0, 1)"),
+        ("--nodes 10 --loss 1", "--loss: 1 is outside [0, 1)"),
+        (
+            "--nodes 10 --burst 4",
+            "--burst: bursts of loss need a loss rate",
+        ),
+        ("--nodes 10 --loss 0.1 --burst 0.5", "--burst: 0.5"),
+        ("--nodes 10 --loss 0.1 --burst -2", "--burst: -2"),
+        (
+            "--nodes 10 --lookups 0",
+            "--lookups: 0 lookups and no --values leave nothing to measure",
+        ),
+        ("--nodes 10 --lookups -5", "-5 is negative"),
+        ("--nodes -10", "-10 is negative"),
+        ("--nodes 0", "--nodes: 0 is not a usable network size"),
+        ("--nodes 10 --seed -1", "-1 is negative"),
+        ("--nodes 10 --values -3", "-3 is negative"),
+        ("--nodes 10 --gets 5", "--gets: there are no values to get"),
+        ("--nodes 10 --churn -1h", "`-1h` is negative"),
+        ("--nodes 10 --churn 0s", "--churn: must be longer than zero"),
+        (
+            "--nodes 10 --duration 0",
+            "--duration: must be longer than zero",
+        ),
+        ("--nodes 10 --refresh -5m", "`-5m` is negative"),
+        (
+            "--nodes 10 --churn 1h --churn-shape -0.5",
+            "--churn-shape: -0.5 is not a positive number",
+        ),
+        (
+            "--nodes 10 --churn 1h --churn-shape NaN",
+            "--churn-shape: NaN is not a positive number",
+        ),
+        (
+            "--nodes 10 --churn 1h --crash-fraction 1.5",
+            "--crash-fraction: 1.5 is outside [0, 1]",
+        ),
+        ("--nodes 10 --crash-fraction 0.2", "--churn"),
+        ("--nodes 10 --churn-shape 0.7", "--churn"),
+        (
+            "--nodes 10 --rtt-ms -100",
+            "--rtt-ms: -100 is not a positive number",
+        ),
+        (
+            "--nodes 10 --rtt-ms inf",
+            "--rtt-ms: inf is not a positive number",
+        ),
+        (
+            "--nodes 10 --join-rate 0",
+            "--join-rate: 0 is not a positive number",
+        ),
+        (
+            "--nodes 10 --clustered -0.1",
+            "--clustered: -0.1 is outside [0, 1]",
+        ),
+        (
+            "--nodes 10 --cluster-size 300",
+            "--cluster-size: 300 is outside 1 to 254",
+        ),
+        (
+            "--nodes 10 --adversaries -0.2",
+            "--adversaries: -0.2 is outside [0, 1)",
+        ),
+        ("--nodes 10 --paths 0", "--paths: 0 is outside 1 to 8"),
+        ("--nodes 10 --get-paths -1", "-1 is negative"),
+        ("--nodes 10 --alpha 17", "--alpha: 17 is outside 1 to 16"),
+        ("--nodes 10 --max-per-prefix-in-table -2", "-2 is negative"),
+        ("--nodes 10 --eclipse-gets -1", "-1 is negative"),
+        ("--nodes 10,20,10", "--nodes: 10 is given twice"),
+        ("--nodes 10 --seeds 8-1", "a range goes up"),
+        ("--nodes 10 --seeds 1-3,2", "seed 2 is given twice"),
+        ("--nodes 10 --seeds 1-100000", "more than 10000 seeds"),
+        ("--nodes 10 --seeds -1", "-1 is negative"),
+        ("--nodes 10 --seed 2 --seeds 1-2", "--seed"),
+        ("--nodes 10 --shard 0/4", "shards count from 1 to N"),
+        ("--nodes 10 --shard 5/4", "shards count from 1 to N"),
+        ("--nodes 10 --shard 2", "is not I/N"),
+        ("merge", "<DIR>"),
+        (
+            "merge /nonexistent-qis-shard",
+            "/nonexistent-qis-shard/shard.json",
+        ),
+        ("--nodes 10 merge somewhere", "merge"),
+    ];
+    for (line, expected) in cases {
+        let error = refusal(line);
+        assert!(error.contains(expected), "{line}: {error}");
+        // Clap's errors end in a hint about --help; ours are one line.
+        if !error.contains("For more information") {
+            assert_eq!(error.lines().count(), 1, "{line}: {error}");
+        }
+    }
+}
+
+#[test]
+fn a_run_without_lookups_says_none_were_measured() {
+    let config = args("--lookups 0 --values 2 --gets 4 --duration 2m")
+        .config(60)
+        .expect("values are something to measure");
+    let report = qis_sim::simulate(config);
+    let text = report.to_string();
+    assert!(text.contains("lookups     none measured"), "{text}");
+    assert!(!text.contains("success"), "{text}");
+    assert_eq!(report.values.published, 2, "{text}");
 }

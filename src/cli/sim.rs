@@ -3,52 +3,102 @@
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use qis_core::Duration;
+use qis_core::constants::MAX_LOOKUP_PATHS;
 use qis_sim::{AddressConfig, NetworkConfig};
 use qis_sim::{ChurnConfig, Formation, SimConfig, Timers, default_join_rate};
 use qis_sim::{SimReport, simulate_with_progress, sweep_table, write_sweep_outputs};
 use std::io::IsTerminal;
+use std::path::Path;
 use std::path::PathBuf;
 
+/// Most requests a lookup path may keep in flight (`--alpha`).
+const MAX_ALPHA: usize = 16;
+/// Most nodes one shared /24 can hold in the address model (`--cluster-size`): its usable hosts.
+const MAX_CLUSTER_SIZE: usize = qis_sim::HOSTS_PER_SLASH_24 as usize;
+
 /// Simulate a qis network in one process: real protocol cores, virtual time.
-#[derive(Debug, Clone, clap::Args)]
+///
+/// The settings every run of a sweep shares serialise (skipping the sweep's axes and the
+/// output options) into the manifest of a shard, so `merge` can tell shares of one sweep.
+#[derive(Debug, Clone, clap::Args, serde::Serialize)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct SimArgs {
+    /// Join the shards of a sweep (`--shard I/N`) into its sweep files.
+    #[command(subcommand)]
+    #[serde(skip)]
+    pub command: Option<SimCommand>,
     /// Network size; a comma-separated list (e.g. 1000,10000,100000) runs a sweep.
-    #[arg(long, value_delimiter = ',', default_value = "2000")]
+    #[serde(skip)]
+    #[arg(long, value_delimiter = ',', default_value = "2000", allow_negative_numbers = true, value_parser = whole::<usize>)]
     pub nodes: Vec<usize>,
     /// Random FIND_NODE lookups to measure per run.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, allow_negative_numbers = true, value_parser = whole::<usize>)]
     pub lookups: usize,
     /// Seed: the same seed gives the same report (apart from speed figures).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true, value_parser = whole::<u64>)]
+    #[serde(skip)]
     pub seed: u64,
+    /// Seeds of a sweep: each network size runs once per seed (e.g. 1-8, or 1,3,5-7), and
+    /// the sweep's files give each figure's mean, min and max across them.
+    #[arg(
+        long,
+        value_parser = parse_seeds,
+        conflicts_with = "seed",
+        value_name = "LIST",
+        allow_hyphen_values = true
+    )]
+    #[serde(skip)]
+    pub seeds: Option<Seeds>,
+    /// Run one share of the sweep's runs, I of N (counted from 1; run k goes to share
+    /// k mod N + 1), and write them with a manifest to --out/shard.json for `qis sim merge`.
+    #[arg(
+        long,
+        value_parser = qis_sim::Shard::parse,
+        value_name = "I/N",
+        allow_hyphen_values = true
+    )]
+    #[serde(skip)]
+    pub shard: Option<qis_sim::Shard>,
     /// Average fraction of datagrams lost, e.g. 0.05.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub loss: f64,
     /// Make loss bursty (Gilbert–Elliott) with this mean burst length in datagrams.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub burst: Option<f64>,
     /// Churn: median session length (e.g. 1h, 30m, 600s); sessions are Weibull-distributed.
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
+    #[serde(serialize_with = "secs")]
     pub churn: Option<Duration>,
     /// Weibull shape of session lengths (measured P2P sessions: 0.4 to 0.6).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(
+        long,
+        default_value_t = 0.5,
+        allow_negative_numbers = true,
+        requires = "churn"
+    )]
     pub churn_shape: f64,
     /// Fraction of departures that are crashes (the node restarts later with the same id and
     /// the records it held, as a `qis node` keeps them on disk); the rest leave for good and
     /// are replaced by new nodes.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(
+        long,
+        default_value_t = 0.5,
+        allow_negative_numbers = true,
+        requires = "churn"
+    )]
     pub crash_fraction: f64,
     /// Crashed nodes restart empty (as nodes did before they kept their records on disk).
     #[arg(long, requires = "churn")]
     pub crash_loses_store: bool,
     /// Length of the measurement window (default: lookups at 100/s, or 2h with churn/values).
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
+    #[serde(serialize_with = "secs")]
     pub duration: Option<Duration>,
     /// Values to publish at the start of the window (signed records, republished).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = whole::<usize>)]
     pub values: usize,
     /// Gets of published values over the window (default: 10 per value).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = whole::<usize>)]
     pub gets: Option<usize>,
     /// Pre-fill routing tables instead of joining every node through the protocol (fast).
     #[arg(long)]
@@ -58,38 +108,45 @@ pub struct SimArgs {
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub join_refresh: bool,
     /// Joins per virtual second while the network forms (default: N/60, at least 20).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub join_rate: Option<f64>,
     /// Fraction of nodes the address model packs into shared /24s (cloud ranges, carrier NAT
     /// pools; a few big, most small); the rest get random addresses. 0: all spread.
-    #[arg(long, default_value_t = AddressConfig::default().clustered, value_name = "F")]
+    #[arg(long, default_value_t = AddressConfig::default().clustered, value_name = "F", allow_negative_numbers = true)]
     pub clustered: f64,
     /// Mean number of nodes per shared /24 (at most 254 fit in one).
-    #[arg(long, default_value_t = AddressConfig::default().cluster_size, value_name = "N")]
+    #[arg(long, default_value_t = AddressConfig::default().cluster_size, value_name = "N", allow_negative_numbers = true, value_parser = whole::<usize>)]
     pub cluster_size: usize,
     /// The routing table's prefix limits.
     #[command(flatten)]
+    #[serde(flatten)]
     pub prefix_limits: PrefixLimitArgs,
     /// Median round-trip time of the latency model in ms.
-    #[arg(long, default_value_t = 100.0)]
+    #[arg(long, default_value_t = 100.0, allow_negative_numbers = true)]
     pub rtt_ms: f64,
     /// Bucket refresh interval (default 1h).
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
+    #[serde(serialize_with = "secs")]
     pub refresh: Option<Duration>,
     /// Re-replication interval (default 1h).
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
+    #[serde(serialize_with = "secs")]
     pub replicate: Option<Duration>,
     /// Republish interval (default 24h).
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
+    #[serde(serialize_with = "secs")]
     pub republish: Option<Duration>,
     /// Print one JSON object (a list for a sweep) on stdout instead of the table.
     #[arg(long)]
+    #[serde(skip)]
     pub json: bool,
     /// Where a sweep writes sweep.json, sweep.csv, hops.svg and latency_cdf.svg.
     #[arg(long, default_value = "sim-out")]
+    #[serde(skip)]
     pub out: PathBuf,
     /// No progress bar (also implied by `qis --quiet` and by a stderr that is not a terminal).
     #[arg(long)]
+    #[serde(skip)]
     pub no_progress: bool,
     /// Prove ids with the real scheme (ed25519 signatures, Argon2id id work checked at every
     /// first contact) instead of the model (same message sizes, a hash's cost). Slow: about a
@@ -101,13 +158,20 @@ pub struct SimArgs {
         long,
         default_value_t = 0,
         value_name = "BITS",
-        requires = "real_identities"
+        requires = "real_identities",
+        allow_negative_numbers = true,
+        value_parser = whole::<u8>
     )]
     pub id_difficulty: u8,
     /// Fraction of nodes that are adversaries (0 to 1): they run the real core, prove their
     /// ids and answer pings, and attack as --attack says. Lookups, puts and gets are made by
     /// honest nodes, and a lookup succeeds when it finds the honest node closest to its target.
-    #[arg(long, default_value_t = 0.0, value_name = "F")]
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "F",
+        allow_negative_numbers = true
+    )]
     pub adversaries: f64,
     /// What adversaries do, comma-separated, handed out in turn: drop (answer pings, drop the
     /// rest), misroute (answer lookups with colluders), censor-store (acknowledge stores and
@@ -140,40 +204,41 @@ pub struct SimArgs {
     #[arg(long, default_value = "spread", value_name = "PLAN")]
     pub attack_addresses: String,
     /// Targeted attacks: addresses the attacker has; it runs one node (one id) on each.
-    #[arg(long, default_value_t = 256, value_name = "N")]
+    #[arg(long, default_value_t = 256, value_name = "N", allow_negative_numbers = true, value_parser = whole::<usize>)]
     pub attacker_addresses: usize,
     /// eclipse-key: how many values' keys to eclipse (the first ones published; at most
     /// --values).
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    #[arg(long, default_value_t = 1, value_name = "N", allow_negative_numbers = true, value_parser = whole::<usize>)]
     pub eclipse_keys: usize,
     /// eclipse-key: gets of each eclipsed key by random honest nodes over the window (besides
     /// the workload's gets, which count too).
-    #[arg(long, default_value_t = 100, value_name = "N")]
+    #[arg(long, default_value_t = 100, value_name = "N", allow_negative_numbers = true, value_parser = whole::<usize>)]
     pub eclipse_gets: usize,
     /// sybil-table: lookups of random targets by the victim over the window.
-    #[arg(long, default_value_t = 100, value_name = "N")]
+    #[arg(long, default_value_t = 100, value_name = "N", allow_negative_numbers = true, value_parser = whole::<usize>)]
     pub victim_lookups: usize,
     /// Disjoint paths each lookup walks (1 to 8): d paths cost about d times the requests and
     /// survive adversaries that lie on some of them.
-    #[arg(long, default_value_t = qis_core::constants::DEFAULT_LOOKUP_PATHS, value_name = "D")]
+    #[arg(long, default_value_t = qis_core::constants::DEFAULT_LOOKUP_PATHS, value_name = "D", allow_negative_numbers = true, value_parser = whole::<usize>)]
     pub paths: usize,
     /// Disjoint paths each get, and each put a publisher makes, walks (1 to 8).
-    #[arg(long, default_value_t = qis_core::constants::DEFAULT_GET_PATHS, value_name = "D")]
+    #[arg(long, default_value_t = qis_core::constants::DEFAULT_GET_PATHS, value_name = "D", allow_negative_numbers = true, value_parser = whole::<usize>)]
     pub get_paths: usize,
     /// Requests each lookup path keeps in flight (α).
-    #[arg(long, default_value_t = qis_core::constants::ALPHA, value_name = "N")]
+    #[arg(long, default_value_t = qis_core::constants::ALPHA, value_name = "N", allow_negative_numbers = true, value_parser = whole::<usize>)]
     pub alpha: usize,
 }
 
 /// The routing table's prefix limits, as `qis node` and `qis sim` take them.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, clap::Args, serde::Serialize)]
 pub struct PrefixLimitArgs {
     /// Routing-table entries of one bucket allowed per /24 (IPv6 /48) (0: no limit); loopback
     /// is exempt.
     #[arg(
         long,
         default_value_t = qis_core::constants::DEFAULT_MAX_PER_PREFIX_IN_BUCKET,
-        value_name = "N"
+        value_name = "N",
+        allow_negative_numbers = true, value_parser = whole::<usize>
     )]
     pub max_per_prefix_in_bucket: usize,
     /// Routing-table entries allowed per /24 (IPv6 /48) in all (0: no limit); loopback is
@@ -181,9 +246,85 @@ pub struct PrefixLimitArgs {
     #[arg(
         long,
         default_value_t = qis_core::constants::DEFAULT_MAX_PER_PREFIX_IN_TABLE,
-        value_name = "N"
+        value_name = "N",
+        allow_negative_numbers = true, value_parser = whole::<usize>
     )]
     pub max_per_prefix_in_table: usize,
+}
+
+/// `qis sim`'s subcommands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum SimCommand {
+    /// Join the shards of one sweep (each a `qis sim --shard I/N --out DIR` directory) into
+    /// the sweep's files, as one process running the whole sweep would have written them.
+    Merge(MergeArgs),
+}
+
+/// `qis sim merge`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MergeArgs {
+    /// The shards' output directories (each holds a shard.json), in any order.
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Where to write sweep.json, sweep.csv, sweep_points.json, sweep_points.csv, hops.svg
+    /// and latency_cdf.svg.
+    #[arg(long, default_value = "sim-out")]
+    pub out: PathBuf,
+    /// Print the runs' reports as one JSON list on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The seeds of a sweep (`--seeds`), in the order given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seeds(pub Vec<u64>);
+
+/// Most seeds one sweep takes (`--seeds`): a guard against a typo such as `1-10000000`.
+const MAX_SEEDS: usize = 10_000;
+
+/// Parses `--seeds`: comma-separated seeds and inclusive ranges (`1-8`, `1,3,5-7`), each once.
+pub fn parse_seeds(text: &str) -> Result<Seeds, String> {
+    let mut seeds = Vec::new();
+    for part in text.split(',').map(str::trim) {
+        if part.is_empty() {
+            return Err(format!(
+                "`{text}` has an empty seed (give e.g. 1-8 or 1,3,5-7)"
+            ));
+        }
+        if part.starts_with('-') {
+            return Err(format!(
+                "{part} is negative: seeds are whole numbers, 0 or more"
+            ));
+        }
+        let (first, last) = match part.split_once('-') {
+            Some((a, b)) => (whole::<u64>(a)?, whole::<u64>(b)?),
+            None => {
+                let seed = whole::<u64>(part)?;
+                (seed, seed)
+            }
+        };
+        if last < first {
+            return Err(format!("`{part}`: a range goes up (e.g. 1-8)"));
+        }
+        if last - first >= MAX_SEEDS as u64 || seeds.len() + (last - first) as usize >= MAX_SEEDS {
+            return Err(format!("more than {MAX_SEEDS} seeds"));
+        }
+        for seed in first..=last {
+            if seeds.contains(&seed) {
+                return Err(format!("seed {seed} is given twice"));
+            }
+            seeds.push(seed);
+        }
+    }
+    Ok(Seeds(seeds))
+}
+
+/// Serialises an optional duration as seconds (null when unset).
+fn secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_f64(d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
 }
 
 /// Why `qis sim` could not run.
@@ -208,6 +349,9 @@ pub enum SimError {
     /// Serialising the report failed.
     #[error("cannot write JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// The shards given to `qis sim merge` are not one whole sweep.
+    #[error("qis sim merge: {0}")]
+    Merge(#[from] qis_sim::MergeError),
 }
 
 /// Parses `90`, `90s`, `500ms`, `30m`, `1.5h` or `2d` into a duration.
@@ -216,6 +360,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
+    if text.starts_with('-') {
+        return Err(format!(
+            "`{text}` is negative: give a duration such as 90s, 30m or 1h"
+        ));
+    }
     let (number, unit) = text.split_at(split);
     let value: f64 = number
         .parse()
@@ -233,14 +382,43 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         }
     };
     if !seconds.is_finite() || seconds < 0.0 {
-        return Err(format!("`{text}` is not a duration"));
+        return Err(format!("`{text}` is not a duration (try 90s, 30m, 1h)"));
     }
     Ok(Duration::from_secs_f64(seconds))
 }
 
-/// A finite number above zero (NaN and infinities are refused).
-fn positive(x: f64) -> bool {
-    x.is_finite() && x > 0.0
+/// Parses a whole number of 0 or more (a count, a seed, a size), saying so when it is negative
+/// or not a number rather than leaving it to clap's "invalid digit found in string".
+pub fn whole<T: std::str::FromStr>(text: &str) -> Result<T, String> {
+    let trimmed = text.trim();
+    if trimmed.starts_with('-') {
+        return Err(format!(
+            "{trimmed} is negative: give a whole number, 0 or more"
+        ));
+    }
+    trimmed
+        .parse()
+        .map_err(|_| format!("`{trimmed}` is not a whole number (0 or more) of a usable size"))
+}
+
+/// Checks a fraction flag: `value` in `[0, 1)`, or `[0, 1]` when `one_allowed`. NaN and
+/// infinities are outside.
+fn fraction(name: &'static str, value: f64, one_allowed: bool) -> Result<(), SimError> {
+    let inside = value >= 0.0 && (value < 1.0 || (one_allowed && value == 1.0));
+    if inside {
+        return Ok(());
+    }
+    let close = if one_allowed { ']' } else { ')' };
+    Err(invalid(name, format!("{value} is outside [0, 1{close}")))
+}
+
+/// Checks a flag that must be a finite number above zero (NaN and infinities are refused).
+fn positive(name: &'static str, value: f64) -> Result<(), SimError> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(invalid(name, format!("{value} is not a positive number")))
+    }
 }
 
 fn invalid(name: &'static str, reason: impl Into<String>) -> SimError {
@@ -259,35 +437,66 @@ impl SimArgs {
                 format!("{nodes} is not a usable network size"),
             ));
         }
-        if !(0.0..1.0).contains(&self.loss) {
+        fraction("loss", self.loss, false)?;
+        if let Some(burst) = self.burst {
+            if !(burst.is_finite() && burst >= 1.0) {
+                return Err(invalid(
+                    "burst",
+                    format!("{burst}: the mean burst length must be at least 1 datagram"),
+                ));
+            }
+            if self.loss == 0.0 {
+                return Err(invalid(
+                    "burst",
+                    "bursts of loss need a loss rate: add --loss F (e.g. --loss 0.05)",
+                ));
+            }
+        }
+        positive("churn-shape", self.churn_shape)?;
+        fraction("crash-fraction", self.crash_fraction, true)?;
+        positive("rtt-ms", self.rtt_ms)?;
+        fraction("clustered", self.clustered, true)?;
+        if !(1..=MAX_CLUSTER_SIZE).contains(&self.cluster_size) {
             return Err(invalid(
-                "loss",
-                format!("{} is not a fraction in [0, 1)", self.loss),
+                "cluster-size",
+                format!(
+                    "{} is outside 1 to {MAX_CLUSTER_SIZE} (the hosts of one /24)",
+                    self.cluster_size
+                ),
             ));
         }
-        if self.burst.is_some_and(|b| !(b.is_finite() && b >= 1.0)) {
+        for (name, value) in [
+            ("churn", self.churn),
+            ("duration", self.duration),
+            ("refresh", self.refresh),
+            ("replicate", self.replicate),
+            ("republish", self.republish),
+        ] {
+            if value.is_some_and(|d| d.is_zero()) {
+                return Err(invalid(name, "must be longer than zero"));
+            }
+        }
+        if self.gets.is_some_and(|g| g > 0) && self.values == 0 {
             return Err(invalid(
-                "burst",
-                "the mean burst length must be at least 1 datagram",
+                "gets",
+                "there are no values to get: add --values N",
             ));
         }
-        if !positive(self.churn_shape) {
-            return Err(invalid("churn-shape", "must be positive"));
+        if let Some(rate) = self.join_rate {
+            positive("join-rate", rate)?;
         }
-        if !(0.0..=1.0).contains(&self.crash_fraction) {
-            return Err(invalid("crash-fraction", "must be in [0, 1]"));
-        }
-        if !positive(self.rtt_ms) {
-            return Err(invalid("rtt-ms", "must be positive"));
-        }
-        if !(0.0..=1.0).contains(&self.clustered) {
-            return Err(invalid("clustered", "must be a fraction in [0, 1]"));
-        }
-        if self.cluster_size == 0 {
-            return Err(invalid("cluster-size", "must be at least 1"));
-        }
-        if self.churn.is_some_and(|c| c.is_zero()) {
-            return Err(invalid("churn", "the median session must be positive"));
+        fraction("adversaries", self.adversaries, false)?;
+        let measures_something = self.lookups > 0
+            || self.values > 0
+            || self
+                .attack
+                .iter()
+                .any(|a| qis_sim::Attack::from_name(a.trim()).is_some_and(|a| a.is_targeted()));
+        if !measures_something {
+            return Err(invalid(
+                "lookups",
+                "0 lookups and no --values leave nothing to measure: give --lookups N (N > 0) or --values N",
+            ));
         }
         let defaults = Timers::default();
         let mut config = SimConfig::new(nodes, self.lookups, self.seed);
@@ -316,9 +525,6 @@ impl SimArgs {
         };
         config.join_refresh = self.join_refresh;
         config.join_rate = self.join_rate.unwrap_or_else(|| default_join_rate(nodes));
-        if !positive(config.join_rate) {
-            return Err(invalid("join-rate", "must be positive"));
-        }
         config.duration = self.duration;
         config.values = self.values;
         config.gets = self.gets.unwrap_or(self.values * 10);
@@ -328,27 +534,27 @@ impl SimArgs {
             republish: self.republish.unwrap_or(defaults.republish),
         };
         config.progress = !self.no_progress;
-        if !(1..=qis_core::constants::MAX_LOOKUP_PATHS).contains(&self.paths) {
+        if !(1..=MAX_LOOKUP_PATHS).contains(&self.paths) {
             return Err(invalid(
                 "paths",
-                format!("must be 1 to {}", qis_core::constants::MAX_LOOKUP_PATHS),
+                format!("{} is outside 1 to {MAX_LOOKUP_PATHS}", self.paths),
             ));
         }
         config.lookup_paths = self.paths;
-        if !(1..=qis_core::constants::MAX_LOOKUP_PATHS).contains(&self.get_paths) {
+        if !(1..=MAX_LOOKUP_PATHS).contains(&self.get_paths) {
             return Err(invalid(
                 "get-paths",
-                format!("must be 1 to {}", qis_core::constants::MAX_LOOKUP_PATHS),
+                format!("{} is outside 1 to {MAX_LOOKUP_PATHS}", self.get_paths),
             ));
         }
         config.get_paths = self.get_paths;
-        if !(1..=16).contains(&self.alpha) {
-            return Err(invalid("alpha", "must be 1 to 16"));
+        if !(1..=MAX_ALPHA).contains(&self.alpha) {
+            return Err(invalid(
+                "alpha",
+                format!("{} is outside 1 to {MAX_ALPHA}", self.alpha),
+            ));
         }
         config.alpha = self.alpha;
-        if !(0.0..1.0).contains(&self.adversaries) {
-            return Err(invalid("adversaries", "must be at least 0 and below 1"));
-        }
         let attacks = self
             .attack
             .iter()
@@ -436,26 +642,65 @@ fn progress_bar(enabled: bool, nodes: usize) -> ProgressBar {
     bar
 }
 
-/// Runs `qis sim`: one run, or a sweep when several sizes are given.
+/// Runs `qis sim`: one run; a sweep when several sizes or seeds are given; one share of a
+/// sweep with `--shard`; or `qis sim merge`.
 pub fn run(args: SimArgs) -> Result<(), SimError> {
-    let configs = args
-        .nodes
-        .iter()
-        .map(|&n| args.config(n))
-        .collect::<Result<Vec<_>, _>>()?;
-    if configs.is_empty() {
-        return Err(invalid("nodes", "give at least one network size"));
+    if let Some(SimCommand::Merge(merge)) = &args.command {
+        return run_merge(merge);
     }
+    let plan = args.plan()?;
+    // Every size is checked, held by this shard or not, so each shard refuses what all do.
+    let mut configs = Vec::new();
+    for &nodes in &plan.nodes {
+        configs.push((nodes, args.config(nodes as usize)?));
+    }
+    let runs = plan.runs();
+    let held: Vec<qis_sim::RunId> = match args.shard {
+        Some(shard) => runs
+            .iter()
+            .copied()
+            .filter(|r| shard.holds(r.index))
+            .collect(),
+        None => runs.clone(),
+    };
+    let several = runs.len() > 1 || args.shard.is_some();
     let mut reports: Vec<SimReport> = Vec::new();
-    for config in configs {
+    for run in &held {
+        let (_, config) = configs
+            .iter()
+            .find(|(nodes, _)| *nodes == run.nodes)
+            .expect("a config for every size of the plan");
+        let config = SimConfig {
+            seed: run.seed,
+            ..config.clone()
+        };
         let bar = progress_bar(config.progress, config.nodes);
         let report = simulate_with_progress(config, bar);
-        if !args.json && args.nodes.len() > 1 {
+        if !args.json && several {
             eprintln!("{report}");
         }
         reports.push(report);
     }
-    if args.nodes.len() == 1 {
+    if let Some(shard) = args.shard {
+        let file = qis_sim::ShardFile::new(plan, shard, reports);
+        let path = file.write(&args.out).map_err(|source| SimError::Io {
+            path: args.out.clone(),
+            source,
+        })?;
+        if args.json {
+            println!("{}", serde_json::to_string(&file.reports)?);
+        } else {
+            print!("{}", sweep_table(&file.reports));
+            println!(
+                "wrote {} (shard {shard}: {} of {} runs; join the shards with qis sim merge)",
+                path.display(),
+                file.runs.len(),
+                runs.len()
+            );
+        }
+        return Ok(());
+    }
+    if !several {
         if args.json {
             println!("{}", serde_json::to_string(&reports[0])?);
         } else {
@@ -463,18 +708,66 @@ pub fn run(args: SimArgs) -> Result<(), SimError> {
         }
         return Ok(());
     }
-    let written = write_sweep_outputs(&args.out, &reports).map_err(|source| SimError::Io {
-        path: args.out.clone(),
+    write_sweep(&args.out, &reports, args.json)
+}
+
+/// Writes a sweep's files into `out` and prints its table (or its reports as JSON).
+fn write_sweep(out: &Path, reports: &[SimReport], json: bool) -> Result<(), SimError> {
+    let written = write_sweep_outputs(out, reports).map_err(|source| SimError::Io {
+        path: out.to_path_buf(),
         source,
     })?;
-    if args.json {
+    if json {
         println!("{}", serde_json::to_string(&reports)?);
-    } else {
-        print!("{}", sweep_table(&reports));
-        let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
-        println!("wrote {}", names.join(", "));
+        return Ok(());
     }
+    print!("{}", sweep_table(reports));
+    let points = qis_sim::sweep_points(reports);
+    if points.iter().any(|p| p.seeds.len() > 1) {
+        print!("{}", qis_sim::points_table(&points));
+    }
+    let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+    println!("wrote {}", names.join(", "));
     Ok(())
+}
+
+/// `qis sim merge DIR...`: checks the shards are one whole sweep and writes its files.
+fn run_merge(merge: &MergeArgs) -> Result<(), SimError> {
+    let shards = merge
+        .dirs
+        .iter()
+        .map(|dir| Ok((dir.clone(), qis_sim::ShardFile::read(dir)?)))
+        .collect::<Result<Vec<_>, qis_sim::MergeError>>()?;
+    let (_, reports) = qis_sim::merge_shards(shards)?;
+    write_sweep(&merge.out, &reports, merge.json)
+}
+
+impl SimArgs {
+    /// The sweep these arguments ask for: sizes against seeds, and the other settings.
+    pub fn plan(&self) -> Result<qis_sim::SweepPlan, SimError> {
+        if self.nodes.is_empty() {
+            return Err(invalid("nodes", "give at least one network size"));
+        }
+        for (i, n) in self.nodes.iter().enumerate() {
+            if self.nodes[..i].contains(n) {
+                return Err(invalid("nodes", format!("{n} is given twice")));
+            }
+        }
+        let seeds = match &self.seeds {
+            Some(Seeds(seeds)) => seeds.clone(),
+            None => vec![self.seed],
+        };
+        // A struct serialises to an object: its fields by flag name.
+        let settings = serde_json::to_value(self)?
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        Ok(qis_sim::SweepPlan {
+            nodes: self.nodes.iter().map(|&n| n as u64).collect(),
+            seeds,
+            settings,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// Hosts of a /24 a node can have (`.1` to `.254`).
-const HOSTS_PER_SLASH_24: u32 = 254;
+pub const HOSTS_PER_SLASH_24: u32 = 254;
 
 /// How simulated nodes are spread over the address space.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

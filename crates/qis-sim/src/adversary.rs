@@ -93,7 +93,7 @@ pub struct AdversaryConfig {
 }
 
 /// What the adversaries did, for the report.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AttackCounts {
     /// Requests dropped.
     pub dropped: u64,

@@ -17,9 +17,11 @@ mod measure;
 mod membership;
 mod memory;
 mod network;
+mod points;
 mod prefix_report;
 mod random;
 mod report;
+mod shard;
 mod svg;
 mod sweep;
 mod targeted;
@@ -28,12 +30,17 @@ mod truth;
 mod workload;
 mod world;
 
-pub use addresses::AddressConfig;
+pub use addresses::{AddressConfig, HOSTS_PER_SLASH_24};
 pub use adversary::{AdversaryConfig, Attack, AttackCounts};
 pub use config::{ChurnConfig, Formation, SimConfig, SimIdentities, Timers, default_join_rate};
 pub use network::NetworkConfig;
+pub use points::{Across, Metric, SweepPoint, points_table, sweep_points};
 pub use report::{AdversaryReport, SimReport};
-pub use sweep::{sweep_table, write_sweep_outputs};
+pub use shard::{
+    MergeError, RunId, SHARD_FILE, SHARD_FORMAT, SHARD_VERSION, Shard, ShardFile, SweepPlan,
+    merge_shards,
+};
+pub use sweep::{SWEEP_FILES, sweep_table, write_sweep_outputs};
 pub use targeted::{
     AddressPlan, CANDIDATES_PER_CORE_SECOND, EclipseKeyReport, EclipseReport, MAX_GRIND_CPU_HOURS,
     ONE_PREFIX_ADDRESSES, PRICED_DIFFICULTY_BITS, SybilBucket, SybilReport, TargetedConfig,

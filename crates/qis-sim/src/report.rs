@@ -3,7 +3,7 @@
 //! `peak_rss_bytes`, `bytes_per_node`) is a function of the configuration and seed alone.
 
 use hdrhistogram::Histogram;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
 
 /// Serialises a duration as seconds.
@@ -12,7 +12,7 @@ pub(crate) fn as_secs<S: Serializer>(d: &qis_core::Duration, s: S) -> Result<S::
 }
 
 /// Summary of a small integer measure (hop depth, rounds, requests).
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
 pub struct Spread {
     /// Mean.
     pub mean: f64,
@@ -46,7 +46,7 @@ impl Spread {
 }
 
 /// Lookup latency percentiles in virtual milliseconds.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Latency {
     /// Mean.
     pub mean: f64,
@@ -81,7 +81,7 @@ impl Latency {
 }
 
 /// Value availability under churn.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Values {
     /// Values published.
     pub published: u64,
@@ -104,7 +104,7 @@ pub struct Values {
 }
 
 /// How formation went.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Joins {
     /// Joins completed (including arrivals during churn).
     pub completed: u64,
@@ -120,7 +120,7 @@ pub struct Joins {
 }
 
 /// Churn as it happened.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ChurnCounts {
     /// Nodes that crashed (and came back later).
     pub crashes: u64,
@@ -136,7 +136,7 @@ pub struct ChurnCounts {
 
 /// The address model, and what the routing tables' prefix limits (per /24 in a bucket and in
 /// the table) turned away.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct PrefixLimits {
     /// Fraction of nodes the address model packs into shared /24s.
     pub clustered: f64,
@@ -170,7 +170,7 @@ pub struct PrefixLimits {
 }
 
 /// The report of one run.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SimReport {
     /// Nodes (the population).
     pub nodes: u64,
@@ -266,7 +266,7 @@ impl SimReport {
 }
 
 /// Who attacked and how (`--adversaries`, `--attack`).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AdversaryReport {
     /// Fraction of nodes asked for (0 with only a targeted attack).
     pub fraction: f64,
@@ -278,10 +278,10 @@ pub struct AdversaryReport {
     /// What they did.
     pub counts: crate::adversary::AttackCounts,
     /// The eclipse of chosen keys (`eclipse-key`), if one ran.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eclipse: Option<crate::targeted::EclipseReport>,
     /// The sybil attack on one routing table (`sybil-table`), if one ran.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sybil_table: Option<crate::targeted::SybilReport>,
 }
 
@@ -324,13 +324,18 @@ impl fmt::Display for SimReport {
             self.joins.table_mean,
             self.joins.table_at_start_mean
         )?;
-        writeln!(
-            f,
-            "  lookups     {}  success {:.2}%  recall(k) {:.4}",
-            self.lookups,
-            self.success_rate * 100.0,
-            self.recall_k
-        )?;
+        if self.lookups == 0 {
+            // A success rate of no lookups would read 100%: say there was nothing to measure.
+            writeln!(f, "  lookups     none measured")?;
+        } else {
+            writeln!(
+                f,
+                "  lookups     {}  success {:.2}%  recall(k) {:.4}",
+                self.lookups,
+                self.success_rate * 100.0,
+                self.recall_k
+            )?;
+        }
         writeln!(
             f,
             "  hop depth   mean {:.2}  p50 {}  p90 {}  p99 {}  max {}   (log2 N = {:.1})",

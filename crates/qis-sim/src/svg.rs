@@ -10,7 +10,13 @@ pub(crate) struct Series {
     pub name: String,
     /// Points (x, y), in drawing order.
     pub points: Vec<(f64, f64)>,
+    /// Error bars (x, low, high): the spread of a point across seeds. Bars of no height are
+    /// not drawn, so a one-seed sweep draws none.
+    pub bars: Vec<(f64, f64, f64)>,
 }
+
+/// Half the width of an error bar's caps, in pixels.
+const CAP: f64 = 4.0;
 
 const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 400.0;
@@ -54,6 +60,9 @@ pub(crate) fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Se
         x_min = x_min.min(x);
         x_max = x_max.max(x);
         y_max = y_max.max(y);
+    }
+    for &(_, _, high) in series.iter().flat_map(|s| s.bars.iter()) {
+        y_max = y_max.max(high);
     }
     if !x_min.is_finite() {
         (x_min, x_max) = (0.0, 1.0);
@@ -143,6 +152,18 @@ pub(crate) fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Se
                 py(y)
             );
         }
+        for &(x, low, high) in s.bars.iter().filter(|(_, low, high)| high > low) {
+            let (x, low, high) = (px(x), py(low), py(high));
+            let _ = writeln!(
+                out,
+                r#"<path d="M{:.1},{low:.1}V{high:.1}M{:.1},{low:.1}H{:.1}M{:.1},{high:.1}H{:.1}" stroke="{colour}" fill="none"/>"#,
+                x,
+                x - CAP,
+                x + CAP,
+                x - CAP,
+                x + CAP
+            );
+        }
         let ly = TOP + 10.0 + 18.0 * i as f64;
         let lx = LEFT + plot_w + 12.0;
         let _ = writeln!(
@@ -176,16 +197,23 @@ mod tests {
             Series {
                 name: "a<b".into(),
                 points: vec![(1.0, 1.0), (2.0, 3.0)],
+                bars: vec![(1.0, 0.5, 1.5), (2.0, 3.0, 3.0)],
             },
             Series {
                 name: "c".into(),
                 points: vec![(1.0, 2.0)],
+                bars: Vec::new(),
             },
         ];
         let svg = line_chart("t", "x", "y", &s);
         assert!(svg.starts_with("<svg"));
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert!(svg.contains("a&lt;b"));
+        assert_eq!(
+            svg.matches("<path").count(),
+            1,
+            "bars of no height are left out"
+        );
         assert!(line_chart("empty", "x", "y", &[]).ends_with("</svg>\n"));
     }
 }

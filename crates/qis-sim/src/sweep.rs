@@ -1,7 +1,9 @@
-//! A sweep over network sizes: a table of the figures against log2 N, and the same as JSON,
-//! CSV and two SVG plots (hop depth against N, lookup-latency CDF).
+//! A sweep over network sizes and seeds: a table of the figures against log2 N, and the same
+//! as JSON, CSV (per run, and per size across seeds) and two SVG plots (hop depth against N,
+//! with the spread across seeds; lookup-latency CDF).
 
 use super::SimReport;
+use super::points::{Across, SweepPoint, points_csv, sweep_points};
 use super::svg::{Series, line_chart};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -11,8 +13,9 @@ pub fn sweep_table(reports: &[SimReport]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:>8} {:>6} {:>7} {:>7} {:>5} {:>5} {:>5} {:>4} {:>6} {:>7} {:>7} {:>7} {:>7} {:>8} {:>10} {:>7}",
+        "{:>8} {:>5} {:>6} {:>7} {:>7} {:>5} {:>5} {:>5} {:>4} {:>6} {:>7} {:>7} {:>7} {:>7} {:>8} {:>10} {:>7}",
         "nodes",
+        "seed",
         "log2N",
         "success",
         "recall",
@@ -30,12 +33,19 @@ pub fn sweep_table(reports: &[SimReport]) -> String {
         "formed"
     );
     for r in reports {
+        // No lookups measured: no success rate (rather than a vacuous 100%).
+        let success = if r.lookups == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.2}%", r.success_rate * 100.0)
+        };
         let _ = writeln!(
             out,
-            "{:>8} {:>6.2} {:>6.2}% {:>7.4} {:>5.2} {:>5} {:>5} {:>4} {:>6.2} {:>7.1} {:>7.0} {:>7.0} {:>7.1} {:>8.0} {:>10} {:>7}",
+            "{:>8} {:>5} {:>6.2} {:>7} {:>7.4} {:>5.2} {:>5} {:>5} {:>4} {:>6.2} {:>7.1} {:>7.0} {:>7.0} {:>7.1} {:>8.0} {:>10} {:>7}",
             r.nodes,
+            r.seed,
             (r.nodes.max(1) as f64).log2(),
-            r.success_rate * 100.0,
+            success,
             r.recall_k,
             r.hops.mean,
             r.hops.p50,
@@ -94,44 +104,61 @@ pub(crate) fn csv(reports: &[SimReport]) -> String {
     out
 }
 
-/// Hop depth (mean, median, 90th percentile) and mean rounds against log2 N.
-pub(crate) fn hops_plot(reports: &[SimReport]) -> String {
-    let x = |r: &SimReport| (r.nodes.max(1) as f64).log2();
-    let series = |name: &str, f: &dyn Fn(&SimReport) -> f64| Series {
-        name: name.into(),
-        points: reports.iter().map(|r| (x(r), f(r))).collect(),
+/// Hop depth (mean, median, 90th percentile) and mean rounds against log2 N: each point the
+/// mean across seeds, with a bar from the smallest to the largest.
+pub(crate) fn hops_plot(points: &[SweepPoint]) -> String {
+    let x = |p: &SweepPoint| (p.nodes.max(1) as f64).log2();
+    let series = |name: &str, metric: &str| {
+        let spread = |p: &SweepPoint| p.metric(metric).unwrap_or(Across::of(&[0.0]));
+        Series {
+            name: name.into(),
+            points: points.iter().map(|p| (x(p), spread(p).mean)).collect(),
+            bars: points
+                .iter()
+                .map(|p| (x(p), spread(p).min, spread(p).max))
+                .collect(),
+        }
     };
     line_chart(
         "Lookup hop depth against network size",
         "log2 N (nodes)",
         "hops",
         &[
-            series("hops mean", &|r| r.hops.mean),
-            series("hops p50", &|r| r.hops.p50),
-            series("hops p90", &|r| r.hops.p90),
-            series("rounds mean", &|r| r.rounds.mean),
+            series("hops mean", "hops_mean"),
+            series("hops p50", "hops_p50"),
+            series("hops p90", "hops_p90"),
+            series("rounds mean", "rounds_mean"),
         ],
     )
 }
 
-/// The lookup-latency CDF of each run.
-pub(crate) fn latency_plot(reports: &[SimReport]) -> String {
-    let series: Vec<Series> = reports
+/// The lookup-latency CDF of each network size: at each 5th percentile, the mean across its
+/// seeds' runs.
+pub(crate) fn latency_plot(reports: &[SimReport], points: &[SweepPoint]) -> String {
+    let series: Vec<Series> = points
         .iter()
-        .map(|r| {
-            let n = r.latency_ms.cdf.len().saturating_sub(1).max(1) as f64;
+        .map(|p| {
+            let runs: Vec<&SimReport> = reports.iter().filter(|r| r.nodes == p.nodes).collect();
+            let len = runs
+                .iter()
+                .map(|r| r.latency_ms.cdf.len())
+                .min()
+                .unwrap_or(0);
+            let cdf: Vec<f64> = (0..len)
+                .map(|i| runs.iter().map(|r| r.latency_ms.cdf[i]).sum::<f64>() / runs.len() as f64)
+                .collect();
+            let n = cdf.len().saturating_sub(1).max(1) as f64;
             // The last point is the maximum: leave it out so one straggler does not squash the plot.
-            let points = r
-                .latency_ms
-                .cdf
+            let points = cdf
                 .iter()
                 .enumerate()
-                .take(r.latency_ms.cdf.len().saturating_sub(1))
+                .take(cdf.len().saturating_sub(1))
                 .map(|(i, &ms)| (ms, i as f64 / n))
                 .collect();
             Series {
-                name: format!("N = {}", r.nodes),
+                name: format!("N = {}", p.nodes),
                 points,
+                bars: Vec::new(),
             }
         })
         .collect();
@@ -143,21 +170,41 @@ pub(crate) fn latency_plot(reports: &[SimReport]) -> String {
     )
 }
 
-/// Writes `sweep.json`, `sweep.csv`, `hops.svg` and `latency_cdf.svg` into `dir`.
+/// The files of a sweep, by name: `sweep.json` and `sweep.csv` (one entry per run, in run
+/// order), `sweep_points.json` and `sweep_points.csv` (per network size, each figure's mean,
+/// min and max across seeds), `hops.svg` and `latency_cdf.svg`.
+pub const SWEEP_FILES: [&str; 6] = [
+    "sweep.json",
+    "sweep.csv",
+    "sweep_points.json",
+    "sweep_points.csv",
+    "hops.svg",
+    "latency_cdf.svg",
+];
+
+/// Writes the [`SWEEP_FILES`] of `reports` into `dir`. The same reports give the same files,
+/// whether one process made them all or shards did and `merge` joined them.
 pub fn write_sweep_outputs(dir: &Path, reports: &[SimReport]) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
-    let json = serde_json::to_string_pretty(reports).map_err(std::io::Error::other)?;
-    let files = [
-        ("sweep.json", json + "\n"),
-        ("sweep.csv", csv(reports)),
-        ("hops.svg", hops_plot(reports)),
-        ("latency_cdf.svg", latency_plot(reports)),
+    let points = sweep_points(reports);
+    let contents = [
+        pretty(&reports)? + "\n",
+        csv(reports),
+        pretty(&points)? + "\n",
+        points_csv(&points),
+        hops_plot(&points),
+        latency_plot(reports, &points),
     ];
     let mut written = Vec::new();
-    for (name, content) in files {
+    for (name, content) in SWEEP_FILES.into_iter().zip(contents) {
         let path = dir.join(name);
         std::fs::write(&path, content)?;
         written.push(path);
     }
     Ok(written)
+}
+
+/// Pretty JSON, as the sweep's files have it.
+fn pretty<T: serde::Serialize>(value: &T) -> std::io::Result<String> {
+    serde_json::to_string_pretty(value).map_err(std::io::Error::other)
 }

@@ -39,7 +39,7 @@ use super::workload::{Collector, Job, Step};
 use super::world::{NOT_JOINED, Simulation, Slot};
 use qis_core::{Duration, Id, LookupReport, PublicKey, SimAddr, Time};
 use rand::RngExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 /// Id-work candidates a second per core of the attacker's fastest measured grinder
@@ -338,7 +338,7 @@ pub(crate) fn expected_in_closest(n: usize, m: u64, k: usize, nodes: usize) -> f
 }
 
 /// What an eclipse did (`adversaries.eclipse` in the report).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EclipseReport {
     /// The grinding budget in CPU-hours.
     pub cpu_hours: f64,
@@ -368,7 +368,7 @@ pub struct EclipseReport {
 }
 
 /// One eclipsed key.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EclipseKeyReport {
     /// Its value's index in the workload.
     pub value: u64,
@@ -393,7 +393,7 @@ pub struct EclipseKeyReport {
 }
 
 /// What a sybil attack on one table did (`adversaries.sybil_table` in the report).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SybilReport {
     /// The grinding budget in CPU-hours.
     pub cpu_hours: f64,
@@ -440,7 +440,7 @@ pub struct SybilReport {
 }
 
 /// One bucket of the victim's table.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SybilBucket {
     /// Its index (leading bits shared with the victim).
     pub bucket: u64,
