@@ -6,44 +6,16 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Child, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Duration;
 
 const NETWORK: &str = "once-test";
 
-/// A `qis node` child, killed and reaped when dropped.
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts a node and waits (bounded) for its address.
-fn node(home: &Path) -> (Node, String) {
-    let mut child = support::qis(home)
-        .args(["node", "--listen", "127.0.0.1:0", "--network", NETWORK])
-        .args(["--id-difficulty", "0", "--status-every", "0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start qis node");
-    let lines = support::stderr_lines(&mut child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        let Ok(line) = lines.recv_timeout(left) else {
-            break;
-        };
-        if let Some(addr) = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("addr="))
-        {
-            return (Node(child), addr.to_string());
-        }
-    }
-    panic!("the node did not start");
+/// Starts a node of this suite's network; (the node, its address).
+fn node(home: &Path) -> (support::LoopbackNode, String) {
+    let node = support::loopback_node(home, NETWORK);
+    let addr = node.addr.clone();
+    (node, addr)
 }
 
 fn qis(home: &Path, args: &[&str]) -> Output {

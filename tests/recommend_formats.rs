@@ -14,8 +14,7 @@ use qis_outcomes::{
 };
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
 /// Held by the tests that start processes: the Python check (Optuna's import takes a core for
 /// a second) and the command's test, whose publish through a loaded machine's loopback can
@@ -313,39 +312,11 @@ fn python_parses_yaml_loads_and_optuna_runs_the_fragments() {
 
 const NETWORK: &str = "formats-test";
 
-/// A `qis node` child, killed and reaped when dropped, and the lines of its log (kept, so
-/// the thread reading its stderr keeps reading and the node never writes to a closed pipe).
-struct Node(Child, #[allow(dead_code)] std::sync::mpsc::Receiver<String>);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn node(home: &Path) -> (Node, String) {
-    let mut child = support::qis(home)
-        .args(["node", "--listen", "127.0.0.1:0", "--network", NETWORK])
-        .args(["--id-difficulty", "0", "--status-every", "0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start qis node");
-    let lines = support::stderr_lines(&mut child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        let Ok(line) = lines.recv_timeout(left) else {
-            break;
-        };
-        if let Some(addr) = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("addr="))
-        {
-            return (Node(child, lines), addr.to_string());
-        }
-    }
-    panic!("the node did not start");
+/// Starts a node of this suite's network; (the node, its address).
+fn node(home: &Path) -> (support::LoopbackNode, String) {
+    let node = support::loopback_node(home, NETWORK);
+    let addr = node.addr.clone();
+    (node, addr)
 }
 
 fn qis(home: &Path, args: &[&str]) -> Output {

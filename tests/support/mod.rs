@@ -39,3 +39,52 @@ pub(crate) fn qis(home: impl AsRef<Path>) -> Command {
         .stdin(Stdio::null());
     command
 }
+
+/// A `qis node` child on loopback, killed and reaped when dropped. It keeps the lines of its
+/// log, so the thread reading its stderr keeps reading and the node never writes to a closed
+/// pipe.
+pub(crate) struct LoopbackNode {
+    child: Child,
+    _log: mpsc::Receiver<String>,
+    /// The address it listens on.
+    pub(crate) addr: String,
+}
+
+impl Drop for LoopbackNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a `qis node` of `network` on an ephemeral loopback port (no id work, no status
+/// lines) with data home `home`, and waits (at most 30 s) for its address.
+pub(crate) fn loopback_node(home: &Path, network: &str) -> LoopbackNode {
+    let mut child = qis(home)
+        .args(["node", "--listen", "127.0.0.1:0", "--network", network])
+        .args(["--id-difficulty", "0", "--status-every", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start qis node");
+    let lines = stderr_lines(&mut child);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        let Ok(line) = lines.recv_timeout(left) else {
+            break;
+        };
+        if let Some(addr) = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("addr="))
+        {
+            let addr = addr.to_string();
+            return LoopbackNode {
+                child,
+                _log: lines,
+                addr,
+            };
+        }
+    }
+    let _ = child.kill();
+    panic!("the node did not start");
+}
