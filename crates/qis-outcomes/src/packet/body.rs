@@ -7,6 +7,7 @@ use super::error::PacketError;
 use super::hyper::{HyperKey, HyperValue};
 use super::method::Method;
 use super::scale::{DataScale, ScoreScale};
+use super::versioned::{VersionedError, decode_versioned, encode_versioned};
 use qis_core::RecordId;
 use serde::{Deserialize, Serialize};
 
@@ -172,44 +173,20 @@ impl OutcomeBody {
 
     /// The record payload: [`PACKET_FORMAT_VERSION`], then the postcard encoding.
     pub fn encode(&self) -> Vec<u8> {
-        let fields = postcard::to_stdvec(self)
-            .expect("a body of plain data encodes into a Vec: there is no failure to report");
-        let mut payload = Vec::with_capacity(1 + fields.len());
-        payload.push(PACKET_FORMAT_VERSION);
-        payload.extend_from_slice(&fields);
-        payload
+        encode_versioned(PACKET_FORMAT_VERSION, self)
     }
 
     /// Decodes a payload: a format version other than [`PACKET_FORMAT_VERSION`] is refused as
     /// [`PacketError::Version`]; undecodable fields, trailing bytes or a non-canonical encoding
     /// (two encodings of one packet must not exist) as [`PacketError::Decode`].
     pub fn decode(bytes: &[u8]) -> Result<OutcomeBody, PacketError> {
-        let (&version, fields) = bytes
-            .split_first()
-            .ok_or_else(|| PacketError::Decode("empty payload".into()))?;
-        if version != PACKET_FORMAT_VERSION {
-            return Err(PacketError::Version {
-                found: version,
+        decode_versioned(bytes, PACKET_FORMAT_VERSION, "packet").map_err(|e| match e {
+            VersionedError::Version(found) => PacketError::Version {
+                found,
                 supported: PACKET_FORMAT_VERSION,
-            });
-        }
-        let (body, rest) = postcard::take_from_bytes::<OutcomeBody>(fields)
-            .map_err(|e| PacketError::Decode(e.to_string()))?;
-        if !rest.is_empty() {
-            return Err(PacketError::Decode(format!(
-                "{} trailing bytes after the packet",
-                rest.len()
-            )));
-        }
-        // postcard reads a varint padded with extra zero groups (129, 0 for 1) as the same
-        // number, so one packet could have many encodings and as many record ids: only the
-        // canonical one is a packet.
-        if body.encode()[1..] != *fields {
-            return Err(PacketError::Decode(
-                "not the canonical encoding of its fields (padded varints)".into(),
-            ));
-        }
-        Ok(body)
+            },
+            VersionedError::Decode(reason) => PacketError::Decode(reason),
+        })
     }
 }
 

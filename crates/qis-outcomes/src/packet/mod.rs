@@ -39,6 +39,7 @@ pub(crate) mod signed;
 pub(crate) mod size;
 pub(crate) mod template;
 pub(crate) mod validate;
+pub(crate) mod versioned;
 pub(crate) mod vocab;
 
 pub use body::{EvalSetting, NO_FILTER, OutcomeBody};

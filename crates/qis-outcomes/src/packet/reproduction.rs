@@ -32,6 +32,7 @@ use super::keys::{KeyLevel, SemanticKey, context_keys};
 use super::scale::ScoreScale;
 use super::signed::OutcomePacket;
 use super::validate::{Measured, validate_context, validate_measurement};
+use super::versioned::{VersionedError, decode_versioned, encode_versioned};
 use ed25519_dalek::SigningKey;
 use qis_core::{PublicKey, RecordError, RecordId, RecordKind, SignedRecord};
 use serde::{Deserialize, Serialize};
@@ -253,41 +254,19 @@ impl ReproductionBody {
 
     /// The record payload: [`REPRODUCTION_FORMAT_VERSION`], then the postcard encoding.
     pub fn encode(&self) -> Vec<u8> {
-        let fields = postcard::to_stdvec(self)
-            .expect("a body of plain data encodes into a Vec: there is no failure to report");
-        let mut payload = Vec::with_capacity(1 + fields.len());
-        payload.push(REPRODUCTION_FORMAT_VERSION);
-        payload.extend_from_slice(&fields);
-        payload
+        encode_versioned(REPRODUCTION_FORMAT_VERSION, self)
     }
 
     /// Decodes a payload: another format version, undecodable fields, trailing bytes or a
     /// non-canonical encoding are refused.
     pub fn decode(bytes: &[u8]) -> Result<ReproductionBody, ReproductionError> {
-        let (&version, fields) = bytes
-            .split_first()
-            .ok_or_else(|| ReproductionError::Decode("empty payload".into()))?;
-        if version != REPRODUCTION_FORMAT_VERSION {
-            return Err(ReproductionError::Version {
-                found: version,
+        decode_versioned(bytes, REPRODUCTION_FORMAT_VERSION, "reproduction").map_err(|e| match e {
+            VersionedError::Version(found) => ReproductionError::Version {
+                found,
                 supported: REPRODUCTION_FORMAT_VERSION,
-            });
-        }
-        let (body, rest) = postcard::take_from_bytes::<ReproductionBody>(fields)
-            .map_err(|e| ReproductionError::Decode(e.to_string()))?;
-        if !rest.is_empty() {
-            return Err(ReproductionError::Decode(format!(
-                "{} trailing bytes after the reproduction",
-                rest.len()
-            )));
-        }
-        // One report, one encoding, one record id (postcard accepts padded varints).
-        if body.encode()[1..] != *fields {
-            return Err(ReproductionError::Decode(
-                "not the canonical encoding of its fields (padded varints)".into(),
-            ));
-        }
-        Ok(body)
+            },
+            VersionedError::Decode(reason) => ReproductionError::Decode(reason),
+        })
     }
 }
 
