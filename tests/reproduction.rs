@@ -266,3 +266,50 @@ fn a_crowd_of_fresh_keys_carries_at_most_the_unproven_share() {
 fn weighed_without_standing(found: &[&OutcomePacket]) -> Vec<Evidence> {
     weighed(found, &[], &Ledger::default())
 }
+
+/// What a holder serves first under a key it holds `packets` and `reports` under, with the
+/// real store and policy a node uses: the ids of the packets, best-ranked first.
+fn served_first(packets: &[&OutcomePacket], reports: &[&Reproduction]) -> Vec<qis_core::RecordId> {
+    let policy = std::sync::Arc::new(OutcomePolicy::strict());
+    let mut store = qis_core::RecordStore::with_policy(Default::default(), policy.clone());
+    let key = reports[0].keys()[0].id;
+    let records = packets
+        .iter()
+        .map(|p| &p.record)
+        .chain(reports.iter().map(|r| &r.record));
+    for record in records {
+        policy.check(&key, record).unwrap();
+        store
+            .put(key, record.clone(), qis_core::Time::ZERO, None)
+            .unwrap();
+    }
+    store
+        .best_first(&key)
+        .into_iter()
+        .filter(|(_, stored)| stored.record.kind == RecordKind::Outcome)
+        .map(|(_, stored)| stored.record.content_id())
+        .collect()
+}
+
+#[test]
+fn holders_serve_first_the_packets_others_reproduced_and_last_the_ones_that_failed() {
+    let (confirmed, inflated, unchecked) = (packet(1, 0.05), packet(2, 0.3), packet(3, 0.06));
+    let holds = [report(4, &confirmed, 0.05), report(5, &confirmed, 0.06)];
+    let fails = report(6, &inflated, 0.0);
+    let order = served_first(
+        &[&inflated, &unchecked, &confirmed],
+        &[&holds[0], &holds[1], &fails],
+    );
+    assert_eq!(order, vec![confirmed.id(), unchecked.id(), inflated.id()]);
+    // The liar confirming its own packet, or a report measured otherwise, moves nothing.
+    let own = report_by_publisher(2, &inflated);
+    let order = served_first(&[&inflated, &unchecked], &[&own, &fails]);
+    assert_eq!(order.last(), Some(&inflated.id()));
+}
+
+/// A "reproduction" of `x` by its own publisher `publisher` (signed from the body:
+/// `Reproduction::sign` refuses a report on one's own packet), claiming it holds.
+fn report_by_publisher(publisher: u8, x: &OutcomePacket) -> Reproduction {
+    let body = ReproductionBody::of_packet(x, 0.4, 0.7, 1000, true);
+    Reproduction::sign_body(body, &key(publisher), NOW).unwrap()
+}

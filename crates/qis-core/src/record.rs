@@ -95,6 +95,22 @@ pub enum RecordKind {
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct RecordId(pub [u8; 32]);
 
+impl RecordId {
+    /// The `start` of a FIND_VALUE that asks for a key's best values first: the answer holds
+    /// the values its holder ranks highest (see [`RecordStore`](crate::RecordStore)), and its
+    /// `next` is [`RecordId::LOWEST`], so paging on goes through every value in record-id
+    /// order. No record has this id (it would take a blake3 preimage of zero).
+    pub const BEST_FIRST: RecordId = RecordId([0; 32]);
+
+    /// The lowest record id a page in record-id order starts from: one above
+    /// [`RecordId::BEST_FIRST`], which asks for the ranked first page instead.
+    pub const LOWEST: RecordId = {
+        let mut bytes = [0; 32];
+        bytes[31] = 1;
+        RecordId(bytes)
+    };
+}
+
 impl fmt::Debug for RecordId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "RecordId({})", &hex(&self.0)[..16])
@@ -256,6 +272,23 @@ impl SignedRecord {
 pub trait RecordPolicy: Send + Sync + fmt::Debug {
     /// `Ok` if `record` may be stored under `key`.
     fn check(&self, key: &Id, record: &SignedRecord) -> Result<(), RecordError>;
+
+    /// The [content id](SignedRecord::content_id) of the record that `record` (already
+    /// checked) reports on, when it is a report stored under the same keys as its subject (a
+    /// reproduction names the packet it re-ran). Holders rank a key's values by the reports
+    /// they hold on each ([`RecordStore`](crate::RecordStore)). The default: it reports on
+    /// nothing.
+    fn subject_of(&self, _record: &SignedRecord) -> Option<RecordId> {
+        None
+    }
+
+    /// Whether `report` (whose [`subject_of`](Self::subject_of) is `subject`'s content id)
+    /// confirms `subject` (`Some(true)`), contradicts it (`Some(false)`) or says nothing a
+    /// holder can judge (`None`, the default). Both records are checked; a holder asks once
+    /// per pair it holds.
+    fn supports(&self, _report: &SignedRecord, _subject: &SignedRecord) -> Option<bool> {
+        None
+    }
 }
 
 /// The default policy: any payload kind under any key, as long as the signature verifies.

@@ -1,11 +1,15 @@
 //! Retrieval modelled as key → values: one real [`RecordStore`] stands for the holders of every
 //! key (the discrete-event network is not needed to ask what a key holds). Packets go under
 //! their real semantic keys with the store's real limits (4,096 values per key, 8 per publisher
-//! per key), so what a query finds is what a node would serve.
+//! per key) and the real ranking by the reproductions the store holds (a full key evicts its
+//! biggest publisher's least confirmed packet), so what a query finds is what a node would
+//! serve.
 
 use crate::world::Context;
 use qis_core::{Id, PublicKey, RecordId, RecordStore, StoreLimits, Time};
-use qis_outcomes::{OutcomeBody, OutcomePacket, Query, Reproduced, Reproduction, SemanticKey};
+use qis_outcomes::{
+    OutcomeBody, OutcomePacket, OutcomePolicy, Query, Reproduced, Reproduction, SemanticKey,
+};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -54,7 +58,7 @@ impl Network {
         limits.max_per_publisher = usize::MAX / 4;
         limits.max_per_prefix = usize::MAX / 4;
         Network {
-            store: RecordStore::new(limits),
+            store: RecordStore::with_policy(limits, Arc::new(OutcomePolicy::strict())),
             bodies: HashMap::new(),
             lies: HashSet::new(),
             watched: Vec::new(),

@@ -1,7 +1,9 @@
 //! Paging through the values of a key. A key can hold thousands of values, far more than one
 //! datagram carries, so a get continues after the lookup: the record-id space is split into up
 //! to α ranges, each fetched page by page from a different holder in parallel. A holder that
-//! stops answering hands its range to another.
+//! stops answering hands its range to another. The lookup's own FIND_VALUE asks each holder
+//! for its best-ranked values first ([`RecordId::BEST_FIRST`]); the ranges page in record-id
+//! order.
 
 use crate::id::Id;
 use crate::record::{RecordId, SignedRecord};
@@ -50,8 +52,13 @@ pub(crate) struct Pager<A> {
     incomplete: bool,
 }
 
-/// The lower bound of range `s` of `m` equal ranges of the record-id space.
+/// The lower bound of range `s` of `m` equal ranges of the record-id space (the first starts
+/// at [`RecordId::LOWEST`]: a request from [`RecordId::BEST_FIRST`] would ask for the ranked
+/// first page again).
 fn range_start(s: usize, m: usize) -> RecordId {
+    if s == 0 {
+        return RecordId::LOWEST;
+    }
     let mut bytes = [0u8; 32];
     bytes[0] = ((s * 256) / m) as u8;
     RecordId(bytes)

@@ -250,7 +250,8 @@ impl<A: PeerAddr> Node<A> {
             let body = if is_get {
                 Body::FindValue {
                     key: target,
-                    start: RecordId([0; 32]),
+                    // A get's first answers bring each holder's best values.
+                    start: RecordId::BEST_FIRST,
                     token: None,
                     pad: Default::default(),
                 }

@@ -26,7 +26,7 @@ pub struct RestoreReport {
 
 /// The store a node starts with: journaling if its configuration asks for it.
 pub(super) fn new_store(config: &crate::Config) -> RecordStore {
-    let mut store = RecordStore::new(config.store);
+    let mut store = RecordStore::with_policy(config.store, config.policy.clone());
     if config.journal_held {
         store.enable_journal();
     }

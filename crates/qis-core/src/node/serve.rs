@@ -12,7 +12,7 @@ use crate::id::Id;
 use crate::proof::Challenge;
 use crate::ratelimit::{Shed, Standing};
 use crate::record::RecordId;
-use crate::store::StoreError;
+use crate::store::{StoreError, Stored};
 use crate::time::Time;
 use crate::wire::{
     self, Auth, Body, Contact, Header, Message, Role, StoreRefusal, StoreStatus, Token,
@@ -218,8 +218,9 @@ impl<A: PeerAddr> Node<A> {
         answer
     }
 
-    /// A page of the values under `key` from `start`, as many as fit `limit`; or, if we hold
-    /// none, the closest nodes.
+    /// A page of the values under `key` from `start` in record-id order, or the best-ranked
+    /// ones for [`RecordId::BEST_FIRST`], as many as fit `limit`; or, if we hold none, the
+    /// closest nodes.
     fn values_answer(
         &mut self,
         header: &Header,
@@ -245,11 +246,18 @@ impl<A: PeerAddr> Node<A> {
         let mut size = wire::encoded_len(&answer) + 1 + 32; // room for `next` once it is set
         let mut next = None;
         let mut page = Vec::new();
-        for (id, stored) in self.store.page_from(key, *start) {
+        let best_first = *start == RecordId::BEST_FIRST;
+        let values: Box<dyn Iterator<Item = (&RecordId, &Stored)>> = if best_first {
+            Box::new(self.store.best_first(key).into_iter())
+        } else {
+            Box::new(self.store.page_from(key, *start))
+        };
+        for (id, stored) in values {
             // Each record adds its encoding, plus at most one byte when the count varint grows.
             let add = stored.record.encoded_len().min(MAX_RECORD) + 1;
             if size + add > limit {
-                next = Some(*id);
+                // After the best values, paging goes through them all in record-id order.
+                next = Some(if best_first { RecordId::LOWEST } else { *id });
                 break;
             }
             size += add;

@@ -732,3 +732,66 @@ fn publishing_the_same_content_again_replaces_it_and_unpublish_stops_it() {
         "nothing left to stop"
     );
 }
+
+/// A get's FIND_VALUE asks for the holder's best values first: the first page brings the
+/// best-ranked records (here, with no reports, the most recently signed), says to page on from
+/// the lowest record id, and the get still collects every value exactly once.
+#[test]
+fn the_first_page_of_a_get_holds_the_best_values_and_paging_still_collects_all() {
+    let mut nodes = vec![node(0), node(1)];
+    let op = nodes[0].ping(Time::ZERO, SimAddr(1));
+    settle(&mut nodes, Time::ZERO);
+    finished(&mut nodes[0], op);
+    let key = Id::hash(b"key");
+    let records: Vec<SignedRecord> = (1..=40u64)
+        .map(|created| {
+            let publisher = Identity::from_secret_key([created as u8; 32]);
+            let payload = vec![created as u8; 150];
+            SignedRecord::sign(publisher.signing_key(), RecordKind::Raw, created, payload).unwrap()
+        })
+        .collect();
+    for record in &records {
+        nodes[1]
+            .store
+            .put(key, record.clone(), Time::ZERO, None)
+            .unwrap();
+    }
+    let op = nodes[0].get(Time::ZERO, key);
+    let request = nodes[0]
+        .poll_transmit()
+        .expect("a FIND_VALUE to the holder");
+    let asked: Message<SimAddr> = wire::decode(&request.payload, NetworkId::MAIN).unwrap();
+    assert!(matches!(asked.body, Body::FindValue { start, .. } if start == RecordId::BEST_FIRST));
+    nodes[1].handle_datagram(Time::ZERO, SimAddr(0), &request.payload);
+    let answer = nodes[1].poll_transmit().expect("the holder answers");
+    let Message {
+        body: Body::Values {
+            next,
+            records: page,
+            ..
+        },
+        ..
+    } = wire::decode::<SimAddr>(&answer.payload, NetworkId::MAIN).unwrap()
+    else {
+        panic!("a page of values")
+    };
+    assert_eq!(next, Some(RecordId::LOWEST));
+    let newest_first: Vec<u64> = page.iter().map(|r| r.created).collect();
+    assert!(!page.is_empty() && page.len() < 40, "{newest_first:?}");
+    assert_eq!(
+        newest_first,
+        (41 - page.len() as u64..=40).rev().collect::<Vec<_>>()
+    );
+    nodes[0].handle_datagram(Time::ZERO, SimAddr(1), &answer.payload);
+    settle(&mut nodes, Time::ZERO);
+    let Some(OpResult::Get(get)) = finished(&mut nodes[0], op) else {
+        panic!("the get finished")
+    };
+    let mut expected = records.clone();
+    expected.sort_by_key(SignedRecord::id);
+    assert!(get.complete);
+    assert_eq!(
+        get.records, expected,
+        "every value once, in record-id order"
+    );
+}

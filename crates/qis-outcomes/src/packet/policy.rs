@@ -1,9 +1,11 @@
 //! [`OutcomePolicy`]: what a node checks before it stores a record.
 
+use super::body::OutcomeBody;
 use super::keys::legacy_packet_keys;
-use super::reproduction::Reproduction;
+use super::reproduction::{Reproduction, ReproductionBody};
 use super::signed::OutcomePacket;
-use qis_core::Id;
+use crate::synth::standing::reproduction_agrees;
+use qis_core::{Id, RecordId};
 use qis_core::{RecordError, RecordKind, RecordPolicy, SignedRecord};
 
 /// The store policy of a qis node. For a [`RecordKind::Outcome`] record it verifies the
@@ -12,6 +14,11 @@ use qis_core::{RecordError, RecordKind, RecordPolicy, SignedRecord};
 /// current key scheme or the previous one), so nobody can plant a packet under an unrelated
 /// context. A [`RecordKind::Reproduction`] gets the same checks against the context of the
 /// packet it names (its keys are that packet's current-scheme keys).
+///
+/// Holders rank a key's packets by the reproductions they hold on them
+/// ([`RecordPolicy::subject_of`], [`RecordPolicy::supports`]): a report confirms its packet
+/// when it was measured as the packet was and its realised gain agrees with the claim (the
+/// verdict synthesis uses, [`reproduction_agrees`]).
 ///
 /// [`RecordKind::Raw`] records (`qis put`) are refused unless `allow_raw` is set: a production
 /// node stores outcome packets only, which keeps its storage for what the network is for;
@@ -73,5 +80,21 @@ impl RecordPolicy for OutcomePolicy {
                 }
             }
         }
+    }
+
+    fn subject_of(&self, record: &SignedRecord) -> Option<RecordId> {
+        (record.kind == RecordKind::Reproduction)
+            .then(|| ReproductionBody::decode(&record.payload).ok())
+            .flatten()
+            .map(|body| body.of)
+    }
+
+    fn supports(&self, report: &SignedRecord, subject: &SignedRecord) -> Option<bool> {
+        if report.kind != RecordKind::Reproduction || subject.kind != RecordKind::Outcome {
+            return None;
+        }
+        let report = ReproductionBody::decode(&report.payload).ok()?;
+        let claim = OutcomeBody::decode(&subject.payload).ok()?;
+        reproduction_agrees(&report, &claim)
     }
 }

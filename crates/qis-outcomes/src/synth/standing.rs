@@ -179,6 +179,20 @@ fn agrees(claimed: f64, claim_n: u32, realised: f64, real_n: u32) -> bool {
     realised >= claimed - tolerance(claim_n, real_n)
 }
 
+/// Whether reproduction `report` confirms `claim`, the packet it re-ran: `None` when it was not
+/// measured as the packet was (it then says nothing of it), else whether its realised gain
+/// agrees with the claimed one. Holders rank packets by the same verdict (`OutcomePolicy`).
+pub fn reproduction_agrees(report: &ReproductionBody, claim: &OutcomeBody) -> Option<bool> {
+    report.measured_like(claim).then(|| {
+        agrees(
+            claim.normalized_gain(),
+            claim.eval_samples,
+            report.normalized_gain(),
+            report.eval_samples,
+        )
+    })
+}
+
 fn decay(created: u64, now: u64) -> f64 {
     let age = now.saturating_sub(created) as f64;
     0.5f64.powf(age / HALF_LIFE_SECS as f64)
@@ -382,21 +396,19 @@ fn reports(evidence: &[Evidence], reproductions: &[Reproduced], now: u64) -> Vec
         let Some((claimant, claim)) = by_id.get(&r.body.of) else {
             continue;
         };
-        if **claimant == r.reproducer || !r.body.measured_like(claim) {
+        if **claimant == r.reproducer {
             continue;
         }
+        let Some(agrees) = reproduction_agrees(&r.body, claim) else {
+            continue;
+        };
         let weight = decay(r.created, now) * REPRODUCTION_WEIGHT;
         if weight > 0.0 {
             reports.push(Report {
                 reporter: r.reproducer,
                 claimant: **claimant,
                 packet: r.body.of,
-                agrees: agrees(
-                    claim.normalized_gain(),
-                    claim.eval_samples,
-                    r.body.normalized_gain(),
-                    r.body.eval_samples,
-                ),
+                agrees,
                 weight,
             });
         }

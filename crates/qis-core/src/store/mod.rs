@@ -18,6 +18,29 @@
 //! one created last. A newer signing replaces the held one (charged as a new store); an older
 //! or equally old one is acknowledged and changes nothing, so what is held never goes back.
 //!
+//! # Rank
+//!
+//! A holder ranks the values of a key only by what it can check itself: the signed reports it
+//! holds under the same key on each value ([`RecordPolicy::subject_of`]: a reproduction names
+//! the packet it re-ran). A value's *support* is the number of distinct report publishers
+//! (other than its own) whose newest report confirms it, minus those whose newest report
+//! contradicts it ([`RecordPolicy::supports`]); its rank is its support, then how recently it
+//! was signed. Nothing else moves it: no score a peer sends is believed, and every holder of the
+//! same records computes the same rank (replication carries the reports, so nothing extra is
+//! sent). Two things follow the rank:
+//!
+//! * a FIND_VALUE starting at [`RecordId::BEST_FIRST`] (what a get sends first) is answered
+//!   with the best-ranked values that fit, and paging on from [`RecordId::LOWEST`] goes through
+//!   every value in record-id order (the order holders split between them to page in
+//!   parallel);
+//! * a full key or store that evicts from the publisher holding the most takes that
+//!   publisher's lowest-ranked value, so a squatter pushes out only its own least supported
+//!   packets, and a publisher's packets that others reproduced outlast the ones nobody did.
+//!
+//! Report publishers are keys, and keys are free: a crowd of fresh keys confirming a packet
+//! lifts it within its publisher's own share and onto the first page, no further. Whom a client
+//! believes is its own synthesis's business (standing, in `qis-outcomes`).
+//!
 //! A node that keeps what it holds across restarts turns on the store's journal
 //! ([`RecordStore::enable_journal`]): every change to the held records is queued as a
 //! [`HeldChange`] for the driver to write down, and [`RecordStore::restore`] takes the records
@@ -28,9 +51,12 @@ use crate::constants::{
     MAX_VALUES_PER_PUBLISHER_PER_KEY, PREFIX_SHARE_PERCENT, PUBLISHER_SHARE_PERCENT, RECORD_TTL,
 };
 use crate::id::Id;
-use crate::record::{PublicKey, RecordId, SignedRecord};
+use crate::record::{PublicKey, RecordId, RecordPolicy, SignedRecord};
 use crate::time::{Duration, Time};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+mod rank;
 
 /// Store limits.
 #[derive(Debug, Clone, Copy)]
@@ -86,6 +112,15 @@ pub struct Stored {
     pub source: Option<u128>,
     /// When its store time was last journaled (see [`HeldChange::Refreshed`]).
     pub journaled_at: Time,
+    /// The content id of the record it reports on, if it is a report
+    /// ([`RecordPolicy::subject_of`]).
+    pub subject: Option<RecordId>,
+    /// For a report whose subject has been held: whether it confirms it (`None`: not judged,
+    /// or nothing to judge).
+    pub verdict: Option<bool>,
+    /// Distinct report publishers confirming it minus those contradicting it (the module
+    /// documentation's *support*).
+    pub support: i32,
 }
 
 /// A record held for others, as kept across a restart: where it is stored, what it is, how
@@ -174,6 +209,10 @@ pub struct RecordStore {
     prefixes: BTreeMap<u128, usize>,
     /// Changes not yet taken by [`RecordStore::poll_change`]; `None` while the journal is off.
     journal: Option<VecDeque<HeldChange>>,
+    /// The reports held per (key, content id of their subject).
+    reports: BTreeMap<(Id, RecordId), BTreeSet<RecordId>>,
+    /// What tells reports and their verdicts (none: nothing is a report, every support is 0).
+    policy: Option<Arc<dyn RecordPolicy>>,
 }
 
 impl RecordStore {
@@ -182,6 +221,15 @@ impl RecordStore {
         RecordStore {
             limits,
             ..RecordStore::default()
+        }
+    }
+
+    /// An empty store that ranks values by the reports `policy` recognises (see the module
+    /// documentation).
+    pub fn with_policy(limits: StoreLimits, policy: Arc<dyn RecordPolicy>) -> RecordStore {
+        RecordStore {
+            policy: Some(policy),
+            ..RecordStore::new(limits)
         }
     }
 
@@ -344,8 +392,9 @@ impl RecordStore {
     }
 
     /// The record to drop to make room under a full `key` for a newcomer from `publisher`
-    /// (holding `mine_here` values there): an expired one, else the oldest of the publisher
-    /// holding the most values there, unless that is (tied with) the newcomer's.
+    /// (holding `mine_here` values there): an expired one, else the lowest-ranked (then
+    /// least recently stored) of the publisher holding the most values there, unless that is
+    /// (tied with) the newcomer's.
     fn key_victim(
         &self,
         key: &Id,
@@ -373,13 +422,14 @@ impl RecordStore {
         values
             .values()
             .filter(|s| s.record.publisher == top)
+            .min_by_key(|s| (s.rank(), s.stored_at))
             .map(oldest)
-            .min()
     }
 
     /// The record to drop to make room in a full store for a newcomer from `publisher`
     /// (holding `mine`): the oldest expired record, else the oldest of the publisher holding
-    /// the most, unless that is (tied with) the newcomer's.
+    /// the most (its lowest-ranked, then least recently stored record), unless that is (tied
+    /// with) the newcomer's.
     fn store_victim(&self, publisher: &PublicKey, mine: usize, now: Time) -> Option<Slot> {
         if let Some(oldest) = self.by_age.first()
             && now.saturating_since(oldest.0) >= self.limits.ttl
@@ -390,7 +440,18 @@ impl RecordStore {
         if top == publisher || *held <= mine {
             return None;
         }
-        self.publishers.get(top)?.first().copied()
+        let slots = self.publishers.get(top)?;
+        slots
+            .iter()
+            .min_by_key(|(stored_at, key, rid)| {
+                let rank = self
+                    .keys
+                    .get(key)
+                    .and_then(|v| v.get(rid))
+                    .map(Stored::rank);
+                (rank, *stored_at)
+            })
+            .copied()
     }
 
     fn insert(
@@ -403,6 +464,7 @@ impl RecordStore {
     ) {
         let publisher = record.publisher;
         let content = record.content_id();
+        let subject = self.policy.as_ref().and_then(|p| p.subject_of(&record));
         let slot = (now, key, rid);
         if let Some(journal) = &mut self.journal {
             journal.push_back(HeldChange::Stored(HeldRecord {
@@ -420,10 +482,20 @@ impl RecordStore {
                 replicated_at: now,
                 source,
                 journaled_at: now,
+                subject,
+                verdict: None,
+                support: 0,
             },
         );
         self.count += 1;
         self.contents.insert((key, content), rid);
+        if let Some(subject) = subject {
+            self.reports.entry((key, subject)).or_default().insert(rid);
+            self.judge_reports(key, subject);
+        }
+        if self.reports.contains_key(&(key, content)) {
+            self.judge_reports(key, content);
+        }
         self.by_age.insert(slot);
         let slots = self.publishers.entry(publisher).or_default();
         let before = slots.len();
@@ -450,6 +522,15 @@ impl RecordStore {
         }
         self.count -= 1;
         self.contents.remove(&(key, stored.record.content_id()));
+        if let Some(subject) = stored.subject {
+            if let Some(reports) = self.reports.get_mut(&(key, subject)) {
+                reports.remove(&rid);
+                if reports.is_empty() {
+                    self.reports.remove(&(key, subject));
+                }
+            }
+            self.count_support(key, subject);
+        }
         let slot = (stored.stored_at, key, rid);
         self.by_age.remove(&slot);
         let publisher = stored.record.publisher;
