@@ -41,7 +41,7 @@ def test_by_default_it_drafts_beside_the_run_and_says_how_to_publish(trainer_run
     # lora: nothing in this directory says the base was loaded in 4 bits (the fixture's model
     # card, which does, is not copied).
     assert draft["task"] == TASK and draft["method"] == "lora"
-    assert draft["learning_rate"] == "0.0002" and draft["batch_size"] == "16"
+    assert draft["learning_rate"] == "2e-4" and draft["batch_size"] == "16"
     assert draft.fields["outcome"].origin.key == "results.medqa_4options.acc,none"
     # The state file the callback wrote is the one TrainerState.save_to_json writes.
     assert (draft.run_dir / "trainer_state.json").is_file()
@@ -82,3 +82,29 @@ def test_only_the_main_process_drafts(trainer_run):
 def test_publishing_needs_a_node():
     with pytest.raises(ValueError, match="bootstrap"):
         QisCallback(task=TASK, publish=True)
+
+
+def test_scores_from_the_trainers_own_evaluations(tmp_path):
+    """eval_on_start and a final evaluation: baseline and outcome from the state, the size of
+    the evaluation set from the data loader the Trainer hands its callbacks."""
+    from transformers import TrainerState, TrainingArguments
+
+    args = TrainingArguments(output_dir=str(tmp_path / "out"), eval_on_start=True, eval_strategy="epoch", report_to=[])
+    state = TrainerState(epoch=3.0, global_step=300, max_steps=300, num_train_epochs=3, train_batch_size=8)
+    state.log_history = [
+        {"epoch": 0, "eval_accuracy": 0.52, "step": 0},
+        {"epoch": 3.0, "eval_accuracy": 0.59, "step": 300},
+    ]
+
+    class Loader:
+        dataset = list(range(1200))
+
+    # The Trainer names neither its evaluation set nor a standard error: those come by argument.
+    callback = QisCallback(task=TASK, benchmark="pubmedqa", method="full", family="llama-3-8b", confidence=0.9)
+    handler = CallbackHandler([callback], model=None, processing_class=None, optimizer=None, lr_scheduler=None)
+    handler.eval_dataloader = Loader()
+    handler.on_train_end(args, state, TrainerControl())
+    assert callback.error is None, callback.error
+    draft = callback.draft
+    assert (draft["baseline"], draft["outcome"], draft["eval_samples"]) == ("0.52", "0.59", "1200")
+    assert draft.fields["outcome"].origin.key == "log_history[1].eval_accuracy"

@@ -51,6 +51,14 @@ def training_params(args: TrainingArguments) -> dict[str, Any]:
     return params
 
 
+def _dataset_size(dataloader: Any) -> int | None:
+    """How many examples the evaluation data loader the Trainer hands callbacks holds."""
+    try:
+        return len(dataloader.dataset)
+    except (AttributeError, TypeError):
+        return None
+
+
 class QisCallback(TrainerCallback):
     """At the end of training, drafts the run's outcome packet from ``args.output_dir`` and the
     trainer state, writes it beside the run (``qis-packet.toml``) and logs the one command that
@@ -107,6 +115,10 @@ class QisCallback(TrainerCallback):
         # What Trainer.save_state() writes: the run's steps, epochs and evaluations.
         state.save_to_json(str(run_dir / STATE_FILE))
         flags = dict(self.flags)
+        # Scores from the Trainer's own evaluations need their size, which it logs nowhere.
+        eval_size = _dataset_size(kwargs.get("eval_dataloader"))
+        if eval_size and "eval_samples" not in flags:
+            flags["eval_samples"] = eval_size
         if self.use_training_args:
             flags["params"] = {**training_params(args), **flags.get("params", {})}
         try:
@@ -141,4 +153,5 @@ class QisCallback(TrainerCallback):
             words += ["--network", self.client["network"]]
         if self.client["id_difficulty"] is not None:
             words += ["--id-difficulty", str(self.client["id_difficulty"])]
-        return shlex.join(words)
+        home = self.client["home"]
+        return (f"QIS_HOME={shlex.quote(str(home))} " if home is not None else "") + shlex.join(words)
