@@ -92,19 +92,42 @@ fn packet_new_and_from_run_never_overwrite_without_force() {
 #[test]
 fn from_run_json_lists_every_field_with_its_origin_and_the_file_written() {
     let home = support::scratch("outcomes-cli", "from-run-json");
-    let run = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/runs/qlora-llama3-medqa");
+    let run = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/runs/qlora-llama3-medqa"
+    );
     let file = home.join("medqa.toml");
     let out = support::qis(&home)
-        .args(["packet", "from-run", run, "--task", "medical-qa", "--json", "-o"])
+        .args([
+            "packet",
+            "from-run",
+            run,
+            "--task",
+            "medical-qa",
+            "--json",
+            "-o",
+        ])
         .arg(&file)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Nothing but the JSON on stdout, and no "wrote" line on stderr either.
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(json["out"], file.to_str().unwrap());
-    assert!(std::fs::read_to_string(&file).unwrap().contains("lora_rank"));
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .contains("lora_rank")
+    );
     let fields = json["fields"].as_array().unwrap();
     let field = |name: &str| fields.iter().find(|f| f["name"] == name).unwrap().clone();
     assert_eq!(field("lora_rank")["value"], "16");
