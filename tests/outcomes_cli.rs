@@ -88,3 +88,55 @@ fn packet_new_and_from_run_never_overwrite_without_force() {
     assert!(check.status.success());
     let _ = std::fs::remove_dir_all(&home);
 }
+
+#[test]
+fn from_run_json_lists_every_field_with_its_origin_and_the_file_written() {
+    let home = support::scratch("outcomes-cli", "from-run-json");
+    let run = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/runs/qlora-llama3-medqa"
+    );
+    let file = home.join("medqa.toml");
+    let out = support::qis(&home)
+        .args([
+            "packet",
+            "from-run",
+            run,
+            "--task",
+            "medical-qa",
+            "--json",
+            "-o",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Nothing but the JSON on stdout, and no "wrote" line on stderr either.
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json["out"], file.to_str().unwrap());
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .contains("lora_rank")
+    );
+    let fields = json["fields"].as_array().unwrap();
+    let field = |name: &str| fields.iter().find(|f| f["name"] == name).unwrap().clone();
+    assert_eq!(field("lora_rank")["value"], "16");
+    assert_eq!(
+        field("lora_rank")["origin"],
+        serde_json::json!({"kind": "file", "file": "out/adapter_config.json", "key": "r", "text": "from out/adapter_config.json:r"})
+    );
+    assert_eq!(field("task")["origin"]["kind"], "override");
+    assert_eq!(field("task")["origin"]["flag"], "--task");
+    assert!(fields.len() >= 15, "{fields:?}");
+    let _ = std::fs::remove_dir_all(&home);
+}

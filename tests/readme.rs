@@ -25,8 +25,9 @@
 //! directory holding a `qis` executable stays on `PATH`: a bare `qis` works only after the
 //! README itself puts the binary on `PATH`, as a new user's shell would.
 //!
-//! It runs in release builds only (`cargo test --release`, the README's test command): in a
-//! debug build the simulator blocks would take minutes, and it says it skipped.
+//! It runs in release builds only (`cargo test --release`, which the README's test command
+//! `tools/test` runs): in a debug build the simulator blocks would take minutes, and it says it
+//! skipped.
 //!
 //! Limits: each block gets [`BLOCK_TIMEOUT`]; the ports that `--listen 127.0.0.1:PORT` lines use
 //! are checked free first; bash runs in its own process group, and every process in it (the
@@ -69,7 +70,7 @@ trap 'printf "README checker: this command failed (exit status %s): %s\n" "$?" "
 fn every_shell_block_of_the_readmes_runs_as_written() {
     if cfg!(debug_assertions) {
         // The README's commands run at release speed (`qis sim` takes seconds there, minutes in
-        // a debug build) and the README's test command is `cargo test --release`.
+        // a debug build) and the README's test command runs `cargo test --release`.
         println!("README checker: skipped in a debug build; run cargo test --release");
         return;
     }

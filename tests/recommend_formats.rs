@@ -434,11 +434,25 @@ fn the_command_prints_traced_fragments_and_refuses_what_it_cannot_paste() {
     let out = ask("summarization", &["--format", "json", "--no-save"]);
     let same: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(same["recommendation"], json["recommendation"]);
+    // Every fragment rides along (the Python package asks once), the same text --format prints.
+    let fragments = json["fragments"].as_object().unwrap();
+    assert_eq!(fragments.len(), FORMATS.len());
+    let out = ask("summarization", &["--format", "axolotl", "--no-save"]);
+    assert_eq!(
+        fragments["axolotl"]["text"].as_str(),
+        Some(&*String::from_utf8_lossy(&out.stdout))
+    );
     let out = ask("summarization", &["--json", "--format", "peft"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("give one of --json and --format peft"));
 
     // Only losses: the table still shows them, a fragment is refused and nothing is saved.
+    let out = ask("translation", &["--json", "--no-save"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for format in FORMATS {
+        let error = json["fragments"][format.name()]["error"].as_str().unwrap();
+        assert!(error.contains("no configuration worth pasting"), "{error}");
+    }
     let out = ask("translation", &["--no-save"]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("every method's evidence shows a loss"));

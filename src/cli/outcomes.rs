@@ -11,6 +11,7 @@ use qis_core::Id;
 use qis_outcomes::check_packet_file as check;
 use qis_outcomes::{Evidence, NoFeedback, Reproduced, SavedRecommendation, standing};
 use qis_outcomes::{OutcomeBody, OutcomePacket, Query, Trace};
+use qis_outcomes::{PasteFormat, Recommendation};
 use qis_outcomes::{Ranked, rank};
 use qis_outcomes::{recommend, render_json, render_table};
 use qis_udp::{DataDirLock, KeyRole, PublishedDir, PublishedEntry};
@@ -347,6 +348,23 @@ pub(super) fn query(args: QueryArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Every `--format` fragment of `rec`, by format name: `{"text": ...}`, or `{"error": ...}`
+/// saying why there is nothing to paste in that format, so a tool that asked once for JSON
+/// (the Python package) has them all without asking the network again.
+fn fragments_json(rec: &Recommendation, trace: &Trace) -> serde_json::Value {
+    PasteFormat::ALL
+        .iter()
+        .map(|&format| {
+            let entry = match fragment(format, rec, trace) {
+                Ok(text) => json!({ "text": text }),
+                Err(error) => json!({ "error": error.to_string() }),
+            };
+            (format.name().to_string(), entry)
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
 fn refused_note(refused: usize) -> String {
     if refused == 0 {
         String::new()
@@ -403,17 +421,15 @@ pub(super) fn recommend_cmd(args: RecommendArgs) -> Result<ExitCode, CliError> {
     let saved = SavedRecommendation::new(&rec, &query, &evidence, &records, now);
     // A fragment is made before anything is saved: a recommendation with nothing to paste
     // leaves no file behind.
+    let trace = Trace {
+        id: ledger::recommendation_id(&saved)?,
+        saved: !args.no_save,
+        family: query.family.clone(),
+        task: query.task.clone(),
+        tags: query.tags.clone(),
+    };
     let pasted = match format.paste() {
-        Some(paste_format) => {
-            let trace = Trace {
-                id: ledger::recommendation_id(&saved)?,
-                saved: !args.no_save,
-                family: query.family.clone(),
-                task: query.task.clone(),
-                tags: query.tags.clone(),
-            };
-            Some(fragment(paste_format, &rec, &trace)?)
-        }
+        Some(paste_format) => Some(fragment(paste_format, &rec, &trace)?),
         None => None,
     };
     let saved_id = if args.no_save {
@@ -424,7 +440,7 @@ pub(super) fn recommend_cmd(args: RecommendArgs) -> Result<ExitCode, CliError> {
     match (format, pasted) {
         (OutputFormat::Json, _) => println!(
             "{}",
-            json!({ "found": ranked.len(), "refused": refused, "context": context, "recommendation": render_json(&rec), "recommendation_id": saved_id, "ledger_outcomes": ledger.outcomes.len() })
+            json!({ "found": ranked.len(), "refused": refused, "context": context, "recommendation": render_json(&rec), "recommendation_id": saved_id, "ledger_outcomes": ledger.outcomes.len(), "fragments": fragments_json(&rec, &trace) })
         ),
         (_, Some(text)) => print!("{text}"),
         (_, None) => print!("{}", render_table(&rec)),

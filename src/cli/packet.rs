@@ -46,6 +46,10 @@ pub enum PacketCommand {
         /// Replace the --out file if it exists.
         #[arg(long)]
         force: bool,
+        /// Print one JSON object on stdout instead of text: every field with its value and
+        /// origin, the notes, the file written (for the Python package).
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         flags: RunFlags,
     },
@@ -212,17 +216,47 @@ pub(super) fn run(command: PacketCommand) -> Result<ExitCode, CliError> {
             dir,
             out,
             force,
+            json,
             flags,
         } => {
             let draft = draft_from_run(&dir, &flags)?;
-            print!("{}", draft.render());
-            if let Some(out) = out {
-                write_new(&out, &draft.to_packet_file(), force)?;
-                eprintln!("wrote {}", out.display());
+            if let Some(out) = &out {
+                write_new(out, &draft.to_packet_file(), force)?;
+            }
+            if json {
+                println!("{}", draft_json(&draft, out.as_deref()));
+            } else {
+                print!("{}", draft.render());
+                if let Some(out) = &out {
+                    eprintln!("wrote {}", out.display());
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `from-run --json`: the fields in packet-file order, each with its value as the packet file
+/// states it and where it came from (null when nothing but the defaults set it), the notes, and
+/// the file written.
+fn draft_json(draft: &RunDraft, out: Option<&Path>) -> serde_json::Value {
+    let fields: Vec<_> = draft
+        .fields()
+        .into_iter()
+        .map(|(name, value)| {
+            let origin = draft.provenance.get(&name).map(|p| {
+                let mut origin = serde_json::to_value(p).expect("a provenance of strings");
+                origin["text"] = p.to_string().into();
+                origin
+            });
+            serde_json::json!({ "name": name, "value": value, "origin": origin })
+        })
+        .collect();
+    serde_json::json!({
+        "fields": fields,
+        "notes": draft.notes,
+        "out": out,
+    })
 }
 
 /// Drafts a packet from a run directory; on failure prints what was found, then fails with

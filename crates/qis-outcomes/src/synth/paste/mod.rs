@@ -35,6 +35,14 @@ pub enum PasteFormat {
 }
 
 impl PasteFormat {
+    /// Every format, in the order `--format` lists them.
+    pub const ALL: [PasteFormat; 4] = [
+        PasteFormat::Peft,
+        PasteFormat::Axolotl,
+        PasteFormat::Trl,
+        PasteFormat::Optuna,
+    ];
+
     /// The format's name, as `--format` takes it.
     pub fn name(self) -> &'static str {
         match self {
