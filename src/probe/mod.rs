@@ -4,7 +4,7 @@
 //! `latency_ms`), so that a probe and a simulation of the same network can be set side by side;
 //! and the files `--out` writes, drawn by the simulator's own chart functions.
 
-mod estimate;
+pub mod estimate;
 mod files;
 
 pub use estimate::{SizeEstimate, lookup_estimate};
@@ -79,7 +79,7 @@ pub struct ProbeReport {
     /// Round-trip samples in `rtt_ms`.
     pub rtt_samples: u64,
     /// The network size estimated from the density of ids near the targets (see
-    /// [`estimate`](self::estimate)).
+    /// [`estimate`]).
     pub size_estimate: SizeEstimate,
     /// Wall-clock seconds the lookups took, all together (joining excluded).
     pub elapsed_s: f64,
