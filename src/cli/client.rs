@@ -4,6 +4,7 @@
 use super::common::{
     CliError, NetworkArgs, all_mismatched, data_home, explain_silence, resolve, runtime, unix_now,
 };
+use qis_core::BootstrapReport;
 use qis_core::Config;
 use qis_core::wire::{NetworkId, Role};
 use qis_core::{Credentials, IdentityScheme};
@@ -87,7 +88,7 @@ fn timeout(secs: f64) -> Result<Duration, CliError> {
 }
 
 /// Starts a client node on an ephemeral port of the bootstrap addresses' family.
-async fn start_client(
+pub(super) async fn start_client(
     network: NetworkId,
     scheme: IdentityScheme,
     bootstrap: &[SocketAddr],
@@ -121,22 +122,22 @@ async fn start_client(
 
 /// Joins through the bootstrap nodes. Gives up at once when every one of them has shown it
 /// speaks another protocol version or runs another network: no answer can come.
-async fn join(
+pub(super) async fn join(
     client: &NodeHandle,
     bootstrap: &[SocketAddr],
     named: &[String],
-) -> Result<(), CliError> {
-    let answered = tokio::select! {
-        report = client.bootstrap(bootstrap.to_vec()) => report?.bootstrap_answered,
-        () = all_mismatched(client, bootstrap) => 0,
+) -> Result<BootstrapReport<SocketAddr>, CliError> {
+    let report = tokio::select! {
+        report = client.bootstrap(bootstrap.to_vec()) => Some(report?),
+        () = all_mismatched(client, bootstrap) => None,
     };
-    if answered == 0 {
-        return Err(CliError::Failed(format!(
+    match report {
+        Some(report) if report.bootstrap_answered > 0 => Ok(report),
+        _ => Err(CliError::Failed(format!(
             "no bootstrap node answered ({})",
             named.join(", ")
-        )));
+        ))),
     }
-    Ok(())
 }
 
 fn timed_out(secs: f64) -> CliError {

@@ -10,6 +10,7 @@ mod ledger;
 mod node;
 mod outcomes;
 mod packet;
+mod probe;
 mod published;
 mod reproduce;
 pub mod sim;
@@ -45,6 +46,9 @@ pub enum Command {
     Get(client::GetArgs),
     /// Check that a node answers, and measure the round trip.
     Ping(client::PingArgs),
+    /// Join a live network as a client and measure it: hop depth, rounds, requests, lookup
+    /// latency and request round trips of lookups to random targets, and its size.
+    Probe(probe::ProbeArgs),
     /// Write, validate or draft outcome packets (no network).
     #[command(subcommand)]
     Packet(packet::PacketCommand),
@@ -94,6 +98,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Put(args) => client::put(args),
         Command::Get(args) => client::get(args),
         Command::Ping(args) => client::ping(args),
+        Command::Probe(mut args) => {
+            args.no_progress |= cli.quiet;
+            probe::run(args)
+        }
         Command::Packet(command) => packet::run(command),
         Command::Publish(args) => outcomes::publish(args),
         Command::Published(args) => published::run(args),

@@ -17,6 +17,7 @@ mod measure;
 mod membership;
 mod memory;
 mod network;
+pub mod plots;
 mod points;
 mod prefix_report;
 mod random;
@@ -35,7 +36,7 @@ pub use adversary::{AdversaryConfig, Attack, AttackCounts};
 pub use config::{ChurnConfig, Formation, SimConfig, SimIdentities, Timers, default_join_rate};
 pub use network::NetworkConfig;
 pub use points::{Across, Metric, SweepPoint, points_table, sweep_points};
-pub use report::{AdversaryReport, SimReport};
+pub use report::{AdversaryReport, Latency, SimReport, Spread};
 pub use shard::{
     MergeError, RunId, SHARD_FILE, SHARD_FORMAT, SHARD_VERSION, Shard, ShardFile, SweepPlan,
     merge_shards,

@@ -3,8 +3,8 @@
 //! with the spread across seeds; lookup-latency CDF).
 
 use super::SimReport;
+use super::plots::{CdfSeries, HopsPoint, hops_chart, latency_cdf_chart};
 use super::points::{Across, SweepPoint, points_csv, sweep_points};
-use super::svg::{Series, line_chart};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
@@ -107,35 +107,24 @@ pub(crate) fn csv(reports: &[SimReport]) -> String {
 /// Hop depth (mean, median, 90th percentile) and mean rounds against log2 N: each point the
 /// mean across seeds, with a bar from the smallest to the largest.
 pub(crate) fn hops_plot(points: &[SweepPoint]) -> String {
-    let x = |p: &SweepPoint| (p.nodes.max(1) as f64).log2();
-    let series = |name: &str, metric: &str| {
-        let spread = |p: &SweepPoint| p.metric(metric).unwrap_or(Across::of(&[0.0]));
-        Series {
-            name: name.into(),
-            points: points.iter().map(|p| (x(p), spread(p).mean)).collect(),
-            bars: points
-                .iter()
-                .map(|p| (x(p), spread(p).min, spread(p).max))
-                .collect(),
-        }
-    };
-    line_chart(
-        "Lookup hop depth against network size",
-        "log2 N (nodes)",
-        "hops",
-        &[
-            series("hops mean", "hops_mean"),
-            series("hops p50", "hops_p50"),
-            series("hops p90", "hops_p90"),
-            series("rounds mean", "rounds_mean"),
-        ],
-    )
+    let figure = |p: &SweepPoint, name: &str| p.metric(name).unwrap_or(Across::of(&[0.0]));
+    let points: Vec<HopsPoint> = points
+        .iter()
+        .map(|p| HopsPoint {
+            nodes: p.nodes as f64,
+            hops_mean: figure(p, "hops_mean"),
+            hops_p50: figure(p, "hops_p50"),
+            hops_p90: figure(p, "hops_p90"),
+            rounds_mean: figure(p, "rounds_mean"),
+        })
+        .collect();
+    hops_chart(&points)
 }
 
 /// The lookup-latency CDF of each network size: at each 5th percentile, the mean across its
 /// seeds' runs.
 pub(crate) fn latency_plot(reports: &[SimReport], points: &[SweepPoint]) -> String {
-    let series: Vec<Series> = points
+    let series: Vec<CdfSeries> = points
         .iter()
         .map(|p| {
             let runs: Vec<&SimReport> = reports.iter().filter(|r| r.nodes == p.nodes).collect();
@@ -147,27 +136,13 @@ pub(crate) fn latency_plot(reports: &[SimReport], points: &[SweepPoint]) -> Stri
             let cdf: Vec<f64> = (0..len)
                 .map(|i| runs.iter().map(|r| r.latency_ms.cdf[i]).sum::<f64>() / runs.len() as f64)
                 .collect();
-            let n = cdf.len().saturating_sub(1).max(1) as f64;
-            // The last point is the maximum: leave it out so one straggler does not squash the plot.
-            let points = cdf
-                .iter()
-                .enumerate()
-                .take(cdf.len().saturating_sub(1))
-                .map(|(i, &ms)| (ms, i as f64 / n))
-                .collect();
-            Series {
+            CdfSeries {
                 name: format!("N = {}", p.nodes),
-                points,
-                bars: Vec::new(),
+                cdf,
             }
         })
         .collect();
-    line_chart(
-        "Lookup latency CDF (to the 95th percentile)",
-        "latency (virtual ms)",
-        "fraction of lookups",
-        &series,
-    )
+    latency_cdf_chart(&series, "latency (virtual ms)")
 }
 
 /// The files of a sweep, by name: `sweep.json` and `sweep.csv` (one entry per run, in run

@@ -21,7 +21,7 @@ use crate::addr::PeerAddr;
 use crate::constants::MAX_LOOKUP_PATHS as MAX_PATHS;
 use crate::constants::{LOOKUP_MAX_PER_HOST, LOOKUP_MAX_PER_PREFIX};
 use crate::id::Id;
-use crate::time::Time;
+use crate::time::{Duration, Time};
 use crate::wire::{Contact, Token};
 
 /// How far a candidate has got.
@@ -82,6 +82,9 @@ pub struct Lookup<A> {
     requests: u32,
     answered: u32,
     failed: u32,
+    /// Round-trip times of the answers counted (see [`LookupReport::rtts`]), in microseconds:
+    /// four bytes each, since a million simulated nodes keep their lookups' samples.
+    rtts_us: Vec<u32>,
     started: Time,
 }
 
@@ -123,6 +126,7 @@ impl<A: PeerAddr> Lookup<A> {
             requests: 0,
             answered: 0,
             failed: 0,
+            rtts_us: Vec::new(),
             started: now,
             limit_local: false,
         };
@@ -279,14 +283,15 @@ impl<A: PeerAddr> Lookup<A> {
         })
     }
 
-    /// `id` answered with `nodes` (empty for a value answer) and an address token.
-    pub fn on_answer(&mut self, id: &Id, nodes: &[Contact<A>], token: Option<Token>) {
+    /// `id` answered with `nodes` (empty for a value answer) and an address token. Returns
+    /// whether the answer counted: false for a node not asked, or whose answer came already.
+    pub fn on_answer(&mut self, id: &Id, nodes: &[Contact<A>], token: Option<Token>) -> bool {
         let Some(candidate) = self.find(id) else {
-            return;
+            return false;
         };
         let was = candidate.state;
         if !matches!(was, CandidateState::InFlight | CandidateState::Stalled) {
-            return;
+            return false;
         }
         candidate.state = CandidateState::Answered;
         candidate.token = token;
@@ -299,6 +304,14 @@ impl<A: PeerAddr> Lookup<A> {
         for contact in nodes {
             self.learn(*contact, depth, path);
         }
+        true
+    }
+
+    /// Notes the round-trip time of an answer [`Lookup::on_answer`] counted (see
+    /// [`LookupReport::rtts`]); times past 71 minutes are kept as 71 minutes.
+    pub fn note_rtt(&mut self, rtt: Duration) {
+        let us = u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX);
+        self.rtts_us.push(us);
     }
 
     /// `id` has not answered in time and is being asked again: its slot goes to the next
@@ -391,6 +404,11 @@ impl<A: PeerAddr> Lookup<A> {
             answered: self.answered,
             failed: self.failed,
             elapsed: now.saturating_since(self.started),
+            rtts: self
+                .rtts_us
+                .iter()
+                .map(|&us| Duration::from_micros(u64::from(us)))
+                .collect(),
         }
     }
 }

@@ -32,4 +32,9 @@ pub struct LookupReport<A> {
     pub failed: u32,
     /// Time from start to finish.
     pub elapsed: Duration,
+    /// The round-trip time of every request the lookup counted an answer to, in the order the
+    /// answers came, each measured from the request's first send. Requests answered only after
+    /// a resend are left out (Karn's rule, as for the timeout estimator): their time would
+    /// include the wait before the resend, not the path.
+    pub rtts: Vec<Duration>,
 }

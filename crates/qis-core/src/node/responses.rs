@@ -54,6 +54,7 @@ impl<A: PeerAddr> Node<A> {
                     sender,
                     from,
                     sent_at: pending.sent_at,
+                    first_attempt: pending.attempt == 0,
                     body: message.body,
                 };
                 self.on_command_answer(now, op, answer)
@@ -168,8 +169,16 @@ impl<A: PeerAddr> Node<A> {
             sender,
             from,
             sent_at,
+            first_attempt,
             body,
         } = answer;
+        // The path's round trip, for the lookup's report; none for an answer to a resend.
+        let rtt = first_attempt.then(|| now.saturating_since(sent_at));
+        let counted = |lookup: &mut crate::lookup::Lookup<A>, was_counted: bool| {
+            if let (true, Some(rtt)) = (was_counted, rtt) {
+                lookup.note_rtt(rtt);
+            }
+        };
         self.with_command(now, op, |node, command| match (command, body) {
             (Command::Ping { reply }, Body::Pong { .. }) => {
                 let rtt = now.saturating_since(sent_at);
@@ -192,7 +201,8 @@ impl<A: PeerAddr> Node<A> {
             // A cut answer still helps: the lookup goes on with the contacts it got.
             (Command::Lookup { lookup, .. }, Body::Nodes { nodes, token, .. }) => {
                 let nodes = node.contactable(nodes);
-                lookup.on_answer(&sender, &nodes, Some(token));
+                let was_counted = lookup.on_answer(&sender, &nodes, Some(token));
+                counted(lookup, was_counted);
             }
             (
                 Command::Lookup {
@@ -206,7 +216,8 @@ impl<A: PeerAddr> Node<A> {
                     records,
                 },
             ) => {
-                lookup.on_answer(&sender, &[], Some(token));
+                let was_counted = lookup.on_answer(&sender, &[], Some(token));
+                counted(lookup, was_counted);
                 let records = node.verified(pager, records);
                 let holder = Contact {
                     id: sender,
@@ -362,6 +373,8 @@ struct Answer<A> {
     sender: Id,
     from: A,
     sent_at: Time,
+    /// True if the answer is to the request's first send (no resend went out yet).
+    first_attempt: bool,
     body: Body<A>,
 }
 

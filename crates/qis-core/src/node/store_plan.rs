@@ -283,6 +283,7 @@ mod tests {
             answered: 0,
             failed: 0,
             elapsed: Duration::ZERO,
+            rtts: Vec::new(),
         }
     }
 

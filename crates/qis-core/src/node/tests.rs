@@ -793,5 +793,54 @@ fn the_first_page_of_a_get_holds_the_best_values_and_paging_still_collects_all()
     assert_eq!(
         get.records, expected,
         "every value once, in record-id order"
+
+/// Like [`settle`], but each wave of datagrams arrives `step` after the wave that sent it, so
+/// every request's round trip takes two steps. Returns the time when the network is quiet.
+fn settle_in_waves(nodes: &mut [Node<SimAddr>], mut now: Time, step: Duration) -> Time {
+    for _ in 0..10_000 {
+        let mut wave = Vec::new();
+        for (i, node) in nodes.iter_mut().enumerate() {
+            while let Some(t) = node.poll_transmit() {
+                assert_eq!(t.via, Endpoint::Main, "no audits in this test");
+                wave.push((SimAddr(i as u32), t));
+            }
+        }
+        if wave.is_empty() {
+            return now;
+        }
+        now = now + step;
+        for (from, t) in wave {
+            nodes[t.to.0 as usize].handle_datagram(now, from, &t.payload);
+        }
+    }
+    panic!("network did not settle");
+}
+
+#[test]
+fn a_lookup_reports_the_round_trip_of_every_answer_it_counted() {
+    let count = 12;
+    let step = Duration::from_millis(3);
+    let mut nodes: Vec<_> = (0..count).map(node).collect();
+    let mut now = Time::ZERO;
+    for i in 1..count as usize {
+        let op = nodes[i].bootstrap(now, &[SimAddr(0)]);
+        now = settle_in_waves(&mut nodes, now, step);
+        assert!(finished(&mut nodes[i], op).is_some());
+    }
+    let op = nodes[4].find_node(now, Id::hash(b"a target"));
+    settle_in_waves(&mut nodes, now, step);
+    let Some(OpResult::FindNode(report)) = finished(&mut nodes[4], op) else {
+        panic!("the lookup did not finish")
+    };
+    assert!(report.answered > 1, "{report:?}");
+    assert_eq!(
+        report.rtts.len(),
+        report.answered as usize,
+        "no loss: every counted answer came on the first send"
+    );
+    assert!(
+        report.rtts.iter().all(|&rtt| rtt == step * 2),
+        "{:?}",
+        report.rtts
     );
 }
