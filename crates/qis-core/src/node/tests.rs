@@ -793,6 +793,8 @@ fn the_first_page_of_a_get_holds_the_best_values_and_paging_still_collects_all()
     assert_eq!(
         get.records, expected,
         "every value once, in record-id order"
+    );
+}
 
 /// Like [`settle`], but each wave of datagrams arrives `step` after the wave that sent it, so
 /// every request's round trip takes two steps. Returns the time when the network is quiet.
