@@ -105,6 +105,8 @@ fn a_result_built_on_a_recommendation_lands_in_the_ledger_and_roots_standing() {
     assert_eq!(ledger["format"], 1);
     let checked = &ledger["ledger"]["outcomes"][0]["checked"];
     assert_eq!(checked.as_array().map(Vec::len), Some(1), "{ledger}");
+    // The claim keeps the key level it was found at: what the levels learn from.
+    assert_eq!(checked[0]["level"], "exact", "{ledger}");
     // Next time, the publisher whose claim held has standing with us.
     let mut args = vec!["recommend", "--json", "--no-save"];
     args.extend(context);
@@ -116,6 +118,9 @@ fn a_result_built_on_a_recommendation_lands_in_the_ledger_and_roots_standing() {
         .as_f64()
         .unwrap();
     assert!(established > 0.0, "{second}");
+    // One outcome that agreed keeps its level at the prior's weight.
+    let levels = &second["recommendation"]["levels"];
+    assert_eq!(levels[0]["learned_weight"], 1.0, "{second}");
     // A ledger of another format is refused by name, not misread.
     std::fs::write(home.join("ledger.json"), r#"{"format": 9, "ledger": {}}"#).unwrap();
     let out = support::qis(&home).args(&args).output().unwrap();

@@ -50,6 +50,7 @@ fn ledger(trusted: &[u8], claims: &[(&OutcomePacket, f64)]) -> Ledger {
                     gain: x.body.normalized_gain(),
                     eval_samples: x.body.eval_samples,
                     weight: 1.0,
+                    level: None,
                 }],
                 realised: *realised,
                 eval_samples: 1000,

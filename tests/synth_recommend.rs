@@ -430,3 +430,45 @@ fn the_recommendation_says_what_each_level_and_each_packet_weighed() {
     assert_eq!(json["weighed"][2]["level"], "task");
     assert!(table(&rec).contains("weight by key level: exact"));
 }
+
+/// A client whose own outcomes found the task-level packets mispredicting weighs them less:
+/// the learned level weight is a factor of each packet's weight and is reported per level.
+#[test]
+fn a_level_the_clients_outcomes_found_wanting_weighs_less() {
+    use qis_outcomes::{Claim, Ledger, LevelWeights, OwnOutcome};
+    let runs = [
+        run(1, "lora", 0.05, &[lr(2e-4)]),
+        run(2, "lora", 0.04, &[lr(1e-4)]),
+    ];
+    let mut evidence: Vec<Evidence> = runs.iter().map(evidence).collect();
+    evidence[0].level = Some(KeyLevel::Exact);
+    evidence[1].level = Some(KeyLevel::Task);
+    let before = recommend(&evidence).unwrap().levels[1].weight_share;
+    // Five outcomes in which a task-level claim of +0.20 realised nothing.
+    let mispredicted = OwnOutcome {
+        checked: vec![Claim {
+            id: evidence[1].id,
+            publisher: evidence[1].publisher,
+            gain: 0.2,
+            eval_samples: 1000,
+            weight: 1.0,
+            level: Some(KeyLevel::Task),
+        }],
+        realised: 0.0,
+        eval_samples: 1000,
+        created: 0,
+    };
+    let ledger = Ledger {
+        outcomes: vec![mispredicted; 5],
+        trusted: Vec::new(),
+    };
+    LevelWeights::learn(&ledger, 0).apply(&mut evidence);
+    assert_eq!(evidence[0].level_weight, 1.0);
+    assert!((evidence[1].level_weight - 0.5).abs() < 1e-12);
+    let rec = recommend(&evidence).unwrap();
+    assert!(rec.levels[1].weight_share < before, "{:?}", rec.levels);
+    assert_eq!(rec.levels[1].learned_weight, evidence[1].level_weight);
+    assert!(table(&rec).contains("learned ×0.50"), "{}", table(&rec));
+    let json = serde_json::to_value(to_json(&rec)).unwrap();
+    assert_eq!(json["levels"][1]["learned_weight"], 0.5);
+}

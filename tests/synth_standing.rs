@@ -31,6 +31,7 @@ fn claim(id: u8, gain: f64) -> Claim {
         gain,
         eval_samples: 1000,
         weight: 1.0,
+        level: None,
     }
 }
 

@@ -140,6 +140,7 @@ pub(super) fn record_reproduction(
         gain: packet.body.normalized_gain(),
         eval_samples: packet.body.eval_samples,
         weight: 1.0,
+        level: None,
     };
     append_outcomes(vec![OwnOutcome {
         checked: vec![claim],

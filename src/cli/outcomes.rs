@@ -398,6 +398,8 @@ pub(super) fn recommend_cmd(args: RecommendArgs) -> Result<ExitCode, CliError> {
         .map_or(0, |d| d.as_secs());
     let standing = standing::standings(&evidence, &found.reproductions, &ledger, now);
     standing::apply(&mut evidence, &standing);
+    // Each key level weighs what the user's own outcomes say it predicted.
+    qis_outcomes::LevelWeights::learn(&ledger, now).apply(&mut evidence);
     let context = json!({ "family": query.family, "task": query.task, "tags": query.tags });
     let Some(rec) = recommend::recommend(&evidence) else {
         if format == OutputFormat::Json {

@@ -262,6 +262,7 @@ impl Publisher {
                 gain: x.body.normalized_gain(),
                 eval_samples: x.body.eval_samples,
                 weight: 1.0,
+                level: None,
             }],
             realised: report.body.normalized_gain(),
             eval_samples: eval,

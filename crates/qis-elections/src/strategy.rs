@@ -4,7 +4,9 @@ use crate::network::{Found, Network};
 use crate::recipe::Recipe;
 use crate::world::{CONTEXTS, Context, FAMILIES, TASKS};
 use qis_core::RecordId;
-use qis_outcomes::{Claim, Evidence, KeyLevel, Ledger, OutcomeBody, Query, recommend, standing};
+use qis_outcomes::{
+    Claim, Evidence, KeyLevel, Ledger, LevelWeights, OutcomeBody, Query, recommend, standing,
+};
 use serde::Serialize;
 
 /// The claims among `found` that the client's run of `ran` in context `c` checks
@@ -16,14 +18,12 @@ pub fn checked_claims(found: &[Found], c: &Context, ran: &OutcomeBody) -> Vec<Cl
             .iter()
             .filter(|f| f.body.method == ran.method)
             .filter_map(|f| {
-                let similarity = similarities.of(f)?;
-                Some(Claim::checked_by(
-                    f.id,
-                    f.publisher,
-                    &f.body,
-                    similarity,
-                    ran,
-                ))
+                let (similarity, level) = similarities.of(f)?;
+                let claim = Claim::checked_by(f.id, f.publisher, &f.body, similarity, ran);
+                Some(Claim {
+                    level: Some(level),
+                    ..claim
+                })
             }),
     )
 }
@@ -88,7 +88,7 @@ impl Advice {
 /// distinct context of the world: thousands of packets share a few hundred contexts.
 struct Similarities {
     query: Query,
-    memo: Vec<Option<Option<f64>>>,
+    memo: Vec<Option<Option<(f64, KeyLevel)>>>,
 }
 
 impl Similarities {
@@ -99,8 +99,9 @@ impl Similarities {
         }
     }
 
-    fn of(&mut self, found: &Found) -> Option<f64> {
-        let compute = |q: &Query| q.similarity(&found.body).map(|s| s.score);
+    /// The similarity of `found` to the query, and the key level it matches at.
+    fn of(&mut self, found: &Found) -> Option<(f64, KeyLevel)> {
+        let compute = |q: &Query| q.similarity(&found.body).map(|s| (s.score, s.level));
         match found.context {
             Some(i) => *self.memo[i].get_or_insert_with(|| compute(&self.query)),
             None => compute(&self.query),
@@ -170,19 +171,16 @@ fn qis(network: &Network, c: &Context, ledger: &Ledger, now: u64) -> (Advice, Ve
     let mut evidence: Vec<Evidence> = found
         .iter()
         .filter_map(|f| {
-            let similarity = similarities.of(f)?;
-            Some(Evidence::shared(
-                f.id,
-                f.publisher,
-                f.created,
-                f.body.clone(),
-                similarity,
-            ))
+            let (similarity, level) = similarities.of(f)?;
+            let mut e = Evidence::shared(f.id, f.publisher, f.created, f.body.clone(), similarity);
+            e.level = Some(level);
+            Some(e)
         })
         .collect();
     let reproductions = network.reproductions(&similarities.query);
     let standing = standing::standings(&evidence, &reproductions, ledger, now);
     standing::apply(&mut evidence, &standing);
+    LevelWeights::learn(ledger, now).apply(&mut evidence);
     let Some(rec) = recommend(&evidence) else {
         return (Advice::default_recipe(), found);
     };

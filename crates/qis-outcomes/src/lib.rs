@@ -37,6 +37,7 @@ pub use packet::{
     OutcomeBody, OutcomePacket, OutcomePolicy, PacketError, Query, REPRODUCTION_FORMAT_VERSION,
     Reproduction, ReproductionBody, ReproductionError, ScoreScale, SemanticKey, Tuning,
 };
+pub use synth::levels::{self as levels, LevelWeights};
 pub use synth::proximity::{self as proximity, recipe_proximity};
 pub use synth::render::{table as render_table, to_json as render_json};
 pub use synth::saved::{self as saved, LedgerFile, SavedError, SavedRecommendation};

@@ -82,7 +82,7 @@ use super::signed::OutcomePacket;
 use super::vocab::{canonical_task, parent_of, root_of};
 use qis_core::Id;
 use qis_core::RecordId;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::fmt;
@@ -121,7 +121,9 @@ pub const LEGACY_KEY_PREFIX: &str = concat!("qis/key/v", legacy_key_scheme_versi
 const _: () = assert!(LEGACY_KEY_SCHEME_VERSION + 1 == KEY_SCHEME_VERSION);
 
 /// The granularity of a semantic key, most specific first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+// Spelled as in key strings ([`KeyLevel::label`]), in the ledger and saved recommendations.
+#[serde(rename_all = "kebab-case")]
 pub enum KeyLevel {
     /// Same family, task and tags.
     Exact,

@@ -45,6 +45,8 @@ pub struct Evidence {
     /// The publisher's standing in `[0, 1]` ([`standing`](super::standing)): how far its
     /// stated gains are believed. 1.0 (face value) unless a standing model set it.
     pub standing: f64,
+    /// The learned weight of its key level ([`levels`](super::levels)); 1.0 unless set.
+    pub level_weight: f64,
 }
 
 /// Largest evaluation size the weight credits: a claim of more samples (which nobody can check
@@ -83,6 +85,7 @@ impl Evidence {
             level: None,
             trust: 1.0,
             standing: 1.0,
+            level_weight: 1.0,
         }
     }
 
@@ -98,6 +101,7 @@ impl Evidence {
             level: Some(ranked.similarity.level),
             trust: trust.trust(&packet.id(), &packet.publisher()),
             standing: 1.0,
+            level_weight: 1.0,
         }
     }
 
@@ -111,6 +115,7 @@ impl Evidence {
             NOT_HELD_OUT_FACTOR
         };
         clean(self.trust)
+            * clean(self.level_weight)
             * clean(self.similarity.min(1.0)).powi(2)
             * clean(f64::from(self.body.confidence).min(CONFIDENCE_BOUND))
             * f64::from(self.body.eval_samples.min(EVAL_SAMPLES_BOUND)).sqrt()

@@ -64,6 +64,7 @@
 //! the same recommendation byte for byte.
 
 pub(crate) mod evidence;
+pub mod levels;
 pub(crate) mod paste;
 pub mod proximity;
 pub mod recommend;

@@ -141,13 +141,17 @@ pub struct LevelSummary {
     pub weight_share: f64,
     /// Weighted median normalised gain.
     pub median_gain: f64,
+    /// The level's learned weight ([`levels`](super::levels)), a factor of each packet's
+    /// weight: 1 until the client's own outcomes move it.
+    pub learned_weight: f64,
 }
 
 /// Packets whose weight breakdown a recommendation keeps.
 pub const WEIGHED_SHOWN: usize = 20;
 
 /// One packet's weight and the factors it is the product of (see the `synth` module's
-/// documentation): `trust × similarity² × confidence × √samples × held ÷ publisher_packets`.
+/// documentation): `trust × level_weight × similarity² × confidence × √samples × held ÷
+/// publisher_packets`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Weighed {
     /// The packet.
@@ -160,6 +164,8 @@ pub struct Weighed {
     pub trust: f64,
     /// Its publisher's standing.
     pub standing: f64,
+    /// The learned weight of its key level ([`levels`](super::levels)).
+    pub level_weight: f64,
     /// The confidence credited (stated, bounded by [`CONFIDENCE_BOUND`](crate::CONFIDENCE_BOUND)).
     pub confidence: f64,
     /// The evaluation samples credited (stated, bounded by
@@ -305,19 +311,24 @@ pub fn recommend(evidence: &[Evidence]) -> Option<Recommendation> {
 
 /// The evidence per key level, most specific first (evidence of unknown level left out).
 fn levels(weighted: &[(&Evidence, f64)], total: f64) -> Vec<LevelSummary> {
-    let mut by_level: BTreeMap<KeyLevel, Vec<(f64, f64)>> = BTreeMap::new();
+    let mut by_level: BTreeMap<KeyLevel, (Vec<(f64, f64)>, f64)> = BTreeMap::new();
     for (e, w) in weighted {
         if let Some(level) = e.level {
-            by_level.entry(level).or_default().push((e.gain(), *w));
+            let (gains, learned) = by_level
+                .entry(level)
+                .or_insert((Vec::new(), e.level_weight));
+            gains.push((e.gain(), *w));
+            *learned = e.level_weight;
         }
     }
     by_level
         .into_iter()
-        .map(|(level, gains)| LevelSummary {
+        .map(|(level, (gains, learned_weight))| LevelSummary {
             level,
             packets: gains.len(),
             weight_share: gains.iter().map(|(_, w)| w).sum::<f64>() / total,
             median_gain: weighted_median(&gains, Midpoint::Arithmetic).unwrap_or(0.0),
+            learned_weight,
         })
         .collect()
 }
@@ -336,6 +347,7 @@ fn weighed(
             similarity: e.similarity,
             trust: e.trust,
             standing: e.standing,
+            level_weight: e.level_weight,
             confidence: f64::from(e.body.confidence).min(crate::CONFIDENCE_BOUND),
             samples: e.body.eval_samples.min(crate::EVAL_SAMPLES_BOUND),
             held_out: e.body.held_out,

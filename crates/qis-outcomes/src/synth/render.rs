@@ -76,8 +76,13 @@ pub fn table(rec: &Recommendation) -> String {
             .levels
             .iter()
             .map(|l| {
+                let learned = if l.learned_weight < 1.0 {
+                    format!(", learned ×{:.2}", l.learned_weight)
+                } else {
+                    String::new()
+                };
                 format!(
-                    "{} {} ({} packets, median {})",
+                    "{} {} ({} packets, median {}{learned})",
                     l.level.label(),
                     percent(l.weight_share),
                     l.packets,
@@ -188,6 +193,14 @@ pub struct LevelJson {
     pub weight_share: f64,
     /// Weighted median gain, unit-interval points.
     pub median_gain: f64,
+    /// The level's learned weight (1 until the client's outcomes move it; absent from files
+    /// saved before it: 1).
+    #[serde(default = "one")]
+    pub learned_weight: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// One packet's weight factors in JSON (see [`Weighed`](super::recommend::Weighed)).
@@ -203,6 +216,9 @@ pub struct WeighedJson {
     pub trust: f64,
     /// Its publisher's standing.
     pub standing: f64,
+    /// The learned weight of its key level (absent from files saved before it: 1).
+    #[serde(default = "one")]
+    pub level_weight: f64,
     /// Confidence credited.
     pub confidence: f64,
     /// Evaluation samples credited (√ in the weight).
@@ -339,6 +355,7 @@ pub fn to_json(rec: &Recommendation) -> RecommendationJson {
                 packets: l.packets,
                 weight_share: l.weight_share,
                 median_gain: l.median_gain,
+                learned_weight: l.learned_weight,
             })
             .collect(),
         weighed: rec
@@ -350,6 +367,7 @@ pub fn to_json(rec: &Recommendation) -> RecommendationJson {
                 similarity: w.similarity,
                 trust: w.trust,
                 standing: w.standing,
+                level_weight: w.level_weight,
                 confidence: w.confidence,
                 samples: w.samples,
                 held_out: w.held_out,

@@ -9,7 +9,7 @@ use super::evidence::Evidence;
 use super::recommend::Recommendation;
 use super::render::{RecommendationJson, to_json};
 use super::standing::{Claim, Ledger, OwnOutcome, closest};
-use crate::packet::{OutcomeBody, OutcomePacket, Query};
+use crate::packet::{KeyLevel, OutcomeBody, OutcomePacket, Query};
 use qis_core::{RecordId, SignedRecord};
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +31,10 @@ pub struct SavedEvidence {
     pub record: String,
     /// Its context's similarity to the query.
     pub similarity: f64,
+    /// The key level it matched the query at (absent in files saved before levels were
+    /// kept: their outcomes teach the levels nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<KeyLevel>,
 }
 
 /// A recommendation as saved by `qis recommend`.
@@ -112,6 +116,7 @@ impl SavedRecommendation {
                 .map(|(_, e, r)| SavedEvidence {
                     record: qis_core::hex(&r.encode()),
                     similarity: e.similarity,
+                    level: e.level,
                 })
                 .collect(),
         }
@@ -142,13 +147,17 @@ impl SavedRecommendation {
         let checked = closest(self.evidence.iter().filter_map(|e| {
             let bytes = from_hex(&e.record)?;
             let packet = OutcomePacket::decode(&bytes).ok()?;
-            Some(Claim::checked_by(
+            let claim = Claim::checked_by(
                 packet.id(),
                 packet.publisher(),
                 &packet.body,
                 e.similarity,
                 ran,
-            ))
+            );
+            Some(Claim {
+                level: e.level,
+                ..claim
+            })
         }));
         OwnOutcome {
             checked,

@@ -61,7 +61,7 @@
 
 use super::evidence::Evidence;
 use super::proximity::recipe_proximity;
-use crate::packet::{OutcomeBody, Reproduction, ReproductionBody};
+use crate::packet::{KeyLevel, OutcomeBody, Reproduction, ReproductionBody};
 use qis_core::{PublicKey, RecordId};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -99,6 +99,11 @@ pub struct Claim {
     /// recipes ([`recipe_proximity`](super::proximity::recipe_proximity)) times the similarity
     /// of the claim's context to the client's.
     pub weight: f64,
+    /// The key level the claim's packet was found at, when known (what
+    /// [`levels`](super::levels) learns from; absent in ledgers written before levels were
+    /// kept, and for re-runs of one packet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<KeyLevel>,
 }
 
 impl Claim {
@@ -117,6 +122,7 @@ impl Claim {
             gain: body.normalized_gain(),
             eval_samples: body.eval_samples,
             weight: recipe_proximity(ran, body) * similarity.clamp(0.0, 1.0),
+            level: None,
         }
     }
 }
