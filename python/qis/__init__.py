@@ -7,7 +7,7 @@ returns typed results; the command's exit codes become :class:`InputError` (bad 
 
 * :func:`from_run` -> :class:`Draft`; :func:`publish` -> :class:`Published`;
   :func:`query` -> list of :class:`Packet`; :func:`recommend` -> :class:`Recommendation`;
-  :func:`reproduce`.
+  :func:`reproduce` -> :class:`Reproduced`.
 * ``qis.integrations.transformers.QisCallback``: a Trainer callback that drafts (and, if asked,
   publishes) at the end of training.
 * ``qis.testing.LocalNetwork``: a few nodes on loopback for tests.
@@ -16,10 +16,13 @@ returns typed results; the command's exit codes become :class:`InputError` (bad 
 from ._cli import binary
 from .api import from_run, publish, query, recommend, reproduce
 from .errors import InputError, NotFound, QisError
-from .results import Draft, Field, OptunaSpace, Origin, Packet, Published, Recommendation, StoredKey
+from .results import (
+    Draft, Field, OptunaSpace, Origin, Packet, Published, Recommendation, Reproduced, StoredKey,
+)
 
 __all__ = [
     "binary", "from_run", "publish", "query", "recommend", "reproduce",
     "QisError", "InputError", "NotFound",
-    "Draft", "Field", "Origin", "Packet", "Published", "Recommendation", "OptunaSpace", "StoredKey",
+    "Draft", "Field", "Origin", "Packet", "Published", "Recommendation", "Reproduced", "OptunaSpace",
+    "StoredKey",
 ]

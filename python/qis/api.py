@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from . import _cli
 from .errors import InputError
-from .results import Draft, Packet, Published, Recommendation
+from .results import Draft, Packet, Published, Recommendation, Reproduced
 
 PathLike = str | os.PathLike[str]
 
@@ -240,10 +240,10 @@ def reproduce(
     data_dir: PathLike | None = None,
     timeout: float | None = None,
     **flags: Any,
-) -> dict[str, Any]:
+) -> Reproduced:
     """Reports your re-run of somebody's packet (``qis reproduce``): from a run directory, or
-    from ``baseline=``, ``outcome=``, ``eval_samples=``. Returns the command's JSON report
-    (whether your result agrees, the keys it was stored under).
+    from ``baseline=``, ``outcome=``, ``eval_samples=``. Returns what was stored and whether
+    your result agrees with the claim.
 
     Raises:
         InputError: a bad packet id or re-run. NotFound: the packet was not found, or no node
@@ -254,4 +254,5 @@ def reproduce(
         args += ["--from-run", str(from_run)]
     if data_dir is not None:
         args += ["--data-dir", str(data_dir)]
-    return _cli.run_json(args + _client_flags(bootstrap, network, id_difficulty, timeout), home=home)
+    data = _cli.run_json(args + _client_flags(bootstrap, network, id_difficulty, timeout), home=home)
+    return Reproduced.from_json(data)

@@ -134,6 +134,50 @@ class Published:
 
 
 @dataclass(frozen=True)
+class Reproduced:
+    """What ``qis reproduce`` did: your re-run of somebody's packet, signed and stored.
+
+    Attributes:
+        reproduction_id: the report's id (hex).
+        of: the id of the packet re-run.
+        claimed_gain: the gain the packet claimed (unit-interval points).
+        your_gain: the gain your re-run realised.
+        tolerance: how far below the claim a re-run may fall and still agree.
+        agrees: whether your re-run agrees with the claim.
+        encoded_size: the report's size in bytes (at most 512).
+        keys: each key it was stored under (the packet's), with the nodes that took it.
+        saved: the file it is kept in, from which a node republishes it.
+    """
+
+    reproduction_id: str
+    of: str
+    claimed_gain: float
+    your_gain: float
+    tolerance: float
+    agrees: bool
+    encoded_size: int
+    keys: list[StoredKey]
+    saved: Path
+    raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Reproduced:
+        """From the output of ``reproduce --json``."""
+        return cls(
+            reproduction_id=data["reproduction_id"],
+            of=data["of"],
+            claimed_gain=data["claimed_gain"],
+            your_gain=data["your_gain"],
+            tolerance=data["tolerance"],
+            agrees=data["agrees"],
+            encoded_size=data["encoded_size"],
+            keys=[StoredKey(**k) for k in data["keys"]],
+            saved=Path(data["saved"]),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
 class Packet:
     """One outcome packet a query found, with how similar its context is to the one asked.
 

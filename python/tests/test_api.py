@@ -101,3 +101,21 @@ def test_recommend_and_every_fragment(published, network):
 def test_recommend_without_saving(published, network):
     rec = qis.recommend(task=TASK, save=False, **network.options)
     assert rec.recommendation_id is None and rec.method == "qlora"
+
+
+def test_reproduce_someone_elses_packet_returns_a_typed_report(published, network, tmp_path):
+    _, first = published
+    # Another user (another home, so another publisher key) re-runs the packet.
+    other = {**network.options, "home": tmp_path}
+    report = qis.reproduce(
+        first.packet_id[:12], baseline=0.5161, outcome=0.5902, eval_samples=1273,
+        task=TASK, family="llama-3-8b", tags=["medicine", "english"], **other,
+    )
+    assert isinstance(report, qis.Reproduced)
+    assert report.of == first.packet_id and len(report.reproduction_id) == 64
+    assert report.agrees and report.your_gain == pytest.approx(0.5902 - 0.5161, abs=1e-6)
+    assert 0 < report.encoded_size <= 512 and report.saved.is_file()
+    assert "task" not in [k.level for k in report.keys], "not under the task-alone key"
+    assert all(k.acks >= 1 for k in report.keys)
+    found = qis.query(family="llama-3-8b", task=TASK, tags=["english"], **network.options)
+    assert found[0].reproductions == 1, found[0]

@@ -75,7 +75,7 @@ pub(super) fn run(args: ReproduceArgs) -> Result<ExitCode, CliError> {
     let allowed = tolerance(packet.body.eval_samples, report.body.eval_samples);
     let agrees = yours >= claimed - allowed;
     if args.client.json {
-        let keys: Vec<_> = keys.iter().zip(&stored).map(|(k, s)| json!({"level": k.level.label(), "key": k.text, "acks": s.acks, "verified": s.verified})).collect();
+        let keys: Vec<_> = keys.iter().zip(&stored).map(|(k, s)| json!({"level": k.level.label(), "key": k.text, "id": k.id.to_hex(), "acks": s.acks, "verified": s.verified})).collect();
         println!(
             "{}",
             json!({ "reproduction_id": report.id().to_string(), "of": packet.id().to_string(),
