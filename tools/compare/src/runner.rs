@@ -27,6 +27,8 @@ pub struct RunConfig {
     pub idle_secs: f64,
     /// Header bytes `lo` counts per packet beyond the UDP payload.
     pub lo_overhead: u64,
+    /// Values put and fetched per system and size (0 skips the value test).
+    pub values: usize,
 }
 
 /// Everything measured for one system at one network size.
@@ -55,12 +57,45 @@ pub struct SizeResult {
     /// Whole-process CPU (rusage) per 1,000 lookups: cross-check, includes the harness and the
     /// other system's idle threads.
     pub process_cpu_s_per_1000: f64,
-    /// Share of the true k closest nodes (k = min(20, n-1), origin excluded) that the lookup
-    /// returned.
+    /// Share of the true `recall_k` closest nodes (origin excluded) that the lookup returned.
     pub recall: f64,
+    /// Size of the true closest set `recall` is measured against: the number of closest
+    /// nodes the system's lookups aim for (at most n - 1).
+    pub recall_k: usize,
     pub returned_per_lookup: f64,
     /// Requests per lookup as the system itself reports them, when it does.
     pub requests_sent_per_lookup: Option<f64>,
+    /// Puts and gets of values, for a system that stores values.
+    pub values: Option<ValueResult>,
+}
+
+/// One kind of operation's figures (a put or a get), per operation.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct OpStats {
+    pub ops: usize,
+    pub failed: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub mean_ms: f64,
+    /// UDP datagrams sent (requests and answers) per operation.
+    pub datagrams_per_op: f64,
+    /// UDP payload bytes sent per operation.
+    pub payload_bytes_per_op: f64,
+    /// CPU of the system's own threads per 1,000 operations.
+    pub cpu_s_per_1000: f64,
+}
+
+/// Values stored at one node and fetched at another.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ValueResult {
+    /// Values in the plan.
+    pub values: usize,
+    /// Bytes of each value.
+    pub value_bytes: usize,
+    pub put: OpStats,
+    pub get: OpStats,
+    /// Share of gets that returned the value put.
+    pub found: f64,
 }
 
 /// The single-node throughput of one system.
@@ -74,15 +109,12 @@ pub struct ThroughputResult {
     pub node_cores: f64,
 }
 
-/// Running sums for one system while its lookups are measured.
+/// Running sums of one kind of operation (lookup, put or get) on one system.
 struct Accum {
     hist: Histogram<u64>,
     net: NetCounters,
     cpu_ns: u64,
     process_ns: u64,
-    recall_sum: f64,
-    returned: usize,
-    requests: Option<u64>,
     ok: usize,
     failed: usize,
 }
@@ -94,16 +126,80 @@ impl Accum {
             net: NetCounters::default(),
             cpu_ns: 0,
             process_ns: 0,
-            recall_sum: 0.0,
-            returned: 0,
-            requests: Some(0),
             ok: 0,
             failed: 0,
         }
     }
+
+    /// Operations attempted, at least 1 (a divisor).
+    fn attempted(&self) -> f64 {
+        (self.ok + self.failed).max(1) as f64
+    }
+
+    /// Runs `ops` operations through `op` with the counters around them, recording each
+    /// operation's wall time; returns every result, in order.
+    fn run<T>(
+        &mut self,
+        sys: &mut dyn System,
+        cpu: &mut ThreadCpu,
+        ops: usize,
+        mut op: impl FnMut(&mut dyn System, usize) -> Result<T>,
+    ) -> Vec<Result<T>> {
+        let mut results = Vec::with_capacity(ops);
+        let net0 = NetCounters::read();
+        let cpu0 = cpu.snapshot(sys.thread_prefix());
+        let proc0 = cpu::process_cpu_ns();
+        for i in 0..ops {
+            let t = Instant::now();
+            let r = op(sys, i);
+            let us = t.elapsed().as_micros().max(1) as u64;
+            match &r {
+                Ok(_) => {
+                    self.ok += 1;
+                    let _ = self.hist.record(us);
+                }
+                Err(e) => {
+                    self.failed += 1;
+                    eprintln!("{}: operation failed: {e}", sys.name());
+                }
+            }
+            results.push(r);
+        }
+        let proc1 = cpu::process_cpu_ns();
+        let cpu1 = cpu.snapshot(sys.thread_prefix());
+        let net = NetCounters::read().since(&net0);
+        self.net.add(&net);
+        self.cpu_ns += cpu1.saturating_sub(cpu0);
+        self.process_ns += proc1.saturating_sub(proc0);
+        results
+    }
+
+    /// The per-operation figures.
+    fn stats(&self, overhead: u64) -> OpStats {
+        let attempted = self.attempted();
+        OpStats {
+            ops: self.ok,
+            failed: self.failed,
+            p50_ms: self.hist.value_at_quantile(0.5) as f64 / 1e3,
+            p99_ms: self.hist.value_at_quantile(0.99) as f64 / 1e3,
+            mean_ms: self.hist.mean() / 1e3,
+            datagrams_per_op: self.net.udp_out as f64 / attempted,
+            payload_bytes_per_op: self.net.payload_bytes(overhead) as f64 / attempted,
+            cpu_s_per_1000: self.cpu_ns as f64 / 1e9 / attempted * 1000.0,
+        }
+    }
 }
 
-/// Measures every system at network size `n`, alternating lookup batches between them.
+/// Lookup sums plus what only lookups have: recall and returned-set size.
+struct LookupAccum {
+    ops: Accum,
+    recall_sum: f64,
+    returned: usize,
+    requests: Option<u64>,
+}
+
+/// Measures every system at network size `n`, alternating lookup batches between them, then
+/// (when `cfg.values` > 0) value batches: puts at one node, gets of the same keys at another.
 pub fn measure_size(
     systems: &mut [Box<dyn System>],
     n: usize,
@@ -131,6 +227,7 @@ pub fn measure_size(
             build_secs,
             rss_per_node_bytes: rss1.saturating_sub(rss0) as f64 / n as f64,
             idle_cpu_ms_per_node_per_s: idle_ns as f64 / 1e6 / n as f64 / idle_s,
+            recall_k: sys.recall_k().min(n - 1),
             ..SizeResult::default()
         });
         ids.push(sys.node_ids());
@@ -149,16 +246,64 @@ pub fn measure_size(
         }
     }
 
-    let mut acc: Vec<Accum> = systems.iter().map(|_| Accum::new()).collect();
+    let mut acc: Vec<LookupAccum> = systems
+        .iter()
+        .map(|_| LookupAccum {
+            ops: Accum::new(),
+            recall_sum: 0.0,
+            returned: 0,
+            requests: Some(0),
+        })
+        .collect();
     for (b, batch) in measured.chunks(cfg.batch.max(1)).enumerate() {
         for k in 0..systems.len() {
             let s = (k + b) % systems.len();
-            run_batch(&mut *systems[s], batch, &ids[s], &mut acc[s], &mut cpu);
+            run_lookups(&mut *systems[s], batch, &ids[s], &mut acc[s], &mut cpu);
         }
     }
     for (r, a) in results.iter_mut().zip(acc) {
         finish(r, a, cfg.lo_overhead);
     }
+
+    if cfg.values > 0 {
+        let values = value_plan(cfg, n);
+        let mut puts: Vec<Accum> = systems.iter().map(|_| Accum::new()).collect();
+        let mut gets: Vec<Accum> = systems.iter().map(|_| Accum::new()).collect();
+        let mut found = vec![0usize; systems.len()];
+        for (b, batch) in values.chunks(cfg.batch.max(1)).enumerate() {
+            for k in 0..systems.len() {
+                let s = (k + b) % systems.len();
+                let sys = &mut *systems[s];
+                if !sys.has_values() {
+                    continue;
+                }
+                puts[s].run(sys, &mut cpu, batch.len(), |sys, i| {
+                    let v = &batch[i];
+                    sys.put(v.put_origin, v.key, &v.value)
+                });
+                let got = gets[s].run(sys, &mut cpu, batch.len(), |sys, i| {
+                    sys.get(batch[i].get_origin, batch[i].key)
+                });
+                found[s] += got
+                    .iter()
+                    .zip(batch)
+                    .filter(|(g, v)| matches!(g, Ok(Some(x)) if *x == v.value))
+                    .count();
+            }
+        }
+        for (s, sys) in systems.iter().enumerate() {
+            if sys.has_values() {
+                results[s].values = Some(ValueResult {
+                    values: values.len(),
+                    value_bytes: VALUE_BYTES,
+                    put: puts[s].stats(cfg.lo_overhead),
+                    get: gets[s].stats(cfg.lo_overhead),
+                    found: found[s] as f64 / values.len().max(1) as f64,
+                });
+            }
+        }
+    }
+
     for sys in systems.iter_mut() {
         sys.teardown();
     }
@@ -166,72 +311,98 @@ pub fn measure_size(
     Ok(results)
 }
 
-/// Runs one batch of lookups on one system, adding timings and counter deltas to `acc`.
-fn run_batch(
+/// One value of the value plan: stored from one node, fetched from another.
+struct PlannedValue {
+    put_origin: usize,
+    get_origin: usize,
+    key: [u8; 32],
+    value: Vec<u8>,
+}
+
+/// The same values, keys and origins for every system (a seed apart from the lookup plan's).
+fn value_plan(cfg: &RunConfig, n: usize) -> Vec<PlannedValue> {
+    let mut rng = Rng::new(cfg.seed ^ n as u64 ^ VALUE_PLAN_SALT);
+    (0..cfg.values)
+        .map(|_| {
+            let put_origin = rng.below(n);
+            let get_origin = (put_origin + 1 + rng.below(n - 1)) % n;
+            let key = rng.target();
+            let mut value = vec![0u8; VALUE_BYTES];
+            rng.fill(&mut value);
+            PlannedValue {
+                put_origin,
+                get_origin,
+                key,
+                value,
+            }
+        })
+        .collect()
+}
+
+/// Keeps the value plan's random stream apart from the lookup plan's.
+const VALUE_PLAN_SALT: u64 = 0x7661_6c75_6573;
+
+/// Bytes of every stored value: a typical qis outcome packet payload, under every system's
+/// value limit (qis's 512-byte record, mainline's 1000-byte BEP 44 item).
+pub const VALUE_BYTES: usize = 200;
+
+/// Runs one batch of lookups on one system, adding timings, counter deltas and recall.
+fn run_lookups(
     sys: &mut dyn System,
     batch: &[(usize, [u8; 32])],
     ids: &[Vec<u8>],
-    acc: &mut Accum,
+    acc: &mut LookupAccum,
     cpu: &mut ThreadCpu,
 ) {
-    let mut outcomes = Vec::with_capacity(batch.len());
-    let net0 = NetCounters::read();
-    let cpu0 = cpu.snapshot(sys.thread_prefix());
-    let proc0 = cpu::process_cpu_ns();
-    for &(origin, target) in batch {
-        let t = Instant::now();
-        let outcome = sys.lookup(origin, target);
-        let us = t.elapsed().as_micros().max(1) as u64;
-        outcomes.push((origin, target, us, outcome));
-    }
-    let proc1 = cpu::process_cpu_ns();
-    let cpu1 = cpu.snapshot(sys.thread_prefix());
-    let net = NetCounters::read().since(&net0);
-    acc.net.udp_out += net.udp_out;
-    acc.net.udp_in += net.udp_in;
-    acc.net.lo_bytes += net.lo_bytes;
-    acc.net.lo_packets += net.lo_packets;
-    acc.cpu_ns += cpu1.saturating_sub(cpu0);
-    acc.process_ns += proc1.saturating_sub(proc0);
-
-    for (origin, target, us, outcome) in outcomes {
-        match outcome {
-            Ok(o) => {
-                acc.ok += 1;
-                let _ = acc.hist.record(us);
-                acc.returned += o.closest.len();
-                acc.recall_sum += recall(ids, origin, &target, &o.closest);
-                acc.requests = acc.requests.zip(o.requests_sent).map(|(a, b)| a + b);
-            }
-            Err(e) => {
-                acc.failed += 1;
-                eprintln!("{}: lookup failed: {e}", sys.name());
-            }
+    let k = sys.recall_k();
+    let space: Vec<Vec<u8>> = batch.iter().map(|&(_, t)| sys.recall_target(t)).collect();
+    // The closest set is read right after each lookup, outside its timing but inside the
+    // batch: a system that reports it separately (OpenDHT's search log) sends nothing for it.
+    let outcomes = acc.ops.run(sys, cpu, batch.len(), |sys, i| {
+        let (origin, target) = batch[i];
+        let mut o = sys.lookup(origin, target)?;
+        if o.closest.is_empty() {
+            o.closest = sys.found_closest(origin, target).unwrap_or_default();
+        }
+        Ok(o)
+    });
+    for ((&(origin, _), target), outcome) in batch.iter().zip(&space).zip(outcomes) {
+        if let Ok(o) = outcome {
+            acc.returned += o.closest.len();
+            acc.recall_sum += recall(ids, origin, target, &o.closest, k);
+            acc.requests = acc.requests.zip(o.requests_sent).map(|(a, b)| a + b);
         }
     }
 }
 
 /// Turns the sums into per-lookup figures.
-fn finish(r: &mut SizeResult, a: Accum, overhead: u64) {
-    let done = a.ok.max(1) as f64;
-    let attempted = (a.ok + a.failed).max(1) as f64;
-    r.lookups = a.ok;
-    r.failed = a.failed;
-    r.p50_ms = a.hist.value_at_quantile(0.5) as f64 / 1e3;
-    r.p99_ms = a.hist.value_at_quantile(0.99) as f64 / 1e3;
-    r.mean_ms = a.hist.mean() / 1e3;
-    r.datagrams_per_lookup = a.net.udp_out as f64 / attempted;
-    r.payload_bytes_per_lookup = a.net.payload_bytes(overhead) as f64 / attempted;
-    r.wire_bytes_per_lookup = a.net.lo_bytes as f64 / attempted;
-    r.cpu_s_per_1000 = a.cpu_ns as f64 / 1e9 / attempted * 1000.0;
-    r.process_cpu_s_per_1000 = a.process_ns as f64 / 1e9 / attempted * 1000.0;
+fn finish(r: &mut SizeResult, a: LookupAccum, overhead: u64) {
+    let done = a.ops.ok.max(1) as f64;
+    let attempted = a.ops.attempted();
+    let st = a.ops.stats(overhead);
+    r.lookups = st.ops;
+    r.failed = st.failed;
+    r.p50_ms = st.p50_ms;
+    r.p99_ms = st.p99_ms;
+    r.mean_ms = st.mean_ms;
+    r.datagrams_per_lookup = st.datagrams_per_op;
+    r.payload_bytes_per_lookup = st.payload_bytes_per_op;
+    r.wire_bytes_per_lookup = a.ops.net.lo_bytes as f64 / attempted;
+    r.cpu_s_per_1000 = st.cpu_s_per_1000;
+    r.process_cpu_s_per_1000 = a.ops.process_ns as f64 / 1e9 / attempted * 1000.0;
     r.recall = a.recall_sum / done;
     r.returned_per_lookup = a.returned as f64 / done;
     r.requests_sent_per_lookup = a.requests.map(|q| q as f64 / done);
 }
 
-/// Share of the true k closest ids to `target` (origin excluded) found in `returned`.
-fn recall(ids: &[Vec<u8>], origin: usize, target: &[u8; 32], returned: &[Vec<u8>]) -> f64 {
+/// Share of the true `k` closest ids to `target` (origin excluded) found in `returned`.
+fn recall(
+    ids: &[Vec<u8>],
+    origin: usize,
+    target: &[u8],
+    returned: &[Vec<u8>],
+    k: usize,
+) -> f64 {
     let distance = |id: &[u8]| -> Vec<u8> { id.iter().zip(target).map(|(a, b)| a ^ b).collect() };
     let mut truth: Vec<(Vec<u8>, usize)> = ids
         .iter()
@@ -240,7 +411,7 @@ fn recall(ids: &[Vec<u8>], origin: usize, target: &[u8; 32], returned: &[Vec<u8>
         .map(|(i, id)| (distance(id), i))
         .collect();
     truth.sort();
-    let k = truth.len().min(20);
+    let k = truth.len().min(k);
     if k == 0 {
         return 1.0;
     }
@@ -305,8 +476,8 @@ mod tests {
         let ids: Vec<Vec<u8>> = (0u8..30).map(|i| vec![i]).collect();
         let target = [0u8; 32];
         let all: Vec<Vec<u8>> = (1u8..=20).map(|i| vec![i]).collect();
-        assert_eq!(recall(&ids, 0, &target, &all), 1.0);
+        assert_eq!(recall(&ids, 0, &target, &all, 20), 1.0);
         let half: Vec<Vec<u8>> = (1u8..=10).chain(21..=30).map(|i| vec![i]).collect();
-        assert_eq!(recall(&ids, 0, &target, &half), 0.5);
+        assert_eq!(recall(&ids, 0, &target, &half, 20), 0.5);
     }
 }
