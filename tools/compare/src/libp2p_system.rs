@@ -31,6 +31,10 @@ use tokio::sync::{mpsc, oneshot};
 /// Name of the runtime threads that run every swarm (/proc comm is at most 15 bytes).
 const THREAD_PREFIX: &str = "libp2p-node";
 
+/// Name of the `futures-timer` crate's global thread, which runs libp2p's timers (only libp2p
+/// uses that crate here, so its CPU is libp2p's).
+const TIMER_THREAD: &str = "futures-timer";
+
 /// Upper bound on one lookup, put or get, and on one bootstrap.
 const LOOKUP_LIMIT: Duration = Duration::from_secs(30);
 
@@ -127,7 +131,11 @@ impl Libp2pSystem {
                 let waits: Vec<_> = chunk
                     .iter()
                     .map(|&i| {
-                        let seeds = if round == 0 { joins[i].clone() } else { Vec::new() };
+                        let seeds = if round == 0 {
+                            joins[i].clone()
+                        } else {
+                            Vec::new()
+                        };
                         ask(&nodes[i], Query::Bootstrap(seeds))
                     })
                     .collect();
@@ -138,7 +146,10 @@ impl Libp2pSystem {
                 });
             }
         }
-        self.ids = nodes.iter().map(|nd| kad_space(&nd.peer.to_bytes())).collect();
+        self.ids = nodes
+            .iter()
+            .map(|nd| kad_space(&nd.peer.to_bytes()))
+            .collect();
         self.nodes = nodes;
         Ok(())
     }
@@ -174,8 +185,11 @@ async fn spawn_node(n: u64, i: u64) -> Result<Node> {
         .with_quic()
         .with_behaviour(|key| {
             let id = key.public().to_peer_id();
-            let mut kad =
-                kad::Behaviour::with_config(id, MemoryStore::new(id), kad::Config::new(kad::PROTOCOL_NAME));
+            let mut kad = kad::Behaviour::with_config(
+                id,
+                MemoryStore::new(id),
+                kad::Config::new(kad::PROTOCOL_NAME),
+            );
             // Server mode answers requests; without it kad waits for a confirmed external
             // address, which loopback nodes without `identify` never get.
             kad.set_mode(Some(kad::Mode::Server));
@@ -183,7 +197,9 @@ async fn spawn_node(n: u64, i: u64) -> Result<Node> {
         })
         .map_err(|e| format!("libp2p behaviour: {e}"))?
         .build();
-    let listen: Multiaddr = "/ip4/127.0.0.1/udp/0/quic-v1".parse().expect("valid multiaddr");
+    let listen: Multiaddr = "/ip4/127.0.0.1/udp/0/quic-v1"
+        .parse()
+        .expect("valid multiaddr");
     swarm
         .listen_on(listen)
         .map_err(|e| format!("libp2p listen: {e}"))?;
@@ -288,6 +304,10 @@ impl System for Libp2pSystem {
         THREAD_PREFIX
     }
 
+    fn helper_thread_prefix(&self) -> Option<&'static str> {
+        Some(TIMER_THREAD)
+    }
+
     fn build(&mut self, n: usize) -> Result<()> {
         self.start(n)
     }
@@ -300,7 +320,11 @@ impl System for Libp2pSystem {
     fn lookup(&mut self, origin: usize, target: [u8; 32]) -> Result<LookupOutcome> {
         let done = self.run(origin, Query::Closest(target.to_vec()))?;
         Ok(LookupOutcome {
-            closest: done.peers.iter().map(|p| kad_space(&p.to_bytes())).collect(),
+            closest: done
+                .peers
+                .iter()
+                .map(|p| kad_space(&p.to_bytes()))
+                .collect(),
             requests_sent: None,
         })
     }

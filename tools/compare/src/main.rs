@@ -104,7 +104,10 @@ fn systems(args: &Args) -> system::Result<Vec<Box<dyn System>>> {
     let mut systems: Vec<Box<dyn System>> = Vec::new();
     #[cfg(feature = "qis")]
     systems.push(Box::new(qis_system::QisSystem::new()?));
-    let wanted = args.peers.clone().unwrap_or_else(|| peers::Peer::ALL.to_vec());
+    let wanted = args
+        .peers
+        .clone()
+        .unwrap_or_else(|| peers::Peer::ALL.to_vec());
     for peer in wanted {
         match peers::open(peer, args.mainline_net)? {
             Some(sys) => systems.push(sys),

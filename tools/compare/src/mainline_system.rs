@@ -239,9 +239,7 @@ impl System for MainlineSystem {
         let node = self.nodes.get(origin).ok_or("origin out of range")?;
         let id = self
             .rt
-            .block_on(async {
-                tokio::time::timeout(LOOKUP_LIMIT, node.put_immutable(value)).await
-            })
+            .block_on(async { tokio::time::timeout(LOOKUP_LIMIT, node.put_immutable(value)).await })
             .map_err(|_| "mainline put timed out".to_string())?
             .map_err(|e| format!("mainline put: {e}"))?;
         self.value_keys.insert(key, id);

@@ -44,6 +44,24 @@ const NETWORK: u32 = 0x7163_6d70;
 /// Bytes of search log read back per lookup (a 14-node IPv4 search log is about 1.3 kB).
 const SEARCH_LOG_CAP: usize = 16 * 1024;
 
+/// Descriptors one runner opens, with margin (its socket and a wake-up pipe: 3).
+const FDS_PER_NODE: usize = 4;
+
+/// glibc's FD_SETSIZE: OpenDHT's select() aborts the process on a descriptor at or above it.
+const FD_SETSIZE: usize = 1024;
+
+/// The highest open descriptor number of this process (0 if /proc cannot be read).
+fn highest_fd() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<usize>().ok())
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0)
+}
+
 /// `dht_infohash` of opendht_c.h: a 20-byte id.
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -218,7 +236,16 @@ impl OpenDhtSystem {
                 let mut nodes: Vec<Node> = Vec::with_capacity(n);
                 let mut ports: Vec<CString> = Vec::with_capacity(n);
                 let host = CString::new("127.0.0.1").expect("no NUL");
-                for _ in 0..n {
+                for i in 0..n {
+                    let top = highest_fd();
+                    if top + FDS_PER_NODE >= FD_SETSIZE {
+                        return Err(format!(
+                            "opendht: node {i} of {n} would open descriptors past {FD_SETSIZE} \
+                             (highest open: {top}); OpenDHT's select() aborts there, so one \
+                             process holds about {} OpenDHT nodes at most",
+                            FD_SETSIZE / FDS_PER_NODE
+                        ));
+                    }
                     // SAFETY: a fresh runner, owned by `Node` from here on.
                     let node = Node(unsafe { dht_runner_new() });
                     // SAFETY: the runner is valid; the shim catches OpenDHT's exceptions.
@@ -254,7 +281,9 @@ impl OpenDhtSystem {
             .any(|node| unsafe { qc_opendht_good_nodes(node.0) } < want)
         {
             if Instant::now() > until {
-                eprintln!("opendht: some nodes have fewer than {want} good contacts after the join limit");
+                eprintln!(
+                    "opendht: some nodes have fewer than {want} good contacts after the join limit"
+                );
                 break;
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -297,6 +326,10 @@ impl System for OpenDhtSystem {
         OPENDHT_K
     }
 
+    fn build_first(&self) -> bool {
+        true
+    }
+
     fn found_closest(&mut self, origin: usize, target: [u8; 32]) -> Option<Vec<Vec<u8>>> {
         let node = self.node(origin).ok()?;
         let hash = infohash(&target);
@@ -305,7 +338,8 @@ impl System for OpenDhtSystem {
         unsafe { qc_opendht_search_log(node, &hash, buf.as_mut_ptr().cast(), buf.len()) };
         let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
         let mut ids = parse_search_log(&String::from_utf8_lossy(&buf[..end]));
-        let distance = |id: &Vec<u8>| -> Vec<u8> { id.iter().zip(&hash.d).map(|(a, b)| a ^ b).collect() };
+        let distance =
+            |id: &Vec<u8>| -> Vec<u8> { id.iter().zip(&hash.d).map(|(a, b)| a ^ b).collect() };
         ids.sort_by_key(distance);
         ids.truncate(OPENDHT_K);
         Some(ids)

@@ -65,9 +65,27 @@ const fn row(
 }
 
 const ROWS: &[Row] = &[
-    row("p50_ms", "lookup latency p50 (ms)", |r| Some(r.p50_ms), 2, true),
-    row("p99_ms", "lookup latency p99 (ms)", |r| Some(r.p99_ms), 2, true),
-    row("datagrams_per_lookup", "datagrams / lookup", |r| Some(r.datagrams_per_lookup), 1, true),
+    row(
+        "p50_ms",
+        "lookup latency p50 (ms)",
+        |r| Some(r.p50_ms),
+        2,
+        true,
+    ),
+    row(
+        "p99_ms",
+        "lookup latency p99 (ms)",
+        |r| Some(r.p99_ms),
+        2,
+        true,
+    ),
+    row(
+        "datagrams_per_lookup",
+        "datagrams / lookup",
+        |r| Some(r.datagrams_per_lookup),
+        1,
+        true,
+    ),
     row(
         "payload_bytes_per_lookup",
         "UDP payload bytes / lookup",
@@ -82,9 +100,27 @@ const ROWS: &[Row] = &[
         1,
         true,
     ),
-    row("cpu_s_per_1000", "CPU s / 1,000 lookups", |r| Some(r.cpu_s_per_1000), 3, true),
-    row("recall", "recall of true k closest", |r| Some(r.recall), 3, false),
-    row("recall_k", "  k of that recall", |r| Some(r.recall_k as f64), 0, false),
+    row(
+        "cpu_s_per_1000",
+        "CPU s / 1,000 lookups",
+        |r| Some(r.cpu_s_per_1000),
+        3,
+        true,
+    ),
+    row(
+        "recall",
+        "recall of true k closest",
+        |r| Some(r.recall),
+        3,
+        false,
+    ),
+    row(
+        "recall_k",
+        "  k of that recall",
+        |r| Some(r.recall_k as f64),
+        0,
+        false,
+    ),
     row(
         "idle_cpu_ms_per_node_per_s",
         "idle CPU / node (ms/s)",
@@ -92,8 +128,20 @@ const ROWS: &[Row] = &[
         3,
         true,
     ),
-    row("get_p50_ms", "value get p50 (ms)", |r| Some(r.values.as_ref()?.get.p50_ms), 2, true),
-    row("get_p99_ms", "value get p99 (ms)", |r| Some(r.values.as_ref()?.get.p99_ms), 2, true),
+    row(
+        "get_p50_ms",
+        "value get p50 (ms)",
+        |r| Some(r.values.as_ref()?.get.p50_ms),
+        2,
+        true,
+    ),
+    row(
+        "get_p99_ms",
+        "value get p99 (ms)",
+        |r| Some(r.values.as_ref()?.get.p99_ms),
+        2,
+        true,
+    ),
     row(
         "get_datagrams_per_op",
         "datagrams / get",
@@ -115,8 +163,20 @@ const ROWS: &[Row] = &[
         3,
         true,
     ),
-    row("found", "gets that found the value", |r| Some(r.values.as_ref()?.found), 3, false),
-    row("put_p50_ms", "value put p50 (ms)", |r| Some(r.values.as_ref()?.put.p50_ms), 2, true),
+    row(
+        "found",
+        "gets that found the value",
+        |r| Some(r.values.as_ref()?.found),
+        3,
+        false,
+    ),
+    row(
+        "put_p50_ms",
+        "value put p50 (ms)",
+        |r| Some(r.values.as_ref()?.put.p50_ms),
+        2,
+        true,
+    ),
     row(
         "put_datagrams_per_op",
         "datagrams / put",
@@ -263,8 +323,15 @@ pub fn print(report: &Report) {
             .filter_map(|key| {
                 let row = ROWS.iter().find(|row| row.key == *key)?;
                 let x = (*r.qis_over_peer.get(key)?)?;
-                let pass = if row.lower_is_better { x < 1.0 } else { x >= 1.0 };
-                Some(format!("{} {key} {x:.2}", if pass { "PASS" } else { "FAIL" }))
+                let pass = if row.lower_is_better {
+                    x < 1.0
+                } else {
+                    x >= 1.0
+                };
+                Some(format!(
+                    "{} {key} {x:.2}",
+                    if pass { "PASS" } else { "FAIL" }
+                ))
             })
             .collect();
         println!("  vs {} @{}:", r.peer, r.nodes);
@@ -290,4 +357,49 @@ pub fn print(report: &Report) {
 /// A peer name cut to fit a ratio column header.
 fn short(peer: &str) -> &str {
     peer.get(..3).unwrap_or(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{QIS, ratios};
+    use crate::runner::SizeResult;
+
+    fn result(system: &str, nodes: usize, p50_ms: f64, datagrams: f64) -> SizeResult {
+        SizeResult {
+            system: system.into(),
+            nodes,
+            p50_ms,
+            datagrams_per_lookup: datagrams,
+            ..SizeResult::default()
+        }
+    }
+
+    #[test]
+    fn every_peer_gets_a_ratio_per_size_under_the_field_names() {
+        let systems: Vec<String> = [QIS, "opendht", "libp2p"].map(String::from).to_vec();
+        let sizes = vec![
+            result(QIS, 100, 1.0, 40.0),
+            result("opendht", 100, 2.0, 20.0),
+            result("libp2p", 100, 4.0, 0.0),
+            result(QIS, 300, 1.0, 40.0),
+            result("opendht", 300, 0.5, 40.0),
+        ];
+        let r = ratios(&systems, &sizes);
+        // Two peers at two sizes; libp2p at 300 was not measured but still has its entry.
+        assert_eq!(r.len(), 4);
+        let at = |peer: &str, n: usize, key: &str| {
+            r.iter()
+                .find(|x| x.peer == peer && x.nodes == n)
+                .and_then(|x| *x.qis_over_peer.get(key).expect("key present"))
+        };
+        assert_eq!(at("opendht", 100, "p50_ms"), Some(0.5));
+        assert_eq!(at("opendht", 100, "datagrams_per_lookup"), Some(2.0));
+        assert_eq!(at("opendht", 300, "p50_ms"), Some(2.0));
+        // A zero denominator and a missing system give no ratio, not infinity.
+        assert_eq!(at("libp2p", 100, "datagrams_per_lookup"), None);
+        assert_eq!(at("libp2p", 300, "p50_ms"), None);
+        // Value figures of systems without values are absent too.
+        assert_eq!(at("opendht", 100, "get_p50_ms"), None);
+        assert!(!r[0].qis_over_peer.contains_key("recall_k"));
+    }
 }

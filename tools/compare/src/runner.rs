@@ -147,7 +147,7 @@ impl Accum {
     ) -> Vec<Result<T>> {
         let mut results = Vec::with_capacity(ops);
         let net0 = NetCounters::read();
-        let cpu0 = cpu.snapshot(sys.thread_prefix());
+        let cpu0 = system_cpu_ns(cpu, &*sys);
         let proc0 = cpu::process_cpu_ns();
         for i in 0..ops {
             let t = Instant::now();
@@ -166,7 +166,7 @@ impl Accum {
             results.push(r);
         }
         let proc1 = cpu::process_cpu_ns();
-        let cpu1 = cpu.snapshot(sys.thread_prefix());
+        let cpu1 = system_cpu_ns(cpu, &*sys);
         let net = NetCounters::read().since(&net0);
         self.net.add(&net);
         self.cpu_ns += cpu1.saturating_sub(cpu0);
@@ -206,9 +206,12 @@ pub fn measure_size(
     cfg: &RunConfig,
 ) -> Result<Vec<SizeResult>> {
     let mut cpu = ThreadCpu::new();
-    let mut results: Vec<SizeResult> = Vec::new();
-    let mut ids = Vec::new();
-    for sys in systems.iter_mut() {
+    let mut ids = vec![Vec::new(); systems.len()];
+    let mut built: Vec<Option<SizeResult>> = vec![None; systems.len()];
+    let mut order: Vec<usize> = (0..systems.len()).collect();
+    order.sort_by_key(|&s| !systems[s].build_first());
+    for s in order {
+        let sys = &mut systems[s];
         mem::trim();
         let rss0 = mem::rss_bytes();
         let t0 = Instant::now();
@@ -216,12 +219,12 @@ pub fn measure_size(
         let build_secs = t0.elapsed().as_secs_f64();
         std::thread::sleep(Duration::from_millis(200));
         let rss1 = mem::rss_bytes();
-        let c0 = cpu.snapshot(sys.thread_prefix());
+        let c0 = system_cpu_ns(&mut cpu, &**sys);
         let t1 = Instant::now();
         std::thread::sleep(Duration::from_secs_f64(cfg.idle_secs));
-        let idle_ns = cpu.snapshot(sys.thread_prefix()).saturating_sub(c0);
+        let idle_ns = system_cpu_ns(&mut cpu, &**sys).saturating_sub(c0);
         let idle_s = t1.elapsed().as_secs_f64();
-        results.push(SizeResult {
+        built[s] = Some(SizeResult {
             system: sys.name().to_string(),
             nodes: n,
             build_secs,
@@ -230,8 +233,9 @@ pub fn measure_size(
             recall_k: sys.recall_k().min(n - 1),
             ..SizeResult::default()
         });
-        ids.push(sys.node_ids());
+        ids[s] = sys.node_ids();
     }
+    let mut results: Vec<SizeResult> = built.into_iter().flatten().collect();
 
     // The same (origin, target) sequence for every system.
     let mut rng = Rng::new(cfg.seed ^ n as u64);
@@ -395,14 +399,13 @@ fn finish(r: &mut SizeResult, a: LookupAccum, overhead: u64) {
     r.requests_sent_per_lookup = a.requests.map(|q| q as f64 / done);
 }
 
+/// On-CPU nanoseconds of `sys`'s own threads (named by its prefixes), live now.
+fn system_cpu_ns(cpu: &mut ThreadCpu, sys: &dyn System) -> u64 {
+    cpu.snapshot(sys.thread_prefix()) + sys.helper_thread_prefix().map_or(0, |p| cpu.snapshot(p))
+}
+
 /// Share of the true `k` closest ids to `target` (origin excluded) found in `returned`.
-fn recall(
-    ids: &[Vec<u8>],
-    origin: usize,
-    target: &[u8],
-    returned: &[Vec<u8>],
-    k: usize,
-) -> f64 {
+fn recall(ids: &[Vec<u8>], origin: usize, target: &[u8], returned: &[Vec<u8>], k: usize) -> f64 {
     let distance = |id: &[u8]| -> Vec<u8> { id.iter().zip(target).map(|(a, b)| a ^ b).collect() };
     let mut truth: Vec<(Vec<u8>, usize)> = ids
         .iter()
@@ -443,7 +446,7 @@ pub fn measure_throughput(
         seed,
     };
     let mut cpu = ThreadCpu::new();
-    let c0 = cpu.snapshot(sys.thread_prefix());
+    let c0 = system_cpu_ns(&mut cpu, &*sys);
     let t0 = Instant::now();
     let load = std::thread::Builder::new()
         .name("loadgen".into())
@@ -452,7 +455,7 @@ pub fn measure_throughput(
         .join()
         .map_err(|_| "load generator panicked".to_string())?
         .map_err(|e| format!("load generator: {e}"));
-    let node_ns = cpu.snapshot(sys.thread_prefix()).saturating_sub(c0);
+    let node_ns = system_cpu_ns(&mut cpu, &*sys).saturating_sub(c0);
     let wall = t0.elapsed().as_secs_f64();
     let name = sys.name().to_string();
     sys.teardown();
@@ -467,7 +470,33 @@ pub fn measure_throughput(
 
 #[cfg(test)]
 mod tests {
-    use super::recall;
+    use super::{RunConfig, VALUE_BYTES, recall, value_plan};
+
+    #[test]
+    fn value_plan_fetches_each_value_at_another_node_and_repeats_per_seed() {
+        let cfg = RunConfig {
+            lookups: 0,
+            warmup: 0,
+            batch: 10,
+            seed: 3,
+            idle_secs: 0.0,
+            lo_overhead: 28,
+            values: 200,
+        };
+        let plan = value_plan(&cfg, 2);
+        assert_eq!(plan.len(), 200);
+        for v in &plan {
+            assert!(v.put_origin < 2 && v.get_origin < 2);
+            assert_ne!(v.put_origin, v.get_origin);
+            assert_eq!(v.value.len(), VALUE_BYTES);
+        }
+        let again = value_plan(&cfg, 2);
+        assert!(
+            plan.iter()
+                .zip(&again)
+                .all(|(a, b)| a.key == b.key && a.value == b.value)
+        );
+    }
 
     #[test]
     fn recall_counts_true_closest_and_skips_origin() {

@@ -28,6 +28,12 @@ pub trait System {
     /// one system's idle threads are never charged to the other.
     fn thread_prefix(&self) -> &'static str;
 
+    /// Prefix of one more thread name doing this system's work, if any: libp2p's timers run on
+    /// the `futures-timer` crate's own global thread.
+    fn helper_thread_prefix(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Starts `n` nodes on 127.0.0.1 that know each other, and returns when lookups can run.
     fn build(&mut self, n: usize) -> Result<()>;
 
@@ -67,6 +73,13 @@ pub trait System {
     /// reading costs the lookup nothing.
     fn found_closest(&mut self, _origin: usize, _target: [u8; 32]) -> Option<Vec<Vec<u8>>> {
         None
+    }
+
+    /// Whether this system's network must be built before the others': OpenDHT waits on its
+    /// sockets with select(), which aborts the process on a descriptor at or above
+    /// FD_SETSIZE (1024), so its sockets must get the lowest numbers.
+    fn build_first(&self) -> bool {
+        false
     }
 
     /// Whether [`System::put`] and [`System::get`] store and fetch values.
