@@ -41,6 +41,9 @@ pub struct SizeResult {
     pub rss_per_node_bytes: f64,
     /// CPU the idle network burns, per node.
     pub idle_cpu_ms_per_node_per_s: f64,
+    /// Datagrams per second all the networks of this size sent while idle: taken out of the
+    /// per-operation counts (see `Background` in runner.rs).
+    pub background_datagrams_per_s: f64,
     pub lookups: usize,
     pub failed: usize,
     pub p50_ms: f64,
@@ -109,10 +112,43 @@ pub struct ThroughputResult {
     pub node_cores: f64,
 }
 
+/// The traffic every built network makes on its own while idle (keep-alives, pings, table
+/// maintenance), per second. The counters are the namespace's, so during one system's batch
+/// the others' idle traffic is counted too; this rate times a batch's duration is taken out of
+/// every batch (the system's own idle traffic with it, so per-operation figures are the
+/// operation's own).
+#[derive(Clone, Copy, Debug, Default)]
+struct Background {
+    udp_out_per_s: f64,
+    udp_in_per_s: f64,
+    lo_bytes_per_s: f64,
+    lo_packets_per_s: f64,
+}
+
+impl Background {
+    /// Reads the counters across `secs` of idle time (at least 0.5 s).
+    fn measure(secs: f64) -> Background {
+        let secs = secs.max(0.5);
+        let n0 = NetCounters::read();
+        let t0 = Instant::now();
+        std::thread::sleep(Duration::from_secs_f64(secs));
+        let d = NetCounters::read().since(&n0);
+        let s = t0.elapsed().as_secs_f64();
+        Background {
+            udp_out_per_s: d.udp_out as f64 / s,
+            udp_in_per_s: d.udp_in as f64 / s,
+            lo_bytes_per_s: d.lo_bytes as f64 / s,
+            lo_packets_per_s: d.lo_packets as f64 / s,
+        }
+    }
+}
+
 /// Running sums of one kind of operation (lookup, put or get) on one system.
 struct Accum {
     hist: Histogram<u64>,
     net: NetCounters,
+    /// Wall seconds spent inside this accumulator's batches, for the background correction.
+    secs: f64,
     cpu_ns: u64,
     process_ns: u64,
     ok: usize,
@@ -124,6 +160,7 @@ impl Accum {
         Accum {
             hist: Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid bounds"),
             net: NetCounters::default(),
+            secs: 0.0,
             cpu_ns: 0,
             process_ns: 0,
             ok: 0,
@@ -149,6 +186,7 @@ impl Accum {
         let net0 = NetCounters::read();
         let cpu0 = system_cpu_ns(cpu, &*sys);
         let proc0 = cpu::process_cpu_ns();
+        let started = Instant::now();
         for i in 0..ops {
             let t = Instant::now();
             let r = op(sys, i);
@@ -168,23 +206,36 @@ impl Accum {
         let proc1 = cpu::process_cpu_ns();
         let cpu1 = system_cpu_ns(cpu, &*sys);
         let net = NetCounters::read().since(&net0);
+        self.secs += started.elapsed().as_secs_f64();
         self.net.add(&net);
         self.cpu_ns += cpu1.saturating_sub(cpu0);
         self.process_ns += proc1.saturating_sub(proc0);
         results
     }
 
-    /// The per-operation figures.
-    fn stats(&self, overhead: u64) -> OpStats {
+    /// This accumulator's counters less the idle networks' own traffic over its batches.
+    fn own_net(&self, bg: &Background) -> NetCounters {
+        let less = |v: u64, per_s: f64| v.saturating_sub((per_s * self.secs).round() as u64);
+        NetCounters {
+            udp_out: less(self.net.udp_out, bg.udp_out_per_s),
+            udp_in: less(self.net.udp_in, bg.udp_in_per_s),
+            lo_bytes: less(self.net.lo_bytes, bg.lo_bytes_per_s),
+            lo_packets: less(self.net.lo_packets, bg.lo_packets_per_s),
+        }
+    }
+
+    /// The per-operation figures, background traffic taken out.
+    fn stats(&self, overhead: u64, bg: &Background) -> OpStats {
         let attempted = self.attempted();
+        let net = self.own_net(bg);
         OpStats {
             ops: self.ok,
             failed: self.failed,
             p50_ms: self.hist.value_at_quantile(0.5) as f64 / 1e3,
             p99_ms: self.hist.value_at_quantile(0.99) as f64 / 1e3,
             mean_ms: self.hist.mean() / 1e3,
-            datagrams_per_op: self.net.udp_out as f64 / attempted,
-            payload_bytes_per_op: self.net.payload_bytes(overhead) as f64 / attempted,
+            datagrams_per_op: net.udp_out as f64 / attempted,
+            payload_bytes_per_op: net.payload_bytes(overhead) as f64 / attempted,
             cpu_s_per_1000: self.cpu_ns as f64 / 1e9 / attempted * 1000.0,
         }
     }
@@ -236,6 +287,10 @@ pub fn measure_size(
         ids[s] = sys.node_ids();
     }
     let mut results: Vec<SizeResult> = built.into_iter().flatten().collect();
+    let bg = Background::measure(cfg.idle_secs);
+    for r in results.iter_mut() {
+        r.background_datagrams_per_s = bg.udp_out_per_s;
+    }
 
     // The same (origin, target) sequence for every system.
     let mut rng = Rng::new(cfg.seed ^ n as u64);
@@ -266,7 +321,7 @@ pub fn measure_size(
         }
     }
     for (r, a) in results.iter_mut().zip(acc) {
-        finish(r, a, cfg.lo_overhead);
+        finish(r, a, cfg.lo_overhead, &bg);
     }
 
     if cfg.values > 0 {
@@ -300,8 +355,8 @@ pub fn measure_size(
                 results[s].values = Some(ValueResult {
                     values: values.len(),
                     value_bytes: VALUE_BYTES,
-                    put: puts[s].stats(cfg.lo_overhead),
-                    get: gets[s].stats(cfg.lo_overhead),
+                    put: puts[s].stats(cfg.lo_overhead, &bg),
+                    get: gets[s].stats(cfg.lo_overhead, &bg),
                     found: found[s] as f64 / values.len().max(1) as f64,
                 });
             }
@@ -380,10 +435,10 @@ fn run_lookups(
 }
 
 /// Turns the sums into per-lookup figures.
-fn finish(r: &mut SizeResult, a: LookupAccum, overhead: u64) {
+fn finish(r: &mut SizeResult, a: LookupAccum, overhead: u64, bg: &Background) {
     let done = a.ops.ok.max(1) as f64;
     let attempted = a.ops.attempted();
-    let st = a.ops.stats(overhead);
+    let st = a.ops.stats(overhead, bg);
     r.lookups = st.ops;
     r.failed = st.failed;
     r.p50_ms = st.p50_ms;
@@ -391,7 +446,7 @@ fn finish(r: &mut SizeResult, a: LookupAccum, overhead: u64) {
     r.mean_ms = st.mean_ms;
     r.datagrams_per_lookup = st.datagrams_per_op;
     r.payload_bytes_per_lookup = st.payload_bytes_per_op;
-    r.wire_bytes_per_lookup = a.ops.net.lo_bytes as f64 / attempted;
+    r.wire_bytes_per_lookup = a.ops.own_net(bg).lo_bytes as f64 / attempted;
     r.cpu_s_per_1000 = st.cpu_s_per_1000;
     r.process_cpu_s_per_1000 = a.ops.process_ns as f64 / 1e9 / attempted * 1000.0;
     r.recall = a.recall_sum / done;
