@@ -260,10 +260,10 @@ async fn drive(
                 {
                     let Some((_, done)) = pending.get_mut(&id) else { continue };
                     record_progress(done, result);
-                    if step.last {
-                        if let Some((reply, done)) = pending.remove(&id) {
-                            let _ = reply.send(done);
-                        }
+                    if step.last
+                        && let Some((reply, done)) = pending.remove(&id)
+                    {
+                        let _ = reply.send(done);
                     }
                 }
             }
