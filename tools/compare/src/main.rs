@@ -1,13 +1,21 @@
-//! `qis-compare`: qis and the `mainline` crate side by side on 127.0.0.1 — lookup latency,
-//! datagrams and bytes per lookup, memory per node, CPU per 1,000 lookups, and single-node
-//! throughput under one load generator — printed as one table with the ratio qis/mainline.
+//! `qis-compare`: qis and its peers (the `mainline` crate, OpenDHT, rust-libp2p's Kademlia)
+//! side by side on 127.0.0.1 — lookup latency, datagrams and bytes per lookup, memory per
+//! node, CPU per 1,000 lookups, recall, value puts and gets, and single-node throughput under
+//! one load generator — printed as one table with the ratio qis/peer.
 //!
-//! Without the `qis` feature only the mainline half runs (the qis columns show "-").
+//! Without the `qis` feature only the peers run (the qis columns show "-"). OpenDHT and
+//! libp2p are compiled in by the features `opendht` and `libp2p`; a peer asked for but not
+//! built is skipped with a line saying how to build it.
 
 mod krpc;
+#[cfg(feature = "libp2p")]
+mod libp2p_system;
 mod loadgen;
 mod mainline_system;
 mod measure;
+#[cfg(have_opendht)]
+mod opendht_system;
+mod peers;
 #[cfg(feature = "qis")]
 mod qis_system;
 mod report;
@@ -22,7 +30,10 @@ use system::System;
 
 /// Command line.
 #[derive(Parser, Debug)]
-#[command(version, about = "qis vs mainline DHT, side by side on loopback")]
+#[command(
+    version,
+    about = "qis vs mainline, OpenDHT and libp2p Kademlia, side by side on loopback"
+)]
 struct Args {
     /// Network sizes to measure, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "100,300")]
@@ -33,7 +44,14 @@ struct Args {
     /// Unmeasured lookups per system and size before measuring.
     #[arg(long, default_value_t = 5)]
     warmup: usize,
-    /// Lookups run on one system before switching to the other.
+    /// Peers to measure beside qis, comma-separated (mainline, opendht, libp2p); default
+    /// every peer built in.
+    #[arg(long, value_delimiter = ',')]
+    peers: Option<Vec<peers::Peer>>,
+    /// Values put at one node and fetched at another, per system and size (0 skips).
+    #[arg(long, default_value_t = 50)]
+    values: usize,
+    /// Lookups (or values) run on one system before switching to the next.
     #[arg(long, default_value_t = 10)]
     batch: usize,
     /// Seed of lookup origins, targets and load-generator requests.
@@ -80,13 +98,26 @@ fn main() {
     }
 }
 
-/// The systems compiled in, qis first.
-fn systems(mainline_net: NetMode) -> system::Result<Vec<Box<dyn System>>> {
-    Ok(vec![
-        #[cfg(feature = "qis")]
-        Box::new(qis_system::QisSystem::new()?),
-        Box::new(mainline_system::MainlineSystem::new(mainline_net)?),
-    ])
+/// qis (when built in) and every requested peer that is built in, qis first; a peer that
+/// is not built in is reported and left out.
+fn systems(args: &Args) -> system::Result<Vec<Box<dyn System>>> {
+    let mut systems: Vec<Box<dyn System>> = Vec::new();
+    #[cfg(feature = "qis")]
+    systems.push(Box::new(qis_system::QisSystem::new()?));
+    let wanted = args
+        .peers
+        .clone()
+        .unwrap_or_else(|| peers::Peer::ALL.to_vec());
+    for peer in wanted {
+        match peers::open(peer, args.mainline_net)? {
+            Some(sys) => systems.push(sys),
+            None => eprintln!("{}: skipped: {}", peer.name(), peer.how_to_build()),
+        }
+    }
+    if systems.is_empty() {
+        return Err("no system to measure: build with the qis feature or a peer".into());
+    }
+    Ok(systems)
 }
 
 /// Measures every size, then throughput, then prints.
@@ -98,8 +129,9 @@ fn run(args: &Args, isolated: bool) -> system::Result<()> {
         seed: args.seed,
         idle_secs: args.idle_secs,
         lo_overhead: measure::net::calibrate_overhead(),
+        values: args.values,
     };
-    let mut systems = systems(args.mainline_net)?;
+    let mut systems = systems(args)?;
     let mut sizes = Vec::new();
     for (i, &n) in args.nodes.iter().enumerate() {
         if n < 2 {
@@ -134,7 +166,12 @@ fn run(args: &Args, isolated: bool) -> system::Result<()> {
             }
         }
     }
+    let names: Vec<String> = systems.iter().map(|s| s.name().to_string()).collect();
+    let mut order = names.clone();
+    order.sort_by_key(|n| n != "qis");
     let report = report::Report {
+        ratios: report::ratios(&order, &sizes),
+        systems: order,
         seed: args.seed,
         lookups: args.lookups,
         lo_overhead_bytes: cfg.lo_overhead,

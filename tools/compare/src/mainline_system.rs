@@ -12,6 +12,7 @@ use crate::rng::Rng;
 use crate::system::{LookupOutcome, Result, System};
 use mainline::async_dht::AsyncDht;
 use mainline::{Dht, Id, Testnet};
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
@@ -52,6 +53,8 @@ pub struct MainlineSystem {
     nodes: Vec<AsyncDht>,
     ids: Vec<Vec<u8>>,
     single: Option<Dht>,
+    /// mainline's key (the SHA-1 of the value, BEP 44 immutable items) for each plan key.
+    value_keys: HashMap<[u8; 32], Id>,
 }
 
 impl MainlineSystem {
@@ -68,6 +71,7 @@ impl MainlineSystem {
             nodes: Vec::new(),
             ids: Vec::new(),
             single: None,
+            value_keys: HashMap::new(),
         })
     }
 
@@ -189,6 +193,7 @@ impl System for MainlineSystem {
         self.ids.clear();
         self.testnet = None;
         self.single = None;
+        self.value_keys.clear();
         let mut cpu = ThreadCpu::new();
         let until = Instant::now() + Duration::from_secs(10);
         while cpu.count(THREAD_PREFIX) > 0 && Instant::now() < until {
@@ -224,5 +229,30 @@ impl System for MainlineSystem {
 
     fn load_protocol(&self) -> Option<Box<dyn LoadProtocol>> {
         Some(Box::new(KrpcFindNode))
+    }
+
+    fn has_values(&self) -> bool {
+        true
+    }
+
+    fn put(&mut self, origin: usize, key: [u8; 32], value: &[u8]) -> Result<()> {
+        let node = self.nodes.get(origin).ok_or("origin out of range")?;
+        let id = self
+            .rt
+            .block_on(async { tokio::time::timeout(LOOKUP_LIMIT, node.put_immutable(value)).await })
+            .map_err(|_| "mainline put timed out".to_string())?
+            .map_err(|e| format!("mainline put: {e}"))?;
+        self.value_keys.insert(key, id);
+        Ok(())
+    }
+
+    fn get(&mut self, origin: usize, key: [u8; 32]) -> Result<Option<Vec<u8>>> {
+        let node = self.nodes.get(origin).ok_or("origin out of range")?;
+        let id = *self.value_keys.get(&key).ok_or("get of a key never put")?;
+        let found = self
+            .rt
+            .block_on(async { tokio::time::timeout(LOOKUP_LIMIT, node.get_immutable(id)).await })
+            .map_err(|_| "mainline get timed out".to_string())?;
+        Ok(found.map(|v| v.to_vec()))
     }
 }

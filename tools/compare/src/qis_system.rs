@@ -14,6 +14,7 @@ use qis_core::Id;
 use qis_core::Identity;
 use qis_core::constants::{PROTOCOL_VERSION, UNVERIFIED_REQUEST_MIN};
 use qis_core::wire::{self, Body, Header, Message, NetworkId, Padding, Role, TxId};
+use qis_core::{RecordKind, SignedRecord};
 use qis_udp::{NodeHandle, NodeOptions, SocketOptions};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -26,6 +27,9 @@ const LOOKUP_LIMIT: Duration = Duration::from_secs(30);
 
 /// Bootstrap addresses given to each joining node (the most recent earlier nodes).
 const BOOTSTRAP_FANOUT: usize = 8;
+
+/// Secret key seed of the one identity that signs every value the harness stores.
+const VALUE_SIGNER_SEED: [u8; 32] = [0x5a; 32];
 
 /// The harness's own network, so its datagrams can never be taken for the public network's.
 const NETWORK: &str = "qis-compare";
@@ -196,6 +200,43 @@ impl System for QisSystem {
             .last()
             .expect("network + 1 > 0 nodes")
             .local_addr())
+    }
+
+    fn has_values(&self) -> bool {
+        true
+    }
+
+    fn put(&mut self, origin: usize, key: [u8; 32], value: &[u8]) -> Result<()> {
+        let node = self.nodes.get(origin).ok_or("origin out of range")?.clone();
+        // QIS-API: a signed raw record (the default policy stores any signed payload).
+        let signer = Identity::from_secret_key(VALUE_SIGNER_SEED);
+        let record = SignedRecord::sign(signer.signing_key(), RecordKind::Raw, 1, value.to_vec())
+            .map_err(|e| format!("qis record: {e}"))?;
+        let rt = self.runtime()?;
+        rt.block_on(async move {
+            // QIS-API: store once at the k closest.
+            let task = tokio::spawn(async move { node.put(Id::from_bytes(key), record).await });
+            tokio::time::timeout(LOOKUP_LIMIT, task).await
+        })
+        .map_err(|_| "qis put timed out".to_string())?
+        .map_err(|e| format!("qis put task: {e}"))?
+        .map_err(|e| format!("qis put: {e}"))?;
+        Ok(())
+    }
+
+    fn get(&mut self, origin: usize, key: [u8; 32]) -> Result<Option<Vec<u8>>> {
+        let node = self.nodes.get(origin).ok_or("origin out of range")?.clone();
+        let rt = self.runtime()?;
+        let report = rt
+            .block_on(async move {
+                // QIS-API: fetch every record under the key.
+                let task = tokio::spawn(async move { node.get(Id::from_bytes(key)).await });
+                tokio::time::timeout(LOOKUP_LIMIT, task).await
+            })
+            .map_err(|_| "qis get timed out".to_string())?
+            .map_err(|e| format!("qis get task: {e}"))?
+            .map_err(|e| format!("qis get: {e}"))?;
+        Ok(report.records.into_iter().next().map(|r| r.payload))
     }
 
     fn load_protocol(&self) -> Option<Box<dyn LoadProtocol>> {

@@ -28,6 +28,12 @@ pub trait System {
     /// one system's idle threads are never charged to the other.
     fn thread_prefix(&self) -> &'static str;
 
+    /// Prefix of one more thread name doing this system's work, if any: libp2p's timers run on
+    /// the `futures-timer` crate's own global thread.
+    fn helper_thread_prefix(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Starts `n` nodes on 127.0.0.1 that know each other, and returns when lookups can run.
     fn build(&mut self, n: usize) -> Result<()>;
 
@@ -48,4 +54,51 @@ pub trait System {
     /// The request encoder/decoder the load generator uses against `serve_single`'s node,
     /// or `None` while the system has none (the throughput test is then skipped).
     fn load_protocol(&self) -> Option<Box<dyn LoadProtocol>>;
+
+    /// How many closest nodes a lookup of this system aims for: recall is measured against
+    /// the true closest set of that size (OpenDHT settles on 8, the others on 20).
+    fn recall_k(&self) -> usize {
+        DEFAULT_RECALL_K
+    }
+
+    /// `target` in the space [`System::node_ids`] and lookup results are measured in, for
+    /// recall: its first bytes by default (qis 32, mainline and OpenDHT 20), its SHA-256 for
+    /// libp2p-kad.
+    fn recall_target(&self, target: [u8; 32]) -> Vec<u8> {
+        target.to_vec()
+    }
+
+    /// The closest nodes the last lookup of `target` from `origin` found, for a system whose
+    /// lookup call does not return them (OpenDHT): read after the lookup was timed, so the
+    /// reading costs the lookup nothing.
+    fn found_closest(&mut self, _origin: usize, _target: [u8; 32]) -> Option<Vec<Vec<u8>>> {
+        None
+    }
+
+    /// Whether this system's network must be built before the others': OpenDHT waits on its
+    /// sockets with select(), which aborts the process on a descriptor at or above
+    /// FD_SETSIZE (1024), so its sockets must get the lowest numbers.
+    fn build_first(&self) -> bool {
+        false
+    }
+
+    /// Whether [`System::put`] and [`System::get`] store and fetch values.
+    fn has_values(&self) -> bool {
+        false
+    }
+
+    /// Stores `value` under `key` from node `origin` and returns when the system says the
+    /// store is done. A system whose keys are content hashes (mainline's immutable items)
+    /// remembers which of its keys stands for `key`.
+    fn put(&mut self, _origin: usize, _key: [u8; 32], _value: &[u8]) -> Result<()> {
+        Err(format!("{} stores no values", self.name()))
+    }
+
+    /// Fetches the value stored under `key` from node `origin`: `None` when none was found.
+    fn get(&mut self, _origin: usize, _key: [u8; 32]) -> Result<Option<Vec<u8>>> {
+        Err(format!("{} stores no values", self.name()))
+    }
 }
+
+/// Size of the true closest set recall is measured against, unless a system aims for fewer.
+pub const DEFAULT_RECALL_K: usize = 20;

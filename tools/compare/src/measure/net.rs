@@ -1,6 +1,6 @@
 //! UDP datagram and loopback byte counters of the current network namespace.
 //!
-//! Both systems are measured here, outside their code: `Udp: OutDatagrams` from
+//! Every system is measured here, outside their code: `Udp: OutDatagrams` from
 //! /proc/self/net/snmp counts every UDP datagram sent (requests and answers alike), and the
 //! `lo` line of /proc/self/net/dev counts the bytes. Run in a private namespace
 //! ([`super::netns`]) so that nothing else on the machine adds to them.
@@ -12,7 +12,7 @@ use std::time::Duration;
 /// One reading of the counters.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NetCounters {
-    /// UDP datagrams sent in this namespace.
+    /// UDP datagrams sent in this namespace (IPv4 and IPv6).
     pub udp_out: u64,
     /// UDP datagrams delivered to a socket in this namespace.
     pub udp_in: u64,
@@ -26,6 +26,8 @@ impl NetCounters {
     /// Reads the counters now; zeros where a file cannot be read.
     pub fn read() -> NetCounters {
         let (udp_in, udp_out) = read_snmp().unwrap_or((0, 0));
+        let (udp6_in, udp6_out) = read_snmp6().unwrap_or((0, 0));
+        let (udp_in, udp_out) = (udp_in + udp6_in, udp_out + udp6_out);
         let (lo_bytes, lo_packets) = read_lo().unwrap_or((0, 0));
         NetCounters {
             udp_out,
@@ -43,6 +45,14 @@ impl NetCounters {
             lo_bytes: self.lo_bytes.saturating_sub(earlier.lo_bytes),
             lo_packets: self.lo_packets.saturating_sub(earlier.lo_packets),
         }
+    }
+
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &NetCounters) {
+        self.udp_out += other.udp_out;
+        self.udp_in += other.udp_in;
+        self.lo_bytes += other.lo_bytes;
+        self.lo_packets += other.lo_packets;
     }
 
     /// UDP payload bytes: `lo` bytes less `overhead` header bytes per packet.
@@ -63,6 +73,17 @@ fn read_snmp() -> Option<(u64, u64)> {
         values.get(i)?.parse().ok()
     };
     Some((field("InDatagrams")?, field("OutDatagrams")?))
+}
+
+/// `(Udp6InDatagrams, Udp6OutDatagrams)` of /proc/self/net/snmp6: a peer that also speaks
+/// IPv6 on `::1` is counted too (none of the systems is given an IPv6 bootstrap).
+fn read_snmp6() -> Option<(u64, u64)> {
+    let text = fs::read_to_string("/proc/self/net/snmp6").ok()?;
+    let field = |name: &str| -> Option<u64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+    };
+    Some((field("Udp6InDatagrams")?, field("Udp6OutDatagrams")?))
 }
 
 /// `(transmit bytes, transmit packets)` of `lo`.
