@@ -52,11 +52,6 @@ impl LevelRecord {
             (LEVEL_PRIOR + self.agreeing) / (LEVEL_PRIOR + self.agreeing + self.disagreeing);
         weight.max(MIN_LEVEL_WEIGHT)
     }
-
-    /// Outcomes' worth of evidence behind it (weights summed).
-    pub fn observed(&self) -> f64 {
-        self.agreeing + self.disagreeing
-    }
 }
 
 /// The learned weight of every level a client has outcomes for.
