@@ -34,7 +34,7 @@ mod world;
 pub use addresses::{AddressConfig, HOSTS_PER_SLASH_24};
 pub use adversary::{AdversaryConfig, Attack, AttackCounts};
 pub use config::{ChurnConfig, Formation, SimConfig, SimIdentities, Timers, default_join_rate};
-pub use network::NetworkConfig;
+pub use network::{NetworkConfig, SITE_TABLE_FORMAT, SitePoint, SiteTable};
 pub use points::{Across, Metric, SweepPoint, points_table, sweep_points};
 pub use report::{AdversaryReport, Latency, SimReport, Spread};
 pub use shard::{
@@ -78,6 +78,15 @@ pub fn simulate_with_progress(config: SimConfig, progress: ProgressBar) -> SimRe
     let report = sim.report(wall);
     sim.progress.finish_and_clear();
     report
+}
+
+/// Where the nodes of a run of `config` sit (the same draws the run makes, node `i` the `i`-th
+/// node added) and the model's scale, so a harness can delay real datagrams as the simulator
+/// delays them (`cargo bench --bench sim_vs_real`).
+pub fn site_table(config: &SimConfig) -> SiteTable {
+    let mut rng = world::sites_stream(config.seed);
+    let network = network::Network::new(config.network, &mut rng);
+    network.site_table(config.nodes, &mut rng)
 }
 
 /// Runs one simulation without a progress bar.

@@ -42,6 +42,49 @@ impl Default for NetworkConfig {
     }
 }
 
+/// Format of [`SiteTable`].
+pub const SITE_TABLE_FORMAT: u32 = 1;
+
+/// Where every node of a run sits and the model's scale: what a harness needs to apply the
+/// simulator's own per-pair delays to real processes ([`qis_sim::site_table`](crate::site_table)).
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct SiteTable {
+    /// [`SITE_TABLE_FORMAT`].
+    pub format: u32,
+    /// The one-way delay across the whole square (its diagonal), scaled, in milliseconds.
+    pub span_ms: f64,
+    /// Mean per-datagram jitter in milliseconds (exponential; not in [`SiteTable::one_way_ms`]).
+    pub jitter_ms: f64,
+    /// Average fraction of datagrams lost (independent: a table is not made for bursts).
+    pub loss: f64,
+    /// The site of node `i` of the run (in the order nodes are added).
+    pub nodes: Vec<SitePoint>,
+    /// One more site drawn after the nodes', for an observer (a probing client).
+    pub observer: SitePoint,
+}
+
+/// One node's place in the model.
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq)]
+pub struct SitePoint {
+    /// Position in the unit square.
+    pub x: f64,
+    /// Position in the unit square.
+    pub y: f64,
+    /// Its access link's one-way delay, scaled, in milliseconds.
+    pub access_ms: f64,
+}
+
+impl SiteTable {
+    /// The one-way delay from `a` to `b` in milliseconds, jitter excluded: the model's
+    /// (distance plus both access links), to within its microsecond rounding.
+    pub fn one_way_ms(&self, a: &SitePoint, b: &SitePoint) -> f64 {
+        let (dx, dy) = (a.x - b.x, a.y - b.y);
+        (dx * dx + dy * dy).sqrt() / std::f64::consts::SQRT_2 * self.span_ms
+            + a.access_ms
+            + b.access_ms
+    }
+}
+
 /// Where a node sits: 12 bytes per node.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Site {
@@ -111,6 +154,28 @@ impl Network {
     /// A new node's site.
     pub(crate) fn site(&self, rng: &mut SimRng) -> Site {
         Network::draw_site(&self.config, rng)
+    }
+
+    /// The sites of `nodes` nodes and one observer, drawn from `rng` as a run draws them
+    /// (after [`Network::new`] took its calibration draws from the same stream).
+    pub(crate) fn site_table(&self, nodes: usize, rng: &mut SimRng) -> SiteTable {
+        let mut point = || {
+            let site = self.site(rng);
+            SitePoint {
+                x: f64::from(site.x),
+                y: f64::from(site.y),
+                access_ms: f64::from(site.access) * self.scale,
+            }
+        };
+        let nodes = (0..nodes).map(|_| point()).collect();
+        SiteTable {
+            format: SITE_TABLE_FORMAT,
+            span_ms: SPAN_MS * self.scale,
+            jitter_ms: self.config.jitter_ms,
+            loss: self.config.loss,
+            nodes,
+            observer: point(),
+        }
     }
 
     /// The one-way delay from `a` to `b` in microseconds, jitter excluded.
@@ -189,6 +254,25 @@ mod tests {
         let (p50, p99) = net.rtt_percentiles(&sites, 20_000, &mut rng);
         assert!((p50 - 100.0).abs() < 8.0, "median rtt {p50}");
         assert!(p99 > 2.0 * p50, "p99 {p99} vs median {p50}");
+    }
+
+    #[test]
+    fn a_site_table_gives_the_models_own_delays() {
+        let mut rng = stream(5, 0);
+        let net = Network::new(NetworkConfig::default(), &mut rng);
+        let mut replay = rng.clone();
+        let table = net.site_table(50, &mut rng);
+        let sites: Vec<Site> = (0..50).map(|_| net.site(&mut replay)).collect();
+        for (i, a) in sites.iter().enumerate() {
+            for (j, b) in sites.iter().enumerate() {
+                let model = net.base_delay_us(a, b) as f64 / 1000.0;
+                let rebuilt = table.one_way_ms(&table.nodes[i], &table.nodes[j]);
+                assert!(
+                    (model - rebuilt).abs() < 0.002,
+                    "{i}->{j}: {model} vs {rebuilt}"
+                );
+            }
+        }
     }
 
     #[test]

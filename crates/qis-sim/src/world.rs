@@ -153,6 +153,11 @@ pub(super) struct RunStats {
     pub refused_prefix_departed: u64,
 }
 
+/// The random stream node sites (and the network model's calibration) are drawn from.
+pub(crate) fn sites_stream(seed: u64) -> SimRng {
+    stream(seed, 4)
+}
+
 impl Simulation {
     /// A network of `config.nodes` addresses, none started yet.
     pub fn new(config: SimConfig, progress: ProgressBar) -> Simulation {
@@ -160,7 +165,7 @@ impl Simulation {
             net: stream(config.seed, 1),
             work: stream(config.seed, 2),
             churn: stream(config.seed, 3),
-            sites: stream(config.seed, 4),
+            sites: sites_stream(config.seed),
             keys: stream(config.seed, 5),
         };
         let network = Network::new(config.network, &mut rng.sites);
