@@ -179,27 +179,11 @@ pub(crate) fn compare(
         setup.nodes + 1,
         setup.nodes
     );
-    let mut nodes = start_nodes(&lab, &setup, qis, work)?;
+    let mut nodes = start_nodes(&lab, setup.nodes, qis, work)?;
     // The simulator's settle time after the last join.
     std::thread::sleep(SETTLE);
-    let probe_host = setup.nodes;
     eprintln!("sim-vs-real: probing with {} lookups ...", setup.lookups);
-    let output = lab
-        .command(probe_host, &qis.display().to_string())
-        .args(["probe", "--network", NETWORK, "--id-difficulty", "0"])
-        .args(["--bootstrap", &format!("{}:{PORT}", host_addr(0))])
-        .args(["--lookups", &setup.lookups.to_string()])
-        .args(["--seed", &setup.seed.to_string()])
-        .args(["--timeout-s", &PROBE_TIMEOUT.as_secs().to_string()])
-        .args(["--json", "--no-progress"])
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("qis probe: {e}"))?;
-    if !output.status.success() {
-        return Err(format!("qis probe failed: {}", output.status));
-    }
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout)
-        .map_err(|e| format!("qis probe printed no JSON: {e}"))?;
+    let json = probe(&lab, setup.nodes, setup.lookups, setup.seed, qis)?;
     let mut nodes_alive = 0;
     for node in &mut nodes {
         nodes_alive += usize::from(node.0.try_wait().is_ok_and(|s| s.is_none()));
@@ -218,23 +202,49 @@ pub(crate) fn compare(
 }
 
 /// The simulator's default settle time after the network formed.
-const SETTLE: Duration = Duration::from_secs(30);
+pub(crate) const SETTLE: Duration = Duration::from_secs(30);
 
 /// Upper bound on the probe.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1200);
 
-/// Starts the real nodes at the simulator's join rate, each joining through node 0 and the
-/// node started just before it.
-fn start_nodes(
+/// Runs `qis probe` with `lookups` lookups (targets from `seed`) from host `host`, joining
+/// through host 0; its JSON report.
+pub(crate) fn probe(
     lab: &Lab,
-    setup: &Setup,
+    host: usize,
+    lookups: usize,
+    seed: u64,
+    qis: &Path,
+) -> Result<serde_json::Value, String> {
+    let output = lab
+        .command(host, &qis.display().to_string())
+        .args(["probe", "--network", NETWORK, "--id-difficulty", "0"])
+        .args(["--bootstrap", &format!("{}:{PORT}", host_addr(0))])
+        .args(["--lookups", &lookups.to_string()])
+        .args(["--seed", &seed.to_string()])
+        .args(["--timeout-s", &PROBE_TIMEOUT.as_secs().to_string()])
+        .args(["--json", "--no-progress"])
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("qis probe: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("qis probe failed: {}", output.status));
+    }
+    serde_json::from_slice(&output.stdout).map_err(|e| format!("qis probe printed no JSON: {e}"))
+}
+
+/// Starts `count` real nodes on hosts `0..count` at the simulator's join rate, each joining
+/// through node 0 and the node started just before it; data under `work`.
+pub(crate) fn start_nodes(
+    lab: &Lab,
+    count: usize,
     qis: &Path,
     work: &Path,
 ) -> Result<Vec<NodeProcess>, String> {
-    let gap = Duration::from_secs_f64(1.0 / default_join_rate(setup.nodes));
-    let mut nodes = Vec::with_capacity(setup.nodes);
+    let gap = Duration::from_secs_f64(1.0 / default_join_rate(count));
+    let mut nodes = Vec::with_capacity(count);
     let first = Instant::now();
-    for i in 0..setup.nodes {
+    for i in 0..count {
         let data = work.join(format!("node-{i}"));
         let mut cmd = lab.command(i, &qis.display().to_string());
         cmd.args(["node", "--network", NETWORK, "--id-difficulty", "0"])
