@@ -268,3 +268,154 @@ pub(super) fn one_line(error: &clap::Error) -> String {
     let line = parts.join(" ");
     line.strip_prefix("error: ").unwrap_or(&line).to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// The flags a file adds to `qis node <given>`, or its error.
+    fn added(file: &str, given: &[&str]) -> Result<Vec<String>, String> {
+        let command = super::super::Cli::command();
+        let mut argv = vec!["qis", "node", "--config", "node.toml"];
+        argv.extend(given);
+        let matches = command.clone().try_get_matches_from(&argv).unwrap();
+        let (_, sub_matches) = matches.subcommand().unwrap();
+        let table: toml::Table = file.parse().unwrap();
+        let sub = command.find_subcommand("node").unwrap();
+        file_flags(sub, sub_matches, &table).map(|flags| {
+            flags
+                .into_iter()
+                .map(|f| f.into_string().unwrap())
+                .collect()
+        })
+    }
+
+    #[test]
+    fn a_file_sets_what_the_command_line_does_not() {
+        let file = r#"
+            listen = "0.0.0.0:4000"
+            bootstrap = ["a.example:4000", "b.example:4000"]
+            status-every = 300
+            no-rate-limit = true
+            metrics-public = false
+        "#;
+        assert_eq!(
+            added(file, &[]).unwrap(),
+            [
+                "--listen=0.0.0.0:4000",
+                "--bootstrap=a.example:4000",
+                "--bootstrap=b.example:4000",
+                "--status-every=300",
+                "--no-rate-limit",
+            ]
+        );
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_a_list_flag_replaces_the_list() {
+        let file = r#"
+            listen = "0.0.0.0:4000"
+            bootstrap = ["a.example:4000", "b.example:4000"]
+            status-every = 300
+        "#;
+        let given = ["--listen", "127.0.0.1:0", "--bootstrap", "c.example:1"];
+        assert_eq!(added(file, &given).unwrap(), ["--status-every=300"]);
+        // A flag given its default value explicitly still wins.
+        assert_eq!(
+            added("status-every = 300", &["--status-every", "30"]).unwrap(),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn the_merged_command_line_parses_with_the_files_values() {
+        let command = super::super::Cli::command();
+        let dir = std::env::temp_dir().join(format!("qis-config-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("node.toml");
+        std::fs::write(&path, "max-per-ip = 7\nnetwork = \"demo\"\n").unwrap();
+        let argv: Vec<OsString> = ["qis", "node", "--config", path.to_str().unwrap()]
+            .iter()
+            .map(OsString::from)
+            .chain([OsString::from("--network"), OsString::from("other")])
+            .collect();
+        let matches = command.clone().try_get_matches_from(&argv).unwrap();
+        let (merged, _) = merged_command_line(&command, &argv, &matches)
+            .unwrap()
+            .unwrap();
+        let matches = command.try_get_matches_from(merged).unwrap();
+        let (_, node) = matches.subcommand().unwrap();
+        assert_eq!(node.get_one::<usize>("max_per_ip"), Some(&7));
+        assert_eq!(node.get_one::<String>("network").unwrap(), "other");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let error = added("listne = \"x\"", &[]).unwrap_err();
+        assert!(error.starts_with("unknown key `listne`"), "{error}");
+        assert!(error.contains("listen, bootstrap"), "{error}");
+        let error = added("data_dir = \"x\"", &[]).unwrap_err();
+        assert!(error.contains("did you mean `data-dir`?"), "{error}");
+        for key in ["config", "help", "version"] {
+            let error = added(&format!("{key} = \"x\""), &[]).unwrap_err();
+            assert!(error.contains("cannot be set in a file"), "{error}");
+        }
+        assert!(added("[node]\nlisten = \"x\"", &[]).is_err());
+    }
+
+    #[test]
+    fn wrong_types_name_the_key_and_the_type_expected() {
+        let cases = [
+            (
+                "status-every = \"30\"",
+                "status-every: expected an integer, found a string",
+            ),
+            (
+                "listen = 4000",
+                "listen: expected a string, found an integer",
+            ),
+            (
+                "bootstrap = \"a:1\"",
+                "bootstrap: expected an array of strings, found a string",
+            ),
+            (
+                "bootstrap = [1]",
+                "bootstrap: expected an array of strings, found an array",
+            ),
+            (
+                "no-rate-limit = 1",
+                "no-rate-limit: expected a boolean (true or false), found an integer",
+            ),
+            (
+                "id-difficulty = 300",
+                "id-difficulty = 300: 300 is not in 0..=255",
+            ),
+            ("max-per-ip = -1", "max-per-ip = -1:"),
+            (
+                "metrics = \"1.2.3\"",
+                "metrics = \"1.2.3\": invalid socket address syntax",
+            ),
+        ];
+        for (file, want) in cases {
+            let error = added(file, &[]).unwrap_err();
+            assert!(error.starts_with(want), "{file}: {error}");
+            assert!(!error.contains('\n'), "{error}");
+        }
+        // Checked even where the command line overrides it.
+        assert!(added("status-every = \"30\"", &["--status-every", "5"]).is_err());
+    }
+
+    #[test]
+    fn a_syntax_error_names_its_line_and_column() {
+        let dir = std::env::temp_dir().join(format!("qis-config-syntax-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("node.toml");
+        std::fs::write(&path, "network = \"demo\"\nlisten = \"127.0.0.1:4000\n").unwrap();
+        let error = read_table(&path).unwrap_err().to_string();
+        assert!(error.contains("not valid TOML: line 2, column"), "{error}");
+        assert!(!error.contains('\n'), "{error}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
