@@ -227,6 +227,21 @@ fn sigterm_and_sigint_stop_a_node_cleanly_and_a_restart_keeps_its_records() {
 }
 
 #[test]
+fn sigterm_during_the_id_work_stops_the_node_at_once() {
+    let home = support::scratch("node-ops", "starting");
+    let mut args = node_args(&home.join("node"));
+    // 2^24 Argon2id evaluations on average: far longer than the test waits.
+    args[6] = "24".to_string();
+    let mut node = Node::start(&home, &strs(&args));
+    node.wait_for("solving the node's id work");
+    assert_eq!(node.signal("TERM").code(), Some(0));
+    node.wait_for("SIGTERM while loading the node key or solving its id work");
+    // The key was written before the work began; the work starts over at the next start.
+    assert!(home.join("node").join("node.key").exists());
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[test]
 fn status_without_a_node_says_so() {
     let home = support::scratch("node-ops", "no-node");
     let out = support::qis(&home).arg("status").output().unwrap();

@@ -79,7 +79,11 @@ pub struct NodeArgs {
 
 /// Runs `qis node`.
 pub(super) fn run(args: NodeArgs) -> Result<ExitCode, CliError> {
-    runtime()?.block_on(serve(args))
+    let runtime = runtime()?;
+    let outcome = runtime.block_on(serve(args));
+    // Without waiting for id work a stop signal cut short (its threads end with the process).
+    runtime.shutdown_background();
+    outcome
 }
 
 async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
@@ -118,11 +122,21 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
         }
     }
     let network = args.network.id()?;
-    let credentials = qis_udp::load_or_create_credentials(
-        &data_dir,
-        args.network.difficulty()?,
-        qis_udp::default_solver_threads(),
-    )?;
+    // The id work of a new data directory can take long at a high difficulty: a stop signal
+    // meanwhile ends the node at once (the key is kept, the work starts over next time;
+    // nothing else was made yet).
+    let difficulty = args.network.difficulty()?;
+    let key_dir = data_dir.clone();
+    let solving = tokio::task::spawn_blocking(move || {
+        qis_udp::load_or_create_credentials(&key_dir, difficulty, qis_udp::default_solver_threads())
+    });
+    let credentials = tokio::select! {
+        solved = solving => solved.map_err(|e| CliError::Failed(format!("loading the node key: {e}")))??,
+        signal = stop.recv() => {
+            info!("{signal} while loading the node key or solving its id work: stopped before serving");
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let bootstrap = bootstrap_addresses(&args.bootstrap, bound).await?;
     // The main network stores only the record kinds the outcome layer registers; raw values
     // (`qis put`) are for named test networks.
