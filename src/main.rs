@@ -1,10 +1,9 @@
 //! The `qis` command.
 
-use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = qis::cli::Cli::parse();
+    let cli = qis::cli::parse();
     qis::cli::init_logging(cli.verbose, cli.quiet);
     match qis::cli::run(cli) {
         Ok(code) => code,

@@ -95,13 +95,16 @@ pub(super) async fn start_client(
 ) -> Result<NodeHandle, CliError> {
     let identity = qis_udp::generate_identity()?;
     let credentials = Credentials::client(&identity, scheme);
-    let listen: SocketAddr = if bootstrap.first().is_some_and(SocketAddr::is_ipv6) {
-        "[::]:0"
+    // Dual-stack when any bootstrap address is IPv6 (a name may have both kinds), so every
+    // one of them can be asked; IPv4 alone where the system has no IPv6.
+    let any: std::net::IpAddr = if bootstrap.iter().any(SocketAddr::is_ipv6)
+        && std::net::UdpSocket::bind("[::]:0").is_ok()
+    {
+        std::net::Ipv6Addr::UNSPECIFIED.into()
     } else {
-        "0.0.0.0:0"
-    }
-    .parse()
-    .map_err(|_| CliError::Input("listen address".into()))?;
+        std::net::Ipv4Addr::UNSPECIFIED.into()
+    };
+    let listen = SocketAddr::new(any, 0);
     let config = Config {
         network,
         role: Role::Client,

@@ -164,24 +164,47 @@ pub(super) fn data_home() -> PathBuf {
     }
 }
 
-/// Resolves `host:port` strings (names allowed) to socket addresses.
+/// Resolves `host:port` strings (names allowed) to socket addresses: every address of every
+/// name (a name may stand for several nodes), IPv4 ones first, each once.
 pub(super) async fn resolve(addrs: &[String]) -> Result<Vec<SocketAddr>, CliError> {
-    let mut out = Vec::new();
+    let mut out: Vec<SocketAddr> = Vec::new();
     for addr in addrs {
-        let found: Vec<SocketAddr> = tokio::net::lookup_host(addr.as_str())
-            .await
-            .map_err(|e| CliError::Input(format!("--bootstrap {addr}: {e} (expected HOST:PORT)")))?
-            .collect();
-        if found.is_empty() {
-            return Err(CliError::Input(format!(
-                "--bootstrap {addr}: no address found"
-            )));
+        for found in lookup("--bootstrap", addr).await? {
+            if !out.contains(&found) {
+                out.push(found);
+            }
         }
-        // One address per name: the first IPv4 one if any (what a default socket reaches).
-        let pick = found.iter().find(|a| a.is_ipv4()).unwrap_or(&found[0]);
-        out.push(*pick);
     }
     Ok(out)
+}
+
+/// The addresses `addr` (HOST:PORT) names, IPv4 ones first (what a default socket reaches),
+/// each once; an error names `flag`.
+pub(super) async fn lookup(flag: &str, addr: &str) -> Result<Vec<SocketAddr>, CliError> {
+    let mut found: Vec<SocketAddr> = Vec::new();
+    for a in tokio::net::lookup_host(addr)
+        .await
+        .map_err(|e| CliError::Input(format!("{flag} {addr}: {e} (expected HOST:PORT)")))?
+    {
+        if !found.contains(&a) {
+            found.push(a);
+        }
+    }
+    if found.is_empty() {
+        return Err(CliError::Input(format!("{flag} {addr}: no address found")));
+    }
+    // Stable: within each family, the resolver's order.
+    found.sort_by_key(|a| a.is_ipv6());
+    Ok(found)
+}
+
+/// Whether a socket bound at `local` can send to `peer`: one of its address family, or any
+/// from a dual-stack socket (`[::]`).
+pub(super) fn reachable_from(local: SocketAddr, peer: SocketAddr) -> bool {
+    match local {
+        SocketAddr::V4(_) => peer.is_ipv4(),
+        SocketAddr::V6(v6) => v6.ip().is_unspecified() || peer.is_ipv6(),
+    }
 }
 
 /// A tokio runtime for one command: one thread. A node is one task (its driver) beside a few

@@ -5,6 +5,8 @@
 mod answer;
 mod client;
 mod common;
+mod config;
+mod control;
 mod elections;
 mod ledger;
 mod node;
@@ -14,10 +16,11 @@ mod probe;
 mod published;
 mod reproduce;
 pub mod sim;
+mod status;
 
 pub use common::CliError;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// qis: share what fine-tuning runs taught you, over a Kademlia DHT.
@@ -38,8 +41,11 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a DHT node until Ctrl-C.
+    /// Run a DHT node until Ctrl-C or SIGTERM.
     Node(node::NodeArgs),
+    /// Show a running node's id, role, routing table, stored records and drops (through its
+    /// control socket in the data directory; no network port).
+    Status(status::StatusArgs),
     /// Store a value under a key (a short-lived client; it does not join routing tables).
     Put(client::PutArgs),
     /// Fetch every value stored under a key.
@@ -71,6 +77,34 @@ pub enum Command {
     Elections(elections::ElectionsArgs),
 }
 
+/// Parses the command line, with the settings of a `--config` file where the subcommand takes
+/// one (flags win over the file). Exits as clap does on `--help`, `--version` and a bad flag,
+/// and with status 2 and one line on a bad configuration file.
+pub fn parse() -> Cli {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let command = Cli::command();
+    let matches = command.clone().get_matches_from(&argv);
+    let matches = match config::merged_command_line(&command, &argv, &matches) {
+        Ok(None) => matches,
+        Ok(Some((merged, path))) => command
+            .try_get_matches_from(merged)
+            .unwrap_or_else(|error| {
+                // Each key was checked alone; what is left is a combination of them.
+                eprintln!(
+                    "qis: error: --config {}: {}",
+                    path.display(),
+                    config::one_line(&error)
+                );
+                std::process::exit(2)
+            }),
+        Err(error) => {
+            eprintln!("qis: error: {error}");
+            std::process::exit(i32::from(error.exit_code()))
+        }
+    };
+    Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
+}
+
 /// Sets up tracing on stderr.
 pub fn init_logging(verbose: u8, quiet: bool) {
     let level = match (quiet, verbose) {
@@ -95,6 +129,7 @@ pub fn init_logging(verbose: u8, quiet: bool) {
 pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Node(args) => node::run(args),
+        Command::Status(args) => status::run(args),
         Command::Put(args) => client::put(args),
         Command::Get(args) => client::get(args),
         Command::Ping(args) => client::ping(args),

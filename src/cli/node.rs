@@ -1,6 +1,7 @@
-//! `qis node`: run a DHT node until Ctrl-C.
+//! `qis node`: run a DHT node until Ctrl-C or SIGTERM.
 
-use super::common::{CliError, NetworkArgs, data_home, resolve, runtime};
+use super::common::{CliError, NetworkArgs, data_home, lookup, reachable_from, runtime};
+use super::control;
 use qis_core::Config;
 use qis_core::TableConfig;
 use qis_core::{Id, RecordId};
@@ -11,69 +12,94 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
-/// Arguments of `qis node`.
+/// Arguments of `qis node`, grouped in `--help` by what an operator changes: where the node
+/// listens and whom it joins, where it keeps its data, how it is watched, and its limits.
 #[derive(Debug, clap::Args)]
 pub struct NodeArgs {
-    /// Address to listen on, e.g. 127.0.0.1:4000, 0.0.0.0:4000 or [::]:4000 (dual-stack).
-    /// Port 0 picks a free port; the default data directory is then named after the port
-    /// picked (so such a node gets a new id each start unless --data-dir is given).
-    #[arg(long, value_name = "ADDR")]
-    pub listen: SocketAddr,
-    /// A node to join through (HOST:PORT); repeat for several. Omit for the first node.
-    #[arg(long, value_name = "ADDR")]
+    /// A TOML file of settings whose keys are the long flags below (`listen = "0.0.0.0:4000"`,
+    /// `bootstrap = ["seed.example:4000"]`, `metrics-public = true`); a flag given on the
+    /// command line wins over the file's key. Unknown keys and values of the wrong type are
+    /// refused, naming the key.
+    #[arg(long, value_name = "FILE", help_heading = "Configuration")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on, HOST:PORT: 127.0.0.1:4000, 0.0.0.0:4000, [::]:4000 (dual-stack) or
+    /// a host name (localhost:4000; of a name with several addresses, the first IPv4 one that
+    /// binds). Port 0 picks a free port; the default data directory is then named after the
+    /// port picked (so such a node gets a new id each start unless --data-dir is given).
+    /// Required, here or in --config.
+    #[arg(long, value_name = "HOST:PORT", help_heading = "Network")]
+    pub listen: Option<String>,
+    /// A node to join through (HOST:PORT); repeat for several. Every address a name resolves
+    /// to is asked (those of the listening socket's address family). Omit for the first node.
+    #[arg(long, value_name = "HOST:PORT", help_heading = "Network")]
     pub bootstrap: Vec<String>,
-    /// Where the node key and the journal of records held for others live (default: <data
-    /// home>/node-<port>). A restarted node with the same directory keeps its id and what it
-    /// held. The directory is locked while the node runs: a second node on it exits with
-    /// status 1, naming the pid of the first. A damaged key file (an interrupted write in an
-    /// older qis) is moved aside and replaced, with a warning.
-    #[arg(long, value_name = "DIR")]
+    #[command(flatten, next_help_heading = "Network")]
+    network: NetworkArgs,
+    /// Where the node key, the journal of records held for others and the control socket of
+    /// `qis status` live (default: <data home>/node-<port>). A restarted node with the same
+    /// directory keeps its id and what it held. The directory is locked while the node runs: a
+    /// second node on it exits with status 1, naming the pid of the first. A damaged key file
+    /// (an interrupted write in an older qis) is moved aside and replaced, with a warning.
+    #[arg(long, value_name = "DIR", help_heading = "Data")]
     pub data_dir: Option<PathBuf>,
-    /// Routing-table entries allowed per IP address (0: no limit). Loopback addresses are
-    /// exempt, so any number of local nodes can know each other.
-    #[arg(long, default_value_t = qis_core::constants::DEFAULT_MAX_PER_IP, value_name = "N")]
-    pub max_per_ip: usize,
-    /// The routing table's prefix limits.
-    #[command(flatten)]
-    pub prefix_limits: super::sim::PrefixLimitArgs,
-    /// Serve any number of requests per source (for load tests).
-    #[arg(long)]
-    pub no_rate_limit: bool,
     /// Data directories whose `published/` records this node republishes (repeatable).
     /// Default: its own data directory and <data home>/publisher, where `qis publish` keeps
     /// what it published. New files are picked up within a minute.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = "Data")]
     pub republish_from: Vec<PathBuf>,
     /// Log a status line this often, in seconds (0: never).
-    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    #[arg(
+        long,
+        default_value_t = 30,
+        value_name = "SECS",
+        help_heading = "Monitoring"
+    )]
     pub status_every: u64,
     /// Serve the node's counters in the Prometheus text format at http://ADDR/metrics, e.g.
     /// 127.0.0.1:9100 (off by default). Loopback addresses only, unless --metrics-public.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", help_heading = "Monitoring")]
     pub metrics: Option<SocketAddr>,
     /// Allow --metrics on an address other hosts can reach (0.0.0.0:9100, a LAN address). The
     /// endpoint has no authentication: anyone who reaches it reads the node's counters.
-    #[arg(long, requires = "metrics")]
+    #[arg(long, requires = "metrics", help_heading = "Monitoring")]
     pub metrics_public: bool,
-    #[command(flatten)]
-    network: NetworkArgs,
+    /// Routing-table entries allowed per IP address (0: no limit). Loopback addresses are
+    /// exempt, so any number of local nodes can know each other.
+    #[arg(long, default_value_t = qis_core::constants::DEFAULT_MAX_PER_IP, value_name = "N", help_heading = "Limits")]
+    pub max_per_ip: usize,
+    /// The routing table's prefix limits.
+    #[command(flatten, next_help_heading = "Limits")]
+    pub prefix_limits: super::sim::PrefixLimitArgs,
+    /// Serve any number of requests per source (for load tests).
+    #[arg(long, help_heading = "Limits")]
+    pub no_rate_limit: bool,
 }
 
 /// Runs `qis node`.
 pub(super) fn run(args: NodeArgs) -> Result<ExitCode, CliError> {
-    runtime()?.block_on(serve(args))
+    let runtime = runtime()?;
+    let outcome = runtime.block_on(serve(args));
+    // Without waiting for id work a stop signal cut short (its threads end with the process).
+    runtime.shutdown_background();
+    outcome
 }
 
 async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
+    // Listening for SIGTERM and SIGINT from the start: one that comes while the node starts
+    // (its id work can take seconds) is handled as soon as it runs, with the same clean stop.
+    let mut stop = StopSignals::listen()?;
+    let started = std::time::Instant::now();
+    let listen = args.listen.as_deref().ok_or_else(|| {
+        CliError::Input(
+            "--listen HOST:PORT is required (on the command line, or as `listen` in --config)"
+                .into(),
+        )
+    })?;
     // Bind first: a listen that fails creates nothing, and with port 0 the default data
     // directory is named after the port the system picked (never a shared `node-0`).
-    let socket =
-        bind_udp(args.listen, &SocketOptions::default()).map_err(|source| NetError::Bind {
-            addr: args.listen,
-            source,
-        })?;
+    let socket = bind_listen(listen).await?;
     let bound = socket.local_addr()?;
     let data_dir = args
         .data_dir
@@ -96,12 +122,22 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
         }
     }
     let network = args.network.id()?;
-    let credentials = qis_udp::load_or_create_credentials(
-        &data_dir,
-        args.network.difficulty()?,
-        qis_udp::default_solver_threads(),
-    )?;
-    let bootstrap = resolve(&args.bootstrap).await?;
+    // The id work of a new data directory can take long at a high difficulty: a stop signal
+    // meanwhile ends the node at once (the key is kept, the work starts over next time;
+    // nothing else was made yet).
+    let difficulty = args.network.difficulty()?;
+    let key_dir = data_dir.clone();
+    let solving = tokio::task::spawn_blocking(move || {
+        qis_udp::load_or_create_credentials(&key_dir, difficulty, qis_udp::default_solver_threads())
+    });
+    let credentials = tokio::select! {
+        solved = solving => solved.map_err(|e| CliError::Failed(format!("loading the node key: {e}")))??,
+        signal = stop.recv() => {
+            info!("{signal} while loading the node key or solving its id work: stopped before serving");
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    let bootstrap = bootstrap_addresses(&args.bootstrap, bound).await?;
     // The main network stores only the record kinds the outcome layer registers; raw values
     // (`qis put`) are for named test networks.
     let policy = if network == qis_core::wire::NetworkId::MAIN {
@@ -131,10 +167,27 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
     // What the node held before it stopped: a store is acknowledged only once written here.
     let (journal, replayed) = Journal::open(&data_dir, unix_secs())?;
     let node = spawn_keeping(socket, &credentials, config, journal, replayed).await?;
-    let _metrics = serve_metrics(args.metrics, args.metrics_public, &node).await?;
+    let metrics = serve_metrics(args.metrics, args.metrics_public, &node).await?;
+    let about = control::About {
+        network: args.network.network.clone(),
+        data_dir: data_dir.clone(),
+        started,
+    };
+    // `qis status` cannot reach a node without it, but the node serves the network all the
+    // same (a data directory path too long for a Unix socket, say).
+    let control = match control::serve(node.clone(), about) {
+        Ok(server) => Some(server),
+        Err(error) => {
+            warn!(%error, path = %data_dir.join(super::status::CONTROL_SOCKET).display(), "no control socket: qis status cannot reach this node");
+            None
+        }
+    };
     let node_for_join = node.clone();
     let node_for_republish = node.clone();
     info!(id = %node.id(), addr = %node.local_addr(), data_dir = %data_dir.display(), network = %args.network.network, "node started");
+    if let Some(control) = &control {
+        debug!(path = %control.path().display(), "control socket for qis status");
+    }
     let republish_dirs = if args.republish_from.is_empty() {
         vec![data_dir.clone(), data_home().join("publisher")]
     } else {
@@ -145,29 +198,136 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
         republish_forever(node_for_republish, republish_dirs).await;
     });
     let status = tokio::spawn(report_status(node.clone(), args.status_every));
-    let signal = shutdown_signal().await?;
+    let signal = stop.recv().await;
     info!("{signal}: shutting down");
+    // Stop taking input first: no more status readers, scrapes, joins or republishing; then
+    // the node reads its last datagram, syncs the journal and sends what that produced.
+    drop(control);
+    drop(metrics);
     joining.abort();
     status.abort();
-    node.shutdown().await;
+    let last = node.stop().await?;
+    let m = last.metrics;
+    let journal = last.journal.unwrap_or_default();
+    info!(
+        signal,
+        uptime_s = started.elapsed().as_secs(),
+        table = last.table_size,
+        records = last.records,
+        datagrams_in = m.datagrams_in,
+        datagrams_out = m.datagrams_out,
+        dropped = m.dropped(),
+        journal_bytes = journal.bytes,
+        journal_failures = journal.failures,
+        "stopped: journal synced"
+    );
     Ok(ExitCode::SUCCESS)
 }
 
-/// Waits for SIGINT (Ctrl-C) or, on Unix, SIGTERM (plain `kill`, systemd, container stops) and
-/// names the one that came.
-async fn shutdown_signal() -> std::io::Result<&'static str> {
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => result.map(|()| "SIGINT"),
-            _ = terminate.recv() => Ok("SIGTERM"),
+/// Binds `--listen`: a name's addresses are tried IPv4 first, and the first that binds is the
+/// node's (a node has one address); an error names the first address that failed.
+async fn bind_listen(listen: &str) -> Result<tokio::net::UdpSocket, CliError> {
+    let addrs = lookup("--listen", listen).await?;
+    let mut failed = None;
+    for addr in &addrs {
+        match bind_udp(*addr, &SocketOptions::default()) {
+            Ok(socket) => {
+                if addrs.len() > 1 {
+                    let all: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+                    info!(
+                        "--listen {listen} names {}; listening on {addr} (a node has one address)",
+                        all.join(", ")
+                    );
+                }
+                return Ok(socket);
+            }
+            Err(source) => {
+                failed.get_or_insert(NetError::Bind {
+                    addr: *addr,
+                    source,
+                });
+            }
         }
     }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await.map(|()| "Ctrl-C")
+    Err(failed.expect("lookup gives at least one address").into())
+}
+
+/// Every address of every `--bootstrap` name that the socket bound at `local` can reach;
+/// a name of which it can reach none is refused (bad input).
+async fn bootstrap_addresses(
+    names: &[String],
+    local: SocketAddr,
+) -> Result<Vec<SocketAddr>, CliError> {
+    let mut out = Vec::new();
+    for name in names {
+        let found = lookup("--bootstrap", name).await?;
+        let (usable, skipped): (Vec<SocketAddr>, Vec<SocketAddr>) =
+            found.into_iter().partition(|a| reachable_from(local, *a));
+        if usable.is_empty() {
+            return Err(CliError::Input(format!(
+                "--bootstrap {name}: none of its addresses ({}) is reachable from --listen {local} (another address family; listen on [::] for both)",
+                skipped
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        if !skipped.is_empty() {
+            debug!(
+                name,
+                ?skipped,
+                "bootstrap addresses of another address family, not asked"
+            );
+        }
+        for addr in usable {
+            if !out.contains(&addr) {
+                out.push(addr);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// SIGINT (Ctrl-C) and, on Unix, SIGTERM (plain `kill`, systemd, container stops), listened
+/// for from when it is made.
+struct StopSignals {
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn listen() -> std::io::Result<StopSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(StopSignals {
+                terminate: signal(SignalKind::terminate())?,
+                interrupt: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(StopSignals {})
+        }
+    }
+
+    /// Waits for the first of them and names it.
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => "SIGINT",
+                _ = self.terminate.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
     }
 }
 

@@ -251,7 +251,7 @@ impl Driver {
                 command = commands.recv() => match command {
                     Some(Command::Shutdown(done)) => {
                         self.commit_and_flush();
-                        let _ = done.send(());
+                        let _ = done.send(self.stats());
                         return;
                     }
                     Some(command) => self.command(command),
@@ -342,20 +342,25 @@ impl Driver {
                 self.waiters.insert(op, Waiter::Ping(tx));
             }
             Command::Stats(tx) => {
-                let _ = tx.send(NodeStats {
-                    id: self.node.id().to_hex(),
-                    addr: self.addr,
-                    table_size: self.node.table().len(),
-                    records: self.node.store().len(),
-                    metrics: *self.node.metrics(),
-                    mismatches: self.mismatches.peers().to_vec(),
-                    notices_sent: self.node.metrics().network_notices_sent,
-                    lookups: self.lookups,
-                    journal: self.journal.as_ref().map(Journal::stats),
-                    sends_dropped: self.sends_dropped,
-                });
+                let _ = tx.send(self.stats());
             }
             Command::Shutdown(_) => {}
+        }
+    }
+
+    fn stats(&self) -> NodeStats {
+        NodeStats {
+            id: self.node.id().to_hex(),
+            addr: self.addr,
+            role: self.node.config().role,
+            table_size: self.node.table().len(),
+            records: self.node.store().len(),
+            metrics: *self.node.metrics(),
+            mismatches: self.mismatches.peers().to_vec(),
+            notices_sent: self.node.metrics().network_notices_sent,
+            lookups: self.lookups,
+            journal: self.journal.as_ref().map(Journal::stats),
+            sends_dropped: self.sends_dropped,
         }
     }
 

@@ -6,6 +6,7 @@ use super::prometheus::LookupStats;
 use qis_core::Id;
 use qis_core::LookupReport;
 use qis_core::Metrics;
+use qis_core::wire::Role;
 use qis_core::{BootstrapReport, GetReport, PingReply, PutReport};
 use qis_core::{RecordId, SignedRecord};
 use std::net::SocketAddr;
@@ -18,6 +19,10 @@ pub struct NodeStats {
     pub id: String,
     /// Listening address.
     pub addr: SocketAddr,
+    /// What the node is to the network: a full node others enter into their tables, or a
+    /// client that only asks. Read from the core each time, so it follows the core when the
+    /// role can change while the node runs.
+    pub role: Role,
     /// Routing-table entries.
     pub table_size: usize,
     /// Records held for others.
@@ -69,7 +74,7 @@ pub(super) enum Command {
     },
     Ping(SocketAddr, oneshot::Sender<Option<PingReply<SocketAddr>>>),
     Stats(oneshot::Sender<NodeStats>),
-    Shutdown(oneshot::Sender<()>),
+    Shutdown(oneshot::Sender<NodeStats>),
 }
 
 /// A cloneable handle to a node task.
@@ -183,6 +188,13 @@ impl NodeHandle {
 
     /// Stops the node task and waits until it has.
     pub async fn shutdown(&self) {
-        let _ = self.ask(Command::Shutdown).await;
+        let _ = self.stop().await;
+    }
+
+    /// Stops the node task and returns its counters as it stopped: it has read its last
+    /// input, written the journal of held records down (synced) and sent what that input
+    /// produced.
+    pub async fn stop(&self) -> Result<NodeStats, NetError> {
+        self.ask(Command::Shutdown).await
     }
 }

@@ -153,6 +153,26 @@ fn seconds(us: u64) -> f64 {
     us as f64 / 1e6
 }
 
+/// Every `dropped_*` counter of `m` under its `reason` label, in one fixed order: the labels
+/// of `qis_datagrams_dropped_total`, and the names `qis status` shows.
+pub fn drop_reasons(m: &qis_core::Metrics) -> [(&'static str, u64); 13] {
+    [
+        ("malformed", m.dropped_malformed),
+        ("oversize", m.dropped_oversize),
+        ("version", m.dropped_version),
+        ("wrong_network", m.dropped_wrong_network),
+        ("unknown_txid", m.dropped_unknown_txid),
+        ("spoofed", m.dropped_spoofed),
+        ("wrong_sender", m.dropped_wrong_sender),
+        ("unproven", m.dropped_unproven),
+        ("unexpected", m.dropped_unexpected),
+        ("rate_limited", m.dropped_rate_limited),
+        ("over_budget", m.dropped_over_budget),
+        ("not_serving", m.dropped_not_serving),
+        ("audit_request", m.dropped_audit_request),
+    ]
+}
+
 /// `stats` in the Prometheus text exposition format 0.0.4 (served with [`CONTENT_TYPE`]).
 pub fn render(stats: &NodeStats) -> String {
     let m = &stats.metrics;
@@ -198,21 +218,7 @@ pub fn render(stats: &NodeStats) -> String {
         "counter",
         "Datagrams dropped, by reason (each drop is counted under exactly one reason).",
         "reason",
-        &[
-            ("malformed", m.dropped_malformed),
-            ("oversize", m.dropped_oversize),
-            ("version", m.dropped_version),
-            ("wrong_network", m.dropped_wrong_network),
-            ("unknown_txid", m.dropped_unknown_txid),
-            ("spoofed", m.dropped_spoofed),
-            ("wrong_sender", m.dropped_wrong_sender),
-            ("unproven", m.dropped_unproven),
-            ("unexpected", m.dropped_unexpected),
-            ("rate_limited", m.dropped_rate_limited),
-            ("over_budget", m.dropped_over_budget),
-            ("not_serving", m.dropped_not_serving),
-            ("audit_request", m.dropped_audit_request),
-        ],
+        &drop_reasons(m),
     );
     e.single(
         "qis_forged_records_dropped_total",
@@ -449,6 +455,7 @@ mod tests {
         NodeStats {
             id: "ab".repeat(32),
             addr: "127.0.0.1:4000".parse().unwrap(),
+            role: qis_core::wire::Role::Node,
             table_size: 7,
             records: 3,
             metrics,
