@@ -408,8 +408,7 @@ impl Simulation {
         self.traffic.bytes += t.payload.len() as u64;
         // Decoded once more only to split the bytes by cause: every datagram was encoded by a
         // core of this run, so it decodes.
-        if let Ok(message) =
-            qis_core::wire::decode::<SimAddr>(&t.payload, self.node_config.network)
+        if let Ok(message) = qis_core::wire::decode::<SimAddr>(&t.payload, self.node_config.network)
         {
             self.traffic.causes += qis_core::wire::byte_causes(&message);
         }

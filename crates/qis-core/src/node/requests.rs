@@ -5,8 +5,8 @@ use super::timers::Timer;
 use super::{Endpoint, Node};
 use crate::addr::PeerAddr;
 use crate::constants::{
-    CHALLENGE_BYTES, MAX_REQUEST_ATTEMPTS, STRANGER_ATTEMPTS, TOKEN_ROTATION,
-    UNVERIFIED_REQUEST_MIN,
+    AMPLIFICATION_FACTOR, CHALLENGE_BYTES, MAX_RECORD, MAX_REQUEST_ATTEMPTS, STRANGER_ATTEMPTS,
+    TOKEN_ROTATION, UNVERIFIED_REQUEST_MIN,
 };
 use crate::id::Id;
 use crate::proof::Challenge;
@@ -100,6 +100,7 @@ impl<A: PeerAddr> Node<A> {
     /// given to, so the audit socket never has one.
     fn prepare(
         &self,
+        to: &A,
         mut body: Body<A>,
         to_id: Option<Id>,
         auth: Auth,
@@ -119,7 +120,12 @@ impl<A: PeerAddr> Node<A> {
                         header: self.request_header(TxId(u32::MAX), auth, via),
                         body: body.clone(),
                     };
-                    let short = UNVERIFIED_REQUEST_MIN.saturating_sub(wire::encoded_len(&probe));
+                    let wanted = self
+                        .largest_answer(to, &body)
+                        .div_ceil(AMPLIFICATION_FACTOR);
+                    let short = wanted
+                        .min(UNVERIFIED_REQUEST_MIN)
+                        .saturating_sub(wire::encoded_len(&probe));
                     if let Body::FindNode { pad, .. } | Body::FindValue { pad, .. } = &mut body {
                         *pad = Padding(short as u16);
                     }
@@ -128,6 +134,50 @@ impl<A: PeerAddr> Node<A> {
             }
             _ => body,
         }
+    }
+
+    /// The largest answer a node at `to` gives `request` in full: `Nodes` with k contacts at
+    /// addresses of `to`'s family of the widest encoding, a proof and the widest transaction
+    /// id; for FIND_VALUE, also a page of one record of the largest size (so a holder that has
+    /// not verified us can still hand over its values one at a time). The padding of a request
+    /// without a token makes it a third of this, and no more: a full 1232-byte datagram is
+    /// rarely what comes back.
+    fn largest_answer(&self, to: &A, request: &Body<A>) -> usize {
+        let proof = Auth::Proof(crate::proof::IdentityProof {
+            public_key: crate::record::PublicKey([u8::MAX; 32]),
+            work: crate::work::IdWork(u64::MAX),
+            signature: crate::record::Signature([u8::MAX; 64]),
+        });
+        let header = self.header(TxId(u32::MAX), proof);
+        let token = wire::Token([u8::MAX; crate::constants::TOKEN_BYTES]);
+        let contact = wire::Contact {
+            id: self.id,
+            addr: to.widest_peer(),
+        };
+        let nodes = Message {
+            header: header.clone(),
+            body: Body::Nodes {
+                token,
+                cut: false,
+                nodes: vec![contact; self.config.k],
+            },
+        };
+        let nodes = wire::encoded_len(&nodes);
+        if !matches!(request, Body::FindValue { .. }) {
+            return nodes;
+        }
+        let values = Message::<A> {
+            header,
+            body: Body::Values {
+                token,
+                total: u32::MAX,
+                next: None,
+                records: Vec::new(),
+            },
+        };
+        // As `values_answer` counts a page: room for `next`, then each record and its count.
+        let values = wire::encoded_len(&values) + 1 + 32 + MAX_RECORD + 1;
+        nodes.max(values)
     }
 
     fn fresh_txid(&mut self) -> TxId {
@@ -183,7 +233,7 @@ impl<A: PeerAddr> Node<A> {
         }
         let challenge = self.challenge_for(&to, to_id);
         let auth = challenge.map_or(Auth::None, Auth::Challenge);
-        let body = self.prepare(body, to_id, auth, now, via);
+        let body = self.prepare(&to, body, to_id, auth, now, via);
         let txid = self.fresh_txid();
         let pending = Box::new(Pending {
             to,
@@ -237,7 +287,8 @@ impl<A: PeerAddr> Node<A> {
             self.metrics.dropped_spoofed += 1;
             return None;
         }
-        if pending.to_id.is_some_and(|id| id != sender) {
+        // A contact named in an answer is known by its id's first bytes only (`Id::hint`).
+        if pending.to_id.is_some_and(|id| !id.names(&sender)) {
             self.metrics.dropped_wrong_sender += 1;
             return None;
         }

@@ -2,7 +2,7 @@
 //! causes it, so traffic can be cut where it is spent (the simulator's `bytes_by_cause`).
 
 use crate::addr::PeerAddr;
-use crate::constants::{ID_BYTES, TOKEN_BYTES};
+use crate::constants::{ID_BYTES, ID_HINT_BYTES, TOKEN_BYTES};
 use crate::wire::message::{Auth, Body, Message};
 use serde::{Deserialize, Serialize};
 
@@ -98,15 +98,16 @@ pub fn byte_causes<A: PeerAddr>(message: &Message<A>) -> ByteCauses {
     match &message.body {
         Body::Ping | Body::StoreAck { .. } => {}
         Body::Pong { .. } => c.tokens = token,
-        Body::FindNode {
-            token: t, pad, ..
-        } => {
+        Body::FindNode { token: t, pad, .. } => {
             c.ids += id;
             c.tokens = presented(t);
             c.padding = size(pad);
         }
         Body::FindValue {
-            token: t, pad, start, ..
+            token: t,
+            pad,
+            start,
+            ..
         } => {
             c.ids += id + size(start);
             c.tokens = presented(t);
@@ -114,7 +115,7 @@ pub fn byte_causes<A: PeerAddr>(message: &Message<A>) -> ByteCauses {
         }
         Body::Nodes { nodes, .. } => {
             c.tokens = token;
-            c.ids += (nodes.len() * ID_BYTES) as u64;
+            c.ids += (nodes.len() * ID_HINT_BYTES) as u64;
             c.addresses = nodes.iter().map(|n| size(&n.addr)).sum();
         }
         Body::Values { records, .. } => {

@@ -3,6 +3,7 @@
 
 mod causes;
 mod codec;
+mod hint;
 mod message;
 mod notice;
 mod padding;
