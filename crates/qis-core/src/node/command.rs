@@ -236,7 +236,13 @@ impl<A: PeerAddr> Node<A> {
             } => return self.step_storing(now, id, lookup, plan, *public),
             _ => {}
         }
+        // The lookups that keep the network up (the join's self-lookup, its bucket refreshes,
+        // the hourly refresh) announce us: their padding also covers the verification ping
+        // with which a responder whose bucket has room checks us before admitting us (see
+        // `Node::serve`). A user's lookup, get or put pads only for its answer.
+        self.announcing = matches!(goal, Goal::Join { .. } | Goal::FindNode { public: false });
         self.send_lookup_requests(now, id, lookup, matches!(goal, Goal::Get { .. }));
+        self.announcing = false;
         if !lookup.is_finished() {
             return false;
         }

@@ -83,6 +83,9 @@ pub struct Node<A: PeerAddr> {
     // Boxed: a command is taken out of the map and put back on every answer, and moving a
     // pointer is cheaper than moving a lookup's whole state through the tree's nodes.
     commands: BTreeMap<OpId, Box<Command<A>>>,
+    /// Set while a maintenance lookup sends its requests, which are padded to also cover the
+    /// responder's verification ping of us (see `Node::step_lookup`).
+    announcing: bool,
     next_op: u64,
     verifying: BTreeSet<Id>,
     evict_checks: BTreeSet<Id>,
@@ -137,6 +140,7 @@ impl<A: PeerAddr> Node<A> {
             pending: BTreeMap::new(),
             timers,
             commands: BTreeMap::new(),
+            announcing: false,
             next_op: 0,
             verifying: BTreeSet::new(),
             evict_checks: BTreeSet::new(),

@@ -98,6 +98,7 @@ impl<A: PeerAddr> Node<A> {
     /// Adds our token for `to` to a FIND request, or pads it when we have none, so that the
     /// full answer is within the amplification limit. A token is bound to the address it was
     /// given to, so the audit socket never has one.
+    #[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
     fn prepare(
         &self,
         to: &A,
@@ -106,6 +107,7 @@ impl<A: PeerAddr> Node<A> {
         auth: Auth,
         now: Time,
         via: Endpoint,
+        announce: bool,
     ) -> Body<A> {
         let token = match via {
             Endpoint::Main => self.known_token(to_id, now),
@@ -120,9 +122,11 @@ impl<A: PeerAddr> Node<A> {
                         header: self.request_header(TxId(u32::MAX), auth, via),
                         body: body.clone(),
                     };
-                    let wanted = self
-                        .largest_answer(to, &body)
-                        .div_ceil(AMPLIFICATION_FACTOR);
+                    let mut answer = self.largest_answer(to, &body);
+                    if announce {
+                        answer += usize::from(MAX_REQUEST_ATTEMPTS) * self.verification_ping_len();
+                    }
+                    let wanted = answer.div_ceil(AMPLIFICATION_FACTOR);
                     let short = wanted
                         .min(UNVERIFIED_REQUEST_MIN)
                         .saturating_sub(wire::encoded_len(&probe));
@@ -233,7 +237,8 @@ impl<A: PeerAddr> Node<A> {
         }
         let challenge = self.challenge_for(&to, to_id);
         let auth = challenge.map_or(Auth::None, Auth::Challenge);
-        let body = self.prepare(&to, body, to_id, auth, now, via);
+        let announce = self.announcing && matches!(purpose, Purpose::Command(_));
+        let body = self.prepare(&to, body, to_id, auth, now, via, announce);
         let txid = self.fresh_txid();
         let pending = Box::new(Pending {
             to,
