@@ -86,6 +86,11 @@ pub struct Node<A: PeerAddr> {
     /// Set while a maintenance lookup sends its requests, which are padded to also cover the
     /// responder's verification ping of us (see `Node::step_lookup`).
     announcing: bool,
+    /// Set while a maintenance command (join, refresh, re-replication, republish) sends: its
+    /// datagrams yield first to the upload budget.
+    maintaining: bool,
+    /// The upload budget, if `Config::max_upload` sets one.
+    upload: Option<crate::upload::UploadBudget>,
     next_op: u64,
     verifying: BTreeSet<Id>,
     evict_checks: BTreeSet<Id>,
@@ -105,6 +110,7 @@ impl<A: PeerAddr> Node<A> {
     /// random choices all derive from `secret` through independent keys (see [`NodeSecret`]):
     /// pass OS entropy on a real network.
     pub fn new(config: Config, secret: NodeSecret, credentials: Credentials, now: Time) -> Node<A> {
+        let max_upload = config.max_upload;
         let id = credentials.id();
         let mut secrets = SecretStream::new(&secret, SECRETS_PURPOSE);
         let txids = SecretStream::new(&secret, TXIDS_PURPOSE);
@@ -141,6 +147,8 @@ impl<A: PeerAddr> Node<A> {
             timers,
             commands: BTreeMap::new(),
             announcing: false,
+            maintaining: false,
+            upload: max_upload.map(crate::upload::UploadBudget::new),
             next_op: 0,
             verifying: BTreeSet::new(),
             evict_checks: BTreeSet::new(),

@@ -11,7 +11,17 @@ use crate::constants::{
 use crate::id::Id;
 use crate::proof::Challenge;
 use crate::time::Time;
+use crate::upload::UploadClass;
 use crate::wire::{self, Auth, Body, Header, Message, Padding, Role, TxId};
+
+/// Why a datagram was not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unsent {
+    /// Over the upload budget: treated as lost.
+    Shed,
+    /// It did not encode within the datagram budget (a bug in what we built).
+    Encode,
+}
 
 /// A request awaiting its answer.
 #[derive(Debug, Clone)]
@@ -69,23 +79,38 @@ impl<A: PeerAddr> Node<A> {
 
     /// Queues `message` for `to`, counting it. An encoding failure is a bug in what we built,
     /// never caused by input; it is dropped and counted rather than sent oversize.
-    pub(super) fn transmit(&mut self, to: A, message: &Message<A>) -> bool {
-        self.transmit_via(to, message, Endpoint::Main)
+    pub(super) fn transmit(&mut self, now: Time, to: A, message: &Message<A>) -> bool {
+        self.transmit_via(now, to, message, Endpoint::Main, UploadClass::Foreground)
+            .is_ok()
     }
 
-    /// Like [`Node::transmit`], from the socket `via`.
-    fn transmit_via(&mut self, to: A, message: &Message<A>, via: Endpoint) -> bool {
+    /// Like [`Node::transmit`], from the socket `via`, within the upload budget for `class`:
+    /// [`Unsent::Shed`] (counted in `upload_shed`) when over it, as if the datagram were lost.
+    fn transmit_via(
+        &mut self,
+        now: Time,
+        to: A,
+        message: &Message<A>,
+        via: Endpoint,
+        class: UploadClass,
+    ) -> Result<(), Unsent> {
         match wire::encode(message) {
             Ok(payload) => {
+                if let Some(budget) = &mut self.upload
+                    && !budget.try_spend(now, payload.len(), class)
+                {
+                    self.metrics.upload_shed += 1;
+                    return Err(Unsent::Shed);
+                }
                 self.metrics.datagrams_out += 1;
                 self.metrics.bytes_out += payload.len() as u64;
                 self.transmits
                     .push_back(super::Transmit { to, payload, via });
-                true
+                Ok(())
             }
             Err(_) => {
                 self.metrics.encode_failures += 1;
-                false
+                Err(Unsent::Encode)
             }
         }
     }
@@ -184,6 +209,25 @@ impl<A: PeerAddr> Node<A> {
         nodes.max(values)
     }
 
+    /// How a request for `purpose` spends the upload budget: verification and eviction pings
+    /// and the maintenance commands' requests yield first.
+    fn upload_class(&self, purpose: Purpose) -> UploadClass {
+        let op = match purpose {
+            Purpose::Verify | Purpose::EvictCheck => return UploadClass::Maintenance,
+            Purpose::Command(op) | Purpose::Page(op, _) | Purpose::Audit(op) => op,
+        };
+        let maintenance = self.maintaining
+            || matches!(
+                self.commands.get(&op).map(|c| &**c),
+                Some(super::command::Command::Lookup { goal, .. }) if goal.is_maintenance()
+            );
+        if maintenance {
+            UploadClass::Maintenance
+        } else {
+            UploadClass::Foreground
+        }
+    }
+
     fn fresh_txid(&mut self) -> TxId {
         loop {
             let txid = TxId(self.txids.next_u32());
@@ -264,10 +308,16 @@ impl<A: PeerAddr> Node<A> {
             header: self.request_header(txid, auth, pending.via),
             body: std::mem::replace(&mut pending.body, Body::Ping),
         };
-        if !self.transmit_via(pending.to, &message, pending.via) {
-            return self.request_failed(now, pending.to_id, pending.purpose);
+        let class = self.upload_class(pending.purpose);
+        // Shed by the upload budget, the attempt is as good as lost: it waits out its timeout
+        // and is retried like one.
+        match self.transmit_via(now, pending.to, &message, pending.via, class) {
+            Ok(()) => self.metrics.requests_sent += 1,
+            Err(Unsent::Shed) => {}
+            Err(Unsent::Encode) => {
+                return self.request_failed(now, pending.to_id, pending.purpose);
+            }
         }
-        self.metrics.requests_sent += 1;
         pending.body = message.body;
         pending.deadline = now + self.rtt.timeout(pending.attempt);
         self.timers.set(Timer::Request(txid), pending.deadline);

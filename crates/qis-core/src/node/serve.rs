@@ -75,7 +75,7 @@ impl<A: PeerAddr> Node<A> {
             _ => 0,
         };
         if let Some(answer) = answer
-            && self.transmit(from, &answer)
+            && self.transmit(now, from, &answer)
         {
             self.metrics.requests_answered += 1;
         }
