@@ -41,6 +41,12 @@ pub struct NodeArgs {
     /// Serve any number of requests per source (for load tests).
     #[arg(long)]
     pub no_rate_limit: bool,
+    /// Upload budget in bytes of UDP payload per second, all traffic together: maintenance
+    /// (refreshes, verification pings, re-replication, republishing) yields first, then
+    /// answers and lookups; a datagram over it is not sent (counted as `upload_shed`). No
+    /// 10 s window exceeds it by more than 10%. Default: no limit.
+    #[arg(long, value_name = "BYTES_PER_S", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_upload: Option<u64>,
     /// Data directories whose `published/` records this node republishes (repeatable).
     /// Default: its own data directory and <data home>/publisher, where `qis publish` keeps
     /// what it published. New files are picked up within a minute.
@@ -126,6 +132,7 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
             Some(Default::default())
         },
         policy: std::sync::Arc::new(policy),
+        max_upload: args.max_upload,
         ..Config::default()
     };
     // What the node held before it stopped: a store is acknowledged only once written here.
@@ -267,12 +274,16 @@ async fn report_status(node: NodeHandle, every: u64) {
     }
     let mut ticker = tokio::time::interval(Duration::from_secs(every));
     ticker.tick().await;
+    let mut bytes_before = 0;
     loop {
         ticker.tick().await;
         let Ok(stats) = node.stats().await else {
             return;
         };
         let m = stats.metrics;
+        // What the node sent since the last status line: its idle traffic when nobody uses it.
+        let upload_bytes_per_s = m.bytes_out.saturating_sub(bytes_before) / every;
+        bytes_before = m.bytes_out;
         let journal = stats.journal.unwrap_or_default();
         info!(
             table = stats.table_size,
@@ -280,6 +291,9 @@ async fn report_status(node: NodeHandle, every: u64) {
             records = stats.records,
             datagrams_in = m.datagrams_in,
             datagrams_out = m.datagrams_out,
+            bytes_out = m.bytes_out,
+            upload_bytes_per_s,
+            upload_shed = m.upload_shed,
             answered = m.requests_answered,
             dropped = m.dropped(),
             shed_host = m.dropped_rate_limited,
