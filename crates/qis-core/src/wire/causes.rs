@@ -39,7 +39,7 @@ impl ByteCauses {
 
     /// Each cause divided by `n` (per lookup, per node), rounded to whole bytes.
     pub fn per(&self, n: u64) -> ByteCauses {
-        let d = |x: u64| if n == 0 { 0 } else { (x + n / 2) / n };
+        let d = |x: u64| (x + n / 2).checked_div(n).unwrap_or(0);
         ByteCauses {
             framing: d(self.framing),
             ids: d(self.ids),
@@ -120,7 +120,7 @@ pub fn byte_causes<A: PeerAddr>(message: &Message<A>) -> ByteCauses {
         }
         Body::Values { records, .. } => {
             c.tokens = token;
-            c.records = records.iter().map(|r| size(r)).sum();
+            c.records = records.iter().map(size).sum();
         }
         Body::Store { record, .. } => {
             c.ids += id;
