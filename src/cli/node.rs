@@ -75,6 +75,12 @@ pub struct NodeArgs {
     /// Serve any number of requests per source (for load tests).
     #[arg(long, help_heading = "Limits")]
     pub no_rate_limit: bool,
+    /// Upload budget in bytes of UDP payload per second, all traffic together: maintenance
+    /// (refreshes, verification pings, re-replication, republishing) yields first, then
+    /// answers and lookups; a datagram over it is not sent (counted as `upload_shed`). No
+    /// 10 s window exceeds it by more than 10%. Default: no limit.
+    #[arg(long, value_name = "BYTES_PER_S", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Limits")]
+    pub max_upload: Option<u64>,
 }
 
 /// Runs `qis node`.
@@ -162,6 +168,7 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
             Some(Default::default())
         },
         policy: std::sync::Arc::new(policy),
+        max_upload: args.max_upload,
         ..Config::default()
     };
     // What the node held before it stopped: a store is acknowledged only once written here.
@@ -427,12 +434,16 @@ async fn report_status(node: NodeHandle, every: u64) {
     }
     let mut ticker = tokio::time::interval(Duration::from_secs(every));
     ticker.tick().await;
+    let mut bytes_before = 0;
     loop {
         ticker.tick().await;
         let Ok(stats) = node.stats().await else {
             return;
         };
         let m = stats.metrics;
+        // What the node sent since the last status line: its idle traffic when nobody uses it.
+        let upload_bytes_per_s = m.bytes_out.saturating_sub(bytes_before) / every;
+        bytes_before = m.bytes_out;
         let journal = stats.journal.unwrap_or_default();
         info!(
             table = stats.table_size,
@@ -440,6 +451,9 @@ async fn report_status(node: NodeHandle, every: u64) {
             records = stats.records,
             datagrams_in = m.datagrams_in,
             datagrams_out = m.datagrams_out,
+            bytes_out = m.bytes_out,
+            upload_bytes_per_s,
+            upload_shed = m.upload_shed,
             answered = m.requests_answered,
             dropped = m.dropped(),
             shed_host = m.dropped_rate_limited,

@@ -26,6 +26,14 @@ pub trait PeerAddr:
     /// The prefixes rate limits are keyed on.
     fn prefixes(&self) -> Prefixes;
 
+    /// The address of the same family as `self` whose encoding is the longest: a request to
+    /// `self` is padded so that an answer naming k contacts of that size stays within the
+    /// amplification limit (a peer names contacts of the family it is asked over). The
+    /// default is `self`, for address types of one fixed size.
+    fn widest_peer(&self) -> Self {
+        *self
+    }
+
     /// False for addresses no node can be reached at, which a contact list must never hold:
     /// sending there would be wasted, or aimed at a third party (the unspecified address,
     /// port 0, multicast and broadcast).
@@ -55,6 +63,13 @@ fn mask(key: u128, bits: u32) -> u128 {
 const IPV4_MAPPED: u128 = 0xffff;
 
 impl PeerAddr for SocketAddr {
+    fn widest_peer(&self) -> Self {
+        match self {
+            SocketAddr::V4(_) => SocketAddr::from(([u8::MAX; 4], u16::MAX)),
+            SocketAddr::V6(_) => SocketAddr::from(([u16::MAX; 8], u16::MAX)),
+        }
+    }
+
     fn host_key(&self) -> u128 {
         match self.ip() {
             // IPv4 addresses live in the IPv4-mapped range so they never collide with IPv6.
@@ -106,6 +121,10 @@ pub struct SimAddr(pub u32);
 const SIM_LOCAL_END: u32 = 1 << 24;
 
 impl PeerAddr for SimAddr {
+    fn widest_peer(&self) -> Self {
+        SimAddr(u32::MAX)
+    }
+
     fn host_key(&self) -> u128 {
         u128::from(self.0)
     }

@@ -1,6 +1,6 @@
 //! Points in the 256-bit key space (node ids and keys) and XOR distances between them.
 
-use crate::constants::{ID_BITS, ID_BYTES};
+use crate::constants::{ID_BITS, ID_BYTES, ID_HINT_BYTES};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -96,6 +96,46 @@ impl Id {
             }
         }
         std::cmp::Ordering::Equal
+    }
+
+    /// The id as an answer names it: its first [`ID_HINT_BYTES`] bytes, the rest zero (see
+    /// [`Id::from_hint`]).
+    pub fn hint(&self) -> [u8; ID_HINT_BYTES] {
+        let mut hint = [0u8; ID_HINT_BYTES];
+        hint.copy_from_slice(&self.0[..ID_HINT_BYTES]);
+        hint
+    }
+
+    /// The id a contact of an answer names by its first [`ID_HINT_BYTES`] bytes: those bytes,
+    /// then zeros. Ids are the output of id work (or a hash), so no two nodes share a 64-bit
+    /// prefix in practice and a node cannot choose one; the node asked proves its whole id in
+    /// its answer, which replaces the hint (see [`Id::names`]).
+    pub fn from_hint(hint: [u8; ID_HINT_BYTES]) -> Id {
+        let mut out = [0u8; ID_BYTES];
+        out[..ID_HINT_BYTES].copy_from_slice(&hint);
+        Id(out)
+    }
+
+    /// True if only the first [`ID_HINT_BYTES`] bytes of this id are known (the rest is zero,
+    /// which no real id is: 192 zero bits).
+    pub fn is_hint(&self) -> bool {
+        self.0[ID_HINT_BYTES..].iter().all(|&b| b == 0)
+    }
+
+    /// True if `self` names `other`: they are equal, or `self` is a hint of `other`'s first
+    /// [`ID_HINT_BYTES`] bytes.
+    pub fn names(&self, other: &Id) -> bool {
+        self == other || (self.is_hint() && self.0[..ID_HINT_BYTES] == other.0[..ID_HINT_BYTES])
+    }
+
+    /// Like [`Id::cmp_distance`] over the first [`ID_HINT_BYTES`] bytes only: a hint and the
+    /// full id it names are equal in this order, so a lookup that knows a node by both keeps
+    /// it once.
+    #[inline]
+    pub fn cmp_hint_distance(&self, other: &Id, target: &Id) -> std::cmp::Ordering {
+        let word = |id: &Id| u64::from_be_bytes(id.0[..8].try_into().expect("8 bytes"));
+        let t = word(target);
+        (word(self) ^ t).cmp(&(word(other) ^ t))
     }
 
     /// Length of the common bit prefix with `other` (256 when equal).

@@ -25,6 +25,7 @@ mod secret;
 mod store;
 mod time;
 mod token;
+mod upload;
 mod work;
 
 pub use addr::{PeerAddr, Prefixes, SimAddr};
@@ -49,4 +50,5 @@ pub use secret::NodeSecret;
 pub use store::{HeldChange, HeldRecord, RecordStore, StoreLimits};
 pub use time::{Duration, Time};
 pub use token::TokenMinter;
+pub use upload::{UploadBudget, UploadClass};
 pub use work::{Difficulty, IdWork, WorkError, WorkHasher, WorkOutput};

@@ -72,6 +72,9 @@ pub struct Metrics {
     /// Messages of our own that did not encode within the datagram budget: a bug in what we
     /// built, never caused by input; they were not sent.
     pub encode_failures: u64,
+    /// Datagrams of our own not sent because the upload budget (`Config::max_upload`) was
+    /// spent: maintenance first, then answers and lookups. Not part of [`Metrics::dropped`].
+    pub upload_shed: u64,
     /// Answers cut to respect the amplification limit.
     pub answers_cut: u64,
     /// Records stored (new or refreshed).

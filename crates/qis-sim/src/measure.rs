@@ -258,6 +258,20 @@ impl Simulation {
             latency_ms: latency,
             datagrams_per_lookup: per_lookup(window.datagrams),
             bytes_per_lookup: per_lookup(window.bytes),
+            bytes_by_cause: self
+                .traffic
+                .causes
+                .since(&self.traffic_at_start.causes)
+                .per(lookups.max(1)),
+            bytes_per_node_s: {
+                let live = if s.live_samples == 0 {
+                    self.config.nodes as f64
+                } else {
+                    s.live_sum as f64 / s.live_samples as f64
+                };
+                let secs = self.config.window().as_secs_f64();
+                round3(window.bytes as f64 / live.max(1.0) / secs.max(1e-9))
+            },
             bytes_per_node_hour: {
                 let live = if s.live_samples == 0 {
                     self.config.nodes as f64

@@ -213,6 +213,15 @@ pub struct SimReport {
     pub datagrams_per_lookup: f64,
     /// Bytes sent during the measurement window, per lookup.
     pub bytes_per_lookup: f64,
+    /// Those bytes per lookup by cause (ids, addresses, tokens, padding, proofs, records,
+    /// framing; see `qis_core::wire::ByteCauses`).
+    #[serde(default)]
+    pub bytes_by_cause: qis_core::wire::ByteCauses,
+    /// Bytes sent during the measurement window per live node and second (the same traffic as
+    /// `bytes_per_node_hour`; with `--lookups 0` over two refresh intervals, the idle traffic
+    /// of keeping the network up).
+    #[serde(default)]
+    pub bytes_per_node_s: f64,
     /// Bytes sent during the measurement window per live node and hour: what keeping the
     /// network up (maintenance, replication, republish, churn repair) and the workload cost
     /// each node.
@@ -355,6 +364,19 @@ impl fmt::Display for SimReport {
             f,
             "  requests    {:.1} per lookup; {:.1} datagrams, {:.0} bytes per lookup (all traffic)",
             self.requests_per_lookup.mean, self.datagrams_per_lookup, self.bytes_per_lookup
+        )?;
+        let c = &self.bytes_by_cause;
+        writeln!(
+            f,
+            "  bytes       per lookup: ids {} addresses {} padding {} proofs {} tokens {} records {} framing {}; {:.1} bytes/s per node",
+            c.ids,
+            c.addresses,
+            c.padding,
+            c.proofs,
+            c.tokens,
+            c.records,
+            c.framing,
+            self.bytes_per_node_s
         )?;
         writeln!(
             f,

@@ -81,6 +81,8 @@ pub(super) struct Traffic {
     pub to_dead: u64,
     /// Sent to an address no slot has (a simulator bug: see `SimReport::datagrams_unaddressed`).
     pub unaddressed: u64,
+    /// The bytes sent, by cause (`SimReport::bytes_by_cause`).
+    pub causes: qis_core::wire::ByteCauses,
 }
 
 /// Independent random streams.
@@ -409,6 +411,12 @@ impl Simulation {
     fn send(&mut self, from: u32, t: Transmit<SimAddr>) {
         self.traffic.datagrams += 1;
         self.traffic.bytes += t.payload.len() as u64;
+        // Decoded once more only to split the bytes by cause: every datagram was encoded by a
+        // core of this run, so it decodes.
+        if let Ok(message) = qis_core::wire::decode::<SimAddr>(&t.payload, self.node_config.network)
+        {
+            self.traffic.causes += qis_core::wire::byte_causes(&message);
+        }
         let Some((to, to_via)) = self.addresses.endpoint(t.to) else {
             self.traffic.unaddressed += 1;
             return;

@@ -213,6 +213,12 @@ pub fn render(stats: &NodeStats) -> String {
         "Bytes sent.",
         m.bytes_out,
     );
+    e.single(
+        "qis_upload_shed_total",
+        "counter",
+        "Datagrams of our own not sent because the upload budget (--max-upload) was spent.",
+        m.upload_shed,
+    );
     e.labelled(
         "qis_datagrams_dropped_total",
         "counter",

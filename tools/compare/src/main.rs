@@ -79,6 +79,9 @@ struct Args {
     /// on this machine) instead of entering a private one.
     #[arg(long)]
     no_netns: bool,
+    /// Run the qis network on `[::1]` (IPv6) instead of 127.0.0.1; the peers stay on IPv4.
+    #[arg(long)]
+    ipv6: bool,
 }
 
 fn main() {
@@ -103,7 +106,7 @@ fn main() {
 fn systems(args: &Args) -> system::Result<Vec<Box<dyn System>>> {
     let mut systems: Vec<Box<dyn System>> = Vec::new();
     #[cfg(feature = "qis")]
-    systems.push(Box::new(qis_system::QisSystem::new()?));
+    systems.push(Box::new(qis_system::QisSystem::new(args.ipv6)?));
     let wanted = args
         .peers
         .clone()

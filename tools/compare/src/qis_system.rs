@@ -40,12 +40,15 @@ pub struct QisSystem {
     nodes: Vec<NodeHandle>,
     ids: Vec<Vec<u8>>,
     network: NetworkId,
+    /// Listen on `[::1]` instead of 127.0.0.1 (IPv6 addresses encode 12 bytes longer).
+    ipv6: bool,
 }
 
 impl QisSystem {
-    /// No network yet; `build` starts one.
-    pub fn new() -> Result<QisSystem> {
+    /// No network yet; `build` starts one, on `[::1]` if `ipv6`, else on 127.0.0.1.
+    pub fn new(ipv6: bool) -> Result<QisSystem> {
         Ok(QisSystem {
+            ipv6,
             rt: None,
             nodes: Vec::new(),
             ids: Vec::new(),
@@ -73,6 +76,11 @@ impl QisSystem {
     /// default, the Kademlia bucket refresh).
     fn start(&mut self, n: usize) -> Result<()> {
         let network = self.network;
+        let host: std::net::IpAddr = if self.ipv6 {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        } else {
+            Ipv4Addr::LOCALHOST.into()
+        };
         let rt = self.runtime()?.handle().clone();
         let nodes: Vec<NodeHandle> = rt.block_on(async {
             let mut nodes: Vec<NodeHandle> = Vec::with_capacity(n);
@@ -87,7 +95,7 @@ impl QisSystem {
                     ..Config::default()
                 };
                 let options = NodeOptions {
-                    listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+                    listen: SocketAddr::from((host, 0)),
                     config,
                     socket: SocketOptions::default(),
                 };

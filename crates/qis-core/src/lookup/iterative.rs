@@ -169,15 +169,17 @@ impl<A: PeerAddr> Lookup<A> {
     /// Adds a candidate learned at `depth` on `path` unless known (on any path), ourselves, or
     /// too far to matter.
     fn learn(&mut self, contact: Contact<A>, depth: u8, path: u8) {
-        if contact.id == self.local {
+        if contact.id.names(&self.local) {
             return;
         }
         // Distances are computed as needed rather than stored: a smaller candidate makes the
-        // sorted insert (a memmove of everything farther) proportionally cheaper.
+        // sorted insert (a memmove of everything farther) proportionally cheaper. Candidates
+        // are ordered by their first 64 bits, all an answer's contacts carry (`Id::hint`), so
+        // a node known by its full id and by a hint is one candidate.
         let target = self.target;
         let at = match self
             .candidates
-            .binary_search_by(|c| c.id.cmp_distance(&contact.id, &target))
+            .binary_search_by(|c| c.id.cmp_hint_distance(&contact.id, &target))
         {
             Ok(_) => return,
             Err(at) => at,
@@ -242,7 +244,7 @@ impl<A: PeerAddr> Lookup<A> {
         let target = self.target;
         let at = self
             .candidates
-            .binary_search_by(|c| c.id.cmp_distance(id, &target))
+            .binary_search_by(|c| c.id.cmp_hint_distance(id, &target))
             .ok()?;
         Some(&mut self.candidates[at])
     }
@@ -285,14 +287,18 @@ impl<A: PeerAddr> Lookup<A> {
 
     /// `id` answered with `nodes` (empty for a value answer) and an address token. Returns
     /// whether the answer counted: false for a node not asked, or whose answer came already.
+    /// `id` is the answer's (proven) sender: it completes the hint the candidate was known by.
     pub fn on_answer(&mut self, id: &Id, nodes: &[Contact<A>], token: Option<Token>) -> bool {
         let Some(candidate) = self.find(id) else {
             return false;
         };
         let was = candidate.state;
-        if !matches!(was, CandidateState::InFlight | CandidateState::Stalled) {
+        if !matches!(was, CandidateState::InFlight | CandidateState::Stalled)
+            || !candidate.id.names(id)
+        {
             return false;
         }
+        candidate.id = *id;
         candidate.state = CandidateState::Answered;
         candidate.token = token;
         let depth = candidate.depth.saturating_add(1);

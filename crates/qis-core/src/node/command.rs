@@ -46,6 +46,17 @@ pub(super) enum Goal<A> {
     },
 }
 
+impl<A> Goal<A> {
+    /// True for the commands that keep the network up rather than serve a user: the join,
+    /// refreshes, re-replication and republishing (internal, never reported).
+    pub(super) fn is_maintenance(&self) -> bool {
+        matches!(
+            self,
+            Goal::Join { .. } | Goal::FindNode { public: false } | Goal::Put { public: false, .. }
+        )
+    }
+}
+
 /// A command in progress.
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)] // a node runs few commands at once; boxing buys nothing
@@ -212,7 +223,12 @@ impl<A: PeerAddr> Node<A> {
                 };
                 self.step(now, id, command)
             }
-            Command::Lookup { lookup, goal } => self.step_lookup(now, id, lookup, goal),
+            Command::Lookup { lookup, goal } => {
+                self.maintaining = goal.is_maintenance();
+                let done = self.step_lookup(now, id, lookup, goal);
+                self.maintaining = false;
+                done
+            }
         }
     }
 
@@ -236,7 +252,13 @@ impl<A: PeerAddr> Node<A> {
             } => return self.step_storing(now, id, lookup, plan, *public),
             _ => {}
         }
+        // The lookups that keep the network up (the join's self-lookup, its bucket refreshes,
+        // the hourly refresh) announce us: their padding also covers the verification ping
+        // with which a responder whose bucket has room checks us before admitting us (see
+        // `Node::serve`). A user's lookup, get or put pads only for its answer.
+        self.announcing = matches!(goal, Goal::Join { .. } | Goal::FindNode { public: false });
         self.send_lookup_requests(now, id, lookup, matches!(goal, Goal::Get { .. }));
+        self.announcing = false;
         if !lookup.is_finished() {
             return false;
         }

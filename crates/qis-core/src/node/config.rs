@@ -64,6 +64,9 @@ pub struct Config {
     /// Queue every change to the records held for others for [`crate::Node::poll_held_change`],
     /// for a driver that keeps them across restarts. Off, nothing is queued.
     pub journal_held: bool,
+    /// Upload budget in bytes of UDP payload per second (`qis node --max-upload`); `None`:
+    /// no limit. Maintenance yields first (see [`crate::UploadBudget`]).
+    pub max_upload: Option<u64>,
 }
 
 impl Default for Config {
@@ -85,6 +88,7 @@ impl Default for Config {
             replicate_interval: REPLICATE_INTERVAL,
             republish_interval: REPUBLISH_INTERVAL,
             journal_held: false,
+            max_upload: None,
         }
     }
 }

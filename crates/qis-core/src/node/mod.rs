@@ -83,6 +83,14 @@ pub struct Node<A: PeerAddr> {
     // Boxed: a command is taken out of the map and put back on every answer, and moving a
     // pointer is cheaper than moving a lookup's whole state through the tree's nodes.
     commands: BTreeMap<OpId, Box<Command<A>>>,
+    /// Set while a maintenance lookup sends its requests, which are padded to also cover the
+    /// responder's verification ping of us (see `Node::step_lookup`).
+    announcing: bool,
+    /// Set while a maintenance command (join, refresh, re-replication, republish) sends: its
+    /// datagrams yield first to the upload budget.
+    maintaining: bool,
+    /// The upload budget, if `Config::max_upload` sets one.
+    upload: Option<crate::upload::UploadBudget>,
     next_op: u64,
     verifying: BTreeSet<Id>,
     evict_checks: BTreeSet<Id>,
@@ -102,6 +110,7 @@ impl<A: PeerAddr> Node<A> {
     /// random choices all derive from `secret` through independent keys (see [`NodeSecret`]):
     /// pass OS entropy on a real network.
     pub fn new(config: Config, secret: NodeSecret, credentials: Credentials, now: Time) -> Node<A> {
+        let max_upload = config.max_upload;
         let id = credentials.id();
         let mut secrets = SecretStream::new(&secret, SECRETS_PURPOSE);
         let txids = SecretStream::new(&secret, TXIDS_PURPOSE);
@@ -137,6 +146,9 @@ impl<A: PeerAddr> Node<A> {
             pending: BTreeMap::new(),
             timers,
             commands: BTreeMap::new(),
+            announcing: false,
+            maintaining: false,
+            upload: max_upload.map(crate::upload::UploadBudget::new),
             next_op: 0,
             verifying: BTreeSet::new(),
             evict_checks: BTreeSet::new(),

@@ -5,13 +5,23 @@ use super::timers::Timer;
 use super::{Endpoint, Node};
 use crate::addr::PeerAddr;
 use crate::constants::{
-    CHALLENGE_BYTES, MAX_REQUEST_ATTEMPTS, STRANGER_ATTEMPTS, TOKEN_ROTATION,
-    UNVERIFIED_REQUEST_MIN,
+    AMPLIFICATION_FACTOR, CHALLENGE_BYTES, MAX_RECORD, MAX_REQUEST_ATTEMPTS, STRANGER_ATTEMPTS,
+    TOKEN_ROTATION, UNVERIFIED_REQUEST_MIN,
 };
 use crate::id::Id;
 use crate::proof::Challenge;
 use crate::time::Time;
+use crate::upload::UploadClass;
 use crate::wire::{self, Auth, Body, Header, Message, Padding, Role, TxId};
+
+/// Why a datagram was not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unsent {
+    /// Over the upload budget: treated as lost.
+    Shed,
+    /// It did not encode within the datagram budget (a bug in what we built).
+    Encode,
+}
 
 /// A request awaiting its answer.
 #[derive(Debug, Clone)]
@@ -69,23 +79,38 @@ impl<A: PeerAddr> Node<A> {
 
     /// Queues `message` for `to`, counting it. An encoding failure is a bug in what we built,
     /// never caused by input; it is dropped and counted rather than sent oversize.
-    pub(super) fn transmit(&mut self, to: A, message: &Message<A>) -> bool {
-        self.transmit_via(to, message, Endpoint::Main)
+    pub(super) fn transmit(&mut self, now: Time, to: A, message: &Message<A>) -> bool {
+        self.transmit_via(now, to, message, Endpoint::Main, UploadClass::Foreground)
+            .is_ok()
     }
 
-    /// Like [`Node::transmit`], from the socket `via`.
-    fn transmit_via(&mut self, to: A, message: &Message<A>, via: Endpoint) -> bool {
+    /// Like [`Node::transmit`], from the socket `via`, within the upload budget for `class`:
+    /// [`Unsent::Shed`] (counted in `upload_shed`) when over it, as if the datagram were lost.
+    fn transmit_via(
+        &mut self,
+        now: Time,
+        to: A,
+        message: &Message<A>,
+        via: Endpoint,
+        class: UploadClass,
+    ) -> Result<(), Unsent> {
         match wire::encode(message) {
             Ok(payload) => {
+                if let Some(budget) = &mut self.upload
+                    && !budget.try_spend(now, payload.len(), class)
+                {
+                    self.metrics.upload_shed += 1;
+                    return Err(Unsent::Shed);
+                }
                 self.metrics.datagrams_out += 1;
                 self.metrics.bytes_out += payload.len() as u64;
                 self.transmits
                     .push_back(super::Transmit { to, payload, via });
-                true
+                Ok(())
             }
             Err(_) => {
                 self.metrics.encode_failures += 1;
-                false
+                Err(Unsent::Encode)
             }
         }
     }
@@ -98,13 +123,16 @@ impl<A: PeerAddr> Node<A> {
     /// Adds our token for `to` to a FIND request, or pads it when we have none, so that the
     /// full answer is within the amplification limit. A token is bound to the address it was
     /// given to, so the audit socket never has one.
+    #[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
     fn prepare(
         &self,
+        to: &A,
         mut body: Body<A>,
         to_id: Option<Id>,
         auth: Auth,
         now: Time,
         via: Endpoint,
+        announce: bool,
     ) -> Body<A> {
         let token = match via {
             Endpoint::Main => self.known_token(to_id, now),
@@ -119,7 +147,14 @@ impl<A: PeerAddr> Node<A> {
                         header: self.request_header(TxId(u32::MAX), auth, via),
                         body: body.clone(),
                     };
-                    let short = UNVERIFIED_REQUEST_MIN.saturating_sub(wire::encoded_len(&probe));
+                    let mut answer = self.largest_answer(to, &body);
+                    if announce {
+                        answer += usize::from(MAX_REQUEST_ATTEMPTS) * self.verification_ping_len();
+                    }
+                    let wanted = answer.div_ceil(AMPLIFICATION_FACTOR);
+                    let short = wanted
+                        .min(UNVERIFIED_REQUEST_MIN)
+                        .saturating_sub(wire::encoded_len(&probe));
                     if let Body::FindNode { pad, .. } | Body::FindValue { pad, .. } = &mut body {
                         *pad = Padding(short as u16);
                     }
@@ -127,6 +162,69 @@ impl<A: PeerAddr> Node<A> {
                 body
             }
             _ => body,
+        }
+    }
+
+    /// The largest answer a node at `to` gives `request` in full: `Nodes` with k contacts at
+    /// addresses of `to`'s family of the widest encoding, a proof and the widest transaction
+    /// id; for FIND_VALUE, also a page of one record of the largest size (so a holder that has
+    /// not verified us can still hand over its values one at a time). The padding of a request
+    /// without a token makes it a third of this, and no more: a full 1232-byte datagram is
+    /// rarely what comes back.
+    fn largest_answer(&self, to: &A, request: &Body<A>) -> usize {
+        let proof = Auth::Proof(crate::proof::IdentityProof {
+            public_key: crate::record::PublicKey([u8::MAX; 32]),
+            work: crate::work::IdWork(u64::MAX),
+            signature: crate::record::Signature([u8::MAX; 64]),
+        });
+        let header = self.header(TxId(u32::MAX), proof);
+        let token = wire::Token([u8::MAX; crate::constants::TOKEN_BYTES]);
+        let contact = wire::Contact {
+            id: self.id,
+            addr: to.widest_peer(),
+        };
+        let nodes = Message {
+            header: header.clone(),
+            body: Body::Nodes {
+                token,
+                cut: false,
+                nodes: vec![contact; self.config.k],
+            },
+        };
+        let nodes = wire::encoded_len(&nodes);
+        if !matches!(request, Body::FindValue { .. }) {
+            return nodes;
+        }
+        let values = Message::<A> {
+            header,
+            body: Body::Values {
+                token,
+                total: u32::MAX,
+                next: None,
+                records: Vec::new(),
+            },
+        };
+        // As `values_answer` counts a page: room for `next`, then each record and its count.
+        let values = wire::encoded_len(&values) + 1 + 32 + MAX_RECORD + 1;
+        nodes.max(values)
+    }
+
+    /// How a request for `purpose` spends the upload budget: verification and eviction pings
+    /// and the maintenance commands' requests yield first.
+    fn upload_class(&self, purpose: Purpose) -> UploadClass {
+        let op = match purpose {
+            Purpose::Verify | Purpose::EvictCheck => return UploadClass::Maintenance,
+            Purpose::Command(op) | Purpose::Page(op, _) | Purpose::Audit(op) => op,
+        };
+        let maintenance = self.maintaining
+            || matches!(
+                self.commands.get(&op).map(|c| &**c),
+                Some(super::command::Command::Lookup { goal, .. }) if goal.is_maintenance()
+            );
+        if maintenance {
+            UploadClass::Maintenance
+        } else {
+            UploadClass::Foreground
         }
     }
 
@@ -183,7 +281,8 @@ impl<A: PeerAddr> Node<A> {
         }
         let challenge = self.challenge_for(&to, to_id);
         let auth = challenge.map_or(Auth::None, Auth::Challenge);
-        let body = self.prepare(body, to_id, auth, now, via);
+        let announce = self.announcing && matches!(purpose, Purpose::Command(_));
+        let body = self.prepare(&to, body, to_id, auth, now, via, announce);
         let txid = self.fresh_txid();
         let pending = Box::new(Pending {
             to,
@@ -209,10 +308,16 @@ impl<A: PeerAddr> Node<A> {
             header: self.request_header(txid, auth, pending.via),
             body: std::mem::replace(&mut pending.body, Body::Ping),
         };
-        if !self.transmit_via(pending.to, &message, pending.via) {
-            return self.request_failed(now, pending.to_id, pending.purpose);
+        let class = self.upload_class(pending.purpose);
+        // Shed by the upload budget, the attempt is as good as lost: it waits out its timeout
+        // and is retried like one.
+        match self.transmit_via(now, pending.to, &message, pending.via, class) {
+            Ok(()) => self.metrics.requests_sent += 1,
+            Err(Unsent::Shed) => {}
+            Err(Unsent::Encode) => {
+                return self.request_failed(now, pending.to_id, pending.purpose);
+            }
         }
-        self.metrics.requests_sent += 1;
         pending.body = message.body;
         pending.deadline = now + self.rtt.timeout(pending.attempt);
         self.timers.set(Timer::Request(txid), pending.deadline);
@@ -237,7 +342,8 @@ impl<A: PeerAddr> Node<A> {
             self.metrics.dropped_spoofed += 1;
             return None;
         }
-        if pending.to_id.is_some_and(|id| id != sender) {
+        // A contact named in an answer is known by its id's first bytes only (`Id::hint`).
+        if pending.to_id.is_some_and(|id| !id.names(&sender)) {
             self.metrics.dropped_wrong_sender += 1;
             return None;
         }

@@ -75,7 +75,7 @@ impl<A: PeerAddr> Node<A> {
             _ => 0,
         };
         if let Some(answer) = answer
-            && self.transmit(from, &answer)
+            && self.transmit(now, from, &answer)
         {
             self.metrics.requests_answered += 1;
         }
@@ -143,7 +143,7 @@ impl<A: PeerAddr> Node<A> {
     }
 
     /// The size of a verification ping at its largest (a challenge, the widest transaction id).
-    fn verification_ping_len(&self) -> usize {
+    pub(super) fn verification_ping_len(&self) -> usize {
         let challenge = Challenge([0xff; crate::constants::CHALLENGE_BYTES]);
         let ping = Message::<A> {
             header: self.header(crate::wire::TxId(u32::MAX), Auth::Challenge(challenge)),

@@ -846,3 +846,56 @@ fn a_lookup_reports_the_round_trip_of_every_answer_it_counted() {
         report.rtts
     );
 }
+
+/// A node under `--max-upload` answering far more requests than its budget holds: no 10 s
+/// window of what it sends exceeds the budget by more than 10%, and the budget is used.
+#[test]
+fn the_upload_budget_holds_in_every_ten_second_window() {
+    let budget = 3_000u64;
+    let identity = Identity::from_secret_key([7; 32]);
+    let mut node = Node::<SimAddr>::new(
+        Config {
+            max_upload: Some(budget),
+            ..Config::default()
+        },
+        NodeSecret::from_bytes([7; 32]),
+        Credentials::modelled(identity.public_key()),
+        Time::ZERO,
+    );
+    let header = Header {
+        version: crate::constants::PROTOCOL_VERSION,
+        network: NetworkId::MAIN,
+        txid: TxId(1),
+        sender: Identity::from_secret_key([99; 32]).id(),
+        role: Role::Client,
+        auth: Auth::None,
+    };
+    let ping = wire::encode(&Message::<SimAddr> {
+        header,
+        body: Body::Ping,
+    })
+    .unwrap();
+    // 200 pings a second from distinct hosts for 40 s: about 3.6x the budget in answers.
+    let step_us = 5_000;
+    let mut sent = Vec::new(); // bytes sent per 5 ms step
+    for step in 0..8_000u64 {
+        let now = Time::from_micros(step * step_us);
+        node.handle_datagram(now, SimAddr(0x0100_0000 + step as u32), &ping);
+        let mut bytes = 0;
+        while let Some(t) = node.poll_transmit() {
+            bytes += t.payload.len() as u64;
+        }
+        sent.push(bytes);
+    }
+    let window = (10_000_000 / step_us) as usize;
+    for start in 0..=sent.len() - window {
+        let bytes: u64 = sent[start..start + window].iter().sum();
+        assert!(
+            bytes * 10 <= budget * 10 * 11,
+            "window at step {start}: {bytes} bytes"
+        );
+    }
+    let total: u64 = sent.iter().sum();
+    assert!(total >= budget * 38, "{total} bytes in 40 s");
+    assert!(node.metrics().upload_shed > 0);
+}

@@ -170,7 +170,11 @@ pub enum Body<A> {
         /// True when the answer was cut to respect the amplification limit: ask again with the
         /// token for the full answer.
         cut: bool,
-        /// Up to k contacts, closest first.
+        /// Up to k contacts, closest first. Their ids travel as hints (the first
+        /// [`crate::constants::ID_HINT_BYTES`] bytes), so a decoded contact's id is a hint
+        /// ([`Id::is_hint`]) that the node's own answer later completes.
+        #[serde(with = "super::hint")]
+        #[serde(bound(serialize = "A: Serialize", deserialize = "A: Deserialize<'de>"))]
         nodes: Vec<Contact<A>>,
     },
     /// Which values do you hold under `key`, starting at record id `start`?

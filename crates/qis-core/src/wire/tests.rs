@@ -64,8 +64,9 @@ fn max_record() -> SignedRecord {
 fn largest_messages() -> Vec<Message<SocketAddr>> {
     let token = Some(Token([0xff; 8]));
     let big_pad = Padding(UNVERIFIED_REQUEST_MIN as u16);
+    // An answer's contacts carry id hints, so the widest decodes back to itself only as one.
     let contact = Contact {
-        id: Id::from_bytes([0xff; 32]),
+        id: Id::from_hint([0xff; crate::constants::ID_HINT_BYTES]),
         addr: widest_addr(),
     };
     let bodies = vec![
@@ -192,7 +193,7 @@ fn encoding_an_oversize_message_fails_instead_of_fragmenting() {
         body: Body::Nodes {
             token: Token([0; 8]),
             cut: false,
-            nodes: vec![contact; 40],
+            nodes: vec![contact; 60],
         },
     };
     assert!(matches!(encode(&message), Err(WireError::Oversize(_))));
@@ -289,4 +290,39 @@ proptest! {
         let _ = decode::<SocketAddr>(&bytes[..keep], NetworkId(u32::MAX));
         let _ = decode::<SocketAddr>(&bytes, NetworkId(u32::MAX));
     }
+}
+
+#[test]
+fn contacts_travel_as_id_hints_of_eight_bytes() {
+    let full = Id::hash(b"a node");
+    let message = Message {
+        header: header(),
+        body: Body::Nodes {
+            token: Token([0; 8]),
+            cut: false,
+            nodes: vec![Contact {
+                id: full,
+                addr: widest_addr(),
+            }],
+        },
+    };
+    let none = Message {
+        header: header(),
+        body: Body::Nodes::<SocketAddr> {
+            token: Token([0; 8]),
+            cut: false,
+            nodes: Vec::new(),
+        },
+    };
+    let per_contact = encoded_len(&message) - encoded_len(&none);
+    assert_eq!(per_contact, crate::constants::ID_HINT_BYTES + 20);
+    let back: Message<SocketAddr> = decode(&encode(&message).unwrap(), header().network).unwrap();
+    let Body::Nodes { nodes, .. } = back.body else {
+        panic!("not nodes");
+    };
+    assert!(nodes[0].id.is_hint() && nodes[0].id.names(&full));
+    assert!(!full.is_hint() && !full.names(&nodes[0].id));
+    let causes = super::byte_causes(&message);
+    assert_eq!(causes.total(), encoded_len(&message) as u64);
+    assert_eq!(causes.addresses, 20);
 }
