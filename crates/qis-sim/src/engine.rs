@@ -217,6 +217,24 @@ impl EventQueue {
         true
     }
 
+    /// The time of the earliest action, if any (without taking it).
+    pub(crate) fn peek_time(&mut self) -> Option<Time> {
+        loop {
+            if let Some(next) = self.current.peek() {
+                return Some(next.at);
+            }
+            if !self.advance() {
+                return None;
+            }
+        }
+    }
+
+    /// Moves the clock forward to `at` (the parallel engine's barrier: the nodes ran to `at`
+    /// between two actions of this queue). Never moves it back.
+    pub(crate) fn set_now(&mut self, at: Time) {
+        self.now = self.now.max(at);
+    }
+
     /// Events processed so far.
     pub(crate) fn processed(&self) -> u64 {
         self.processed

@@ -11,6 +11,7 @@
 
 mod addresses;
 mod adversary;
+mod calendar;
 mod config;
 mod engine;
 mod measure;
@@ -19,6 +20,7 @@ mod memory;
 mod network;
 pub mod plots;
 mod points;
+mod pool;
 mod prefix_report;
 mod random;
 mod report;
@@ -28,6 +30,7 @@ mod sweep;
 mod targeted;
 mod testnet;
 mod truth;
+mod window;
 mod workload;
 mod world;
 
