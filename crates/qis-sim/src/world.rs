@@ -3,7 +3,7 @@
 
 use super::addresses::Addresses;
 use super::adversary::{Adversaries, Attack, is_adversary};
-use super::calendar::{Calendar, NodeEvent, slot_start};
+use super::calendar::{Calendar, NodeEvent, SLOT_MICROS, slot_start};
 use super::config::{Formation, SimConfig, SimIdentities};
 use super::engine::{Action, EventQueue};
 use super::pool::Pool;
@@ -28,6 +28,9 @@ pub(super) const NEVER: Time = Time::from_micros(u64::MAX);
 /// Fewer node events than this in a window run on one thread: waking the others would cost
 /// more than it saves.
 const PARALLEL_MIN_EVENTS: usize = 64;
+
+/// Chunks a window is cut into per thread (see `Pool`).
+const CHUNKS_PER_THREAD: usize = 4;
 
 /// Marks a slot that is not among the joined nodes.
 pub(super) const NOT_JOINED: u32 = u32::MAX;
@@ -142,6 +145,7 @@ pub struct Simulation {
     pub(super) pool: Option<Pool>,
     /// Node events processed (datagrams delivered, timers run).
     pub(super) node_events: u64,
+    pub(super) prof: (u64, u64, u64, f64, f64, f64),
     pub(super) collector: Collector,
     pub(super) phase: Phase,
     pub(super) plan: VecDeque<(Time, Step)>,
@@ -218,7 +222,9 @@ impl Simulation {
         let values = ValueSet::new(config.values, config.seed);
         let mut sim = Simulation {
             node_config,
-            queue: EventQueue::new(),
+            // The simulation's own actions (joins, session ends, workload steps) happen on the
+            // windows' millisecond boundaries, at barriers.
+            queue: EventQueue::on_grid(SLOT_MICROS),
             calendar: Calendar::default(),
             slots: Vec::with_capacity(config.nodes),
             sites: Vec::with_capacity(config.nodes),
@@ -234,6 +240,7 @@ impl Simulation {
             parts: Vec::new(),
             pool: None,
             node_events: 0,
+            prof: (0, 0, 0, 0.0, 0.0, 0.0),
             collector: Collector::default(),
             phase: Phase::Forming,
             plan: VecDeque::new(),
@@ -366,6 +373,13 @@ impl Simulation {
             }
         }
         self.pool = None;
+        if std::env::var_os("QIS_SIM_PROFILE").is_some() {
+            let p = &self.prof;
+            eprintln!(
+                "windows {} parallel {} events_in_parallel {} par_s {:.2} window_s {:.2} take_up_s {:.2} actions {}",
+                p.0, p.1, p.2, p.3, p.4, p.5, self.queue.processed()
+            );
+        }
         self.collector.unfinished += self
             .tracked
             .values()
@@ -405,6 +419,8 @@ impl Simulation {
     /// nodes when there are threads and enough events, then the barrier: new events filed,
     /// counts added, finished commands taken up in (time, node) order.
     fn run_window(&mut self, events: &mut [NodeEvent], end: Time) {
+        let t0 = std::time::Instant::now();
+        self.prof.0 += 1;
         events.sort_unstable_by_key(NodeEvent::order);
         let shared = Shared {
             addresses: &self.addresses,
@@ -428,12 +444,19 @@ impl Simulation {
                 adversaries,
             );
         } else {
-            let pool = self.pool.as_ref().expect("threads > 1");
-            self.parts.resize_with(threads, Out::default);
-            let jobs = partition(&mut self.slots, events, &mut self.parts);
+            let pool = self.pool.as_mut().expect("threads > 1");
+            // More chunks than threads, claimed in turn: a thread that is late (the machine
+            // is shared) leaves its chunks to the others instead of stalling the window.
+            let chunks = (threads * CHUNKS_PER_THREAD).min(events.len() / PARALLEL_MIN_EVENTS);
+            self.parts.resize_with(chunks.max(1), Out::default);
+            self.prof.1 += 1;
+            self.prof.2 += events.len() as u64;
+            let parts = &mut self.parts[..chunks.max(1)];
+            let jobs = partition(&mut self.slots, events, parts);
             let jobs: Vec<std::sync::Mutex<Part<'_>>> =
                 jobs.into_iter().map(std::sync::Mutex::new).collect();
-            pool.run(&|id| {
+            let tp = std::time::Instant::now();
+            pool.run(jobs.len(), &|id| {
                 if let Some(job) = jobs.get(id) {
                     let mut job = job.lock().unwrap_or_else(|e| e.into_inner());
                     let Part {
@@ -446,12 +469,16 @@ impl Simulation {
                 }
             });
             drop(jobs);
+            self.prof.3 += tp.elapsed().as_secs_f64();
             for part in &mut self.parts {
                 self.out.absorb(part);
             }
         }
         self.queue.set_now(end);
+        let tt = std::time::Instant::now();
         self.take_up_out();
+        self.prof.5 += tt.elapsed().as_secs_f64();
+        self.prof.4 += t0.elapsed().as_secs_f64();
     }
 
     /// Files what the nodes produced (new events, counts) and takes up their finished
