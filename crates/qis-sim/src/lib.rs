@@ -83,6 +83,27 @@ pub fn simulate_with_progress(config: SimConfig, progress: ProgressBar) -> SimRe
     report
 }
 
+/// How the engine ran one simulation: figures about the simulator itself, which the report
+/// leaves out because they depend on the number of threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Threads the windows ran on.
+    pub threads: usize,
+    /// Windows run (one per millisecond of virtual time that had node events).
+    pub windows: u64,
+    /// Windows cut into chunks shared out among the threads.
+    pub parallel_windows: u64,
+}
+
+/// Runs one simulation without a progress bar, and says how the engine ran it.
+pub fn simulate_with_stats(config: SimConfig) -> (SimReport, EngineStats) {
+    let started = Instant::now();
+    let mut sim = Simulation::new(config, ProgressBar::hidden());
+    sim.run();
+    let report = sim.report(started.elapsed().as_secs_f64());
+    (report, sim.engine_stats())
+}
+
 /// Runs one simulation without a progress bar.
 pub fn simulate(config: SimConfig) -> SimReport {
     simulate_with_progress(config, ProgressBar::hidden())

@@ -145,7 +145,8 @@ pub struct Simulation {
     pub(super) pool: Option<Pool>,
     /// Node events processed (datagrams delivered, timers run).
     pub(super) node_events: u64,
-    pub(super) prof: (u64, u64, u64, f64, f64, f64),
+    /// How the engine ran (see [`crate::EngineStats`]).
+    pub(super) engine: crate::EngineStats,
     pub(super) collector: Collector,
     pub(super) phase: Phase,
     pub(super) plan: VecDeque<(Time, Step)>,
@@ -240,7 +241,11 @@ impl Simulation {
             parts: Vec::new(),
             pool: None,
             node_events: 0,
-            prof: (0, 0, 0, 0.0, 0.0, 0.0),
+            engine: crate::EngineStats {
+                threads: 1,
+                windows: 0,
+                parallel_windows: 0,
+            },
             collector: Collector::default(),
             phase: Phase::Forming,
             plan: VecDeque::new(),
@@ -260,6 +265,11 @@ impl Simulation {
             sim.add_slot();
         }
         sim
+    }
+
+    /// How the engine ran so far.
+    pub fn engine_stats(&self) -> crate::EngineStats {
+        self.engine
     }
 
     /// Adds an address for a new node and returns it.
@@ -334,6 +344,7 @@ impl Simulation {
         let shared_state = self.config.adversaries.is_some() || self.config.targeted.is_some();
         if threads > 1 && !shared_state {
             self.pool = Some(Pool::new(threads));
+            self.engine.threads = threads;
         }
         let hard_stop = self.hard_stop();
         let mut batch: Vec<NodeEvent> = Vec::new();
@@ -373,13 +384,6 @@ impl Simulation {
             }
         }
         self.pool = None;
-        if std::env::var_os("QIS_SIM_PROFILE").is_some() {
-            let p = &self.prof;
-            eprintln!(
-                "windows {} parallel {} events_in_parallel {} par_s {:.2} window_s {:.2} take_up_s {:.2} actions {}",
-                p.0, p.1, p.2, p.3, p.4, p.5, self.queue.processed()
-            );
-        }
         self.collector.unfinished += self
             .tracked
             .values()
@@ -419,8 +423,7 @@ impl Simulation {
     /// nodes when there are threads and enough events, then the barrier: new events filed,
     /// counts added, finished commands taken up in (time, node) order.
     fn run_window(&mut self, events: &mut [NodeEvent], end: Time) {
-        let t0 = std::time::Instant::now();
-        self.prof.0 += 1;
+        self.engine.windows += 1;
         events.sort_unstable_by_key(NodeEvent::order);
         let shared = Shared {
             addresses: &self.addresses,
@@ -449,13 +452,11 @@ impl Simulation {
             // is shared) leaves its chunks to the others instead of stalling the window.
             let chunks = (threads * CHUNKS_PER_THREAD).min(events.len() / PARALLEL_MIN_EVENTS);
             self.parts.resize_with(chunks.max(1), Out::default);
-            self.prof.1 += 1;
-            self.prof.2 += events.len() as u64;
+            self.engine.parallel_windows += 1;
             let parts = &mut self.parts[..chunks.max(1)];
             let jobs = partition(&mut self.slots, events, parts);
             let jobs: Vec<std::sync::Mutex<Part<'_>>> =
                 jobs.into_iter().map(std::sync::Mutex::new).collect();
-            let tp = std::time::Instant::now();
             pool.run(jobs.len(), &|id| {
                 if let Some(job) = jobs.get(id) {
                     let mut job = job.lock().unwrap_or_else(|e| e.into_inner());
@@ -469,16 +470,12 @@ impl Simulation {
                 }
             });
             drop(jobs);
-            self.prof.3 += tp.elapsed().as_secs_f64();
             for part in &mut self.parts {
                 self.out.absorb(part);
             }
         }
         self.queue.set_now(end);
-        let tt = std::time::Instant::now();
         self.take_up_out();
-        self.prof.5 += tt.elapsed().as_secs_f64();
-        self.prof.4 += t0.elapsed().as_secs_f64();
     }
 
     /// Files what the nodes produced (new events, counts) and takes up their finished
