@@ -2,12 +2,16 @@
 //!
 //! It runs the very [`qis_core::Node`] the UDP driver runs, with the same codec: every
 //! datagram a core emits is delivered, as bytes, to the receiving core after a modelled delay,
-//! or lost. A discrete-event engine (`engine`) orders deliveries and each node's single next
-//! deadline; a network model (`network`) gives per-pair latency and loss; churn
+//! or lost. A conservative parallel engine orders deliveries and each node's single next
+//! deadline: the nodes' events wait in a calendar of 1 ms slots (`calendar`), each slot is one
+//! window whose nodes advance independently on a pool of threads (`window`, `pool`), and the
+//! simulation's own actions (joins, churn, the workload) wait in a queue of their own
+//! (`engine`) and run at the barriers between windows; a network model (`network`) gives per-pair latency and loss; churn
 //! (`membership`) crashes, removes and adds nodes; an address model (`addresses`) places nodes
 //! in shared and spread /24s; a workload (`workload`) runs lookups,
 //! puts and gets; the ground truth (`truth`) scores them. The same seed gives the same
-//! report, byte for byte, apart from the simulator's own speed and memory figures.
+//! report, byte for byte, whatever the number of threads, apart from the simulator's own speed
+//! and memory figures.
 
 mod addresses;
 mod adversary;

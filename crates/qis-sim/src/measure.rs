@@ -223,7 +223,7 @@ impl Simulation {
             }
         };
         let mut sample_rng = super::random::stream(self.config.seed, 6);
-                let (rtt50, rtt99) = self
+        let (rtt50, rtt99) = self
             .network
             .rtt_percentiles(&self.sites, 20_000, &mut sample_rng);
         let events = self.queue.processed() + self.node_events;

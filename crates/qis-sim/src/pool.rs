@@ -167,9 +167,10 @@ impl Pool {
             posted.round = self.round;
             posted.job = Some(job);
             // Opening the round last: a claim of it finds `chunks` and `job` in place.
-            inner
-                .claim
-                .store(u64::from(self.round) << 32 | chunks as u64, Ordering::Release);
+            inner.claim.store(
+                u64::from(self.round) << 32 | chunks as u64,
+                Ordering::Release,
+            );
         }
         if inner.sleepers.load(Ordering::Acquire) > 0 {
             inner.wake.notify_all();

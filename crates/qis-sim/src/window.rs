@@ -19,9 +19,9 @@ use super::calendar::{Kind, NodeEvent};
 use super::network::{Network, Site};
 use super::random::{mix, unit_of};
 use super::world::{NEVER, Slot, Traffic};
+use qis_core::Duration;
 use qis_core::wire::NetworkId;
 use qis_core::{Endpoint, Event, OpId, OpResult, SimAddr, Time, Transmit};
-use qis_core::Duration;
 
 /// Stream of the loss draws (the jitter draws use the seed itself).
 const LOSS_STREAM: u64 = 0x6c6f_7373;
@@ -258,13 +258,7 @@ fn intercepted(
 /// Takes everything slot `index` produced at `now`: its datagrams go on the network, its
 /// finished commands to `out`, and its next deadline into `next_wake` if it moved earlier
 /// (the caller files the mark: see [`note_wake`]).
-pub(crate) fn drain(
-    slot: &mut Slot,
-    index: u32,
-    now: Time,
-    shared: &Shared<'_>,
-    out: &mut Out,
-) {
+pub(crate) fn drain(slot: &mut Slot, index: u32, now: Time, shared: &Shared<'_>, out: &mut Out) {
     let Some(node) = slot.node.as_mut() else {
         return;
     };

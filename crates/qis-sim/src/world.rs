@@ -6,11 +6,11 @@ use super::adversary::{Adversaries, Attack, is_adversary};
 use super::calendar::{Calendar, NodeEvent, SLOT_MICROS, slot_start};
 use super::config::{Formation, SimConfig, SimIdentities};
 use super::engine::{Action, EventQueue};
-use super::pool::Pool;
-use super::window::{self, Out, Shared, run_partition};
 use super::network::{Network, Site};
+use super::pool::Pool;
 use super::random::{SimRng, stream};
 use super::truth::LiveIndex;
+use super::window::{self, Out, Shared, run_partition};
 use super::workload::{Collector, Job, Step, ValueSet};
 use indicatif::ProgressBar;
 use qis_core::PublicKey;
@@ -669,9 +669,7 @@ fn partition<'a>(
         events = rest;
         left -= share;
         // This job's slots run up to the first node of the next job (or to the end).
-        let until = events
-            .first()
-            .map_or(base + slots.len() as u32, |e| e.to);
+        let until = events.first().map_or(base + slots.len() as u32, |e| e.to);
         let (own, others) = std::mem::take(&mut slots).split_at_mut((until - base) as usize);
         jobs.push(Part {
             slots: own,
