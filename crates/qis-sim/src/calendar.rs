@@ -53,7 +53,7 @@ pub(crate) const SLOT_MICROS: u64 = MIN_ONE_WAY_US;
 /// flight and most timers; later events wait in a heap.
 const WHEEL_SLOTS: u64 = 1 << 13;
 /// Capacity an emptied slot keeps for reuse.
-const KEEP_PER_SLOT: usize = 256;
+const KEEP_PER_SLOT: usize = 64;
 
 /// The slot (since time zero) that `at` falls in.
 pub(crate) fn slot_of(at: Time) -> u64 {
