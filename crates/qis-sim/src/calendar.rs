@@ -111,6 +111,7 @@ impl Default for Calendar {
 impl Calendar {
     /// Files `event` (never earlier than the cursor's slot).
     pub(crate) fn push(&mut self, event: NodeEvent) {
+        debug_assert!(slot_of(event.at) >= self.cursor, "an event behind the cursor");
         let slot = slot_of(event.at).max(self.cursor);
         if slot - self.cursor < WHEEL_SLOTS {
             self.wheel[(slot % WHEEL_SLOTS) as usize].push(event);
@@ -120,17 +121,29 @@ impl Calendar {
         }
     }
 
-    /// The earliest slot holding anything, if any; moves the cursor there.
-    pub(crate) fn next_slot(&mut self) -> Option<u64> {
+    /// The earliest slot holding anything, if it is not after slot `limit`; moves the cursor
+    /// there (or, when nothing is due by then, no further than `limit`). The limit is the slot
+    /// of the simulation's next own action: what that action sends must not find the cursor
+    /// already past it.
+    pub(crate) fn next_slot(&mut self, limit: Option<u64>) -> Option<u64> {
+        let limit = limit.unwrap_or(u64::MAX);
         loop {
             if self.in_wheel == 0 {
-                let first = self.far.peek()?;
-                self.cursor = self.cursor.max(slot_of(first.0.at));
+                let first = slot_of(self.far.peek()?.0.at).max(self.cursor);
+                if first > limit {
+                    self.cursor = self.cursor.max(limit);
+                    self.pull_far();
+                    return None;
+                }
+                self.cursor = first;
                 self.pull_far();
                 continue;
             }
             if !self.wheel[(self.cursor % WHEEL_SLOTS) as usize].is_empty() {
                 return Some(self.cursor);
+            }
+            if self.cursor >= limit {
+                return None;
             }
             self.cursor += 1;
             self.pull_far();
@@ -207,7 +220,7 @@ mod tests {
         }
         let mut taken = Vec::new();
         let mut take = |c: &mut Calendar, end: Option<u64>| {
-            let slot = c.next_slot()?;
+            let slot = c.next_slot(None)?;
             let end = end.map_or(slot_start(slot + 1), Time::from_micros);
             taken.clear();
             c.take(end, &mut taken);
@@ -220,6 +233,23 @@ mod tests {
         assert_eq!(take(&mut c, None), Some((20_000, 1)));
         assert_eq!(take(&mut c, None), Some((3_600_000, 1)));
         assert_eq!(take(&mut c, None), None);
+    }
+
+    /// The cursor never runs past the limit (the next action of the simulation), so what that
+    /// action schedules before the next node event is filed in its own slot, not later.
+    #[test]
+    fn the_cursor_stops_at_the_limit() {
+        let mut c = Calendar::default();
+        c.push(wake(3_600_000_000, 1));
+        assert_eq!(c.next_slot(Some(3_000)), None);
+        c.push(wake(3_050_000, 2));
+        assert_eq!(c.next_slot(Some(3_000)), None);
+        assert_eq!(c.next_slot(None), Some(3_050));
+        let mut taken = Vec::new();
+        c.take(slot_start(3_051), &mut taken);
+        assert_eq!(taken.len(), 1);
+        assert_eq!(c.next_slot(None), Some(3_600_000));
+        c.take(slot_start(3_600_001), &mut taken);
         assert_eq!(c.len(), 0);
     }
 }

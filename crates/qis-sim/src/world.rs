@@ -3,7 +3,7 @@
 
 use super::addresses::Addresses;
 use super::adversary::{Adversaries, Attack, is_adversary};
-use super::calendar::{Calendar, NodeEvent, SLOT_MICROS, slot_start};
+use super::calendar::{Calendar, NodeEvent, SLOT_MICROS, slot_of, slot_start};
 use super::config::{Formation, SimConfig, SimIdentities};
 use super::engine::{Action, EventQueue};
 use super::network::{Network, Site};
@@ -350,7 +350,7 @@ impl Simulation {
         let mut batch: Vec<NodeEvent> = Vec::new();
         loop {
             let action_at = self.queue.peek_time();
-            let node_slot = self.calendar.next_slot();
+            let node_slot = self.calendar.next_slot(action_at.map(slot_of));
             let node_at = node_slot.map(|slot| slot_start(slot).max(self.queue.now()));
             let Some(next) = action_at.into_iter().chain(node_at).min() else {
                 break;
