@@ -111,7 +111,10 @@ impl Default for Calendar {
 impl Calendar {
     /// Files `event` (never earlier than the cursor's slot).
     pub(crate) fn push(&mut self, event: NodeEvent) {
-        debug_assert!(slot_of(event.at) >= self.cursor, "an event behind the cursor");
+        debug_assert!(
+            slot_of(event.at) >= self.cursor,
+            "an event behind the cursor"
+        );
         let slot = slot_of(event.at).max(self.cursor);
         if slot - self.cursor < WHEEL_SLOTS {
             self.wheel[(slot % WHEEL_SLOTS) as usize].push(event);
