@@ -2,7 +2,7 @@
 //! and memory figures; another seed gives another.
 
 use qis_core::Duration;
-use qis_sim::{ChurnConfig, SimConfig, simulate};
+use qis_sim::{ChurnConfig, SimConfig, simulate, simulate_with_stats};
 
 fn config(seed: u64) -> SimConfig {
     let mut config = SimConfig::new(300, 100, seed);
@@ -28,6 +28,40 @@ fn same_seed_same_report() {
         serde_json::to_string(&a).unwrap(),
         serde_json::to_string(&c).unwrap()
     );
+}
+
+/// The parallel engine gives the report of one thread, byte for byte, at 2 and 3 threads: a
+/// run busy enough for windows to be shared out (fast joins), with bursty loss (decided on
+/// arrival), churn, puts and gets.
+#[test]
+fn the_report_is_the_same_at_1_2_and_3_threads() {
+    let config = |threads: usize| {
+        let mut config = SimConfig::new(800, 200, 3);
+        config.join_rate = 400.0;
+        config.network.loss = 0.02;
+        config.network.burst = Some(3.0);
+        config.churn = Some(ChurnConfig::with_median(Duration::from_secs(1800)));
+        config.duration = Some(Duration::from_secs(120));
+        config.values = 5;
+        config.gets = 20;
+        config.threads = threads;
+        config
+    };
+    let (one, stats) = simulate_with_stats(config(1));
+    assert_eq!((stats.threads, stats.parallel_windows), (1, 0));
+    assert!(one.lookups > 0 && one.churn.crashes + one.churn.leaves > 0);
+    let one = serde_json::to_string(&one.without_speed()).unwrap();
+    for threads in [2, 3] {
+        let (report, stats) = simulate_with_stats(config(threads));
+        assert_eq!(stats.threads, threads);
+        assert!(
+            stats.parallel_windows > 100,
+            "{threads} threads shared out only {} windows",
+            stats.parallel_windows
+        );
+        let report = serde_json::to_string(&report.without_speed()).unwrap();
+        assert_eq!(report, one, "{threads} threads");
+    }
 }
 
 /// A sweep's files with the speed and memory figures blanked: `sweep.json`'s lines of them and

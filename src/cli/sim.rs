@@ -227,6 +227,12 @@ pub struct SimArgs {
     /// Requests each lookup path keeps in flight (α).
     #[arg(long, default_value_t = qis_core::constants::ALPHA, value_name = "N", allow_negative_numbers = true, value_parser = whole::<usize>)]
     pub alpha: usize,
+    /// Threads the simulator runs on (default: every core). The report is the same whatever
+    /// the number, apart from the simulator's own speed and memory figures; runs with
+    /// adversaries use one.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = whole::<usize>)]
+    #[serde(skip)]
+    pub threads: Option<usize>,
 }
 
 /// The routing table's prefix limits, as `qis node` and `qis sim` take them.
@@ -555,6 +561,10 @@ impl SimArgs {
             ));
         }
         config.alpha = self.alpha;
+        if self.threads == Some(0) {
+            return Err(invalid("threads", "0 is not a number of threads"));
+        }
+        config.threads = self.threads.unwrap_or(0);
         let attacks = self
             .attack
             .iter()

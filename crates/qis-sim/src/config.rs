@@ -132,6 +132,9 @@ pub struct SimConfig {
     pub alpha: usize,
     /// Disjoint paths each get walks (`Config::get_paths`).
     pub get_paths: usize,
+    /// Threads the engine runs on (0: every core). The report does not depend on it, apart
+    /// from the simulator's own speed and memory figures.
+    pub threads: usize,
 }
 
 /// How simulated nodes prove their ids (see `qis_core::IdentityScheme`).
@@ -173,6 +176,7 @@ impl SimConfig {
             lookup_paths: qis_core::constants::DEFAULT_LOOKUP_PATHS,
             alpha: qis_core::constants::ALPHA,
             get_paths: qis_core::constants::DEFAULT_GET_PATHS,
+            threads: 0,
         }
     }
 

@@ -108,6 +108,8 @@ pub(crate) struct EventQueue {
     seq: u64,
     now: Time,
     processed: u64,
+    /// Times are rounded up to a multiple of this many microseconds (1: not rounded).
+    grid: u64,
 }
 
 impl Default for EventQueue {
@@ -123,6 +125,7 @@ impl Default for EventQueue {
             seq: 0,
             now: Time::ZERO,
             processed: 0,
+            grid: 1,
         }
     }
 }
@@ -133,6 +136,16 @@ impl EventQueue {
         EventQueue::default()
     }
 
+    /// An empty queue whose actions happen on a grid of `micros` microseconds: each is
+    /// delayed to the next multiple. The simulation puts its own actions on the parallel
+    /// engine's window boundaries, so that they never cut a window short.
+    pub(crate) fn on_grid(micros: u64) -> EventQueue {
+        EventQueue {
+            grid: micros.max(1),
+            ..EventQueue::default()
+        }
+    }
+
     /// The current virtual time (the time of the event being processed).
     pub(crate) fn now(&self) -> Time {
         self.now
@@ -141,6 +154,7 @@ impl EventQueue {
     /// Schedules `action` at `at` (never before now).
     pub(crate) fn push(&mut self, at: Time, action: Action) {
         let at = at.max(self.now);
+        let at = Time::from_micros(at.as_micros().div_ceil(self.grid).saturating_mul(self.grid));
         self.seq += 1;
         let index = match self.free.pop() {
             Some(index) => {
@@ -215,6 +229,24 @@ impl EventQueue {
             self.place(entry);
         }
         true
+    }
+
+    /// The time of the earliest action, if any (without taking it).
+    pub(crate) fn peek_time(&mut self) -> Option<Time> {
+        loop {
+            if let Some(next) = self.current.peek() {
+                return Some(next.at);
+            }
+            if !self.advance() {
+                return None;
+            }
+        }
+    }
+
+    /// Moves the clock forward to `at` (the parallel engine's barrier: the nodes ran to `at`
+    /// between two actions of this queue). Never moves it back.
+    pub(crate) fn set_now(&mut self, at: Time) {
+        self.now = self.now.max(at);
     }
 
     /// Events processed so far.

@@ -2,15 +2,20 @@
 //!
 //! It runs the very [`qis_core::Node`] the UDP driver runs, with the same codec: every
 //! datagram a core emits is delivered, as bytes, to the receiving core after a modelled delay,
-//! or lost. A discrete-event engine (`engine`) orders deliveries and each node's single next
-//! deadline; a network model (`network`) gives per-pair latency and loss; churn
+//! or lost. A conservative parallel engine orders deliveries and each node's single next
+//! deadline: the nodes' events wait in a calendar of 1 ms slots (`calendar`), each slot is one
+//! window whose nodes advance independently on a pool of threads (`window`, `pool`), and the
+//! simulation's own actions (joins, churn, the workload) wait in a queue of their own
+//! (`engine`) and run at the barriers between windows; a network model (`network`) gives per-pair latency and loss; churn
 //! (`membership`) crashes, removes and adds nodes; an address model (`addresses`) places nodes
 //! in shared and spread /24s; a workload (`workload`) runs lookups,
 //! puts and gets; the ground truth (`truth`) scores them. The same seed gives the same
-//! report, byte for byte, apart from the simulator's own speed and memory figures.
+//! report, byte for byte, whatever the number of threads, apart from the simulator's own speed
+//! and memory figures.
 
 mod addresses;
 mod adversary;
+mod calendar;
 mod config;
 mod engine;
 mod measure;
@@ -19,6 +24,7 @@ mod memory;
 mod network;
 pub mod plots;
 mod points;
+mod pool;
 mod prefix_report;
 mod random;
 mod report;
@@ -28,6 +34,7 @@ mod sweep;
 mod targeted;
 mod testnet;
 mod truth;
+mod window;
 mod workload;
 mod world;
 
@@ -87,6 +94,27 @@ pub fn site_table(config: &SimConfig) -> SiteTable {
     let mut rng = world::sites_stream(config.seed);
     let network = network::Network::new(config.network, &mut rng);
     network.site_table(config.nodes, &mut rng)
+}
+
+/// How the engine ran one simulation: figures about the simulator itself, which the report
+/// leaves out because they depend on the number of threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Threads the windows ran on.
+    pub threads: usize,
+    /// Windows run (one per millisecond of virtual time that had node events).
+    pub windows: u64,
+    /// Windows cut into chunks shared out among the threads.
+    pub parallel_windows: u64,
+}
+
+/// Runs one simulation without a progress bar, and says how the engine ran it.
+pub fn simulate_with_stats(config: SimConfig) -> (SimReport, EngineStats) {
+    let started = Instant::now();
+    let mut sim = Simulation::new(config, ProgressBar::hidden());
+    sim.run();
+    let report = sim.report(started.elapsed().as_secs_f64());
+    (report, sim.engine_stats())
 }
 
 /// Runs one simulation without a progress bar.

@@ -223,11 +223,10 @@ impl Simulation {
             }
         };
         let mut sample_rng = super::random::stream(self.config.seed, 6);
-        let sites: Vec<_> = self.slots.iter().map(|s| s.site).collect();
         let (rtt50, rtt99) = self
             .network
-            .rtt_percentiles(&sites, 20_000, &mut sample_rng);
-        let events = self.queue.processed();
+            .rtt_percentiles(&self.sites, 20_000, &mut sample_rng);
+        let events = self.queue.processed() + self.node_events;
         let s = &self.stats;
         let nodes = self.config.nodes as u64;
         let formed_rss = s.rss_formed.saturating_sub(s.rss_before);

@@ -11,7 +11,7 @@
 //! chain per receiving node (a good state that loses nothing and a bad state that loses
 //! everything), with the same average rate.
 
-use super::random::{SimRng, exponential, log_normal};
+use super::random::{SimRng, log_normal};
 use rand::RngExt;
 use serde::Serialize;
 
@@ -57,6 +57,8 @@ pub struct SiteTable {
     pub jitter_ms: f64,
     /// Average fraction of datagrams lost (independent: a table is not made for bursts).
     pub loss: f64,
+    /// The least one-way delay of any pair, in milliseconds (the model's floor).
+    pub floor_ms: f64,
     /// The site of node `i` of the run (in the order nodes are added).
     pub nodes: Vec<SitePoint>,
     /// One more site drawn after the nodes', for an observer (a probing client).
@@ -79,9 +81,10 @@ impl SiteTable {
     /// (distance plus both access links), to within its microsecond rounding.
     pub fn one_way_ms(&self, a: &SitePoint, b: &SitePoint) -> f64 {
         let (dx, dy) = (a.x - b.x, a.y - b.y);
-        (dx * dx + dy * dy).sqrt() / std::f64::consts::SQRT_2 * self.span_ms
+        ((dx * dx + dy * dy).sqrt() / std::f64::consts::SQRT_2 * self.span_ms
             + a.access_ms
-            + b.access_ms
+            + b.access_ms)
+            .max(self.floor_ms)
     }
 }
 
@@ -100,6 +103,11 @@ const SPAN_MS: f64 = 60.0;
 const ACCESS_MEDIAN_MS: f64 = 8.0;
 /// Pairs sampled to calibrate the median.
 const CALIBRATION_PAIRS: usize = 20_000;
+
+/// The shortest one-way delay of any datagram, in microseconds. Any real path takes at least
+/// this long, and it is the lookahead of the parallel engine: within a window shorter than it
+/// nothing sent can arrive, so the nodes of a window advance independently (see `window`).
+pub(crate) const MIN_ONE_WAY_US: u64 = 1_000;
 
 /// The latency and loss model.
 #[derive(Debug)]
@@ -173,39 +181,49 @@ impl Network {
             span_ms: SPAN_MS * self.scale,
             jitter_ms: self.config.jitter_ms,
             loss: self.config.loss,
+            floor_ms: MIN_ONE_WAY_US as f64 / 1000.0,
             nodes,
             observer: point(),
         }
     }
 
-    /// The one-way delay from `a` to `b` in microseconds, jitter excluded.
+    /// The one-way delay from `a` to `b` in microseconds, jitter excluded (never below
+    /// [`MIN_ONE_WAY_US`]).
     pub(crate) fn base_delay_us(&self, a: &Site, b: &Site) -> u64 {
-        (raw_one_way(a, b) * self.scale * 1000.0) as u64
+        ((raw_one_way(a, b) * self.scale * 1000.0) as u64).max(MIN_ONE_WAY_US)
     }
 
-    /// The delay of one datagram from `a` to `b` in microseconds.
-    pub(crate) fn delay_us(&self, a: &Site, b: &Site, rng: &mut SimRng) -> u64 {
+    /// The delay of one datagram from `a` to `b` in microseconds; `unit` is a uniform draw in
+    /// (0, 1] for its jitter (drawn per datagram from its sender and number, not from a shared
+    /// stream, so that the draw does not depend on the order in which threads send).
+    pub(crate) fn delay_us(&self, a: &Site, b: &Site, unit: f64) -> u64 {
         let jitter = if self.config.jitter_ms > 0.0 {
-            exponential(rng, self.config.jitter_ms * 1000.0) as u64
+            (-self.config.jitter_ms * 1000.0 * unit.ln()) as u64
         } else {
             0
         };
         self.base_delay_us(a, b) + jitter
     }
 
+    /// True when the model loses anything at all.
+    pub(crate) fn lossy(&self) -> bool {
+        self.config.loss > 0.0
+    }
+
     /// Whether the next datagram toward a receiver whose burst state is `bad` is lost; updates
-    /// the state.
-    pub(crate) fn lost(&self, bad: &mut bool, rng: &mut SimRng) -> bool {
+    /// the state. `unit` is a uniform draw in (0, 1] of this datagram's own.
+    pub(crate) fn lost(&self, bad: &mut bool, unit: f64) -> bool {
         if self.config.loss <= 0.0 {
             return false;
         }
+        // `unit` is in (0, 1]: `unit <= p` has probability p.
         if self.config.burst.is_none() {
-            return rng.random_bool(self.config.loss.min(1.0));
+            return unit <= self.config.loss.min(1.0);
         }
         *bad = if *bad {
-            !rng.random_bool(self.leave_bad)
+            unit > self.leave_bad
         } else {
-            rng.random_bool(self.enter_bad.min(1.0))
+            unit <= self.enter_bad.min(1.0)
         };
         *bad
     }
@@ -285,10 +303,10 @@ mod tests {
         };
         let net = Network::new(config, &mut rng);
         let mut bad = false;
-        let n = 200_000;
+        let n = 200_000usize;
         let (mut lost, mut runs, mut prev) = (0, 0, false);
-        for _ in 0..n {
-            let l = net.lost(&mut bad, &mut rng);
+        for i in 0..n as u64 {
+            let l = net.lost(&mut bad, crate::random::unit_of(4, 9, i));
             lost += usize::from(l);
             runs += usize::from(l && !prev);
             prev = l;

@@ -23,6 +23,15 @@ pub(crate) fn mix(a: u64, b: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// A uniform draw in (0, 1] that is a pure function of `seed`, `a` and `b` (a counter-based
+/// generator). The engine draws each datagram's jitter and loss from its sender and number
+/// this way, so a draw does not depend on which thread sent what first.
+pub(crate) fn unit_of(seed: u64, a: u64, b: u64) -> f64 {
+    let bits = mix(mix(seed, a), b) >> 11;
+    // 53 random bits: (bits + 1) / 2^53 lies in (0, 1].
+    (bits + 1) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
 /// A uniform draw in (0, 1]: safe to take the logarithm of.
 pub(crate) fn open_unit(rng: &mut SimRng) -> f64 {
     1.0 - rng.random::<f64>()

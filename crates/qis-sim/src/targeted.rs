@@ -544,7 +544,7 @@ impl Simulation {
             }
             let index = self.slots.len() as u32;
             let site = self.network.site(&mut sites);
-            self.slots.push(Slot::new(key, site, Some(config.attack)));
+            self.push_slot(key, site, Some(config.attack));
             state.slots.push(index);
             state.ids.insert(key.id());
             let at = now + Duration::from_secs_f64(step * i as f64);

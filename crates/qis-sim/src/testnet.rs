@@ -13,7 +13,7 @@
 
 use crate::engine::{Action, EventQueue};
 use crate::network::{Network, NetworkConfig, Site};
-use crate::random::{SimRng, mix, stream};
+use crate::random::{SimRng, mix, open_unit, stream};
 use qis_core::{
     Config, Credentials, Duration, Endpoint, Event, Identity, Node, NodeSecret, OpId, OpResult,
     PublicKey, SimAddr, Time,
@@ -397,7 +397,11 @@ impl TestNet {
             return;
         }
         let receiver = &mut self.members[to.0 as usize];
-        if self.model.lost(&mut receiver.burst_bad, &mut self.rng) {
+        if self.model.lossy()
+            && self
+                .model
+                .lost(&mut receiver.burst_bad, open_unit(&mut self.rng))
+        {
             self.counts.lost += 1;
             return;
         }
@@ -419,7 +423,7 @@ impl TestNet {
                     &self.members[from as usize].site,
                     &self.members[to.0 as usize].site,
                 );
-                Duration::from_micros(self.model.delay_us(a, b, &mut self.rng))
+                Duration::from_micros(self.model.delay_us(a, b, open_unit(&mut self.rng)))
             }
         };
         let at = self.now() + delay;

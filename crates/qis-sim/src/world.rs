@@ -2,18 +2,21 @@
 //! timeouts in virtual time, and the bookkeeping of what the workload started.
 
 use super::addresses::Addresses;
-use super::adversary::{Adversaries, Attack, Intercept, Verdict, is_adversary};
+use super::adversary::{Adversaries, Attack, is_adversary};
+use super::calendar::{Calendar, NodeEvent, SLOT_MICROS, slot_of, slot_start};
 use super::config::{Formation, SimConfig, SimIdentities};
 use super::engine::{Action, EventQueue};
 use super::network::{Network, Site};
+use super::pool::Pool;
 use super::random::{SimRng, stream};
 use super::truth::LiveIndex;
+use super::window::{self, Out, Shared, run_partition};
 use super::workload::{Collector, Job, Step, ValueSet};
 use indicatif::ProgressBar;
 use qis_core::PublicKey;
 use qis_core::SimAddr;
 use qis_core::TableConfig;
-use qis_core::{Config, Endpoint, Event, Node, Transmit};
+use qis_core::{Config, Node};
 use qis_core::{Credentials, Difficulty, IdWork, Identity, NodeSecret, WorkHasher};
 use qis_core::{Duration, Time};
 use rand::RngExt;
@@ -21,6 +24,13 @@ use std::collections::{BTreeMap, VecDeque};
 
 /// A time later than any event.
 pub(super) const NEVER: Time = Time::from_micros(u64::MAX);
+
+/// Fewer node events than this in a window run on one thread: waking the others would cost
+/// more than it saves.
+const PARALLEL_MIN_EVENTS: usize = 64;
+
+/// Chunks a window is cut into per thread (see `Pool`).
+const CHUNKS_PER_THREAD: usize = 4;
 
 /// Marks a slot that is not among the joined nodes.
 pub(super) const NOT_JOINED: u32 = u32::MAX;
@@ -30,7 +40,9 @@ pub(super) const NOT_JOINED: u32 = u32::MAX;
 pub(super) struct Slot {
     pub node: Option<Node<SimAddr>>,
     pub key: PublicKey,
-    pub site: Site,
+    /// Datagrams sent (wrapping): a datagram's number orders it among those arriving at the
+    /// same time and seeds its jitter and loss draws.
+    pub sent: u32,
     /// The one wake-up in the queue that is current; others are stale.
     pub next_wake: Time,
     /// Position in `joined`, or [`NOT_JOINED`].
@@ -44,13 +56,13 @@ pub(super) struct Slot {
 }
 
 impl Slot {
-    /// A slot not yet started: its key, site and attack, nothing else yet.
-    pub(super) fn new(key: PublicKey, site: Site, attack: Option<Attack>) -> Slot {
+    /// A slot not yet started: its key and attack, nothing else yet.
+    pub(super) fn new(key: PublicKey, attack: Option<Attack>) -> Slot {
         Slot {
             attack,
             node: None,
             key,
-            site,
+            sent: 0,
             next_wake: NEVER,
             joined_pos: NOT_JOINED,
             incarnation: 0,
@@ -74,7 +86,7 @@ pub(super) enum Phase {
 
 /// Network traffic counters.
 #[derive(Debug, Clone, Copy, Default)]
-pub(super) struct Traffic {
+pub(crate) struct Traffic {
     pub datagrams: u64,
     pub bytes: u64,
     pub lost: u64,
@@ -85,10 +97,21 @@ pub(super) struct Traffic {
     pub causes: qis_core::wire::ByteCauses,
 }
 
+impl Traffic {
+    /// Adds `other`'s counts to these.
+    pub(crate) fn add(&mut self, other: &Traffic) {
+        self.datagrams += other.datagrams;
+        self.bytes += other.bytes;
+        self.lost += other.lost;
+        self.to_dead += other.to_dead;
+        self.unaddressed += other.unaddressed;
+        self.causes += other.causes;
+    }
+}
+
 /// Independent random streams.
 #[derive(Debug)]
 pub(super) struct Rngs {
-    pub net: SimRng,
     pub work: SimRng,
     pub churn: SimRng,
     pub sites: SimRng,
@@ -99,8 +122,13 @@ pub(super) struct Rngs {
 pub struct Simulation {
     pub(super) config: SimConfig,
     pub(super) node_config: Config,
+    /// The simulation's own actions (joins, session ends, the workload timer).
     pub(super) queue: EventQueue,
+    /// The nodes' events: datagrams in flight and timer marks.
+    pub(super) calendar: Calendar,
     pub(super) slots: Vec<Slot>,
+    /// Every slot's place in the latency model (read by all partitions of a window).
+    pub(super) sites: Vec<Site>,
     pub(super) network: Network,
     pub(super) addresses: Addresses,
     pub(super) rng: Rngs,
@@ -112,8 +140,16 @@ pub struct Simulation {
     pub(super) kept_stores: BTreeMap<u32, (Time, Vec<qis_core::HeldRecord>)>,
     /// The workload values crashed nodes had published, put again once they are back.
     pub(super) kept_publications: BTreeMap<u32, Vec<usize>>,
-    pub(super) outbox: Vec<Transmit<SimAddr>>,
-    pub(super) inbox: Vec<qis_core::Event<SimAddr>>,
+    /// What the simulation's own actions made the nodes do, and the merged output of a window.
+    pub(super) out: Out,
+    /// One output per partition of a window.
+    pub(super) parts: Vec<Out>,
+    /// Threads a window runs on (`SimConfig::threads`), if more than one.
+    pub(super) pool: Option<Pool>,
+    /// Node events processed (datagrams delivered, timers run).
+    pub(super) node_events: u64,
+    /// How the engine ran (see [`crate::EngineStats`]).
+    pub(super) engine: crate::EngineStats,
     pub(super) collector: Collector,
     pub(super) phase: Phase,
     pub(super) plan: VecDeque<(Time, Step)>,
@@ -164,7 +200,6 @@ impl Simulation {
     /// A network of `config.nodes` addresses, none started yet.
     pub fn new(config: SimConfig, progress: ProgressBar) -> Simulation {
         let mut rng = Rngs {
-            net: stream(config.seed, 1),
             work: stream(config.seed, 2),
             churn: stream(config.seed, 3),
             sites: sites_stream(config.seed),
@@ -196,8 +231,12 @@ impl Simulation {
         let values = ValueSet::new(config.values, config.seed);
         let mut sim = Simulation {
             node_config,
-            queue: EventQueue::new(),
+            // The simulation's own actions (joins, session ends, workload steps) happen on the
+            // windows' millisecond boundaries, at barriers.
+            queue: EventQueue::on_grid(SLOT_MICROS),
+            calendar: Calendar::default(),
             slots: Vec::with_capacity(config.nodes),
+            sites: Vec::with_capacity(config.nodes),
             network,
             addresses,
             rng,
@@ -206,8 +245,15 @@ impl Simulation {
             tracked: BTreeMap::new(),
             kept_stores: BTreeMap::new(),
             kept_publications: BTreeMap::new(),
-            outbox: Vec::new(),
-            inbox: Vec::new(),
+            out: Out::default(),
+            parts: Vec::new(),
+            pool: None,
+            node_events: 0,
+            engine: crate::EngineStats {
+                threads: 1,
+                windows: 0,
+                parallel_windows: 0,
+            },
             collector: Collector::default(),
             phase: Phase::Forming,
             plan: VecDeque::new(),
@@ -229,6 +275,11 @@ impl Simulation {
         sim
     }
 
+    /// How the engine ran so far.
+    pub fn engine_stats(&self) -> crate::EngineStats {
+        self.engine
+    }
+
     /// Adds an address for a new node and returns it.
     pub(super) fn add_slot(&mut self) -> u32 {
         let mut key = [0u8; 32];
@@ -241,8 +292,14 @@ impl Simulation {
         };
         let attack = self.draw_attack(index);
         self.addresses.add_slot();
-        self.slots.push(Slot::new(key, site, attack));
+        self.push_slot(key, site, attack);
         index
+    }
+
+    /// Appends a slot (its address already added).
+    pub(super) fn push_slot(&mut self, key: PublicKey, site: Site, attack: Option<Attack>) {
+        self.slots.push(Slot::new(key, attack));
+        self.sites.push(site);
     }
 
     /// Starts the core of slot `index` (a fresh state; same key and address as before).
@@ -286,12 +343,43 @@ impl Simulation {
             Formation::Protocol => self.schedule_joins(),
             Formation::Prefill => self.prefill(),
         }
+        let threads = match self.config.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        // Adversaries' interceptions share one state: such runs take one partition (the
+        // report is the same either way; only the speed differs).
+        let shared_state = self.config.adversaries.is_some() || self.config.targeted.is_some();
+        if threads > 1 && !shared_state {
+            self.pool = Some(Pool::new(threads));
+            self.engine.threads = threads;
+        }
         let hard_stop = self.hard_stop();
-        while let Some((at, action)) = self.queue.pop() {
-            if at > hard_stop {
+        let mut batch: Vec<NodeEvent> = Vec::new();
+        loop {
+            let action_at = self.queue.peek_time();
+            let node_slot = self.calendar.next_slot(action_at.map(slot_of));
+            let node_at = node_slot.map(|slot| slot_start(slot).max(self.queue.now()));
+            let Some(next) = action_at.into_iter().chain(node_at).min() else {
+                break;
+            };
+            if next > hard_stop {
                 break;
             }
-            self.dispatch(action);
+            // The simulation's own actions come before the nodes' events at the same time.
+            let at = if action_at.is_some_and(|a| node_at.is_none_or(|n| a <= n)) {
+                let (at, action) = self.queue.pop().expect("peeked");
+                self.dispatch(action);
+                at
+            } else {
+                let slot = node_slot.expect("a node event is next");
+                // A window: the rest of this millisecond, cut short by the next action.
+                let end = slot_start(slot + 1).min(action_at.unwrap_or(NEVER));
+                batch.clear();
+                self.calendar.take(end, &mut batch);
+                self.run_window(&mut batch, end);
+                end
+            };
             if self.phase == Phase::Measuring
                 && self.plan.is_empty()
                 && self.pending_work == 0
@@ -303,6 +391,7 @@ impl Simulation {
                 break;
             }
         }
+        self.pool = None;
         self.collector.unfinished += self
             .tracked
             .values()
@@ -330,124 +419,113 @@ impl Simulation {
 
     fn dispatch(&mut self, action: Action) {
         match action {
-            Action::Deliver {
-                to,
-                from,
-                payload,
-                to_via,
-                from_via,
-            } => {
-                let now = self.queue.now();
-                let source = self.addresses.of_endpoint(from, from_via);
-                if to_via == Endpoint::Main && self.adversary_handles(to, from, source, &payload) {
-                    return;
-                }
-                match self.slots[to as usize].node.as_mut() {
-                    Some(node) => {
-                        match to_via {
-                            Endpoint::Main => node.handle_datagram(now, source, &payload),
-                            Endpoint::Audit => node.handle_audit_datagram(now, source, &payload),
-                        }
-                        self.drain(to);
-                    }
-                    None => self.traffic.to_dead += 1,
-                }
-            }
-            Action::Wake { node } => {
-                let now = self.queue.now();
-                let slot = &mut self.slots[node as usize];
-                if slot.next_wake != now {
-                    return;
-                }
-                slot.next_wake = NEVER;
-                if let Some(core) = slot.node.as_mut() {
-                    core.handle_timeout(now);
-                    self.drain(node);
-                }
-            }
             Action::Join { node } => self.join(node),
             Action::SessionEnd { node } => self.session_end(node),
             Action::Workload => self.workload(),
-            Action::Pause => {}
+            // The nodes' events live in the calendar, not in this queue.
+            Action::Deliver { .. } | Action::Wake { .. } | Action::Pause => {}
         }
     }
 
-    /// Hands everything slot `index` produced to the network and the bookkeeping, and
-    /// schedules its next wake-up if its deadline moved earlier.
+    /// Runs one window: the nodes' `events` (all before `end`), cut into partitions of whole
+    /// nodes when there are threads and enough events, then the barrier: new events filed,
+    /// counts added, finished commands taken up in (time, node) order.
+    fn run_window(&mut self, events: &mut [NodeEvent], end: Time) {
+        self.engine.windows += 1;
+        events.sort_unstable_by_key(NodeEvent::order);
+        let shared = Shared {
+            addresses: &self.addresses,
+            network: &self.network,
+            sites: &self.sites,
+            seed: self.config.seed,
+            network_id: self.node_config.network,
+            k: self.node_config.k,
+        };
+        let threads = self.pool.as_ref().map_or(1, Pool::threads);
+        if threads == 1 || events.len() < PARALLEL_MIN_EVENTS {
+            let adversaries = (self.config.adversaries.is_some() || self.config.targeted.is_some())
+                .then_some(&mut self.adversaries);
+            run_partition(
+                &mut self.slots,
+                0,
+                events,
+                end,
+                &shared,
+                &mut self.out,
+                adversaries,
+            );
+        } else {
+            let pool = self.pool.as_mut().expect("threads > 1");
+            // More chunks than threads, claimed in turn: a thread that is late (the machine
+            // is shared) leaves its chunks to the others instead of stalling the window.
+            let chunks = (threads * CHUNKS_PER_THREAD).min(events.len() / PARALLEL_MIN_EVENTS);
+            self.parts.resize_with(chunks.max(1), Out::default);
+            self.engine.parallel_windows += 1;
+            let parts = &mut self.parts[..chunks.max(1)];
+            let jobs = partition(&mut self.slots, events, parts);
+            let jobs: Vec<std::sync::Mutex<Part<'_>>> =
+                jobs.into_iter().map(std::sync::Mutex::new).collect();
+            pool.run(jobs.len(), &|id| {
+                if let Some(job) = jobs.get(id) {
+                    let mut job = job.lock().unwrap_or_else(|e| e.into_inner());
+                    let Part {
+                        slots,
+                        base,
+                        events,
+                        out,
+                    } = &mut *job;
+                    run_partition(slots, *base, events, end, &shared, out, None);
+                }
+            });
+            drop(jobs);
+            for part in &mut self.parts {
+                self.out.absorb(part);
+            }
+        }
+        self.queue.set_now(end);
+        self.take_up_out();
+    }
+
+    /// Files what the nodes produced (new events, counts) and takes up their finished
+    /// commands, in (time, node) order: each node's in the order it finished them.
+    fn take_up_out(&mut self) {
+        for event in self.out.events.drain(..) {
+            self.calendar.push(event);
+        }
+        self.traffic.add(&self.out.traffic);
+        self.out.traffic = Traffic::default();
+        self.node_events += std::mem::take(&mut self.out.processed);
+        if self.out.finished.is_empty() {
+            return;
+        }
+        let mut finished = std::mem::take(&mut self.out.finished);
+        finished.sort_by_key(|f| (f.at, f.node));
+        for f in finished.drain(..) {
+            self.finished(f.node, f.op, f.result);
+        }
+        if self.out.finished.is_empty() {
+            // Keep the buffer's memory for the next window.
+            self.out.finished = finished;
+        }
+    }
+
+    /// Hands everything slot `index` produced (by one of the simulation's own actions) to
+    /// the network and the bookkeeping, and files its next wake-up if it moved earlier.
     pub(super) fn drain(&mut self, index: u32) {
         let now = self.queue.now();
+        let shared = Shared {
+            addresses: &self.addresses,
+            network: &self.network,
+            sites: &self.sites,
+            seed: self.config.seed,
+            network_id: self.node_config.network,
+            k: self.node_config.k,
+        };
         let slot = &mut self.slots[index as usize];
-        let Some(node) = slot.node.as_mut() else {
-            return;
-        };
-        let mut outbox = std::mem::take(&mut self.outbox);
-        let mut inbox = std::mem::take(&mut self.inbox);
-        while let Some(t) = node.poll_transmit() {
-            outbox.push(t);
-        }
-        while let Some(e) = node.poll_event() {
-            inbox.push(e);
-        }
-        if let Some(deadline) = node.poll_timeout() {
-            let deadline = deadline.max(now);
-            if deadline < slot.next_wake {
-                slot.next_wake = deadline;
-                self.queue.push(deadline, Action::Wake { node: index });
-            }
-        }
-        for t in outbox.drain(..) {
-            self.send(index, t);
-        }
-        for e in inbox.drain(..) {
-            if let Event::Finished { op, result } = e {
-                self.finished(index, op, result);
-            }
-        }
-        self.outbox = outbox;
-        self.inbox = inbox;
-    }
-
-    /// Puts a datagram on the network: lost, or delivered after the modelled delay.
-    fn send(&mut self, from: u32, t: Transmit<SimAddr>) {
-        self.traffic.datagrams += 1;
-        self.traffic.bytes += t.payload.len() as u64;
-        // Decoded once more only to split the bytes by cause: every datagram was encoded by a
-        // core of this run, so it decodes.
-        if let Ok(message) = qis_core::wire::decode::<SimAddr>(&t.payload, self.node_config.network)
-        {
-            self.traffic.causes += qis_core::wire::byte_causes(&message);
-        }
-        let Some((to, to_via)) = self.addresses.endpoint(t.to) else {
-            self.traffic.unaddressed += 1;
-            return;
-        };
-        let Some(receiver) = self.slots.get_mut(to as usize) else {
-            self.traffic.to_dead += 1;
-            return;
-        };
-        if self
-            .network
-            .lost(&mut receiver.burst_bad, &mut self.rng.net)
-        {
-            self.traffic.lost += 1;
-            return;
-        }
-        let delay = self.network.delay_us(
-            &self.slots[from as usize].site,
-            &self.slots[to as usize].site,
-            &mut self.rng.net,
-        );
-        let at = self.queue.now() + Duration::from_micros(delay);
-        self.queue.push(
-            at,
-            Action::Deliver {
-                to,
-                from,
-                payload: t.payload,
-                to_via,
-                from_via: t.via,
-            },
-        );
+        let before = slot.next_wake;
+        window::drain(slot, index, now, &shared, &mut self.out);
+        window::note_wake(slot, index, before, &mut self.out);
+        self.take_up_out();
     }
 
     /// A random joined node other than `except`, if any. The workload's draws
@@ -491,42 +569,6 @@ impl Simulation {
             .copied()
             .filter(|a| !a.is_targeted())
             .nth(nth % drawn)
-    }
-
-    /// Passes a datagram for adversary `to` through its attack; true if the attack dealt with
-    /// it (dropped it, or answered with a lie).
-    fn adversary_handles(&mut self, to: u32, from: u32, source: SimAddr, payload: &[u8]) -> bool {
-        let Some(attack) = self.slots[to as usize].attack else {
-            return false;
-        };
-        if self.slots[to as usize].node.is_none() {
-            return false;
-        }
-        let at = Intercept {
-            slot: to,
-            from,
-            source,
-            payload,
-            network: self.node_config.network,
-            k: self.node_config.k,
-            now: self.queue.now(),
-            addresses: &self.addresses,
-        };
-        match self.adversaries.intercept(attack, &at) {
-            Verdict::Pass => false,
-            Verdict::Drop => true,
-            Verdict::Answer(bytes) => {
-                self.send(
-                    to,
-                    Transmit {
-                        to: source,
-                        payload: bytes,
-                        via: Endpoint::Main,
-                    },
-                );
-                true
-            }
-        }
     }
 
     /// Enters slot `index` among the joined nodes.
@@ -594,4 +636,57 @@ fn node_secret(seed: u64, index: u32, incarnation: u32) -> NodeSecret {
     input[8..12].copy_from_slice(&index.to_le_bytes());
     input[12..].copy_from_slice(&incarnation.to_le_bytes());
     NodeSecret::from_bytes(blake3::derive_key("qis-sim 2026-12 node secret", &input))
+}
+
+/// One partition of a window: a range of slots and their events.
+struct Part<'a> {
+    slots: &'a mut [Slot],
+    base: u32,
+    events: &'a mut [NodeEvent],
+    out: &'a mut Out,
+}
+
+/// Cuts a window's `events` (sorted by node) into one job per output in `outs`, of whole
+/// nodes and near-equal numbers of events, with the slots each job's nodes occupy.
+fn partition<'a>(
+    slots: &'a mut [Slot],
+    events: &'a mut [NodeEvent],
+    outs: &'a mut [Out],
+) -> Vec<Part<'a>> {
+    let parts = outs.len();
+    let mut jobs = Vec::with_capacity(parts);
+    let (mut slots, mut events) = (slots, events);
+    let mut base = 0u32;
+    let mut left = events.len();
+    for (p, out) in outs.iter_mut().enumerate() {
+        let share = if p + 1 == parts {
+            events.len()
+        } else {
+            let want = left.div_ceil(parts - p).min(events.len());
+            // Extend to the end of the node at the cut, so that no node is split.
+            let mut cut = want;
+            if cut > 0 {
+                let node = events[cut - 1].to;
+                while cut < events.len() && events[cut].to == node {
+                    cut += 1;
+                }
+            }
+            cut
+        };
+        let (mine, rest) = std::mem::take(&mut events).split_at_mut(share);
+        events = rest;
+        left -= share;
+        // This job's slots run up to the first node of the next job (or to the end).
+        let until = events.first().map_or(base + slots.len() as u32, |e| e.to);
+        let (own, others) = std::mem::take(&mut slots).split_at_mut((until - base) as usize);
+        jobs.push(Part {
+            slots: own,
+            base,
+            events: mine,
+            out,
+        });
+        slots = others;
+        base = until;
+    }
+    jobs
 }
