@@ -183,7 +183,14 @@ pub(crate) fn compare(
     // The simulator's settle time after the last join.
     std::thread::sleep(SETTLE);
     eprintln!("sim-vs-real: probing with {} lookups ...", setup.lookups);
-    let json = probe(&lab, setup.nodes, setup.lookups, setup.seed, qis)?;
+    let json = probe(
+        &lab,
+        setup.nodes,
+        setup.lookups,
+        setup.seed,
+        PROBE_TIMEOUT,
+        qis,
+    )?;
     let mut nodes_alive = 0;
     for node in &mut nodes {
         nodes_alive += usize::from(node.0.try_wait().is_ok_and(|s| s.is_none()));
@@ -204,7 +211,7 @@ pub(crate) fn compare(
 /// The simulator's default settle time after the network formed.
 pub(crate) const SETTLE: Duration = Duration::from_secs(30);
 
-/// Upper bound on the probe.
+/// Upper bound on the probe (300 lookups take about 4 minutes on the model's wide area).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1200);
 
 /// Runs `qis probe` with `lookups` lookups (targets from `seed`) from host `host`, joining
@@ -214,6 +221,7 @@ pub(crate) fn probe(
     host: usize,
     lookups: usize,
     seed: u64,
+    timeout: Duration,
     qis: &Path,
 ) -> Result<serde_json::Value, String> {
     let output = lab
@@ -222,7 +230,7 @@ pub(crate) fn probe(
         .args(["--bootstrap", &format!("{}:{PORT}", host_addr(0))])
         .args(["--lookups", &lookups.to_string()])
         .args(["--seed", &seed.to_string()])
-        .args(["--timeout-s", &PROBE_TIMEOUT.as_secs().to_string()])
+        .args(["--timeout-s", &timeout.as_secs().to_string()])
         .args(["--json", "--no-progress"])
         .stderr(Stdio::inherit())
         .output()

@@ -28,6 +28,8 @@ const THIN_ONE_WAY: Duration = Duration::from_millis(500);
 const THIN_LOSS: f64 = 0.10;
 /// Bytes the uplink's queue holds before it drops (about 2 s at 64 kbit/s).
 const UPLINK_BUFFER: usize = 16_000;
+/// Upper bound on the probe: a lookup takes about 7.5 s on this link, 300 about 40 minutes.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
 /// One-way delay between two normal nodes.
 const NORMAL_ONE_WAY: Duration = Duration::from_millis(1);
 
@@ -112,7 +114,7 @@ fn main() {
     let result = svr::start_nodes(&lab, nodes, qis, &work).and_then(|running| {
         std::thread::sleep(svr::SETTLE);
         eprintln!("thin_link: {nodes} nodes up; the client probes with {lookups} lookups ...");
-        let report = svr::probe(&lab, nodes, lookups, seed, qis);
+        let report = svr::probe(&lab, nodes, lookups, seed, PROBE_TIMEOUT, qis);
         drop(running);
         report
     });
