@@ -31,6 +31,33 @@ use std::time::{Duration, Instant};
 /// Most hosts a lab holds (two octets of the address).
 pub(crate) const MAX_HOSTS: usize = 65_536;
 
+/// A bench setting from the environment variable `name`, or `default`; a value that does not
+/// parse ends the bench with exit 2.
+pub(crate) fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
+    match std::env::var(name) {
+        Ok(text) => text.parse().unwrap_or_else(|_| {
+            eprintln!("{name}={text:?} is not a valid value");
+            std::process::exit(2)
+        }),
+        Err(_) => default,
+    }
+}
+
+/// A seeded stream of uniform draws in [0, 1) for link models (splitmix64), independent of
+/// the simulator's own draws.
+pub(crate) struct Uniform(pub(crate) u64);
+
+impl Uniform {
+    /// The next draw.
+    pub(crate) fn next(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
 /// What happens to one datagram between two hosts.
 pub(crate) trait LinkModel: Send + 'static {
     /// The delay of a datagram of `bytes` bytes from host `from` to host `to`, or `None` if

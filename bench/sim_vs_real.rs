@@ -18,15 +18,7 @@ mod svr;
 
 use svr::{Comparison, Setup};
 
-fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
-    match std::env::var(name) {
-        Ok(text) => text.parse().unwrap_or_else(|_| {
-            eprintln!("sim_vs_real: {name}={text:?} is not a valid value");
-            std::process::exit(2)
-        }),
-        Err(_) => default,
-    }
-}
+use netlab::setting;
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {

@@ -7,7 +7,7 @@
 //! Shared by `bench/sim_vs_real.rs` (the full comparison) and `tests/sim_vs_real.rs` (the short
 //! version in the suite), `#[path]`-included next to `netlab.rs` and `process.rs`.
 
-use super::netlab::{Lab, LinkModel, host_addr};
+use super::netlab::{self, Lab, LinkModel, host_addr};
 use super::process::NodeProcess;
 use qis_sim::{SimConfig, SimReport, SiteTable, default_join_rate};
 use serde::Serialize;
@@ -98,19 +98,10 @@ pub(crate) fn sim_config(setup: &Setup) -> SimConfig {
 /// host at the observer's.
 struct SiteModel {
     table: SiteTable,
-    rng: u64,
+    rng: netlab::Uniform,
 }
 
 impl SiteModel {
-    fn uniform(&mut self) -> f64 {
-        // splitmix64: a seeded stream of our own, independent of the simulator's draws.
-        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-
     fn site(&self, host: usize) -> &qis_sim::SitePoint {
         self.table.nodes.get(host).unwrap_or(&self.table.observer)
     }
@@ -118,11 +109,11 @@ impl SiteModel {
 
 impl LinkModel for SiteModel {
     fn fate(&mut self, from: usize, to: usize, _bytes: usize) -> Option<Duration> {
-        if self.table.loss > 0.0 && self.uniform() < self.table.loss {
+        if self.table.loss > 0.0 && self.rng.next() < self.table.loss {
             return None;
         }
         let base = self.table.one_way_ms(self.site(from), self.site(to));
-        let jitter = -self.table.jitter_ms * (1.0 - self.uniform()).ln();
+        let jitter = -self.table.jitter_ms * (1.0 - self.rng.next()).ln();
         Some(Duration::from_secs_f64((base + jitter) / 1000.0))
     }
 }
@@ -170,7 +161,7 @@ pub(crate) fn compare(
     let started = Instant::now();
     let model = SiteModel {
         table,
-        rng: setup.seed ^ 0x5157_5652,
+        rng: netlab::Uniform(setup.seed ^ 0x5157_5652),
     };
     // One host per node and one for the probe.
     let lab = Lab::create(prefix, setup.nodes + 1, Box::new(model))?;

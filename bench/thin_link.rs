@@ -38,17 +38,7 @@ struct ThinLink {
     client: usize,
     /// When the uplink finishes sending what it has queued.
     uplink_free: Instant,
-    rng: u64,
-}
-
-impl ThinLink {
-    fn uniform(&mut self) -> f64 {
-        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
+    rng: netlab::Uniform,
 }
 
 impl LinkModel for ThinLink {
@@ -57,7 +47,7 @@ impl LinkModel for ThinLink {
         if from != self.client && to != self.client {
             return Some(NORMAL_ONE_WAY);
         }
-        if self.uniform() < THIN_LOSS {
+        if self.rng.next() < THIN_LOSS {
             return None;
         }
         if to == self.client {
@@ -75,15 +65,7 @@ impl LinkModel for ThinLink {
     }
 }
 
-fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
-    match std::env::var(name) {
-        Ok(text) => text.parse().unwrap_or_else(|_| {
-            eprintln!("thin_link: {name}={text:?} is not a valid value");
-            std::process::exit(2)
-        }),
-        Err(_) => default,
-    }
-}
+use netlab::setting;
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
@@ -101,7 +83,7 @@ fn main() {
     let model = ThinLink {
         client: nodes,
         uplink_free: Instant::now(),
-        rng: seed ^ 0x7448_494e,
+        rng: netlab::Uniform(seed ^ 0x7448_494e),
     };
     let lab = match Lab::create("qthin", nodes + 1, Box::new(model)) {
         Ok(lab) => lab,
