@@ -42,6 +42,11 @@ pub struct Metrics {
     pub dropped_unproven: u64,
     /// Identity proofs we sent (answers to challenges).
     pub proofs_sent: u64,
+    /// Identity proofs checked (answers of challenged, non-table responders).
+    pub proofs_checked: u64,
+    /// Of those, proofs whose id work was evaluated (a first meeting: one Argon2id
+    /// evaluation each, the costliest step; later proofs of the same id hit the proven set).
+    pub id_work_evaluations: u64,
     /// Challenges answered without a proof because the sender's prefix was over its share of
     /// the signing budget (the requester treats such an answer as none).
     pub proofs_withheld: u64,

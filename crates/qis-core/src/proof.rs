@@ -226,6 +226,8 @@ pub struct ProofChecker {
     /// from key to work and id (72 bytes each before the map's overhead, about 100 after,
     /// which was a third of a node's memory in a 300-node network).
     proven: BTreeSet<ProvenDigest>,
+    /// Id work evaluated (one Argon2id evaluation each): the costly part of meeting a peer.
+    work_evaluations: u64,
 }
 
 impl ProofChecker {
@@ -235,6 +237,7 @@ impl ProofChecker {
         ProofChecker {
             scheme,
             proven: BTreeSet::new(),
+            work_evaluations: 0,
         }
     }
 
@@ -275,6 +278,11 @@ impl ProofChecker {
         }
     }
 
+    /// Id work evaluated so far (proofs of ids not in the proven set; cache hits are free).
+    pub fn work_evaluations(&self) -> u64 {
+        self.work_evaluations
+    }
+
     /// `claimed` if `work` of `key` gives it at `difficulty`: from the proven set when seen
     /// before, else by evaluating the work (and remembering a success).
     fn work_id(
@@ -288,6 +296,7 @@ impl ProofChecker {
         if self.proven.contains(&digest) {
             return Ok(*claimed);
         }
+        self.work_evaluations += 1;
         let id = with_thread_hasher(|hasher| hasher.check(key, work, difficulty))?;
         if id != *claimed {
             return Err(ProofError::WrongId);

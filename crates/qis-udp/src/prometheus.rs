@@ -269,6 +269,18 @@ pub fn render(stats: &NodeStats) -> String {
         m.proofs_sent,
     );
     e.single(
+        "qis_identity_proofs_checked_total",
+        "counter",
+        "Identity proofs checked in answers of challenged responders.",
+        m.proofs_checked,
+    );
+    e.single(
+        "qis_id_work_evaluations_total",
+        "counter",
+        "Identity proofs whose id work was evaluated (first meetings: one Argon2id evaluation each).",
+        m.id_work_evaluations,
+    );
+    e.single(
         "qis_identity_proofs_withheld_total",
         "counter",
         "Challenges answered without a proof because the requester's prefix was over its share of the signing budget.",

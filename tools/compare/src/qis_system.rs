@@ -8,7 +8,7 @@
 use crate::loadgen::LoadProtocol;
 use crate::measure::cpu::ThreadCpu;
 use crate::rng::Rng;
-use crate::system::{LookupOutcome, Result, System};
+use crate::system::{LookupOutcome, ProofCounters, Result, System};
 use qis_core::Config;
 use qis_core::Id;
 use qis_core::Identity;
@@ -178,6 +178,21 @@ impl System for QisSystem {
                 .map(|hop| hop.contact.id.as_bytes().to_vec())
                 .collect(),
             requests_sent: Some(u64::from(report.requests)),
+        })
+    }
+
+    fn proof_counters(&mut self) -> Option<ProofCounters> {
+        let nodes = self.nodes.clone();
+        let rt = self.runtime().ok()?;
+        rt.block_on(async move {
+            let mut sum = ProofCounters::default();
+            for node in nodes {
+                // QIS-API: NodeStats { metrics: Metrics { proofs_checked, id_work_evaluations } }.
+                let stats = node.stats().await.ok()?;
+                sum.checked += stats.metrics.proofs_checked;
+                sum.work_evaluated += stats.metrics.id_work_evaluations;
+            }
+            Some(sum)
         })
     }
 

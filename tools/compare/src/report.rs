@@ -108,6 +108,20 @@ const ROWS: &[Row] = &[
         true,
     ),
     row(
+        "proofs_checked_per_lookup",
+        "  id proofs checked / lookup",
+        |r| r.proofs_checked_per_lookup,
+        1,
+        true,
+    ),
+    row(
+        "id_work_evaluations_per_lookup",
+        "  of which id work (Argon2id)",
+        |r| r.id_work_evaluations_per_lookup,
+        2,
+        true,
+    ),
+    row(
         "recall",
         "recall of true k closest",
         |r| Some(r.recall),

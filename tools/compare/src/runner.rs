@@ -7,7 +7,7 @@ use crate::measure::cpu::{self, ThreadCpu};
 use crate::measure::mem;
 use crate::measure::net::NetCounters;
 use crate::rng::Rng;
-use crate::system::{Result, System};
+use crate::system::{ProofCounters, Result, System};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::time::{Duration, Instant};
@@ -68,6 +68,11 @@ pub struct SizeResult {
     pub returned_per_lookup: f64,
     /// Requests per lookup as the system itself reports them, when it does.
     pub requests_sent_per_lookup: Option<f64>,
+    /// Identity proofs checked per lookup, over every node (qis only).
+    pub proofs_checked_per_lookup: Option<f64>,
+    /// Of those, proofs whose id work was evaluated per lookup: first meetings, one Argon2id
+    /// evaluation each (qis only). Falls as nodes meet each other (`--warmup`).
+    pub id_work_evaluations_per_lookup: Option<f64>,
     /// Puts and gets of values, for a system that stores values.
     pub values: Option<ValueResult>,
 }
@@ -314,14 +319,22 @@ pub fn measure_size(
             requests: Some(0),
         })
         .collect();
+    let proofs_before: Vec<Option<ProofCounters>> =
+        systems.iter_mut().map(|s| s.proof_counters()).collect();
     for (b, batch) in measured.chunks(cfg.batch.max(1)).enumerate() {
         for k in 0..systems.len() {
             let s = (k + b) % systems.len();
             run_lookups(&mut *systems[s], batch, &ids[s], &mut acc[s], &mut cpu);
         }
     }
-    for (r, a) in results.iter_mut().zip(acc) {
+    for (s, (r, a)) in results.iter_mut().zip(acc).enumerate() {
         finish(r, a, cfg.lo_overhead, &bg);
+        if let (Some(before), Some(after)) = (proofs_before[s], systems[s].proof_counters()) {
+            let lookups = measured.len().max(1) as f64;
+            let per = |a: u64, b: u64| Some(a.saturating_sub(b) as f64 / lookups);
+            r.proofs_checked_per_lookup = per(after.checked, before.checked);
+            r.id_work_evaluations_per_lookup = per(after.work_evaluated, before.work_evaluated);
+        }
     }
 
     if cfg.values > 0 {

@@ -15,6 +15,15 @@ pub struct LookupOutcome {
     pub requests_sent: Option<u64>,
 }
 
+/// Identity-proof work summed over a network's nodes (see [`System::proof_counters`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProofCounters {
+    /// Proofs checked in answers of challenged responders.
+    pub checked: u64,
+    /// Proofs whose id work was evaluated (first meetings).
+    pub work_evaluated: u64,
+}
+
 /// A DHT implementation under test: a network of local nodes on 127.0.0.1 that can run
 /// lookups, and a single node the load generator can hammer.
 ///
@@ -80,6 +89,13 @@ pub trait System {
     /// FD_SETSIZE (1024), so its sockets must get the lowest numbers.
     fn build_first(&self) -> bool {
         false
+    }
+
+    /// Identity-proof counters summed over every node, when the system keeps them: proofs
+    /// checked and, of those, proofs whose id work was evaluated (qis: one Argon2id
+    /// evaluation per first meeting). Read only outside measured batches.
+    fn proof_counters(&mut self) -> Option<ProofCounters> {
+        None
     }
 
     /// Whether [`System::put`] and [`System::get`] store and fetch values.

@@ -127,9 +127,14 @@ impl<A: PeerAddr> Node<A> {
             Endpoint::Main => self.id,
             Endpoint::Audit => self.audit_id,
         };
-        self.checker
+        let evaluated_before = self.checker.work_evaluations();
+        let proven = self
+            .checker
             .check(proof, &header.sender, network, challenge, &asker)
-            .is_ok()
+            .is_ok();
+        self.metrics.proofs_checked += 1;
+        self.metrics.id_work_evaluations += self.checker.work_evaluations() - evaluated_before;
+        proven
     }
 
     /// Offers a node that answered to the routing table; if its bucket is full, checks the
