@@ -28,6 +28,9 @@ pub struct LoadConfig {
     pub duration: Duration,
     /// Requests kept outstanding.
     pub window: usize,
+    /// Source addresses to send from (one socket each on 127.1.x.y, requests round-robin);
+    /// 1 sends from 127.0.0.1.
+    pub sources: usize,
     /// A request unanswered this long is counted lost and its slot reused.
     pub timeout: Duration,
     /// Hard cap on requests sent, whatever the duration.
@@ -61,8 +64,7 @@ pub fn run(proto: &mut dyn LoadProtocol, cfg: &LoadConfig) -> std::io::Result<Lo
         cfg.target.ip().is_loopback(),
         "load only ever goes to loopback"
     );
-    let socket = UdpSocket::bind("127.0.0.1:0")?;
-    socket.set_read_timeout(Some(Duration::from_millis(2)))?;
+    let sockets = bind_sources(cfg.sources)?;
     let mut rng = Rng::new(cfg.seed);
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
     let mut outstanding: HashMap<u32, Instant> = HashMap::with_capacity(cfg.window * 2);
@@ -77,6 +79,7 @@ pub fn run(proto: &mut dyn LoadProtocol, cfg: &LoadConfig) -> std::io::Result<Lo
         while outstanding.len() < cfg.window && result.sent < cfg.max_requests {
             next_txid = next_txid.wrapping_add(1);
             proto.encode_request(next_txid, &mut rng, &mut out);
+            let socket = &sockets[next_txid as usize % sockets.len()];
             socket.send_to(&out, cfg.target)?;
             outstanding.insert(next_txid, Instant::now());
             result.sent += 1;
@@ -84,19 +87,22 @@ pub fn run(proto: &mut dyn LoadProtocol, cfg: &LoadConfig) -> std::io::Result<Lo
         if outstanding.is_empty() {
             break; // max_requests reached and all settled
         }
-        match socket.recv_from(&mut buf) {
-            Ok((n, from)) if from == cfg.target => {
-                let answered = proto
-                    .decode_reply(&buf[..n])
-                    .and_then(|t| outstanding.remove(&t));
-                if let Some(sent_at) = answered {
-                    result.answered += 1;
-                    let _ = hist.record(sent_at.elapsed().as_micros().max(1) as u64);
+        wait_readable(&sockets, 2);
+        for socket in &sockets {
+            match socket.recv_from(&mut buf) {
+                Ok((n, from)) if from == cfg.target => {
+                    let answered = proto
+                        .decode_reply(&buf[..n])
+                        .and_then(|t| outstanding.remove(&t));
+                    if let Some(sent_at) = answered {
+                        result.answered += 1;
+                        let _ = hist.record(sent_at.elapsed().as_micros().max(1) as u64);
+                    }
                 }
+                Ok(_) => {}
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e) => return Err(e),
             }
-            Ok(_) => {}
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(e) => return Err(e),
         }
         let now = Instant::now();
         if now.duration_since(last_expiry) >= cfg.timeout / 4 {
@@ -111,4 +117,38 @@ pub fn run(proto: &mut dyn LoadProtocol, cfg: &LoadConfig) -> std::io::Result<Lo
     result.p50_us = hist.value_at_quantile(0.5);
     result.p99_us = hist.value_at_quantile(0.99);
     Ok(result)
+}
+
+/// One non-blocking socket per source address: 127.0.0.1 alone for one source, else
+/// 127.1.x.y (every 127/8 address is on `lo`).
+fn bind_sources(sources: usize) -> std::io::Result<Vec<UdpSocket>> {
+    let sockets = if sources <= 1 {
+        vec![UdpSocket::bind("127.0.0.1:0")?]
+    } else {
+        (0..sources)
+            .map(|i| {
+                let ip = std::net::Ipv4Addr::new(127, 1, (i / 250) as u8, (1 + i % 250) as u8);
+                UdpSocket::bind((ip, 0))
+            })
+            .collect::<std::io::Result<Vec<_>>>()?
+    };
+    for socket in &sockets {
+        socket.set_nonblocking(true)?;
+    }
+    Ok(sockets)
+}
+
+/// Waits until one of `sockets` has a datagram, or `timeout_ms` passed.
+fn wait_readable(sockets: &[UdpSocket], timeout_ms: i32) {
+    use std::os::fd::AsRawFd;
+    let mut fds: Vec<libc::pollfd> = sockets
+        .iter()
+        .map(|s| libc::pollfd {
+            fd: s.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: `fds` is a valid array of `fds.len()` pollfd structs for the call's duration.
+    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
 }

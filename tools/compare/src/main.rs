@@ -14,6 +14,8 @@ mod loadgen;
 mod mainline_system;
 mod measure;
 #[cfg(have_opendht)]
+mod odmsg;
+#[cfg(have_opendht)]
 mod opendht_system;
 mod peers;
 #[cfg(feature = "qis")]
@@ -69,6 +71,11 @@ struct Args {
     /// Requests the load generator keeps outstanding.
     #[arg(long, default_value_t = 64)]
     window: usize,
+    /// Source addresses the load generator sends from (127.1.x.y, one socket each, requests
+    /// spread round-robin): OpenDHT limits each source address to about 1,024 requests/s, so
+    /// one source measures its limiter, not its node.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    throughput_sources: u16,
     /// Seconds of idle time measured after each build.
     #[arg(long, default_value_t = 1.0)]
     idle_secs: f64,
@@ -158,6 +165,7 @@ fn run(args: &Args, isolated: bool) -> system::Result<()> {
                 args.throughput_network,
                 args.throughput_secs.min(120.0),
                 args.window,
+                usize::from(args.throughput_sources),
                 args.seed,
             )?;
             match t {

@@ -12,6 +12,7 @@
 
 use crate::loadgen::LoadProtocol;
 use crate::measure::cpu::ThreadCpu;
+use crate::odmsg::OpenDhtFind;
 use crate::system::{LookupOutcome, Result, System};
 use std::ffi::{CString, c_char, c_int, c_void};
 use std::net::SocketAddr;
@@ -383,12 +384,18 @@ impl System for OpenDhtSystem {
         }
     }
 
-    fn serve_single(&mut self, _network: usize) -> Result<SocketAddr> {
-        Err("opendht: no load protocol (its requests are msgpack; not written yet)".into())
+    /// `network` nodes plus one more that joins through the 8 before it, as every node does;
+    /// the load goes to that last one.
+    fn serve_single(&mut self, network: usize) -> Result<SocketAddr> {
+        self.start(network + 1)?;
+        let last = self.nodes.last().ok_or("opendht: no node started")?;
+        // SAFETY: valid runner.
+        let port = unsafe { dht_runner_get_bound_port(last.0, libc::AF_INET as _) };
+        Ok(SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port)))
     }
 
     fn load_protocol(&self) -> Option<Box<dyn LoadProtocol>> {
-        None
+        Some(Box::new(OpenDhtFind { network: NETWORK }))
     }
 }
 

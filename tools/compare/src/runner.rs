@@ -499,6 +499,7 @@ pub fn measure_throughput(
     network: usize,
     secs: f64,
     window: usize,
+    sources: usize,
     seed: u64,
 ) -> Result<Option<ThroughputResult>> {
     let Some(mut proto) = sys.load_protocol() else {
@@ -509,6 +510,7 @@ pub fn measure_throughput(
         target,
         duration: Duration::from_secs_f64(secs),
         window,
+        sources,
         timeout: Duration::from_millis(500),
         max_requests: 50_000_000,
         seed,
