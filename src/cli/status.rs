@@ -79,6 +79,23 @@ pub(super) struct StatusReport {
     pub sends_dropped: u64,
     /// The journal of held records.
     pub journal: Option<JournalStatus>,
+    /// What the reachability checks found (`None`: a fixed `--role`, no checks).
+    #[serde(default)]
+    pub reachability: Option<ReachStatus>,
+}
+
+/// The reachability part of a [`StatusReport`], for a node in the automatic role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct ReachStatus {
+    /// `unknown` (not decided yet: a client), `reachable` (a full node) or `unreachable` (a
+    /// client).
+    pub verdict: String,
+    /// The address peers see the node at, if one answered.
+    pub external: Option<String>,
+    /// Checks started.
+    pub checks: u64,
+    /// Times the observed address changed (each started a check).
+    pub address_changes: u64,
 }
 
 /// The journal part of a [`StatusReport`].
@@ -137,6 +154,12 @@ impl StatusReport {
                 commits: j.commits,
                 failures: j.failures,
             }),
+            reachability: stats.reachability.map(|r| ReachStatus {
+                verdict: r.verdict.name().to_string(),
+                external: r.external.map(|a| a.to_string()),
+                checks: r.checks,
+                address_changes: r.address_changes,
+            }),
         }
     }
 
@@ -165,10 +188,22 @@ impl StatusReport {
         } else {
             String::new()
         };
+        let role = match &self.reachability {
+            None => self.role.clone(),
+            Some(r) => format!(
+                "{} (auto: {}{}, {} checks, {} address changes)",
+                self.role,
+                r.verdict,
+                r.external
+                    .as_ref()
+                    .map_or(String::new(), |a| format!(", seen at {a}")),
+                r.checks,
+                r.address_changes
+            ),
+        };
         format!(
-            "node {}\n  role      {}\n  address   {} (network {})\n  data dir  {}\n  up        {} (pid {}, qis {})\n  table     {} entries\n  records   {} held for others{journal}\n  traffic   {} datagrams in, {} out; {} requests answered{lost}\n  dropped   {dropped}\n",
+            "node {}\n  role      {role}\n  address   {} (network {})\n  data dir  {}\n  up        {} (pid {}, qis {})\n  table     {} entries\n  records   {} held for others{journal}\n  traffic   {} datagrams in, {} out; {} requests answered{lost}\n  dropped   {dropped}\n",
             self.id,
-            self.role,
             self.addr,
             self.network,
             self.data_dir,

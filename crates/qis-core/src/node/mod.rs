@@ -124,7 +124,7 @@ impl<A: PeerAddr> Node<A> {
         let reach = config.auto_role.then(|| {
             config.role = wire::Role::Client;
             let mut reach = crate::reach::Reach::new(config.address_watch);
-            reach.due_now(now + crate::constants::REACH_FIRST_CHECK);
+            reach.due_at(now + crate::constants::REACH_FIRST_CHECK);
             reach
         });
         let id = credentials.id();

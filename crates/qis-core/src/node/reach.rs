@@ -89,13 +89,15 @@ impl<A: PeerAddr> Node<A> {
         }
     }
 
-    /// Asks one peer, in turn, which address it sees us at.
+    /// Asks one peer of the last check, in turn, which address it sees us at (a peer that has
+    /// left our table is skipped this time).
     fn watch_address(&mut self, now: Time) {
-        let peers: Vec<(Id, A)> = self.table.entries().map(|e| (e.id, e.addr)).collect();
-        let Some(pick) = self.reach.as_mut().and_then(|r| r.watch_pick(peers.len())) else {
+        let Some(id) = self.reach.as_mut().and_then(|r| r.watch_pick()) else {
             return;
         };
-        let (id, addr) = peers[pick];
+        let Some(addr) = self.table.get(&id).map(|e| e.addr) else {
+            return;
+        };
         let token = self.known_token(Some(id), now);
         let body = Body::Observe { token, probe: None };
         self.send_request(now, addr, Some(id), body, Purpose::Reach { watch: true });
@@ -107,7 +109,7 @@ impl<A: PeerAddr> Node<A> {
             return;
         };
         if watch {
-            reach.on_watch(now, addr);
+            reach.on_watch(now, &peer, addr);
         } else {
             reach.on_observed(&peer, addr);
         }

@@ -104,7 +104,11 @@ pub(crate) struct Reach<A> {
     /// When the address watch asks next.
     next_watch: Option<Time>,
     watch_interval: Duration,
-    /// Rotates the address watch through the table.
+    /// The peers of the last check that answered, and the address each saw us at: the watch
+    /// asks them in turn and compares with what the same peer saw (behind a symmetric NAT
+    /// every peer sees another port, so comparing across peers would see changes always).
+    seen: Vec<(Id, A)>,
+    /// Rotates the address watch through `seen`.
     watch_turn: usize,
     report: ReachReport<A>,
 }
@@ -128,6 +132,7 @@ impl<A: PeerAddr> Reach<A> {
             next_check: None,
             next_watch: None,
             watch_interval,
+            seen: Vec::new(),
             watch_turn: 0,
             report: ReachReport {
                 verdict: Verdict::Unknown,
@@ -164,8 +169,12 @@ impl<A: PeerAddr> Reach<A> {
     /// Asks for a check at `now` (after joining, when the address changed, or when the driver
     /// knows something changed: a port mapping was made).
     pub(crate) fn due_now(&mut self, now: Time) {
-        self.next_check = Some(now);
-        self.next_watch.get_or_insert(now + self.watch_interval);
+        self.due_at(now);
+    }
+
+    /// Asks for a check at `at` at the latest (an earlier one already asked for stands).
+    pub(crate) fn due_at(&mut self, at: Time) {
+        self.next_check = Some(self.next_check.map_or(at, |due| due.min(at)));
     }
 
     /// The earliest time something is due: a check, the current check's deadline, the watch.
@@ -195,13 +204,13 @@ impl<A: PeerAddr> Reach<A> {
         true
     }
 
-    /// Which of `peers` (in table order) the watch asks this time: each in turn.
-    pub(crate) fn watch_pick(&mut self, peers: usize) -> Option<usize> {
-        if peers == 0 {
+    /// The peer the watch asks this time: those that answered the last check, in turn.
+    pub(crate) fn watch_pick(&mut self) -> Option<Id> {
+        if self.seen.is_empty() {
             return None;
         }
         self.watch_turn = self.watch_turn.wrapping_add(1);
-        Some(self.watch_turn % peers)
+        Some(self.seen[self.watch_turn % self.seen.len()].0)
     }
 
     /// Starts a check with `candidates` (peers of the table, in a random order): the first of
@@ -246,7 +255,6 @@ impl<A: PeerAddr> Reach<A> {
         self.report.last_asked = asked.len();
         self.report.last_probes = 0;
         self.next_check = None;
-        self.next_watch.get_or_insert(now + self.watch_interval);
         self.check = Some(Check {
             asked,
             deadline: now + REACH_WAIT,
@@ -265,22 +273,20 @@ impl<A: PeerAddr> Reach<A> {
         }
     }
 
-    /// The address watch's answer: true if it differs from the external address we know (the
-    /// caller then checks again at once).
-    pub(crate) fn on_watch(&mut self, now: Time, addr: A) -> bool {
-        match self.external {
-            Some(known) if known != addr => {
-                self.external = Some(addr);
-                self.report.address_changes += 1;
-                self.due_now(now);
-                true
-            }
-            Some(_) => false,
-            None => {
-                self.external = Some(addr);
-                false
-            }
+    /// The address watch's answer from `peer`: true if it differs from the address the same
+    /// peer saw before (the NAT rebound, or the uplink changed); then a check is due at once.
+    pub(crate) fn on_watch(&mut self, now: Time, peer: &Id, addr: A) -> bool {
+        let Some((_, known)) = self.seen.iter_mut().find(|(id, _)| id == peer) else {
+            return false;
+        };
+        if *known == addr {
+            return false;
         }
+        *known = addr;
+        self.external = Some(addr);
+        self.report.address_changes += 1;
+        self.due_now(now);
+        true
     }
 
     /// A probe arrived with `nonce`. True if it counted (a peer of the current check, first
@@ -329,7 +335,14 @@ impl<A: PeerAddr> Reach<A> {
         if let Some(external) = majority(check.asked.iter().filter_map(|a| a.observed)) {
             self.external = Some(external);
         }
+        self.seen = check
+            .asked
+            .iter()
+            .filter_map(|a| Some((a.id, a.observed?)))
+            .collect();
         self.check = None;
+        // The watch runs between checks, starting one interval after each.
+        self.next_watch = Some(now + self.watch_interval);
         if verdict == Verdict::Unknown {
             self.next_check = Some(now + REACH_RETRY);
             return Outcome::Unchanged;

@@ -122,15 +122,32 @@ fn the_watch_notices_a_new_external_address_and_asks_for_a_check() {
     let mut reach = Reach::<SimAddr>::new(Duration::from_secs(60));
     reach.due_now(t(0));
     let asked = reach.start_check(t(0), peers(2), nonces());
+    // A symmetric NAT: each peer sees its own port.
     reach.on_observed(&asked[0].0, SimAddr(1));
+    reach.on_observed(&asked[1].0, SimAddr(3));
     reach.on_probe(&asked[0].2);
     reach.on_probe(&asked[1].2);
     assert_eq!(reach.decide(t(1)), Outcome::Changed(Verdict::Reachable));
     assert!(!reach.take_watch(t(30)));
-    assert!(reach.take_watch(t(60)));
-    assert!(!reach.on_watch(t(60), SimAddr(1)), "same address");
-    assert!(reach.take_watch(t(120)));
-    assert!(reach.on_watch(t(120), SimAddr(2)), "rebound");
+    assert!(!reach.take_watch(t(60)), "one interval after the decision");
+    assert!(reach.take_watch(t(61)));
+    let first = reach.watch_pick().unwrap();
+    let second = reach.watch_pick().unwrap();
+    assert_ne!(first, second, "the watch asks the peers in turn");
+    assert!(
+        !reach.on_watch(t(60), &asked[0].0, SimAddr(1)),
+        "same address"
+    );
+    assert!(
+        !reach.on_watch(t(60), &asked[1].0, SimAddr(3)),
+        "same, per peer"
+    );
+    assert!(
+        !reach.on_watch(t(60), &Id::hash(b"stranger"), SimAddr(9)),
+        "only the peers of the last check compare"
+    );
+    assert!(reach.take_watch(t(121)));
+    assert!(reach.on_watch(t(120), &asked[0].0, SimAddr(2)), "rebound");
     assert!(reach.check_due(t(120)));
     assert_eq!(reach.report().address_changes, 1);
     assert_eq!(reach.report().external, Some(SimAddr(2)));
