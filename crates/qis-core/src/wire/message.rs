@@ -122,7 +122,7 @@ pub struct Contact<A> {
     pub addr: A,
 }
 
-/// The nonce a reachability probe carries back (see [`crate::reach`]): drawn per asked peer
+/// The nonce a reachability probe carries back (see [`crate::ReachReport`]): drawn per asked peer
 /// from the node's unpredictable stream, so only the peer asked can send a probe that counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ProbeNonce(pub [u8; crate::constants::PROBE_NONCE_BYTES]);
