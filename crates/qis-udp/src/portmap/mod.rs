@@ -380,7 +380,7 @@ async fn keep_mapped(
         publish(MappingState::Trying);
         // A request under way is finished (it is bounded), so that a mapping made just as
         // the stop came is deleted too.
-        let made = map_once(local, &config).await;
+        let made = map_once(local, config).await;
         let mut held = match made {
             Ok(held) => held,
             Err(error) => {
@@ -426,7 +426,7 @@ async fn keep_mapped(
                         reply = &mut stopped => return finish(Some(held), reply).await,
                     }
                 }
-                match held.renew(&config).await {
+                match held.renew(config).await {
                     Ok(()) => {
                         last_error = None;
                         break;
