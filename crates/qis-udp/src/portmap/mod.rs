@@ -252,10 +252,11 @@ async fn map_once(local: SocketAddr, config: &PortMapConfig) -> Result<Held, Por
     }
 }
 
-/// The wait before renewing a mapping of `lifetime_s` seconds: half of it, at least 5 s; none
+/// The wait before renewing a mapping of `lifetime_s` seconds: half of it, at least 1 s; none
 /// (`None`) for a permanent one.
 fn renew_after(lifetime_s: u32) -> Option<Duration> {
-    (lifetime_s > 0).then(|| Duration::from_secs(u64::from(lifetime_s / 2).max(5)))
+    (lifetime_s > 0)
+        .then(|| Duration::from_millis(u64::from(lifetime_s) * 500).max(Duration::from_secs(1)))
 }
 
 /// The answer to a stop: the mapping deleted, if one was held.
@@ -470,7 +471,8 @@ mod tests {
     #[test]
     fn renewal_comes_at_half_the_lifetime() {
         assert_eq!(renew_after(3600), Some(Duration::from_secs(1800)));
-        assert_eq!(renew_after(4), Some(Duration::from_secs(5)));
+        assert_eq!(renew_after(3), Some(Duration::from_millis(1500)));
+        assert_eq!(renew_after(1), Some(Duration::from_secs(1)));
         assert_eq!(renew_after(0), None);
     }
 
@@ -516,5 +518,102 @@ mod tests {
         );
         assert_eq!(mapper.external(), None);
         assert_eq!(mapper.shutdown().await.unwrap(), None);
+    }
+
+    /// A NAT-PMP gateway on 127.0.0.2:5351 that answers PCP with "unsupported version" (so the
+    /// client falls back to NAT-PMP), grants at most `LIFETIME_S` seconds, and counts the
+    /// mapping requests and deletions it gets.
+    #[derive(Default)]
+    struct FakeGateway {
+        maps: std::sync::atomic::AtomicUsize,
+        deletes: std::sync::atomic::AtomicUsize,
+    }
+
+    const LIFETIME_S: u32 = 2;
+
+    async fn serve_fake(socket: tokio::net::UdpSocket, counts: std::sync::Arc<FakeGateway>) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let mut buf = [0u8; 1100];
+        // Bounded: the test aborts the task, and it answers at most this many requests.
+        for _ in 0..1000 {
+            let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+                return;
+            };
+            let answer: Vec<u8> = match (n, buf[0], buf[1]) {
+                // PCP: "unsupported version", in a NAT-PMP header.
+                (_, 2, op) => vec![0, 0x80 | (op & 0x7f), 0, 1],
+                // NAT-PMP external address.
+                (2, 0, 0) => vec![0, 0x80, 0, 0, 0, 0, 0, 9, 203, 0, 113, 9],
+                // NAT-PMP UDP mapping (lifetime 0: a deletion).
+                (12, 0, 1) => {
+                    let internal = [buf[4], buf[5]];
+                    let asked = u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]);
+                    let (external, granted) = if asked == 0 {
+                        counts.deletes.fetch_add(1, SeqCst);
+                        ([0, 0], 0)
+                    } else {
+                        counts.maps.fetch_add(1, SeqCst);
+                        ([buf[6], buf[7]], asked.min(LIFETIME_S))
+                    };
+                    let mut out = vec![0, 0x81, 0, 0, 0, 0, 0, 9];
+                    out.extend(internal);
+                    out.extend(external);
+                    out.extend(granted.to_be_bytes());
+                    out
+                }
+                _ => continue,
+            };
+            let _ = socket.send_to(&answer, from).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_mapping_is_renewed_at_half_its_lifetime_and_deleted_at_shutdown() {
+        let Ok(socket) = tokio::net::UdpSocket::bind("127.0.0.2:5351").await else {
+            eprintln!("SKIPPED: 127.0.0.2:5351 is taken (or no 127.0.0.2 here): no fake gateway");
+            return;
+        };
+        let counts = std::sync::Arc::new(FakeGateway::default());
+        let server = tokio::spawn(serve_fake(socket, counts.clone()));
+        let config = PortMapConfig {
+            gateway: Some(Ipv4Addr::new(127, 0, 0, 2)),
+            request_timeout: Duration::from_millis(500),
+            ssdp_multicast: false,
+            ..PortMapConfig::default()
+        };
+        let local: SocketAddr = "127.0.0.1:40123".parse().unwrap();
+        let mapper = PortMapper::spawn(local, config);
+        let mut state = mapper.subscribe();
+        let mapped = tokio::time::timeout(
+            Duration::from_secs(10),
+            state.wait_for(|s| matches!(s, MappingState::Mapped(_))),
+        )
+        .await
+        .expect("mapped in time")
+        .map(|s| s.clone())
+        .unwrap();
+        let MappingState::Mapped(mapping) = mapped else {
+            unreachable!()
+        };
+        assert_eq!(mapping.external, "203.0.113.9:40123".parse().unwrap());
+        assert_eq!(mapping.protocol, MappingProtocol::NatPmp);
+        assert_eq!(mapping.lifetime_s, LIFETIME_S);
+        assert_eq!(mapper.external(), Some(mapping.external));
+        // Renewed every second (half of 2 s): two renewals within 10 s at the latest.
+        use std::sync::atomic::Ordering::SeqCst;
+        let renewed = async {
+            while counts.maps.load(SeqCst) < 3 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), renewed)
+            .await
+            .expect("renewals in time");
+        // A renewal at the same address wakes no watcher.
+        assert!(!state.has_changed().unwrap());
+        assert_eq!(counts.deletes.load(SeqCst), 0);
+        assert_eq!(mapper.shutdown().await.unwrap(), Some(mapping));
+        assert_eq!(counts.deletes.load(SeqCst), 1);
+        server.abort();
     }
 }
