@@ -401,7 +401,7 @@ async fn log_port_mapping(
                 if last_reason.as_ref() != Some(&reason) {
                     warn!(
                         attempt,
-                        "port mapping failed: {reason}; the node runs on without it and tries again later"
+                        "port mapping failed: {reason}; the node runs on without it"
                     );
                 } else {
                     debug!(attempt, "port mapping failed again: {reason}");

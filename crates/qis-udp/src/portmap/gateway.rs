@@ -46,17 +46,15 @@ pub(super) fn local_ip_toward(
     local: SocketAddr,
     gateway: Ipv4Addr,
 ) -> Result<Ipv4Addr, PortMapError> {
+    mappable(local)?;
     match local.ip() {
         IpAddr::V4(ip) if !ip.is_unspecified() => return Ok(ip),
-        IpAddr::V6(ip) if !ip.is_unspecified() => {
+        IpAddr::V6(ip) => {
             if let Some(v4) = ip.to_ipv4_mapped() {
                 return Ok(v4);
             }
-            return Err(PortMapError::Unsupported(format!(
-                "{local} is an IPv6 address: gateways map IPv4 ports (an IPv6 address needs no translation)"
-            )));
         }
-        _ => {}
+        IpAddr::V4(_) => {}
     }
     let failed = |source| PortMapError::LocalAddress {
         gateway: IpAddr::V4(gateway),
@@ -72,6 +70,28 @@ pub(super) fn local_ip_toward(
             "the route to the gateway gives source address {other}"
         )))),
     }
+}
+
+/// Refuses, for good, an address no gateway maps: port 0, loopback, a plain IPv6 address
+/// (`0.0.0.0`, `[::]` and IPv4-mapped addresses are mapped).
+pub(super) fn mappable(local: SocketAddr) -> Result<(), PortMapError> {
+    if local.port() == 0 {
+        return Err(PortMapError::Unsupported("port 0 cannot be mapped".into()));
+    }
+    if local.ip().is_loopback() {
+        return Err(PortMapError::Unsupported(format!(
+            "{local} is a loopback address: no gateway forwards to it (listen on the LAN address or 0.0.0.0)"
+        )));
+    }
+    if let IpAddr::V6(ip) = local.ip()
+        && !ip.is_unspecified()
+        && ip.to_ipv4_mapped().is_none()
+    {
+        return Err(PortMapError::Unsupported(format!(
+            "{local} is an IPv6 address: gateways map IPv4 ports (an IPv6 address needs no translation)"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -124,6 +144,11 @@ eth0\t004DA8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0
         let v6: SocketAddr = "[2001:db8::1]:4000".parse().unwrap();
         assert!(matches!(
             local_ip_toward(v6, gateway),
+            Err(PortMapError::Unsupported(_))
+        ));
+        let loopback: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        assert!(matches!(
+            local_ip_toward(loopback, gateway),
             Err(PortMapError::Unsupported(_))
         ));
     }

@@ -67,7 +67,8 @@ pub enum PortMapError {
         "no default IPv4 route through a gateway in /proc/net/route (is this host behind a router?)"
     )]
     NoGateway,
-    /// The node's address is of a kind gateways do not map.
+    /// The node's address is of a kind gateways do not map (port 0, loopback, plain IPv6):
+    /// the mapper does not ask again.
     #[error("cannot map this address: {0}")]
     Unsupported(String),
     /// This host's address toward the gateway could not be found.
@@ -159,8 +160,9 @@ pub enum MappingState {
     Trying,
     /// The gateway holds this mapping.
     Mapped(Mapping),
-    /// No mapping could be made (or one was lost); the mapper tries again later. `attempt`
-    /// counts the failures in a row, from 1.
+    /// No mapping could be made (or one was lost); the mapper tries again later, unless the
+    /// address is one no gateway maps ([`PortMapError::Unsupported`]). `attempt` counts the
+    /// failures in a row, from 1.
     Failed {
         /// Why, in one line.
         reason: String,
@@ -227,9 +229,7 @@ impl Held {
 
 /// Asks the gateway once for a mapping of `local`'s UDP port: PCP / NAT-PMP, then UPnP-IGD.
 async fn map_once(local: SocketAddr, config: &PortMapConfig) -> Result<Held, PortMapError> {
-    if local.port() == 0 {
-        return Err(PortMapError::Unsupported("port 0 cannot be mapped".into()));
-    }
+    gateway::mappable(local)?;
     let gateway = match config.gateway {
         Some(gateway) => gateway,
         None => gateway::default_gateway_v4()?,
@@ -386,10 +386,16 @@ async fn keep_mapped(
             Ok(held) => held,
             Err(error) => {
                 failures = failures.saturating_add(1);
+                let for_good = matches!(error, PortMapError::Unsupported(_));
                 publish(MappingState::Failed {
                     reason: error.to_string(),
                     attempt: failures,
                 });
+                if for_good {
+                    // Asking again would not help: only the stop is waited for.
+                    let reply = (&mut stopped).await;
+                    return finish(None, reply).await;
+                }
                 let wait = config
                     .retry_after
                     .saturating_mul(1 << (failures - 1).min(16))
@@ -496,7 +502,7 @@ mod tests {
             ssdp_multicast: false,
             ..PortMapConfig::default()
         };
-        let local: SocketAddr = "127.0.0.1:40999".parse().unwrap();
+        let local: SocketAddr = "0.0.0.0:40999".parse().unwrap();
         let error = tokio::time::timeout(Duration::from_secs(20), map_once(local, &config))
             .await
             .expect("every exchange is bounded")
@@ -581,7 +587,7 @@ mod tests {
             ssdp_multicast: false,
             ..PortMapConfig::default()
         };
-        let local: SocketAddr = "127.0.0.1:40123".parse().unwrap();
+        let local: SocketAddr = "0.0.0.0:40123".parse().unwrap();
         let mapper = PortMapper::spawn(local, config);
         let mut state = mapper.subscribe();
         let mapped = tokio::time::timeout(
