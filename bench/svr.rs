@@ -250,7 +250,10 @@ pub(crate) fn start_nodes(
             .args(["--listen", &format!("{}:{PORT}", host_addr(i))])
             .arg("--data-dir")
             .arg(&data)
-            .args(["--no-rate-limit", "--status-every", "3600"]);
+            .args(["--no-rate-limit", "--status-every", "3600"])
+            // Full nodes from the start, as in the simulator it is compared with (every lab
+            // host is reachable; reachability checks are measured by tests/nat.rs).
+            .args(["--role", "node"]);
         for seed in [0, i.saturating_sub(1)] {
             if seed < i {
                 cmd.args(["--bootstrap", &format!("{}:{PORT}", host_addr(seed))]);

@@ -4,6 +4,7 @@ use super::common::{CliError, NetworkArgs, data_home, lookup, reachable_from, ru
 use super::control;
 use qis_core::Config;
 use qis_core::TableConfig;
+use qis_core::wire::Role;
 use qis_core::{Id, RecordId};
 use qis_udp::PublishedDir;
 use qis_udp::portmap::{MappingState, PortMapConfig, PortMapper};
@@ -44,6 +45,18 @@ pub struct NodeArgs {
     pub port_mapping: bool,
     #[command(flatten, next_help_heading = "Network")]
     network: NetworkArgs,
+    /// What the node is to the network. `auto`: a client (it gets, puts and publishes, and no
+    /// other node enters it into its table) until peers in distinct address prefixes reach it
+    /// from addresses it never contacted, then a full node; checked again every 30 minutes and
+    /// when the address peers see it at changes (a NAT that rebinds). A network's first node
+    /// (no --bootstrap) and a node listening on loopback count as reachable. `node`: a full
+    /// node without checks (an operator who knows the port is open). `client`: never serves.
+    #[arg(long, value_enum, default_value_t = RoleArg::Auto, help_heading = "Network")]
+    pub role: RoleArg,
+    /// In the automatic role, how often to ask one peer which address it sees the node at, in
+    /// seconds; a new address starts a reachability check at once.
+    #[arg(long, default_value_t = qis_core::constants::ADDRESS_WATCH_INTERVAL.as_secs(), value_parser = clap::value_parser!(u64).range(1..), value_name = "SECS", help_heading = "Network")]
+    pub address_watch_s: u64,
     /// Where the node key, the journal of records held for others and the control socket of
     /// `qis status` live (default: <data home>/node-<port>). A restarted node with the same
     /// directory keeps its id and what it held. The directory is locked while the node runs: a
@@ -88,6 +101,29 @@ pub struct NodeArgs {
     /// 10 s window exceeds it by more than 10%. Default: no limit.
     #[arg(long, value_name = "BYTES_PER_S", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Limits")]
     pub max_upload: Option<u64>,
+}
+
+/// `--role`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoleArg {
+    /// Decided by reachability checks.
+    Auto,
+    /// A full node, unchecked.
+    Node,
+    /// A client: asks, never serves.
+    Client,
+}
+
+/// The core's role settings for `--role`: (fixed role, automatic). `auto` is fixed to a full
+/// node for a network's first node and on loopback, where nobody could probe it from outside
+/// and nobody needs to.
+fn role_settings(role: RoleArg, bound: SocketAddr, bootstrap: &[SocketAddr]) -> (Role, bool) {
+    match role {
+        RoleArg::Node => (Role::Node, false),
+        RoleArg::Client => (Role::Client, false),
+        RoleArg::Auto if bootstrap.is_empty() || bound.ip().is_loopback() => (Role::Node, false),
+        RoleArg::Auto => (Role::Client, true),
+    }
 }
 
 /// Runs `qis node`.
@@ -158,8 +194,19 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
     } else {
         qis_outcomes::OutcomePolicy::allowing_raw()
     };
+    let (role, auto_role) = role_settings(args.role, bound, &bootstrap);
+    if auto_role {
+        info!(
+            "role auto: a client until peers in distinct prefixes reach this node from addresses it never contacted"
+        );
+    } else if args.role == RoleArg::Auto {
+        info!("role auto: a full node (the network's first node, or on loopback)");
+    }
     let config = Config {
         network,
+        role,
+        auto_role,
+        address_watch: qis_core::Duration::from_secs(args.address_watch_s),
         table: TableConfig {
             max_per_host: args.max_per_ip,
             max_per_prefix_in_bucket: args.prefix_limits.max_per_prefix_in_bucket,
@@ -212,6 +259,7 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
         republish_forever(node_for_republish, republish_dirs).await;
     });
     let status = tokio::spawn(report_status(node.clone(), args.status_every));
+    let roles = tokio::spawn(log_role_changes(node.clone()));
     // After the node serves: a datagram forwarded by a new mapping finds it listening.
     let port_mapping = args.port_mapping.then(|| {
         let mapper = PortMapper::spawn(bound, PortMapConfig::default());
@@ -239,6 +287,7 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
     drop(metrics);
     joining.abort();
     status.abort();
+    roles.abort();
     let last = node.stop().await?;
     let m = last.metrics;
     let journal = last.journal.unwrap_or_default();
@@ -364,13 +413,13 @@ impl StopSignals {
     }
 }
 
-/// What the node does each time the gateway maps its port to a (new) external address.
-/// The hook for the reachability checks (issue 15): a mapped node is worth checking again.
+/// What the node does each time the gateway maps its port to a (new) external address: a
+/// mapped node is worth checking again (in the automatic role it may become a full node).
 fn on_mapped(node: &NodeHandle) -> impl FnMut(SocketAddr) + Send + 'static {
-    let _node = node.clone();
+    let node = node.clone();
     move |external: SocketAddr| {
-        // The reachability checks are wired here (`Node::recheck_reachability`).
-        debug!(%external, "port mapped: reachability to be checked again");
+        debug!(%external, "port mapped: checking reachability again");
+        node.recheck_reachability();
     }
 }
 
@@ -524,6 +573,8 @@ async fn report_status(node: NodeHandle, every: u64) {
         bytes_before = m.bytes_out;
         let journal = stats.journal.unwrap_or_default();
         info!(
+            role = super::status::role_name(stats.role),
+            reachability = stats.reachability.map_or("fixed", |r| r.verdict.name()),
             table = stats.table_size,
             table_refused_prefix = m.table_refused_prefix,
             records = stats.records,
@@ -541,6 +592,38 @@ async fn report_status(node: NodeHandle, every: u64) {
             journal_failures = journal.failures,
             "status"
         );
+    }
+}
+
+/// Logs each change of the automatic role's verdict as it happens (checked every second), so
+/// an operator sees when the node became a full node or fell back to a client, and why.
+async fn log_role_changes(node: NodeHandle) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    let mut last = None;
+    loop {
+        ticker.tick().await;
+        let Ok(stats) = node.stats().await else {
+            return;
+        };
+        let Some(reach) = stats.reachability else {
+            return;
+        };
+        let now = (reach.verdict, reach.external, stats.role);
+        if last != Some(now) {
+            let external = reach
+                .external
+                .map_or("unknown".to_string(), |a| a.to_string());
+            info!(
+                verdict = %reach.verdict.name(),
+                role = %super::status::role_name(stats.role),
+                external = %external,
+                checks = reach.checks,
+                probes = reach.last_probes,
+                asked = reach.last_asked,
+                "reachability"
+            );
+            last = Some(now);
+        }
     }
 }
 

@@ -79,9 +79,26 @@ pub(super) struct StatusReport {
     pub sends_dropped: u64,
     /// The journal of held records.
     pub journal: Option<JournalStatus>,
+    /// What the reachability checks found (`None`: a fixed `--role`, no checks).
+    #[serde(default)]
+    pub reachability: Option<ReachStatus>,
     /// The port mapping the gateway holds for the node (`--port-mapping`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port_mapping: Option<PortMappingStatus>,
+}
+
+/// The reachability part of a [`StatusReport`], for a node in the automatic role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct ReachStatus {
+    /// `unknown` (not decided yet: a client), `reachable` (a full node) or `unreachable` (a
+    /// client).
+    pub verdict: String,
+    /// The address peers see the node at, if one answered.
+    pub external: Option<String>,
+    /// Checks started.
+    pub checks: u64,
+    /// Times the observed address changed (each started a check).
+    pub address_changes: u64,
 }
 
 /// The port-mapping part of a [`StatusReport`].
@@ -153,6 +170,12 @@ impl StatusReport {
                 commits: j.commits,
                 failures: j.failures,
             }),
+            reachability: stats.reachability.map(|r| ReachStatus {
+                verdict: r.verdict.name().to_string(),
+                external: r.external.map(|a| a.to_string()),
+                checks: r.checks,
+                address_changes: r.address_changes,
+            }),
             port_mapping: qis_udp::portmap::current_mapping().map(|m| PortMappingStatus {
                 external: m.external.to_string(),
                 protocol: m.protocol.to_string(),
@@ -187,6 +210,19 @@ impl StatusReport {
         } else {
             String::new()
         };
+        let role = match &self.reachability {
+            None => self.role.clone(),
+            Some(r) => format!(
+                "{} (auto: {}{}, {} checks, {} address changes)",
+                self.role,
+                r.verdict,
+                r.external
+                    .as_ref()
+                    .map_or(String::new(), |a| format!(", seen at {a}")),
+                r.checks,
+                r.address_changes
+            ),
+        };
         let mapped = self.port_mapping.as_ref().map_or(String::new(), |p| {
             format!(
                 "  mapped    {} via {} (gateway {}, lifetime {} s)\n",
@@ -194,9 +230,8 @@ impl StatusReport {
             )
         });
         format!(
-            "node {}\n  role      {}\n  address   {} (network {})\n{mapped}  data dir  {}\n  up        {} (pid {}, qis {})\n  table     {} entries\n  records   {} held for others{journal}\n  traffic   {} datagrams in, {} out; {} requests answered{lost}\n  dropped   {dropped}\n",
+            "node {}\n  role      {role}\n  address   {} (network {})\n{mapped}  data dir  {}\n  up        {} (pid {}, qis {})\n  table     {} entries\n  records   {} held for others{journal}\n  traffic   {} datagrams in, {} out; {} requests answered{lost}\n  dropped   {dropped}\n",
             self.id,
-            self.role,
             self.addr,
             self.network,
             self.data_dir,

@@ -48,8 +48,9 @@ pub const MAX_RECORD: usize = 512;
 /// bumps this. Version 2: headers carry the sender's claimed id (not its key) and a challenge
 /// or identity proof (`wire::Auth`). Version 3: an answer's contacts carry the first
 /// [`ID_HINT_BYTES`] bytes of their ids, and requests are padded only to what the largest
-/// answer to them needs (see `UNVERIFIED_REQUEST_MIN`).
-pub const PROTOCOL_VERSION: u8 = 3;
+/// answer to them needs (see `UNVERIFIED_REQUEST_MIN`). Version 4: reachability checks
+/// (`Observe`, `Observed`, `Probe`; see `crate::reach`).
+pub const PROTOCOL_VERSION: u8 = 4;
 
 /// Longest network name, in bytes (`--network`; see `NetworkId::from_name`).
 pub const MAX_NETWORK_NAME: usize = 64;
@@ -250,3 +251,32 @@ pub const HEARD_HOSTS: usize = 128;
 /// as over its limit until the window turns (a node sends that many first contacts a minute
 /// only in about 50 lookups a minute).
 pub const FIRST_CONTACT_HOSTS: usize = 1024;
+
+/// Bytes of a reachability probe's nonce (`wire::ProbeNonce`).
+pub const PROBE_NONCE_BYTES: usize = 8;
+
+/// Peers in distinct wide prefixes a reachability check asks to probe us.
+pub const REACH_PROBERS: usize = 3;
+
+/// Probes from distinct wide prefixes that make a node reachable (fewer when fewer peers
+/// could be asked: a network of two decides on the one peer there is).
+pub const REACH_QUORUM: usize = 2;
+
+/// How long a reachability check waits for probes after asking (long enough for the retries
+/// of a 1 s RTT, 10% loss link).
+pub const REACH_WAIT: Duration = Duration::from_secs(12);
+
+/// A reachability check that could not decide (too few peers answered) is tried again after
+/// this long.
+pub const REACH_RETRY: Duration = Duration::from_secs(60);
+
+/// A node checks again that it is reachable (or still not) this often.
+pub const REACH_RECHECK: Duration = Duration::from_secs(30 * 60);
+
+/// A fresh automatic-role node checks its reachability when its join finishes, or after
+/// this long at the latest (with whatever peers it has by then).
+pub const REACH_FIRST_CHECK: Duration = Duration::from_secs(120);
+
+/// By default a node asks one peer which address it sees this often, and checks its
+/// reachability again at once when the answer changes (a NAT that rebinds, a new uplink).
+pub const ADDRESS_WATCH_INTERVAL: Duration = Duration::from_secs(60);

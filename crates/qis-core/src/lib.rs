@@ -18,6 +18,7 @@ mod metrics;
 mod node;
 mod proof;
 mod ratelimit;
+mod reach;
 mod record;
 mod routing;
 mod rtt;
@@ -41,6 +42,7 @@ pub use proof::{
     Challenge, Credentials, IdentityProof, IdentityScheme, ProofChecker, ProofError, proof_message,
 };
 pub use ratelimit::RateLimit;
+pub use reach::{ReachReport, Verdict};
 pub use record::{
     PublicKey, RecordError, RecordId, RecordKind, RecordPolicy, Signature, SignatureOnly,
     SignedRecord,

@@ -118,6 +118,17 @@ pub struct Metrics {
     pub holders_verified: u64,
     /// Dropped: a request that reached the audit socket, which serves nothing.
     pub dropped_audit_request: u64,
+    /// Dropped: a reachability probe with a nonce of no check of ours (late, repeated or
+    /// forged; see [`crate::ReachReport`]).
+    pub dropped_probe: u64,
+    /// Reachability checks started (each asks up to `REACH_PROBERS` peers).
+    pub reach_checks: u64,
+    /// Reachability probes received that counted for a check.
+    pub reach_probes_received: u64,
+    /// `Observe` requests we answered.
+    pub observes_answered: u64,
+    /// Reachability probes we sent for others (dial-backs from the audit socket).
+    pub reach_probes_sent: u64,
 }
 
 impl Metrics {
@@ -136,5 +147,6 @@ impl Metrics {
             + self.dropped_over_budget
             + self.dropped_not_serving
             + self.dropped_audit_request
+            + self.dropped_probe
     }
 }

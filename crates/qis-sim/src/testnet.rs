@@ -56,6 +56,9 @@ pub struct NetCounts {
     pub garbled: u64,
     /// Addressed to no node.
     pub to_nobody: u64,
+    /// Dropped by the NAT of a node behind one ([`TestNet::put_behind_nat`]): from an address
+    /// the node never sent to.
+    pub filtered: u64,
 }
 
 /// One node of the test network.
@@ -68,6 +71,9 @@ struct Member {
     next_wake: Option<Time>,
     events: VecDeque<Event<SimAddr>>,
     burst_bad: bool,
+    /// Behind a NAT: the addresses (socket included) it has sent to, the only ones whose
+    /// datagrams reach it. `None`: reachable by anyone.
+    nat: Option<std::collections::BTreeSet<u32>>,
 }
 
 /// A handful of real protocol cores on a virtual network. Addresses are `SimAddr(index)` in
@@ -150,6 +156,7 @@ impl TestNet {
             next_wake: None,
             events: VecDeque::new(),
             burst_bad: false,
+            nat: None,
         });
         self.garbling.push(false);
         self.flush(index);
@@ -205,6 +212,13 @@ impl TestNet {
     pub fn set_latency(&mut self, a: SimAddr, b: SimAddr, one_way: Duration) {
         self.links.insert((a.0, b.0), one_way);
         self.links.insert((b.0, a.0), one_way);
+    }
+
+    /// Puts the node at `addr` behind a port-restricted NAT: from now on a datagram reaches it
+    /// only from an address (and socket) it has sent to, as a home router's conntrack lets
+    /// through only the answers to what went out.
+    pub fn put_behind_nat(&mut self, addr: SimAddr) {
+        self.members[addr.0 as usize].nat = Some(Default::default());
     }
 
     /// Drops the next `count` datagrams sent from `from` to `to`.
@@ -384,9 +398,25 @@ impl TestNet {
 
     fn send(&mut self, from: u32, from_via: Endpoint, to: SimAddr, mut payload: Vec<u8>) {
         self.counts.sent += 1;
+        if let Some(sent_to) = self
+            .members
+            .get_mut(from as usize)
+            .and_then(|m| m.nat.as_mut())
+        {
+            sent_to.insert(to.0);
+        }
         let (to, to_via) = endpoint_of(to);
         if to.0 as usize >= self.members.len() {
             self.counts.to_nobody += 1;
+            return;
+        }
+        let source = endpoint_address(from, from_via).0;
+        if self.members[to.0 as usize]
+            .nat
+            .as_ref()
+            .is_some_and(|sent_to| !sent_to.contains(&source))
+        {
+            self.counts.filtered += 1;
             return;
         }
         if let Some(left) = self.drops.get_mut(&(from, to.0))

@@ -285,7 +285,7 @@ impl Driver {
         let Some(mismatch) = Mismatch::of_datagram(bytes, ours) else {
             return;
         };
-        let serving = self.node.config().role == Role::Node;
+        let serving = self.node.role() == Role::Node;
         match self.mismatches.note(now, from, mismatch) {
             // A client's application reports this to its user (see NodeStats::mismatch_from),
             // so its log line would only say the same thing twice.
@@ -344,6 +344,7 @@ impl Driver {
             Command::Stats(tx) => {
                 let _ = tx.send(self.stats());
             }
+            Command::RecheckReachability => self.node.recheck_reachability(now),
             Command::Shutdown(_) => {}
         }
     }
@@ -352,7 +353,7 @@ impl Driver {
         NodeStats {
             id: self.node.id().to_hex(),
             addr: self.addr,
-            role: self.node.config().role,
+            role: self.node.role(),
             table_size: self.node.table().len(),
             records: self.node.store().len(),
             metrics: *self.node.metrics(),
@@ -361,6 +362,7 @@ impl Driver {
             lookups: self.lookups,
             journal: self.journal.as_ref().map(Journal::stats),
             sends_dropped: self.sends_dropped,
+            reachability: self.node.reachability(),
         }
     }
 

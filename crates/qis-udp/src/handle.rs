@@ -43,6 +43,9 @@ pub struct NodeStats {
     /// Datagrams not sent because the socket's send buffer was full (the node never waits
     /// for room: a flood must not stall it).
     pub sends_dropped: u64,
+    /// What the reachability checks found, for a node in the automatic role (`None`: a
+    /// fixed role).
+    pub reachability: Option<qis_core::ReachReport<SocketAddr>>,
 }
 
 impl NodeStats {
@@ -74,6 +77,7 @@ pub(super) enum Command {
     },
     Ping(SocketAddr, oneshot::Sender<Option<PingReply<SocketAddr>>>),
     Stats(oneshot::Sender<NodeStats>),
+    RecheckReachability,
     Shutdown(oneshot::Sender<NodeStats>),
 }
 
@@ -184,6 +188,12 @@ impl NodeHandle {
     /// Current state and counters.
     pub async fn stats(&self) -> Result<NodeStats, NetError> {
         self.ask(Command::Stats).await
+    }
+
+    /// Asks the node to check its reachability again now (it does, in the automatic role):
+    /// for a driver that knows something changed, such as a port mapping made at the gateway.
+    pub fn recheck_reachability(&self) {
+        let _ = self.commands.send(Command::RecheckReachability);
     }
 
     /// Stops the node task and waits until it has.

@@ -148,6 +148,53 @@ impl Exposition {
     }
 }
 
+/// The node's role and reachability: `qis_reachable` is 1 for a node others can reach (a full
+/// node, by its checks or by its fixed role), 0 for a client.
+fn reachability(e: &mut Exposition, stats: &NodeStats) {
+    let full = stats.role == qis_core::wire::Role::Node;
+    e.single(
+        "qis_reachable",
+        "gauge",
+        "1 if the node serves as a full node others can reach (by its reachability checks, or a fixed --role node), 0 for a client.",
+        u8::from(full),
+    );
+    let verdict = stats
+        .reachability
+        .map(|r| r.verdict.name())
+        .unwrap_or("fixed");
+    e.family(
+        "qis_reachability_verdict",
+        "gauge",
+        "What the reachability checks decided (fixed: a fixed --role, no checks); always 1.",
+    );
+    e.sample("qis_reachability_verdict", &[("verdict", verdict)], 1);
+    let m = &stats.metrics;
+    e.single(
+        "qis_reachability_checks_total",
+        "counter",
+        "Reachability checks started (each asks up to 3 peers in distinct prefixes to probe us).",
+        m.reach_checks,
+    );
+    e.single(
+        "qis_reachability_probes_received_total",
+        "counter",
+        "Dial-back probes received that counted for one of our checks.",
+        m.reach_probes_received,
+    );
+    e.single(
+        "qis_reachability_probes_sent_total",
+        "counter",
+        "Dial-back probes sent for other nodes' checks, from the audit socket.",
+        m.reach_probes_sent,
+    );
+    e.single(
+        "qis_observes_answered_total",
+        "counter",
+        "Observe requests answered (the address we see the requester at).",
+        m.observes_answered,
+    );
+}
+
 /// Seconds from microseconds, as Prometheus writes floats (`0.25`, `1`, `10`).
 fn seconds(us: u64) -> f64 {
     us as f64 / 1e6
@@ -155,7 +202,7 @@ fn seconds(us: u64) -> f64 {
 
 /// Every `dropped_*` counter of `m` under its `reason` label, in one fixed order: the labels
 /// of `qis_datagrams_dropped_total`, and the names `qis status` shows.
-pub fn drop_reasons(m: &qis_core::Metrics) -> [(&'static str, u64); 13] {
+pub fn drop_reasons(m: &qis_core::Metrics) -> [(&'static str, u64); 14] {
     [
         ("malformed", m.dropped_malformed),
         ("oversize", m.dropped_oversize),
@@ -170,6 +217,7 @@ pub fn drop_reasons(m: &qis_core::Metrics) -> [(&'static str, u64); 13] {
         ("over_budget", m.dropped_over_budget),
         ("not_serving", m.dropped_not_serving),
         ("audit_request", m.dropped_audit_request),
+        ("probe", m.dropped_probe),
     ]
 }
 
@@ -367,6 +415,7 @@ pub fn render(stats: &NodeStats) -> String {
         "Audited holders that served the record they acknowledged.",
         m.holders_verified,
     );
+    reachability(&mut e, stats);
     e.single(
         "qis_routing_table_entries",
         "gauge",
@@ -488,6 +537,7 @@ mod tests {
             lookups,
             journal: None,
             sends_dropped: 0,
+            reachability: None,
         }
     }
 
@@ -509,6 +559,7 @@ mod tests {
             dropped_over_budget: 2048,
             dropped_unproven: 4096,
             dropped_audit_request: 8192,
+            dropped_probe: 16384,
             dropped_forged_records: 1024,
             ..Metrics::default()
         }
@@ -582,7 +633,7 @@ mod tests {
             .into_iter()
             .filter(|(name, _)| name.starts_with("qis_datagrams_dropped_total{"))
             .collect();
-        assert_eq!(reasons.len(), 13, "{reasons:?}");
+        assert_eq!(reasons.len(), 14, "{reasons:?}");
         let sum: f64 = reasons.iter().map(|(_, v)| v).sum();
         // A dropped_* counter added to Metrics::dropped() but not here fails this.
         assert_eq!(sum, metrics.dropped() as f64);

@@ -137,6 +137,19 @@ pub fn seeds() -> Vec<Vec<u8>> {
         Body::StoreAck {
             status: wire::StoreStatus::Stored,
         },
+        Body::Observe {
+            token: Some(token),
+            probe: Some(wire::ProbeNonce(
+                [5; qis_core::constants::PROBE_NONCE_BYTES],
+            )),
+        },
+        Body::Observed {
+            token,
+            addr: SimAddr(9),
+        },
+        Body::Probe {
+            nonce: wire::ProbeNonce([5; qis_core::constants::PROBE_NONCE_BYTES]),
+        },
     ];
     bodies
         .into_iter()

@@ -24,6 +24,8 @@ pub(super) enum Purpose {
     EvictCheck,
     /// Auditing a holder of a put, from the audit socket.
     Audit(OpId),
+    /// A reachability check's `Observe` (`watch`: the address watch's, no probe asked).
+    Reach { watch: bool },
 }
 
 /// What a lookup is for, and the phase that follows it.
@@ -206,9 +208,10 @@ impl<A: PeerAddr> Node<A> {
                 }
                 let bootstrap_answered = *answered;
                 let lookup = self.new_lookup(now, self.id);
-                if self.config.role == Role::Client {
-                    // A client is never asked for its own neighbourhood: knowing the bootstrap
-                    // nodes is enough to start its lookups, so it skips the self-lookup.
+                // A client is never asked for its own neighbourhood: knowing the bootstrap
+                // nodes is enough to start its lookups, so it skips the self-lookup. One in the
+                // automatic role walks it: its reachability check needs peers to ask.
+                if self.config.role == Role::Client && !self.config.auto_role {
                     let report = BootstrapReport {
                         bootstrap_answered,
                         lookup: lookup.report(now),
@@ -310,6 +313,7 @@ impl<A: PeerAddr> Node<A> {
                 true
             }
             Goal::Join { bootstrap_answered } => {
+                self.reach_after_join(now);
                 let report = lookup.report(now);
                 if self.config.join_refresh {
                     self.refresh_below(now, report.closest.first().map(|h| h.contact.id));

@@ -2,8 +2,8 @@
 //! timers, but they run the same code.
 
 use crate::constants::{
-    ALPHA, BUCKET_REFRESH, DEFAULT_GET_PATHS, DEFAULT_LOOKUP_PATHS, K, REPLICATE_INTERVAL,
-    REPUBLISH_INTERVAL,
+    ADDRESS_WATCH_INTERVAL, ALPHA, BUCKET_REFRESH, DEFAULT_GET_PATHS, DEFAULT_LOOKUP_PATHS, K,
+    REPLICATE_INTERVAL, REPUBLISH_INTERVAL,
 };
 use crate::ratelimit::RateLimit;
 use crate::record::{RecordPolicy, SignatureOnly};
@@ -28,8 +28,15 @@ pub const MAX_STORES_IN_FLIGHT: usize = 32;
 pub struct Config {
     /// The network to join; datagrams from other networks are dropped.
     pub network: NetworkId,
-    /// Full node, or client that only asks and is never entered into others' tables.
+    /// Full node, or client that only asks and is never entered into others' tables. With
+    /// `auto_role` this is ignored: the node starts as a client and reachability decides.
     pub role: Role,
+    /// Decide the role by reachability checks (see [`crate::ReachReport`]): a client until
+    /// peers in distinct prefixes reach it from addresses it never contacted, then a full node;
+    /// checked again periodically and when its observed address changes.
+    pub auto_role: bool,
+    /// How often an automatic-role node asks a peer which address it sees (the address watch).
+    pub address_watch: Duration,
     /// Replication factor and lookup width (k).
     pub k: usize,
     /// Lookup parallelism (α), per disjoint path.
@@ -74,6 +81,8 @@ impl Default for Config {
         Config {
             network: NetworkId::MAIN,
             role: Role::Node,
+            auto_role: false,
+            address_watch: ADDRESS_WATCH_INTERVAL,
             k: K,
             alpha: ALPHA,
             lookup_paths: DEFAULT_LOOKUP_PATHS,

@@ -10,6 +10,10 @@ use crate::wire::Role;
 impl<A: PeerAddr> Node<A> {
     pub(super) fn maintain(&mut self, now: Time) {
         if self.config.role != Role::Node {
+            // A client in the automatic role keeps republishing what it published.
+            if self.config.auto_role {
+                self.republish(now);
+            }
             return;
         }
         let secrets = &mut self.secrets;

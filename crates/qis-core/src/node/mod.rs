@@ -11,6 +11,7 @@ mod held;
 mod hosts;
 mod maintenance;
 mod notice;
+mod reach;
 mod requests;
 mod responses;
 mod serve;
@@ -35,7 +36,7 @@ use crate::secret::{BEHAVIOUR_PURPOSE, NodeSecret, SECRETS_PURPOSE, SecretStream
 use crate::store::RecordStore;
 use crate::time::Time;
 use crate::token::TokenMinter;
-use crate::wire::{self, TxId, WireError};
+use crate::wire::{self, Body, TxId, WireError};
 use command::Command;
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -102,6 +103,8 @@ pub struct Node<A: PeerAddr> {
     hosts: hosts::Hosts,
     /// The wall clock as last told by the driver: (`now`, seconds since the Unix epoch then).
     wall_clock: Option<(Time, u64)>,
+    /// Reachability checks, in the automatic role (`Config::auto_role`).
+    reach: Option<crate::reach::Reach<A>>,
 }
 
 impl<A: PeerAddr> Node<A> {
@@ -109,8 +112,21 @@ impl<A: PeerAddr> Node<A> {
     /// in their scheme), started at `now`. Its token secrets, transaction ids, challenges and
     /// random choices all derive from `secret` through independent keys (see [`NodeSecret`]):
     /// pass OS entropy on a real network.
-    pub fn new(config: Config, secret: NodeSecret, credentials: Credentials, now: Time) -> Node<A> {
+    pub fn new(
+        mut config: Config,
+        secret: NodeSecret,
+        credentials: Credentials,
+        now: Time,
+    ) -> Node<A> {
         let max_upload = config.max_upload;
+        // An automatic role starts as a client, so no other node holds us before we know
+        // that strangers can reach us.
+        let reach = config.auto_role.then(|| {
+            config.role = wire::Role::Client;
+            let mut reach = crate::reach::Reach::new(config.address_watch);
+            reach.due_at(now + crate::constants::REACH_FIRST_CHECK);
+            reach
+        });
         let id = credentials.id();
         let mut secrets = SecretStream::new(&secret, SECRETS_PURPOSE);
         let txids = SecretStream::new(&secret, TXIDS_PURPOSE);
@@ -123,10 +139,14 @@ impl<A: PeerAddr> Node<A> {
         // A random phase, so nodes started together do not run maintenance in step.
         let phase = rng.random_range(0..config::MAINTENANCE_TICK.as_micros() as u64);
         let mut timers = Timers::default();
-        // A client keeps nothing for others and is in nobody's table: it has no upkeep.
-        if config.role == wire::Role::Node {
+        // A client keeps nothing for others and is in nobody's table: it has no upkeep. One
+        // in the automatic role still republishes what it publishes, and may become a node.
+        if config.role == wire::Role::Node || config.auto_role {
             let first = now + crate::time::Duration::from_micros(phase);
             timers.set(Timer::Maintenance, first);
+        }
+        if let Some(at) = reach.as_ref().and_then(|r| r.next_deadline()) {
+            timers.set(Timer::Reach, at);
         }
         Node {
             table: RoutingTable::new(id, config.table),
@@ -158,6 +178,7 @@ impl<A: PeerAddr> Node<A> {
             notices: notice::NoticeBudget::default(),
             hosts: hosts::Hosts::default(),
             wall_clock: None,
+            reach,
         }
     }
 
@@ -228,7 +249,9 @@ impl<A: PeerAddr> Node<A> {
                 return;
             }
         };
-        if message.body.is_request() {
+        if let Body::Probe { nonce } = &message.body {
+            self.on_probe(now, nonce);
+        } else if message.body.is_request() {
             self.serve(now, from, bytes.len(), message);
         } else {
             self.on_response(now, from, message, Endpoint::Main);
@@ -267,6 +290,9 @@ impl<A: PeerAddr> Node<A> {
             self.timers
                 .set(Timer::Maintenance, now + config::MAINTENANCE_TICK);
             self.maintain(now);
+        }
+        if self.timers.take_reach(now) {
+            self.reach_tick(now);
         }
     }
 

@@ -86,7 +86,7 @@ impl<A: PeerAddr> Node<A> {
 
     /// Like [`Node::transmit`], from the socket `via`, within the upload budget for `class`:
     /// [`Unsent::Shed`] (counted in `upload_shed`) when over it, as if the datagram were lost.
-    fn transmit_via(
+    pub(super) fn transmit_via(
         &mut self,
         now: Time,
         to: A,
@@ -213,7 +213,9 @@ impl<A: PeerAddr> Node<A> {
     /// and the maintenance commands' requests yield first.
     fn upload_class(&self, purpose: Purpose) -> UploadClass {
         let op = match purpose {
-            Purpose::Verify | Purpose::EvictCheck => return UploadClass::Maintenance,
+            Purpose::Verify | Purpose::EvictCheck | Purpose::Reach { .. } => {
+                return UploadClass::Maintenance;
+            }
             Purpose::Command(op) | Purpose::Page(op, _) | Purpose::Audit(op) => op,
         };
         let maintenance = self.maintaining

@@ -61,6 +61,7 @@ impl<A: PeerAddr> Node<A> {
             }
             Purpose::Page(op, stream) => self.on_page_answer(now, op, stream, message.body),
             Purpose::Audit(op) => self.on_audit_answer(now, op, sender, message.body),
+            Purpose::Reach { watch } => self.on_observed(now, sender, watch, message.body),
         }
     }
 
@@ -341,6 +342,8 @@ impl<A: PeerAddr> Node<A> {
                     plan.on_audit(&id, false);
                 }
             }),
+            // A check that loses an answer decides at its deadline on what did come back.
+            Purpose::Reach { .. } => {}
             Purpose::Page(op, stream) => self.with_command(now, op, |_, command| {
                 if let Command::Lookup {
                     goal: Goal::Get { pager, .. },
@@ -394,15 +397,17 @@ fn answers<A>(request: &Body<A>, answer: &Body<A>) -> bool {
                 Body::Nodes { .. } | Body::Values { .. }
             )
             | (Body::Store { .. }, Body::StoreAck { .. })
+            | (Body::Observe { .. }, Body::Observed { .. })
     )
 }
 
 /// The address token carried by an answer.
 fn answer_token<A>(body: &Body<A>) -> Option<Token> {
     match body {
-        Body::Pong { token } | Body::Nodes { token, .. } | Body::Values { token, .. } => {
-            Some(*token)
-        }
+        Body::Pong { token }
+        | Body::Nodes { token, .. }
+        | Body::Values { token, .. }
+        | Body::Observed { token, .. } => Some(*token),
         _ => None,
     }
 }

@@ -27,9 +27,9 @@ impl<A: PeerAddr> Node<A> {
         let sender = message.header.sender;
         let txid = message.header.txid;
         let verified = match &message.body {
-            Body::FindNode { token, .. } | Body::FindValue { token, .. } => {
-                token.is_some_and(|t| self.tokens.check(&from, &t))
-            }
+            Body::FindNode { token, .. }
+            | Body::FindValue { token, .. }
+            | Body::Observe { token, .. } => token.is_some_and(|t| self.tokens.check(&from, &t)),
             // A store carries a token by construction; a ping's answer is tiny anyway.
             Body::Store { token, .. } => self.tokens.check(&from, token),
             _ => false,
@@ -65,6 +65,9 @@ impl<A: PeerAddr> Node<A> {
             } => {
                 let status = self.accept_store(now, &from, sender, key, &presented, record);
                 Some(reply(&header, Body::StoreAck { status }))
+            }
+            Body::Observe { probe, .. } => {
+                Some(self.answer_observe(now, from, &header, token, verified, probe))
             }
             _ => None,
         };

@@ -12,6 +12,8 @@ pub(super) enum Timer {
     Request(TxId),
     /// Periodic upkeep: token rotation, expiry, refresh, replication, republish.
     Maintenance,
+    /// The next reachability step: a check, a check's deadline or the address watch.
+    Reach,
 }
 
 /// Every armed timer and when it fires.
@@ -20,6 +22,7 @@ pub(super) struct Timers {
     // Ordered by deadline, then transaction id, so expiry order is deterministic.
     requests: BTreeSet<(Time, TxId)>,
     maintenance: Option<Time>,
+    reach: Option<Time>,
 }
 
 impl Timers {
@@ -31,6 +34,7 @@ impl Timers {
                 self.requests.insert((at, txid));
             }
             Timer::Maintenance => self.maintenance = Some(at),
+            Timer::Reach => self.reach = Some(at),
         }
     }
 
@@ -41,16 +45,17 @@ impl Timers {
                 self.requests.remove(&(at, txid));
             }
             Timer::Maintenance => self.maintenance = None,
+            Timer::Reach => self.reach = None,
         }
     }
 
     /// The earliest armed deadline.
     pub(super) fn next_deadline(&self) -> Option<Time> {
         let request = self.requests.first().map(|(at, _)| *at);
-        match (request, self.maintenance) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [request, self.maintenance, self.reach]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Disarms and returns the earliest request timer due at `now`, if any.
@@ -64,6 +69,16 @@ impl Timers {
     }
 
     /// True (and disarmed) if the maintenance timer is due at `now`.
+    /// True (and disarmed) if the reachability timer is due at `now`.
+    pub(super) fn take_reach(&mut self, now: Time) -> bool {
+        if self.reach.is_some_and(|at| at <= now) {
+            self.reach = None;
+            true
+        } else {
+            false
+        }
+    }
+
     pub(super) fn take_maintenance(&mut self, now: Time) -> bool {
         if self.maintenance.is_some_and(|at| at <= now) {
             self.maintenance = None;

@@ -96,7 +96,12 @@ pub fn byte_causes<A: PeerAddr>(message: &Message<A>) -> ByteCauses {
     };
     let presented = |t: &Option<crate::wire::Token>| if t.is_some() { token } else { 0 };
     match &message.body {
-        Body::Ping | Body::StoreAck { .. } => {}
+        Body::Ping | Body::StoreAck { .. } | Body::Probe { .. } => {}
+        Body::Observe { token: t, .. } => c.tokens = presented(t),
+        Body::Observed { addr, .. } => {
+            c.tokens = token;
+            c.addresses = size(addr);
+        }
         Body::Pong { .. } => c.tokens = token,
         Body::FindNode { token: t, pad, .. } => {
             c.ids += id;

@@ -122,6 +122,11 @@ pub struct Contact<A> {
     pub addr: A,
 }
 
+/// The nonce a reachability probe carries back (see [`crate::reach`]): drawn per asked peer
+/// from the node's unpredictable stream, so only the peer asked can send a probe that counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ProbeNonce(pub [u8; crate::constants::PROBE_NONCE_BYTES]);
+
 /// Why a store was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StoreRefusal {
@@ -213,6 +218,29 @@ pub enum Body<A> {
         /// Stored or why not.
         status: StoreStatus,
     },
+    /// Which address do you see me at? With `probe`, also: send a [`Body::Probe`] carrying
+    /// it to that address from another socket of yours, which I have never contacted. A probe
+    /// is sent only when `token` proves the address (so it cannot be aimed at a third party),
+    /// and it is smaller than this request.
+    Observe {
+        /// A token this responder gave the requester earlier, proving its address.
+        token: Option<Token>,
+        /// The nonce to send back in a probe, if one is asked for.
+        probe: Option<ProbeNonce>,
+    },
+    /// The requester's address as the responder sees it.
+    Observed {
+        /// Address token for the requester at that address.
+        token: Token,
+        /// The source address of the `Observe`.
+        addr: A,
+    },
+    /// A dial-back: reaching the asker proves that a host it never contacted can reach it.
+    /// Not a request (nothing answers it) and not an answer (it matches no transaction).
+    Probe {
+        /// The nonce the `Observe` asked for.
+        nonce: ProbeNonce,
+    },
 }
 
 impl<A> Body<A> {
@@ -220,7 +248,11 @@ impl<A> Body<A> {
     pub fn is_request(&self) -> bool {
         matches!(
             self,
-            Body::Ping | Body::FindNode { .. } | Body::FindValue { .. } | Body::Store { .. }
+            Body::Ping
+                | Body::FindNode { .. }
+                | Body::FindValue { .. }
+                | Body::Store { .. }
+                | Body::Observe { .. }
         )
     }
 
@@ -235,6 +267,9 @@ impl<A> Body<A> {
             Body::Values { .. } => "values",
             Body::Store { .. } => "store",
             Body::StoreAck { .. } => "store_ack",
+            Body::Observe { .. } => "observe",
+            Body::Observed { .. } => "observed",
+            Body::Probe { .. } => "probe",
         }
     }
 }

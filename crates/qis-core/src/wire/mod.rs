@@ -11,8 +11,8 @@ mod padding;
 pub use causes::{ByteCauses, byte_causes};
 pub use codec::{WireError, decode, encode, encoded_len};
 pub use message::{
-    Auth, Body, Contact, Header, Message, NetworkId, NetworkNameError, Role, StoreRefusal,
-    StoreStatus, Token, TxId,
+    Auth, Body, Contact, Header, Message, NetworkId, NetworkNameError, ProbeNonce, Role,
+    StoreRefusal, StoreStatus, Token, TxId,
 };
 pub use notice::network_notice;
 pub use padding::Padding;
