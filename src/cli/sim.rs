@@ -173,6 +173,18 @@ pub struct SimArgs {
         allow_negative_numbers = true
     )]
     pub adversaries: f64,
+    /// Fraction of nodes behind a port-restricted NAT (0 to 1): a datagram reaches one only
+    /// from an address it has sent to. With any, every node but the first decides its role by
+    /// reachability checks, as `qis node` does by default, and the report counts the verdicts
+    /// against the truth and the table entries that point behind a NAT. Needs the protocol
+    /// formation (not --prefill).
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "F",
+        allow_negative_numbers = true
+    )]
+    pub unreachable: f64,
     /// What adversaries do, comma-separated, handed out in turn: drop (answer pings, drop the
     /// rest), misroute (answer lookups with colluders), censor-store (acknowledge stores and
     /// discard them), serve-publisher-only (serve values only to whoever stored them), on-off
@@ -492,6 +504,13 @@ impl SimArgs {
             positive("join-rate", rate)?;
         }
         fraction("adversaries", self.adversaries, false)?;
+        fraction("unreachable", self.unreachable, false)?;
+        if self.unreachable > 0.0 && self.prefill {
+            return Err(invalid(
+                "unreachable",
+                "a prefilled network enters every node into tables without asking: use the protocol formation (drop --prefill)",
+            ));
+        }
         let measures_something = self.lookups > 0
             || self.values > 0
             || self
@@ -565,6 +584,7 @@ impl SimArgs {
             return Err(invalid("threads", "0 is not a number of threads"));
         }
         config.threads = self.threads.unwrap_or(0);
+        config.unreachable = self.unreachable;
         let attacks = self
             .attack
             .iter()

@@ -132,6 +132,10 @@ pub struct SimConfig {
     pub alpha: usize,
     /// Disjoint paths each get walks (`Config::get_paths`).
     pub get_paths: usize,
+    /// Fraction of nodes behind a port-restricted NAT (`--unreachable`): a datagram reaches
+    /// one only from an address it has sent to. With any, every node but node 0 runs the
+    /// automatic role and decides by reachability checks (see `qis_core::ReachReport`).
+    pub unreachable: f64,
     /// Threads the engine runs on (0: every core). The report does not depend on it, apart
     /// from the simulator's own speed and memory figures.
     pub threads: usize,
@@ -176,6 +180,7 @@ impl SimConfig {
             lookup_paths: qis_core::constants::DEFAULT_LOOKUP_PATHS,
             alpha: qis_core::constants::ALPHA,
             get_paths: qis_core::constants::DEFAULT_GET_PATHS,
+            unreachable: 0.0,
             threads: 0,
         }
     }

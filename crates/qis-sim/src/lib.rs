@@ -27,6 +27,7 @@ mod points;
 mod pool;
 mod prefix_report;
 mod random;
+mod reach_report;
 mod report;
 mod shard;
 mod svg;
@@ -43,6 +44,7 @@ pub use adversary::{AdversaryConfig, Attack, AttackCounts};
 pub use config::{ChurnConfig, Formation, SimConfig, SimIdentities, Timers, default_join_rate};
 pub use network::{NetworkConfig, SITE_TABLE_FORMAT, SitePoint, SiteTable};
 pub use points::{Across, Metric, SweepPoint, points_table, sweep_points};
+pub use reach_report::{ReachabilityReport, VerdictCounts};
 pub use report::{AdversaryReport, Latency, SimReport, Spread};
 pub use shard::{
     MergeError, RunId, SHARD_FILE, SHARD_FORMAT, SHARD_VERSION, Shard, ShardFile, SweepPlan,

@@ -302,6 +302,7 @@ impl Simulation {
             values: self.collector.values(),
             adversaries: self.adversary_report(),
             prefixes: self.prefix_report(),
+            reachability: self.reachability_report(),
             datagrams_unaddressed: self.traffic.unaddressed,
             virtual_s: round3(self.queue.now().as_micros() as f64 / 1e6),
             events,

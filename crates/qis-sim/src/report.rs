@@ -242,6 +242,10 @@ pub struct SimReport {
     pub adversaries: Option<AdversaryReport>,
     /// The address model and what the prefix limits turned away.
     pub prefixes: PrefixLimits,
+    /// What the reachability checks decided, if the run put nodes behind NATs
+    /// (`--unreachable`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reachability: Option<crate::ReachabilityReport>,
     /// Virtual seconds simulated.
     pub virtual_s: f64,
     /// Events processed.
@@ -405,6 +409,21 @@ impl fmt::Display for SimReport {
                 v.verified_mean,
                 v.gets,
                 v.availability * 100.0
+            )?;
+        }
+        if let Some(r) = &self.reachability {
+            writeln!(
+                f,
+                "  reachability {} behind NATs ({:.0}%): verdicts of those {} reachable, {} unreachable, {} unknown; of open nodes {} reachable, {} unreachable, {} unknown; {} table entries point behind a NAT",
+                r.behind_nat,
+                r.fraction * 100.0,
+                r.natted.reachable,
+                r.natted.unreachable,
+                r.natted.unknown,
+                r.open.reachable,
+                r.open.unreachable,
+                r.open.unknown,
+                r.table_entries_to_natted
             )?;
         }
         if let Some(a) = &self.adversaries {

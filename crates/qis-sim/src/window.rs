@@ -193,6 +193,12 @@ fn deliver(
             return;
         }
     }
+    if let Some(nat) = &slot.nat
+        && !nat.contains(&crate::world::nat_key(d.from, d.from_via))
+    {
+        out.traffic.filtered += 1;
+        return;
+    }
     let source = shared.addresses.of_endpoint(d.from, d.from_via);
     if d.to_via == Endpoint::Main
         && let Some(adversaries) = adversaries
@@ -312,6 +318,9 @@ fn send(
     if to as usize >= shared.sites.len() {
         out.traffic.to_dead += 1;
         return;
+    }
+    if let Some(nat) = &mut slot.nat {
+        nat.insert(crate::world::nat_key(to, to_via));
     }
     slot.sent = slot.sent.wrapping_add(1);
     let seq = slot.sent;

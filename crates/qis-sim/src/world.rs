@@ -8,7 +8,7 @@ use super::config::{Formation, SimConfig, SimIdentities};
 use super::engine::{Action, EventQueue};
 use super::network::{Network, Site};
 use super::pool::Pool;
-use super::random::{SimRng, stream};
+use super::random::{SimRng, mix, stream};
 use super::truth::LiveIndex;
 use super::window::{self, Out, Shared, run_partition};
 use super::workload::{Collector, Job, Step, ValueSet};
@@ -53,7 +53,18 @@ pub(super) struct Slot {
     pub burst_bad: bool,
     /// The attack this slot's node runs, if it is an adversary.
     pub attack: Option<Attack>,
+    /// Behind a NAT (`SimConfig::unreachable`): the endpoints (see [`nat_key`]) its node has
+    /// sent to since it started, the only ones whose datagrams reach it. `None`: reachable.
+    pub nat: Option<Box<std::collections::BTreeSet<u64>>>,
 }
+
+/// The key of endpoint (`slot`, `via`) in a NAT's set of destinations.
+pub(crate) fn nat_key(slot: u32, via: qis_core::Endpoint) -> u64 {
+    u64::from(slot) << 1 | u64::from(via == qis_core::Endpoint::Audit)
+}
+
+/// The random stream that decides which slots are behind a NAT.
+const NAT_STREAM: u64 = 0x6e61_74;
 
 impl Slot {
     /// A slot not yet started: its key and attack, nothing else yet.
@@ -67,6 +78,7 @@ impl Slot {
             joined_pos: NOT_JOINED,
             incarnation: 0,
             burst_bad: false,
+            nat: None,
         }
     }
 }
@@ -93,6 +105,8 @@ pub(crate) struct Traffic {
     pub to_dead: u64,
     /// Sent to an address no slot has (a simulator bug: see `SimReport::datagrams_unaddressed`).
     pub unaddressed: u64,
+    /// Dropped by the NAT of a node behind one: from an endpoint it never sent to.
+    pub filtered: u64,
     /// The bytes sent, by cause (`SimReport::bytes_by_cause`).
     pub causes: qis_core::wire::ByteCauses,
 }
@@ -105,6 +119,7 @@ impl Traffic {
         self.lost += other.lost;
         self.to_dead += other.to_dead;
         self.unaddressed += other.unaddressed;
+        self.filtered += other.filtered;
         self.causes += other.causes;
     }
 }
@@ -298,7 +313,12 @@ impl Simulation {
 
     /// Appends a slot (its address already added).
     pub(super) fn push_slot(&mut self, key: PublicKey, site: Site, attack: Option<Attack>) {
-        self.slots.push(Slot::new(key, attack));
+        let index = self.slots.len() as u32;
+        let mut slot = Slot::new(key, attack);
+        if self.behind_nat(index) {
+            slot.nat = Some(Default::default());
+        }
+        self.slots.push(slot);
         self.sites.push(site);
     }
 
@@ -317,8 +337,16 @@ impl Simulation {
         if slot.attack.is_some() {
             self.adversaries.up(index, credentials.clone());
         }
-        let mut node = Node::new(self.node_config.clone(), secret, credentials, now);
+        let mut config = self.node_config.clone();
+        // With a share behind NATs, every node but the first decides its role by the checks,
+        // as `qis node` does by default.
+        config.auto_role = self.config.unreachable > 0.0 && index != 0;
+        let mut node = Node::new(config, secret, credentials, now);
         crate::set_wall_clock(&mut node, now);
+        // A new process: the NAT's flows of the last one are gone.
+        if let Some(nat) = &mut slot.nat {
+            nat.clear();
+        }
         if let Some((crashed_at, mut held)) = self.kept_stores.remove(&index) {
             let down = now.saturating_since(crashed_at);
             for record in &mut held {
@@ -554,6 +582,15 @@ impl Simulation {
 
     /// The attack slot `index` runs: adversaries are drawn from the seed and the index, and
     /// take the configured attacks in turn.
+    /// True if slot `index` is behind a NAT: a seeded draw per slot (node 0, the first
+    /// bootstrap node, never is).
+    pub(super) fn behind_nat(&self, index: u32) -> bool {
+        index != 0
+            && self.config.unreachable > 0.0
+            && crate::random::unit_of(mix(self.config.seed, NAT_STREAM), u64::from(index), 0)
+                < self.config.unreachable
+    }
+
     fn draw_attack(&mut self, index: u32) -> Option<Attack> {
         let config = self.config.adversaries.as_ref()?;
         // The targeted attacks are run by nodes of their own (`targeted`), not by drawn slots.
@@ -581,9 +618,10 @@ impl Simulation {
             return;
         };
         slot.joined_pos = self.joined.len() as u32;
-        // The truth lookups are judged by is the honest nodes: a lookup succeeds when it finds
-        // the honest node closest to its target.
-        if slot.attack.is_none() {
+        // The truth lookups are judged by is the honest nodes that serve: a lookup succeeds
+        // when it finds the honest node closest to its target. A node behind a NAT is a client
+        // (its checks make it one), which no table holds and no lookup can find.
+        if slot.attack.is_none() && slot.nat.is_none() {
             self.live.insert(node.id());
         }
         self.joined.push(index);
