@@ -299,6 +299,7 @@ mod tests {
             status-every = 300
             no-rate-limit = true
             metrics-public = false
+            port-mapping = true
         "#;
         assert_eq!(
             added(file, &[]).unwrap(),
@@ -308,6 +309,7 @@ mod tests {
                 "--bootstrap=b.example:4000",
                 "--status-every=300",
                 "--no-rate-limit",
+                "--port-mapping",
             ]
         );
     }

@@ -7,6 +7,7 @@ use qis_core::TableConfig;
 use qis_core::wire::Role;
 use qis_core::{Id, RecordId};
 use qis_udp::PublishedDir;
+use qis_udp::portmap::{MappingState, PortMapConfig, PortMapper};
 use qis_udp::{DataDirLock, Journal, NetError, NodeHandle, SocketOptions, bind_udp, spawn_keeping};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -36,6 +37,12 @@ pub struct NodeArgs {
     /// to is asked (those of the listening socket's address family). Omit for the first node.
     #[arg(long, value_name = "HOST:PORT", help_heading = "Network")]
     pub bootstrap: Vec<String>,
+    /// Ask the home router (the default route's gateway) to forward this node's UDP port, so
+    /// others reach it without manual forwarding: PCP / NAT-PMP first, then UPnP-IGD. The
+    /// mapping is renewed while the node runs and deleted at a clean stop (SIGINT, SIGTERM);
+    /// its external address is logged and shown by `qis status`. Off by default.
+    #[arg(long, help_heading = "Network")]
+    pub port_mapping: bool,
     #[command(flatten, next_help_heading = "Network")]
     network: NetworkArgs,
     /// What the node is to the network. `auto`: a client (it gets, puts and publishes, and no
@@ -253,8 +260,27 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
     });
     let status = tokio::spawn(report_status(node.clone(), args.status_every));
     let roles = tokio::spawn(log_role_changes(node.clone()));
+    // After the node serves: a datagram forwarded by a new mapping finds it listening.
+    let port_mapping = args.port_mapping.then(|| {
+        let mapper = PortMapper::spawn(bound, PortMapConfig::default());
+        let watching = tokio::spawn(log_port_mapping(mapper.subscribe(), on_mapped(&node)));
+        (mapper, watching)
+    });
     let signal = stop.recv().await;
     info!("{signal}: shutting down");
+    // The mapping goes first, while the node still answers (its removal is bounded).
+    if let Some((mapper, watching)) = port_mapping {
+        watching.abort();
+        match mapper.shutdown().await {
+            Ok(Some(mapping)) => {
+                info!(external = %mapping.external, via = %mapping.protocol, "port mapping removed")
+            }
+            Ok(None) => {}
+            Err(error) => {
+                warn!(%error, "port mapping not confirmed removed: the gateway drops it when its lifetime ends")
+            }
+        }
+    }
     // Stop taking input first: no more status readers, scrapes, joins or republishing; then
     // the node reads its last datagram, syncs the journal and sends what that produced.
     drop(control);
@@ -383,6 +409,58 @@ impl StopSignals {
         {
             let _ = tokio::signal::ctrl_c().await;
             "Ctrl-C"
+        }
+    }
+}
+
+/// What the node does each time the gateway maps its port to a (new) external address: a
+/// mapped node is worth checking again (in the automatic role it may become a full node).
+fn on_mapped(node: &NodeHandle) -> impl FnMut(SocketAddr) + Send + 'static {
+    let node = node.clone();
+    move |external: SocketAddr| {
+        debug!(%external, "port mapped: checking reachability again");
+        node.recheck_reachability();
+    }
+}
+
+/// Logs what the port mapper does (a mapping at info, failures at warn the first time and at
+/// debug when they repeat) and calls `mapped` with each new external address.
+async fn log_port_mapping(
+    mut state: tokio::sync::watch::Receiver<MappingState>,
+    mut mapped: impl FnMut(SocketAddr),
+) {
+    let mut last_external = None;
+    let mut last_reason = None;
+    loop {
+        let now = state.borrow_and_update().clone();
+        match now {
+            MappingState::Mapped(mapping) => {
+                last_reason = None;
+                if last_external != Some(mapping.external) {
+                    last_external = Some(mapping.external);
+                    info!(
+                        "port mapping: external {} via {}, lifetime {} s",
+                        mapping.external, mapping.protocol, mapping.lifetime_s
+                    );
+                    mapped(mapping.external);
+                }
+            }
+            MappingState::Failed { reason, attempt } => {
+                last_external = None;
+                if last_reason.as_ref() != Some(&reason) {
+                    warn!(
+                        attempt,
+                        "port mapping failed: {reason}; the node runs on without it"
+                    );
+                } else {
+                    debug!(attempt, "port mapping failed again: {reason}");
+                }
+                last_reason = Some(reason);
+            }
+            MappingState::Trying | MappingState::Removed => {}
+        }
+        if state.changed().await.is_err() {
+            return;
         }
     }
 }

@@ -82,6 +82,9 @@ pub(super) struct StatusReport {
     /// What the reachability checks found (`None`: a fixed `--role`, no checks).
     #[serde(default)]
     pub reachability: Option<ReachStatus>,
+    /// The port mapping the gateway holds for the node (`--port-mapping`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port_mapping: Option<PortMappingStatus>,
 }
 
 /// The reachability part of a [`StatusReport`], for a node in the automatic role.
@@ -96,6 +99,19 @@ pub(super) struct ReachStatus {
     pub checks: u64,
     /// Times the observed address changed (each started a check).
     pub address_changes: u64,
+}
+
+/// The port-mapping part of a [`StatusReport`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct PortMappingStatus {
+    /// The external address others reach the node at.
+    pub external: String,
+    /// `PCP`, `NAT-PMP` or `UPnP`.
+    pub protocol: String,
+    /// The gateway that holds it.
+    pub gateway: String,
+    /// Seconds granted at the last request (0: permanent).
+    pub lifetime_s: u32,
 }
 
 /// The journal part of a [`StatusReport`].
@@ -160,6 +176,12 @@ impl StatusReport {
                 checks: r.checks,
                 address_changes: r.address_changes,
             }),
+            port_mapping: qis_udp::portmap::current_mapping().map(|m| PortMappingStatus {
+                external: m.external.to_string(),
+                protocol: m.protocol.to_string(),
+                gateway: m.gateway.to_string(),
+                lifetime_s: m.lifetime_s,
+            }),
         }
     }
 
@@ -201,8 +223,14 @@ impl StatusReport {
                 r.address_changes
             ),
         };
+        let mapped = self.port_mapping.as_ref().map_or(String::new(), |p| {
+            format!(
+                "  mapped    {} via {} (gateway {}, lifetime {} s)\n",
+                p.external, p.protocol, p.gateway, p.lifetime_s
+            )
+        });
         format!(
-            "node {}\n  role      {role}\n  address   {} (network {})\n  data dir  {}\n  up        {} (pid {}, qis {})\n  table     {} entries\n  records   {} held for others{journal}\n  traffic   {} datagrams in, {} out; {} requests answered{lost}\n  dropped   {dropped}\n",
+            "node {}\n  role      {role}\n  address   {} (network {})\n{mapped}  data dir  {}\n  up        {} (pid {}, qis {})\n  table     {} entries\n  records   {} held for others{journal}\n  traffic   {} datagrams in, {} out; {} requests answered{lost}\n  dropped   {dropped}\n",
             self.id,
             self.addr,
             self.network,

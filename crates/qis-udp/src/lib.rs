@@ -13,6 +13,7 @@ mod journal;
 mod keyfile;
 mod metrics_http;
 mod mismatch;
+pub mod portmap;
 pub mod prometheus;
 mod published;
 mod socket;

@@ -472,6 +472,12 @@ pub fn render(stats: &NodeStats) -> String {
         "Peers remembered for sending datagrams of another protocol version or network.",
         stats.mismatches.len(),
     );
+    e.single(
+        "qis_port_mapped",
+        "gauge",
+        "Whether the gateway holds a port mapping for this node (qis node --port-mapping): 1 or 0.",
+        u8::from(crate::portmap::current_mapping().is_some()),
+    );
     let l = &stats.lookups;
     e.labelled(
         "qis_lookups_total",
@@ -597,6 +603,8 @@ mod tests {
             "# TYPE qis_routing_table_entries gauge",
             "qis_routing_table_entries 7",
             "qis_stored_records 3",
+            "# TYPE qis_port_mapped gauge",
+            "qis_port_mapped 0",
             "qis_lookups_total{kind=\"find_node\"} 0",
             "qis_lookups_total{kind=\"get\"} 2",
             "qis_lookups_total{kind=\"bootstrap\"} 1",
