@@ -25,6 +25,9 @@ const LAN_GATEWAY: &str = "192.168.77.1";
 const WAN_GATEWAY: &str = "192.0.3.1";
 const WAN_PUBLIC: &str = "192.0.3.2";
 const NODE_PORT: u16 = 4100;
+/// Full nodes of the public side, for the test where the mapped node joins a network.
+const PUBLIC_NODES: [&str; 3] = ["192.0.10.1", "192.0.11.1", "192.0.12.1"];
+const PUBLIC_PORT: u16 = 4000;
 
 /// Why the test cannot run here, if it cannot.
 fn missing_requirement() -> Option<String> {
@@ -88,8 +91,9 @@ struct Lab {
 }
 
 impl Lab {
-    fn new(dir: &Path) -> Lab {
-        let tag = std::process::id();
+    /// The lab of test `name` (namespace names carry it, so tests run side by side).
+    fn new(dir: &Path, name: &str) -> Lab {
+        let tag = format!("{}{name}", std::process::id());
         let lab = Lab {
             lan: format!("qis-pm-lan-{tag}"),
             gateway: format!("qis-pm-gw-{tag}"),
@@ -126,6 +130,25 @@ impl Lab {
             must("ip", &["-n", ns, "addr", "add", &addr, "dev", dev]);
             must("ip", &["-n", ns, "link", "set", dev, "up"]);
         }
+        // Public nodes, each in a /24 of its own, beyond the public side's WAN address.
+        for addr in PUBLIC_NODES {
+            must(
+                "ip",
+                &[
+                    "-n",
+                    public,
+                    "addr",
+                    "add",
+                    &format!("{addr}/32"),
+                    "dev",
+                    "lo",
+                ],
+            );
+        }
+        must(
+            "ip",
+            &["-n", gw, "route", "add", "192.0.8.0/21", "via", WAN_PUBLIC],
+        );
         // The LAN's default route is the gateway; the public side has none (it knows only
         // the WAN subnet, as the internet knows only the router's address).
         must(
@@ -302,6 +325,11 @@ struct LanNode {
 
 impl LanNode {
     fn start(lab: &Lab, home: &Path) -> LanNode {
+        LanNode::start_with(lab, home, &[])
+    }
+
+    /// Like [`LanNode::start`], with `extra` arguments.
+    fn start_with(lab: &Lab, home: &Path, extra: &[&str]) -> LanNode {
         let listen = format!("{LAN_NODE}:{NODE_PORT}");
         let mut child = lab
             .qis(
@@ -322,6 +350,7 @@ impl LanNode {
                     "127.0.0.1:9100",
                 ],
             )
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -404,7 +433,7 @@ fn a_node_behind_a_home_router_maps_its_port_and_removes_it_at_shutdown() {
         return;
     }
     let dir = support::scratch("port-mapping", "lab");
-    let mut lab = Lab::new(&dir);
+    let mut lab = Lab::new(&dir, "a");
     let home = dir.join("home");
     let external = format!("{WAN_GATEWAY}:{NODE_PORT}");
     let internal = format!("{LAN_NODE}:{NODE_PORT}");
@@ -481,6 +510,117 @@ fn a_node_behind_a_home_router_maps_its_port_and_removes_it_at_shutdown() {
     let rules = lab.forwarded();
     assert!(!rules.contains("dnat"), "left after SIGTERM: {rules}");
     drop(node);
+    drop(lab);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A full node of the public side, killed when dropped.
+struct PublicNode(Child);
+
+impl Drop for PublicNode {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_node_in_the_automatic_role_with_a_mapped_port_becomes_a_full_node_that_lookups_find() {
+    if let Some(why) = missing_requirement() {
+        eprintln!("SKIPPED: port mapping through miniupnpd in network namespaces {why}");
+        return;
+    }
+    let dir = support::scratch("port-mapping", "auto");
+    let mut lab = Lab::new(&dir, "b");
+    let home = dir.join("home");
+    let first = format!("{}:{PUBLIC_PORT}", PUBLIC_NODES[0]);
+    let mut public = Vec::new();
+    for (i, addr) in PUBLIC_NODES.iter().enumerate() {
+        let listen = format!("{addr}:{PUBLIC_PORT}");
+        let data_dir = dir.join(format!("public-{i}"));
+        let mut args = vec![
+            "node",
+            "--listen",
+            &listen,
+            "--role",
+            "node",
+            "--network",
+            "demo",
+            "--id-difficulty",
+            "0",
+            "--status-every",
+            "0",
+            "--data-dir",
+            data_dir.to_str().unwrap(),
+        ];
+        if i > 0 {
+            args.extend(["--bootstrap", &first]);
+        }
+        let child = lab
+            .qis(&lab.public, &home, &args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start a public node");
+        public.push(PublicNode(child));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    lab.start_miniupnpd(true);
+    // The default role: a client until its checks find it reachable through the mapping.
+    let mut node = LanNode::start_with(&lab, &home, &["--bootstrap", &first]);
+    let started = Instant::now();
+    node.wait_for("port mapping: external", Duration::from_secs(10));
+    let full = node.wait_for("verdict=reachable", Duration::from_secs(40));
+    assert!(full.contains("role=node"), "{full}");
+    assert!(
+        full.contains(&format!("external={WAN_GATEWAY}:{NODE_PORT}")),
+        "{full}"
+    );
+    let became_full = started.elapsed();
+    // A put from the public side finds it: it is among the holders.
+    std::thread::sleep(Duration::from_secs(2));
+    let put = lab
+        .qis(
+            &lab.public,
+            &dir.join("client"),
+            &[
+                "put",
+                "--bootstrap",
+                &first,
+                "--network",
+                "demo",
+                "--id-difficulty",
+                "0",
+                "mapped-key",
+                "found through the mapping",
+            ],
+        )
+        .output()
+        .unwrap();
+    assert!(
+        put.status.success(),
+        "{}",
+        String::from_utf8_lossy(&put.stderr)
+    );
+    let data_dir = home.join(format!("node-{NODE_PORT}"));
+    let status = support::qis(&home)
+        .args(["status", "--json", "--data-dir", data_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status JSON");
+    assert_eq!(status["role"], "node", "{status}");
+    assert_eq!(status["reachability"]["verdict"], "reachable", "{status}");
+    assert!(
+        status["records"].as_u64().unwrap() >= 1,
+        "the put stored here: {status}"
+    );
+    eprintln!(
+        "timeline: mapped node full {:.1} s after start (the put then stored at it)",
+        became_full.as_secs_f64()
+    );
+    node.terminate();
+    drop(node);
+    drop(public);
     drop(lab);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -254,18 +254,27 @@ async fn serve(args: NodeArgs) -> Result<ExitCode, CliError> {
     } else {
         args.republish_from.clone()
     };
-    let joining = tokio::spawn(async move {
-        join_until_connected(node_for_join, bootstrap).await;
-        republish_forever(node_for_republish, republish_dirs).await;
-    });
-    let status = tokio::spawn(report_status(node.clone(), args.status_every));
-    let roles = tokio::spawn(log_role_changes(node.clone()));
     // After the node serves: a datagram forwarded by a new mapping finds it listening.
     let port_mapping = args.port_mapping.then(|| {
         let mapper = PortMapper::spawn(bound, PortMapConfig::default());
         let watching = tokio::spawn(log_port_mapping(mapper.subscribe(), on_mapped(&node)));
         (mapper, watching)
     });
+    // With port mapping, the join waits for the gateway's first answer (bounded): the first
+    // reachability check follows the join, and its probes, arriving before the forwarding
+    // rule, would leave flows in the gateway's conntrack that keep later probes from the
+    // same peers out for its UDP timeout (30 s on Linux).
+    let first_mapping = port_mapping.as_ref().map(|(mapper, _)| mapper.subscribe());
+    let joining = tokio::spawn(async move {
+        if let Some(mut state) = first_mapping {
+            let settled = state.wait_for(|s| !matches!(s, MappingState::Trying));
+            let _ = tokio::time::timeout(FIRST_MAPPING_WAIT, settled).await;
+        }
+        join_until_connected(node_for_join, bootstrap).await;
+        republish_forever(node_for_republish, republish_dirs).await;
+    });
+    let status = tokio::spawn(report_status(node.clone(), args.status_every));
+    let roles = tokio::spawn(log_role_changes(node.clone()));
     let signal = stop.recv().await;
     info!("{signal}: shutting down");
     // The mapping goes first, while the node still answers (its removal is bounded).
@@ -413,13 +422,25 @@ impl StopSignals {
     }
 }
 
+/// How long the join waits, at most, for the gateway's first answer to the port mapping.
+const FIRST_MAPPING_WAIT: Duration = Duration::from_secs(10);
+
+/// How long after a mapping the node checks its reachability again.
+const MAPPING_SETTLE: Duration = Duration::from_secs(1);
+
 /// What the node does each time the gateway maps its port to a (new) external address: a
 /// mapped node is worth checking again (in the automatic role it may become a full node).
 fn on_mapped(node: &NodeHandle) -> impl FnMut(SocketAddr) + Send + 'static {
     let node = node.clone();
     move |external: SocketAddr| {
         debug!(%external, "port mapped: checking reachability again");
-        node.recheck_reachability();
+        let node = node.clone();
+        // A moment for the gateway: its forwarding rule may land just after its answer, and a
+        // probe that beats it is dropped like any stranger's.
+        tokio::spawn(async move {
+            tokio::time::sleep(MAPPING_SETTLE).await;
+            node.recheck_reachability();
+        });
     }
 }
 

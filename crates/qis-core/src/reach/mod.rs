@@ -110,6 +110,9 @@ pub(crate) struct Reach<A> {
     seen: Vec<(Id, A)>,
     /// Rotates the address watch through `seen`.
     watch_turn: usize,
+    /// Peers of the last decided check whose answer had not come yet (a quorum of probes
+    /// decides before the answers): a late answer still tells the external address.
+    late: Vec<Id>,
     report: ReachReport<A>,
 }
 
@@ -134,6 +137,7 @@ impl<A: PeerAddr> Reach<A> {
             watch_interval,
             seen: Vec::new(),
             watch_turn: 0,
+            late: Vec::new(),
             report: ReachReport {
                 verdict: Verdict::Unknown,
                 external: None,
@@ -168,7 +172,10 @@ impl<A: PeerAddr> Reach<A> {
 
     /// Asks for a check at `now` (after joining, when the address changed, or when the driver
     /// knows something changed: a port mapping was made).
+    /// A check running now is abandoned undecided: its probes may predate the change (a
+    /// mapping made while they were on their way), and a fresh one decides on what holds now.
     pub(crate) fn due_now(&mut self, now: Time) {
+        self.check = None;
         self.due_at(now);
     }
 
@@ -270,6 +277,10 @@ impl<A: PeerAddr> Reach<A> {
             .and_then(|c| c.asked.iter_mut().find(|a| a.id == *id))
         {
             asked.observed = Some(addr);
+        } else if let Some(at) = self.late.iter().position(|late| late == id) {
+            self.late.swap_remove(at);
+            self.seen.push((*id, addr));
+            self.external.get_or_insert(addr);
         }
     }
 
@@ -339,6 +350,12 @@ impl<A: PeerAddr> Reach<A> {
             .asked
             .iter()
             .filter_map(|a| Some((a.id, a.observed?)))
+            .collect();
+        self.late = check
+            .asked
+            .iter()
+            .filter(|a| a.observed.is_none())
+            .map(|a| a.id)
             .collect();
         self.check = None;
         // The watch runs between checks, starting one interval after each.

@@ -162,3 +162,35 @@ fn while_a_check_runs_only_its_deadline_is_due() {
     assert_eq!(reach.next_deadline(), Some(t(0) + REACH_WAIT));
     assert!(!reach.take_watch(t(6)));
 }
+
+#[test]
+fn a_check_asked_for_during_a_check_replaces_it_at_once() {
+    let mut reach = Reach::<SimAddr>::new(Duration::from_secs(60));
+    let first = reach.start_check(t(0), peers(3), nonces());
+    // A port mapping is made while the probes are on their way (and filtered).
+    reach.due_now(t(1));
+    assert!(reach.check_due(t(1)), "a fresh check at once");
+    assert!(
+        !reach.on_probe(&first[0].2),
+        "the old check's probes count no more"
+    );
+    let second = reach.start_check(t(1), peers(3), nonces());
+    reach.on_probe(&second[0].2);
+    reach.on_probe(&second[1].2);
+    assert_eq!(reach.decide(t(2)), Outcome::Changed(Verdict::Reachable));
+    assert_eq!(reach.report().checks, 2);
+}
+
+#[test]
+fn an_answer_after_the_probes_decided_still_tells_the_external_address() {
+    let mut reach = Reach::<SimAddr>::new(Duration::from_secs(60));
+    let asked = reach.start_check(t(0), peers(3), nonces());
+    reach.on_probe(&asked[0].2);
+    reach.on_probe(&asked[1].2);
+    assert_eq!(reach.decide(t(0)), Outcome::Changed(Verdict::Reachable));
+    assert_eq!(reach.report().external, None);
+    reach.on_observed(&asked[1].0, SimAddr(42));
+    assert_eq!(reach.report().external, Some(SimAddr(42)));
+    // And the watch now asks that peer.
+    assert_eq!(reach.watch_pick(), Some(asked[1].0));
+}
