@@ -68,25 +68,24 @@ impl Timers {
         Some(txid)
     }
 
-    /// True (and disarmed) if the maintenance timer is due at `now`.
     /// True (and disarmed) if the reachability timer is due at `now`.
     pub(super) fn take_reach(&mut self, now: Time) -> bool {
-        if self.reach.is_some_and(|at| at <= now) {
-            self.reach = None;
-            true
-        } else {
-            false
-        }
+        take_due(&mut self.reach, now)
     }
 
+    /// True (and disarmed) if the maintenance timer is due at `now`.
     pub(super) fn take_maintenance(&mut self, now: Time) -> bool {
-        if self.maintenance.is_some_and(|at| at <= now) {
-            self.maintenance = None;
-            true
-        } else {
-            false
-        }
+        take_due(&mut self.maintenance, now)
     }
+}
+
+/// True (and disarmed) if the single-deadline timer `slot` is due at `now`.
+fn take_due(slot: &mut Option<Time>, now: Time) -> bool {
+    let due = slot.is_some_and(|at| at <= now);
+    if due {
+        *slot = None;
+    }
+    due
 }
 
 #[cfg(test)]
