@@ -426,14 +426,23 @@ fn metrics(lab: &Lab) -> String {
     )
 }
 
-#[test]
-fn a_node_behind_a_home_router_maps_its_port_and_removes_it_at_shutdown() {
+/// A scratch directory `name` and a lab tagged `tag`, or `None` (saying why) where the test
+/// cannot run.
+fn lab_or_skip(name: &str, tag: &str) -> Option<(PathBuf, Lab)> {
     if let Some(why) = missing_requirement() {
         eprintln!("SKIPPED: port mapping through miniupnpd in network namespaces {why}");
-        return;
+        return None;
     }
-    let dir = support::scratch("port-mapping", "lab");
-    let mut lab = Lab::new(&dir, "a");
+    let dir = support::scratch("port-mapping", name);
+    let lab = Lab::new(&dir, tag);
+    Some((dir, lab))
+}
+
+#[test]
+fn a_node_behind_a_home_router_maps_its_port_and_removes_it_at_shutdown() {
+    let Some((dir, mut lab)) = lab_or_skip("lab", "a") else {
+        return;
+    };
     let home = dir.join("home");
     let external = format!("{WAN_GATEWAY}:{NODE_PORT}");
     let internal = format!("{LAN_NODE}:{NODE_PORT}");
@@ -526,12 +535,9 @@ impl Drop for PublicNode {
 
 #[test]
 fn a_node_in_the_automatic_role_with_a_mapped_port_becomes_a_full_node_that_lookups_find() {
-    if let Some(why) = missing_requirement() {
-        eprintln!("SKIPPED: port mapping through miniupnpd in network namespaces {why}");
+    let Some((dir, mut lab)) = lab_or_skip("auto", "b") else {
         return;
-    }
-    let dir = support::scratch("port-mapping", "auto");
-    let mut lab = Lab::new(&dir, "b");
+    };
     let home = dir.join("home");
     let first = format!("{}:{PUBLIC_PORT}", PUBLIC_NODES[0]);
     let mut public = Vec::new();

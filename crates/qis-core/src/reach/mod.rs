@@ -96,8 +96,6 @@ struct Check<A> {
 /// the node sends what [`Reach::start_check`] plans and feeds back what arrives.
 #[derive(Debug, Clone)]
 pub(crate) struct Reach<A> {
-    verdict: Verdict,
-    external: Option<A>,
     check: Option<Check<A>>,
     /// When the next full check is due (`None`: not before the node has joined).
     next_check: Option<Time>,
@@ -113,6 +111,7 @@ pub(crate) struct Reach<A> {
     /// Peers of the last decided check whose answer had not come yet (a quorum of probes
     /// decides before the answers): a late answer still tells the external address.
     late: Vec<Id>,
+    /// The verdict, the external address and the counters: what `report` hands out.
     report: ReachReport<A>,
 }
 
@@ -129,8 +128,6 @@ impl<A: PeerAddr> Reach<A> {
     /// Checks not yet begun; the address watch asks every `watch_interval` once they have.
     pub(crate) fn new(watch_interval: Duration) -> Reach<A> {
         Reach {
-            verdict: Verdict::Unknown,
-            external: None,
             check: None,
             next_check: None,
             next_watch: None,
@@ -153,16 +150,12 @@ impl<A: PeerAddr> Reach<A> {
 
     /// The current verdict.
     pub(crate) fn verdict(&self) -> Verdict {
-        self.verdict
+        self.report.verdict
     }
 
     /// What the checks found so far.
     pub(crate) fn report(&self) -> ReachReport<A> {
-        ReachReport {
-            verdict: self.verdict,
-            external: self.external,
-            ..self.report
-        }
+        self.report
     }
 
     /// True while a check waits for answers and probes.
@@ -280,7 +273,7 @@ impl<A: PeerAddr> Reach<A> {
         } else if let Some(at) = self.late.iter().position(|late| late == id) {
             self.late.swap_remove(at);
             self.seen.push((*id, addr));
-            self.external.get_or_insert(addr);
+            self.report.external.get_or_insert(addr);
         }
     }
 
@@ -294,7 +287,7 @@ impl<A: PeerAddr> Reach<A> {
             return false;
         }
         *known = addr;
-        self.external = Some(addr);
+        self.report.external = Some(addr);
         self.report.address_changes += 1;
         self.due_now(now);
         true
@@ -344,7 +337,7 @@ impl<A: PeerAddr> Reach<A> {
             Verdict::Unknown
         };
         if let Some(external) = majority(check.asked.iter().filter_map(|a| a.observed)) {
-            self.external = Some(external);
+            self.report.external = Some(external);
         }
         self.seen = check
             .asked
@@ -366,10 +359,10 @@ impl<A: PeerAddr> Reach<A> {
         }
         self.next_check = Some(now + REACH_RECHECK);
         self.report.decided += 1;
-        if verdict == self.verdict {
+        if verdict == self.report.verdict {
             return Outcome::Unchanged;
         }
-        self.verdict = verdict;
+        self.report.verdict = verdict;
         self.report.decided_at = Some(now);
         Outcome::Changed(verdict)
     }
